@@ -1,0 +1,984 @@
+/*
+ * dits - the command-line client. It parses arguments, calls the library in
+ * src/core and prints; it never reaches around the library.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "chunker.h"
+#include "diff.h"
+#include "error.h"
+#include "fsutil.h"
+#include "hash.h"
+#include "index.h"
+#include "maint.h"
+#include "object.h"
+#include "progress.h"
+#include "refs.h"
+#include "repo.h"
+#include "worktree.h"
+
+#define EXIT_USAGE 2
+
+static int fail(int rc)
+{
+	const char *msg = dits_error_last();
+	fprintf(stderr, "dits: error: %s\n", *msg ? msg : "failed");
+	(void)rc;
+	return 1;
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "dits: ");
+	fprintf(stderr, fmt, arg ? arg : "");
+	fprintf(stderr, "\n(see 'dits help')\n");
+	return EXIT_USAGE;
+}
+
+static int open_repo(dits_repo **r)
+{
+	int rc = dits_repo_open(r, ".");
+	return rc ? fail(rc) : 0;
+}
+
+static void short_hex(char out[13], const dits_id *id)
+{
+	char hex[DITS_ID_HEXLEN + 1];
+	dits_id_hex(hex, id);
+	memcpy(out, hex, 12);
+	out[12] = '\0';
+}
+
+static bool has_flag(int argc, char **argv, const char *flag)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], flag))
+			return true;
+	return false;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* ---- init ----------------------------------------------------------- */
+
+static int cmd_init(int argc, char **argv)
+{
+	dits_chunker_params p;
+	dits_chunker_params_default(&p);
+	const char *dir = ".";
+	static const struct option opts[] = {
+		{ "chunk-min", required_argument, NULL, 'm' },
+		{ "chunk-avg", required_argument, NULL, 'a' },
+		{ "chunk-max", required_argument, NULL, 'x' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		uint64_t v;
+		if (c == '?' || parse_u64(optarg, &v) || v > UINT32_MAX)
+			return usage_error("init: bad option or value%s", c == '?' ? "" : optarg);
+		if (c == 'm')
+			p.min = (uint32_t)v;
+		else if (c == 'a')
+			p.avg = (uint32_t)v;
+		else
+			p.max = (uint32_t)v;
+	}
+	if (optind < argc)
+		dir = argv[optind++];
+	if (optind < argc)
+		return usage_error("init: too many arguments%s", "");
+	dits_repo *r;
+	int rc = dits_repo_init(&r, dir, &p);
+	if (rc)
+		return fail(rc);
+	printf("Initialized empty Dits repository in %s\n", r->dir);
+	dits_repo_free(r);
+	return 0;
+}
+
+/* ---- add / rm ------------------------------------------------------- */
+
+static int cmd_add(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error("add: nothing specified%s", "");
+	dits_repo *r;
+	if (open_repo(&r))
+		return 1;
+	dits_progress p;
+	cli_progress_init(&p);
+	dits_add_result res;
+	int rc = dits_add(r, (const char *const *)argv + 1, (size_t)argc - 1, &p, &res);
+	dits_repo_free(r);
+	if (rc)
+		return fail(rc);
+	char a[32], b[32];
+	printf("added %llu files, %s (%s new stored)%s\n", (unsigned long long)res.files,
+	       cli_human_bytes(a, sizeof a, (double)res.bytes),
+	       cli_human_bytes(b, sizeof b, (double)res.new_bytes),
+	       res.removed ? ", removals staged" : "");
+	return 0;
+}
+
+static void print_rm(void *ctx, const char *path)
+{
+	(void)ctx;
+	printf("rm '%s'\n", path);
+}
+
+static int cmd_rm(int argc, char **argv)
+{
+	bool cached = false;
+	int first = 1;
+	for (; first < argc && argv[first][0] == '-'; first++) {
+		if (!strcmp(argv[first], "--cached"))
+			cached = true;
+		else if (!strcmp(argv[first], "--")) {
+			first++;
+			break;
+		} else
+			return usage_error("rm: unknown option %s", argv[first]);
+	}
+	if (first >= argc)
+		return usage_error("rm: nothing specified%s", "");
+	dits_repo *r;
+	if (open_repo(&r))
+		return 1;
+	int rc = dits_rm(r, (const char *const *)argv + first, (size_t)(argc - first), cached, print_rm, NULL);
+	dits_repo_free(r);
+	return rc ? fail(rc) : 0;
+}
+
+/* ---- commit --------------------------------------------------------- */
+
+static int cmd_commit(int argc, char **argv)
+{
+	const char *msg = NULL;
+	bool allow_empty = false;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-m") && i + 1 < argc)
+			msg = argv[++i];
+		else if (!strncmp(argv[i], "--message=", 10))
+			msg = argv[i] + 10;
+		else if (!strcmp(argv[i], "--allow-empty"))
+			allow_empty = true;
+		else
+			return usage_error("commit: unknown argument %s", argv[i]);
+	}
+	if (!msg || !*msg)
+		return usage_error("commit: a message is required (-m MSG)%s", "");
+	dits_repo *r;
+	if (open_repo(&r))
+		return 1;
+	dits_id id;
+	char *msgnl = dits_strfmt("%s%s", msg, msg[strlen(msg) - 1] == '\n' ? "" : "\n");
+	int rc = dits_commit_create(r, msgnl, allow_empty, &id);
+	free(msgnl);
+	if (rc) {
+		dits_repo_free(r);
+		return fail(rc);
+	}
+	char *target = NULL;
+	dits_head_target(r, &target);
+	char sh[13];
+	short_hex(sh, &id);
+	const char *nl = strchr(msg, '\n');
+	printf("[%s %s] %.*s\n", target && !strncmp(target, "refs/heads/", 11) ? target + 11 : "detached HEAD", sh,
+	       nl ? (int)(nl - msg) : (int)strlen(msg), msg);
+	free(target);
+	dits_repo_free(r);
+	return 0;
+}
+
+/* ---- status --------------------------------------------------------- */
+
+static const char *status_word(char s)
+{
+	switch (s) {
+	case DITS_ST_ADDED: return "added";
+	case DITS_ST_MODIFIED: return "modified";
+	case DITS_ST_DELETED: return "deleted";
+	default: return "untracked";
+	}
+}
+
+static void json_list(dits_buf *b, const char *key, const dits_status_list *l, bool with_status)
+{
+	dits_buf_printf(b, "\"%s\":[", key);
+	for (size_t i = 0; i < l->n; i++) {
+		if (i)
+			dits_buf_puts(b, ",");
+		if (with_status) {
+			dits_buf_puts(b, "{\"path\":");
+			dits_buf_put_json_str(b, l->v[i].path);
+			dits_buf_printf(b, ",\"status\":\"%s\"}", status_word(l->v[i].status));
+		} else {
+			dits_buf_put_json_str(b, l->v[i].path);
+		}
+	}
+	dits_buf_puts(b, "]");
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	bool json = has_flag(argc, argv, "--json");
+	dits_repo *r;
+	if (open_repo(&r))
+		return 1;
+	dits_status st;
+	int rc = dits_status_compute(r, &st);
+	dits_repo_free(r);
+	if (rc)
+		return fail(rc);
+	bool clean = !st.staged.n && !st.unstaged.n && !st.untracked.n;
+	if (json) {
+		dits_buf b = DITS_BUF_INIT;
+		char hex[DITS_ID_HEXLEN + 1];
+		dits_id_hex(hex, &st.head);
+		dits_buf_puts(&b, "{\"branch\":");
+		if (st.branch)
+			dits_buf_put_json_str(&b, st.branch);
+		else
+			dits_buf_puts(&b, "null");
+		if (st.has_head)
+			dits_buf_printf(&b, ",\"head\":\"%s\",", hex);
+		else
+			dits_buf_puts(&b, ",\"head\":null,");
+		json_list(&b, "staged", &st.staged, true);
+		dits_buf_puts(&b, ",");
+		json_list(&b, "unstaged", &st.unstaged, true);
+		dits_buf_puts(&b, ",");
+		json_list(&b, "untracked", &st.untracked, false);
+		dits_buf_printf(&b, ",\"clean\":%s}\n", clean ? "true" : "false");
+		fwrite(b.data, 1, b.len, stdout);
+		dits_buf_free(&b);
+	} else {
+		if (st.branch)
+			printf("On branch %s\n", st.branch);
+		else
+			printf("HEAD detached\n");
+		if (!st.has_head)
+			printf("\nNo commits yet\n");
+		if (st.staged.n) {
+			printf("\nChanges to be committed:\n");
+			for (size_t i = 0; i < st.staged.n; i++)
+				printf("\t%-10s %s\n", st.staged.v[i].status == 'A' ? "new file:" :
+				       st.staged.v[i].status == 'D' ? "deleted:" : "modified:", st.staged.v[i].path);
+		}
+		if (st.unstaged.n) {
+			printf("\nChanges not staged for commit:\n");
+			for (size_t i = 0; i < st.unstaged.n; i++)
+				printf("\t%-10s %s\n", st.unstaged.v[i].status == 'D' ? "deleted:" : "modified:",
+				       st.unstaged.v[i].path);
+		}
+		if (st.untracked.n) {
+			printf("\nUntracked files:\n");
+			for (size_t i = 0; i < st.untracked.n; i++)
+				printf("\t%s\n", st.untracked.v[i].path);
+		}
+		if (clean)
+			printf("\nnothing to commit, working tree clean\n");
+	}
+	dits_status_free(&st);
+	return 0;
+}
+
+/* ---- log / show ----------------------------------------------------- */
+
+static void format_time(char *buf, size_t len, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S +0000", &tm);
+}
+
+static int cmd_log(int argc, char **argv)
+{
+	bool oneline = false, json = false;
+	const char *rev = "HEAD";
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--oneline"))
+			oneline = true;
+		else if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (argv[i][0] == '-')
+			return usage_error("log: unknown option %s", argv[i]);
+		else
+			rev = argv[i];
+	}
+	dits_repo *r;
+	if (open_repo(&r))
+		return 1;
+	dits_id id;
+	int rc = dits_revparse(r, rev, &id);
+	if (rc == DITS_ENOTFOUND && !strcmp(rev, "HEAD")) {
+		dits_repo_free(r);
+		if (json)
+			printf("[]\n");
+		else
+			fprintf(stderr, "dits: your current branch has no commits yet\n");
+		return json ? 0 : 1;
+	}
+	if (rc) {
+		dits_repo_free(r);
+		return fail(rc);
+	}
+	dits_buf out = DITS_BUF_INIT;
+	if (json)
+		dits_buf_puts(&out, "[");
+	bool first = true;
+	for (;;) {
+		dits_commit c;
+		if ((rc = dits_commit_read(r->odb, &id, &c)))
+			break;
+		char hex[DITS_ID_HEXLEN + 1], th[DITS_ID_HEXLEN + 1], when[64];
+		dits_id_hex(hex, &id);
+		dits_id_hex(th, &c.tree);
+		format_time(when, sizeof when, c.committer.time);
+		const char *nl = strchr(c.message, '\n');
+		int sublen = nl ? (int)(nl - c.message) : (int)strlen(c.message);
+		if (json) {
+			if (!first)
+				dits_buf_puts(&out, ",");
+			dits_buf_printf(&out, "{\"id\":\"%s\",\"tree\":\"%s\",\"parents\":[", hex, th);
+			for (size_t i = 0; i < c.nparents; i++) {
+				char ph[DITS_ID_HEXLEN + 1];
+				dits_id_hex(ph, &c.parents[i]);
+				dits_buf_printf(&out, "%s\"%s\"", i ? "," : "", ph);
+			}
+			dits_buf_puts(&out, "],\"author\":");
+			char *au = dits_strfmt("%s <%s>", c.author.name, c.author.email);
+			dits_buf_put_json_str(&out, au ? au : "");
+			free(au);
+			dits_buf_puts(&out, ",\"committer\":");
+			char *co = dits_strfmt("%s <%s>", c.committer.name, c.committer.email);
+			dits_buf_put_json_str(&out, co ? co : "");
+			free(co);
+			dits_buf_printf(&out, ",\"time\":%lld,\"message\":", (long long)c.committer.time);
+			dits_buf_put_json_str(&out, c.message);
+			dits_buf_puts(&out, "}");
+		} else if (oneline) {
+			dits_buf_printf(&out, "%.12s %.*s\n", hex, sublen, c.message);
+		} else {
+			dits_buf_printf(&out, "commit %s\nAuthor: %s <%s>\nDate:   %s\n\n", hex, c.author.name,
+			                c.author.email, when);
+			const char *p = c.message;
+			while (*p) {
+				const char *e = strchr(p, '\n');
+				int l = e ? (int)(e - p) : (int)strlen(p);
+				dits_buf_printf(&out, "    %.*s\n", l, p);
+				p += l + (e ? 1 : 0);
+			}
+			dits_buf_puts(&out, "\n");
+		}
+		first = false;
+		bool more = c.nparents > 0;
+		if (more)
+			id = c.parents[0];
+		dits_commit_free(&c);
+		if (!more)
+			break;
+	}
+	if (json)
+		dits_buf_puts(&out, "]\n");
+	if (!rc)
+		fwrite(out.data, 1, out.len, stdout);
+	dits_buf_free(&out);
+	dits_repo_free(r);
+	return rc ? fail(rc) : 0;
+}
+
+static void print_diff_stat(const dits_diff *d)
+{
+	uint64_t tn = 0, tbn = 0, ts = 0, tbs = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		const dits_diff_file *f = &d->v[i];
+		char a[32], b[32], c[32], e[32];
+		printf(" %c %s | %s -> %s | +%llu chunks (%s) new, %llu chunks (%s) shared\n", f->status, f->path,
+		       cli_human_bytes(a, sizeof a, (double)f->old_size), cli_human_bytes(b, sizeof b, (double)f->new_size),
+		       (unsigned long long)f->chunks_new, cli_human_bytes(c, sizeof c, (double)f->bytes_new),
+		       (unsigned long long)f->chunks_shared, cli_human_bytes(e, sizeof e, (double)f->bytes_shared));
+		tn += f->chunks_new;
+		tbn += f->bytes_new;
+		ts += f->chunks_shared;
+		tbs += f->bytes_shared;
+	}
+	char c[32], e[32];
+	printf(" %zu file%s changed, %llu chunks (%s) new, %llu chunks (%s) shared\n", d->n, d->n == 1 ? "" : "s",
+	       (unsigned long long)tn, cli_human_bytes(c, sizeof c, (double)tbn), (unsigned long long)ts,
+	       cli_human_bytes(e, sizeof e, (double)tbs));
+}
+
+static int cmd_show(int argc, char **argv)
+{
+	const char *rev = argc > 1 ? argv[1] : "HEAD";
+	dits_repo *r;
+	if (open_repo(&r))
+		return 1;
+	dits_id id;
+	dits_commit c;
+	int rc = dits_revparse(r, rev, &id);
+	if (!rc)
+		rc = dits_commit_read(r->odb, &id, &c);
+	if (rc) {
+		dits_repo_free(r);
+		return fail(rc);
+	}
+	char hex[DITS_ID_HEXLEN + 1], th[DITS_ID_HEXLEN + 1], when[64];
+	dits_id_hex(hex, &id);
+	dits_id_hex(th, &c.tree);
+	format_time(when, sizeof when, c.committer.time);
+	printf("commit %s\ntree   %s\n", hex, th);
+	for (size_t i = 0; i < c.nparents; i++) {
+		char ph[DITS_ID_HEXLEN + 1];
+		dits_id_hex(ph, &c.parents[i]);
+		printf("parent %s\n", ph);
+	}
+	printf("Author: %s <%s>\nDate:   %s\n\n", c.author.name, c.author.email, when);
+	const char *p = c.message;
+	while (*p) {
+		const char *e = strchr(p, '\n');
+		int l = e ? (int)(e - p) : (int)strlen(p);
+		printf("    %.*s\n", l, p);
+		p += l + (e ? 1 : 0);
+	}
+	printf("\n");
+	dits_diff d;
+	dits_id zero = { { 0 } };
+	rc = dits_diff_compute(r, c.nparents ? &c.parents[0] : &zero, &id, &d);
+	if (!rc) {
+		print_diff_stat(&d);
+		dits_diff_free(&d);
+	}
+	dits_commit_free(&c);
+	dits_repo_free(r);
+	return rc ? fail(rc) : 0;
+}
+
+static int cmd_diff(int argc, char **argv)
+{
+	const char *revs[2] = { NULL, NULL };
+	int nrev = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--stat"))
+			continue;
+		if (argv[i][0] == '-')
+			return usage_error("diff: unknown option %s", argv[i]);
+		if (nrev == 2)
+			return usage_error("diff: at most two revisions%s", "");
+		revs[nrev++] = argv[i];
+	}
+	dits_repo *r;
+	if (open_repo(&r))
+		return 1;
+	dits_id a = { { 0 } }, b;
+	int rc = 0;
+	if (nrev == 0) {
+		rc = dits_revparse(r, "HEAD", &a);
+		if (rc == DITS_ENOTFOUND) {
+			memset(&a, 0, sizeof a);
+			rc = 0;
+		}
+	} else {
+		rc = dits_revparse(r, revs[0], &a);
+	}
+	if (!rc && nrev == 2)
+		rc = dits_revparse(r, revs[1], &b);
+	dits_diff d;
+	if (!rc)
+		rc = dits_diff_compute(r, &a, nrev == 2 ? &b : NULL, &d);
+	dits_repo_free(r);
+	if (rc)
+		return fail(rc);
+	print_diff_stat(&d);
+	dits_diff_free(&d);
+	return 0;
+}
+
+/* ---- checkout / branch / tag ---------------------------------------- */
+
+static int cmd_checkout(int argc, char **argv)
+{
+	const char *newbranch = NULL, *rev = NULL;
+	int dashdash = -1;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--")) {
+			dashdash = i;
+			break;
+		}
+		if (!strcmp(argv[i], "-b") && i + 1 < argc)
+			newbranch = argv[++i];
+		else if (argv[i][0] == '-')
+			return usage_error("checkout: unknown option %s", argv[i]);
+		else if (!rev)
+			rev = argv[i];
+		else
+			return usage_error("checkout: unexpected argument %s (paths go after --)", argv[i]);
+	}
+	dits_repo *r;
+	if (open_repo(&r))
+		return 1;
+	dits_progress p;
+	cli_progress_init(&p);
+	int rc = 0;
+	dits_id id;
+	if (dashdash >= 0) {
+		if (dashdash + 1 >= argc) {
+			dits_repo_free(r);
+			return usage_error("checkout: no paths after --%s", "");
+		}
+		if (rev)
+			rc = dits_revparse(r, rev, &id);
+		if (!rc)
+			rc = dits_checkout_paths(r, rev ? &id : NULL, (const char *const *)argv + dashdash + 1,
+			                         (size_t)(argc - dashdash - 1), &p);
+		dits_repo_free(r);
+		return rc ? fail(rc) : 0;
+	}
+	if (newbranch) {
+		if (!dits_ref_name_valid(newbranch)) {
+			dits_repo_free(r);
+			dits_error_set(DITS_EINVALID, "'%s' is not a valid branch name", newbranch);
+			return fail(DITS_EINVALID);
+		}
+		rc = dits_revparse(r, rev ? rev : "HEAD", &id);
+		char *ref = dits_strfmt("refs/heads/%s", newbranch);
+		dits_id zero = { { 0 } };
+		if (!rc && rev)
+			rc = dits_checkout_commit(r, &id, NULL, &p);
+		if (!rc)
+			rc = dits_ref_update(r, ref, &id, &zero, "branch: created");
+		if (rc == DITS_ECONFLICT)
+			rc = dits_error_set(DITS_EEXISTS, "branch '%s' already exists", newbranch);
+		if (!rc)
+			rc = dits_head_set_branch(r, ref);
+		if (!rc)
+			fprintf(stderr, "Switched to a new branch '%s'\n", newbranch);
+		free(ref);
+		dits_repo_free(r);
+		return rc ? fail(rc) : 0;
+	}
+	if (!rev) {
+		dits_repo_free(r);
+		return usage_error("checkout: which revision or branch?%s", "");
+	}
+	char *branch_ref = NULL;
+	if (dits_ref_name_valid(rev)) {
+		char *ref = dits_strfmt("refs/heads/%s", rev);
+		dits_id bid;
+		if (ref && dits_ref_read(r, ref, &bid) == 0)
+			branch_ref = ref;
+		else
+			free(ref);
+	}
+	rc = dits_revparse(r, rev, &id);
+	if (!rc)
+		rc = dits_checkout_commit(r, &id, branch_ref, &p);
+	if (!rc) {
+		if (branch_ref)
+			fprintf(stderr, "Switched to branch '%s'\n", rev);
+		else {
+			char sh[13];
+			short_hex(sh, &id);
+			fprintf(stderr, "HEAD is now at %s (detached)\n", sh);
+		}
+	}
+	free(branch_ref);
+	dits_repo_free(r);
+	return rc ? fail(rc) : 0;
+}
+
+typedef struct list_ctx {
+	const char *current;
+	size_t prefix_len;
+} list_ctx;
+
+static int print_ref(void *ctx, const char *ref, const dits_id *id)
+{
+	list_ctx *l = ctx;
+	(void)id;
+	bool cur = l->current && !strcmp(l->current, ref);
+	printf("%s%s\n", l->current ? (cur ? "* " : "  ") : "", ref + l->prefix_len);
+	return 0;
+}
+
+static int create_ref(const char *kind, const char *prefix, int argc, char **argv)
+{
+	dits_repo *r;
+	if (open_repo(&r))
+		return 1;
+	int rc;
+	if (argc < 2) {
+		char *target = NULL;
+		dits_head_target(r, &target);
+		list_ctx l = { !strcmp(kind, "branch") ? (target ? target : "") : NULL, strlen(prefix) };
+		rc = dits_refs_foreach(r, prefix, print_ref, &l);
+		free(target);
+		dits_repo_free(r);
+		return rc ? fail(rc) : 0;
+	}
+	const char *name = argv[1];
+	if (!dits_ref_name_valid(name)) {
+		dits_repo_free(r);
+		dits_error_set(DITS_EINVALID, "'%s' is not a valid %s name", name, kind);
+		return fail(DITS_EINVALID);
+	}
+	dits_id id, zero = { { 0 } };
+	rc = dits_revparse(r, argc > 2 ? argv[2] : "HEAD", &id);
+	char *ref = dits_strfmt("%s%s", prefix, name);
+	if (!rc)
+		rc = dits_ref_update(r, ref, &id, &zero, kind);
+	if (rc == DITS_ECONFLICT)
+		rc = dits_error_set(DITS_EEXISTS, "%s '%s' already exists", kind, name);
+	free(ref);
+	dits_repo_free(r);
+	return rc ? fail(rc) : 0;
+}
+
+static int cmd_branch(int argc, char **argv) { return create_ref("branch", "refs/heads/", argc, argv); }
+static int cmd_tag(int argc, char **argv) { return create_ref("tag", "refs/tags/", argc, argv); }
+
+/* ---- ls-files / stats ----------------------------------------------- */
+
+static int cmd_ls_files(int argc, char **argv)
+{
+	bool json = has_flag(argc, argv, "--json");
+	dits_repo *r;
+	if (open_repo(&r))
+		return 1;
+	dits_index idx;
+	int rc = dits_index_load(r, &idx);
+	dits_repo_free(r);
+	if (rc)
+		return fail(rc);
+	dits_buf b = DITS_BUF_INIT;
+	if (json)
+		dits_buf_puts(&b, "[");
+	for (size_t i = 0; i < idx.n; i++) {
+		char hex[DITS_ID_HEXLEN + 1];
+		dits_id_hex(hex, &idx.e[i].id);
+		if (json) {
+			dits_buf_puts(&b, i ? ",{\"path\":" : "{\"path\":");
+			dits_buf_put_json_str(&b, idx.e[i].path);
+			dits_buf_printf(&b, ",\"size\":%llu,\"mode\":\"%06o\",\"asset_id\":\"%s\"}",
+			                (unsigned long long)idx.e[i].size, idx.e[i].mode, hex);
+		} else {
+			dits_buf_printf(&b, "%06o %s %llu\t%s\n", idx.e[i].mode, hex, (unsigned long long)idx.e[i].size,
+			                idx.e[i].path);
+		}
+	}
+	if (json)
+		dits_buf_puts(&b, "]\n");
+	fwrite(b.data ? (void *)b.data : (void *)"", 1, b.len, stdout);
+	dits_buf_free(&b);
+	dits_index_free(&idx);
+	return 0;
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+	bool json = has_flag(argc, argv, "--json");
+	dits_repo *r;
+	if (open_repo(&r))
+		return 1;
+	dits_stats st;
+	int rc = dits_stats_compute(r, &st);
+	dits_repo_free(r);
+	if (rc)
+		return fail(rc);
+	double ratio = st.chunk_bytes ? (double)st.logical_bytes / (double)st.chunk_bytes : 0;
+	if (json) {
+		printf("{\"logical_bytes\":%llu,\"stored_bytes\":%llu,\"chunk_bytes\":%llu,\"chunks\":%llu,"
+		       "\"objects\":%llu,\"packs\":%llu,\"commits\":%llu,\"head_files\":%llu,\"head_bytes\":%llu,"
+		       "\"dedup_ratio\":%.4f}\n",
+		       (unsigned long long)st.logical_bytes, (unsigned long long)st.stored_bytes,
+		       (unsigned long long)st.chunk_bytes, (unsigned long long)st.chunks,
+		       (unsigned long long)st.objects, (unsigned long long)st.packs, (unsigned long long)st.commits,
+		       (unsigned long long)st.head_files, (unsigned long long)st.head_bytes, ratio);
+	} else {
+		char a[32], b[32], c[32], d[32];
+		printf("commits:        %llu\n", (unsigned long long)st.commits);
+		printf("files in HEAD:  %llu (%s)\n", (unsigned long long)st.head_files,
+		       cli_human_bytes(d, sizeof d, (double)st.head_bytes));
+		printf("logical bytes:  %s (every committed version in full)\n",
+		       cli_human_bytes(a, sizeof a, (double)st.logical_bytes));
+		printf("chunk bytes:    %s in %llu unique chunks\n", cli_human_bytes(b, sizeof b, (double)st.chunk_bytes),
+		       (unsigned long long)st.chunks);
+		printf("stored bytes:   %s in %llu packs (%llu records)\n",
+		       cli_human_bytes(c, sizeof c, (double)st.stored_bytes), (unsigned long long)st.packs,
+		       (unsigned long long)st.objects);
+		printf("dedup ratio:    %.2fx\n", ratio);
+	}
+	return 0;
+}
+
+/* ---- fsck / gc ------------------------------------------------------ */
+
+static void print_problem(void *ctx, const char *msg)
+{
+	(void)ctx;
+	printf("error: %s\n", msg);
+}
+
+static void print_note(void *ctx, const char *msg)
+{
+	(void)ctx;
+	printf("note: %s\n", msg);
+}
+
+static int cmd_fsck(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	dits_repo *r;
+	if (open_repo(&r))
+		return 1;
+	long n = dits_fsck(r, print_problem, print_note, NULL);
+	dits_repo_free(r);
+	if (n < 0)
+		return fail((int)n);
+	if (n > 0) {
+		fprintf(stderr, "dits: error: fsck found %ld problem%s\n", n, n == 1 ? "" : "s");
+		return 1;
+	}
+	printf("ok\n");
+	return 0;
+}
+
+static int cmd_gc(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	dits_repo *r;
+	if (open_repo(&r))
+		return 1;
+	dits_gc_result res;
+	int rc = dits_gc(r, &res);
+	dits_repo_free(r);
+	if (rc)
+		return fail(rc);
+	char a[32];
+	printf("removed %llu objects, %s; %llu packs -> %llu\n", (unsigned long long)res.removed_objects,
+	       cli_human_bytes(a, sizeof a, (double)res.removed_bytes), (unsigned long long)res.packs_before,
+	       (unsigned long long)res.packs_after);
+	return 0;
+}
+
+/* ---- hash / debug chunks -------------------------------------------- */
+
+static int cmd_hash(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error("hash: no file given%s", "");
+	int status = 0;
+	uint8_t *buf = malloc(1 << 20);
+	if (!buf)
+		return fail(dits_error_set(DITS_ENOMEM, "out of memory"));
+	for (int i = 1; i < argc; i++) {
+		int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			status = fail(dits_error_errno("%s", argv[i]));
+			continue;
+		}
+		dits_hasher h;
+		dits_hasher_init(&h);
+		ssize_t n;
+		while ((n = read(fd, buf, 1 << 20)) > 0)
+			dits_hasher_update(&h, buf, (size_t)n);
+		if (n < 0) {
+			status = fail(dits_error_errno("%s: read failed", argv[i]));
+			close(fd);
+			continue;
+		}
+		close(fd);
+		dits_id id;
+		char hex[DITS_ID_HEXLEN + 1];
+		dits_hasher_final(&h, &id);
+		dits_id_hex(hex, &id);
+		printf("%s  %s\n", hex, argv[i]);
+	}
+	free(buf);
+	return status;
+}
+
+static int cmd_debug(int argc, char **argv)
+{
+	if (argc < 3 || strcmp(argv[1], "chunks"))
+		return usage_error("debug: usage: dits debug chunks FILE [--min N --avg N --max N --level L --seed S]%s", "");
+	dits_chunker_params p;
+	dits_chunker_params_default(&p);
+	dits_repo *r = NULL;
+	if (dits_repo_open(&r, ".") == 0) {
+		p = r->params;
+		dits_repo_free(r);
+	}
+	dits_error_clear();
+	const char *file = NULL;
+	for (int i = 2; i < argc; i++) {
+		uint64_t v;
+		if (argv[i][0] == '-' && argv[i][1] == '-') {
+			if (i + 1 >= argc || parse_u64(argv[i + 1], &v))
+				return usage_error("debug chunks: %s needs a number", argv[i]);
+			if (!strcmp(argv[i], "--min"))
+				p.min = (uint32_t)v;
+			else if (!strcmp(argv[i], "--avg"))
+				p.avg = (uint32_t)v;
+			else if (!strcmp(argv[i], "--max"))
+				p.max = (uint32_t)v;
+			else if (!strcmp(argv[i], "--level"))
+				p.level = (uint32_t)v;
+			else if (!strcmp(argv[i], "--seed"))
+				p.seed = v;
+			else
+				return usage_error("debug chunks: unknown option %s", argv[i]);
+			i++;
+		} else {
+			file = argv[i];
+		}
+	}
+	if (!file)
+		return usage_error("debug chunks: no file given%s", "");
+	dits_chunker c;
+	int rc = dits_chunker_init(&c, &p);
+	if (rc)
+		return fail(rc);
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(dits_error_errno("%s", file));
+	/* A window of two maximum chunks is enough to find every cut. */
+	size_t cap = 2 * c.max + (1 << 20);
+	uint8_t *buf = malloc(cap);
+	size_t len = 0;
+	uint64_t offset = 0;
+	bool eof = false;
+	if (!buf) {
+		close(fd);
+		return fail(dits_error_set(DITS_ENOMEM, "out of memory"));
+	}
+	for (;;) {
+		while (!eof && len < cap) {
+			ssize_t n = read(fd, buf + len, cap - len);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				rc = dits_error_errno("%s: read failed", file);
+				break;
+			}
+			if (n == 0)
+				eof = true;
+			len += (size_t)n;
+		}
+		if (rc || len == 0)
+			break;
+		size_t pos = 0;
+		while (pos < len && (eof || len - pos >= c.max)) {
+			uint64_t gear;
+			size_t n = dits_chunker_cut(&c, buf + pos, len - pos, &gear);
+			dits_id id;
+			char hex[DITS_ID_HEXLEN + 1];
+			dits_hash_buf(&id, buf + pos, n);
+			dits_id_hex(hex, &id);
+			printf("%llu %zu %llu %s\n", (unsigned long long)(offset + pos), n, (unsigned long long)gear, hex);
+			pos += n;
+		}
+		memmove(buf, buf + pos, len - pos);
+		len -= pos;
+		offset += pos;
+		if (eof && len == 0)
+			break;
+	}
+	free(buf);
+	close(fd);
+	return rc ? fail(rc) : 0;
+}
+
+/* ---- dispatch ------------------------------------------------------- */
+
+typedef struct command {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *help;
+} command;
+
+static int cmd_help(int argc, char **argv);
+
+static const command commands[] = {
+	{ "init", cmd_init, "init [DIR] [--chunk-min N --chunk-avg N --chunk-max N]  create a repository" },
+	{ "add", cmd_add, "add PATH...                 stage files (directories recurse, .ditsignore honoured)" },
+	{ "rm", cmd_rm, "rm [--cached] PATH...        stop tracking (and delete) files" },
+	{ "commit", cmd_commit, "commit -m MSG [--allow-empty]  record the staged tree" },
+	{ "status", cmd_status, "status [--json]             staged, unstaged and untracked changes" },
+	{ "log", cmd_log, "log [--oneline] [--json] [REV]  history" },
+	{ "show", cmd_show, "show [REV]                  a commit and what it changed" },
+	{ "diff", cmd_diff, "diff --stat [REV [REV]]     bytes and chunks added and shared per file" },
+	{ "checkout", cmd_checkout, "checkout REV|BRANCH | -b NAME [REV] | [REV] -- PATH...  switch or restore" },
+	{ "branch", cmd_branch, "branch [NAME [REV]]         list or create branches" },
+	{ "tag", cmd_tag, "tag [NAME [REV]]            list or create tags" },
+	{ "ls-files", cmd_ls_files, "ls-files [--json]           the index: mode, asset id, size, path" },
+	{ "stats", cmd_stats, "stats [--json]              logical and stored bytes, chunks, dedup ratio" },
+	{ "fsck", cmd_fsck, "fsck                        verify every stored byte and reference" },
+	{ "gc", cmd_gc, "gc                          remove unreachable chunks and objects" },
+	{ "hash", cmd_hash, "hash FILE...                BLAKE3 of files (b3sum's format)" },
+	{ "debug", cmd_debug, "debug chunks FILE [--min N --avg N --max N --level L --seed S]  FastCDC cut points" },
+	{ "help", cmd_help, "help                        this list" },
+};
+
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("usage: dits COMMAND [ARGS]\n\nversion control for large media\n\n");
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+		printf("  %s\n", commands[i].help);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN); /* a file size limit becomes EFBIG, reported as an error */
+	if (argc < 2)
+		return cmd_help(0, NULL), EXIT_USAGE;
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("dits 0.1.0\n");
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
+		return cmd_help(0, NULL);
+	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+		if (!strcmp(argv[1], commands[i].name)) {
+			optind = 1;
+			int rc = commands[i].fn(argc - 1, argv + 1);
+			if (fflush(stdout) != 0 || ferror(stdout)) {
+				if (errno != EPIPE) {
+					fprintf(stderr, "dits: error: writing output: %s\n", strerror(errno));
+					return 1;
+				}
+			}
+			return rc;
+		}
+	}
+	fprintf(stderr, "dits: '%s' is not a dits command (see 'dits help')\n", argv[1]);
+	return EXIT_USAGE;
+}

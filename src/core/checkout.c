@@ -1,0 +1,296 @@
+/*
+ * checkout: switching the worktree to another commit, and restoring paths.
+ *
+ * Every conflict is found before the first file is touched, so a refused
+ * checkout changes nothing. Each file is written beside its target, fsynced
+ * and renamed over it (dits_materialize), so a reader never sees a
+ * half-written file; the index and HEAD move last.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fsutil.h"
+#include "refs.h"
+#include "worktree.h"
+
+static void co_advance(void *ctx, uint64_t delta)
+{
+	const dits_progress *p = ctx;
+	if (p && p->advance)
+		p->advance(p->ctx, delta);
+}
+
+static int ensure_parent(dits_repo *r, const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+	if (!slash)
+		return 0;
+	char *dir = strndup(rel, (size_t)(slash - rel));
+	char *abs = dir ? dits_path_join(r->workdir, dir) : NULL;
+	int rc = abs ? dits_mkdir_p(abs, 0755) : dits_error_set(DITS_ENOMEM, "out of memory");
+	free(dir);
+	free(abs);
+	return rc;
+}
+
+/* Writes one file from its manifest and updates its index entry. */
+static int materialize_entry(dits_repo *r, dits_index *idx, const char *path, uint32_t mode,
+                             const dits_id *id, const dits_progress *p)
+{
+	dits_manifest m;
+	int rc = dits_manifest_read(r->odb, id, &m);
+	if (rc)
+		return dits_error_wrap(rc, "%s", path);
+	char *abs = dits_path_join(r->workdir, path);
+	struct stat st;
+	rc = abs ? ensure_parent(r, path) : dits_error_set(DITS_ENOMEM, "out of memory");
+	if (!rc) {
+		/* A directory where the file goes (left over from another tree). */
+		struct stat cur;
+		if (lstat(abs, &cur) == 0 && S_ISDIR(cur.st_mode) && rmdir(abs) < 0)
+			rc = dits_error_errno("%s: a directory is in the way", path);
+	}
+	if (!rc)
+		rc = dits_materialize(r->odb, &m, abs, (mode & 0111) ? 0755 : 0644, &st, co_advance, (void *)p);
+	if (!rc)
+		rc = dits_index_set(idx, path, &st, id);
+	if (p && p->file_done)
+		p->file_done(p->ctx);
+	free(abs);
+	dits_manifest_free(&m);
+	return rc;
+}
+
+static bool same_entry(const dits_flat_entry *a, const dits_flat_entry *b)
+{
+	return a && b && dits_id_eq(&a->id, &b->id) && a->mode == b->mode;
+}
+
+int dits_checkout_commit(dits_repo *r, const dits_id *commit, const char *branch_ref,
+                         const dits_progress *p)
+{
+	int rc = dits_repo_lock(r);
+	if (rc)
+		return rc;
+	dits_flat head = { 0 }, target = { 0 };
+	dits_index idx;
+	bool idx_loaded = false, has_head = false;
+	dits_id head_id;
+	char *state = NULL;
+	if ((rc = dits_flat_from_head(r, &head, &has_head, &head_id)))
+		goto out;
+	if ((rc = dits_flat_from_commit(r, commit, &target)))
+		goto out;
+	if ((rc = dits_index_load(r, &idx)))
+		goto out;
+	idx_loaded = true;
+
+	/* Local changes: staged (index != HEAD) or in the worktree. */
+	for (size_t k = 0; k < idx.n && !rc; k++) {
+		const dits_index_entry *e = &idx.e[k];
+		const dits_flat_entry *h = dits_flat_find(&head, e->path);
+		const dits_flat_entry *t = dits_flat_find(&target, e->path);
+		bool staged = !h || !dits_id_eq(&h->id, &e->id) || h->mode != e->mode;
+		bool changes_here = !same_entry(h, t);
+		if (staged && changes_here && !(t && dits_id_eq(&t->id, &e->id)))
+			rc = dits_error_set(DITS_ECONFLICT,
+			                    "%s: your staged changes would be overwritten by checkout; commit them first",
+			                    e->path);
+	}
+	for (size_t i = 0; i < head.n && !rc; i++)
+		if (!dits_index_find(&idx, head.e[i].path) && !same_entry(&head.e[i], dits_flat_find(&target, head.e[i].path)) &&
+		    dits_flat_find(&target, head.e[i].path))
+			rc = dits_error_set(DITS_ECONFLICT,
+			                    "%s: its staged removal would be lost by checkout; commit it first",
+			                    head.e[i].path);
+	if (rc)
+		goto out;
+	/* Worktree modifications of files the checkout would change. */
+	{
+		state = calloc(idx.n ? idx.n : 1, 1);
+		dits_status_list untracked = { 0 };
+		if (!state) {
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+			goto out;
+		}
+		rc = dits_worktree_state(r, &idx, state, &untracked);
+		for (size_t k = 0; k < idx.n && !rc; k++) {
+			if (!state[k])
+				continue;
+			const dits_flat_entry *h = dits_flat_find(&head, idx.e[k].path);
+			const dits_flat_entry *t = dits_flat_find(&target, idx.e[k].path);
+			if (!same_entry(h, t) && !(state[k] == 'D' && !t))
+				rc = dits_error_set(DITS_ECONFLICT,
+				                    "%s: your local changes would be overwritten by checkout; commit them first",
+				                    idx.e[k].path);
+		}
+		for (size_t u = 0; u < untracked.n && !rc; u++)
+			if (dits_flat_find(&target, untracked.v[u].path))
+				rc = dits_error_set(DITS_ECONFLICT,
+				                    "%s: an untracked file would be overwritten by checkout; move it first",
+				                    untracked.v[u].path);
+		for (size_t u = 0; u < untracked.n; u++)
+			free(untracked.v[u].path);
+		free(untracked.v);
+	}
+	if (rc)
+		goto out;
+
+	/* Plan: files to write and bytes to move. */
+	uint64_t total = 0, nfiles = 0;
+	for (size_t i = 0; i < target.n; i++) {
+		const dits_flat_entry *h = dits_flat_find(&head, target.e[i].path);
+		dits_index_entry *e = dits_index_find(&idx, target.e[i].path);
+		bool missing = false;
+		if (e) {
+			size_t k = (size_t)(e - idx.e);
+			missing = state[k] == 'D';
+		}
+		if (!same_entry(h, &target.e[i]) || !e || missing) {
+			total += target.e[i].size;
+			nfiles++;
+		}
+	}
+	/* Removals first: a file may be in the way of a directory. */
+	for (size_t i = 0; i < head.n; i++) {
+		if (dits_flat_find(&target, head.e[i].path))
+			continue;
+		char *abs = dits_path_join(r->workdir, head.e[i].path);
+		if (abs && unlink(abs) < 0 && errno != ENOENT) {
+			rc = dits_error_errno("%s: cannot remove", head.e[i].path);
+			free(abs);
+			goto out;
+		}
+		free(abs);
+		dits_index_remove(&idx, head.e[i].path);
+	}
+	if (p && p->start)
+		p->start(p->ctx, "checkout", total, nfiles);
+	for (size_t i = 0; i < target.n && !rc; i++) {
+		const dits_flat_entry *t = &target.e[i];
+		const dits_flat_entry *h = dits_flat_find(&head, t->path);
+		dits_index_entry *e = dits_index_find(&idx, t->path);
+		bool missing = false;
+		if (e && state) {
+			/* state was computed on the index before removals; look it up by path */
+			char *abs = dits_path_join(r->workdir, t->path);
+			struct stat st;
+			missing = abs && lstat(abs, &st) < 0;
+			free(abs);
+		}
+		if (same_entry(h, t) && e && !missing)
+			continue;
+		rc = materialize_entry(r, &idx, t->path, t->mode, &t->id, p);
+	}
+	if (p && p->finish)
+		p->finish(p->ctx);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < head.n; i++)
+		if (!dits_flat_find(&target, head.e[i].path))
+			dits_prune_empty_dirs(r, head.e[i].path);
+	if ((rc = dits_fsync_dir(r->workdir)))
+		goto out;
+	if ((rc = dits_index_write(r, &idx)))
+		goto out;
+	char hex[DITS_ID_HEXLEN + 1];
+	dits_id_hex(hex, commit);
+	char *msg = dits_strfmt("checkout: moving to %s", branch_ref ? branch_ref : hex);
+	if (branch_ref)
+		rc = dits_head_set_branch(r, branch_ref);
+	else
+		rc = dits_head_set_detached(r, commit, msg ? msg : "checkout");
+	free(msg);
+out:
+	free(state);
+	if (idx_loaded)
+		dits_index_free(&idx);
+	dits_flat_free(&head);
+	dits_flat_free(&target);
+	return rc;
+}
+
+static bool under_path(const char *path, const char *dir)
+{
+	size_t l = strlen(dir);
+	return l == 0 || (!strncmp(path, dir, l) && (path[l] == '/' || path[l] == '\0'));
+}
+
+int dits_checkout_paths(dits_repo *r, const dits_id *commit, const char *const *paths, size_t n,
+                        const dits_progress *p)
+{
+	int rc = dits_repo_lock(r);
+	if (rc)
+		return rc;
+	dits_flat src = { 0 };
+	dits_index idx;
+	if ((rc = dits_index_load(r, &idx)))
+		return rc;
+	if (commit) {
+		rc = dits_flat_from_commit(r, commit, &src);
+	} else {
+		for (size_t k = 0; k < idx.n && !rc; k++) {
+			char *pth = strdup(idx.e[k].path);
+			rc = pth ? 0 : dits_error_set(DITS_ENOMEM, "out of memory");
+			if (!rc) {
+				if (src.n == src.cap) {
+					size_t cap = src.cap ? src.cap * 2 : 64;
+					dits_flat_entry *ne = realloc(src.e, cap * sizeof *ne);
+					if (!ne) {
+						free(pth);
+						rc = dits_error_set(DITS_ENOMEM, "out of memory");
+						break;
+					}
+					src.e = ne;
+					src.cap = cap;
+				}
+				src.e[src.n++] = (dits_flat_entry){ pth, idx.e[k].mode, idx.e[k].size, idx.e[k].id };
+			}
+		}
+	}
+	char **rels = calloc(n ? n : 1, sizeof *rels);
+	if (!rels && !rc)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = dits_repo_relpath(r, paths[i], &rels[i]);
+		bool any = false;
+		for (size_t k = 0; !rc && k < src.n && !any; k++)
+			any = under_path(src.e[k].path, rels[i]);
+		if (!rc && !any)
+			rc = dits_error_set(DITS_ENOTFOUND, "%s: did not match any file %s", paths[i],
+			                    commit ? "in that revision" : "known to dits");
+	}
+	uint64_t total = 0, nfiles = 0;
+	for (size_t k = 0; !rc && k < src.n; k++)
+		for (size_t i = 0; i < n; i++)
+			if (under_path(src.e[k].path, rels[i])) {
+				total += src.e[k].size;
+				nfiles++;
+				break;
+			}
+	if (!rc && p && p->start)
+		p->start(p->ctx, "checkout", total, nfiles);
+	for (size_t k = 0; !rc && k < src.n; k++)
+		for (size_t i = 0; i < n; i++)
+			if (under_path(src.e[k].path, rels[i])) {
+				rc = materialize_entry(r, &idx, src.e[k].path, src.e[k].mode, &src.e[k].id, p);
+				break;
+			}
+	if (p && p->finish)
+		p->finish(p->ctx);
+	if (!rc)
+		rc = dits_fsync_dir(r->workdir);
+	if (!rc)
+		rc = dits_index_write(r, &idx);
+	for (size_t i = 0; rels && i < n; i++)
+		free(rels[i]);
+	free(rels);
+	dits_flat_free(&src);
+	dits_index_free(&idx);
+	return rc;
+}

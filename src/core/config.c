@@ -1,0 +1,176 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "error.h"
+#include "fsutil.h"
+
+typedef struct kv {
+	char *key, *value;
+} kv;
+
+struct dits_config {
+	kv *items;
+	size_t n, cap;
+};
+
+dits_config *dits_config_new(void)
+{
+	return calloc(1, sizeof(dits_config));
+}
+
+void dits_config_free(dits_config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->items[i].key);
+		free(c->items[i].value);
+	}
+	free(c->items);
+	free(c);
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int dits_config_load(dits_config **out, const char *path)
+{
+	*out = NULL;
+	dits_buf b = DITS_BUF_INIT;
+	int rc = dits_read_file(path, &b);
+	if (rc) {
+		dits_buf_free(&b);
+		return rc;
+	}
+	dits_config *c = dits_config_new();
+	if (!c) {
+		dits_buf_free(&b);
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	char section[128] = "";
+	char *save = NULL;
+	int lineno = 0;
+	for (char *line = strtok_r((char *)b.data, "\n", &save); line && !rc;
+	     line = strtok_r(NULL, "\n", &save)) {
+		lineno++;
+		char *s = trim(line);
+		if (*s == '\0' || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *end = strchr(s, ']');
+			if (!end || end - s - 1 >= (long)sizeof section) {
+				rc = dits_error_set(DITS_ECORRUPT, "%s: malformed section header '%s'", path, s);
+				break;
+			}
+			*end = '\0';
+			snprintf(section, sizeof section, "%s", trim(s + 1));
+			continue;
+		}
+		char *eq = strchr(s, '=');
+		if (!eq || !*section) {
+			rc = dits_error_set(DITS_ECORRUPT, "%s: malformed line '%s'", path, s);
+			break;
+		}
+		*eq = '\0';
+		char key[300];
+		snprintf(key, sizeof key, "%s.%s", section, trim(s));
+		rc = dits_config_set(c, key, trim(eq + 1));
+	}
+	dits_buf_free(&b);
+	if (rc) {
+		dits_config_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+const char *dits_config_get(const dits_config *c, const char *key)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->items[i].key, key))
+			return c->items[i].value;
+	return NULL;
+}
+
+int dits_config_get_u64(const dits_config *c, const char *key, uint64_t def, uint64_t *out)
+{
+	const char *v = dits_config_get(c, key);
+	if (!v) {
+		*out = def;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (errno || end == v || *end || *v == '-')
+		return dits_error_set(DITS_EINVALID, "config %s = '%s' is not a number", key, v);
+	*out = x;
+	return 0;
+}
+
+int dits_config_set(dits_config *c, const char *key, const char *value)
+{
+	if (!strchr(key, '.'))
+		return dits_error_set(DITS_EINVALID, "config key '%s' has no section", key);
+	for (size_t i = 0; i < c->n; i++) {
+		if (!strcmp(c->items[i].key, key)) {
+			char *v = strdup(value);
+			if (!v)
+				return dits_error_set(DITS_ENOMEM, "out of memory");
+			free(c->items[i].value);
+			c->items[i].value = v;
+			return 0;
+		}
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		kv *n = realloc(c->items, cap * sizeof *n);
+		if (!n)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		c->items = n;
+		c->cap = cap;
+	}
+	c->items[c->n].key = strdup(key);
+	c->items[c->n].value = strdup(value);
+	if (!c->items[c->n].key || !c->items[c->n].value)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	c->n++;
+	return 0;
+}
+
+int dits_config_write(const dits_config *c, const char *path)
+{
+	dits_buf b = DITS_BUF_INIT;
+	/* Group by section, in order of first appearance. */
+	for (size_t i = 0; i < c->n; i++) {
+		const char *dot = strchr(c->items[i].key, '.');
+		size_t sl = (size_t)(dot - c->items[i].key);
+		bool seen = false;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strncmp(c->items[j].key, c->items[i].key, sl + 1);
+		if (seen)
+			continue;
+		dits_buf_printf(&b, "[%.*s]\n", (int)sl, c->items[i].key);
+		for (size_t j = i; j < c->n; j++)
+			if (!strncmp(c->items[j].key, c->items[i].key, sl + 1))
+				dits_buf_printf(&b, "\t%s = %s\n", c->items[j].key + sl + 1, c->items[j].value);
+	}
+	int rc = dits_atomic_write(path, b.data ? b.data : (uint8_t *)"", b.len);
+	dits_buf_free(&b);
+	return rc;
+}

@@ -1,0 +1,57 @@
+/*
+ * hash.h - BLAKE3-256 ids.
+ *
+ * A chunk's id is the unkeyed BLAKE3-256 of its bytes; an object's id is the
+ * BLAKE3-256 of its canonical serialization (ARCHITECTURE.md invariant 1).
+ * The hashing itself is the official BLAKE3 C implementation.
+ */
+#ifndef DITS_HASH_H
+#define DITS_HASH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "blake3.h"
+
+#define DITS_ID_LEN 32
+#define DITS_ID_HEXLEN 64
+
+typedef struct dits_id {
+	uint8_t b[DITS_ID_LEN];
+} dits_id;
+
+/* Incremental hasher; the struct is exposed only so callers can allocate it. */
+typedef struct dits_hasher {
+	blake3_hasher h;
+} dits_hasher;
+
+void dits_hasher_init(dits_hasher *h);
+void dits_hasher_update(dits_hasher *h, const void *data, size_t len);
+void dits_hasher_final(dits_hasher *h, dits_id *out);
+
+void dits_hash_buf(dits_id *out, const void *data, size_t len);
+
+/* Writes 64 lowercase hex digits and a NUL into out. */
+void dits_id_hex(char out[DITS_ID_HEXLEN + 1], const dits_id *id);
+/* Parses exactly 64 hex digits. Returns 0 or DITS_EINVALID. */
+int dits_id_from_hex(dits_id *out, const char *hex);
+/* True when s is 1..64 hex digits (a possible id prefix). */
+bool dits_is_hex_prefix(const char *s);
+
+static inline int dits_id_cmp(const dits_id *a, const dits_id *b)
+{
+	for (int i = 0; i < DITS_ID_LEN; i++)
+		if (a->b[i] != b->b[i])
+			return a->b[i] < b->b[i] ? -1 : 1;
+	return 0;
+}
+
+static inline bool dits_id_eq(const dits_id *a, const dits_id *b)
+{
+	return dits_id_cmp(a, b) == 0;
+}
+
+bool dits_id_is_zero(const dits_id *id);
+
+#endif

@@ -1,0 +1,282 @@
+#include "index.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "error.h"
+#include "fsutil.h"
+
+#define INDEX_MAGIC "DIDX"
+#define INDEX_VERSION 1
+
+uint32_t dits_mode_from_stat(const struct stat *st)
+{
+	return (st->st_mode & 0111) ? 0100755 : 0100644;
+}
+
+void dits_index_entry_set_stat(dits_index_entry *e, const struct stat *st)
+{
+	e->mode = dits_mode_from_stat(st);
+	e->size = (uint64_t)st->st_size;
+	e->mtime_s = st->st_mtim.tv_sec;
+	e->mtime_ns = (uint32_t)st->st_mtim.tv_nsec;
+	e->ctime_s = st->st_ctim.tv_sec;
+	e->ctime_ns = (uint32_t)st->st_ctim.tv_nsec;
+	e->ino = st->st_ino;
+	e->dev = st->st_dev;
+}
+
+bool dits_index_stat_clean(const dits_index *idx, const dits_index_entry *e, const struct stat *st)
+{
+	if (e->size != (uint64_t)st->st_size || e->mode != dits_mode_from_stat(st) ||
+	    e->mtime_s != st->st_mtim.tv_sec || e->mtime_ns != (uint32_t)st->st_mtim.tv_nsec ||
+	    e->ctime_s != st->st_ctim.tv_sec || e->ctime_ns != (uint32_t)st->st_ctim.tv_nsec ||
+	    e->ino != st->st_ino || e->dev != st->st_dev)
+		return false;
+	/* Racy: modified in the same instant the index was written. */
+	if (e->mtime_s > idx->stamp_s || (e->mtime_s == idx->stamp_s && e->mtime_ns >= idx->stamp_ns))
+		return false;
+	return true;
+}
+
+void dits_index_free(dits_index *idx)
+{
+	for (size_t i = 0; i < idx->n; i++)
+		free(idx->e[i].path);
+	free(idx->e);
+	memset(idx, 0, sizeof *idx);
+}
+
+void dits_index_clear(dits_index *idx)
+{
+	for (size_t i = 0; i < idx->n; i++)
+		free(idx->e[i].path);
+	idx->n = 0;
+	idx->sorted_n = 0;
+	idx->sorted = true;
+	idx->dirty = true;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const dits_index_entry *)a)->path, ((const dits_index_entry *)b)->path);
+}
+
+void dits_index_sort(dits_index *idx)
+{
+	if (!idx->sorted) {
+		qsort(idx->e, idx->n, sizeof *idx->e, cmp_entry);
+		idx->sorted = true;
+	}
+	idx->sorted_n = idx->n;
+}
+
+static int push_entry(dits_index *idx, dits_index_entry *e)
+{
+	if (idx->n == idx->cap) {
+		size_t cap = idx->cap ? idx->cap * 2 : 64;
+		dits_index_entry *n = realloc(idx->e, cap * sizeof *n);
+		if (!n)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		idx->e = n;
+		idx->cap = cap;
+	}
+	if (idx->n && strcmp(idx->e[idx->n - 1].path, e->path) >= 0)
+		idx->sorted = false;
+	idx->e[idx->n++] = *e;
+	if (idx->sorted)
+		idx->sorted_n = idx->n;
+	return 0;
+}
+
+int dits_index_load(dits_repo *r, dits_index *idx)
+{
+	memset(idx, 0, sizeof *idx);
+	idx->sorted = true;
+	char *path = dits_repo_path(r, "index");
+	if (!path)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		int rc = errno == ENOENT ? 0 : dits_error_errno("%s", path);
+		free(path);
+		return rc;
+	}
+	idx->stamp_s = st.st_mtim.tv_sec;
+	idx->stamp_ns = (uint32_t)st.st_mtim.tv_nsec;
+	dits_buf b = DITS_BUF_INIT;
+	int rc = dits_read_file(path, &b);
+	if (rc)
+		goto out;
+	rc = dits_error_set(DITS_ECORRUPT, "%s: index file is damaged", path);
+	if (b.len < 16 + DITS_ID_LEN || memcmp(b.data, INDEX_MAGIC, 4))
+		goto out;
+	dits_id sum;
+	dits_hash_buf(&sum, b.data, b.len - DITS_ID_LEN);
+	if (memcmp(sum.b, b.data + b.len - DITS_ID_LEN, DITS_ID_LEN))
+		goto out;
+	dits_reader rd = { b.data + 4, b.data + b.len - DITS_ID_LEN };
+	uint32_t version, count, reserved;
+	dits_read_u32(&rd, &version);
+	dits_read_u32(&rd, &count);
+	dits_read_u32(&rd, &reserved);
+	if (version != INDEX_VERSION) {
+		rc = dits_error_set(DITS_EVERSION, "%s: index version %u is not supported", path, version);
+		goto out;
+	}
+	for (uint32_t i = 0; i < count; i++) {
+		dits_index_entry e = { 0 };
+		uint64_t ms, cs;
+		uint16_t plen;
+		const uint8_t *p;
+		if (dits_read_u32(&rd, &e.mode) || dits_read_u64(&rd, &e.size) || dits_read_u64(&rd, &ms) ||
+		    dits_read_u32(&rd, &e.mtime_ns) || dits_read_u64(&rd, &cs) || dits_read_u32(&rd, &e.ctime_ns) ||
+		    dits_read_u64(&rd, &e.ino) || dits_read_u64(&rd, &e.dev) ||
+		    dits_read_bytes(&rd, e.id.b, DITS_ID_LEN) || dits_read_u32(&rd, &e.flags) ||
+		    dits_read_u16(&rd, &plen) || dits_read_skip(&rd, &p, plen) || plen == 0)
+			goto out;
+		e.mtime_s = (int64_t)ms;
+		e.ctime_s = (int64_t)cs;
+		if (!(e.path = strndup((const char *)p, plen)) || push_entry(idx, &e)) {
+			free(e.path);
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if (rd.p != rd.end)
+		goto out;
+	dits_index_sort(idx);
+	rc = 0;
+out:
+	dits_buf_free(&b);
+	free(path);
+	if (rc)
+		dits_index_free(idx);
+	return rc;
+}
+
+int dits_index_write(dits_repo *r, dits_index *idx)
+{
+	dits_index_sort(idx);
+	dits_buf b = DITS_BUF_INIT;
+	dits_buf_put(&b, INDEX_MAGIC, 4);
+	dits_buf_put_u32(&b, INDEX_VERSION);
+	dits_buf_put_u32(&b, (uint32_t)idx->n);
+	int rc = dits_buf_put_u32(&b, 0);
+	for (size_t i = 0; i < idx->n && !rc; i++) {
+		const dits_index_entry *e = &idx->e[i];
+		dits_buf_put_u32(&b, e->mode);
+		dits_buf_put_u64(&b, e->size);
+		dits_buf_put_u64(&b, (uint64_t)e->mtime_s);
+		dits_buf_put_u32(&b, e->mtime_ns);
+		dits_buf_put_u64(&b, (uint64_t)e->ctime_s);
+		dits_buf_put_u32(&b, e->ctime_ns);
+		dits_buf_put_u64(&b, e->ino);
+		dits_buf_put_u64(&b, e->dev);
+		dits_buf_put(&b, e->id.b, DITS_ID_LEN);
+		dits_buf_put_u32(&b, e->flags);
+		size_t pl = strlen(e->path);
+		if (pl > 65535) {
+			rc = dits_error_set(DITS_EINVALID, "%s: path too long", e->path);
+			break;
+		}
+		dits_buf_put_u16(&b, (uint16_t)pl);
+		rc = dits_buf_put(&b, e->path, pl);
+	}
+	if (!rc) {
+		dits_id sum;
+		dits_hash_buf(&sum, b.data, b.len);
+		rc = dits_buf_put(&b, sum.b, DITS_ID_LEN);
+	}
+	char *path = dits_repo_path(r, "index");
+	if (!rc)
+		rc = path ? dits_atomic_write(path, b.data, b.len) : DITS_ENOMEM;
+	if (!rc) {
+		struct stat st;
+		if (stat(path, &st) == 0) {
+			idx->stamp_s = st.st_mtim.tv_sec;
+			idx->stamp_ns = (uint32_t)st.st_mtim.tv_nsec;
+		}
+		idx->dirty = false;
+	}
+	free(path);
+	dits_buf_free(&b);
+	return rc;
+}
+
+dits_index_entry *dits_index_find(dits_index *idx, const char *path)
+{
+	/* Appended entries are searched linearly until there are enough of them
+	 * to be worth a sort; a bulk add stays near O(n log n). */
+	if (idx->n - idx->sorted_n > 64)
+		dits_index_sort(idx);
+	for (size_t i = idx->sorted_n; i < idx->n; i++)
+		if (!strcmp(idx->e[i].path, path))
+			return &idx->e[i];
+	size_t lo = 0, hi = idx->sorted_n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(idx->e[mid].path, path);
+		if (c == 0)
+			return &idx->e[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int dits_index_set_nostat(dits_index *idx, const char *path, uint32_t mode, uint64_t size,
+                          const dits_id *id)
+{
+	idx->dirty = true;
+	dits_index_entry *e = dits_index_find(idx, path);
+	if (e) {
+		char *keep = e->path;
+		memset(e, 0, sizeof *e);
+		e->path = keep;
+		e->mode = mode;
+		e->size = size;
+		e->id = *id;
+		return 0;
+	}
+	dits_index_entry ne = { 0 };
+	ne.path = strdup(path);
+	if (!ne.path)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	ne.mode = mode;
+	ne.size = size;
+	ne.id = *id;
+	int rc = push_entry(idx, &ne);
+	if (rc)
+		free(ne.path);
+	return rc;
+}
+
+int dits_index_set(dits_index *idx, const char *path, const struct stat *st, const dits_id *id)
+{
+	int rc = dits_index_set_nostat(idx, path, dits_mode_from_stat(st), (uint64_t)st->st_size, id);
+	if (rc)
+		return rc;
+	dits_index_entry *e = dits_index_find(idx, path);
+	dits_index_entry_set_stat(e, st);
+	return 0;
+}
+
+int dits_index_remove(dits_index *idx, const char *path)
+{
+	dits_index_entry *e = dits_index_find(idx, path);
+	if (!e)
+		return DITS_ENOTFOUND;
+	free(e->path);
+	size_t i = (size_t)(e - idx->e);
+	memmove(&idx->e[i], &idx->e[i + 1], (idx->n - i - 1) * sizeof *e);
+	idx->n--;
+	if (i < idx->sorted_n)
+		idx->sorted_n--;
+	idx->dirty = true;
+	return 0;
+}

@@ -1,0 +1,472 @@
+#include "ingest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fsutil.h"
+
+#define BLOCK_LEN (8u << 20)
+#define NBLOCKS 4
+#define WRITEBACK_STEP (32ull << 20)
+
+/* ---- a bounded queue of blocks between two threads ------------------- */
+
+typedef struct cut {
+	uint32_t off, len;
+	dits_id id; /* filled by the consumer (ingest) or ignored */
+} cut;
+
+typedef struct block {
+	uint8_t *data;
+	size_t len, cap;
+	cut *cuts;
+	size_t ncuts, ccap;
+	bool last;
+	int err;            /* producer error: the consumer stops here */
+	char errmsg[1024];
+} block;
+
+typedef struct blockq {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	block blocks[NBLOCKS];
+	int free_list[NBLOCKS], nfree;
+	int full[NBLOCKS], head, nfull;
+	bool cancel;
+} blockq;
+
+static int blockq_init(blockq *q, size_t cap)
+{
+	memset(q, 0, sizeof *q);
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	for (int i = 0; i < NBLOCKS; i++) {
+		q->blocks[i].data = malloc(cap);
+		q->blocks[i].cap = cap;
+		q->free_list[i] = i;
+		if (!q->blocks[i].data)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	q->nfree = NBLOCKS;
+	return 0;
+}
+
+static void blockq_destroy(blockq *q)
+{
+	for (int i = 0; i < NBLOCKS; i++) {
+		free(q->blocks[i].data);
+		free(q->blocks[i].cuts);
+	}
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cv);
+}
+
+/* Producer: a free block, or -1 when cancelled. */
+static int blockq_take_free(blockq *q)
+{
+	pthread_mutex_lock(&q->mu);
+	while (q->nfree == 0 && !q->cancel)
+		pthread_cond_wait(&q->cv, &q->mu);
+	int b = q->cancel ? -1 : q->free_list[--q->nfree];
+	pthread_mutex_unlock(&q->mu);
+	return b;
+}
+
+static void blockq_push_full(blockq *q, int b)
+{
+	pthread_mutex_lock(&q->mu);
+	q->full[(q->head + q->nfull) % NBLOCKS] = b;
+	q->nfull++;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+static int blockq_take_full(blockq *q)
+{
+	pthread_mutex_lock(&q->mu);
+	while (q->nfull == 0)
+		pthread_cond_wait(&q->cv, &q->mu);
+	int b = q->full[q->head];
+	q->head = (q->head + 1) % NBLOCKS;
+	q->nfull--;
+	pthread_mutex_unlock(&q->mu);
+	return b;
+}
+
+static void blockq_give_free(blockq *q, int b)
+{
+	pthread_mutex_lock(&q->mu);
+	q->free_list[q->nfree++] = b;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+static void blockq_cancel(blockq *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->cancel = true;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+static int block_add_cut(block *b, size_t off, size_t len)
+{
+	if (b->ncuts == b->ccap) {
+		size_t cap = b->ccap ? b->ccap * 2 : 256;
+		cut *n = realloc(b->cuts, cap * sizeof *n);
+		if (!n)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		b->cuts = n;
+		b->ccap = cap;
+	}
+	b->cuts[b->ncuts].off = (uint32_t)off;
+	b->cuts[b->ncuts].len = (uint32_t)len;
+	b->ncuts++;
+	return 0;
+}
+
+/* ---- ingest --------------------------------------------------------- */
+
+typedef struct ingest_reader {
+	blockq *q;
+	const dits_chunker *c;
+	int fd;
+	const char *path;
+} ingest_reader;
+
+/* Fills a block after the carried-over bytes; returns bytes read or <0. */
+static ssize_t read_full(int fd, uint8_t *p, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, p + got, n - got);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/*
+ * Cuts b->data[0..len): complete chunks become cuts; the tail that might
+ * continue in the next block is left uncut unless eof. Returns the number of
+ * bytes consumed.
+ */
+static size_t cut_block(const dits_chunker *c, block *b, bool eof, int *err)
+{
+	size_t pos = 0;
+	while (pos < b->len) {
+		size_t avail = b->len - pos;
+		if (!eof && avail < c->max)
+			break;
+		size_t n = dits_chunker_cut(c, b->data + pos, avail, NULL);
+		if ((*err = block_add_cut(b, pos, n)))
+			break;
+		pos += n;
+	}
+	return pos;
+}
+
+static void *reader_main(void *arg)
+{
+	ingest_reader *r = arg;
+	blockq *q = r->q;
+	int prev = -1;
+	size_t carry_off = 0, carry_len = 0;
+	for (;;) {
+		int bi = blockq_take_free(q);
+		if (bi < 0)
+			break;
+		block *b = &q->blocks[bi];
+		b->ncuts = 0;
+		b->last = false;
+		b->err = 0;
+		b->len = 0;
+		if (carry_len) {
+			memcpy(b->data, q->blocks[prev].data + carry_off, carry_len);
+			b->len = carry_len;
+		}
+		if (prev >= 0)
+			blockq_push_full(q, prev);
+		ssize_t n = read_full(r->fd, b->data + b->len, b->cap - b->len);
+		if (n < 0) {
+			b->err = dits_error_errno("%s: read failed", r->path);
+			snprintf(b->errmsg, sizeof b->errmsg, "%s", dits_error_last());
+			b->last = true;
+			blockq_push_full(q, bi);
+			return NULL;
+		}
+		b->len += (size_t)n;
+		bool eof = b->len < b->cap;
+		size_t used = cut_block(r->c, b, eof, &b->err);
+		if (b->err) {
+			snprintf(b->errmsg, sizeof b->errmsg, "%s", dits_error_last());
+			eof = true;
+		}
+		if (eof) {
+			b->last = true;
+			blockq_push_full(q, bi);
+			return NULL;
+		}
+		carry_off = used;
+		carry_len = b->len - used;
+		prev = bi;
+	}
+	return NULL;
+}
+
+typedef struct consumer {
+	dits_pack_writer *w;
+	dits_manifest *m;
+	dits_hasher whole;
+	dits_ingest_stats *stats;
+	dits_progress_fn progress;
+	void *pctx;
+} consumer;
+
+static int consume_block(consumer *cs, block *b)
+{
+	for (size_t i = 0; i < b->ncuts; i++) {
+		const uint8_t *p = b->data + b->cuts[i].off;
+		uint32_t len = b->cuts[i].len;
+		dits_id id;
+		dits_hash_buf(&id, p, len);
+		dits_hasher_update(&cs->whole, p, len);
+		int rc;
+		if (cs->w) {
+			bool stored;
+			rc = dits_pack_writer_put(cs->w, DITS_OBJ_CHUNK, &id, p, len, &stored);
+			if (rc)
+				return rc;
+			if (stored && cs->stats) {
+				cs->stats->new_chunks++;
+				cs->stats->new_bytes += len;
+			}
+		}
+		if ((rc = dits_manifest_push(cs->m, &id, len)))
+			return rc;
+		cs->m->size += len;
+		if (cs->progress)
+			cs->progress(cs->pctx, len);
+	}
+	return 0;
+}
+
+int dits_ingest_fd(dits_pack_writer *w, const dits_chunker *c, int fd, const char *path,
+                   dits_manifest *m, dits_ingest_stats *stats, dits_progress_fn progress,
+                   void *pctx)
+{
+	dits_manifest_init(m);
+	consumer cs = { w, m, { { 0 } }, stats, progress, pctx };
+	dits_hasher_init(&cs.whole);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return dits_error_errno("%s", path);
+
+	int rc = 0;
+	if (st.st_size <= (off_t)BLOCK_LEN) {
+		/* Small file: one block, no thread. */
+		block b = { 0 };
+		b.cap = (size_t)st.st_size + 1;
+		b.data = malloc(b.cap);
+		if (!b.data)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		ssize_t n = read_full(fd, b.data, b.cap);
+		if (n < 0)
+			rc = dits_error_errno("%s: read failed", path);
+		if (!rc && (size_t)n == b.cap) {
+			/* Grew while we read: fall back to the streaming path. */
+			free(b.data);
+			if (lseek(fd, 0, SEEK_SET) < 0)
+				return dits_error_errno("%s: seek failed", path);
+			goto stream;
+		}
+		if (!rc) {
+			b.len = (size_t)n;
+			cut_block(c, &b, true, &rc);
+		}
+		if (!rc)
+			rc = consume_block(&cs, &b);
+		free(b.data);
+		free(b.cuts);
+		goto done;
+	}
+stream:;
+	blockq q;
+	if ((rc = blockq_init(&q, BLOCK_LEN))) {
+		blockq_destroy(&q);
+		return rc;
+	}
+	ingest_reader r = { &q, c, fd, path };
+	pthread_t th;
+	if (pthread_create(&th, NULL, reader_main, &r) != 0) {
+		blockq_destroy(&q);
+		return dits_error_set(DITS_ERROR, "%s: cannot start the reader thread", path);
+	}
+	for (;;) {
+		int bi = blockq_take_full(&q);
+		block *b = &q.blocks[bi];
+		if (b->err) {
+			rc = dits_error_set(b->err, "%s", b->errmsg);
+			break;
+		}
+		if ((rc = consume_block(&cs, b)))
+			break;
+		bool last = b->last;
+		blockq_give_free(&q, bi);
+		if (last)
+			break;
+	}
+	blockq_cancel(&q);
+	pthread_join(th, NULL);
+	blockq_destroy(&q);
+done:
+	if (!rc)
+		dits_hasher_final(&cs.whole, &m->content);
+	else
+		dits_manifest_free(m);
+	return rc;
+}
+
+/* ---- materialize ---------------------------------------------------- */
+
+typedef struct mat_reader {
+	blockq *q;
+	dits_odb *db;
+	const dits_manifest *m;
+} mat_reader;
+
+static void *mat_reader_main(void *arg)
+{
+	mat_reader *r = arg;
+	blockq *q = r->q;
+	uint64_t i = 0;
+	while (i < r->m->nchunks) {
+		int bi = blockq_take_free(q);
+		if (bi < 0)
+			return NULL;
+		block *b = &q->blocks[bi];
+		b->len = 0;
+		b->err = 0;
+		b->last = false;
+		while (i < r->m->nchunks) {
+			const dits_chunk_ref *cr = &r->m->chunks[i];
+			if (b->len + cr->len > b->cap && b->len > 0)
+				break;
+			dits_odb_loc loc;
+			char hex[DITS_ID_HEXLEN + 1];
+			if (dits_odb_locate(r->db, &cr->id, &loc)) {
+				dits_id_hex(hex, &cr->id);
+				b->err = dits_error_set(DITS_ENOTFOUND, "chunk %s is missing from the store", hex);
+			} else if (loc.length != cr->len) {
+				dits_id_hex(hex, &cr->id);
+				b->err = dits_error_set(DITS_ECORRUPT, "chunk %s has length %u in the store, %u in the manifest",
+				                        hex, loc.length, cr->len);
+			} else {
+				b->err = dits_odb_read_at(r->db, &loc, &cr->id, b->data + b->len);
+			}
+			if (b->err) {
+				snprintf(b->errmsg, sizeof b->errmsg, "%s", dits_error_last());
+				b->last = true;
+				blockq_push_full(q, bi);
+				return NULL;
+			}
+			b->len += cr->len;
+			i++;
+		}
+		b->last = i == r->m->nchunks;
+		blockq_push_full(q, bi);
+	}
+	return NULL;
+}
+
+int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, mode_t mode,
+                     struct stat *st_out, dits_progress_fn progress, void *pctx)
+{
+	char *tmp = dits_strfmt("%s.dits-tmp-%ld", path, (long)getpid());
+	if (!tmp)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 0777);
+	if (fd < 0) {
+		int rc = dits_error_errno("%s", path);
+		free(tmp);
+		return rc;
+	}
+	int rc = 0;
+	if (m->nchunks > 0) {
+		blockq q;
+		size_t cap = BLOCK_LEN;
+		if (m->size < cap)
+			cap = (size_t)m->size;
+		for (uint64_t i = 0; i < m->nchunks; i++)
+			if (m->chunks[i].len > cap)
+				cap = m->chunks[i].len;
+		if ((rc = blockq_init(&q, cap))) {
+			blockq_destroy(&q);
+			goto out;
+		}
+		mat_reader r = { &q, db, m };
+		pthread_t th;
+		if (pthread_create(&th, NULL, mat_reader_main, &r) != 0) {
+			blockq_destroy(&q);
+			rc = dits_error_set(DITS_ERROR, "%s: cannot start the reader thread", path);
+			goto out;
+		}
+		uint64_t written = 0, synced = 0;
+		for (;;) {
+			int bi = blockq_take_full(&q);
+			block *b = &q.blocks[bi];
+			if (b->err) {
+				rc = dits_error_set(b->err, "%s: %s", path, b->errmsg);
+				break;
+			}
+			if ((rc = dits_write_all(fd, b->data, b->len, path)))
+				break;
+			written += b->len;
+			if (written - synced >= WRITEBACK_STEP) {
+				sync_file_range(fd, (off_t)synced, (off_t)(written - synced), SYNC_FILE_RANGE_WRITE);
+				synced = written;
+			}
+			if (progress)
+				progress(pctx, b->len);
+			bool last = b->last;
+			blockq_give_free(&q, bi);
+			if (last)
+				break;
+		}
+		blockq_cancel(&q);
+		pthread_join(th, NULL);
+		blockq_destroy(&q);
+	}
+	if (!rc && fchmod(fd, mode & 0777) < 0)
+		rc = dits_error_errno("%s: chmod failed", path);
+	if (!rc && fsync(fd) < 0)
+		rc = dits_error_errno("%s: fsync failed", path);
+	if (!rc && st_out && fstat(fd, st_out) < 0)
+		rc = dits_error_errno("%s", path);
+	if (close(fd) < 0 && !rc)
+		rc = dits_error_errno("%s: close failed", path);
+	fd = -1;
+	if (!rc && rename(tmp, path) < 0)
+		rc = dits_error_errno("%s: rename failed", path);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}

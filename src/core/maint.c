@@ -1,0 +1,558 @@
+#include "maint.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fsutil.h"
+#include "index.h"
+#include "object.h"
+#include "refs.h"
+#include "worktree.h"
+
+/* ---- a set of ids (open addressing) ---------------------------------- */
+
+typedef struct idset {
+	dits_id *v;
+	bool *used;
+	size_t n, cap;
+} idset;
+
+static void idset_free(idset *s)
+{
+	free(s->v);
+	free(s->used);
+	memset(s, 0, sizeof *s);
+}
+
+static size_t id_slot(const dits_id *id, size_t cap)
+{
+	uint64_t h;
+	memcpy(&h, id->b + 8, sizeof h);
+	return (size_t)(h & (cap - 1));
+}
+
+static bool idset_has(const idset *s, const dits_id *id)
+{
+	if (!s->cap)
+		return false;
+	for (size_t i = id_slot(id, s->cap);; i = (i + 1) & (s->cap - 1)) {
+		if (!s->used[i])
+			return false;
+		if (dits_id_eq(&s->v[i], id))
+			return true;
+	}
+}
+
+/* 1 when added, 0 when already there, <0 on error. */
+static int idset_add(idset *s, const dits_id *id)
+{
+	if ((s->n + 1) * 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 1024;
+		dits_id *v = calloc(cap, sizeof *v);
+		bool *used = calloc(cap, sizeof *used);
+		if (!v || !used) {
+			free(v);
+			free(used);
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		}
+		for (size_t i = 0; i < s->cap; i++) {
+			if (!s->used[i])
+				continue;
+			size_t j = id_slot(&s->v[i], cap);
+			while (used[j])
+				j = (j + 1) & (cap - 1);
+			used[j] = true;
+			v[j] = s->v[i];
+		}
+		free(s->v);
+		free(s->used);
+		s->v = v;
+		s->used = used;
+		s->cap = cap;
+	}
+	size_t i = id_slot(id, s->cap);
+	for (;; i = (i + 1) & (s->cap - 1)) {
+		if (!s->used[i])
+			break;
+		if (dits_id_eq(&s->v[i], id))
+			return 0;
+	}
+	s->used[i] = true;
+	s->v[i] = *id;
+	s->n++;
+	return 1;
+}
+
+/* ---- reachability --------------------------------------------------- */
+
+typedef struct walker {
+	dits_repo *r;
+	idset seen;          /* every reachable id: commits, trees, manifests, segments, chunks */
+	dits_report_fn problem;
+	void *ctx;
+	long problems;
+	bool check_chunks;   /* locate every chunk (fsck) */
+	/* stats */
+	idset versions;      /* hash of (path, manifest) */
+	uint64_t logical, commits;
+} walker;
+
+static void problemf(walker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problemf(walker *w, const char *fmt, ...)
+{
+	char msg[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	w->problems++;
+	if (w->problem)
+		w->problem(w->ctx, msg);
+}
+
+static int walk_manifest(walker *w, const dits_id *id, const char *path)
+{
+	int added = idset_add(&w->seen, id);
+	if (added <= 0)
+		return added;
+	dits_manifest m;
+	int rc = dits_manifest_read(w->r->odb, id, &m);
+	if (rc) {
+		if (rc == DITS_ENOMEM)
+			return rc;
+		problemf(w, "%s: %s", path, dits_error_last());
+		return 0;
+	}
+	dits_manifest_head h;
+	if (dits_manifest_read_head(w->r->odb, id, &h) == 0) {
+		for (uint32_t s = 0; s < h.nsegs; s++)
+			if (idset_add(&w->seen, &h.segs[s]) < 0)
+				rc = DITS_ENOMEM;
+		dits_manifest_head_free(&h);
+	}
+	for (uint64_t i = 0; i < m.nchunks && !rc; i++) {
+		int a = idset_add(&w->seen, &m.chunks[i].id);
+		if (a < 0) {
+			rc = a;
+			break;
+		}
+		if (a == 0 || !w->check_chunks)
+			continue;
+		dits_odb_loc loc;
+		char hex[DITS_ID_HEXLEN + 1];
+		if (dits_odb_locate(w->r->odb, &m.chunks[i].id, &loc)) {
+			dits_id_hex(hex, &m.chunks[i].id);
+			problemf(w, "%s: chunk %s is missing", path, hex);
+		} else if (loc.length != m.chunks[i].len) {
+			dits_id_hex(hex, &m.chunks[i].id);
+			problemf(w, "%s: chunk %s has the wrong length", path, hex);
+		}
+	}
+	dits_manifest_free(&m);
+	return rc;
+}
+
+static int walk_tree(walker *w, const dits_id *id, const char *prefix, int depth)
+{
+	int added = idset_add(&w->seen, id);
+	if (added < 0)
+		return added;
+	bool stats = w->versions.cap || !w->check_chunks;
+	if (added == 0 && !stats)
+		return 0;
+	if (depth > 256) {
+		problemf(w, "tree nesting deeper than 256 levels");
+		return 0;
+	}
+	dits_tree t;
+	int rc = dits_tree_read(w->r->odb, id, &t);
+	if (rc) {
+		problemf(w, "%s%s", *prefix ? prefix : "", dits_error_last());
+		return rc == DITS_ENOMEM ? rc : 0;
+	}
+	for (size_t i = 0; i < t.n && !rc; i++) {
+		char *path = *prefix ? dits_strfmt("%s/%s", prefix, t.e[i].name) : strdup(t.e[i].name);
+		if (!path) {
+			rc = DITS_ENOMEM;
+			break;
+		}
+		if (t.e[i].kind == DITS_KIND_TREE) {
+			rc = walk_tree(w, &t.e[i].id, path, depth + 1);
+		} else {
+			if (stats) {
+				dits_hasher hh;
+				dits_id vid;
+				dits_hasher_init(&hh);
+				dits_hasher_update(&hh, path, strlen(path) + 1);
+				dits_hasher_update(&hh, t.e[i].id.b, DITS_ID_LEN);
+				dits_hasher_final(&hh, &vid);
+				int a = idset_add(&w->versions, &vid);
+				if (a < 0)
+					rc = a;
+				else if (a)
+					w->logical += t.e[i].size;
+			}
+			if (!rc)
+				rc = walk_manifest(w, &t.e[i].id, path);
+		}
+		free(path);
+	}
+	dits_tree_free(&t);
+	return rc;
+}
+
+static int walk_commit(walker *w, const dits_id *start, const char *name)
+{
+	dits_id *stack = malloc(sizeof *stack);
+	size_t n = 0, cap = 1;
+	if (!stack)
+		return DITS_ENOMEM;
+	stack[n++] = *start;
+	int rc = 0;
+	while (n && !rc) {
+		dits_id id = stack[--n];
+		int added = idset_add(&w->seen, &id);
+		if (added <= 0) {
+			rc = added;
+			continue;
+		}
+		dits_commit c;
+		if (dits_commit_read(w->r->odb, &id, &c)) {
+			problemf(w, "%s: %s", name, dits_error_last());
+			continue;
+		}
+		w->commits++;
+		rc = walk_tree(w, &c.tree, "", 0);
+		for (size_t i = 0; i < c.nparents && !rc; i++) {
+			if (n == cap) {
+				cap *= 2;
+				dits_id *ns = realloc(stack, cap * sizeof *ns);
+				if (!ns) {
+					rc = DITS_ENOMEM;
+					break;
+				}
+				stack = ns;
+			}
+			stack[n++] = c.parents[i];
+		}
+		dits_commit_free(&c);
+	}
+	free(stack);
+	return rc;
+}
+
+static int walk_ref(void *ctx, const char *ref, const dits_id *id)
+{
+	return walk_commit(ctx, id, ref);
+}
+
+/* Marks everything reachable from refs, HEAD and the index. */
+static int walk_all(walker *w, bool include_index)
+{
+	dits_repo *r = w->r;
+	int rc = dits_refs_foreach(r, "refs/heads/", walk_ref, w);
+	if (!rc)
+		rc = dits_refs_foreach(r, "refs/tags/", walk_ref, w);
+	if (rc && rc != DITS_ENOMEM) {
+		problemf(w, "refs: %s", dits_error_last());
+		rc = 0;
+	}
+	dits_id head;
+	int hrc = dits_ref_read(r, "HEAD", &head);
+	if (!rc && hrc == 0)
+		rc = walk_commit(w, &head, "HEAD");
+	else if (hrc && hrc != DITS_ENOTFOUND)
+		problemf(w, "HEAD: %s", dits_error_last());
+	if (!rc && include_index) {
+		dits_index idx;
+		int irc = dits_index_load(r, &idx);
+		if (irc) {
+			problemf(w, "%s", dits_error_last());
+		} else {
+			for (size_t i = 0; i < idx.n && !rc; i++)
+				rc = walk_manifest(w, &idx.e[i].id, idx.e[i].path);
+			dits_index_free(&idx);
+		}
+	}
+	return rc;
+}
+
+/* ---- fsck ----------------------------------------------------------- */
+
+typedef struct fsck_ctx {
+	walker *w;
+} fsck_ctx;
+
+static void pack_problem(void *ctx, const char *msg)
+{
+	walker *w = ctx;
+	w->problems++;
+	if (w->problem)
+		w->problem(w->ctx, msg);
+}
+
+static void scan_leftovers(const char *dir, const char *pattern_a, const char *pattern_b,
+                           dits_report_fn note, void *ctx, bool remove, uint64_t *count)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strstr(e->d_name, pattern_a) && !(pattern_b && strstr(e->d_name, pattern_b)))
+			continue;
+		char *p = dits_path_join(dir, e->d_name);
+		if (!p)
+			continue;
+		if (remove) {
+			if (unlink(p) == 0 && count)
+				(*count)++;
+		} else if (note) {
+			char msg[1200];
+			snprintf(msg, sizeof msg, "%s: left by an interrupted command (harmless; gc removes it)", p);
+			note(ctx, msg);
+		}
+		free(p);
+	}
+	closedir(d);
+}
+
+/* Packs without an index: invisible, and safe to delete. */
+static void scan_orphan_packs(dits_repo *r, dits_report_fn note, void *ctx, bool remove, uint64_t *count)
+{
+	const char *dir = dits_odb_dir(r->odb);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (l < 6 || strncmp(e->d_name, "pack-", 5) || strcmp(e->d_name + l - 5, ".pack"))
+			continue;
+		char *pack = dits_path_join(dir, e->d_name);
+		char *idx = pack ? dits_strfmt("%.*s.idx", (int)(strlen(pack) - 5), pack) : NULL;
+		struct stat st;
+		if (idx && stat(idx, &st) < 0) {
+			if (remove) {
+				if (unlink(pack) == 0 && count)
+					(*count)++;
+			} else if (note) {
+				char msg[1200];
+				snprintf(msg, sizeof msg, "%s: pack without an index, left by an interrupted command (harmless; gc removes it)", pack);
+				note(ctx, msg);
+			}
+		}
+		free(pack);
+		free(idx);
+	}
+	closedir(d);
+}
+
+long dits_fsck(dits_repo *r, dits_report_fn problem, dits_report_fn note, void *ctx)
+{
+	walker w = { 0 };
+	w.r = r;
+	w.problem = problem;
+	w.ctx = ctx;
+	w.check_chunks = true;
+	for (size_t i = 0; i < dits_odb_pack_count(r->odb); i++)
+		dits_odb_verify_pack(r->odb, i, pack_problem, &w);
+	int rc = walk_all(&w, true);
+	scan_leftovers(dits_odb_dir(r->odb), "tmp-", NULL, note, ctx, false, NULL);
+	scan_orphan_packs(r, note, ctx, false, NULL);
+	scan_leftovers(r->dir, ".tmp-", NULL, note, ctx, false, NULL);
+	idset_free(&w.seen);
+	idset_free(&w.versions);
+	return rc ? rc : w.problems;
+}
+
+/* ---- gc ------------------------------------------------------------- */
+
+typedef struct gc_pack_ctx {
+	const idset *live;
+	size_t pack;
+	uint64_t live_n, dead_n, dead_bytes;
+} gc_pack_ctx;
+
+static int count_live(void *ctx, const dits_id *id, const dits_odb_loc *loc)
+{
+	gc_pack_ctx *g = ctx;
+	if (loc->pack != g->pack)
+		return 0;
+	if (idset_has(g->live, id)) {
+		g->live_n++;
+	} else {
+		g->dead_n++;
+		g->dead_bytes += loc->length;
+	}
+	return 0;
+}
+
+typedef struct gc_copy_ctx {
+	dits_repo *r;
+	const idset *live;
+	const bool *rewrite;
+	dits_pack_writer *w;
+	dits_buf buf;
+} gc_copy_ctx;
+
+static int copy_live(void *ctx, const dits_id *id, const dits_odb_loc *loc)
+{
+	gc_copy_ctx *g = ctx;
+	if (!g->rewrite[loc->pack] || !idset_has(g->live, id))
+		return 0;
+	dits_buf_reset(&g->buf);
+	int rc = dits_buf_grow(&g->buf, loc->length);
+	if (!rc)
+		rc = dits_odb_read_at(g->r->odb, loc, id, g->buf.data);
+	if (!rc)
+		rc = dits_pack_writer_put(g->w, loc->type, id, g->buf.data, loc->length, NULL);
+	return rc;
+}
+
+int dits_gc(dits_repo *r, dits_gc_result *res)
+{
+	memset(res, 0, sizeof *res);
+	int rc = dits_repo_lock(r);
+	if (rc)
+		return rc;
+	walker w = { 0 };
+	w.r = r;
+	w.check_chunks = true;
+	rc = walk_all(&w, true);
+	if (!rc && w.problems)
+		rc = dits_error_set(DITS_ECORRUPT, "gc stopped: the repository has %ld problem(s); run dits fsck",
+		                    w.problems);
+	size_t np = dits_odb_pack_count(r->odb);
+	res->packs_before = np;
+	bool *rewrite = calloc(np ? np : 1, sizeof *rewrite);
+	if (!rc && !rewrite)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	size_t nrewrite = 0;
+	for (size_t i = 0; i < np && !rc; i++) {
+		gc_pack_ctx g = { &w.seen, i, 0, 0, 0 };
+		dits_odb_foreach(r->odb, count_live, &g);
+		if (g.dead_n) {
+			rewrite[i] = true;
+			nrewrite++;
+			res->removed_objects += g.dead_n;
+			res->removed_bytes += g.dead_bytes;
+		}
+		res->kept_objects += g.live_n;
+	}
+	char **doomed = NULL;
+	if (!rc && nrewrite) {
+		gc_copy_ctx g = { r, &w.seen, rewrite, NULL, DITS_BUF_INIT };
+		rc = dits_pack_writer_new(&g.w, r->odb);
+		if (!rc)
+			rc = dits_odb_foreach(r->odb, copy_live, &g);
+		/* Remember the old packs before finish() appends the new one. */
+		doomed = calloc(np, sizeof *doomed);
+		if (!rc && !doomed)
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		for (size_t i = 0; i < np && !rc; i++)
+			if (rewrite[i] && !(doomed[i] = strdup(dits_odb_pack_path(r->odb, i))))
+				rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		if (!rc)
+			rc = dits_pack_writer_finish(g.w);
+		dits_pack_writer_free(g.w);
+		dits_buf_free(&g.buf);
+		/* The live copies are durable: now the old packs can go, index first. */
+		for (size_t i = 0; i < np && !rc; i++) {
+			if (!doomed[i])
+				continue;
+			char *idx = dits_strfmt("%.*s.idx", (int)(strlen(doomed[i]) - 5), doomed[i]);
+			if (idx && unlink(idx) < 0 && errno != ENOENT)
+				rc = dits_error_errno("%s: cannot remove", idx);
+			if (!rc && unlink(doomed[i]) < 0 && errno != ENOENT)
+				rc = dits_error_errno("%s: cannot remove", doomed[i]);
+			free(idx);
+		}
+		if (!rc)
+			rc = dits_fsync_dir(dits_odb_dir(r->odb));
+		res->packs_after = np - nrewrite + 1;
+	} else {
+		res->packs_after = np;
+	}
+	if (!rc) {
+		scan_leftovers(dits_odb_dir(r->odb), "tmp-", NULL, NULL, NULL, true, &res->leftovers);
+		scan_orphan_packs(r, NULL, NULL, true, &res->leftovers);
+		scan_leftovers(r->dir, ".tmp-", NULL, NULL, NULL, true, &res->leftovers);
+	}
+	for (size_t i = 0; doomed && i < np; i++)
+		free(doomed[i]);
+	free(doomed);
+	free(rewrite);
+	idset_free(&w.seen);
+	return rc;
+}
+
+/* ---- stats ---------------------------------------------------------- */
+
+typedef struct stat_ctx {
+	idset chunks;
+	dits_stats *st;
+} stat_ctx;
+
+static int count_record(void *ctx, const dits_id *id, const dits_odb_loc *loc)
+{
+	stat_ctx *s = ctx;
+	s->st->objects++;
+	if (loc->type == DITS_OBJ_CHUNK) {
+		int a = idset_add(&s->chunks, id);
+		if (a < 0)
+			return a;
+		if (a) {
+			s->st->chunks++;
+			s->st->chunk_bytes += loc->length;
+		}
+	}
+	return 0;
+}
+
+int dits_stats_compute(dits_repo *r, dits_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	walker w = { 0 };
+	w.r = r;
+	w.check_chunks = false;
+	/* Marking versions turns on logical byte counting. */
+	int rc = idset_add(&w.versions, &(dits_id){ { 0 } });
+	if (rc > 0)
+		rc = walk_all(&w, false);
+	st->logical_bytes = w.logical;
+	st->commits = w.commits;
+	idset_free(&w.seen);
+	idset_free(&w.versions);
+	if (rc < 0)
+		return rc;
+	dits_flat flat;
+	if ((rc = dits_flat_from_head(r, &flat, NULL, NULL)))
+		return rc;
+	st->head_files = flat.n;
+	for (size_t i = 0; i < flat.n; i++)
+		st->head_bytes += flat.e[i].size;
+	dits_flat_free(&flat);
+	stat_ctx s = { { 0 }, st };
+	rc = dits_odb_foreach(r->odb, count_record, &s);
+	idset_free(&s.chunks);
+	for (size_t i = 0; i < dits_odb_pack_count(r->odb); i++) {
+		st->packs++;
+		st->stored_bytes += dits_odb_pack_size(r->odb, i);
+		struct stat sb;
+		const char *pp = dits_odb_pack_path(r->odb, i);
+		char *idx = dits_strfmt("%.*s.idx", (int)(strlen(pp) - 5), pp);
+		if (idx && stat(idx, &sb) == 0)
+			st->stored_bytes += (uint64_t)sb.st_size;
+		free(idx);
+	}
+	return rc < 0 ? rc : 0;
+}

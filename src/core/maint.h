@@ -1,0 +1,45 @@
+/*
+ * maint.h - whole-repository checks and upkeep: fsck, gc, stats.
+ */
+#ifndef DITS_MAINT_H
+#define DITS_MAINT_H
+
+#include <stdint.h>
+
+#include "repo.h"
+
+typedef void (*dits_report_fn)(void *ctx, const char *msg);
+
+/*
+ * Verifies every pack (every record's hash, index agreement), the config,
+ * the index, every ref, and that every object and chunk reachable from refs,
+ * HEAD and the index is present and well formed. Calls problem() once per
+ * problem and note() for harmless leftovers (temporary files of a killed
+ * command). Returns the number of problems (0 = healthy), or <0 on an
+ * error that stopped the check.
+ */
+long dits_fsck(dits_repo *r, dits_report_fn problem, dits_report_fn note, void *ctx);
+
+typedef struct dits_gc_result {
+	uint64_t removed_objects, removed_bytes, kept_objects, packs_before, packs_after;
+	uint64_t leftovers; /* temporary files removed */
+} dits_gc_result;
+
+/* Removes what refs, HEAD and the index cannot reach. */
+int dits_gc(dits_repo *r, dits_gc_result *res);
+
+typedef struct dits_stats {
+	uint64_t logical_bytes;  /* every committed version of every file, counted in full */
+	uint64_t head_bytes;     /* files in HEAD */
+	uint64_t head_files;
+	uint64_t commits;
+	uint64_t chunk_bytes;    /* unique chunk payload bytes stored */
+	uint64_t chunks;
+	uint64_t objects;        /* records of every type */
+	uint64_t stored_bytes;   /* pack and index files on disk */
+	uint64_t packs;
+} dits_stats;
+
+int dits_stats_compute(dits_repo *r, dits_stats *st);
+
+#endif

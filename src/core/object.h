@@ -1,0 +1,108 @@
+/*
+ * object.h - manifests, trees and commits: canonical serializations.
+ *
+ * A manifest is one file content: its chunks in order, its size and the
+ * BLAKE3 of the whole content. The chunk list is stored as "chunklist"
+ * segments cut where a chunk id's low bits are zero (content-defined), so a
+ * one-byte insert into a 1 GiB file re-stores one or two small segments and
+ * the manifest head, not a 600 KB list. The manifest id (the asset id) is
+ * the BLAKE3 of the manifest head, which names every segment by id and so
+ * commits to every chunk. Byte layouts are in docs/FORMATS.md.
+ */
+#ifndef DITS_OBJECT_H
+#define DITS_OBJECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "buf.h"
+#include "hash.h"
+#include "odb.h"
+
+typedef struct dits_chunk_ref {
+	dits_id id;
+	uint32_t len;
+} dits_chunk_ref;
+
+typedef struct dits_manifest {
+	uint64_t size;
+	dits_id content;    /* BLAKE3 of the whole file */
+	dits_chunk_ref *chunks;
+	uint64_t nchunks, cap;
+} dits_manifest;
+
+void dits_manifest_init(dits_manifest *m);
+void dits_manifest_free(dits_manifest *m);
+int dits_manifest_push(dits_manifest *m, const dits_id *id, uint32_t len);
+
+/* Stores m's segments and head through w; *out receives the manifest id. */
+int dits_manifest_write(dits_pack_writer *w, const dits_manifest *m, dits_id *out);
+/*
+ * The id m would get, without storing anything (for status and diff on
+ * files that are not added).
+ */
+void dits_manifest_id(const dits_manifest *m, dits_id *out);
+/* Reads and checks a manifest (segments included). */
+int dits_manifest_read(dits_odb *db, const dits_id *id, dits_manifest *m);
+/* Reads only the head: size and content hash, and the segment ids. */
+typedef struct dits_manifest_head {
+	uint64_t size, nchunks;
+	dits_id content;
+	uint32_t nsegs;
+	dits_id *segs;
+} dits_manifest_head;
+int dits_manifest_read_head(dits_odb *db, const dits_id *id, dits_manifest_head *h);
+void dits_manifest_head_free(dits_manifest_head *h);
+
+/* ---- trees -------------------------------------------------------- */
+
+enum { DITS_KIND_FILE = 1, DITS_KIND_TREE = 2 };
+
+typedef struct dits_tree_entry {
+	char *name;
+	uint8_t kind;
+	uint32_t mode;   /* 0100644, 0100755 or 040000 */
+	uint64_t size;   /* file size; 0 for trees */
+	dits_id id;      /* manifest id or tree id */
+} dits_tree_entry;
+
+typedef struct dits_tree {
+	dits_tree_entry *e;
+	size_t n, cap;
+} dits_tree;
+
+void dits_tree_init(dits_tree *t);
+void dits_tree_free(dits_tree *t);
+int dits_tree_add(dits_tree *t, const char *name, uint8_t kind, uint32_t mode,
+                  uint64_t size, const dits_id *id);
+/* Sorts the entries by name and serializes them. */
+int dits_tree_serialize(dits_tree *t, dits_buf *out);
+int dits_tree_parse(dits_tree *t, const uint8_t *data, size_t len);
+int dits_tree_read(dits_odb *db, const dits_id *id, dits_tree *t);
+
+/* ---- commits ------------------------------------------------------ */
+
+typedef struct dits_signature {
+	char *name, *email;
+	int64_t time;
+	int tz_minutes;
+} dits_signature;
+
+typedef struct dits_commit {
+	dits_id tree;
+	dits_id *parents;
+	size_t nparents;
+	dits_signature author, committer;
+	char *message;
+} dits_commit;
+
+void dits_commit_free(dits_commit *c);
+int dits_commit_serialize(const dits_commit *c, dits_buf *out);
+int dits_commit_parse(dits_commit *c, const uint8_t *data, size_t len);
+int dits_commit_read(dits_odb *db, const dits_id *id, dits_commit *c);
+/* Fills sig from DITS_AUTHOR_NAME/EMAIL/DATE, or the user and host names. */
+int dits_signature_default(dits_signature *sig, const char *name, const char *email);
+void dits_signature_free(dits_signature *sig);
+
+#endif

@@ -1,0 +1,779 @@
+/*
+ * Pack store. Invariants kept here:
+ *  - a pack is visible only through its index, and its index is renamed into
+ *    place only after the pack is complete, fsynced and renamed;
+ *  - packs are never modified after they become visible (gc writes new packs
+ *    and deletes old ones);
+ *  - every read hashes the payload and compares it with the id asked for.
+ */
+#include "odb.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fsutil.h"
+
+#define IDX_MAGIC "DITSIDX1"
+#define PACK_MAGIC "DITSPACK"
+#define IDX_HEADER_LEN 24
+#define IDX_FANOUT_LEN 1024
+#define IDX_ENTRY_LEN 48
+#define WRITE_BUF_LEN (8u << 20)
+#define WRITEBACK_STEP (32ull << 20)
+
+typedef struct pack {
+	char *pack_path;
+	char *idx_path;
+	int fd;
+	uint64_t size;
+	const uint8_t *map; /* whole idx file */
+	size_t map_len;
+	uint64_t count;
+	const uint8_t *fanout;  /* 256 u32 */
+	const uint8_t *entries; /* count * IDX_ENTRY_LEN */
+} pack;
+
+struct dits_odb {
+	char *dir;
+	pack *packs;
+	size_t npacks, cap;
+};
+
+const char *dits_otype_name(int type)
+{
+	switch (type) {
+	case DITS_OBJ_CHUNK: return "chunk";
+	case DITS_OBJ_CHUNKLIST: return "chunklist";
+	case DITS_OBJ_MANIFEST: return "manifest";
+	case DITS_OBJ_TREE: return "tree";
+	case DITS_OBJ_COMMIT: return "commit";
+	default: return "unknown";
+	}
+}
+
+static void pack_close(pack *p)
+{
+	if (p->map)
+		munmap((void *)p->map, p->map_len);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->pack_path);
+	free(p->idx_path);
+	memset(p, 0, sizeof *p);
+	p->fd = -1;
+}
+
+static int pack_load(pack *p, const char *dir, const char *idx_name)
+{
+	memset(p, 0, sizeof *p);
+	p->fd = -1;
+	p->idx_path = dits_path_join(dir, idx_name);
+	size_t n = strlen(idx_name);
+	char *base = strndup(idx_name, n - 4);
+	char *pack_name = base ? dits_strfmt("%s.pack", base) : NULL;
+	p->pack_path = pack_name ? dits_path_join(dir, pack_name) : NULL;
+	free(base);
+	free(pack_name);
+	if (!p->idx_path || !p->pack_path) {
+		pack_close(p);
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+
+	int rc = 0;
+	int ifd = open(p->idx_path, O_RDONLY | O_CLOEXEC);
+	if (ifd < 0) {
+		rc = dits_error_errno("%s", p->idx_path);
+		goto fail;
+	}
+	struct stat st;
+	if (fstat(ifd, &st) < 0) {
+		rc = dits_error_errno("%s", p->idx_path);
+		close(ifd);
+		goto fail;
+	}
+	size_t len = (size_t)st.st_size;
+	if (len < IDX_HEADER_LEN + IDX_FANOUT_LEN + DITS_ID_LEN) {
+		close(ifd);
+		rc = dits_error_set(DITS_ECORRUPT, "%s: pack index is truncated", p->idx_path);
+		goto fail;
+	}
+	void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, ifd, 0);
+	close(ifd);
+	if (m == MAP_FAILED) {
+		rc = dits_error_errno("%s: mmap failed", p->idx_path);
+		goto fail;
+	}
+	p->map = m;
+	p->map_len = len;
+	if (memcmp(p->map, IDX_MAGIC, 8) != 0) {
+		rc = dits_error_set(DITS_ECORRUPT, "%s: not a dits pack index", p->idx_path);
+		goto fail;
+	}
+	uint32_t version = dits_get_le32(p->map + 8);
+	if (version != 1) {
+		rc = dits_error_set(DITS_EVERSION, "%s: pack index version %u is newer than this dits supports (1)",
+		                    p->idx_path, version);
+		goto fail;
+	}
+	p->count = dits_get_le64(p->map + 16);
+	if (p->count > (len - IDX_HEADER_LEN - IDX_FANOUT_LEN - DITS_ID_LEN) / IDX_ENTRY_LEN ||
+	    IDX_HEADER_LEN + IDX_FANOUT_LEN + p->count * IDX_ENTRY_LEN + DITS_ID_LEN != len) {
+		rc = dits_error_set(DITS_ECORRUPT, "%s: pack index size does not match its count", p->idx_path);
+		goto fail;
+	}
+	dits_id sum;
+	dits_hash_buf(&sum, p->map, len - DITS_ID_LEN);
+	if (memcmp(sum.b, p->map + len - DITS_ID_LEN, DITS_ID_LEN) != 0) {
+		rc = dits_error_set(DITS_ECORRUPT, "%s: pack index checksum mismatch", p->idx_path);
+		goto fail;
+	}
+	p->fanout = p->map + IDX_HEADER_LEN;
+	p->entries = p->fanout + IDX_FANOUT_LEN;
+	if (dits_get_le32(p->fanout + 255 * 4) != p->count) {
+		rc = dits_error_set(DITS_ECORRUPT, "%s: pack index fanout is inconsistent", p->idx_path);
+		goto fail;
+	}
+	p->fd = open(p->pack_path, O_RDONLY | O_CLOEXEC);
+	if (p->fd < 0) {
+		rc = dits_error_errno("%s: pack file for index", p->pack_path);
+		goto fail;
+	}
+	if (fstat(p->fd, &st) < 0) {
+		rc = dits_error_errno("%s", p->pack_path);
+		goto fail;
+	}
+	p->size = (uint64_t)st.st_size;
+	return 0;
+fail:
+	pack_close(p);
+	return rc;
+}
+
+static int odb_add_pack(dits_odb *db, const char *idx_name)
+{
+	if (db->npacks == db->cap) {
+		size_t cap = db->cap ? db->cap * 2 : 8;
+		pack *np = realloc(db->packs, cap * sizeof *np);
+		if (!np)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		db->packs = np;
+		db->cap = cap;
+	}
+	int rc = pack_load(&db->packs[db->npacks], db->dir, idx_name);
+	if (rc)
+		return rc;
+	db->npacks++;
+	return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int dits_odb_open(dits_odb **out, const char *dir)
+{
+	*out = NULL;
+	dits_odb *db = calloc(1, sizeof *db);
+	if (!db || !(db->dir = strdup(dir))) {
+		free(db);
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	int rc = dits_mkdir_p(dir, 0755);
+	if (rc) {
+		dits_odb_free(db);
+		return rc;
+	}
+	DIR *d = opendir(dir);
+	if (!d) {
+		rc = dits_error_errno("%s", dir);
+		dits_odb_free(db);
+		return rc;
+	}
+	char **names = NULL;
+	size_t nn = 0, cn = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (l < 10 || strncmp(e->d_name, "pack-", 5) != 0 || strcmp(e->d_name + l - 4, ".idx") != 0)
+			continue;
+		if (nn == cn) {
+			cn = cn ? cn * 2 : 16;
+			char **nb = realloc(names, cn * sizeof *nb);
+			if (!nb) {
+				rc = dits_error_set(DITS_ENOMEM, "out of memory");
+				break;
+			}
+			names = nb;
+		}
+		if (!(names[nn] = strdup(e->d_name))) {
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+			break;
+		}
+		nn++;
+	}
+	closedir(d);
+	if (!rc && nn)
+		qsort(names, nn, sizeof *names, cmp_names);
+	for (size_t i = 0; i < nn && !rc; i++)
+		rc = odb_add_pack(db, names[i]);
+	for (size_t i = 0; i < nn; i++)
+		free(names[i]);
+	free(names);
+	if (rc) {
+		dits_odb_free(db);
+		return rc;
+	}
+	*out = db;
+	return 0;
+}
+
+void dits_odb_free(dits_odb *db)
+{
+	if (!db)
+		return;
+	for (size_t i = 0; i < db->npacks; i++)
+		pack_close(&db->packs[i]);
+	free(db->packs);
+	free(db->dir);
+	free(db);
+}
+
+static void entry_loc(const pack *p, uint32_t pi, const uint8_t *e, dits_odb_loc *loc)
+{
+	loc->pack = pi;
+	loc->offset = dits_get_le64(e + 32);
+	loc->length = dits_get_le32(e + 40);
+	loc->type = e[44];
+}
+
+static const uint8_t *pack_find(const pack *p, const dits_id *id)
+{
+	unsigned first = id->b[0];
+	uint64_t lo = first ? dits_get_le32(p->fanout + (first - 1) * 4) : 0;
+	uint64_t hi = dits_get_le32(p->fanout + first * 4);
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		const uint8_t *e = p->entries + mid * IDX_ENTRY_LEN;
+		int c = memcmp(e, id->b, DITS_ID_LEN);
+		if (c == 0)
+			return e;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int dits_odb_locate(dits_odb *db, const dits_id *id, dits_odb_loc *loc)
+{
+	for (size_t i = db->npacks; i-- > 0;) {
+		const uint8_t *e = pack_find(&db->packs[i], id);
+		if (e) {
+			if (loc)
+				entry_loc(&db->packs[i], (uint32_t)i, e, loc);
+			return 0;
+		}
+	}
+	return DITS_ENOTFOUND;
+}
+
+bool dits_odb_exists(dits_odb *db, const dits_id *id)
+{
+	return dits_odb_locate(db, id, NULL) == 0;
+}
+
+int dits_odb_read_at(dits_odb *db, const dits_odb_loc *loc, const dits_id *id, void *buf)
+{
+	const pack *p = &db->packs[loc->pack];
+	char hex[DITS_ID_HEXLEN + 1];
+	if (loc->offset + loc->length > p->size) {
+		dits_id_hex(hex, id);
+		return dits_error_set(DITS_ECORRUPT, "%s: %s %s lies past the end of the pack",
+		                      p->pack_path, dits_otype_name(loc->type), hex);
+	}
+	int rc = dits_pread_all(p->fd, buf, loc->length, loc->offset, p->pack_path);
+	if (rc)
+		return rc;
+	dits_id got;
+	dits_hash_buf(&got, buf, loc->length);
+	if (!dits_id_eq(&got, id)) {
+		dits_id_hex(hex, id);
+		return dits_error_set(DITS_ECORRUPT, "%s %s in %s: stored bytes do not match their hash",
+		                      dits_otype_name(loc->type), hex, p->pack_path);
+	}
+	return 0;
+}
+
+int dits_odb_read(dits_odb *db, const dits_id *id, dits_buf *out, uint8_t *type)
+{
+	dits_odb_loc loc;
+	if (dits_odb_locate(db, id, &loc)) {
+		char hex[DITS_ID_HEXLEN + 1];
+		dits_id_hex(hex, id);
+		return dits_error_set(DITS_ENOTFOUND, "object %s is missing from the store", hex);
+	}
+	dits_buf_reset(out);
+	if (dits_buf_grow(out, loc.length))
+		return DITS_ENOMEM;
+	int rc = dits_odb_read_at(db, &loc, id, out->data);
+	if (rc)
+		return rc;
+	out->len = loc.length;
+	out->data[out->len] = '\0';
+	if (type)
+		*type = loc.type;
+	return 0;
+}
+
+int dits_odb_resolve_prefix(dits_odb *db, const char *hex, int type, dits_id *out)
+{
+	size_t n = strlen(hex);
+	if (!dits_is_hex_prefix(hex))
+		return dits_error_set(DITS_EINVALID, "'%s' is not a hex id", hex);
+	uint8_t lo[DITS_ID_LEN] = { 0 }, hi[DITS_ID_LEN];
+	memset(hi, 0xff, sizeof hi);
+	for (size_t i = 0; i < n; i++) {
+		int v = hex[i] <= '9' ? hex[i] - '0' : (hex[i] | 0x20) - 'a' + 10;
+		if (i % 2 == 0) {
+			lo[i / 2] = (uint8_t)(v << 4);
+			hi[i / 2] = (uint8_t)(v << 4 | 0x0f);
+		} else {
+			lo[i / 2] |= (uint8_t)v;
+			hi[i / 2] = (uint8_t)((hi[i / 2] & 0xf0) | v);
+		}
+	}
+	int found = 0;
+	for (size_t pi = 0; pi < db->npacks; pi++) {
+		const pack *p = &db->packs[pi];
+		/* first entry >= lo */
+		uint64_t a = 0, b = p->count;
+		while (a < b) {
+			uint64_t mid = a + (b - a) / 2;
+			if (memcmp(p->entries + mid * IDX_ENTRY_LEN, lo, DITS_ID_LEN) < 0)
+				a = mid + 1;
+			else
+				b = mid;
+		}
+		for (; a < p->count; a++) {
+			const uint8_t *e = p->entries + a * IDX_ENTRY_LEN;
+			if (memcmp(e, hi, DITS_ID_LEN) > 0)
+				break;
+			if (type && e[44] != type)
+				continue;
+			if (found && memcmp(out->b, e, DITS_ID_LEN) == 0)
+				continue;
+			if (found)
+				return dits_error_set(DITS_EAMBIGUOUS, "short id '%s' is ambiguous", hex);
+			memcpy(out->b, e, DITS_ID_LEN);
+			found = 1;
+		}
+	}
+	if (!found)
+		return dits_error_set(DITS_ENOTFOUND, "no %s matches '%s'",
+		                      type ? dits_otype_name(type) : "object", hex);
+	return 0;
+}
+
+int dits_odb_foreach(dits_odb *db, dits_odb_each_fn fn, void *ctx)
+{
+	for (size_t pi = 0; pi < db->npacks; pi++) {
+		const pack *p = &db->packs[pi];
+		for (uint64_t i = 0; i < p->count; i++) {
+			const uint8_t *e = p->entries + i * IDX_ENTRY_LEN;
+			dits_id id;
+			dits_odb_loc loc;
+			memcpy(id.b, e, DITS_ID_LEN);
+			entry_loc(p, (uint32_t)pi, e, &loc);
+			int rc = fn(ctx, &id, &loc);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+size_t dits_odb_pack_count(const dits_odb *db) { return db->npacks; }
+const char *dits_odb_pack_path(const dits_odb *db, size_t i) { return db->packs[i].pack_path; }
+uint64_t dits_odb_pack_size(const dits_odb *db, size_t i) { return db->packs[i].size; }
+uint64_t dits_odb_pack_records(const dits_odb *db, size_t i) { return db->packs[i].count; }
+const char *dits_odb_dir(const dits_odb *db) { return db->dir; }
+
+static void reportf(dits_odb_report_fn report, void *ctx, size_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void reportf(dits_odb_report_fn report, void *ctx, size_t *n, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	report(ctx, msg);
+	(*n)++;
+}
+
+typedef struct idx_entry {
+	dits_id id;
+	uint64_t offset;
+	uint32_t length;
+	uint8_t type;
+} idx_entry;
+
+static int cmp_idx_entry(const void *a, const void *b)
+{
+	return dits_id_cmp(&((const idx_entry *)a)->id, &((const idx_entry *)b)->id);
+}
+
+size_t dits_odb_verify_pack(dits_odb *db, size_t pi, dits_odb_report_fn report, void *ctx)
+{
+	const pack *p = &db->packs[pi];
+	size_t problems = 0;
+	uint8_t hdr[DITS_PACK_RECORD_HEADER_LEN];
+	if (p->size < DITS_PACK_HEADER_LEN || dits_pread_all(p->fd, hdr, DITS_PACK_HEADER_LEN, 0, p->pack_path) ||
+	    memcmp(hdr, PACK_MAGIC, 8) != 0) {
+		reportf(report, ctx, &problems, "%s: bad pack header", p->pack_path);
+		return problems;
+	}
+	/* Walk the records and check each against the index. */
+	size_t cap = 1 << 20;
+	uint8_t *buf = malloc(cap);
+	uint64_t off = DITS_PACK_HEADER_LEN, seen = 0;
+	while (buf && off < p->size) {
+		if (p->size - off < DITS_PACK_RECORD_HEADER_LEN ||
+		    dits_pread_all(p->fd, hdr, DITS_PACK_RECORD_HEADER_LEN, off, p->pack_path)) {
+			reportf(report, ctx, &problems, "%s: truncated record header at offset %llu",
+			        p->pack_path, (unsigned long long)off);
+			break;
+		}
+		uint32_t len = dits_get_le32(hdr + 4);
+		dits_id id;
+		memcpy(id.b, hdr + 8, DITS_ID_LEN);
+		char hex[DITS_ID_HEXLEN + 1];
+		dits_id_hex(hex, &id);
+		uint64_t payload = off + DITS_PACK_RECORD_HEADER_LEN;
+		if (len > DITS_OBJECT_MAX || payload + len > p->size) {
+			reportf(report, ctx, &problems, "%s: record %s at offset %llu runs past the end",
+			        p->pack_path, hex, (unsigned long long)off);
+			break;
+		}
+		if (len > cap) {
+			uint8_t *nb = realloc(buf, len);
+			if (!nb)
+				break;
+			buf = nb;
+			cap = len;
+		}
+		dits_id got;
+		if (dits_pread_all(p->fd, buf, len, payload, p->pack_path)) {
+			reportf(report, ctx, &problems, "%s", dits_error_last());
+			break;
+		}
+		dits_hash_buf(&got, buf, len);
+		if (!dits_id_eq(&got, &id))
+			reportf(report, ctx, &problems, "%s: %s %s at offset %llu: stored bytes do not match their hash",
+			        p->pack_path, dits_otype_name(hdr[0]), hex, (unsigned long long)off);
+		const uint8_t *e = pack_find(p, &id);
+		if (!e)
+			reportf(report, ctx, &problems, "%s: record %s is not in the index", p->pack_path, hex);
+		else if (dits_get_le64(e + 32) != payload || dits_get_le32(e + 40) != len || e[44] != hdr[0])
+			reportf(report, ctx, &problems, "%s: index entry for %s does not match the record",
+			        p->pack_path, hex);
+		seen++;
+		off = payload + len;
+	}
+	free(buf);
+	if (seen != p->count)
+		reportf(report, ctx, &problems, "%s: pack holds %llu records but its index lists %llu",
+		        p->pack_path, (unsigned long long)seen, (unsigned long long)p->count);
+	return problems;
+}
+
+/* ---- writer -------------------------------------------------------- */
+
+struct dits_pack_writer {
+	dits_odb *db;
+	char *tmp_path;
+	int fd;
+	uint8_t *wbuf;
+	size_t wlen;
+	uint64_t size;        /* bytes in the pack so far (written + buffered) */
+	uint64_t flushed;     /* bytes handed to the kernel */
+	uint64_t synced_to;   /* writeback started up to here */
+	idx_entry *entries;
+	size_t n, cap;
+	uint32_t *table;      /* open addressing: entry index + 1, 0 = empty */
+	size_t tcap;
+	uint64_t new_bytes;
+	bool finished;
+};
+
+int dits_pack_writer_new(dits_pack_writer **out, dits_odb *db)
+{
+	*out = NULL;
+	dits_pack_writer *w = calloc(1, sizeof *w);
+	if (!w)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	w->db = db;
+	w->fd = -1;
+	w->wbuf = malloc(WRITE_BUF_LEN);
+	w->tcap = 1024;
+	w->table = calloc(w->tcap, sizeof *w->table);
+	w->tmp_path = dits_strfmt("%s/tmp-%ld-%p.pack", db->dir, (long)getpid(), (void *)w);
+	if (!w->wbuf || !w->table || !w->tmp_path) {
+		dits_pack_writer_free(w);
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	*out = w;
+	return 0;
+}
+
+static int writer_flush(dits_pack_writer *w)
+{
+	if (w->wlen == 0)
+		return 0;
+	int rc = dits_write_all(w->fd, w->wbuf, w->wlen, w->tmp_path);
+	if (rc)
+		return rc;
+	w->flushed += w->wlen;
+	w->wlen = 0;
+	/* Start writeback early so the final fsync does not wait for gigabytes. */
+	if (w->flushed - w->synced_to >= WRITEBACK_STEP) {
+		sync_file_range(w->fd, (off_t)w->synced_to, (off_t)(w->flushed - w->synced_to),
+		                SYNC_FILE_RANGE_WRITE);
+		w->synced_to = w->flushed;
+	}
+	return 0;
+}
+
+static int writer_emit(dits_pack_writer *w, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	while (len) {
+		size_t room = WRITE_BUF_LEN - w->wlen;
+		if (room == 0) {
+			int rc = writer_flush(w);
+			if (rc)
+				return rc;
+			continue;
+		}
+		size_t n = len < room ? len : room;
+		memcpy(w->wbuf + w->wlen, p, n);
+		w->wlen += n;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static size_t slot_of(const dits_id *id, size_t tcap)
+{
+	uint64_t h;
+	memcpy(&h, id->b, sizeof h);
+	return (size_t)(h & (tcap - 1));
+}
+
+static bool writer_lookup(const dits_pack_writer *w, const dits_id *id)
+{
+	for (size_t s = slot_of(id, w->tcap);; s = (s + 1) & (w->tcap - 1)) {
+		uint32_t v = w->table[s];
+		if (!v)
+			return false;
+		if (dits_id_eq(&w->entries[v - 1].id, id))
+			return true;
+	}
+}
+
+static int writer_insert(dits_pack_writer *w, size_t idx)
+{
+	if ((w->n + 1) * 2 > w->tcap) {
+		size_t ncap = w->tcap * 2;
+		uint32_t *nt = calloc(ncap, sizeof *nt);
+		if (!nt)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		for (size_t i = 0; i < w->n; i++) {
+			size_t s = slot_of(&w->entries[i].id, ncap);
+			while (nt[s])
+				s = (s + 1) & (ncap - 1);
+			nt[s] = (uint32_t)(i + 1);
+		}
+		free(w->table);
+		w->table = nt;
+		w->tcap = ncap;
+	}
+	size_t s = slot_of(&w->entries[idx].id, w->tcap);
+	while (w->table[s])
+		s = (s + 1) & (w->tcap - 1);
+	w->table[s] = (uint32_t)(idx + 1);
+	return 0;
+}
+
+bool dits_pack_writer_has(dits_pack_writer *w, const dits_id *id)
+{
+	return writer_lookup(w, id) || dits_odb_exists(w->db, id);
+}
+
+int dits_pack_writer_put(dits_pack_writer *w, int type, const dits_id *id,
+                         const void *data, size_t len, bool *stored)
+{
+	if (stored)
+		*stored = false;
+	if (dits_pack_writer_has(w, id))
+		return 0;
+	if (len > DITS_OBJECT_MAX)
+		return dits_error_set(DITS_EINVALID, "object of %zu bytes is larger than a pack record may be", len);
+	int rc;
+	if (w->fd < 0) {
+		w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (w->fd < 0)
+			return dits_error_errno("%s", w->tmp_path);
+		uint8_t hdr[DITS_PACK_HEADER_LEN] = { 0 };
+		memcpy(hdr, PACK_MAGIC, 8);
+		dits_put_le32(hdr + 8, 1);
+		if ((rc = writer_emit(w, hdr, sizeof hdr)))
+			return rc;
+		w->size = DITS_PACK_HEADER_LEN;
+	}
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 1024;
+		idx_entry *ne = realloc(w->entries, cap * sizeof *ne);
+		if (!ne)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		w->entries = ne;
+		w->cap = cap;
+	}
+	uint8_t rh[DITS_PACK_RECORD_HEADER_LEN] = { 0 };
+	rh[0] = (uint8_t)type;
+	dits_put_le32(rh + 4, (uint32_t)len);
+	memcpy(rh + 8, id->b, DITS_ID_LEN);
+	if ((rc = writer_emit(w, rh, sizeof rh)) || (rc = writer_emit(w, data, len)))
+		return rc;
+	idx_entry *e = &w->entries[w->n];
+	e->id = *id;
+	e->offset = w->size + DITS_PACK_RECORD_HEADER_LEN;
+	e->length = (uint32_t)len;
+	e->type = (uint8_t)type;
+	w->size += DITS_PACK_RECORD_HEADER_LEN + len;
+	w->new_bytes += len;
+	if ((rc = writer_insert(w, w->n)))
+		return rc;
+	w->n++;
+	if (stored)
+		*stored = true;
+	return 0;
+}
+
+int dits_pack_writer_put_object(dits_pack_writer *w, int type, const void *data,
+                                size_t len, dits_id *out_id)
+{
+	dits_hash_buf(out_id, data, len);
+	return dits_pack_writer_put(w, type, out_id, data, len, NULL);
+}
+
+uint64_t dits_pack_writer_new_bytes(const dits_pack_writer *w) { return w->new_bytes; }
+uint64_t dits_pack_writer_new_records(const dits_pack_writer *w) { return w->n; }
+
+int dits_pack_writer_finish(dits_pack_writer *w)
+{
+	if (w->finished)
+		return 0;
+	if (w->fd < 0) { /* nothing written */
+		w->finished = true;
+		return 0;
+	}
+	int rc = writer_flush(w);
+	if (!rc && fsync(w->fd) < 0)
+		rc = dits_error_errno("%s: fsync failed", w->tmp_path);
+	if (rc)
+		return rc;
+
+	qsort(w->entries, w->n, sizeof *w->entries, cmp_idx_entry);
+	dits_buf idx = DITS_BUF_INIT;
+	dits_hasher names;
+	dits_hasher_init(&names);
+	rc = dits_buf_grow(&idx, IDX_HEADER_LEN + IDX_FANOUT_LEN + w->n * IDX_ENTRY_LEN + DITS_ID_LEN);
+	if (rc)
+		return rc;
+	dits_buf_put(&idx, IDX_MAGIC, 8);
+	dits_buf_put_u32(&idx, 1);
+	dits_buf_put_u32(&idx, 0);
+	dits_buf_put_u64(&idx, w->n);
+	uint32_t fan[256] = { 0 };
+	for (size_t i = 0; i < w->n; i++)
+		fan[w->entries[i].id.b[0]]++;
+	uint32_t acc = 0;
+	for (int i = 0; i < 256; i++) {
+		acc += fan[i];
+		dits_buf_put_u32(&idx, acc);
+	}
+	for (size_t i = 0; i < w->n; i++) {
+		const idx_entry *e = &w->entries[i];
+		dits_buf_put(&idx, e->id.b, DITS_ID_LEN);
+		dits_buf_put_u64(&idx, e->offset);
+		dits_buf_put_u32(&idx, e->length);
+		uint8_t tail[4] = { e->type, 0, 0, 0 };
+		dits_buf_put(&idx, tail, 4);
+		dits_hasher_update(&names, e->id.b, DITS_ID_LEN);
+	}
+	dits_id sum, name_id;
+	dits_hash_buf(&sum, idx.data, idx.len);
+	dits_buf_put(&idx, sum.b, DITS_ID_LEN);
+	/* Two packs never share a name, even with the same records (gc). */
+	struct { long pid; double t; const void *w; } salt = { (long)getpid(), dits_now(), (void *)w };
+	dits_hasher_update(&names, &salt, sizeof salt);
+	dits_hasher_final(&names, &name_id);
+	char hex[DITS_ID_HEXLEN + 1];
+	dits_id_hex(hex, &name_id);
+	hex[40] = '\0';
+	char *pack_path = dits_strfmt("%s/pack-%s.pack", w->db->dir, hex);
+	char *idx_path = dits_strfmt("%s/pack-%s.idx", w->db->dir, hex);
+	char *idx_name = dits_strfmt("pack-%s.idx", hex);
+	if (!pack_path || !idx_path || !idx_name) {
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		goto out;
+	}
+	close(w->fd);
+	w->fd = -1;
+	/* Pack first: an index must never name a pack that is not there. */
+	if (rename(w->tmp_path, pack_path) < 0) {
+		rc = dits_error_errno("%s: rename failed", pack_path);
+		goto out;
+	}
+	rc = dits_atomic_write(idx_path, idx.data, idx.len);
+	if (rc) {
+		unlink(pack_path);
+		goto out;
+	}
+	w->finished = true;
+	rc = odb_add_pack(w->db, idx_name);
+out:
+	free(pack_path);
+	free(idx_path);
+	free(idx_name);
+	dits_buf_free(&idx);
+	return rc;
+}
+
+void dits_pack_writer_free(dits_pack_writer *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (!w->finished && w->tmp_path)
+		unlink(w->tmp_path);
+	free(w->tmp_path);
+	free(w->wbuf);
+	free(w->entries);
+	free(w->table);
+	free(w);
+}

@@ -1,0 +1,337 @@
+#include "repo.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fsutil.h"
+
+char *dits_repo_path(const dits_repo *r, const char *rel)
+{
+	return dits_path_join(r->dir, rel);
+}
+
+void dits_repo_free(dits_repo *r)
+{
+	if (!r)
+		return;
+	dits_odb_free(r->odb);
+	dits_config_free(r->config);
+	if (r->lock_fd >= 0)
+		close(r->lock_fd);
+	free(r->workdir);
+	free(r->dir);
+	free(r);
+}
+
+static int load_params(dits_repo *r)
+{
+	uint64_t v[5];
+	const char *keys[] = { "chunker.min", "chunker.avg", "chunker.max", "chunker.level", "chunker.seed" };
+	uint64_t defs[] = { DITS_CHUNK_MIN_DEFAULT, DITS_CHUNK_AVG_DEFAULT, DITS_CHUNK_MAX_DEFAULT, 1, 0 };
+	for (int i = 0; i < 5; i++) {
+		int rc = dits_config_get_u64(r->config, keys[i], defs[i], &v[i]);
+		if (rc)
+			return dits_error_wrap(rc, "%s/config", r->dir);
+	}
+	if (v[0] > UINT32_MAX || v[1] > UINT32_MAX || v[2] > UINT32_MAX || v[3] > 3)
+		return dits_error_set(DITS_ECORRUPT, "%s/config: chunker parameters out of range", r->dir);
+	r->params.min = (uint32_t)v[0];
+	r->params.avg = (uint32_t)v[1];
+	r->params.max = (uint32_t)v[2];
+	r->params.level = (uint32_t)v[3];
+	r->params.seed = v[4];
+	int rc = dits_chunker_init(&r->chunker, &r->params);
+	return rc ? dits_error_wrap(rc, "%s/config", r->dir) : 0;
+}
+
+static dits_repo *repo_alloc(const char *workdir)
+{
+	dits_repo *r = calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	r->lock_fd = -1;
+	r->workdir = strdup(workdir);
+	r->dir = r->workdir ? dits_path_join(workdir, ".dits") : NULL;
+	if (!r->dir) {
+		dits_repo_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int open_at(dits_repo **out, const char *workdir)
+{
+	dits_repo *r = repo_alloc(workdir);
+	if (!r)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	char *cfg = dits_repo_path(r, "config");
+	int rc = cfg ? dits_config_load(&r->config, cfg) : dits_error_set(DITS_ENOMEM, "out of memory");
+	free(cfg);
+	uint64_t format = 0;
+	if (!rc && !(rc = dits_config_get_u64(r->config, "core.format", 0, &format)) &&
+	    format > DITS_FORMAT_VERSION)
+		rc = dits_error_set(DITS_EVERSION,
+		                    "%s: repository format version %llu is newer than this dits supports (%d)",
+		                    r->dir, (unsigned long long)format, DITS_FORMAT_VERSION);
+	if (!rc && format == 0)
+		rc = dits_error_set(DITS_ECORRUPT, "%s/config: no core.format version", r->dir);
+	if (!rc)
+		rc = load_params(r);
+	if (!rc) {
+		char *packs = dits_repo_path(r, "objects/pack");
+		rc = packs ? dits_odb_open(&r->odb, packs) : DITS_ENOMEM;
+		free(packs);
+	}
+	if (rc) {
+		dits_repo_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+int dits_repo_open(dits_repo **out, const char *start)
+{
+	*out = NULL;
+	char path[PATH_MAX];
+	if (!realpath(start, path))
+		return dits_error_errno("%s", start);
+	for (;;) {
+		char probe[PATH_MAX + 16];
+		struct stat st;
+		snprintf(probe, sizeof probe, "%s%s.dits", path, strcmp(path, "/") ? "/" : "");
+		if (stat(probe, &st) == 0 && S_ISDIR(st.st_mode))
+			return open_at(out, path);
+		char *slash = strrchr(path, '/');
+		if (!slash || slash == path) {
+			if (strcmp(path, "/") == 0)
+				break;
+			path[1] = '\0';
+			continue;
+		}
+		*slash = '\0';
+	}
+	return dits_error_set(DITS_ENOTFOUND, "not a dits repository (or any parent up to /): %s", start);
+}
+
+int dits_repo_init(dits_repo **out, const char *dir, const dits_chunker_params *params)
+{
+	*out = NULL;
+	dits_chunker_params p;
+	if (params)
+		p = *params;
+	else
+		dits_chunker_params_default(&p);
+	dits_chunker probe;
+	int rc = dits_chunker_init(&probe, &p);
+	if (rc)
+		return rc;
+	if ((rc = dits_mkdir_p(dir, 0755)))
+		return rc;
+	char abs[PATH_MAX];
+	if (!realpath(dir, abs))
+		return dits_error_errno("%s", dir);
+	dits_repo *r = repo_alloc(abs);
+	if (!r)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	struct stat st;
+	if (stat(r->dir, &st) == 0) {
+		rc = dits_error_set(DITS_EEXISTS, "%s: a dits repository already exists here", r->dir);
+		dits_repo_free(r);
+		return rc;
+	}
+	/* Build in a temporary directory and rename it into place. */
+	char *tmp = dits_strfmt("%s/.dits-init-%ld", abs, (long)getpid());
+	const char *subdirs[] = { "objects/pack", "refs/heads", "refs/tags", "logs/refs/heads" };
+	dits_config *c = dits_config_new();
+	char num[32];
+	rc = tmp && c ? dits_mkdir_p(tmp, 0755) : dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs && !rc; i++) {
+		char *d = dits_path_join(tmp, subdirs[i]);
+		rc = d ? dits_mkdir_p(d, 0755) : DITS_ENOMEM;
+		free(d);
+	}
+	if (!rc) {
+		snprintf(num, sizeof num, "%d", DITS_FORMAT_VERSION);
+		dits_config_set(c, "core.format", num);
+		snprintf(num, sizeof num, "%u", p.min);
+		dits_config_set(c, "chunker.min", num);
+		snprintf(num, sizeof num, "%u", p.avg);
+		dits_config_set(c, "chunker.avg", num);
+		snprintf(num, sizeof num, "%u", p.max);
+		dits_config_set(c, "chunker.max", num);
+		snprintf(num, sizeof num, "%u", p.level);
+		dits_config_set(c, "chunker.level", num);
+		snprintf(num, sizeof num, "%llu", (unsigned long long)p.seed);
+		rc = dits_config_set(c, "chunker.seed", num);
+	}
+	char *cfg = tmp ? dits_path_join(tmp, "config") : NULL;
+	char *head = tmp ? dits_path_join(tmp, "HEAD") : NULL;
+	if (!rc)
+		rc = dits_config_write(c, cfg);
+	if (!rc)
+		rc = dits_atomic_write(head, "ref: refs/heads/main\n", 21);
+	if (!rc && rename(tmp, r->dir) < 0)
+		rc = dits_error_errno("%s: cannot create", r->dir);
+	if (!rc)
+		rc = dits_fsync_dir(abs);
+	if (rc && tmp) {
+		char *cmd_paths[] = { cfg, head };
+		for (int i = 0; i < 2; i++)
+			if (cmd_paths[i])
+				unlink(cmd_paths[i]);
+		for (size_t i = sizeof subdirs / sizeof *subdirs; i-- > 0;) {
+			char *d = dits_path_join(tmp, subdirs[i]);
+			if (d) {
+				rmdir(d);
+				char *s = strrchr(d, '/');
+				if (s) {
+					*s = '\0';
+					rmdir(d);
+				}
+			}
+			free(d);
+		}
+		rmdir(tmp);
+	}
+	free(cfg);
+	free(head);
+	free(tmp);
+	dits_config_free(c);
+	if (rc) {
+		dits_repo_free(r);
+		return rc;
+	}
+	rc = open_at(out, abs);
+	dits_repo_free(r);
+	return rc;
+}
+
+int dits_repo_lock(dits_repo *r)
+{
+	if (r->lock_fd >= 0)
+		return 0;
+	char *p = dits_repo_path(r, "lock");
+	if (!p)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		int rc = dits_error_errno("%s", p);
+		free(p);
+		return rc;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int rc = errno == EWOULDBLOCK
+			? dits_error_set(DITS_ELOCKED, "%s: another dits process is changing this repository", r->dir)
+			: dits_error_errno("%s: lock failed", p);
+		close(fd);
+		free(p);
+		return rc;
+	}
+	free(p);
+	r->lock_fd = fd;
+	return 0;
+}
+
+void dits_repo_unlock(dits_repo *r)
+{
+	if (r->lock_fd >= 0) {
+		close(r->lock_fd);
+		r->lock_fd = -1;
+	}
+}
+
+/* Lexically normalizes an absolute path: removes ".", "..", "//". */
+static void normalize(char *p)
+{
+	char *out = p, *in = p;
+	while (*in) {
+		while (*in == '/')
+			in++;
+		if (!*in)
+			break;
+		char *seg = in;
+		while (*in && *in != '/')
+			in++;
+		size_t len = (size_t)(in - seg);
+		if (len == 1 && seg[0] == '.')
+			continue;
+		if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+			while (out > p && out[-1] != '/')
+				out--;
+			if (out > p)
+				out--;
+			continue;
+		}
+		*out++ = '/';
+		memmove(out, seg, len);
+		out += len;
+	}
+	if (out == p)
+		*out++ = '/';
+	*out = '\0';
+}
+
+int dits_repo_relpath(const dits_repo *r, const char *user_path, char **out)
+{
+	*out = NULL;
+	char *abs;
+	if (user_path[0] == '/') {
+		abs = strdup(user_path);
+	} else {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof cwd))
+			return dits_error_errno("current directory");
+		abs = dits_path_join(cwd, user_path);
+	}
+	if (!abs)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	normalize(abs);
+	/* Resolve symlinks in the directory part so /tmp vs /private/tmp style
+	 * aliases still land inside the worktree. */
+	char resolved[PATH_MAX];
+	char *slash = strrchr(abs, '/');
+	if (slash && slash != abs) {
+		*slash = '\0';
+		if (realpath(abs, resolved)) {
+			char *j = dits_strfmt("%s/%s", resolved, slash + 1);
+			free(abs);
+			abs = j;
+			if (!abs)
+				return dits_error_set(DITS_ENOMEM, "out of memory");
+			normalize(abs);
+		} else {
+			*slash = '/';
+		}
+	} else if (realpath(abs, resolved)) {
+		free(abs);
+		abs = strdup(resolved);
+		if (!abs)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	size_t wl = strlen(r->workdir);
+	int rc = 0;
+	if (strcmp(abs, r->workdir) == 0) {
+		*out = strdup("");
+	} else if (strncmp(abs, r->workdir, wl) == 0 && (abs[wl] == '/' || wl == 1)) {
+		const char *rel = abs + (wl == 1 ? 1 : wl + 1);
+		if (strcmp(rel, ".dits") == 0 || strncmp(rel, ".dits/", 6) == 0)
+			rc = dits_error_set(DITS_EINVALID, "%s: path is inside the repository's .dits directory", user_path);
+		else
+			*out = strdup(rel);
+	} else {
+		rc = dits_error_set(DITS_EINVALID, "%s: path is outside the worktree %s", user_path, r->workdir);
+	}
+	free(abs);
+	if (!rc && !*out)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	return rc;
+}

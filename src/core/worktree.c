@@ -1,0 +1,920 @@
+/*
+ * Worktree operations. The order of writes is what keeps a killed command
+ * harmless: chunks and objects are made durable in a pack first, then the
+ * index is replaced, then refs move. A crash before the last step leaves
+ * the previous state, plus at most an unreferenced pack that gc removes.
+ */
+#include "worktree.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fsutil.h"
+#include "refs.h"
+
+/* ---- flattened trees ------------------------------------------------ */
+
+void dits_flat_free(dits_flat *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->e[i].path);
+	free(f->e);
+	memset(f, 0, sizeof *f);
+}
+
+static int flat_push(dits_flat *f, char *path, uint32_t mode, uint64_t size, const dits_id *id)
+{
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 64;
+		dits_flat_entry *n = realloc(f->e, cap * sizeof *n);
+		if (!n)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		f->e = n;
+		f->cap = cap;
+	}
+	f->e[f->n++] = (dits_flat_entry){ path, mode, size, *id };
+	return 0;
+}
+
+static int flatten(dits_repo *r, const dits_id *tree, const char *prefix, dits_flat *out, int depth)
+{
+	if (depth > 256)
+		return dits_error_set(DITS_ECORRUPT, "tree nesting deeper than 256 levels");
+	dits_tree t;
+	int rc = dits_tree_read(r->odb, tree, &t);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < t.n && !rc; i++) {
+		const dits_tree_entry *e = &t.e[i];
+		char *path = *prefix ? dits_strfmt("%s/%s", prefix, e->name) : strdup(e->name);
+		if (!path) {
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+			break;
+		}
+		if (e->kind == DITS_KIND_TREE) {
+			rc = flatten(r, &e->id, path, out, depth + 1);
+			free(path);
+		} else if ((rc = flat_push(out, path, e->mode, e->size, &e->id))) {
+			free(path);
+		}
+	}
+	dits_tree_free(&t);
+	return rc;
+}
+
+static int cmp_flat(const void *a, const void *b)
+{
+	return strcmp(((const dits_flat_entry *)a)->path, ((const dits_flat_entry *)b)->path);
+}
+
+int dits_flat_from_tree(dits_repo *r, const dits_id *tree, dits_flat *out)
+{
+	memset(out, 0, sizeof *out);
+	int rc = flatten(r, tree, "", out, 0);
+	if (rc)
+		dits_flat_free(out);
+	else
+		qsort(out->e, out->n, sizeof *out->e, cmp_flat);
+	return rc;
+}
+
+int dits_flat_from_commit(dits_repo *r, const dits_id *commit, dits_flat *out)
+{
+	memset(out, 0, sizeof *out);
+	if (dits_id_is_zero(commit))
+		return 0;
+	dits_commit c;
+	int rc = dits_commit_read(r->odb, commit, &c);
+	if (rc)
+		return rc;
+	rc = dits_flat_from_tree(r, &c.tree, out);
+	dits_commit_free(&c);
+	return rc;
+}
+
+int dits_flat_from_head(dits_repo *r, dits_flat *out, bool *has_head, dits_id *head)
+{
+	memset(out, 0, sizeof *out);
+	dits_id id;
+	int rc = dits_ref_read(r, "HEAD", &id);
+	if (rc == DITS_ENOTFOUND) {
+		if (has_head)
+			*has_head = false;
+		if (head)
+			memset(head, 0, sizeof *head);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (has_head)
+		*has_head = true;
+	if (head)
+		*head = id;
+	return dits_flat_from_commit(r, &id, out);
+}
+
+const dits_flat_entry *dits_flat_find(const dits_flat *f, const char *path)
+{
+	size_t lo = 0, hi = f->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(f->e[mid].path, path);
+		if (c == 0)
+			return &f->e[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* ---- ignore rules --------------------------------------------------- */
+
+typedef struct ignore_rule {
+	char *pat;
+	bool dir_only, anchored, negate;
+} ignore_rule;
+
+typedef struct ignore {
+	ignore_rule *v;
+	size_t n;
+} ignore;
+
+static void ignore_free(ignore *ig)
+{
+	for (size_t i = 0; i < ig->n; i++)
+		free(ig->v[i].pat);
+	free(ig->v);
+	memset(ig, 0, sizeof *ig);
+}
+
+static int ignore_load(dits_repo *r, ignore *ig)
+{
+	memset(ig, 0, sizeof *ig);
+	char *path = dits_path_join(r->workdir, ".ditsignore");
+	dits_buf b = DITS_BUF_INIT;
+	int rc = path ? dits_read_file(path, &b) : DITS_ENOMEM;
+	free(path);
+	if (rc == DITS_ENOTFOUND) {
+		dits_buf_free(&b);
+		return 0;
+	}
+	if (rc) {
+		dits_buf_free(&b);
+		return rc;
+	}
+	char *save = NULL;
+	for (char *line = strtok_r((char *)b.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		size_t l = strlen(line);
+		while (l && (line[l - 1] == '\r' || line[l - 1] == ' ' || line[l - 1] == '\t'))
+			line[--l] = '\0';
+		if (!l || line[0] == '#')
+			continue;
+		ignore_rule rule = { 0 };
+		if (line[0] == '!') {
+			rule.negate = true;
+			line++;
+			l--;
+		}
+		if (l && line[l - 1] == '/') {
+			rule.dir_only = true;
+			line[--l] = '\0';
+		}
+		if (line[0] == '/') {
+			rule.anchored = true;
+			line++;
+		}
+		if (strchr(line, '/'))
+			rule.anchored = true;
+		if (!*line)
+			continue;
+		ignore_rule *nv = realloc(ig->v, (ig->n + 1) * sizeof *nv);
+		if (!nv || !(rule.pat = strdup(line))) {
+			free(nv == ig->v ? NULL : NULL);
+			if (nv)
+				ig->v = nv;
+			dits_buf_free(&b);
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		}
+		ig->v = nv;
+		ig->v[ig->n++] = rule;
+	}
+	dits_buf_free(&b);
+	return 0;
+}
+
+static bool ignored(const ignore *ig, const char *rel, bool is_dir)
+{
+	const char *base = strrchr(rel, '/');
+	base = base ? base + 1 : rel;
+	bool result = false;
+	for (size_t i = 0; i < ig->n; i++) {
+		const ignore_rule *ru = &ig->v[i];
+		if (ru->dir_only && !is_dir)
+			continue;
+		bool m = ru->anchored ? fnmatch(ru->pat, rel, FNM_PATHNAME) == 0
+		                      : fnmatch(ru->pat, base, 0) == 0;
+		if (m)
+			result = !ru->negate;
+	}
+	return result;
+}
+
+/* ---- walking the worktree ------------------------------------------ */
+
+typedef struct wt_file {
+	char *path;
+	struct stat st;
+} wt_file;
+
+typedef struct wt_list {
+	wt_file *v;
+	size_t n, cap;
+} wt_list;
+
+static void wt_free(wt_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].path);
+	free(l->v);
+	memset(l, 0, sizeof *l);
+}
+
+static int wt_push(wt_list *l, char *path, const struct stat *st)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 256;
+		wt_file *n = realloc(l->v, cap * sizeof *n);
+		if (!n)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		l->v = n;
+		l->cap = cap;
+	}
+	l->v[l->n].path = path;
+	l->v[l->n].st = *st;
+	l->n++;
+	return 0;
+}
+
+static int cmp_wt(const void *a, const void *b)
+{
+	return strcmp(((const wt_file *)a)->path, ((const wt_file *)b)->path);
+}
+
+/* Collects regular files below rel (a directory, "" = root), skipping
+ * .dits and ignored paths. dirfd is open on rel. */
+static int walk_dir(int dirfd, const char *rel, const ignore *ig, wt_list *out, bool *warned)
+{
+	DIR *d = fdopendir(dirfd);
+	if (!d) {
+		close(dirfd);
+		return dits_error_errno("%s", *rel ? rel : ".");
+	}
+	int rc = 0;
+	struct dirent *e;
+	while (!rc && (e = readdir(d))) {
+		const char *name = e->d_name;
+		if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+			continue;
+		if (!*rel && !strcmp(name, ".dits"))
+			continue;
+		if (strstr(name, ".dits-tmp-"))
+			continue;
+		char *path = *rel ? dits_strfmt("%s/%s", rel, name) : strdup(name);
+		if (!path)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		struct stat st;
+		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT) { /* vanished while we looked */
+				free(path);
+				continue;
+			}
+			rc = dits_error_errno("%s", path);
+			free(path);
+			break;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (ignored(ig, path, true)) {
+				free(path);
+				continue;
+			}
+			int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+			if (sub < 0)
+				rc = dits_error_errno("%s", path);
+			else
+				rc = walk_dir(sub, path, ig, out, warned);
+			free(path);
+		} else if (S_ISREG(st.st_mode)) {
+			if (ignored(ig, path, false)) {
+				free(path);
+				continue;
+			}
+			if ((rc = wt_push(out, path, &st)))
+				free(path);
+		} else {
+			if (!*warned)
+				fprintf(stderr, "dits: warning: %s: not a regular file, skipped\n", path);
+			*warned = true;
+			free(path);
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Files at or below rel (a file or directory relative to the worktree). */
+static int collect(dits_repo *r, const char *rel, const ignore *ig, wt_list *out)
+{
+	char *abs = *rel ? dits_path_join(r->workdir, rel) : strdup(r->workdir);
+	if (!abs)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	struct stat st;
+	int rc = 0;
+	if (lstat(abs, &st) < 0) {
+		rc = dits_error_errno("%s", *rel ? rel : ".");
+	} else if (S_ISDIR(st.st_mode)) {
+		int fd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		bool warned = false;
+		rc = fd < 0 ? dits_error_errno("%s", rel) : walk_dir(fd, rel, ig, out, &warned);
+	} else if (S_ISREG(st.st_mode)) {
+		char *p = strdup(rel);
+		rc = p ? wt_push(out, p, &st) : DITS_ENOMEM;
+		if (rc)
+			free(p);
+	} else {
+		rc = dits_error_set(DITS_EINVALID, "%s: not a regular file or directory", rel);
+	}
+	free(abs);
+	return rc;
+}
+
+static bool under(const char *path, const char *dir)
+{
+	size_t l = strlen(dir);
+	return l == 0 || (!strncmp(path, dir, l) && (path[l] == '/' || path[l] == '\0'));
+}
+
+/* ---- add ------------------------------------------------------------ */
+
+typedef struct add_progress {
+	const dits_progress *p;
+} add_progress;
+
+static void add_advance(void *ctx, uint64_t delta)
+{
+	const dits_progress *p = ctx;
+	if (p && p->advance)
+		p->advance(p->ctx, delta);
+}
+
+/* Chunks and stores one file; st receives the stat taken before reading. */
+static int ingest_path(dits_repo *r, dits_pack_writer *w, const char *rel, struct stat *st,
+                       dits_id *id, dits_ingest_stats *stats, const dits_progress *p)
+{
+	char *abs = dits_path_join(r->workdir, rel);
+	if (!abs)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	int fd = open(abs, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(abs);
+	if (fd < 0)
+		return dits_error_errno("%s", rel);
+	int rc = 0;
+	if (fstat(fd, st) < 0)
+		rc = dits_error_errno("%s", rel);
+	dits_manifest m;
+	if (!rc && !(rc = dits_ingest_fd(w, &r->chunker, fd, rel, &m, stats, p ? add_advance : NULL,
+	                                 (void *)p))) {
+		rc = w ? dits_manifest_write(w, &m, id) : (dits_manifest_id(&m, id), 0);
+		struct stat after;
+		if (!rc && fstat(fd, &after) == 0 &&
+		    (after.st_size != st->st_size || after.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+		     after.st_mtim.tv_nsec != st->st_mtim.tv_nsec))
+			/* Changed while we read it: what we stored is one consistent read,
+			 * but the stat cache must not vouch for it. */
+			st->st_mtim.tv_sec = 0;
+		if (!rc)
+			st->st_size = (off_t)m.size;
+		dits_manifest_free(&m);
+	}
+	close(fd);
+	return rc;
+}
+
+int dits_add(dits_repo *r, const char *const *paths, size_t n, const dits_progress *p,
+             dits_add_result *res)
+{
+	memset(res, 0, sizeof *res);
+	int rc = dits_repo_lock(r);
+	if (rc)
+		return rc;
+	char **rels = calloc(n ? n : 1, sizeof *rels);
+	if (!rels)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	dits_index idx;
+	ignore ig = { 0 };
+	wt_list files = { 0 };
+	dits_pack_writer *w = NULL;
+	bool idx_loaded = false;
+
+	/* Validate every argument before touching anything. */
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = dits_repo_relpath(r, paths[i], &rels[i]);
+	if (rc)
+		goto out;
+	if ((rc = dits_index_load(r, &idx)))
+		goto out;
+	idx_loaded = true;
+	if ((rc = ignore_load(r, &ig)))
+		goto out;
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct stat st;
+		char *abs = *rels[i] ? dits_path_join(r->workdir, rels[i]) : strdup(r->workdir);
+		if (!abs) {
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+			break;
+		}
+		if (lstat(abs, &st) < 0) {
+			/* A tracked path deleted from the worktree stages its removal. */
+			bool tracked = false;
+			for (size_t k = 0; k < idx.n && !tracked; k++)
+				tracked = under(idx.e[k].path, rels[i]);
+			if (!tracked)
+				rc = dits_error_errno("%s", paths[i]);
+		} else if (S_ISREG(st.st_mode) && access(abs, R_OK) < 0) {
+			rc = dits_error_errno("%s", paths[i]);
+		} else {
+			rc = collect(r, rels[i], &ig, &files);
+		}
+		free(abs);
+	}
+	if (rc)
+		goto out;
+	qsort(files.v, files.n, sizeof *files.v, cmp_wt);
+
+	/* Which files must be read: those whose stat cache does not match. */
+	uint64_t total = 0, nread = 0;
+	bool *need = calloc(files.n ? files.n : 1, sizeof *need);
+	if (!need) {
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < files.n; i++) {
+		if (i && !strcmp(files.v[i].path, files.v[i - 1].path))
+			continue;
+		dits_index_entry *e = dits_index_find(&idx, files.v[i].path);
+		need[i] = !e || !dits_index_stat_clean(&idx, e, &files.v[i].st) ||
+		          !dits_odb_exists(r->odb, &e->id);
+		if (need[i]) {
+			total += (uint64_t)files.v[i].st.st_size;
+			nread++;
+		}
+		res->files++;
+		res->bytes += (uint64_t)files.v[i].st.st_size;
+	}
+	if ((rc = dits_pack_writer_new(&w, r->odb))) {
+		free(need);
+		goto out;
+	}
+	if (p && p->start)
+		p->start(p->ctx, "add", total, nread);
+	dits_ingest_stats stats = { 0, 0 };
+	for (size_t i = 0; i < files.n && !rc; i++) {
+		if (!need[i])
+			continue;
+		struct stat st;
+		dits_id id;
+		rc = ingest_path(r, w, files.v[i].path, &st, &id, &stats, p);
+		if (!rc)
+			rc = dits_index_set(&idx, files.v[i].path, &st, &id);
+		res->hashed_files++;
+		res->hashed_bytes += (uint64_t)st.st_size;
+		if (p && p->file_done)
+			p->file_done(p->ctx);
+	}
+	free(need);
+	if (p && p->finish)
+		p->finish(p->ctx);
+	if (rc)
+		goto out;
+
+	/* Tracked files under the named paths that are gone: stage removal. */
+	for (size_t k = 0; k < idx.n;) {
+		bool named = false;
+		for (size_t i = 0; i < n && !named; i++)
+			named = under(idx.e[k].path, rels[i]);
+		struct stat st;
+		char *abs = named ? dits_path_join(r->workdir, idx.e[k].path) : NULL;
+		if (named && abs && lstat(abs, &st) < 0 && errno == ENOENT) {
+			free(abs);
+			dits_index_remove(&idx, idx.e[k].path);
+			res->removed++;
+			continue;
+		}
+		free(abs);
+		k++;
+	}
+	res->new_chunks = stats.new_chunks;
+	res->new_bytes = stats.new_bytes;
+	/* Durable objects first, then the index that names them. */
+	if ((rc = dits_pack_writer_finish(w)))
+		goto out;
+	if (idx.dirty)
+		rc = dits_index_write(r, &idx);
+out:
+	dits_pack_writer_free(w);
+	wt_free(&files);
+	ignore_free(&ig);
+	if (idx_loaded)
+		dits_index_free(&idx);
+	for (size_t i = 0; i < n; i++)
+		free(rels[i]);
+	free(rels);
+	return rc;
+}
+
+/* ---- rm ------------------------------------------------------------- */
+
+void dits_prune_empty_dirs(dits_repo *r, const char *rel)
+{
+	char *p = strdup(rel);
+	if (!p)
+		return;
+	for (char *s = strrchr(p, '/'); s; s = strrchr(p, '/')) {
+		*s = '\0';
+		char *abs = dits_path_join(r->workdir, p);
+		int ok = abs ? rmdir(abs) : -1;
+		free(abs);
+		if (ok < 0)
+			break;
+	}
+	free(p);
+}
+
+int dits_rm(dits_repo *r, const char *const *paths, size_t n, bool cached, dits_path_fn fn, void *ctx)
+{
+	int rc = dits_repo_lock(r);
+	if (rc)
+		return rc;
+	dits_index idx;
+	if ((rc = dits_index_load(r, &idx)))
+		return rc;
+	char **rels = calloc(n ? n : 1, sizeof *rels);
+	if (!rels) {
+		dits_index_free(&idx);
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = dits_repo_relpath(r, paths[i], &rels[i]);
+		if (rc)
+			break;
+		bool any = false;
+		for (size_t k = 0; k < idx.n && !any; k++)
+			any = under(idx.e[k].path, rels[i]);
+		if (!any)
+			rc = dits_error_set(DITS_ENOTFOUND, "%s: not tracked by dits", paths[i]);
+	}
+	/* Collect first, then change: the index is written before files go. */
+	char **gone = NULL;
+	size_t ng = 0;
+	if (!rc) {
+		gone = calloc(idx.n ? idx.n : 1, sizeof *gone);
+		if (!gone)
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	for (size_t k = 0; !rc && k < idx.n;) {
+		bool named = false;
+		for (size_t i = 0; i < n && !named; i++)
+			named = under(idx.e[k].path, rels[i]);
+		if (!named) {
+			k++;
+			continue;
+		}
+		gone[ng] = strdup(idx.e[k].path);
+		if (!gone[ng]) {
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+			break;
+		}
+		dits_index_remove(&idx, gone[ng++]);
+	}
+	if (!rc)
+		rc = dits_index_write(r, &idx);
+	for (size_t i = 0; i < ng; i++) {
+		if (!rc) {
+			if (!cached) {
+				char *abs = dits_path_join(r->workdir, gone[i]);
+				if (abs)
+					unlink(abs);
+				free(abs);
+				dits_prune_empty_dirs(r, gone[i]);
+			}
+			if (fn)
+				fn(ctx, gone[i]);
+		}
+		free(gone[i]);
+	}
+	free(gone);
+	for (size_t i = 0; i < n; i++)
+		free(rels[i]);
+	free(rels);
+	dits_index_free(&idx);
+	return rc;
+}
+
+/* ---- status --------------------------------------------------------- */
+
+static int st_push(dits_status_list *l, const char *path, char status)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		dits_status_item *v = realloc(l->v, cap * sizeof *v);
+		if (!v)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n].path = strdup(path);
+	l->v[l->n].status = status;
+	if (!l->v[l->n].path)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	l->n++;
+	return 0;
+}
+
+static void st_list_free(dits_status_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].path);
+	free(l->v);
+	memset(l, 0, sizeof *l);
+}
+
+void dits_status_free(dits_status *st)
+{
+	free(st->branch);
+	st_list_free(&st->staged);
+	st_list_free(&st->unstaged);
+	st_list_free(&st->untracked);
+	memset(st, 0, sizeof *st);
+}
+
+/*
+ * Compares the worktree with the index. For each index entry, *wt_state is
+ * 0 clean, 'M' modified or 'D' deleted; untracked files are appended to
+ * untracked (may be NULL). Refreshes stat caches of files found unchanged.
+ */
+static int worktree_diff(dits_repo *r, dits_index *idx, char *wt_state, dits_status_list *untracked,
+                         uint64_t *hashed)
+{
+	ignore ig;
+	int rc = ignore_load(r, &ig);
+	if (rc)
+		return rc;
+	wt_list files = { 0 };
+	rc = collect(r, "", &ig, &files);
+	if (rc) {
+		ignore_free(&ig);
+		return rc;
+	}
+	qsort(files.v, files.n, sizeof *files.v, cmp_wt);
+	dits_index_sort(idx);
+	size_t i = 0, k = 0;
+	while (!rc && (i < files.n || k < idx->n)) {
+		int c = i == files.n ? 1 : k == idx->n ? -1 : strcmp(files.v[i].path, idx->e[k].path);
+		if (c < 0) {
+			if (untracked)
+				rc = st_push(untracked, files.v[i].path, DITS_ST_UNTRACKED);
+			i++;
+			continue;
+		}
+		if (c > 0) {
+			wt_state[k++] = DITS_ST_DELETED;
+			continue;
+		}
+		dits_index_entry *e = &idx->e[k];
+		const struct stat *fst = &files.v[i].st;
+		wt_state[k] = 0;
+		if (!dits_index_stat_clean(idx, e, fst)) {
+			if (e->size != (uint64_t)fst->st_size || e->mode != dits_mode_from_stat(fst)) {
+				wt_state[k] = DITS_ST_MODIFIED;
+			} else {
+				struct stat st2;
+				dits_id id;
+				rc = ingest_path(r, NULL, e->path, &st2, &id, NULL, NULL);
+				if (hashed)
+					(*hashed)++;
+				if (rc)
+					break;
+				if (!dits_id_eq(&id, &e->id)) {
+					wt_state[k] = DITS_ST_MODIFIED;
+				} else if (st2.st_mtim.tv_sec != 0) {
+					dits_index_entry_set_stat(e, &st2);
+					idx->dirty = true;
+				}
+			}
+		}
+		i++;
+		k++;
+	}
+	wt_free(&files);
+	ignore_free(&ig);
+	return rc;
+}
+
+int dits_worktree_state(dits_repo *r, dits_index *idx, char *state, dits_status_list *untracked)
+{
+	return worktree_diff(r, idx, state, untracked, NULL);
+}
+
+int dits_status_compute(dits_repo *r, dits_status *st)
+{
+	memset(st, 0, sizeof *st);
+	char *target = NULL;
+	int rc = dits_head_target(r, &target);
+	if (rc)
+		return rc;
+	if (target && !strncmp(target, "refs/heads/", 11))
+		st->branch = strdup(target + 11);
+	free(target);
+	dits_flat head;
+	if ((rc = dits_flat_from_head(r, &head, &st->has_head, &st->head)))
+		return rc;
+	dits_index idx;
+	if ((rc = dits_index_load(r, &idx))) {
+		dits_flat_free(&head);
+		return rc;
+	}
+	/* staged: index against HEAD */
+	size_t i = 0, k = 0;
+	while (!rc && (i < head.n || k < idx.n)) {
+		int c = i == head.n ? 1 : k == idx.n ? -1 : strcmp(head.e[i].path, idx.e[k].path);
+		if (c < 0) {
+			rc = st_push(&st->staged, head.e[i++].path, DITS_ST_DELETED);
+		} else if (c > 0) {
+			rc = st_push(&st->staged, idx.e[k++].path, DITS_ST_ADDED);
+		} else {
+			if (!dits_id_eq(&head.e[i].id, &idx.e[k].id) || head.e[i].mode != idx.e[k].mode)
+				rc = st_push(&st->staged, idx.e[k].path, DITS_ST_MODIFIED);
+			i++;
+			k++;
+		}
+	}
+	char *state = rc ? NULL : calloc(idx.n ? idx.n : 1, 1);
+	if (!rc && !state)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	if (!rc)
+		rc = worktree_diff(r, &idx, state, &st->untracked, &st->hashed_files);
+	for (size_t j = 0; !rc && j < idx.n; j++)
+		if (state[j])
+			rc = st_push(&st->unstaged, idx.e[j].path, state[j]);
+	/* Refresh the stat cache opportunistically, when nobody else writes. */
+	if (!rc && idx.dirty && dits_repo_lock(r) == 0) {
+		dits_index fresh;
+		if (dits_index_load(r, &fresh) == 0) {
+			/* Only if the index did not change under us. */
+			if (fresh.stamp_s == idx.stamp_s && fresh.stamp_ns == idx.stamp_ns)
+				dits_index_write(r, &idx);
+			dits_index_free(&fresh);
+		}
+		dits_repo_unlock(r);
+	}
+	dits_error_clear();
+	free(state);
+	dits_index_free(&idx);
+	dits_flat_free(&head);
+	if (rc)
+		dits_status_free(st);
+	return rc;
+}
+
+/* ---- commit --------------------------------------------------------- */
+
+/* Writes the tree for index entries [*pos, end) that lie under prefix. */
+static int write_tree(dits_pack_writer *w, dits_index *idx, size_t *pos, const char *prefix,
+                      dits_id *out)
+{
+	size_t pl = strlen(prefix);
+	dits_tree t;
+	dits_tree_init(&t);
+	int rc = 0;
+	while (!rc && *pos < idx->n) {
+		const dits_index_entry *e = &idx->e[*pos];
+		if (pl && (strncmp(e->path, prefix, pl) || e->path[pl] != '/'))
+			break;
+		const char *rest = e->path + (pl ? pl + 1 : 0);
+		const char *slash = strchr(rest, '/');
+		if (!slash) {
+			rc = dits_tree_add(&t, rest, DITS_KIND_FILE, e->mode, e->size, &e->id);
+			(*pos)++;
+			continue;
+		}
+		char *sub = strndup(e->path, (size_t)(slash - e->path));
+		char *name = strndup(rest, (size_t)(slash - rest));
+		dits_id sid;
+		if (!sub || !name)
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		else if (!(rc = write_tree(w, idx, pos, sub, &sid)))
+			rc = dits_tree_add(&t, name, DITS_KIND_TREE, 040000, 0, &sid);
+		free(sub);
+		free(name);
+	}
+	dits_buf b = DITS_BUF_INIT;
+	if (!rc)
+		rc = dits_tree_serialize(&t, &b);
+	if (!rc)
+		rc = dits_pack_writer_put_object(w, DITS_OBJ_TREE, b.data, b.len, out);
+	dits_buf_free(&b);
+	dits_tree_free(&t);
+	return rc;
+}
+
+int dits_commit_create(dits_repo *r, const char *message, bool allow_empty, dits_id *out)
+{
+	int rc = dits_repo_lock(r);
+	if (rc)
+		return rc;
+	dits_index idx;
+	if ((rc = dits_index_load(r, &idx)))
+		return rc;
+	char *target = NULL;
+	dits_pack_writer *w = NULL;
+	dits_commit c = { 0 };
+	dits_buf b = DITS_BUF_INIT;
+	dits_id parent, tree;
+	bool has_parent = false;
+	if ((rc = dits_head_target(r, &target)))
+		goto out;
+	rc = dits_ref_read(r, "HEAD", &parent);
+	if (rc == 0)
+		has_parent = true;
+	else if (rc == DITS_ENOTFOUND)
+		rc = 0;
+	else
+		goto out;
+	for (size_t i = 0; i < idx.n; i++) {
+		if (!dits_odb_exists(r->odb, &idx.e[i].id)) {
+			rc = dits_error_set(DITS_ECORRUPT, "%s: staged content is missing from the store; add it again",
+			                    idx.e[i].path);
+			goto out;
+		}
+	}
+	if ((rc = dits_pack_writer_new(&w, r->odb)))
+		goto out;
+	size_t pos = 0;
+	dits_index_sort(&idx);
+	if ((rc = write_tree(w, &idx, &pos, "", &tree)))
+		goto out;
+	if (!allow_empty) {
+		bool same;
+		if (has_parent) {
+			dits_commit pc;
+			if ((rc = dits_commit_read(r->odb, &parent, &pc)))
+				goto out;
+			same = dits_id_eq(&pc.tree, &tree);
+			dits_commit_free(&pc);
+		} else {
+			same = idx.n == 0;
+		}
+		if (same) {
+			rc = dits_error_set(DITS_EINVALID, "nothing to commit, working tree clean");
+			goto out;
+		}
+	}
+	c.tree = tree;
+	c.parents = has_parent ? &parent : NULL;
+	c.nparents = has_parent ? 1 : 0;
+	if ((rc = dits_signature_default(&c.author, NULL, NULL)) ||
+	    (rc = dits_signature_default(&c.committer, NULL, NULL)))
+		goto out;
+	c.message = (char *)message;
+	if ((rc = dits_commit_serialize(&c, &b)))
+		goto out;
+	if ((rc = dits_pack_writer_put_object(w, DITS_OBJ_COMMIT, b.data, b.len, out)))
+		goto out;
+	if ((rc = dits_pack_writer_finish(w)))
+		goto out;
+	char subject[120];
+	snprintf(subject, sizeof subject, "commit%s: %s", has_parent ? "" : " (initial)", message);
+	dits_id zero = { { 0 } };
+	if (target)
+		rc = dits_ref_update(r, target, out, has_parent ? &parent : &zero, subject);
+	else
+		rc = dits_head_set_detached(r, out, subject);
+out:
+	c.parents = NULL;
+	c.message = NULL;
+	dits_commit_free(&c);
+	dits_buf_free(&b);
+	dits_pack_writer_free(w);
+	free(target);
+	dits_index_free(&idx);
+	return rc;
+}

@@ -1,0 +1,120 @@
+/*
+ * worktree.h - what a user does to a worktree: add, rm, status, commit,
+ * checkout; and the flattened view of a tree used to compare them.
+ */
+#ifndef DITS_WORKTREE_H
+#define DITS_WORKTREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hash.h"
+#include "index.h"
+#include "ingest.h"
+#include "repo.h"
+
+/* Progress over a known number of bytes; every member may be NULL. */
+typedef struct dits_progress {
+	void (*start)(void *ctx, const char *what, uint64_t total_bytes, uint64_t total_files);
+	void (*advance)(void *ctx, uint64_t bytes);
+	void (*file_done)(void *ctx);
+	void (*finish)(void *ctx);
+	void *ctx;
+} dits_progress;
+
+/* A tree flattened to its files, sorted by path. */
+typedef struct dits_flat_entry {
+	char *path;
+	uint32_t mode;
+	uint64_t size;
+	dits_id id;
+} dits_flat_entry;
+
+typedef struct dits_flat {
+	dits_flat_entry *e;
+	size_t n, cap;
+} dits_flat;
+
+/* Flattens the tree of commit (a zero id gives an empty list). */
+int dits_flat_from_commit(dits_repo *r, const dits_id *commit, dits_flat *out);
+int dits_flat_from_tree(dits_repo *r, const dits_id *tree, dits_flat *out);
+/* The tree of HEAD, empty when there is no commit yet. */
+int dits_flat_from_head(dits_repo *r, dits_flat *out, bool *has_head, dits_id *head);
+const dits_flat_entry *dits_flat_find(const dits_flat *f, const char *path);
+void dits_flat_free(dits_flat *f);
+
+/* ---- add / rm ------------------------------------------------------ */
+
+typedef struct dits_add_result {
+	uint64_t files, bytes;          /* files staged and their total size */
+	uint64_t hashed_files, hashed_bytes; /* of those, read because their stat changed */
+	uint64_t new_chunks, new_bytes; /* chunk bytes newly stored */
+	uint64_t removed;               /* deletions staged */
+} dits_add_result;
+
+/* Stages paths (relative to the cwd); directories recurse and honour .ditsignore. */
+int dits_add(dits_repo *r, const char *const *paths, size_t n, const dits_progress *p,
+             dits_add_result *res);
+
+typedef void (*dits_path_fn)(void *ctx, const char *path);
+int dits_rm(dits_repo *r, const char *const *paths, size_t n, bool cached, dits_path_fn fn, void *ctx);
+
+/* ---- status -------------------------------------------------------- */
+
+enum { DITS_ST_ADDED = 'A', DITS_ST_MODIFIED = 'M', DITS_ST_DELETED = 'D', DITS_ST_UNTRACKED = '?' };
+
+typedef struct dits_status_item {
+	char *path;
+	char status;
+} dits_status_item;
+
+typedef struct dits_status_list {
+	dits_status_item *v;
+	size_t n, cap;
+} dits_status_list;
+
+typedef struct dits_status {
+	char *branch;   /* "main", or NULL when HEAD is detached */
+	bool has_head;
+	dits_id head;
+	dits_status_list staged, unstaged, untracked;
+	uint64_t hashed_files; /* files whose content had to be read */
+} dits_status;
+
+int dits_status_compute(dits_repo *r, dits_status *st);
+void dits_status_free(dits_status *st);
+
+/* ---- commit -------------------------------------------------------- */
+
+/*
+ * Records the index as a commit on the current branch (or detached HEAD).
+ * DITS_EINVALID "nothing to commit" when the tree equals the parent's.
+ */
+int dits_commit_create(dits_repo *r, const char *message, bool allow_empty, dits_id *out);
+
+/* ---- checkout ------------------------------------------------------ */
+
+/*
+ * Switches the worktree, index and HEAD to commit. branch_ref
+ * ("refs/heads/x") makes HEAD point at the branch, NULL detaches it.
+ * Refuses (DITS_ECONFLICT, nothing changed) when local changes would be lost.
+ */
+int dits_checkout_commit(dits_repo *r, const dits_id *commit, const char *branch_ref,
+                         const dits_progress *p);
+
+/* Restores paths from commit (NULL: from the index) into worktree and index. */
+int dits_checkout_paths(dits_repo *r, const dits_id *commit, const char *const *paths, size_t n,
+                        const dits_progress *p);
+
+/* ---- shared with checkout ----------------------------------------- */
+
+/*
+ * Compares the worktree with idx: state[k] becomes 0, 'M' or 'D' for each
+ * index entry; untracked files are appended to untracked (may be NULL).
+ */
+int dits_worktree_state(dits_repo *r, dits_index *idx, char *state, dits_status_list *untracked);
+/* Removes the now-empty parent directories of rel. */
+void dits_prune_empty_dirs(dits_repo *r, const char *rel);
+
+#endif
