@@ -140,6 +140,7 @@ typedef struct ingest_reader {
 	const dits_chunker *c;
 	int fd;
 	const char *path;
+	dits_hasher *whole; /* the whole-content hash runs here, beside the cutting */
 } ingest_reader;
 
 /* Fills a block after the carried-over bytes; returns bytes read or <0. */
@@ -209,6 +210,7 @@ static void *reader_main(void *arg)
 			blockq_push_full(q, bi);
 			return NULL;
 		}
+		dits_hasher_update(r->whole, b->data + b->len, (size_t)n);
 		b->len += (size_t)n;
 		bool eof = b->len < b->cap;
 		size_t used = cut_block(r->c, b, eof, &b->err);
@@ -232,6 +234,7 @@ typedef struct consumer {
 	dits_pack_writer *w;
 	dits_manifest *m;
 	dits_hasher whole;
+	bool hash_whole; /* false when the reader thread hashes the whole content */
 	dits_ingest_stats *stats;
 	dits_progress_fn progress;
 	void *pctx;
@@ -244,7 +247,8 @@ static int consume_block(consumer *cs, block *b)
 		uint32_t len = b->cuts[i].len;
 		dits_id id;
 		dits_hash_buf(&id, p, len);
-		dits_hasher_update(&cs->whole, p, len);
+		if (cs->hash_whole)
+			dits_hasher_update(&cs->whole, p, len);
 		int rc;
 		if (cs->w) {
 			bool stored;
@@ -270,7 +274,7 @@ int dits_ingest_fd(dits_pack_writer *w, const dits_chunker *c, int fd, const cha
                    void *pctx)
 {
 	dits_manifest_init(m);
-	consumer cs = { w, m, { { 0 } }, stats, progress, pctx };
+	consumer cs = { w, m, { { { 0 } } }, true, stats, progress, pctx };
 	dits_hasher_init(&cs.whole);
 	struct stat st;
 	if (fstat(fd, &st) < 0)
@@ -310,7 +314,8 @@ stream:;
 		blockq_destroy(&q);
 		return rc;
 	}
-	ingest_reader r = { &q, c, fd, path };
+	ingest_reader r = { &q, c, fd, path, &cs.whole };
+	cs.hash_whole = false;
 	pthread_t th;
 	if (pthread_create(&th, NULL, reader_main, &r) != 0) {
 		blockq_destroy(&q);

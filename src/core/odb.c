@@ -29,6 +29,7 @@
 #define IDX_ENTRY_LEN 48
 #define WRITE_BUF_LEN (8u << 20)
 #define WRITEBACK_STEP (32ull << 20)
+#define WRITE_DIRECT_MIN (64u << 20) /* effectively off: see PERFORMANCE.md */
 
 typedef struct pack {
 	char *pack_path;
@@ -655,8 +656,16 @@ int dits_pack_writer_put(dits_pack_writer *w, int type, const dits_id *id,
 	rh[0] = (uint8_t)type;
 	dits_put_le32(rh + 4, (uint32_t)len);
 	memcpy(rh + 8, id->b, DITS_ID_LEN);
-	if ((rc = writer_emit(w, rh, sizeof rh)) || (rc = writer_emit(w, data, len)))
+	if ((rc = writer_emit(w, rh, sizeof rh)))
 		return rc;
+	if (len >= WRITE_DIRECT_MIN) {
+		/* Large payloads skip the buffer: one copy fewer per chunk. */
+		if ((rc = writer_flush(w)) || (rc = dits_write_all(w->fd, data, len, w->tmp_path)))
+			return rc;
+		w->flushed += len;
+	} else if ((rc = writer_emit(w, data, len))) {
+		return rc;
+	}
 	idx_entry *e = &w->entries[w->n];
 	e->id = *id;
 	e->offset = w->size + DITS_PACK_RECORD_HEADER_LEN;

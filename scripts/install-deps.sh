@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what Dits needs to build and test on Debian 12, from Debian's packages.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+pkgs=(
+  gcc meson ninja-build pkg-config
+  librust-blake3-dev      # the official BLAKE3 C sources (compiled in when no libblake3 exists)
+  b3sum                   # independent BLAKE3 reference for the tests
+  strace                  # status test: proves no file content is read
+  util-linux              # script(1): progress bar test on a pseudo-terminal
+  libclang-rt-14-dev      # sanitizer runtimes
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
