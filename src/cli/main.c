@@ -132,11 +132,11 @@ static int cmd_add(int argc, char **argv)
 	dits_repo_free(r);
 	if (rc)
 		return fail(rc);
-	char a[32], b[32];
-	printf("added %llu files, %s (%s new stored)%s\n", (unsigned long long)res.files,
-	       cli_human_bytes(a, sizeof a, (double)res.bytes),
-	       cli_human_bytes(b, sizeof b, (double)res.new_bytes),
-	       res.removed ? ", removals staged" : "");
+	printf("added %llu file%s, %llu bytes (%llu new bytes stored)", (unsigned long long)res.files,
+	       res.files == 1 ? "" : "s", (unsigned long long)res.bytes, (unsigned long long)res.new_bytes);
+	if (res.removed)
+		printf(", %llu removal%s staged", (unsigned long long)res.removed, res.removed == 1 ? "" : "s");
+	printf("\n");
 	return 0;
 }
 
@@ -376,6 +376,9 @@ static int cmd_log(int argc, char **argv)
 			dits_buf_put_json_str(&out, co ? co : "");
 			free(co);
 			dits_buf_printf(&out, ",\"time\":%lld,\"message\":", (long long)c.committer.time);
+			size_t ml = strlen(c.message);
+			while (ml && c.message[ml - 1] == '\n')
+				c.message[--ml] = '\0';
 			dits_buf_put_json_str(&out, c.message);
 			dits_buf_puts(&out, "}");
 		} else if (oneline) {
@@ -744,17 +747,17 @@ static void print_problem(void *ctx, const char *msg)
 static void print_note(void *ctx, const char *msg)
 {
 	(void)ctx;
-	printf("note: %s\n", msg);
+	fprintf(stderr, "dits: note: %s\n", msg);
 }
 
 static int cmd_fsck(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	/* Leftovers of killed commands are harmless; they are listed on request. */
+	bool verbose = has_flag(argc, argv, "-v") || has_flag(argc, argv, "--verbose");
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
-	long n = dits_fsck(r, print_problem, print_note, NULL);
+	long n = dits_fsck(r, print_problem, verbose ? print_note : NULL, NULL);
 	dits_repo_free(r);
 	if (n < 0)
 		return fail((int)n);
@@ -778,10 +781,11 @@ static int cmd_gc(int argc, char **argv)
 	dits_repo_free(r);
 	if (rc)
 		return fail(rc);
-	char a[32];
-	printf("removed %llu objects, %s; %llu packs -> %llu\n", (unsigned long long)res.removed_objects,
-	       cli_human_bytes(a, sizeof a, (double)res.removed_bytes), (unsigned long long)res.packs_before,
-	       (unsigned long long)res.packs_after);
+	printf("removed %llu objects, %llu bytes\n", (unsigned long long)res.removed_objects,
+	       (unsigned long long)res.removed_bytes);
+	if (res.packs_before != res.packs_after)
+		fprintf(stderr, "repacked: %llu packs -> %llu\n", (unsigned long long)res.packs_before,
+		        (unsigned long long)res.packs_after);
 	return 0;
 }
 
@@ -937,7 +941,7 @@ static const command commands[] = {
 	{ "tag", cmd_tag, "tag [NAME [REV]]            list or create tags" },
 	{ "ls-files", cmd_ls_files, "ls-files [--json]           the index: mode, asset id, size, path" },
 	{ "stats", cmd_stats, "stats [--json]              logical and stored bytes, chunks, dedup ratio" },
-	{ "fsck", cmd_fsck, "fsck                        verify every stored byte and reference" },
+	{ "fsck", cmd_fsck, "fsck [-v]                   verify every stored byte and reference (-v: list leftovers of killed commands)" },
 	{ "gc", cmd_gc, "gc                          remove unreachable chunks and objects" },
 	{ "hash", cmd_hash, "hash FILE...                BLAKE3 of files (b3sum's format)" },
 	{ "debug", cmd_debug, "debug chunks FILE [--min N --avg N --max N --level L --seed S]  FastCDC cut points" },

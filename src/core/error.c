@@ -53,13 +53,23 @@ int dits_error_errno(const char *fmt, ...)
 
 int dits_error_wrap(int code, const char *fmt, ...)
 {
-	char prefix[512], old[1024];
+	char old[sizeof last_error];
+	memcpy(old, last_error, sizeof old);
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof prefix, fmt, ap);
+	int n = vsnprintf(last_error, sizeof last_error, fmt, ap);
 	va_end(ap);
-	snprintf(old, sizeof old, "%s", last_error);
-	snprintf(last_error, sizeof last_error, "%s: %s", prefix, old);
+	if (n < 0 || (size_t)n >= sizeof last_error - 3)
+		return code;
+	/* Append ": <old message>", cut to fit. */
+	size_t room = sizeof last_error - (size_t)n;
+	last_error[n] = ':';
+	last_error[n + 1] = ' ';
+	size_t ol = strnlen(old, sizeof old - 1);
+	if (ol > room - 3)
+		ol = room - 3;
+	memcpy(last_error + n + 2, old, ol);
+	last_error[n + 2 + ol] = '\0';
 	return code;
 }
 

@@ -274,7 +274,14 @@ int dits_ingest_fd(dits_pack_writer *w, const dits_chunker *c, int fd, const cha
                    void *pctx)
 {
 	dits_manifest_init(m);
-	consumer cs = { w, m, { { { 0 } } }, true, stats, progress, pctx };
+	consumer cs;
+	memset(&cs, 0, sizeof cs);
+	cs.w = w;
+	cs.m = m;
+	cs.hash_whole = true;
+	cs.stats = stats;
+	cs.progress = progress;
+	cs.pctx = pctx;
 	dits_hasher_init(&cs.whole);
 	struct stat st;
 	if (fstat(fd, &st) < 0)

@@ -452,8 +452,11 @@ int dits_gc(dits_repo *r, dits_gc_result *res)
 	if (!rc && nrewrite) {
 		gc_copy_ctx g = { r, &w.seen, rewrite, NULL, DITS_BUF_INIT };
 		rc = dits_pack_writer_new(&g.w, r->odb);
-		if (!rc)
+		if (!rc) {
+			/* The store still lists the records we copy; they must be copied all the same. */
+			dits_pack_writer_ignore_store(g.w);
 			rc = dits_odb_foreach(r->odb, copy_live, &g);
+		}
 		/* Remember the old packs before finish() appends the new one. */
 		doomed = calloc(np, sizeof *doomed);
 		if (!rc && !doomed)

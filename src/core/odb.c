@@ -499,6 +499,32 @@ size_t dits_odb_verify_pack(dits_odb *db, size_t pi, dits_odb_report_fn report, 
 	return problems;
 }
 
+void dits_odb_remove_leftovers(dits_odb *db)
+{
+	DIR *d = opendir(db->dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *n = e->d_name;
+		size_t l = strlen(n);
+		bool stale = !strncmp(n, "tmp-", 4) || strstr(n, ".tmp-");
+		if (!stale && l > 10 && !strncmp(n, "pack-", 5) && !strcmp(n + l - 5, ".pack")) {
+			char *idx = dits_strfmt("%s/%.*s.idx", db->dir, (int)(l - 5), n);
+			struct stat st;
+			stale = idx && stat(idx, &st) < 0 && errno == ENOENT;
+			free(idx);
+		}
+		if (!stale)
+			continue;
+		char *p = dits_path_join(db->dir, n);
+		if (p)
+			unlink(p);
+		free(p);
+	}
+	closedir(d);
+}
+
 /* ---- writer -------------------------------------------------------- */
 
 struct dits_pack_writer {
@@ -516,6 +542,7 @@ struct dits_pack_writer {
 	size_t tcap;
 	uint64_t new_bytes;
 	bool finished;
+	bool ignore_store;
 };
 
 int dits_pack_writer_new(dits_pack_writer **out, dits_odb *db)
@@ -618,9 +645,14 @@ static int writer_insert(dits_pack_writer *w, size_t idx)
 	return 0;
 }
 
+void dits_pack_writer_ignore_store(dits_pack_writer *w)
+{
+	w->ignore_store = true;
+}
+
 bool dits_pack_writer_has(dits_pack_writer *w, const dits_id *id)
 {
-	return writer_lookup(w, id) || dits_odb_exists(w->db, id);
+	return writer_lookup(w, id) || (!w->ignore_store && dits_odb_exists(w->db, id));
 }
 
 int dits_pack_writer_put(dits_pack_writer *w, int type, const dits_id *id,

@@ -82,6 +82,13 @@ const char *dits_odb_dir(const dits_odb *db);
 typedef void (*dits_odb_report_fn)(void *ctx, const char *msg);
 size_t dits_odb_verify_pack(dits_odb *db, size_t i, dits_odb_report_fn report, void *ctx);
 
+/*
+ * Deletes what interrupted writers left in the pack directory: temporary
+ * packs and indexes, and packs that never got their index. Only safe while
+ * holding the repository lock (no writer can be running).
+ */
+void dits_odb_remove_leftovers(dits_odb *db);
+
 /* ---- writing ------------------------------------------------------ */
 
 typedef struct dits_pack_writer dits_pack_writer;
@@ -96,7 +103,12 @@ int dits_pack_writer_put(dits_pack_writer *w, int type, const dits_id *id,
 /* Hashes data, then puts it; the id is returned in out_id. */
 int dits_pack_writer_put_object(dits_pack_writer *w, int type, const void *data,
                                 size_t len, dits_id *out_id);
-/* True when id is in the store or already written by w. */
+/*
+ * Makes w skip records only when w itself already wrote them, not when the
+ * store has them (gc copies live records out of packs it will delete).
+ */
+void dits_pack_writer_ignore_store(dits_pack_writer *w);
+/* True when id is in the store (unless ignored) or already written by w. */
 bool dits_pack_writer_has(dits_pack_writer *w, const dits_id *id);
 /* Payload bytes written to this pack so far (new records only). */
 uint64_t dits_pack_writer_new_bytes(const dits_pack_writer *w);

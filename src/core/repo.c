@@ -119,7 +119,10 @@ int dits_repo_open(dits_repo **out, const char *start)
 		}
 		*slash = '\0';
 	}
-	return dits_error_set(DITS_ENOTFOUND, "not a dits repository (or any parent up to /): %s", start);
+	char abs[PATH_MAX];
+	if (!realpath(start, abs))
+		snprintf(abs, sizeof abs, "%s", start);
+	return dits_error_set(DITS_ENOTFOUND, "%s: not a dits repository (nor is any parent directory)", abs);
 }
 
 int dits_repo_init(dits_repo **out, const char *dir, const dits_chunker_params *params)
@@ -238,6 +241,8 @@ int dits_repo_lock(dits_repo *r)
 	}
 	free(p);
 	r->lock_fd = fd;
+	/* No other writer can be running now: what a killed one left goes. */
+	dits_odb_remove_leftovers(r->odb);
 	return 0;
 }
 
