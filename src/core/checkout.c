@@ -55,8 +55,15 @@ static int materialize_entry(dits_repo *r, dits_index *idx, const char *path, ui
 		if (lstat(abs, &cur) == 0 && S_ISDIR(cur.st_mode) && rmdir(abs) < 0)
 			rc = dits_error_errno("%s: a directory is in the way", path);
 	}
+	/* Staged inside .dits/tmp, so a killed checkout leaves nothing in the
+	 * worktree; the lock holder of the next command removes it. */
+	static unsigned seq;
+	char *tmp = dits_strfmt("%s/tmp/co-%ld-%u", r->dir, (long)getpid(), seq++);
+	if (!rc && !tmp)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
 	if (!rc)
-		rc = dits_materialize(r->odb, &m, abs, (mode & 0111) ? 0755 : 0644, &st, co_advance, (void *)p);
+		rc = dits_materialize(r->odb, &m, abs, tmp, (mode & 0111) ? 0755 : 0644, &st, co_advance, (void *)p);
+	free(tmp);
 	if (!rc)
 		rc = dits_index_set(idx, path, &st, id);
 	if (p && p->file_done)

@@ -69,7 +69,8 @@ static int push(dits_diff *d, const char *path, char status, const dits_manifest
 				return dits_error_set(DITS_ENOMEM, "out of memory");
 			}
 			memcpy(sorted, oldm->chunks, on * sizeof *sorted);
-			qsort(sorted, on, sizeof *sorted, cmp_ref);
+			if (on > 1)
+				qsort(sorted, on, sizeof *sorted, cmp_ref);
 		}
 		for (uint64_t i = 0; i < newm->nchunks; i++) {
 			if (sorted && has_chunk(sorted, on, &newm->chunks[i].id)) {

@@ -67,7 +67,8 @@ static int cmp_entry(const void *a, const void *b)
 void dits_index_sort(dits_index *idx)
 {
 	if (!idx->sorted) {
-		qsort(idx->e, idx->n, sizeof *idx->e, cmp_entry);
+		if (idx->n > 1)
+			qsort(idx->e, idx->n, sizeof *idx->e, cmp_entry);
 		idx->sorted = true;
 	}
 	idx->sorted_n = idx->n;

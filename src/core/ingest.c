@@ -405,10 +405,10 @@ static void *mat_reader_main(void *arg)
 	return NULL;
 }
 
-int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, mode_t mode,
-                     struct stat *st_out, dits_progress_fn progress, void *pctx)
+int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, const char *tmp_path,
+                     mode_t mode, struct stat *st_out, dits_progress_fn progress, void *pctx)
 {
-	char *tmp = dits_strfmt("%s.dits-tmp-%ld", path, (long)getpid());
+	char *tmp = tmp_path ? strdup(tmp_path) : dits_strfmt("%s.dits-tmp-%ld", path, (long)getpid());
 	if (!tmp)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 0777);
@@ -418,6 +418,7 @@ int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, mod
 		return rc;
 	}
 	int rc = 0;
+	bool cross_device = false;
 	if (m->nchunks > 0) {
 		blockq q;
 		size_t cap = BLOCK_LEN;
@@ -472,13 +473,17 @@ int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, mod
 	if (close(fd) < 0 && !rc)
 		rc = dits_error_errno("%s: close failed", path);
 	fd = -1;
-	if (!rc && rename(tmp, path) < 0)
+	if (!rc && rename(tmp, path) < 0) {
+		cross_device = errno == EXDEV && tmp_path;
 		rc = dits_error_errno("%s: rename failed", path);
+	}
 out:
 	if (fd >= 0)
 		close(fd);
 	if (rc)
 		unlink(tmp);
 	free(tmp);
+	if (cross_device) /* path is on another mount: stage beside it instead */
+		return dits_materialize(db, m, path, NULL, mode, st_out, progress, pctx);
 	return rc;
 }

@@ -38,12 +38,15 @@ int dits_ingest_fd(dits_pack_writer *w, const dits_chunker *c, int fd, const cha
                    void *pctx);
 
 /*
- * Writes m's content to path with the given mode, atomically. Chunks are
- * verified as they are read; on any error the target is left as it was.
+ * Writes m's content to path with the given mode, atomically: the bytes go
+ * to tmp_path (NULL: a temporary name beside path), are fsynced, and the
+ * file is renamed over path. Chunks are verified as they are read; on any
+ * error the target is left as it was and the temporary file is removed.
+ * A tmp_path on another filesystem than path is retried beside path.
  * When st is not NULL it receives the stat of the written file.
  */
 struct stat;
-int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, mode_t mode,
-                     struct stat *st, dits_progress_fn progress, void *pctx);
+int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, const char *tmp_path,
+                     mode_t mode, struct stat *st, dits_progress_fn progress, void *pctx);
 
 #endif

@@ -282,7 +282,8 @@ static int cmp_entry(const void *a, const void *b)
 
 int dits_tree_serialize(dits_tree *t, dits_buf *out)
 {
-	qsort(t->e, t->n, sizeof *t->e, cmp_entry);
+	if (t->n > 1)
+		qsort(t->e, t->n, sizeof *t->e, cmp_entry);
 	dits_buf_reset(out);
 	dits_buf_put(out, TREE_MAGIC, 4);
 	int rc = dits_buf_put_u32(out, (uint32_t)t->n);

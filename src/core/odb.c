@@ -224,7 +224,8 @@ int dits_odb_open(dits_odb **out, const char *dir)
 	}
 	closedir(d);
 	if (!rc && nn)
-		qsort(names, nn, sizeof *names, cmp_names);
+		if (nn > 1)
+			qsort(names, nn, sizeof *names, cmp_names);
 	for (size_t i = 0; i < nn && !rc; i++)
 		rc = odb_add_pack(db, names[i]);
 	for (size_t i = 0; i < nn; i++)
@@ -737,7 +738,8 @@ int dits_pack_writer_finish(dits_pack_writer *w)
 	if (rc)
 		return rc;
 
-	qsort(w->entries, w->n, sizeof *w->entries, cmp_idx_entry);
+	if (w->n > 1)
+		qsort(w->entries, w->n, sizeof *w->entries, cmp_idx_entry);
 	dits_buf idx = DITS_BUF_INIT;
 	dits_hasher names;
 	dits_hasher_init(&names);

@@ -258,7 +258,8 @@ int dits_refs_foreach(dits_repo *r, const char *prefix, dits_ref_fn fn, void *ct
 	int rc = collect_refs(dir, prefix, &names, &n, &cap);
 	free(dir);
 	if (!rc)
-		qsort(names, n, sizeof *names, cmp_str);
+		if (n > 1)
+			qsort(names, n, sizeof *names, cmp_str);
 	for (size_t i = 0; i < n && !rc; i++) {
 		dits_id id;
 		rc = dits_ref_read(r, names[i], &id);

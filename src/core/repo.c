@@ -1,5 +1,6 @@
 #include "repo.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -153,7 +154,7 @@ int dits_repo_init(dits_repo **out, const char *dir, const dits_chunker_params *
 	}
 	/* Build in a temporary directory and rename it into place. */
 	char *tmp = dits_strfmt("%s/.dits-init-%ld", abs, (long)getpid());
-	const char *subdirs[] = { "objects/pack", "refs/heads", "refs/tags", "logs/refs/heads" };
+	const char *subdirs[] = { "objects/pack", "refs/heads", "refs/tags", "logs/refs/heads", "tmp" };
 	dits_config *c = dits_config_new();
 	char num[32];
 	rc = tmp && c ? dits_mkdir_p(tmp, 0755) : dits_error_set(DITS_ENOMEM, "out of memory");
@@ -243,6 +244,24 @@ int dits_repo_lock(dits_repo *r)
 	r->lock_fd = fd;
 	/* No other writer can be running now: what a killed one left goes. */
 	dits_odb_remove_leftovers(r->odb);
+	char *tmp = dits_repo_path(r, "tmp");
+	if (tmp) {
+		DIR *d = opendir(tmp);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			char *f = dits_path_join(tmp, e->d_name);
+			if (f)
+				unlink(f);
+			free(f);
+		}
+		if (d)
+			closedir(d);
+		else if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			fprintf(stderr, "dits: warning: %s: cannot create: %s\n", tmp, strerror(errno));
+	}
+	free(tmp);
 	return 0;
 }
 

@@ -82,7 +82,8 @@ int dits_flat_from_tree(dits_repo *r, const dits_id *tree, dits_flat *out)
 	if (rc)
 		dits_flat_free(out);
 	else
-		qsort(out->e, out->n, sizeof *out->e, cmp_flat);
+		if (out->n > 1)
+			qsort(out->e, out->n, sizeof *out->e, cmp_flat);
 	return rc;
 }
 
@@ -458,7 +459,8 @@ int dits_add(dits_repo *r, const char *const *paths, size_t n, const dits_progre
 	}
 	if (rc)
 		goto out;
-	qsort(files.v, files.n, sizeof *files.v, cmp_wt);
+	if (files.n > 1)
+		qsort(files.v, files.n, sizeof *files.v, cmp_wt);
 
 	/* Which files must be read: those whose stat cache does not match. */
 	uint64_t total = 0, nread = 0;
@@ -684,7 +686,8 @@ static int worktree_diff(dits_repo *r, dits_index *idx, char *wt_state, dits_sta
 		ignore_free(&ig);
 		return rc;
 	}
-	qsort(files.v, files.n, sizeof *files.v, cmp_wt);
+	if (files.n > 1)
+		qsort(files.v, files.n, sizeof *files.v, cmp_wt);
 	dits_index_sort(idx);
 	size_t i = 0, k = 0;
 	while (!rc && (i < files.n || k < idx->n)) {
