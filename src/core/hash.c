@@ -1,6 +1,5 @@
 #include "hash.h"
 
-#include <ctype.h>
 #include <string.h>
 
 #include "error.h"
@@ -58,7 +57,7 @@ int dits_id_from_hex(dits_id *out, const char *hex)
 			return dits_error_set(DITS_EINVALID, "'%.64s' is not a 64-digit hex id", hex);
 		out->b[i] = (uint8_t)(hi << 4 | lo);
 	}
-	if (hex[DITS_ID_HEXLEN] != '\0' && !isspace((unsigned char)hex[DITS_ID_HEXLEN]))
+	if (hex[DITS_ID_HEXLEN] != '\0' && hex[DITS_ID_HEXLEN] != '\n')
 		return dits_error_set(DITS_EINVALID, "'%s' is not a 64-digit hex id", hex);
 	return 0;
 }

@@ -288,7 +288,13 @@ int dits_ingest_fd(dits_pack_writer *w, const dits_chunker *c, int fd, const cha
 		return dits_error_errno("%s", path);
 
 	int rc = 0;
-	if (st.st_size <= (off_t)BLOCK_LEN) {
+	/* A block must hold at least two maximum chunks, or the carried tail
+	 * could fill it and no cut would ever be made. */
+	size_t block_len = BLOCK_LEN;
+	if (block_len < 2 * c->max)
+		block_len = 2 * c->max;
+	/* A pipe or device reports no size: stream it. */
+	if (S_ISREG(st.st_mode) && st.st_size <= (off_t)block_len) {
 		/* Small file: one block, no thread. */
 		block b = { 0 };
 		b.cap = (size_t)st.st_size + 1;
@@ -299,10 +305,11 @@ int dits_ingest_fd(dits_pack_writer *w, const dits_chunker *c, int fd, const cha
 		if (n < 0)
 			rc = dits_error_errno("%s: read failed", path);
 		if (!rc && (size_t)n == b.cap) {
-			/* Grew while we read: fall back to the streaming path. */
+			/* Grew while we read: start again on the streaming path. */
 			free(b.data);
 			if (lseek(fd, 0, SEEK_SET) < 0)
 				return dits_error_errno("%s: seek failed", path);
+			dits_hasher_init(&cs.whole);
 			goto stream;
 		}
 		if (!rc) {
@@ -317,7 +324,7 @@ int dits_ingest_fd(dits_pack_writer *w, const dits_chunker *c, int fd, const cha
 	}
 stream:;
 	blockq q;
-	if ((rc = blockq_init(&q, BLOCK_LEN))) {
+	if ((rc = blockq_init(&q, block_len))) {
 		blockq_destroy(&q);
 		return rc;
 	}

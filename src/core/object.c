@@ -290,8 +290,10 @@ int dits_tree_serialize(dits_tree *t, dits_buf *out)
 	for (size_t i = 0; i < t->n && !rc; i++) {
 		const dits_tree_entry *e = &t->e[i];
 		size_t nl = strlen(e->name);
-		if (nl == 0 || nl > 65535)
+		if (nl == 0 || nl > 65535 || strchr(e->name, '/') || !strcmp(e->name, ".") || !strcmp(e->name, ".."))
 			return dits_error_set(DITS_EINVALID, "file name '%s' cannot be stored", e->name);
+		if (i && !strcmp(t->e[i - 1].name, e->name))
+			return dits_error_set(DITS_EINVALID, "file name '%s' appears twice in one directory", e->name);
 		dits_buf_put_u8(out, e->kind);
 		dits_buf_put_u32(out, e->mode);
 		dits_buf_put_u64(out, e->size);
@@ -325,6 +327,12 @@ int dits_tree_parse(dits_tree *t, const uint8_t *data, size_t len)
 			return -1;
 		}
 		char *s = strndup((const char *)name, nl);
+		/* Canonical form only: sorted, unique, no "." or "..". */
+		if (s && (!strcmp(s, ".") || !strcmp(s, "..") || (t->n && strcmp(t->e[t->n - 1].name, s) >= 0))) {
+			free(s);
+			dits_tree_free(t);
+			return -1;
+		}
 		if (!s || dits_tree_add(t, s, kind, mode, size, &id)) {
 			free(s);
 			dits_tree_free(t);

@@ -20,7 +20,8 @@ bool dits_ref_name_valid(const char *name)
 	size_t n = strlen(name);
 	if (n == 0 || n > 200 || name[0] == '-' || name[0] == '/' || name[n - 1] == '/' ||
 	    name[n - 1] == '.' || strstr(name, "..") || strstr(name, "//") || strstr(name, "/.") ||
-	    name[0] == '.' || (n >= 5 && !strcmp(name + n - 5, ".lock")) || !strcmp(name, "HEAD"))
+	    name[0] == '.' || (n >= 5 && !strcmp(name + n - 5, ".lock")) || !strcmp(name, "HEAD") ||
+	    strstr(name, ".tmp-")) /* the suffix of ref files being written */
 		return false;
 	for (const char *p = name; *p; p++) {
 		unsigned char c = (unsigned char)*p;
@@ -293,7 +294,8 @@ int dits_revparse(dits_repo *r, const char *spec, dits_id *out)
 		struct stat st;
 		const char *prefixes[] = { "refs/heads/", "refs/tags/", "" };
 		for (size_t i = 0; i < 3 && rc == DITS_ENOTFOUND; i++) {
-			if (!dits_ref_name_valid(base) && !(i == 2 && !strncmp(base, "refs/", 5)))
+			/* A full ref name only when it says so: "config" is not .dits/config. */
+			if (i == 2 ? strncmp(base, "refs/", 5) != 0 : !dits_ref_name_valid(base))
 				break;
 			free(ref);
 			ref = dits_strfmt("%s%s", prefixes[i], base);

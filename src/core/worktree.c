@@ -839,7 +839,8 @@ static int write_tree(dits_pack_writer *w, dits_index *idx, size_t *pos, const c
 	return rc;
 }
 
-int dits_commit_create(dits_repo *r, const char *message, bool allow_empty, dits_id *out)
+int dits_commit_create(dits_repo *r, const char *message, bool allow_empty, dits_id *out,
+                       const dits_progress *p)
 {
 	int rc = dits_repo_lock(r);
 	if (rc)
@@ -862,13 +863,24 @@ int dits_commit_create(dits_repo *r, const char *message, bool allow_empty, dits
 		rc = 0;
 	else
 		goto out;
+	uint64_t total = 0;
+	for (size_t i = 0; i < idx.n; i++)
+		total += idx.e[i].size;
+	if (p && p->start)
+		p->start(p->ctx, "commit", total, idx.n);
 	for (size_t i = 0; i < idx.n; i++) {
 		if (!dits_odb_exists(r->odb, &idx.e[i].id)) {
 			rc = dits_error_set(DITS_ECORRUPT, "%s: staged content is missing from the store; add it again",
 			                    idx.e[i].path);
 			goto out;
 		}
+		if (p && p->advance)
+			p->advance(p->ctx, idx.e[i].size);
+		if (p && p->file_done)
+			p->file_done(p->ctx);
 	}
+	if (p && p->finish)
+		p->finish(p->ctx);
 	if ((rc = dits_pack_writer_new(&w, r->odb)))
 		goto out;
 	size_t pos = 0;

@@ -89,9 +89,11 @@ void dits_status_free(dits_status *st);
 
 /*
  * Records the index as a commit on the current branch (or detached HEAD).
+ * Progress counts the staged bytes whose chunks are confirmed present.
  * DITS_EINVALID "nothing to commit" when the tree equals the parent's.
  */
-int dits_commit_create(dits_repo *r, const char *message, bool allow_empty, dits_id *out);
+int dits_commit_create(dits_repo *r, const char *message, bool allow_empty, dits_id *out,
+                       const dits_progress *p);
 
 /* ---- checkout ------------------------------------------------------ */
 
