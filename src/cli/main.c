@@ -192,7 +192,9 @@ static int cmd_commit(int argc, char **argv)
 		return 1;
 	dits_id id;
 	char *msgnl = dits_strfmt("%s%s", msg, msg[strlen(msg) - 1] == '\n' ? "" : "\n");
-	int rc = dits_commit_create(r, msgnl, allow_empty, &id);
+	dits_progress p;
+	cli_progress_init(&p);
+	int rc = dits_commit_create(r, msgnl, allow_empty, &id, &p);
 	free(msgnl);
 	if (rc) {
 		dits_repo_free(r);
