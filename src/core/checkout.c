@@ -7,6 +7,7 @@
  * half-written file; the index and HEAD move last.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,32 @@ static int materialize_entry(dits_repo *r, dits_index *idx, const char *path, ui
 	return rc;
 }
 
+/* True when the worktree file at path already holds exactly t's content
+ * (a previous, interrupted checkout got that far). */
+static bool already_target(dits_repo *r, const char *path, const dits_flat_entry *t)
+{
+	if (!t)
+		return false;
+	char *abs = dits_path_join(r->workdir, path);
+	int fd = abs ? open(abs, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+	free(abs);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	bool same = false;
+	dits_manifest m;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == t->size &&
+	    dits_ingest_fd(NULL, &r->chunker, fd, path, &m, NULL, NULL, NULL) == 0) {
+		dits_id id;
+		dits_manifest_id(&m, &id);
+		same = dits_id_eq(&id, &t->id) && (dits_mode_from_stat(&st) == t->mode);
+		dits_manifest_free(&m);
+	}
+	close(fd);
+	dits_error_clear();
+	return same;
+}
+
 static bool same_entry(const dits_flat_entry *a, const dits_flat_entry *b)
 {
 	return a && b && dits_id_eq(&a->id, &b->id) && a->mode == b->mode;
@@ -131,13 +158,15 @@ int dits_checkout_commit(dits_repo *r, const dits_id *commit, const char *branch
 				continue;
 			const dits_flat_entry *h = dits_flat_find(&head, idx.e[k].path);
 			const dits_flat_entry *t = dits_flat_find(&target, idx.e[k].path);
-			if (!same_entry(h, t) && !(state[k] == 'D' && !t))
+			if (!same_entry(h, t) && !(state[k] == 'D' && !t) &&
+			    !(state[k] == 'M' && already_target(r, idx.e[k].path, t)))
 				rc = dits_error_set(DITS_ECONFLICT,
 				                    "%s: your local changes would be overwritten by checkout; commit them first",
 				                    idx.e[k].path);
 		}
 		for (size_t u = 0; u < untracked.n && !rc; u++)
-			if (dits_flat_find(&target, untracked.v[u].path))
+			if (dits_flat_find(&target, untracked.v[u].path) &&
+			    !already_target(r, untracked.v[u].path, dits_flat_find(&target, untracked.v[u].path)))
 				rc = dits_error_set(DITS_ECONFLICT,
 				                    "%s: an untracked file would be overwritten by checkout; move it first",
 				                    untracked.v[u].path);

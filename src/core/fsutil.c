@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -172,6 +173,20 @@ char *dits_path_join(const char *a, const char *b)
 		return strdup(b);
 	size_t la = strlen(a);
 	return dits_strfmt("%s%s%s", a, a[la - 1] == '/' ? "" : "/", b);
+}
+
+bool dits_tmp_owner_alive(const char *name, const char *prefix)
+{
+	const char *p = strstr(name, prefix);
+	if (!p)
+		return false;
+	char *end;
+	long pid = strtol(p + strlen(prefix), &end, 10);
+	if (end == p + strlen(prefix) || pid <= 0)
+		return false;
+	if (pid == (long)getpid())
+		return true;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
 double dits_now(void)

@@ -6,6 +6,7 @@
 #ifndef DITS_FSUTIL_H
 #define DITS_FSUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -31,6 +32,12 @@ int dits_mkdir_p(const char *path, mode_t mode);
 char *dits_path_join(const char *a, const char *b);
 /* Formats into a malloc'd string. */
 char *dits_strfmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * True when name embeds the pid of a live process after prefix (e.g.
+ * "tmp-1234-..." with prefix "tmp-"): its temporary files are in use.
+ */
+bool dits_tmp_owner_alive(const char *name, const char *prefix);
 
 /* A monotonic clock in seconds. */
 double dits_now(void);

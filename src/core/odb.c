@@ -509,7 +509,10 @@ void dits_odb_remove_leftovers(dits_odb *db)
 	while ((e = readdir(d))) {
 		const char *n = e->d_name;
 		size_t l = strlen(n);
-		bool stale = !strncmp(n, "tmp-", 4) || strstr(n, ".tmp-");
+		bool stale = (!strncmp(n, "tmp-", 4) && !dits_tmp_owner_alive(n, "tmp-")) ||
+		             (strstr(n, ".tmp-") && !dits_tmp_owner_alive(n, ".tmp-"));
+		/* Packs are renamed into place only under the lock, so a pack
+		 * without its index now belongs to a writer that died. */
 		if (!stale && l > 10 && !strncmp(n, "pack-", 5) && !strcmp(n + l - 5, ".pack")) {
 			char *idx = dits_strfmt("%s/%.*s.idx", db->dir, (int)(l - 5), n);
 			struct stat st;

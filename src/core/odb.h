@@ -84,8 +84,9 @@ size_t dits_odb_verify_pack(dits_odb *db, size_t i, dits_odb_report_fn report, v
 
 /*
  * Deletes what interrupted writers left in the pack directory: temporary
- * packs and indexes, and packs that never got their index. Only safe while
- * holding the repository lock (no writer can be running).
+ * packs and indexes of processes that no longer run, and packs that never
+ * got their index. Call it holding the repository lock: packs are finished
+ * (renamed into place) only under that lock.
  */
 void dits_odb_remove_leftovers(dits_odb *db);
 
@@ -116,6 +117,7 @@ uint64_t dits_pack_writer_new_records(const dits_pack_writer *w);
 /*
  * Makes the pack durable and visible (fsync, index, renames, directory
  * fsync) and adds it to the odb. A writer that wrote nothing leaves nothing.
+ * The caller holds the repository lock (see dits_odb_remove_leftovers).
  */
 int dits_pack_writer_finish(dits_pack_writer *w);
 /* Frees w; an unfinished pack is removed. */

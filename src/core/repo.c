@@ -232,13 +232,25 @@ int dits_repo_lock(dits_repo *r)
 		free(p);
 		return rc;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int rc = errno == EWOULDBLOCK
-			? dits_error_set(DITS_ELOCKED, "%s: another dits process is changing this repository", r->dir)
-			: dits_error_errno("%s: lock failed", p);
-		close(fd);
-		free(p);
-		return rc;
+	/* Wait a little: a background worker holds the lock only for the
+	 * moment it takes to publish a proxy. */
+	double limit = 10;
+	const char *env = getenv("DITS_LOCK_TIMEOUT");
+	if (env && *env)
+		limit = atof(env);
+	double start = dits_now();
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int rc = 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			rc = dits_error_errno("%s: lock failed", p);
+		else if (dits_now() - start >= limit)
+			rc = dits_error_set(DITS_ELOCKED, "%s: another dits process is changing this repository", r->dir);
+		if (rc) {
+			close(fd);
+			free(p);
+			return rc;
+		}
+		usleep(20000);
 	}
 	free(p);
 	r->lock_fd = fd;
@@ -249,7 +261,7 @@ int dits_repo_lock(dits_repo *r)
 		DIR *d = opendir(tmp);
 		struct dirent *e;
 		while (d && (e = readdir(d))) {
-			if (e->d_name[0] == '.')
+			if (e->d_name[0] == '.' || dits_tmp_owner_alive(e->d_name, "-"))
 				continue;
 			char *f = dits_path_join(tmp, e->d_name);
 			if (f)
