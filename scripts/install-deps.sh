@@ -6,6 +6,9 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 pkgs=(
   gcc meson ninja-build pkg-config
   librust-blake3-dev      # the official BLAKE3 C sources (compiled in when no libblake3 exists)
+  libsqlite3-dev          # variants and the job queue (.dits/dits.db)
+  libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev
+  ffmpeg                  # the tests make source media with it and check proxies with ffprobe
   b3sum                   # independent BLAKE3 reference for the tests
   strace                  # status test: proves no file content is read
   util-linux              # script(1): progress bar test on a pseudo-terminal

@@ -174,3 +174,31 @@ int dits_config_write(const dits_config *c, const char *path)
 	dits_buf_free(&b);
 	return rc;
 }
+
+int dits_config_unset(dits_config *c, const char *key)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		if (strcmp(c->items[i].key, key))
+			continue;
+		free(c->items[i].key);
+		free(c->items[i].value);
+		memmove(&c->items[i], &c->items[i + 1], (c->n - i - 1) * sizeof *c->items);
+		c->n--;
+		return 0;
+	}
+	return DITS_ENOTFOUND;
+}
+
+int dits_config_foreach(const dits_config *c, const char *prefix,
+                        int (*fn)(void *ctx, const char *key, const char *value), void *ctx)
+{
+	size_t pl = strlen(prefix);
+	for (size_t i = 0; i < c->n; i++) {
+		if (strncmp(c->items[i].key, prefix, pl))
+			continue;
+		int rc = fn(ctx, c->items[i].key, c->items[i].value);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}

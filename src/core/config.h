@@ -24,5 +24,10 @@ const char *dits_config_get(const dits_config *c, const char *key);
 int dits_config_get_u64(const dits_config *c, const char *key, uint64_t def, uint64_t *out);
 int dits_config_set(dits_config *c, const char *key, const char *value);
 int dits_config_write(const dits_config *c, const char *path);
+/* Removes key; DITS_ENOTFOUND when it was not set. */
+int dits_config_unset(dits_config *c, const char *key);
+/* Calls fn for each key starting with prefix, in file order; stops on non-zero. */
+int dits_config_foreach(const dits_config *c, const char *prefix,
+                        int (*fn)(void *ctx, const char *key, const char *value), void *ctx);
 
 #endif

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "index.h"
+#include "metadb.h"
 #include "object.h"
 #include "refs.h"
 #include "worktree.h"
@@ -271,6 +272,35 @@ static int walk_all(walker *w, bool include_index)
 		rc = walk_commit(w, &head, "HEAD");
 	else if (hrc && hrc != DITS_ENOTFOUND)
 		problemf(w, "HEAD: %s", dits_error_last());
+	if (!rc && include_index) {
+		/* Variants (proxies, thumbnails...) are reachable through the metadata store. */
+		char *dbpath = dits_repo_path(r, "dits.db");
+		struct stat st;
+		dits_metadb *db = NULL;
+		if (dbpath && stat(dbpath, &st) == 0) {
+			if (dits_metadb_open(&db, dbpath)) {
+				problemf(w, "%s", dits_error_last());
+			} else {
+				dits_variant *vs = NULL;
+				size_t nv = 0;
+				if (dits_variant_list(db, NULL, &vs, &nv)) {
+					problemf(w, "%s", dits_error_last());
+				} else {
+					for (size_t i = 0; i < nv && !rc; i++) {
+						if (!vs[i].has_manifest)
+							continue;
+						char hex[DITS_ID_HEXLEN + 1], name[160];
+						dits_id_hex(hex, &vs[i].parent);
+						snprintf(name, sizeof name, "%s variant of asset %.12s", vs[i].type, hex);
+						rc = walk_manifest(w, &vs[i].manifest, name);
+					}
+					dits_variant_list_free(vs, nv);
+				}
+				dits_metadb_close(db);
+			}
+		}
+		free(dbpath);
+	}
 	if (!rc && include_index) {
 		dits_index idx;
 		int irc = dits_index_load(r, &idx);
