@@ -1,0 +1,485 @@
+# lib.sh: a tiny harness for the Dits end-to-end scripts, in the spirit of
+# git's t/test-lib.sh.
+#
+# A script sources this file, then runs steps:
+#
+#   test_expect_success 'what the user sees' '
+#       dits add clip.mov &&
+#       dits commit -m "first cut"
+#   '
+#   test_expect_failure_exit 'a missing path is an error' 1 '
+#       dits add nope.mov
+#   '
+#   test_done
+#
+# Each step is evaluated with eval in the script's shell (so variables set in
+# one step are visible in the next), from the directory the script was in
+# when the step started; the directory is restored afterwards. A step passes
+# when its last command succeeds, so chain commands with &&. Its output is
+# kept and shown only when it fails (or always with DITS_TEST_VERBOSE=1).
+#
+# Environment:
+#   DITS     the dits binary (meson passes it; required)
+#   SRCDIR   the project source directory (meson passes it; defaults to ../..
+#            from this file). Fixtures are read from $SRCDIR/tests/fixtures.
+#   TMPDIR   where the per-script trash directory is made (default /tmp)
+#   DITS_TEST_KEEP=1     keep the trash directory after the script
+#   DITS_TEST_VERBOSE=1  show every step's output
+#
+# The last line a script prints is exactly "N passed, N failed"; the script
+# exits non-zero when any step failed.
+
+TEST_NAME=$(basename "$0" .sh)
+TEST_DIR=$(cd "$(dirname "$0")" && pwd)
+
+if [ -z "${DITS:-}" ]; then
+	echo "$TEST_NAME: DITS is not set (the path of the dits binary)" >&2
+	exit 1
+fi
+case $DITS in
+/*) ;;
+*) DITS=$(cd "$(dirname "$DITS")" && pwd)/$(basename "$DITS") ;;
+esac
+if [ ! -x "$DITS" ]; then
+	echo "$TEST_NAME: DITS=$DITS is not an executable" >&2
+	exit 1
+fi
+export DITS
+SRCDIR=${SRCDIR:-$(cd "$TEST_DIR/../.." && pwd)}
+FIXTURES=$SRCDIR/tests/fixtures
+
+if ! command -v b3sum >/dev/null 2>&1; then
+	echo "$TEST_NAME: b3sum is required (Debian package b3sum)" >&2
+	exit 1
+fi
+
+TRASH=$(mktemp -d "${TMPDIR:-/tmp}/dits-$TEST_NAME.XXXXXX") || exit 1
+TRASH=$(cd "$TRASH" && pwd -P)
+
+# Commands registered with test_at_end run (in reverse order) before the trash
+# directory is removed: unmounts, killing helpers.
+_test_cleanup_cmds=
+test_at_end () {
+	_test_cleanup_cmds="$1
+$_test_cleanup_cmds"
+}
+_test_done_called=
+_test_cleanup () {
+	_test_exit=$?
+	cd /
+	if [ -z "$_test_done_called" ]; then
+		# the script stopped before test_done (a top-level command failed,
+		# or a step called exit): count that as a failure
+		say "not ok - $TEST_NAME stopped early (exit status $_test_exit) after $test_count steps"
+		say "$test_passed passed, $((test_failed + 1)) failed"
+		_test_exit=1
+	fi
+	if [ -n "$_test_cleanup_cmds" ]; then
+		eval "$_test_cleanup_cmds" >/dev/null 2>&1
+	fi
+	if [ -n "${DITS_TEST_KEEP:-}" ]; then
+		echo "# kept $TRASH" >&2
+	else
+		chmod -R u+rwx "$TRASH" 2>/dev/null
+		rm -rf "$TRASH"
+	fi
+	exit $_test_exit
+}
+trap _test_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A predictable environment: no user configuration, no locale surprises.
+export HOME="$TRASH/home"
+mkdir -p "$HOME"
+export LC_ALL=C LANG=C TZ=UTC
+export USER=tester LOGNAME=tester
+export DITS_AUTHOR_NAME="A U Thor" DITS_AUTHOR_EMAIL="author@example.com"
+export DITS_COMMITTER_NAME="C O Mitter" DITS_COMMITTER_EMAIL="committer@example.com"
+unset DITS_DIR DITS_WORK_TREE DITS_PROGRESS 2>/dev/null
+cd "$TRASH" || exit 1
+
+test_count=0
+test_passed=0
+test_failed=0
+test_skipped=0
+
+# dits ARGS...: the binary under test.
+dits () {
+	"$DITS" "$@"
+}
+
+say () {
+	printf '%s\n' "$*"
+}
+
+# Show a step's body and output, indented, after a failure.
+_test_show () {
+	sed 's/^/#	/' "$TRASH/.step-body"
+	if [ -s "$TRASH/.step-out" ]; then
+		echo "#	--- output ---"
+		sed 's/^/#	/' "$TRASH/.step-out"
+	fi
+}
+
+# The body runs inside its own function so that a "return" in it ends the step.
+_test_eval () {
+	eval "$1"
+}
+
+_test_run () {
+	printf '%s\n' "$1" >"$TRASH/.step-body"
+	_test_saved_pwd=$PWD
+	_test_eval "$1" >"$TRASH/.step-out" 2>&1 </dev/null
+	_test_rc=$?
+	cd "$_test_saved_pwd" || exit 1
+	return $_test_rc
+}
+
+_test_ok () {
+	test_passed=$((test_passed + 1))
+	say "ok $test_count - $1"
+	if [ -n "${DITS_TEST_VERBOSE:-}" ]; then _test_show; fi
+}
+
+_test_not_ok () {
+	test_failed=$((test_failed + 1))
+	say "not ok $test_count - $1"
+	_test_show
+}
+
+# test_expect_success DESC BODY: BODY must exit 0.
+test_expect_success () {
+	test_count=$((test_count + 1))
+	if _test_run "$2"; then
+		_test_ok "$1"
+	else
+		echo "# exit status $_test_rc" >>"$TRASH/.step-out"
+		_test_not_ok "$1"
+	fi
+}
+
+# test_expect_failure_exit DESC CODE BODY: BODY must exit with CODE ("any"
+# accepts 1..125: a failure that is neither a crash nor a shell error).
+test_expect_failure_exit () {
+	test_count=$((test_count + 1))
+	_test_run "$3"
+	_rc=$?
+	if _exit_code_matches "$2" "$_rc"; then
+		_test_ok "$1"
+	else
+		echo "# expected exit status $2, got $_rc" >>"$TRASH/.step-out"
+		_test_not_ok "$1"
+	fi
+}
+
+_exit_code_matches () {
+	case $1 in
+	any) [ "$2" -ge 1 ] && [ "$2" -le 125 ] ;;
+	*) [ "$2" -eq "$1" ] ;;
+	esac
+}
+
+# test_skip DESC REASON: a step that cannot run here; counted as neither.
+test_skip () {
+	test_count=$((test_count + 1))
+	test_skipped=$((test_skipped + 1))
+	say "ok $test_count # skip $1 ($2)"
+}
+
+test_done () {
+	_test_done_called=yes
+	if [ "$test_skipped" -gt 0 ]; then
+		say "# $test_skipped skipped"
+	fi
+	say "$test_passed passed, $test_failed failed"
+	[ "$test_failed" -eq 0 ]
+	exit $?
+}
+
+# ---- assertions: each prints what differed and returns 1 ------------------
+
+# assert_eq EXPECTED ACTUAL [WHAT]
+assert_eq () {
+	if [ "$1" = "$2" ]; then return 0; fi
+	say "assert_eq failed${3:+ ($3)}:"
+	say "  expected: '$1'"
+	say "  actual:   '$2'"
+	return 1
+}
+
+# assert_ne UNEXPECTED ACTUAL [WHAT]
+assert_ne () {
+	if [ "$1" != "$2" ]; then return 0; fi
+	say "assert_ne failed${3:+ ($3)}: both are '$1'"
+	return 1
+}
+
+# assert_le A B [WHAT]: integers, A <= B
+assert_le () {
+	if [ "$1" -le "$2" ] 2>/dev/null; then return 0; fi
+	say "assert_le failed${3:+ ($3)}: $1 is not <= $2"
+	return 1
+}
+
+# assert_ge A B [WHAT]: integers, A >= B
+assert_ge () {
+	if [ "$1" -ge "$2" ] 2>/dev/null; then return 0; fi
+	say "assert_ge failed${3:+ ($3)}: $1 is not >= $2"
+	return 1
+}
+
+# assert_match ERE STRING [WHAT]
+assert_match () {
+	if printf '%s\n' "$2" | grep -Eq -- "$1"; then return 0; fi
+	say "assert_match failed${3:+ ($3)}: '$2' does not match /$1/"
+	return 1
+}
+
+# assert_no_match ERE STRING [WHAT]
+assert_no_match () {
+	if ! printf '%s\n' "$2" | grep -Eq -- "$1"; then return 0; fi
+	say "assert_no_match failed${3:+ ($3)}: '$2' matches /$1/"
+	return 1
+}
+
+# assert_file_has FILE ERE: some line of FILE matches
+assert_file_has () {
+	if grep -Eq -- "$2" "$1"; then return 0; fi
+	say "assert_file_has failed: no line of $1 matches /$2/; it holds:"
+	sed 's/^/  | /' "$1"
+	return 1
+}
+
+# assert_file_lacks FILE ERE: no line of FILE matches
+assert_file_lacks () {
+	if ! grep -Eq -- "$2" "$1"; then return 0; fi
+	say "assert_file_lacks failed: $1 has lines matching /$2/:"
+	grep -E -- "$2" "$1" | sed 's/^/  | /'
+	return 1
+}
+
+# assert_files_eq EXPECTED_FILE ACTUAL_FILE: byte equality, diff on failure
+assert_files_eq () {
+	if cmp -s "$1" "$2"; then return 0; fi
+	say "assert_files_eq failed: $1 and $2 differ"
+	if [ "$(wc -c <"$1")" -lt 65536 ] && [ "$(wc -c <"$2")" -lt 65536 ]; then
+		diff -u "$1" "$2" | head -40
+	fi
+	return 1
+}
+
+assert_exists () {
+	if [ -e "$1" ] || [ -L "$1" ]; then return 0; fi
+	say "assert_exists failed: $1 does not exist"
+	return 1
+}
+
+assert_missing () {
+	if [ ! -e "$1" ] && [ ! -L "$1" ]; then return 0; fi
+	say "assert_missing failed: $1 exists"
+	return 1
+}
+
+# assert_lines N FILE
+assert_lines () {
+	_n=$(wc -l <"$2" | tr -d ' ')
+	if [ "$_n" -eq "$1" ]; then return 0; fi
+	say "assert_lines failed: $2 has $_n lines, expected $1:"
+	sed 's/^/  | /' "$2"
+	return 1
+}
+
+# test_expect_code CODE CMD...: run CMD, its exit status must be CODE ("any":
+# 1..125, i.e. a clean failure, not a crash).
+test_expect_code () {
+	_want=$1
+	shift
+	"$@"
+	_got=$?
+	if _exit_code_matches "$_want" "$_got"; then return 0; fi
+	say "test_expect_code: '$*' exited $_got, expected $_want" >&2
+	return 1
+}
+
+# assert_one_line_error FILE [TEXT...]: FILE (a captured stderr) is a single
+# line of the form "dits: error: ..." that contains every TEXT (fixed
+# strings, case-insensitive).
+assert_one_line_error () {
+	_f=$1
+	shift
+	_n=$(wc -l <"$_f" | tr -d ' ')
+	# A last line without newline still counts as a line.
+	if [ -s "$_f" ] && [ "$(tail -c 1 "$_f" | od -An -c | tr -d ' ')" != '\n' ]; then
+		_n=$((_n + 1))
+	fi
+	if [ "$_n" -ne 1 ]; then
+		say "assert_one_line_error: expected exactly one line in $_f, got $_n:"
+		sed 's/^/  | /' "$_f"
+		return 1
+	fi
+	if ! grep -q '^dits: error: ' "$_f"; then
+		say "assert_one_line_error: not of the form 'dits: error: <what>: <reason>':"
+		sed 's/^/  | /' "$_f"
+		return 1
+	fi
+	for _t in "$@"; do
+		if ! grep -qiF -- "$_t" "$_f"; then
+			say "assert_one_line_error: the error does not name '$_t':"
+			sed 's/^/  | /' "$_f"
+			return 1
+		fi
+	done
+	return 0
+}
+
+# ---- data and repository helpers ------------------------------------------
+
+# gen_data FILE SIZE SEED: SIZE pseudo-random bytes, the same for the same SEED
+# (BLAKE3's extendable output, so runs are reproducible and fast).
+gen_data () {
+	if [ "$2" -eq 0 ]; then
+		: >"$1"
+	else
+		printf '%s' "$3" | b3sum --raw --length "$2" >"$1"
+	fi
+}
+
+# b3 FILE: the BLAKE3 hex of FILE, computed by b3sum (the independent reference)
+b3 () {
+	b3sum --no-names "$1"
+}
+
+# sums_of DIR: "hash  relpath" for every regular file under DIR, sorted,
+# excluding .dits/. Two worktrees with the same files give the same output.
+sums_of () {
+	(cd "$1" && find . -path ./.dits -prune -o -type f -print | LC_ALL=C sort |
+		while IFS= read -r _p; do
+			printf '%s  %s\n' "$(b3sum --no-names "$_p")" "${_p#./}"
+		done)
+}
+
+# repo_snapshot DIR: every entry under DIR/.dits (type, mode, size, path) and
+# the BLAKE3 of every regular file; nothing is ignored. Equal snapshots mean
+# an unchanged repository.
+repo_snapshot () {
+	(cd "$1/.dits" && find . -printf '%y %m %s %P\n' | LC_ALL=C sort &&
+		find . -type f -print | LC_ALL=C sort | while IFS= read -r _p; do
+			printf '%s  %s\n' "$(b3sum --no-names "$_p")" "$_p"
+		done)
+}
+
+# assert_repo_unchanged DIR SNAPSHOT_FILE
+assert_repo_unchanged () {
+	repo_snapshot "$1" >"$TRASH/.snapshot-now"
+	if cmp -s "$2" "$TRASH/.snapshot-now"; then return 0; fi
+	say "assert_repo_unchanged: $1/.dits changed:"
+	diff -u "$2" "$TRASH/.snapshot-now" | head -40
+	return 1
+}
+
+# insert_byte FILE OFFSET BYTE: insert one byte at OFFSET (file grows by one)
+insert_byte () {
+	{ head -c "$2" "$1" && printf '%s' "$3" && tail -c +"$(($2 + 1))" "$1"; } >"$1.ins" &&
+		mv "$1.ins" "$1"
+}
+
+# flip_byte FILE OFFSET: invert one byte in place
+flip_byte () {
+	_old=$(dd if="$1" bs=1 skip="$2" count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+	_new=$(( 255 - _old ))
+	printf "\\$(printf '%03o' "$_new")" |
+		dd of="$1" bs=1 seek="$2" count=1 conv=notrunc 2>/dev/null
+}
+
+file_size () {
+	wc -c <"$1" | tr -d ' '
+}
+
+# ---- JSON without jq or python (the outputs are flat enough) --------------
+
+# json_num KEY < JSON: the first numeric value of "KEY"
+json_num () {
+	tr -d '\n' | grep -o "\"$1\"[[:space:]]*:[[:space:]]*-\{0,1\}[0-9][0-9.eE+-]*" |
+		head -n 1 | sed 's/.*:[[:space:]]*//'
+}
+
+# json_str KEY < JSON: the first string value of "KEY" (no escapes handled)
+json_str () {
+	tr -d '\n' | grep -o "\"$1\"[[:space:]]*:[[:space:]]*\"[^\"]*\"" |
+		head -n 1 | sed 's/^[^:]*:[[:space:]]*"//; s/"$//'
+}
+
+# json_raw KEY < JSON: the literal after "KEY": (true, false, null, a number)
+json_raw () {
+	tr -d '\n' | grep -o "\"$1\"[[:space:]]*:[[:space:]]*[a-z0-9.+-]*" |
+		head -n 1 | sed 's/.*:[[:space:]]*//'
+}
+
+# json_array KEY < JSON: the text of the array value of "KEY" (flat contents)
+json_array () {
+	tr -d '\n' | grep -o "\"$1\"[[:space:]]*:[[:space:]]*\[[^]]*\]" | head -n 1 |
+		sed 's/^[^[]*//'
+}
+
+# json_objects < JSON: every innermost {...} object, one per line
+json_objects () {
+	tr -d '\n' | grep -o '{[^{}]*}'
+}
+
+# json_strings < JSON-ARRAY: every string element, one per line, unquoted
+json_strings () {
+	grep -o '"[^"]*"' | sed 's/^"//; s/"$//'
+}
+
+# status_entries KIND STATUS: paths in `dits status --json` under KIND
+# (staged|unstaged) whose status is STATUS, sorted. Reads JSON on stdin.
+status_entries () {
+	json_array "$1" | json_objects | grep "\"status\"[[:space:]]*:[[:space:]]*\"$2\"" |
+		json_str_lines path | LC_ALL=C sort
+}
+
+# json_str_lines KEY: json_str on each input line
+json_str_lines () {
+	while IFS= read -r _l; do
+		printf '%s\n' "$_l" | json_str "$1"
+	done
+}
+
+# untracked_paths: the "untracked" array of `dits status --json` on stdin
+untracked_paths () {
+	_arr=$(json_array untracked)
+	case $_arr in
+	*'{'*) printf '%s\n' "$_arr" | json_objects | json_str_lines path ;;
+	*) printf '%s\n' "$_arr" | json_strings ;;
+	esac | LC_ALL=C sort
+}
+
+# to_bytes QUANTITY: "123", "123 bytes", "703.2 KiB", "1.5 MB", "0 B" -> an
+# integer byte count (human units are rounded, so compare with some slack)
+to_bytes () {
+	printf '%s\n' "$1" | awk '{
+		v = $1; u = $2
+		m = 1
+		if (u ~ /^Ki?B$/ || u == "K") m = (u == "KB") ? 1000 : 1024
+		else if (u ~ /^Mi?B$/ || u == "M") m = (u == "MB") ? 1000000 : 1048576
+		else if (u ~ /^Gi?B$/ || u == "G") m = (u == "GB") ? 1000000000 : 1073741824
+		printf "%.0f\n", v * m }'
+}
+
+# add_new_bytes FILE: the "new bytes stored" figure of an add summary line,
+# in bytes, whether printed as "(Y new bytes stored)" or "(703.2 KiB new stored)"
+add_new_bytes () {
+	_q=$(sed -n 's/.*(\([0-9.]*\( [KMGT]i\{0,1\}B\| B\)\{0,1\}\) new\( bytes\)\{0,1\} stored).*/\1/p' "$1")
+	[ -n "$_q" ] && to_bytes "$_q"
+}
+
+# add_total_bytes FILE: the "X bytes" figure of an add summary line, in bytes
+add_total_bytes () {
+	_q=$(sed -n 's/^added [0-9]* files\{0,1\}, \([0-9.]*\( [KMGT]i\{0,1\}B\| B\| bytes\)\{0,1\}\) (.*/\1/p' "$1")
+	[ -n "$_q" ] && to_bytes "$_q"
+}
+
+# now_ms: milliseconds since the epoch
+now_ms () {
+	echo $(( $(date +%s%N) / 1000000 ))
+}
