@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds Dits, and runs the main job on the
-# embedded default: a local repository of media-sized files, committed,
-# edited and committed again, with the deduplication figures.
+# embedded default: a local repository (SQLite, local background worker)
+# of camera masters it generates. Commit returns at once, proxies appear in
+# the background and are validated; an edit then re-stores only the chunks
+# it touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -14,28 +16,52 @@ echo "== demo repository: $demo"
 
 step() { echo; echo "\$ dits $(printf '%q ' "$@")"; "$DITS" "$@"; }
 
+# Camera masters: UHD ProRes 422 HQ at 23.976 with a start timecode and four
+# PCM channels, the way a cinema camera card looks (made with ffmpeg here).
+make_master() { # name timecode hue
+  ffmpeg -nostdin -loglevel error -y \
+    -f lavfi -i "testsrc2=size=3840x2160:rate=24000/1001:duration=3,hue=h=$3" \
+    -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=3" \
+    -filter_complex "[1:a]pan=4c|c0=c0|c1=c0|c2=c0|c3=c0[a]" -map 0:v -map "[a]" \
+    -c:v prores_ks -profile:v 3 -pix_fmt yuv422p10le -c:a pcm_s24le \
+    -timecode "$2" "$1"
+}
+
 step init project
 cd project
-mkdir -p A001/CLIP audio
-# Camera-original-sized stand-ins: incompressible bytes, like encoded video.
-head -c $((384 << 20)) /dev/urandom > A001/CLIP/A001C001.mov
-head -c $((256 << 20)) /dev/urandom > A001/CLIP/A001C002.mov
-head -c $((64 << 20)) /dev/urandom > audio/scene1.wav
+mkdir -p A001 audio
+echo "== generating two UHD ProRes 422 HQ masters"
+make_master A001/A001C001.mov 01:00:00:00 0
+make_master A001/A001C002.mov 01:00:10:00 90
+head -c $((32 << 20)) /dev/urandom > audio/scene1.wav
 printf '*.tmp\n.DS_Store\n' > .ditsignore
 touch scratch.tmp
 step add .
+t0=$(date +%s.%N)
 step commit -m "Day 1 camera originals"
-step stats
+t1=$(date +%s.%N)
+awk -v a="$t0" -v b="$t1" 'BEGIN { printf "\n(commit returned in %.2f s; proxies are being made in the background)\n", b - a }'
+step proxy status
+step proxy wait --timeout 600
+step proxy status
+step status
 
 echo
-echo "== editing A001C001.mov: 4 KiB of metadata rewritten in the middle"
-head -c 4096 /dev/urandom | dd of=A001/CLIP/A001C001.mov bs=1 seek=$((200 << 20)) conv=notrunc status=none
-step status
+echo "== re-wrapping A001C001.mov with a corrected reel name (same essence, new container bytes)"
+ffmpeg -nostdin -loglevel error -y -i A001/A001C001.mov -map 0 -c copy \
+  -metadata reel_name=A001_FIXED A001/A001C001.fixed.mov.tmp.mov
+mv A001/A001C001.fixed.mov.tmp.mov A001/A001C001.mov
 step add .
 step commit -m "Fix reel metadata on A001C001"
 step diff --stat HEAD~1 HEAD
-step log --oneline
+step log
 step stats
+step proxy wait --timeout 600
 step fsck
+step proxy export A001/A001C002.mov "$demo/A001C002_proxy.mov"
 echo
-echo "The edit re-stored only the chunks it touched; everything else is shared."
+ffprobe -v error -show_entries stream=codec_name,codec_tag_string,profile,width,height,r_frame_rate,channels:stream_tags=timecode \
+  -of compact "$demo/A001C002_proxy.mov" || true
+echo
+echo "The edit re-stored only the chunks it touched; the proxies are 1080p ProRes 422 Proxy"
+echo "with the masters' frame rate, frame count, timecode and audio channels."

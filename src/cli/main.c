@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "commands.h"
 #include "chunker.h"
 #include "diff.h"
 #include "error.h"
@@ -207,7 +208,10 @@ static int cmd_commit(int argc, char **argv)
 	const char *nl = strchr(msg, '\n');
 	printf("[%s %s] %.*s\n", target && !strncmp(target, "refs/heads/", 11) ? target + 11 : "detached HEAD", sh,
 	       nl ? (int)(nl - msg) : (int)strlen(msg), msg);
+	fflush(stdout);
 	free(target);
+	/* Proxies are made in the background: the command returns now. */
+	cli_after_commit(r, &id);
 	dits_repo_free(r);
 	return 0;
 }
@@ -249,9 +253,13 @@ static int cmd_status(int argc, char **argv)
 		return 1;
 	dits_status st;
 	int rc = dits_status_compute(r, &st);
-	dits_repo_free(r);
-	if (rc)
+	if (rc) {
+		dits_repo_free(r);
 		return fail(rc);
+	}
+	dits_buf proxies = DITS_BUF_INIT;
+	cli_status_proxies(r, &proxies, json);
+	dits_repo_free(r);
 	bool clean = !st.staged.n && !st.unstaged.n && !st.untracked.n;
 	if (json) {
 		dits_buf b = DITS_BUF_INIT;
@@ -271,7 +279,9 @@ static int cmd_status(int argc, char **argv)
 		json_list(&b, "unstaged", &st.unstaged, true);
 		dits_buf_puts(&b, ",");
 		json_list(&b, "untracked", &st.untracked, false);
-		dits_buf_printf(&b, ",\"clean\":%s}\n", clean ? "true" : "false");
+		dits_buf_printf(&b, ",\"clean\":%s", clean ? "true" : "false");
+		dits_buf_put(&b, proxies.data, proxies.len);
+		dits_buf_puts(&b, "}\n");
 		fwrite(b.data, 1, b.len, stdout);
 		dits_buf_free(&b);
 	} else {
@@ -300,7 +310,9 @@ static int cmd_status(int argc, char **argv)
 		}
 		if (clean)
 			printf("\nnothing to commit, working tree clean\n");
+		fwrite(proxies.data ? (void *)proxies.data : (void *)"", 1, proxies.len, stdout);
 	}
+	dits_buf_free(&proxies);
 	dits_status_free(&st);
 	return 0;
 }
@@ -377,6 +389,7 @@ static int cmd_log(int argc, char **argv)
 			char *co = dits_strfmt("%s <%s>", c.committer.name, c.committer.email);
 			dits_buf_put_json_str(&out, co ? co : "");
 			free(co);
+			cli_log_proxies(r, &id, &out, true);
 			dits_buf_printf(&out, ",\"time\":%lld,\"message\":", (long long)c.committer.time);
 			size_t ml = strlen(c.message);
 			while (ml && c.message[ml - 1] == '\n')
@@ -386,8 +399,10 @@ static int cmd_log(int argc, char **argv)
 		} else if (oneline) {
 			dits_buf_printf(&out, "%.12s %.*s\n", hex, sublen, c.message);
 		} else {
-			dits_buf_printf(&out, "commit %s\nAuthor: %s <%s>\nDate:   %s\n\n", hex, c.author.name,
+			dits_buf_printf(&out, "commit %s\nAuthor: %s <%s>\nDate:   %s\n", hex, c.author.name,
 			                c.author.email, when);
+			cli_log_proxies(r, &id, &out, false);
+			dits_buf_puts(&out, "\n");
 			const char *p = c.message;
 			while (*p) {
 				const char *e = strchr(p, '\n');
@@ -947,6 +962,9 @@ static const command commands[] = {
 	{ "gc", cmd_gc, "gc                          remove unreachable chunks and objects" },
 	{ "hash", cmd_hash, "hash FILE...                BLAKE3 of files (b3sum's format)" },
 	{ "debug", cmd_debug, "debug chunks FILE [--min N --avg N --max N --level L --seed S]  FastCDC cut points" },
+	{ "config", cmd_config, "config KEY [VALUE] | --unset KEY | --list  repository settings (proxy.auto, proxy.profile, proxy.lut.GLOB ...)" },
+	{ "proxy", cmd_proxy, "proxy status|generate|wait|retry|export ...  the Hologram layer's proxies" },
+	{ "worker", cmd_worker, "worker [--once|--drain] [--jobs N]  run proxy jobs in the foreground" },
 	{ "help", cmd_help, "help                        this list" },
 };
 

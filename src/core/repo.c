@@ -219,6 +219,24 @@ int dits_repo_init(dits_repo **out, const char *dir, const dits_chunker_params *
 	return rc;
 }
 
+/* Removes a directory of plain files (a dead worker's scratch space). */
+static void remove_flat_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *f = dits_path_join(dir, e->d_name);
+		if (f)
+			unlink(f);
+		free(f);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
 int dits_repo_lock(dits_repo *r)
 {
 	if (r->lock_fd >= 0)
@@ -264,8 +282,9 @@ int dits_repo_lock(dits_repo *r)
 			if (e->d_name[0] == '.' || dits_tmp_owner_alive(e->d_name, "-"))
 				continue;
 			char *f = dits_path_join(tmp, e->d_name);
-			if (f)
-				unlink(f);
+			/* unlink of a directory: EISDIR on Linux, EPERM in POSIX */
+			if (f && unlink(f) < 0 && (errno == EISDIR || errno == EPERM))
+				remove_flat_dir(f);
 			free(f);
 		}
 		if (d)

@@ -1,0 +1,755 @@
+/*
+ * dits config, dits worker, dits proxy ...: the Hologram layer's commands.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "error.h"
+#include "fsutil.h"
+#include "hologram.h"
+#include "index.h"
+#include "ingest.h"
+#include "metadb.h"
+#include "object.h"
+#include "progress.h"
+#include "refs.h"
+#include "worktree.h"
+
+static int fail(void)
+{
+	const char *msg = dits_error_last();
+	fprintf(stderr, "dits: error: %s\n", *msg ? msg : "failed");
+	return 1;
+}
+
+static int usage(const char *msg)
+{
+	fprintf(stderr, "dits: %s\n(see 'dits help')\n", msg);
+	return 2;
+}
+
+static char *self_exe(void)
+{
+	char buf[4096];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+	if (n <= 0)
+		return strdup("dits");
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+/* proxy.auto, overridden for one command by DITS_PROXY_AUTO (scripts, bulk ingest). */
+static bool proxy_auto(dits_repo *r)
+{
+	const char *v = getenv("DITS_PROXY_AUTO");
+	if (!v || !*v)
+		v = dits_config_get(r->config, "proxy.auto");
+	return !v || !(!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
+}
+
+/* ---- config --------------------------------------------------------- */
+
+static int print_kv(void *ctx, const char *key, const char *value)
+{
+	(void)ctx;
+	printf("%s=%s\n", key, value);
+	return 0;
+}
+
+int cmd_config(int argc, char **argv)
+{
+	dits_repo *r;
+	if (dits_repo_open(&r, "."))
+		return fail();
+	int rc = 0;
+	char *path = dits_repo_path(r, "config");
+	if (argc == 2 && !strcmp(argv[1], "--list")) {
+		dits_config_foreach(r->config, "", print_kv, NULL);
+	} else if (argc == 3 && !strcmp(argv[1], "--unset")) {
+		if (dits_config_unset(r->config, argv[2]))
+			rc = dits_error_set(DITS_ENOTFOUND, "%s: not set", argv[2]);
+		else if (!(rc = dits_repo_lock(r)))
+			rc = dits_config_write(r->config, path);
+	} else if (argc == 2) {
+		const char *v = dits_config_get(r->config, argv[1]);
+		if (!v) {
+			free(path);
+			dits_repo_free(r);
+			return 1; /* unset: like git config, silent */
+		}
+		printf("%s\n", v);
+	} else if (argc == 3) {
+		if (!strncmp(argv[1], "core.", 5) || !strncmp(argv[1], "chunker.", 8))
+			rc = dits_error_set(DITS_EINVALID, "%s: fixed when the repository was created", argv[1]);
+		else if (!(rc = dits_config_set(r->config, argv[1], argv[2])) && !(rc = dits_repo_lock(r)))
+			rc = dits_config_write(r->config, path);
+	} else {
+		free(path);
+		dits_repo_free(r);
+		return usage("usage: dits config KEY [VALUE] | --unset KEY | --list");
+	}
+	free(path);
+	dits_repo_free(r);
+	return rc ? fail() : 0;
+}
+
+/* ---- worker --------------------------------------------------------- */
+
+typedef struct worker_ui {
+	bool tty, quiet;
+	double last;
+} worker_ui;
+
+static void on_event(void *ctx, const dits_worker_event *ev)
+{
+	worker_ui *ui = ctx;
+	if (!strcmp(ev->what, "progress")) {
+		if (!ui->tty || ev->total <= 0)
+			return;
+		double now = dits_now();
+		if (now - ui->last < 0.1)
+			return;
+		ui->last = now;
+		fprintf(stderr, "\rtranscode %-40.40s %3.0f%%  %.1f / %.1f s\033[K", ev->path,
+		        100 * ev->done / ev->total, ev->done, ev->total);
+		return;
+	}
+	if (ui->tty)
+		fprintf(stderr, "\r\033[K");
+	if (ui->quiet && !strcmp(ev->what, "start"))
+		return;
+	FILE *f = !strcmp(ev->what, "failed") || !strcmp(ev->what, "retry") ? stderr : stdout;
+	if (!strcmp(ev->what, "start") && ui->tty)
+		return;
+	fprintf(f, "%s: %s%s%s\n", ev->path, ev->what, ev->message ? ": " : "", ev->message ? ev->message : "");
+	fflush(f);
+}
+
+static int run_worker(dits_repo *r, bool once, bool drain, int jobs, bool quiet, dits_worker_stats *st)
+{
+	worker_ui ui = { isatty(STDERR_FILENO) && !getenv("DITS_NO_PROGRESS"), quiet, 0 };
+	dits_worker_opts o = { jobs, once, drain, 0, on_event, &ui };
+	const char *lease = getenv("DITS_WORKER_LEASE");
+	if (lease)
+		o.lease_seconds = atoi(lease);
+	return dits_worker_run(r, &o, st);
+}
+
+int cmd_worker(int argc, char **argv)
+{
+	bool once = false, drain = false, background = false;
+	int jobs = 1;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--once"))
+			once = true;
+		else if (!strcmp(argv[i], "--drain"))
+			drain = true;
+		else if (!strcmp(argv[i], "--background"))
+			background = true;
+		else if (!strcmp(argv[i], "--jobs") && i + 1 < argc)
+			jobs = atoi(argv[++i]);
+		else if (!strncmp(argv[i], "--jobs=", 7))
+			jobs = atoi(argv[i] + 7);
+		else
+			return usage("usage: dits worker [--once|--drain] [--jobs N]");
+	}
+	if (jobs < 1 || jobs > 64)
+		return usage("worker: --jobs takes 1..64");
+	dits_repo *r;
+	if (dits_repo_open(&r, "."))
+		return fail();
+	int lock_fd = -1;
+	if (background) {
+		/* One background worker per repository; it drains and exits. */
+		if (dits_worker_lock_background(r, &lock_fd)) {
+			dits_repo_free(r);
+			return 0;
+		}
+	}
+	dits_worker_stats st;
+	int rc;
+	for (;;) {
+		rc = run_worker(r, once, drain, jobs, background, &st);
+		if (rc || !background)
+			break;
+		/* A job queued while we were finishing must not wait for the next commit. */
+		dits_metadb *db;
+		int64_t pending = 0;
+		if (dits_metadb_open_repo(&db, r) == 0) {
+			dits_job_pending(db, &pending);
+			dits_metadb_close(db);
+		}
+		if (!pending)
+			break;
+	}
+	if (lock_fd >= 0)
+		close(lock_fd);
+	dits_repo_free(r);
+	if (rc)
+		return fail();
+	if (!background)
+		printf("worker: %u done, %u failed, %u retried\n", st.done, st.failed, st.retried);
+	return st.failed ? 1 : 0;
+}
+
+/* ---- helpers over the index ----------------------------------------- */
+
+/* Video files of the index under the given user paths (all when n == 0). */
+typedef struct asset_ref {
+	char *path;
+	dits_id id;
+} asset_ref;
+
+static int select_assets(dits_repo *r, char **paths, int n, bool videos_only, asset_ref **out, size_t *count)
+{
+	*out = NULL;
+	*count = 0;
+	dits_index idx;
+	int rc = dits_index_load(r, &idx);
+	if (rc)
+		return rc;
+	char **rels = calloc((size_t)n + 1, sizeof *rels);
+	for (int i = 0; i < n && !rc; i++)
+		rc = dits_repo_relpath(r, paths[i], &rels[i]);
+	asset_ref *v = calloc(idx.n + 1, sizeof *v);
+	size_t k = 0;
+	bool *matched = calloc((size_t)n + 1, sizeof *matched);
+	for (size_t e = 0; !rc && e < idx.n; e++) {
+		const char *p = idx.e[e].path;
+		bool want = n == 0;
+		for (int i = 0; i < n && !want; i++) {
+			size_t l = strlen(rels[i]);
+			if (l == 0 || (!strncmp(p, rels[i], l) && (p[l] == '/' || !p[l]))) {
+				want = true;
+				matched[i] = true;
+			}
+		}
+		if (!want || (videos_only && !dits_hologram_is_video_path(p)))
+			continue;
+		v[k].path = strdup(p);
+		v[k].id = idx.e[e].id;
+		k++;
+	}
+	for (int i = 0; i < n && !rc; i++)
+		if (!matched[i])
+			rc = dits_error_set(DITS_ENOTFOUND, "%s: not tracked by dits", paths[i]);
+	for (int i = 0; i < n; i++)
+		free(rels[i]);
+	free(rels);
+	free(matched);
+	dits_index_free(&idx);
+	if (rc) {
+		for (size_t i = 0; i < k; i++)
+			free(v[i].path);
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*count = k;
+	return 0;
+}
+
+static void free_assets(asset_ref *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].path);
+	free(v);
+}
+
+typedef struct proxy_state {
+	char state[16];   /* ready, queued, running, failed, none */
+	dits_variant v;
+	bool has_variant;
+	char *job_error;
+} proxy_state;
+
+static void proxy_state_free(proxy_state *s)
+{
+	if (s->has_variant)
+		dits_variant_free(&s->v);
+	free(s->job_error);
+	memset(s, 0, sizeof *s);
+}
+
+static void proxy_state_of(dits_metadb *db, const dits_id *asset, const char *type, proxy_state *s)
+{
+	memset(s, 0, sizeof *s);
+	snprintf(s->state, sizeof s->state, "none");
+	if (dits_variant_get(db, asset, type, &s->v) == 0) {
+		s->has_variant = true;
+		snprintf(s->state, sizeof s->state, "%s", s->v.status);
+	}
+	dits_job *jobs = NULL;
+	size_t nj = 0;
+	if (dits_job_list(db, asset, NULL, &jobs, &nj) == 0) {
+		for (size_t i = nj; i-- > 0;) {
+			if (strcmp(jobs[i].target, type))
+				continue;
+			bool live = !strcmp(jobs[i].state, "queued") || !strcmp(jobs[i].state, "running");
+			if (live && strcmp(s->state, "ready") && strcmp(s->state, "running"))
+				snprintf(s->state, sizeof s->state, "%s", jobs[i].state);
+			if (!strcmp(jobs[i].state, "dead") && !strcmp(s->state, "none")) {
+				snprintf(s->state, sizeof s->state, "failed");
+				if (jobs[i].last_error)
+					s->job_error = strdup(jobs[i].last_error);
+			}
+			break;
+		}
+		dits_job_list_free(jobs, nj);
+	}
+	dits_error_clear();
+}
+
+static const char *configured_type(dits_repo *r)
+{
+	dits_proxy_recipe rec;
+	if (dits_hologram_recipe_from_config(r, &rec))
+		dits_proxy_recipe_default(&rec);
+	return dits_hologram_proxy_type(&rec);
+}
+
+/* ---- proxy status --------------------------------------------------- */
+
+static void json_kv_str(dits_buf *b, const char *key, const char *v, bool comma)
+{
+	dits_buf_printf(b, "%s\"%s\":", comma ? "," : "", key);
+	if (v)
+		dits_buf_put_json_str(b, v);
+	else
+		dits_buf_puts(b, "null");
+}
+
+static int proxy_status(dits_repo *r, int argc, char **argv)
+{
+	bool json = false;
+	char **paths = calloc((size_t)argc + 1, sizeof *paths);
+	int np = 0;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else
+			paths[np++] = argv[i];
+	}
+	asset_ref *assets;
+	size_t n;
+	int rc = select_assets(r, paths, np, true, &assets, &n);
+	free(paths);
+	if (rc)
+		return fail();
+	dits_metadb *db;
+	if (dits_metadb_open_repo(&db, r)) {
+		free_assets(assets, n);
+		return fail();
+	}
+	const char *type = configured_type(r);
+	dits_buf b = DITS_BUF_INIT;
+	if (json)
+		dits_buf_puts(&b, "[");
+	for (size_t i = 0; i < n; i++) {
+		proxy_state s;
+		proxy_state_of(db, &assets[i].id, type, &s);
+		char hex[DITS_ID_HEXLEN + 1];
+		dits_id_hex(hex, &assets[i].id);
+		const char *err = s.has_variant && s.v.error ? s.v.error : s.job_error;
+		if (json) {
+			dits_buf_puts(&b, i ? ",{" : "{");
+			json_kv_str(&b, "path", assets[i].path, false);
+			json_kv_str(&b, "asset_id", hex, true);
+			json_kv_str(&b, "variant", type, true);
+			json_kv_str(&b, "state", s.state, true);
+			if (s.has_variant)
+				json_kv_str(&b, "variant_id", s.v.id, true);
+			dits_buf_puts(&b, ",\"facts\":");
+			dits_buf_puts(&b, s.has_variant && s.v.facts ? s.v.facts : "null");
+			json_kv_str(&b, "warnings", s.has_variant ? s.v.warnings : NULL, true);
+			json_kv_str(&b, "error", err, true);
+			if (s.has_variant && s.v.has_manifest) {
+				char mh[DITS_ID_HEXLEN + 1];
+				dits_id_hex(mh, &s.v.manifest);
+				json_kv_str(&b, "manifest_id", mh, true);
+				dits_buf_printf(&b, ",\"size\":%llu", (unsigned long long)s.v.size);
+			}
+			dits_buf_puts(&b, "}");
+		} else {
+			dits_buf_printf(&b, "%-8s %s", s.state, assets[i].path);
+			if (s.has_variant && !strcmp(s.v.status, "ready") && s.v.facts) {
+				/* A few facts an editor checks at a glance. */
+				const char *w = strstr(s.v.facts, "\"width\":"), *h = strstr(s.v.facts, "\"height\":");
+				const char *tc = strstr(s.v.facts, "\"timecode\":\"");
+				if (w && h)
+					dits_buf_printf(&b, "  %dx%d", atoi(w + 8), atoi(h + 9));
+				if (tc && tc[12] != '"')
+					dits_buf_printf(&b, "  TC %.11s", tc + 12);
+				dits_buf_printf(&b, "  %llu bytes  validated", (unsigned long long)s.v.size);
+			}
+			if (s.has_variant && s.v.warnings && *s.v.warnings)
+				dits_buf_printf(&b, "\n         warning: %s", s.v.warnings);
+			if (err && strcmp(s.state, "ready"))
+				dits_buf_printf(&b, "\n         error: %s", err);
+			dits_buf_puts(&b, "\n");
+		}
+		proxy_state_free(&s);
+	}
+	if (json)
+		dits_buf_puts(&b, "]\n");
+	else if (n == 0)
+		dits_buf_puts(&b, "no video files\n");
+	fwrite(b.data ? (void *)b.data : (void *)"", 1, b.len, stdout);
+	dits_buf_free(&b);
+	dits_metadb_close(db);
+	free_assets(assets, n);
+	return 0;
+}
+
+/* ---- proxy generate / retry / wait / export ------------------------- */
+
+static int proxy_generate(dits_repo *r, int argc, char **argv)
+{
+	dits_proxy_recipe rec;
+	if (dits_hologram_recipe_from_config(r, &rec))
+		return fail();
+	char **paths = calloc((size_t)argc + 1, sizeof *paths);
+	int np = 0;
+	bool background = false;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--profile") && i + 1 < argc) {
+			rec.codec = dits_proxy_codec_from_name(argv[++i]);
+			if (rec.codec < 0) {
+				free(paths);
+				return usage("proxy generate: --profile is prores_proxy, dnxhr_lb or h264");
+			}
+		} else if (!strcmp(argv[i], "--resolution") && i + 1 < argc) {
+			rec.max_height = atoi(argv[++i]);
+			if (rec.max_height != 1080 && rec.max_height != 720 && rec.max_height != 540) {
+				free(paths);
+				return usage("proxy generate: --resolution is 1080, 720 or 540");
+			}
+		} else if (!strcmp(argv[i], "--lut") && i + 1 < argc) {
+			snprintf(rec.lut, sizeof rec.lut, "%s", argv[++i]);
+		} else if (!strcmp(argv[i], "--background")) {
+			background = true;
+		} else if (argv[i][0] == '-') {
+			free(paths);
+			return usage("usage: dits proxy generate [PATH...] [--profile P] [--resolution R] [--lut L] [--background]");
+		} else {
+			paths[np++] = argv[i];
+		}
+	}
+	asset_ref *assets;
+	size_t n;
+	int rc = select_assets(r, paths, np, np == 0, &assets, &n);
+	free(paths);
+	if (rc)
+		return fail();
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = dits_hologram_enqueue_asset(r, &assets[i].id, assets[i].path, &rec);
+	free_assets(assets, n);
+	if (rc)
+		return fail();
+	if (background) {
+		char *exe = self_exe();
+		rc = dits_worker_spawn_background(r, exe);
+		free(exe);
+		if (rc)
+			return fail();
+		printf("queued %zu file%s; a background worker is making the proxies\n", n, n == 1 ? "" : "s");
+		return 0;
+	}
+	/* In the foreground, with progress. */
+	dits_worker_stats st;
+	if (run_worker(r, false, true, 1, false, &st))
+		return fail();
+	return st.failed ? 1 : 0;
+}
+
+static int proxy_retry(dits_repo *r, int argc, char **argv)
+{
+	if (argc < 1)
+		return usage("usage: dits proxy retry PATH...");
+	asset_ref *assets;
+	size_t n;
+	if (select_assets(r, argv, argc, false, &assets, &n))
+		return fail();
+	dits_metadb *db;
+	int rc = dits_metadb_open_repo(&db, r);
+	for (size_t i = 0; i < n && !rc; i++) {
+		dits_variant *vs = NULL;
+		size_t nv = 0;
+		rc = dits_variant_list(db, &assets[i].id, &vs, &nv);
+		for (size_t k = 0; k < nv && !rc; k++)
+			if (!strcmp(vs[k].status, "failed"))
+				rc = dits_variant_reset(db, vs[k].id);
+		dits_variant_list_free(vs, nv);
+		if (!rc)
+			rc = dits_job_retry_asset(db, &assets[i].id);
+		if (!rc)
+			printf("requeued %s\n", assets[i].path);
+	}
+	if (db)
+		dits_metadb_close(db);
+	free_assets(assets, n);
+	if (rc)
+		return fail();
+	if (proxy_auto(r)) {
+		char *exe = self_exe();
+		dits_worker_spawn_background(r, exe);
+		free(exe);
+	}
+	return 0;
+}
+
+static int proxy_wait(dits_repo *r, int argc, char **argv)
+{
+	double timeout = -1;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
+			timeout = atof(argv[++i]);
+		else
+			return usage("usage: dits proxy wait [--timeout SECONDS]");
+	}
+	dits_metadb *db;
+	if (dits_metadb_open_repo(&db, r))
+		return fail();
+	/* Somebody has to do the work: start a background worker if none runs. */
+	char *exe = self_exe();
+	dits_worker_spawn_background(r, exe);
+	free(exe);
+	double start = dits_now();
+	int64_t pending = 0;
+	int rc = 0;
+	for (;;) {
+		if ((rc = dits_job_pending(db, &pending)))
+			break;
+		if (pending == 0)
+			break;
+		if (timeout >= 0 && dits_now() - start >= timeout) {
+			rc = dits_error_set(DITS_ERROR, "timed out after %.0f s with %lld job%s still pending", timeout,
+			                    (long long)pending, pending == 1 ? "" : "s");
+			break;
+		}
+		usleep(100000);
+	}
+	struct dits_job_counts c = { 0 };
+	if (!rc)
+		rc = dits_job_counts(db, &c);
+	dits_metadb_close(db);
+	if (rc)
+		return fail();
+	if (c.dead || c.failed) {
+		fprintf(stderr, "dits: error: %lld proxy job%s failed (see dits proxy status)\n",
+		        (long long)(c.dead + c.failed), c.dead + c.failed == 1 ? "" : "s");
+		return 1;
+	}
+	printf("all proxies done (%lld job%s)\n", (long long)c.done, c.done == 1 ? "" : "s");
+	return 0;
+}
+
+static int proxy_export(dits_repo *r, int argc, char **argv)
+{
+	const char *type = NULL, *path = NULL, *out = NULL;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--variant") && i + 1 < argc)
+			type = argv[++i];
+		else if (!path)
+			path = argv[i];
+		else if (!out)
+			out = argv[i];
+		else
+			return usage("usage: dits proxy export PATH OUT [--variant TYPE]");
+	}
+	if (!path || !out)
+		return usage("usage: dits proxy export PATH OUT [--variant TYPE]");
+	if (!type)
+		type = configured_type(r);
+	char *pv[1] = { (char *)path };
+	asset_ref *assets;
+	size_t n;
+	if (select_assets(r, pv, 1, false, &assets, &n))
+		return fail();
+	int rc = 0;
+	if (n != 1)
+		rc = dits_error_set(DITS_EINVALID, "%s: names %zu files; name one", path, n);
+	dits_metadb *db = NULL;
+	dits_variant v;
+	bool have = false;
+	if (!rc)
+		rc = dits_metadb_open_repo(&db, r);
+	if (!rc) {
+		rc = dits_variant_get(db, &assets[0].id, type, &v);
+		have = rc == 0;
+		if (rc == DITS_ENOTFOUND)
+			rc = dits_error_set(DITS_ENOTFOUND, "%s: no %s variant", path, type);
+	}
+	if (!rc && strcmp(v.status, "ready"))
+		rc = dits_error_set(DITS_ENOTFOUND, "%s: the %s variant is %s%s%s", path, type, v.status,
+		                    v.error ? ": " : "", v.error ? v.error : "");
+	if (!rc) {
+		dits_manifest m;
+		rc = dits_manifest_read(r->odb, &v.manifest, &m);
+		if (!rc) {
+			rc = dits_materialize(r->odb, &m, out, NULL, 0644, NULL, NULL, NULL);
+			dits_manifest_free(&m);
+		}
+	}
+	if (have)
+		dits_variant_free(&v);
+	if (db)
+		dits_metadb_close(db);
+	free_assets(assets, n);
+	return rc ? fail() : 0;
+}
+
+int cmd_proxy(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage("usage: dits proxy status|generate|wait|retry|export ...");
+	dits_repo *r;
+	if (dits_repo_open(&r, "."))
+		return fail();
+	int rc;
+	const char *sub = argv[1];
+	if (!strcmp(sub, "status"))
+		rc = proxy_status(r, argc - 2, argv + 2);
+	else if (!strcmp(sub, "generate"))
+		rc = proxy_generate(r, argc - 2, argv + 2);
+	else if (!strcmp(sub, "wait"))
+		rc = proxy_wait(r, argc - 2, argv + 2);
+	else if (!strcmp(sub, "retry"))
+		rc = proxy_retry(r, argc - 2, argv + 2);
+	else if (!strcmp(sub, "export"))
+		rc = proxy_export(r, argc - 2, argv + 2);
+	else
+		rc = usage("usage: dits proxy status|generate|wait|retry|export ...");
+	dits_repo_free(r);
+	return rc;
+}
+
+/* ---- hooks used by main.c ------------------------------------------- */
+
+void cli_after_commit(dits_repo *r, const dits_id *commit)
+{
+	if (!proxy_auto(r))
+		return;
+	dits_proxy_recipe rec;
+	size_t n = 0;
+	if (dits_hologram_recipe_from_config(r, &rec) || dits_hologram_enqueue_commit(r, commit, &rec, &n)) {
+		fprintf(stderr, "dits: warning: proxies not queued: %s\n", dits_error_last());
+		return;
+	}
+	if (n == 0)
+		return;
+	char *exe = self_exe();
+	if (dits_worker_spawn_background(r, exe))
+		fprintf(stderr, "dits: warning: background worker not started: %s\n", dits_error_last());
+	free(exe);
+	printf("queued %zu proxy job%s; a background worker is making them (dits proxy status)\n", n,
+	       n == 1 ? "" : "s");
+}
+
+void cli_status_proxies(dits_repo *r, dits_buf *out, bool json)
+{
+	asset_ref *assets;
+	size_t n;
+	if (select_assets(r, NULL, 0, true, &assets, &n)) {
+		dits_error_clear();
+		return;
+	}
+	dits_metadb *db;
+	if (dits_metadb_open_repo(&db, r)) {
+		free_assets(assets, n);
+		dits_error_clear();
+		return;
+	}
+	const char *type = configured_type(r);
+	bool any = false;
+	for (size_t i = 0; i < n; i++) {
+		proxy_state s;
+		proxy_state_of(db, &assets[i].id, type, &s);
+		any = any || strcmp(s.state, "none") != 0;
+		proxy_state_free(&s);
+	}
+	/* A repository that makes no proxies sees no proxy section. */
+	if (!any)
+		n = 0;
+	if (json)
+		dits_buf_puts(out, ",\"proxies\":[");
+	else if (n)
+		dits_buf_printf(out, "\nProxies (%s):\n", type);
+	for (size_t i = 0; i < n; i++) {
+		proxy_state s;
+		proxy_state_of(db, &assets[i].id, type, &s);
+		const char *err = s.has_variant && s.v.error ? s.v.error : s.job_error;
+		if (json) {
+			dits_buf_puts(out, i ? ",{" : "{");
+			json_kv_str(out, "path", assets[i].path, false);
+			json_kv_str(out, "state", s.state, true);
+			json_kv_str(out, "error", err, true);
+			dits_buf_puts(out, "}");
+		} else {
+			dits_buf_printf(out, "\t%-8s %s%s%s\n", s.state, assets[i].path, err && strcmp(s.state, "ready") ? ": " : "",
+			                err && strcmp(s.state, "ready") ? err : "");
+		}
+		proxy_state_free(&s);
+	}
+	if (json)
+		dits_buf_puts(out, "]");
+	dits_metadb_close(db);
+	free_assets(assets, n);
+}
+
+void cli_log_proxies(dits_repo *r, const dits_id *commit, dits_buf *out, bool json)
+{
+	dits_commit c;
+	if (dits_commit_read(r->odb, commit, &c)) {
+		dits_error_clear();
+		return;
+	}
+	dits_flat now, before = { 0 };
+	int rc = dits_flat_from_tree(r, &c.tree, &now);
+	if (!rc && c.nparents)
+		rc = dits_flat_from_commit(r, &c.parents[0], &before);
+	dits_commit_free(&c);
+	dits_metadb *db = NULL;
+	if (!rc)
+		rc = dits_metadb_open_repo(&db, r);
+	unsigned ready = 0, pending = 0, failed = 0, none = 0;
+	const char *type = configured_type(r);
+	for (size_t i = 0; !rc && i < now.n; i++) {
+		if (!dits_hologram_is_video_path(now.e[i].path))
+			continue;
+		const dits_flat_entry *o = dits_flat_find(&before, now.e[i].path);
+		if (o && dits_id_eq(&o->id, &now.e[i].id))
+			continue;
+		proxy_state s;
+		proxy_state_of(db, &now.e[i].id, type, &s);
+		if (!strcmp(s.state, "ready"))
+			ready++;
+		else if (!strcmp(s.state, "failed"))
+			failed++;
+		else if (!strcmp(s.state, "none"))
+			none++;
+		else
+			pending++;
+		proxy_state_free(&s);
+	}
+	if (db)
+		dits_metadb_close(db);
+	dits_flat_free(&now);
+	dits_flat_free(&before);
+	dits_error_clear();
+	/* Flat keys keep each commit one flat JSON object. */
+	if (json)
+		dits_buf_printf(out, ",\"proxies_ready\":%u,\"proxies_pending\":%u,\"proxies_failed\":%u", ready,
+		                pending, failed);
+	else if (!rc && ready + pending + failed > 0)
+		dits_buf_printf(out, "Proxies: %u ready, %u pending, %u failed%s\n", ready, pending, failed,
+		                none ? " (some not queued)" : "");
+}

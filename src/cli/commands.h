@@ -1,0 +1,26 @@
+/*
+ * commands.h - the subcommands that live outside main.c.
+ */
+#ifndef DITS_CLI_COMMANDS_H
+#define DITS_CLI_COMMANDS_H
+
+#include "buf.h"
+#include "repo.h"
+
+int cmd_config(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+int cmd_proxy(int argc, char **argv);
+
+/* After a commit: enqueue proxy jobs for new video assets, start a background worker. */
+void cli_after_commit(dits_repo *r, const dits_id *commit);
+
+/*
+ * Appends the proxy section of `dits status` (text or JSON member
+ * "proxies":[...]) for the index's video files.
+ */
+void cli_status_proxies(dits_repo *r, dits_buf *out, bool json);
+
+/* " proxies: N ready, N pending, N failed" for the video files commit changed ("" when none). */
+void cli_log_proxies(dits_repo *r, const dits_id *commit, dits_buf *out, bool json);
+
+#endif

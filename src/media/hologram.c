@@ -1,0 +1,747 @@
+/*
+ * The worker: claim a job, read the master from its chunks, make and
+ * validate the proxy and its companions in one decode pass, store their
+ * bytes as chunks, and only then register the variants. A worker killed at
+ * any point leaves its job leased; when the lease expires another worker
+ * takes it, and no variant is ever registered half-made.
+ */
+#include "hologram.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libavformat/avio.h>
+#include <libavutil/error.h>
+
+#include "error.h"
+#include "fsutil.h"
+#include "ingest.h"
+#include "metadb.h"
+#include "object.h"
+#include "refs.h"
+#include "worktree.h"
+
+/* ---- a media source over stored chunks ------------------------------- */
+
+typedef struct blob_source {
+	dits_blob *blob;
+	uint64_t pos;
+} blob_source;
+
+static int blob_read(void *opaque, uint8_t *buf, int size)
+{
+	blob_source *s = opaque;
+	ssize_t n = dits_blob_pread(s->blob, buf, (size_t)size, s->pos);
+	if (n < 0)
+		return AVERROR(EIO);
+	if (n == 0)
+		return AVERROR_EOF;
+	s->pos += (uint64_t)n;
+	return (int)n;
+}
+
+static int64_t blob_seek(void *opaque, int64_t offset, int whence)
+{
+	blob_source *s = opaque;
+	int64_t size = (int64_t)dits_blob_size(s->blob);
+	switch (whence & ~AVSEEK_FORCE) {
+	case AVSEEK_SIZE: return size;
+	case SEEK_SET: break;
+	case SEEK_CUR: offset += (int64_t)s->pos; break;
+	case SEEK_END: offset += size; break;
+	default: return AVERROR(EINVAL);
+	}
+	if (offset < 0)
+		return AVERROR(EINVAL);
+	s->pos = (uint64_t)offset;
+	return offset;
+}
+
+int dits_media_source_open_blob(dits_media_source *src, dits_odb *db, const dits_id *asset,
+                                const char *name)
+{
+	memset(src, 0, sizeof *src);
+	blob_source *s = calloc(1, sizeof *s);
+	if (!s)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	int rc = dits_blob_open(&s->blob, db, asset);
+	if (rc) {
+		free(s);
+		return dits_error_wrap(rc, "%s", name);
+	}
+	src->opaque = s;
+	src->read = blob_read;
+	src->seek = blob_seek;
+	src->name = name;
+	return 0;
+}
+
+void dits_media_source_close_blob(dits_media_source *src)
+{
+	blob_source *s = src->opaque;
+	if (s) {
+		dits_blob_close(s->blob);
+		free(s);
+	}
+	memset(src, 0, sizeof *src);
+}
+
+/* ---- which files, which recipe --------------------------------------- */
+
+bool dits_hologram_is_video_path(const char *path)
+{
+	static const char *const exts[] = {
+		".mov", ".mp4", ".m4v", ".mxf", ".mkv", ".avi", ".mts", ".m2ts", ".mpg", ".mpeg",
+		".webm", ".dv", ".ts", ".y4m", ".r3d", ".braw", ".ari", ".crm", NULL,
+	};
+	const char *dot = strrchr(path, '.');
+	const char *slash = strrchr(path, '/');
+	if (!dot || (slash && dot < slash))
+		return false;
+	for (int i = 0; exts[i]; i++)
+		if (!strcasecmp(dot, exts[i]))
+			return true;
+	return false;
+}
+
+const char *dits_hologram_proxy_type(const dits_proxy_recipe *r)
+{
+	return r->max_height <= 540 ? "proxy_540p" : r->max_height <= 720 ? "proxy_720p" : "proxy_1080p";
+}
+
+int dits_hologram_recipe_from_config(dits_repo *r, dits_proxy_recipe *out)
+{
+	dits_proxy_recipe_default(out);
+	const char *profile = dits_config_get(r->config, "proxy.profile");
+	if (profile) {
+		int c = dits_proxy_codec_from_name(profile);
+		if (c < 0)
+			return dits_error_set(DITS_EINVALID, "config proxy.profile = '%s' is not prores_proxy, dnxhr_lb or h264",
+			                      profile);
+		out->codec = c;
+	}
+	uint64_t h;
+	int rc = dits_config_get_u64(r->config, "proxy.resolution", 1080, &h);
+	if (rc)
+		return rc;
+	if (h != 1080 && h != 720 && h != 540)
+		return dits_error_set(DITS_EINVALID, "config proxy.resolution = %llu is not 1080, 720 or 540",
+		                      (unsigned long long)h);
+	out->max_height = (int)h;
+	return 0;
+}
+
+/*
+ * The job's recipe field: a small JSON object the worker turns back into a
+ * recipe: {"codec":"prores_proxy","height":1080,"poster":1,"sprite":1,
+ * "preview":1,"lut":"..."}. (The variant records the full description from
+ * dits_proxy_recipe_json, libav versions included.)
+ */
+static char *recipe_spec(const dits_proxy_recipe *r)
+{
+	dits_buf b = DITS_BUF_INIT;
+	dits_buf_printf(&b, "{\"codec\":\"%s\",\"height\":%d,\"poster\":%d,\"sprite\":%d,\"preview\":%d,\"lut\":",
+	                dits_proxy_codec_name(r->codec), r->max_height, r->poster, r->sprite, r->preview);
+	dits_buf_put_json_str(&b, r->lut);
+	if (dits_buf_puts(&b, "}") || dits_buf_cstr(&b)) {
+		dits_buf_free(&b);
+		return NULL;
+	}
+	return (char *)b.data;
+}
+
+/* The value after "key": in a flat JSON object we wrote ourselves. */
+static const char *spec_field(const char *spec, const char *key)
+{
+	char pat[64];
+	snprintf(pat, sizeof pat, "\"%s\":", key);
+	const char *p = strstr(spec, pat);
+	return p ? p + strlen(pat) : NULL;
+}
+
+static int recipe_from_spec(const char *spec, dits_proxy_recipe *r)
+{
+	dits_proxy_recipe_default(r);
+	const char *codec = spec_field(spec, "codec"), *h = spec_field(spec, "height");
+	const char *poster = spec_field(spec, "poster"), *sprite = spec_field(spec, "sprite");
+	const char *preview = spec_field(spec, "preview"), *lut = spec_field(spec, "lut");
+	if (!codec || *codec != '"' || !h || !poster || !sprite || !preview || !lut || *lut != '"')
+		return dits_error_set(DITS_EINVALID, "job recipe '%s' is malformed", spec);
+	char name[64] = "";
+	sscanf(codec + 1, "%63[^\"]", name);
+	r->codec = dits_proxy_codec_from_name(name);
+	if (r->codec < 0)
+		return dits_error_set(DITS_EINVALID, "job recipe names unknown codec '%s'", name);
+	r->max_height = atoi(h);
+	r->poster = atoi(poster) != 0;
+	r->sprite = atoi(sprite) != 0;
+	r->preview = atoi(preview) != 0;
+	size_t n = 0;
+	for (const char *p = lut + 1; *p && *p != '"' && n + 1 < sizeof r->lut; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+			r->lut[n++] = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p;
+		} else {
+			r->lut[n++] = *p;
+		}
+	}
+	r->lut[n] = '\0';
+	return 0;
+}
+
+typedef struct lut_match {
+	const char *workdir;
+	const char *path;
+	dits_proxy_recipe *rec;
+	bool done;
+} lut_match;
+
+static int lut_rule(void *ctx, const char *key, const char *value)
+{
+	lut_match *m = ctx;
+	const char *glob = key + strlen("proxy.lut.");
+	const char *base = strrchr(m->path, '/');
+	base = base ? base + 1 : m->path;
+	/* A glob with '/' matches the whole path; without, the file name. */
+	bool hit = strchr(glob, '/') ? fnmatch(glob, m->path, FNM_PATHNAME) == 0 : fnmatch(glob, base, 0) == 0;
+	if (!hit)
+		return 0;
+	/* A relative .cube path is relative to the worktree. */
+	if (strlen(value) > 5 && !strcmp(value + strlen(value) - 5, ".cube") && value[0] != '/')
+		snprintf(m->rec->lut, sizeof m->rec->lut, "%s/%s", m->workdir, value);
+	else
+		snprintf(m->rec->lut, sizeof m->rec->lut, "%s", value);
+	m->done = true;
+	return 1; /* first match wins */
+}
+
+/* proxy.lut.<glob> = slog3|vlog|logc3|none|FILE.cube picks the LUT by path. */
+static void apply_lut_rules(dits_repo *r, const char *path, dits_proxy_recipe *rec)
+{
+	if (rec->lut[0])
+		return; /* given explicitly */
+	lut_match m = { r->workdir, path, rec, false };
+	dits_config_foreach(r->config, "proxy.lut.", lut_rule, &m);
+}
+
+int dits_hologram_enqueue_asset(dits_repo *r, const dits_id *asset, const char *path,
+                                const dits_proxy_recipe *recipe)
+{
+	dits_proxy_recipe rec = *recipe;
+	apply_lut_rules(r, path, &rec);
+	char *json = dits_proxy_recipe_json(&rec);
+	char *spec = recipe_spec(&rec);
+	if (!json || !spec) {
+		free(json);
+		free(spec);
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	dits_id hash;
+	dits_hash_buf(&hash, json, strlen(json));
+	dits_metadb *db;
+	int rc = dits_metadb_open_repo(&db, r);
+	if (!rc) {
+		rc = dits_job_enqueue(db, "TRANSCODE", asset, path, dits_hologram_proxy_type(&rec), spec, &hash, NULL);
+		dits_metadb_close(db);
+	}
+	free(json);
+	free(spec);
+	return rc;
+}
+
+int dits_hologram_enqueue_commit(dits_repo *r, const dits_id *commit, const dits_proxy_recipe *recipe,
+                                 size_t *count)
+{
+	if (count)
+		*count = 0;
+	dits_commit c;
+	int rc = dits_commit_read(r->odb, commit, &c);
+	if (rc)
+		return rc;
+	dits_flat now, before = { 0 };
+	rc = dits_flat_from_tree(r, &c.tree, &now);
+	if (!rc && c.nparents)
+		rc = dits_flat_from_commit(r, &c.parents[0], &before);
+	for (size_t i = 0; !rc && i < now.n; i++) {
+		const dits_flat_entry *e = &now.e[i];
+		if (!dits_hologram_is_video_path(e->path))
+			continue;
+		const dits_flat_entry *old = dits_flat_find(&before, e->path);
+		if (old && dits_id_eq(&old->id, &e->id))
+			continue;
+		rc = dits_hologram_enqueue_asset(r, &e->id, e->path, recipe);
+		if (!rc && count)
+			(*count)++;
+	}
+	dits_flat_free(&now);
+	dits_flat_free(&before);
+	dits_commit_free(&c);
+	return rc;
+}
+
+/* ---- the worker ------------------------------------------------------ */
+
+typedef struct heartbeat {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop, lost;
+	char dbpath[4096];
+	int64_t job;
+	const char *owner;
+	int lease;
+} heartbeat;
+
+static void *heartbeat_main(void *arg)
+{
+	heartbeat *hb = arg;
+	dits_metadb *db = NULL;
+	if (dits_metadb_open(&db, hb->dbpath))
+		return NULL;
+	pthread_mutex_lock(&hb->mu);
+	while (!hb->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += hb->lease / 3 > 0 ? hb->lease / 3 : 1;
+		pthread_cond_timedwait(&hb->cv, &hb->mu, &ts);
+		if (hb->stop)
+			break;
+		pthread_mutex_unlock(&hb->mu);
+		int rc = dits_job_heartbeat(db, hb->job, hb->owner, hb->lease);
+		pthread_mutex_lock(&hb->mu);
+		if (rc == DITS_ECONFLICT)
+			hb->lost = true;
+	}
+	pthread_mutex_unlock(&hb->mu);
+	dits_metadb_close(db);
+	return NULL;
+}
+
+typedef struct output {
+	const char *type;  /* variant type */
+	char path[4096];
+	bool wanted;
+	dits_variant v;
+	bool begun;
+} output;
+
+enum { OUT_PROXY, OUT_POSTER, OUT_SPRITE, OUT_VTT, OUT_PREVIEW, NOUT };
+
+typedef struct job_ctx {
+	const dits_worker_opts *o;
+	const char *path;
+	pthread_mutex_t *event_mu;
+} job_ctx;
+
+static void emit(job_ctx *j, const char *what, double done, double total, const char *msg)
+{
+	if (!j->o->on_event)
+		return;
+	dits_worker_event ev = { j->path, what, done, total, msg };
+	pthread_mutex_lock(j->event_mu);
+	j->o->on_event(j->o->ctx, &ev);
+	pthread_mutex_unlock(j->event_mu);
+}
+
+static void on_media_progress(void *ctx, double done, double total)
+{
+	emit(ctx, "progress", done, total, NULL);
+}
+
+/* Stores one output file's bytes; fills the variant's manifest and chunk list. */
+static int store_output(dits_repo *r, dits_pack_writer *w, const char *file, dits_id *manifest,
+                        char **chunk_json, uint64_t *size)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return dits_error_errno("%s", file);
+	dits_manifest m;
+	int rc = dits_ingest_fd(w, &r->chunker, fd, file, &m, NULL, NULL, NULL);
+	close(fd);
+	if (rc)
+		return rc;
+	rc = dits_manifest_write(w, &m, manifest);
+	dits_buf b = DITS_BUF_INIT;
+	dits_buf_puts(&b, "[");
+	for (uint64_t i = 0; !rc && i < m.nchunks; i++) {
+		char hex[DITS_ID_HEXLEN + 1];
+		dits_id_hex(hex, &m.chunks[i].id);
+		rc = dits_buf_printf(&b, "%s\"%s\"", i ? "," : "", hex);
+	}
+	if (!rc)
+		rc = dits_buf_puts(&b, "]");
+	if (!rc)
+		rc = dits_buf_cstr(&b);
+	*size = m.size;
+	dits_manifest_free(&m);
+	if (rc) {
+		dits_buf_free(&b);
+		return rc;
+	}
+	*chunk_json = (char *)b.data;
+	return 0;
+}
+
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *p = dits_path_join(dir, e->d_name);
+		if (p)
+			unlink(p);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+/*
+ * Runs one claimed job. Returns 0 when the job reached a final answer
+ * (variants ready, or failed for a reason that retrying cannot fix), or a
+ * negative code when it should be retried.
+ */
+static int run_job(dits_repo *r, dits_metadb *db, const dits_job *job, const char *owner,
+                   const dits_worker_opts *o, pthread_mutex_t *event_mu, bool *permanent, bool *lost)
+{
+	*permanent = false;
+	*lost = false;
+	job_ctx jc = { o, job->path ? job->path : "?", event_mu };
+	dits_proxy_recipe rec;
+	int rc = recipe_from_spec(job->recipe ? job->recipe : "", &rec);
+	if (rc) {
+		*permanent = true;
+		return rc;
+	}
+	char *recipe_json = dits_proxy_recipe_json(&rec);
+	if (!recipe_json)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	dits_id rhash;
+	dits_hash_buf(&rhash, recipe_json, strlen(recipe_json));
+
+	output out[NOUT];
+	memset(out, 0, sizeof out);
+	const char *types[NOUT] = { job->target, "thumbnail", "sprite", "sprite_vtt", "preview_webm" };
+	bool wanted[NOUT] = { true, rec.poster, rec.sprite, rec.sprite, rec.preview };
+	for (int i = 0; i < NOUT; i++) {
+		out[i].type = types[i];
+		out[i].wanted = wanted[i];
+	}
+	const char *names[NOUT] = { "proxy.mov", "poster.jpg", "sprite.jpg", "sprite.vtt", "preview.webm" };
+	char *tmpdir = dits_strfmt("%s/tmp/worker-%ld-%lld", r->dir, (long)getpid(), (long long)job->id);
+	dits_media_source src = { 0 };
+	bool src_open = false;
+	dits_media_facts facts;
+	dits_proxy_result res;
+	dits_pack_writer *w = NULL;
+	bool all_ready = true;
+	if (!tmpdir) {
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < NOUT && !rc; i++) {
+		if (!out[i].wanted)
+			continue;
+		rc = dits_variant_begin(db, &job->asset, out[i].type, recipe_json, &rhash, &out[i].v);
+		out[i].begun = rc == 0;
+		if (!rc && strcmp(out[i].v.status, "ready") != 0)
+			all_ready = false;
+	}
+	if (rc)
+		goto out;
+	if (all_ready) { /* same parent, same recipe: made once */
+		emit(&jc, "ready", 0, 0, "already made");
+		goto out;
+	}
+	for (int i = 0; i < NOUT; i++)
+		if (out[i].begun)
+			dits_variant_set_running(db, out[i].v.id);
+	emit(&jc, "start", 0, 0, NULL);
+
+	if ((rc = dits_mkdir_p(tmpdir, 0755)))
+		goto out;
+	for (int i = 0; i < NOUT; i++)
+		snprintf(out[i].path, sizeof out[i].path, "%s/%s", tmpdir, names[i]);
+	if ((rc = dits_media_source_open_blob(&src, r->odb, &job->asset, jc.path)))
+		goto out;
+	src_open = true;
+	if ((rc = dits_media_probe(&src, &facts))) {
+		*permanent = rc == DITS_EINVALID;
+		goto out;
+	}
+	dits_proxy_outputs po = {
+		out[OUT_PROXY].path,
+		rec.poster ? out[OUT_POSTER].path : NULL,
+		rec.sprite ? out[OUT_SPRITE].path : NULL,
+		rec.sprite ? out[OUT_VTT].path : NULL,
+		"sprite.jpg",
+		rec.preview ? out[OUT_PREVIEW].path : NULL,
+	};
+	memset(&res, 0, sizeof res);
+	/* The demuxer reads from the start again. */
+	src.seek(src.opaque, 0, SEEK_SET);
+	if ((rc = dits_proxy_make(&src, &facts, &rec, &po, &res, on_media_progress, &jc)))
+		goto out;
+	if ((rc = dits_proxy_validate(&facts, &res.proxy))) {
+		*permanent = true; /* the same inputs give the same proxy */
+		goto out;
+	}
+
+	/* Publish: chunks durable first, then the variants, under the lock. */
+	if ((rc = dits_repo_lock(r)))
+		goto out;
+	if ((rc = dits_pack_writer_new(&w, r->odb)))
+		goto unlock;
+	dits_id manifests[NOUT];
+	char *chunks[NOUT] = { 0 };
+	uint64_t sizes[NOUT] = { 0 };
+	for (int i = 0; i < NOUT && !rc; i++)
+		if (out[i].wanted)
+			rc = store_output(r, w, out[i].path, &manifests[i], &chunks[i], &sizes[i]);
+	if (!rc)
+		rc = dits_pack_writer_finish(w);
+	char *facts_json = rc ? NULL : dits_media_facts_json(&res.proxy);
+	if (facts_json && res.lut_applied[0]) {
+		/* Record which LUT the proxy carries beside its measured facts. */
+		size_t fl = strlen(facts_json);
+		char *with = fl && facts_json[fl - 1] == '}'
+			? dits_strfmt("%.*s,\"lut_applied\":\"%s\"}", (int)(fl - 1), facts_json, res.lut_applied)
+			: NULL;
+		if (with) {
+			free(facts_json);
+			facts_json = with;
+		}
+	}
+	for (int i = 0; i < NOUT && !rc; i++) {
+		if (!out[i].wanted)
+			continue;
+		char *fj = i == OUT_PROXY ? facts_json : NULL;
+		rc = dits_variant_register(db, out[i].v.id, &manifests[i], chunks[i], fj ? fj : "{}",
+		                           i == OUT_PROXY ? res.warnings : "", sizes[i]);
+	}
+	free(facts_json);
+	for (int i = 0; i < NOUT; i++)
+		free(chunks[i]);
+unlock:
+	dits_repo_unlock(r);
+	if (!rc)
+		emit(&jc, "ready", 0, 0, res.warnings[0] ? res.warnings : NULL);
+out:
+	if (rc && (*permanent || job->attempts >= job->max_attempts)) {
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", dits_error_last());
+		for (int i = 0; i < NOUT; i++)
+			if (out[i].begun && strcmp(out[i].v.status, "ready") != 0)
+				dits_variant_fail(db, out[i].v.id, msg);
+		dits_error_set(rc, "%s", msg);
+	}
+	dits_pack_writer_free(w);
+	if (src_open)
+		dits_media_source_close_blob(&src);
+	for (int i = 0; i < NOUT; i++)
+		if (out[i].begun)
+			dits_variant_free(&out[i].v);
+	if (tmpdir)
+		remove_dir(tmpdir);
+	free(tmpdir);
+	free(recipe_json);
+	return rc;
+}
+
+typedef struct worker_thread {
+	pthread_t th;
+	const char *workdir;
+	const dits_worker_opts *o;
+	pthread_mutex_t *event_mu;
+	dits_worker_stats st;
+	int index;
+	int rc;
+} worker_thread;
+
+static void *worker_main(void *arg)
+{
+	worker_thread *wt = arg;
+	const dits_worker_opts *o = wt->o;
+	dits_repo *r = NULL;
+	dits_metadb *db = NULL;
+	char owner[96];
+	char host[64] = "host";
+	gethostname(host, sizeof host - 1);
+	snprintf(owner, sizeof owner, "%s:%ld:%d", host, (long)getpid(), wt->index);
+	int lease = o->lease_seconds > 0 ? o->lease_seconds : 60;
+	wt->rc = dits_repo_open(&r, wt->workdir);
+	if (!wt->rc)
+		wt->rc = dits_metadb_open_repo(&db, r);
+	int idle = 0;
+	while (!wt->rc) {
+		dits_job job;
+		int rc = dits_job_claim(db, owner, lease, &job);
+		if (rc == DITS_ENOTFOUND) {
+			if (o->once)
+				break;
+			int64_t pending = 0;
+			dits_job_pending(db, &pending);
+			if (o->drain && pending == 0)
+				break;
+			/* Jobs in backoff or leased by others: look again shortly. */
+			usleep(idle < 10 ? 100000 : 500000);
+			idle++;
+			continue;
+		}
+		if (rc) {
+			wt->rc = rc;
+			break;
+		}
+		idle = 0;
+		heartbeat hb;
+		memset(&hb, 0, sizeof hb);
+		pthread_mutex_init(&hb.mu, NULL);
+		pthread_cond_init(&hb.cv, NULL);
+		snprintf(hb.dbpath, sizeof hb.dbpath, "%s/dits.db", r->dir);
+		hb.job = job.id;
+		hb.owner = owner;
+		hb.lease = lease;
+		bool hb_running = pthread_create(&hb.th, NULL, heartbeat_main, &hb) == 0;
+		bool permanent, lost;
+		rc = run_job(r, db, &job, owner, o, wt->event_mu, &permanent, &lost);
+		pthread_mutex_lock(&hb.mu);
+		hb.stop = true;
+		pthread_cond_signal(&hb.cv);
+		pthread_mutex_unlock(&hb.mu);
+		if (hb_running)
+			pthread_join(hb.th, NULL);
+		job_ctx jc = { o, job.path ? job.path : "?", wt->event_mu };
+		if (hb.lost) {
+			/* Another worker owns it now; what we made (if anything) is harmless. */
+		} else if (rc == 0) {
+			dits_job_complete(db, job.id, owner);
+			wt->st.done++;
+		} else {
+			char msg[1024];
+			snprintf(msg, sizeof msg, "%s", dits_error_last());
+			dits_job_fail(db, job.id, owner, msg, permanent);
+			if (permanent || job.attempts >= job.max_attempts) {
+				wt->st.failed++;
+				emit(&jc, "failed", 0, 0, msg);
+			} else {
+				wt->st.retried++;
+				emit(&jc, "retry", 0, 0, msg);
+			}
+		}
+		pthread_mutex_destroy(&hb.mu);
+		pthread_cond_destroy(&hb.cv);
+		dits_job_free(&job);
+		if (o->once)
+			break;
+	}
+	dits_metadb_close(db);
+	dits_repo_free(r);
+	return NULL;
+}
+
+int dits_worker_run(dits_repo *r, const dits_worker_opts *o, dits_worker_stats *st)
+{
+	memset(st, 0, sizeof *st);
+	int n = o->jobs > 0 ? o->jobs : 1;
+	if (o->once)
+		n = 1;
+	worker_thread *wt = calloc((size_t)n, sizeof *wt);
+	if (!wt)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	pthread_mutex_t event_mu = PTHREAD_MUTEX_INITIALIZER;
+	for (int i = 0; i < n; i++) {
+		wt[i].workdir = r->workdir;
+		wt[i].o = o;
+		wt[i].event_mu = &event_mu;
+		wt[i].index = i;
+		if (pthread_create(&wt[i].th, NULL, worker_main, &wt[i]) != 0) {
+			wt[i].rc = dits_error_set(DITS_ERROR, "cannot start worker thread");
+			n = i;
+			break;
+		}
+	}
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		pthread_join(wt[i].th, NULL);
+		st->done += wt[i].st.done;
+		st->failed += wt[i].st.failed;
+		st->retried += wt[i].st.retried;
+		if (wt[i].rc && !rc)
+			rc = wt[i].rc;
+	}
+	free(wt);
+	return rc;
+}
+
+int dits_worker_lock_background(dits_repo *r, int *fd_out)
+{
+	char *p = dits_repo_path(r, "worker.lock");
+	if (!p)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	free(p);
+	if (fd < 0)
+		return dits_error_errno("%s/worker.lock", r->dir);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return dits_error_set(DITS_ELOCKED, "a background worker is already running");
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int dits_worker_spawn_background(dits_repo *r, const char *exe)
+{
+	/* Cheap check first: is one running already? */
+	int fd;
+	if (dits_worker_lock_background(r, &fd) == DITS_ELOCKED) {
+		dits_error_clear();
+		return 0;
+	}
+	close(fd);
+	char *log = dits_repo_path(r, "worker.log");
+	if (!log)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	pid_t pid = fork();
+	if (pid < 0) {
+		free(log);
+		return dits_error_errno("fork");
+	}
+	if (pid == 0) {
+		/* Detach: new session, second fork, stdio to the log. */
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		int nul = open("/dev/null", O_RDONLY);
+		int lg = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (nul >= 0)
+			dup2(nul, 0);
+		if (lg >= 0) {
+			dup2(lg, 1);
+			dup2(lg, 2);
+		}
+		if (chdir(r->workdir) < 0)
+			_exit(1);
+		execl(exe, exe, "worker", "--drain", "--background", (char *)NULL);
+		_exit(127);
+	}
+	free(log);
+	int status;
+	waitpid(pid, &status, 0);
+	return 0;
+}

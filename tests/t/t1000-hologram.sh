@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# The Hologram flow as an assistant editor meets it: commit camera masters,
+# the command returns at once, proxies appear in the background, validated;
+# the masters' identities never change; a worker killed mid-job is replaced;
+# bad media fails with a reason and registers nothing.
+. "$(dirname "$0")/lib.sh"
+
+if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+	say "ffmpeg/ffprobe not installed: this story makes its media with them"
+	test_skip 'the Hologram flow' 'ffmpeg is not installed'
+	test_done
+fi
+
+# make_master FILE SIZE SECONDS TIMECODE CHANNELS: ProRes 422 HQ, 23.976, PCM
+make_master () {
+	ffmpeg -nostdin -loglevel error -y \
+		-f lavfi -i "testsrc2=size=$2:rate=24000/1001:duration=$3" \
+		-f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$3" \
+		-filter_complex "[1:a]pan=${5}c|c0=c0$(i=1; while [ $i -lt "$5" ]; do printf '|c%d=c0' $i; i=$((i + 1)); done)[a]" \
+		-map 0:v -map "[a]" -c:v prores_ks -profile:v 3 -pix_fmt yuv422p10le -c:a pcm_s24le \
+		-timecode "$4" "$1"
+}
+
+# state PATH: the proxy state `dits proxy status --json` reports for PATH
+state () {
+	dits proxy status --json "$1" | json_str state
+}
+
+cd "$TRASH" || exit 1
+unset DITS_PROXY_AUTO # lib.sh turns automatic proxies off for the core stories
+
+test_expect_success 'setup: a repository with automatic proxies off, two masters' '
+	dits init project >/dev/null &&
+	cd project &&
+	dits config proxy.auto false &&
+	mkdir -p A001 &&
+	make_master A001/A001C001.mov 640x360 2 01:00:00:00 2 &&
+	make_master A001/A001C002.mov 854x480 2 10:59:59:12 4 &&
+	dits add . >/dev/null &&
+	dits commit -m "Day 1" >../commit.out &&
+	dits ls-files --json >../ids.before &&
+	dits log --json >../log.before
+'
+
+test_expect_success 'with proxy.auto off, commit queues the jobs and transcodes nothing' '
+	cd project &&
+	assert_file_lacks ../commit.out "queued" &&
+	assert_eq none "$(state A001/A001C001.mov)" &&
+	dits proxy generate --background A001/A001C001.mov >/dev/null ;
+	true
+'
+
+test_expect_success 'proxy wait makes them: a worker starts, the queue drains' '
+	cd project &&
+	dits proxy wait --timeout 120 >../wait.out &&
+	assert_eq ready "$(state A001/A001C001.mov)"
+'
+
+test_expect_success 'proxy.auto on: commit returns at once and says the jobs are queued' '
+	cd project &&
+	dits config --unset proxy.auto &&
+	make_master A001/A001C003.mov 640x360 2 02:00:00:00 1 &&
+	dits add A001/A001C003.mov >/dev/null &&
+	t0=$(now_ms) &&
+	dits commit -m "Day 1, card 2" >../commit2.out &&
+	t1=$(now_ms) &&
+	assert_file_has ../commit2.out "queued 1 proxy job" &&
+	assert_le $((t1 - t0)) 3000 "commit milliseconds" &&
+	dits proxy wait --timeout 120 >/dev/null &&
+	assert_eq ready "$(state A001/A001C003.mov)" &&
+	assert_exists .dits/worker.log
+'
+
+test_expect_success 'proxy status --json: the facts an NLE relinks by match the master' '
+	cd project &&
+	dits proxy generate A001/A001C002.mov >/dev/null &&
+	dits proxy status --json A001/A001C002.mov >../st.json &&
+	assert_eq ready "$(json_str state <../st.json)" &&
+	assert_eq 24000/1001 "$(json_str frame_rate <../st.json)" &&
+	assert_eq 48 "$(json_num frame_count <../st.json)" &&
+	assert_eq "10:59:59:12" "$(json_str timecode <../st.json)" &&
+	assert_eq 4 "$(json_num channels <../st.json)" &&
+	assert_eq 48000 "$(json_num sample_rate <../st.json)"
+'
+
+test_expect_success 'the exported proxy is ProRes 422 Proxy with the master timecode, read by ffprobe' '
+	cd project &&
+	dits proxy generate >/dev/null &&
+	dits proxy export A001/A001C002.mov ../p2.mov &&
+	ffprobe -v error -select_streams v:0 -show_entries stream=codec_tag_string,width,height,nb_frames,r_frame_rate:stream_tags=timecode \
+		-of default=nw=1 ../p2.mov >../probe.txt &&
+	assert_file_has ../probe.txt "codec_tag_string=apco" &&
+	assert_file_has ../probe.txt "nb_frames=48" &&
+	assert_file_has ../probe.txt "r_frame_rate=24000/1001" &&
+	assert_file_has ../probe.txt "TAG:timecode=10:59:59:12" &&
+	w=$(sed -n "s/^width=//p" ../probe.txt) && h=$(sed -n "s/^height=//p" ../probe.txt) &&
+	assert_le "$w" 1920 width && assert_le "$h" 1080 height &&
+	assert_eq 0 $((w % 2)) "even width" && assert_eq 0 $((h % 2)) "even height" &&
+	ffprobe -v error -select_streams a -show_entries stream=channels -of csv=p=0 ../p2.mov >../ch.txt &&
+	assert_eq 4 "$(cat ../ch.txt)"
+'
+
+test_expect_success 'poster, sprite sheet with its WebVTT index, and WEBM preview are variants too' '
+	cd project &&
+	dits proxy export A001/A001C001.mov ../poster.jpg --variant thumbnail &&
+	dits proxy export A001/A001C001.mov ../sprite.jpg --variant sprite &&
+	dits proxy export A001/A001C001.mov ../sprite.vtt --variant sprite_vtt &&
+	dits proxy export A001/A001C001.mov ../preview.webm --variant preview_webm &&
+	assert_file_has ../sprite.vtt "^WEBVTT" &&
+	assert_file_has ../sprite.vtt "#xywh=" &&
+	ffprobe -v error -show_entries stream=codec_name -of csv=p=0 ../poster.jpg | grep -q mjpeg &&
+	ffprobe -v error -show_entries stream=codec_name -of csv=p=0 ../preview.webm | grep -q vp9
+'
+
+test_expect_success 'the masters keep their identities: asset, tree and commit ids are unchanged' '
+	cd project &&
+	dits ls-files --json | grep -v A001C003 >../ids.now &&
+	grep -v A001C003 ../ids.before >../ids.was ;
+	dits ls-files --json >../ids.after &&
+	for f in A001/A001C001.mov A001/A001C002.mov; do
+		grep -o "\"path\":\"$f\"[^}]*" ../ids.before >../a && grep -o "\"path\":\"$f\"[^}]*" ../ids.after >../b &&
+		assert_files_eq ../a ../b || return 1
+	done &&
+	dits log --json HEAD~1 >../log.now &&
+	assert_eq "$(json_str id <../log.before)" "$(json_str id <../log.now)" &&
+	assert_eq "$(json_str tree <../log.before)" "$(json_str tree <../log.now)"
+'
+
+test_expect_success 'same master, same recipe: generated once' '
+	cd project &&
+	id1=$(dits proxy status --json A001/A001C001.mov | json_str variant_id) &&
+	dits proxy generate A001/A001C001.mov >../again.out &&
+	assert_file_has ../again.out "already made" &&
+	assert_eq "$id1" "$(dits proxy status --json A001/A001C001.mov | json_str variant_id)"
+'
+
+test_expect_success 'status and log report the proxies' '
+	cd project &&
+	dits status >../status.txt &&
+	assert_file_has ../status.txt "^Proxies .proxy_1080p.:" &&
+	assert_file_has ../status.txt "ready    A001/A001C001.mov" &&
+	dits log >../log.txt &&
+	assert_file_has ../log.txt "Proxies: 1 ready, 0 pending, 0 failed" &&
+	dits log --json | json_objects | grep -q "\"proxies_ready\":2"
+'
+
+test_expect_success 'gc keeps every proxy; fsck verifies their chunks' '
+	cd project &&
+	dits gc >/dev/null &&
+	dits fsck >../fsck.out &&
+	assert_eq ok "$(cat ../fsck.out)" &&
+	dits proxy export A001/A001C002.mov ../p2b.mov &&
+	cmp ../p2.mov ../p2b.mov
+'
+
+test_expect_success 'setup: proxies off again, a longer master for the kill test' '
+	cd project &&
+	dits config proxy.auto false &&
+	make_master A001/A001C004.mov 1920x1080 6 03:00:00:00 2 &&
+	dits add A001/A001C004.mov >/dev/null &&
+	dits commit -m "long take" >/dev/null &&
+	dits proxy generate --background A001/A001C004.mov >/dev/null 2>&1 ;
+	pkill -9 -f "dits worker --drain --background" ;
+	true
+'
+
+test_expect_success 'a worker killed mid-job: the job waits for its lease, then another worker makes it' '
+	cd project || return 1
+	DITS_WORKER_LEASE=3 "$DITS" worker --once >/dev/null 2>&1 &
+	pid=$!
+
+	n=0 &&
+	while [ "$(state A001/A001C004.mov)" != running ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done &&
+	assert_eq running "$(state A001/A001C004.mov)" &&
+	sleep 0.3 &&
+	kill -9 $pid && wait $pid 2>/dev/null ;
+	assert_eq running "$(state A001/A001C004.mov)" "state right after the kill" &&
+	DITS_WORKER_LEASE=3 dits worker --drain >../w.out 2>&1 &&
+	assert_eq ready "$(state A001/A001C004.mov)" &&
+	dits fsck >../fsck2.out &&
+	assert_eq ok "$(cat ../fsck2.out)"
+'
+
+test_expect_success 'the killed worker left nothing half-registered, and its scratch files go' '
+	cd project &&
+	dits proxy status --json A001/A001C004.mov >../k.json &&
+	assert_eq 144 "$(json_num frame_count <../k.json)" &&
+	dits add . >/dev/null &&
+	ls .dits/tmp >../tmp.list &&
+	test ! -s ../tmp.list
+'
+
+test_expect_success 'setup: bad media under video names' '
+	cd project &&
+	gen_data A001/noise.mov 300000 noise &&
+	head -c 20000 A001/A001C001.mov >A001/truncated.mov &&
+	ffmpeg -nostdin -loglevel error -f lavfi -i "sine=frequency=1000:duration=1" -c:a pcm_s16le A001/audio_only.mov &&
+	ffmpeg -nostdin -loglevel error -f lavfi -i "testsrc2=size=320x240:duration=0.04" -frames:v 1 -f image2 -c:v png A001/still.mov &&
+	: >A001/empty.mov &&
+	dits add . >/dev/null &&
+	dits commit -m "odd files" >/dev/null
+'
+
+test_expect_success 'bad media: proxy generate fails with a reason per file and registers nothing' '
+	cd project &&
+	test_expect_code 1 dits proxy generate A001/noise.mov A001/truncated.mov A001/audio_only.mov A001/still.mov A001/empty.mov >../bad.out 2>../bad.err &&
+	for f in noise truncated audio_only still empty; do
+		assert_eq failed "$(state A001/$f.mov)" "$f state" || return 1
+	done &&
+	dits proxy status A001/audio_only.mov >../ao.txt &&
+	assert_file_has ../ao.txt "audio" &&
+	dits proxy status A001/still.mov >../still.txt &&
+	assert_file_has ../still.txt "still" &&
+	test_expect_code 1 dits proxy export A001/noise.mov ../nope.mov 2>../exp.err &&
+	assert_missing ../nope.mov
+'
+
+test_expect_success 'proxy wait reports the failures with a non-zero exit' '
+	cd project &&
+	test_expect_code 1 dits proxy wait --timeout 60 >/dev/null 2>../wait.err &&
+	assert_file_has ../wait.err "failed"
+'
+
+test_expect_success 'proxy retry queues a failed file again (and it fails again, for the same reason)' '
+	cd project &&
+	dits proxy retry A001/audio_only.mov >../retry.out &&
+	assert_file_has ../retry.out "requeued A001/audio_only.mov" &&
+	test_expect_code 1 dits proxy wait --timeout 60 >/dev/null 2>&1 ;
+	assert_eq failed "$(state A001/audio_only.mov)"
+'
+
+test_expect_success 'the repository is healthy at the end' '
+	cd project &&
+	dits fsck >../fsck3.out &&
+	assert_eq ok "$(cat ../fsck3.out)"
+'
+
+test_done
