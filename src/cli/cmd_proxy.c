@@ -436,9 +436,11 @@ static int proxy_generate(dits_repo *r, int argc, char **argv)
 			snprintf(rec.lut, sizeof rec.lut, "%s", argv[++i]);
 		} else if (!strcmp(argv[i], "--background")) {
 			background = true;
+		} else if (!strcmp(argv[i], "--no-extras")) {
+			rec.poster = rec.sprite = rec.preview = false; /* the proxy alone */
 		} else if (argv[i][0] == '-') {
 			free(paths);
-			return usage("usage: dits proxy generate [PATH...] [--profile P] [--resolution R] [--lut L] [--background]");
+			return usage("usage: dits proxy generate [PATH...] [--profile P] [--resolution R] [--lut L] [--no-extras] [--background]");
 		} else {
 			paths[np++] = argv[i];
 		}
@@ -677,13 +679,12 @@ void cli_status_proxies(dits_repo *r, dits_buf *out, bool json)
 		proxy_state_free(&s);
 	}
 	/* A repository that makes no proxies sees no proxy section. */
-	if (!any)
-		n = 0;
+	size_t shown = any ? n : 0;
 	if (json)
 		dits_buf_puts(out, ",\"proxies\":[");
-	else if (n)
+	else if (shown)
 		dits_buf_printf(out, "\nProxies (%s):\n", type);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < shown; i++) {
 		proxy_state s;
 		proxy_state_of(db, &assets[i].id, type, &s);
 		const char *err = s.has_variant && s.v.error ? s.v.error : s.job_error;
