@@ -754,3 +754,211 @@ void cli_log_proxies(dits_repo *r, const dits_id *commit, dits_buf *out, bool js
 		dits_buf_printf(out, "Proxies: %u ready, %u pending, %u failed%s\n", ready, pending, failed,
 		                none ? " (some not queued)" : "");
 }
+
+/* ---- proxy mode ------------------------------------------------------ */
+
+const char *cli_marker_word(char m)
+{
+	switch (m) {
+	case 'P': return "proxy";
+	case '~': return "pending";
+	case '!': return "failed";
+	default: return "master";
+	}
+}
+
+void cli_mode_markers(dits_repo *r, struct dits_index *idx, char *out)
+{
+	dits_metadb *db = NULL;
+	char *dbpath = dits_repo_path(r, "dits.db");
+	struct stat st;
+	if (dbpath && stat(dbpath, &st) == 0 && dits_metadb_open(&db, dbpath))
+		db = NULL;
+	free(dbpath);
+	const char *type = configured_type(r);
+	for (size_t i = 0; i < idx->n; i++) {
+		dits_index_entry *e = &idx->e[i];
+		out[i] = 'M';
+		if (e->flags & DITS_INDEX_PROXY) {
+			out[i] = 'P';
+			continue;
+		}
+		if (!db || !dits_hologram_is_video_path(e->path))
+			continue;
+		proxy_state s;
+		proxy_state_of(db, &e->id, type, &s);
+		if (!strcmp(s.state, "queued") || !strcmp(s.state, "running"))
+			out[i] = '~';
+		else if (!strcmp(s.state, "failed"))
+			out[i] = '!';
+		proxy_state_free(&s);
+	}
+	if (db)
+		dits_metadb_close(db);
+	dits_error_clear();
+}
+
+typedef struct mode_ui {
+	bool proxy;
+	unsigned swapped, already, kept;
+} mode_ui;
+
+static void on_mode(void *ctx, const char *path, int outcome, const char *why)
+{
+	mode_ui *ui = ctx;
+	switch (outcome) {
+	case DITS_MODE_SWAPPED:
+		ui->swapped++;
+		printf("%s %s\n", ui->proxy ? "[P]" : "[M]", path);
+		break;
+	case DITS_MODE_ALREADY:
+		ui->already++;
+		break;
+	default:
+		ui->kept++;
+		/* Only video files are expected to have proxies: say why for those. */
+		if (dits_hologram_is_video_path(path))
+			fprintf(stderr, "dits: %s: kept the master: %s\n", path, why ? why : "no ready proxy");
+		break;
+	}
+}
+
+int cli_checkout_mode(dits_repo *r, bool proxy, const char *variant, char **paths, int npaths)
+{
+	dits_progress p;
+	cli_progress_init(&p);
+	mode_ui ui = { proxy, 0, 0, 0 };
+	int rc = dits_worktree_set_mode(r, (const char *const *)paths, (size_t)npaths, proxy,
+	                                variant ? variant : configured_type(r), &p, on_mode, &ui);
+	if (rc)
+		return fail();
+	fprintf(stderr, "%u file%s switched to %s, %u already %s%s\n", ui.swapped, ui.swapped == 1 ? "" : "s",
+	        proxy ? "proxy" : "master", ui.already, proxy ? "in proxy mode or without a proxy" : "masters",
+	        ui.kept && proxy ? "; see above for files that kept their master" : "");
+	return 0;
+}
+
+static int mode_list(dits_repo *r, bool json)
+{
+	dits_index idx;
+	if (dits_index_load(r, &idx))
+		return fail();
+	char *m = calloc(idx.n + 1, 1);
+	cli_mode_markers(r, &idx, m);
+	dits_buf b = DITS_BUF_INIT;
+	if (json)
+		dits_buf_puts(&b, "[");
+	for (size_t i = 0; i < idx.n; i++) {
+		if (json) {
+			dits_buf_puts(&b, i ? ",{\"path\":" : "{\"path\":");
+			dits_buf_put_json_str(&b, idx.e[i].path);
+			dits_buf_printf(&b, ",\"mode\":\"%s\"}", cli_marker_word(m[i]));
+		} else {
+			dits_buf_printf(&b, "[%c] %s\n", m[i], idx.e[i].path);
+		}
+	}
+	if (json)
+		dits_buf_puts(&b, "]\n");
+	fwrite(b.data ? (void *)b.data : (void *)"", 1, b.len, stdout);
+	dits_buf_free(&b);
+	free(m);
+	dits_index_free(&idx);
+	return 0;
+}
+
+int cmd_mode(int argc, char **argv)
+{
+	dits_repo *r;
+	if (dits_repo_open(&r, "."))
+		return fail();
+	int rc;
+	if (argc < 2 || !strcmp(argv[1], "--json")) {
+		rc = mode_list(r, argc >= 2);
+	} else if (!strcmp(argv[1], "proxy") || !strcmp(argv[1], "master")) {
+		const char *variant = NULL;
+		char **paths = calloc((size_t)argc, sizeof *paths);
+		int np = 0;
+		for (int i = 2; i < argc; i++) {
+			if (!strcmp(argv[i], "--variant") && i + 1 < argc)
+				variant = argv[++i];
+			else if (strcmp(argv[i], "--"))
+				paths[np++] = argv[i];
+		}
+		rc = cli_checkout_mode(r, !strcmp(argv[1], "proxy"), variant, paths, np);
+		free(paths);
+	} else {
+		rc = usage("usage: dits mode [--json] | dits mode proxy|master [PATH...] [--variant TYPE]");
+	}
+	dits_repo_free(r);
+	return rc;
+}
+
+int cmd_fetch_proxy(int argc, char **argv)
+{
+	bool checkout = false;
+	char **paths = calloc((size_t)argc + 1, sizeof *paths);
+	int np = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--checkout"))
+			checkout = true;
+		else if (!strcmp(argv[i], "--wait"))
+			; /* local proxies are made in the foreground: always waits */
+		else if (argv[i][0] == '-') {
+			free(paths);
+			return usage("usage: dits fetch-proxy PATH... [--checkout]");
+		} else
+			paths[np++] = argv[i];
+	}
+	if (np == 0) {
+		free(paths);
+		return usage("usage: dits fetch-proxy PATH... [--checkout]");
+	}
+	dits_repo *r;
+	if (dits_repo_open(&r, ".")) {
+		free(paths);
+		return fail();
+	}
+	dits_proxy_recipe rec;
+	asset_ref *assets = NULL;
+	size_t n = 0;
+	int rc = dits_hologram_recipe_from_config(r, &rec) || select_assets(r, paths, np, true, &assets, &n);
+	if (rc) {
+		free(paths);
+		dits_repo_free(r);
+		return fail();
+	}
+	/* Make whatever is not ready yet, here and now (the master is local). */
+	dits_metadb *db = NULL;
+	unsigned queued = 0;
+	if (!(rc = dits_metadb_open_repo(&db, r))) {
+		const char *type = dits_hologram_proxy_type(&rec);
+		for (size_t i = 0; i < n && !rc; i++) {
+			proxy_state s;
+			proxy_state_of(db, &assets[i].id, type, &s);
+			if (strcmp(s.state, "ready")) {
+				rc = dits_hologram_enqueue_asset(r, &assets[i].id, assets[i].path, &rec);
+				queued++;
+			}
+			proxy_state_free(&s);
+		}
+		dits_metadb_close(db);
+	}
+	int code = 0;
+	if (rc) {
+		code = fail();
+	} else if (queued) {
+		dits_worker_stats st;
+		if (run_worker(r, false, true, 1, false, &st))
+			code = fail();
+		else if (st.failed)
+			code = 1;
+	}
+	if (!code)
+		printf("%zu proxy%s ready\n", n, n == 1 ? "" : "ies");
+	if (!code && checkout)
+		code = cli_checkout_mode(r, true, NULL, paths, np);
+	free_assets(assets, n);
+	free(paths);
+	dits_repo_free(r);
+	return code;
+}

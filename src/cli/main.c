@@ -259,6 +259,31 @@ static int cmd_status(int argc, char **argv)
 	}
 	dits_buf proxies = DITS_BUF_INIT;
 	cli_status_proxies(r, &proxies, json);
+	/* Each file's working mode: listed in text only when some file is not a plain master. */
+	dits_index idx;
+	if (dits_index_load(r, &idx) == 0) {
+		char *marks = calloc(idx.n + 1, 1);
+		cli_mode_markers(r, &idx, marks);
+		bool mixed = false;
+		for (size_t i = 0; i < idx.n; i++)
+			mixed = mixed || marks[i] != 'M';
+		if (json) {
+			dits_buf_puts(&proxies, ",\"modes\":[");
+			for (size_t i = 0; i < idx.n; i++) {
+				dits_buf_puts(&proxies, i ? ",{\"path\":" : "{\"path\":");
+				dits_buf_put_json_str(&proxies, idx.e[i].path);
+				dits_buf_printf(&proxies, ",\"worktree\":\"%s\"}", cli_marker_word(marks[i]));
+			}
+			dits_buf_puts(&proxies, "]");
+		} else if (mixed) {
+			dits_buf_puts(&proxies, "\nWorking files ([P] proxy, [M] master, [~] proxy pending, [!] proxy failed):\n");
+			for (size_t i = 0; i < idx.n; i++)
+				dits_buf_printf(&proxies, "\t[%c] %s\n", marks[i], idx.e[i].path);
+		}
+		free(marks);
+		dits_index_free(&idx);
+	}
+	dits_error_clear();
 	dits_repo_free(r);
 	bool clean = !st.staged.n && !st.unstaged.n && !st.untracked.n;
 	if (json) {
@@ -540,14 +565,24 @@ static int cmd_diff(int argc, char **argv)
 
 static int cmd_checkout(int argc, char **argv)
 {
-	const char *newbranch = NULL, *rev = NULL;
+	const char *newbranch = NULL, *rev = NULL, *mode = NULL, *variant = NULL;
 	int dashdash = -1;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--")) {
 			dashdash = i;
 			break;
 		}
-		if (!strcmp(argv[i], "-b") && i + 1 < argc)
+		if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
+			mode = argv[++i];
+			if (strcmp(mode, "proxy") && strcmp(mode, "master"))
+				return usage_error("checkout: --mode is proxy or master, not '%s'", mode);
+		} else if (!strncmp(argv[i], "--mode=", 7)) {
+			mode = argv[i] + 7;
+			if (strcmp(mode, "proxy") && strcmp(mode, "master"))
+				return usage_error("checkout: --mode is proxy or master, not '%s'", mode);
+		} else if (!strcmp(argv[i], "--variant") && i + 1 < argc)
+			variant = argv[++i];
+		else if (!strcmp(argv[i], "-b") && i + 1 < argc)
 			newbranch = argv[++i];
 		else if (argv[i][0] == '-')
 			return usage_error("checkout: unknown option %s", argv[i]);
@@ -563,6 +598,43 @@ static int cmd_checkout(int argc, char **argv)
 	cli_progress_init(&p);
 	int rc = 0;
 	dits_id id;
+	if (mode) {
+		/* Switch (or restore the paths from REV) first, then swap in place. */
+		if (newbranch) {
+			dits_repo_free(r);
+			return usage_error("checkout: --mode does not go with -b%s", "");
+		}
+		char **paths = dashdash >= 0 ? argv + dashdash + 1 : NULL;
+		int np = dashdash >= 0 ? argc - dashdash - 1 : 0;
+		if (rev) {
+			rc = dits_revparse(r, rev, &id);
+			if (!rc && np)
+				rc = dits_checkout_paths(r, &id, (const char *const *)paths, (size_t)np, &p);
+			else if (!rc) {
+				dits_id head;
+				bool same = dits_ref_read(r, "HEAD", &head) == 0 && dits_id_eq(&head, &id);
+				char *branch_ref = NULL;
+				if (dits_ref_name_valid(rev)) {
+					char *ref = dits_strfmt("refs/heads/%s", rev);
+					dits_id bid;
+					if (ref && dits_ref_read(r, ref, &bid) == 0)
+						branch_ref = ref;
+					else
+						free(ref);
+				}
+				if (!same || branch_ref)
+					rc = dits_checkout_commit(r, &id, branch_ref, &p);
+				free(branch_ref);
+			}
+			if (rc) {
+				dits_repo_free(r);
+				return fail(rc);
+			}
+		}
+		int code = cli_checkout_mode(r, !strcmp(mode, "proxy"), variant, paths, np);
+		dits_repo_free(r);
+		return code;
+	}
 	if (dashdash >= 0) {
 		if (dashdash + 1 >= argc) {
 			dits_repo_free(r);
@@ -689,9 +761,13 @@ static int cmd_ls_files(int argc, char **argv)
 		return 1;
 	dits_index idx;
 	int rc = dits_index_load(r, &idx);
-	dits_repo_free(r);
-	if (rc)
+	if (rc) {
+		dits_repo_free(r);
 		return fail(rc);
+	}
+	char *marks = calloc(idx.n + 1, 1);
+	cli_mode_markers(r, &idx, marks);
+	dits_repo_free(r);
 	dits_buf b = DITS_BUF_INIT;
 	if (json)
 		dits_buf_puts(&b, "[");
@@ -701,13 +777,14 @@ static int cmd_ls_files(int argc, char **argv)
 		if (json) {
 			dits_buf_puts(&b, i ? ",{\"path\":" : "{\"path\":");
 			dits_buf_put_json_str(&b, idx.e[i].path);
-			dits_buf_printf(&b, ",\"size\":%llu,\"mode\":\"%06o\",\"asset_id\":\"%s\"}",
-			                (unsigned long long)idx.e[i].size, idx.e[i].mode, hex);
+			dits_buf_printf(&b, ",\"size\":%llu,\"mode\":\"%06o\",\"asset_id\":\"%s\",\"worktree\":\"%s\"}",
+			                (unsigned long long)idx.e[i].size, idx.e[i].mode, hex, cli_marker_word(marks[i]));
 		} else {
-			dits_buf_printf(&b, "%06o %s %llu\t%s\n", idx.e[i].mode, hex, (unsigned long long)idx.e[i].size,
-			                idx.e[i].path);
+			dits_buf_printf(&b, "%06o %s %llu [%c]\t%s\n", idx.e[i].mode, hex, (unsigned long long)idx.e[i].size,
+			                marks[i], idx.e[i].path);
 		}
 	}
+	free(marks);
 	if (json)
 		dits_buf_puts(&b, "]\n");
 	fwrite(b.data ? (void *)b.data : (void *)"", 1, b.len, stdout);
@@ -953,7 +1030,7 @@ static const command commands[] = {
 	{ "log", cmd_log, "log [--oneline] [--json] [REV]  history" },
 	{ "show", cmd_show, "show [REV]                  a commit and what it changed" },
 	{ "diff", cmd_diff, "diff --stat [REV [REV]]     bytes and chunks added and shared per file" },
-	{ "checkout", cmd_checkout, "checkout REV|BRANCH | -b NAME [REV] | [REV] -- PATH...  switch or restore" },
+	{ "checkout", cmd_checkout, "checkout REV|BRANCH | -b NAME [REV] | [REV] -- PATH... | [REV] --mode proxy|master [--variant T] [-- PATH...]" },
 	{ "branch", cmd_branch, "branch [NAME [REV]]         list or create branches" },
 	{ "tag", cmd_tag, "tag [NAME [REV]]            list or create tags" },
 	{ "ls-files", cmd_ls_files, "ls-files [--json]           the index: mode, asset id, size, path" },
@@ -964,6 +1041,8 @@ static const command commands[] = {
 	{ "debug", cmd_debug, "debug chunks FILE [--min N --avg N --max N --level L --seed S]  FastCDC cut points" },
 	{ "config", cmd_config, "config KEY [VALUE] | --unset KEY | --list  repository settings (proxy.auto, proxy.profile, proxy.lut.GLOB ...)" },
 	{ "proxy", cmd_proxy, "proxy status|generate|wait|retry|export ...  the Hologram layer's proxies" },
+	{ "mode", cmd_mode, "mode [--json] | mode proxy|master [PATH...]  list or switch what each working file holds" },
+	{ "fetch-proxy", cmd_fetch_proxy, "fetch-proxy PATH... [--checkout]  make sure ready proxies exist (and switch to them)" },
 	{ "worker", cmd_worker, "worker [--once|--drain] [--jobs N]  run proxy jobs in the foreground" },
 	{ "help", cmd_help, "help                        this list" },
 };

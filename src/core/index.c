@@ -9,7 +9,7 @@
 #include "fsutil.h"
 
 #define INDEX_MAGIC "DIDX"
-#define INDEX_VERSION 1
+#define INDEX_VERSION 2 /* 2 added the proxy-mode flag and its content id */
 
 uint32_t dits_mode_from_stat(const struct stat *st)
 {
@@ -28,9 +28,20 @@ void dits_index_entry_set_stat(dits_index_entry *e, const struct stat *st)
 	e->dev = st->st_dev;
 }
 
+void dits_index_entry_set_proxy_stat(dits_index_entry *e, const struct stat *st, const dits_id *proxy)
+{
+	uint64_t master_size = e->size;
+	dits_index_entry_set_stat(e, st);
+	e->size = master_size;
+	e->wt_size = (uint64_t)st->st_size;
+	e->wt_id = *proxy;
+	e->flags |= DITS_INDEX_PROXY;
+}
+
 bool dits_index_stat_clean(const dits_index *idx, const dits_index_entry *e, const struct stat *st)
 {
-	if (e->size != (uint64_t)st->st_size || e->mode != dits_mode_from_stat(st) ||
+	uint64_t size = (e->flags & DITS_INDEX_PROXY) ? e->wt_size : e->size;
+	if (size != (uint64_t)st->st_size || e->mode != dits_mode_from_stat(st) ||
 	    e->mtime_s != st->st_mtim.tv_sec || e->mtime_ns != (uint32_t)st->st_mtim.tv_nsec ||
 	    e->ctime_s != st->st_ctim.tv_sec || e->ctime_ns != (uint32_t)st->st_ctim.tv_nsec ||
 	    e->ino != st->st_ino || e->dev != st->st_dev)
@@ -123,7 +134,7 @@ int dits_index_load(dits_repo *r, dits_index *idx)
 	dits_read_u32(&rd, &version);
 	dits_read_u32(&rd, &count);
 	dits_read_u32(&rd, &reserved);
-	if (version != INDEX_VERSION) {
+	if (version != 1 && version != INDEX_VERSION) {
 		rc = dits_error_set(DITS_EVERSION, "%s: index version %u is not supported", path, version);
 		goto out;
 	}
@@ -136,7 +147,10 @@ int dits_index_load(dits_repo *r, dits_index *idx)
 		    dits_read_u32(&rd, &e.mtime_ns) || dits_read_u64(&rd, &cs) || dits_read_u32(&rd, &e.ctime_ns) ||
 		    dits_read_u64(&rd, &e.ino) || dits_read_u64(&rd, &e.dev) ||
 		    dits_read_bytes(&rd, e.id.b, DITS_ID_LEN) || dits_read_u32(&rd, &e.flags) ||
-		    dits_read_u16(&rd, &plen) || dits_read_skip(&rd, &p, plen) || plen == 0)
+		    dits_read_u16(&rd, &plen) || dits_read_skip(&rd, &p, plen) || plen == 0 ||
+		    (version == 1 && e.flags) || (e.flags & ~DITS_INDEX_PROXY) ||
+		    ((e.flags & DITS_INDEX_PROXY) &&
+		     (dits_read_bytes(&rd, e.wt_id.b, DITS_ID_LEN) || dits_read_u64(&rd, &e.wt_size))))
 			goto out;
 		e.mtime_s = (int64_t)ms;
 		e.ctime_s = (int64_t)cs;
@@ -185,6 +199,10 @@ int dits_index_write(dits_repo *r, dits_index *idx)
 		}
 		dits_buf_put_u16(&b, (uint16_t)pl);
 		rc = dits_buf_put(&b, e->path, pl);
+		if (!rc && (e->flags & DITS_INDEX_PROXY)) {
+			dits_buf_put(&b, e->wt_id.b, DITS_ID_LEN);
+			rc = dits_buf_put_u64(&b, e->wt_size);
+		}
 	}
 	if (!rc) {
 		dits_id sum;

@@ -27,9 +27,18 @@ typedef struct dits_index_entry {
 	int64_t mtime_s, ctime_s;
 	uint32_t mtime_ns, ctime_ns;
 	uint64_t ino, dev;
-	dits_id id;
-	uint32_t flags;
+	dits_id id;         /* the master's manifest id: what commits record */
+	uint32_t flags;     /* DITS_INDEX_PROXY */
+	dits_id wt_id;      /* with DITS_INDEX_PROXY: manifest id of the proxy on disk */
+	uint64_t wt_size;   /* with DITS_INDEX_PROXY: its size (size stays the master's) */
 } dits_index_entry;
+
+/*
+ * The working file holds a proxy variant, not the master (proxy mode). The
+ * stat cache then describes the proxy file, and wt_id names its content;
+ * commits still record id, the master (ARCHITECTURE.md invariant 4).
+ */
+#define DITS_INDEX_PROXY 0x1u
 
 typedef struct dits_index {
 	dits_index_entry *e;
@@ -61,5 +70,7 @@ uint32_t dits_mode_from_stat(const struct stat *st);
 /* True when st matches the entry's stat cache and the entry is not racy. */
 bool dits_index_stat_clean(const dits_index *idx, const dits_index_entry *e, const struct stat *st);
 void dits_index_entry_set_stat(dits_index_entry *e, const struct stat *st);
+/* The same for a file in proxy mode: the stat is the proxy's, size stays the master's. */
+void dits_index_entry_set_proxy_stat(dits_index_entry *e, const struct stat *st, const dits_id *proxy);
 
 #endif

@@ -495,8 +495,19 @@ int dits_add(dits_repo *r, const char *const *paths, size_t n, const dits_progre
 		struct stat st;
 		dits_id id;
 		rc = ingest_path(r, w, files.v[i].path, &st, &id, &stats, p);
-		if (!rc)
+		dits_index_entry *e = rc ? NULL : dits_index_find(&idx, files.v[i].path);
+		if (e && (e->flags & DITS_INDEX_PROXY) && dits_id_eq(&id, &e->wt_id)) {
+			/* The proxy in proxy mode: the master stays what is staged. */
+			dits_index_entry_set_proxy_stat(e, &st, &e->wt_id);
+			idx.dirty = true;
+		} else if (!rc) {
+			if (e && (e->flags & DITS_INDEX_PROXY) && !dits_id_eq(&id, &e->id)) {
+				fprintf(stderr, "dits: warning: %s: changed while in proxy mode (neither the master nor "
+				                "its proxy); staged as a new master\n", files.v[i].path);
+				res->new_masters++;
+			}
 			rc = dits_index_set(&idx, files.v[i].path, &st, &id);
+		}
 		res->hashed_files++;
 		res->hashed_bytes += (uint64_t)st.st_size;
 		if (p && p->file_done)
@@ -705,8 +716,11 @@ static int worktree_diff(dits_repo *r, dits_index *idx, char *wt_state, dits_sta
 		dits_index_entry *e = &idx->e[k];
 		const struct stat *fst = &files.v[i].st;
 		wt_state[k] = 0;
+		bool proxy = e->flags & DITS_INDEX_PROXY;
 		if (!dits_index_stat_clean(idx, e, fst)) {
-			if (e->size != (uint64_t)fst->st_size || e->mode != dits_mode_from_stat(fst)) {
+			/* In proxy mode the file on disk is the proxy; its stat cache and
+			 * wt_id describe it. The master's content there is clean too. */
+			if (!proxy && (e->size != (uint64_t)fst->st_size || e->mode != dits_mode_from_stat(fst))) {
 				wt_state[k] = DITS_ST_MODIFIED;
 			} else {
 				struct stat st2;
@@ -716,10 +730,14 @@ static int worktree_diff(dits_repo *r, dits_index *idx, char *wt_state, dits_sta
 					(*hashed)++;
 				if (rc)
 					break;
-				if (!dits_id_eq(&id, &e->id)) {
+				bool same = dits_id_eq(&id, &e->id) || (proxy && dits_id_eq(&id, &e->wt_id));
+				if (!same) {
 					wt_state[k] = DITS_ST_MODIFIED;
-				} else if (st2.st_mtim.tv_sec != 0) {
+				} else if (st2.st_mtim.tv_sec != 0 && !proxy) {
 					dits_index_entry_set_stat(e, &st2);
+					idx->dirty = true;
+				} else if (st2.st_mtim.tv_sec != 0 && dits_id_eq(&id, &e->wt_id)) {
+					dits_index_entry_set_proxy_stat(e, &st2, &e->wt_id);
 					idx->dirty = true;
 				}
 			}

@@ -51,6 +51,7 @@ typedef struct dits_add_result {
 	uint64_t hashed_files, hashed_bytes; /* of those, read because their stat changed */
 	uint64_t new_chunks, new_bytes; /* chunk bytes newly stored */
 	uint64_t removed;               /* deletions staged */
+	uint64_t new_masters;           /* files in proxy mode the user really changed */
 } dits_add_result;
 
 /* Stages paths (relative to the cwd); directories recurse and honour .ditsignore. */
@@ -108,6 +109,26 @@ int dits_checkout_commit(dits_repo *r, const dits_id *commit, const char *branch
 /* Restores paths from commit (NULL: from the index) into worktree and index. */
 int dits_checkout_paths(dits_repo *r, const dits_id *commit, const char *const *paths, size_t n,
                         const dits_progress *p);
+
+/* ---- proxy mode ---------------------------------------------------- */
+
+enum {
+	DITS_MODE_SWAPPED = 1,     /* the file now holds the requested content */
+	DITS_MODE_ALREADY = 2,     /* it already did */
+	DITS_MODE_KEPT_MASTER = 3, /* no ready proxy: the master stays (why says so) */
+};
+typedef void (*dits_mode_report_fn)(void *ctx, const char *path, int outcome, const char *why);
+
+/*
+ * Puts, at each tracked file's own path under paths (user paths; n == 0:
+ * every tracked file), its ready variant of variant_type (proxy true) or
+ * its master (proxy false). Files without a ready variant keep the master.
+ * Refuses with DITS_ECONFLICT, changing nothing, when a selected file has
+ * uncommitted changes. Crash-safe: see mode.c.
+ */
+int dits_worktree_set_mode(dits_repo *r, const char *const *paths, size_t n, bool proxy,
+                           const char *variant_type, const dits_progress *p, dits_mode_report_fn fn,
+                           void *ctx);
 
 /* ---- shared with checkout ----------------------------------------- */
 

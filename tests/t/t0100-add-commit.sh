@@ -68,7 +68,7 @@ test_expect_success 'text status exits 0 and mentions a staged file' '
 	assert_file_has ../status.txt "footage/day1/A001/A001C001.mov"
 '
 
-test_expect_success 'ls-files lists the index: MODE ASSET_ID SIZE<TAB>PATH, sorted by path' '
+test_expect_success 'ls-files lists the index: MODE ASSET_ID SIZE [X]<TAB>PATH, sorted by path' '
 	dits ls-files >../ls &&
 	assert_lines 5 ../ls &&
 	assert_eq "audio/take1.wav
@@ -77,7 +77,7 @@ footage/day1/A001/A001C002.mov
 footage/day1/B001/B001C001.mov
 notes.txt" "$(cut -f2 ../ls)" &&
 	while IFS= read -r line; do
-		assert_match "^[0-7]+ $HEX64 [0-9]+	[^ ]" "$line" "ls-files line" || return 1
+		assert_match "^[0-7]+ $HEX64 [0-9]+ \[[PM~!]\]	[^ ]" "$line" "ls-files line" || return 1
 	done <../ls &&
 	assert_eq "70000 300000 200000 150000 30" "$(cut -f1 ../ls | cut -d" " -f3 | paste -sd" " -)"
 '
@@ -91,7 +91,7 @@ test_expect_success 'ls-files --json carries the same path, size, mode and asset
 		id=$(printf "%s" "$obj" | json_str asset_id) &&
 		sz=$(printf "%s" "$obj" | json_num size) &&
 		line=$(grep -F "	$p" ../ls) &&
-		assert_eq "$line" "$(printf "%s" "$line" | cut -d" " -f1) $id $sz	$p" "entry for $p" || return 1
+		assert_eq "$line" "$(printf "%s" "$line" | cut -d" " -f1) $id $sz [$(printf "%s" "$obj" | json_str worktree | cut -c1 | tr m M)]	$p" "entry for $p" || return 1
 	done <../ls.objs
 '
 

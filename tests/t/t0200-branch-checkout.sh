@@ -299,7 +299,7 @@ test_expect_success 'odd but real files survive a round trip: empty, spaces, UTF
 	dits ls-files >../ls &&
 	assert_file_has ../ls "	media/Day 2 \(pickups\)/A002 C001 take 2\.mov$" &&
 	assert_file_has ../ls "	media/Day 2 \(pickups\)/Prise_été_Ω\.wav$" &&
-	assert_file_has ../ls " 0	edit/empty\.marker$" &&
+	assert_file_has ../ls " 0 \[M\]	edit/empty\.marker$" &&
 	dits checkout first-cut >/dev/null &&
 	assert_missing edit/empty.marker &&
 	assert_missing "media/Day 2 (pickups)/A002 C001 take 2.mov" &&

@@ -1,0 +1,284 @@
+/*
+ * cmd_mount.c - `dits mount`, `dits umount`, and `dits mode` on a mounted
+ * tree. The work is done by src/mount (mount.h); this file parses and prints.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+#include "error.h"
+#include "mount.h"
+#include "mount_cmds.h"
+#include "repo.h"
+
+#define EXIT_USAGE 2
+
+static int mount_fail(void)
+{
+	const char *msg = dits_error_last();
+	fprintf(stderr, "dits: error: %s\n", *msg ? msg : "failed");
+	return 1;
+}
+
+static int mount_usage(const char *what)
+{
+	fprintf(stderr, "dits: %s\n(see 'dits help')\n", what);
+	return EXIT_USAGE;
+}
+
+static int list_mounts(void)
+{
+	dits_repo *r;
+	int rc = dits_repo_open(&r, ".");
+	if (rc)
+		return mount_fail();
+	dits_mount_record *list;
+	size_t n;
+	rc = dits_mount_list(r, &list, &n);
+	dits_repo_free(r);
+	if (rc)
+		return mount_fail();
+	for (size_t i = 0; i < n; i++)
+		printf("%s\t%.12s\tpid %ld\n", list[i].mountpoint, list[i].rev ? list[i].rev : "",
+		       (long)list[i].pid);
+	dits_mount_list_free(list, n);
+	return 0;
+}
+
+int cmd_mount(int argc, char **argv)
+{
+	dits_mount_opts o;
+	memset(&o, 0, sizeof o);
+	const char *pos[2] = { NULL, NULL };
+	size_t npos = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--mode")) {
+			if (++i >= argc)
+				return mount_usage("mount: --mode needs proxy or master");
+			if (!strcmp(argv[i], "proxy"))
+				o.proxy = true;
+			else if (!strcmp(argv[i], "master"))
+				o.proxy = false;
+			else
+				return mount_usage("mount: --mode must be proxy or master");
+		} else if (!strncmp(a, "--mode=", 7)) {
+			if (strcmp(a + 7, "proxy") && strcmp(a + 7, "master"))
+				return mount_usage("mount: --mode must be proxy or master");
+			o.proxy = !strcmp(a + 7, "proxy");
+		} else if (!strcmp(a, "--variant")) {
+			if (++i >= argc)
+				return mount_usage("mount: --variant needs a variant type");
+			o.variant = argv[i];
+		} else if (!strcmp(a, "--foreground") || !strcmp(a, "-f")) {
+			o.foreground = true;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "dits: mount: unknown option '%s'\n(see 'dits help')\n", a);
+			return EXIT_USAGE;
+		} else if (npos < 2) {
+			pos[npos++] = a;
+		} else {
+			return mount_usage("mount: usage: dits mount MOUNTPOINT [--mode proxy|master] "
+			                   "[--variant TYPE] [--foreground] [REV]");
+		}
+	}
+	if (npos == 0)
+		return list_mounts();
+	o.mountpoint = pos[0];
+	o.rev = pos[1];
+
+	if (dits_mount_fuse_available())
+		return mount_fail();
+	dits_repo *r;
+	if (dits_repo_open(&r, "."))
+		return mount_fail();
+	dits_mount *m;
+	if (dits_mount_new(&m, r, &o)) {
+		dits_repo_free(r);
+		return mount_fail();
+	}
+	size_t files, proxies;
+	dits_mount_counts(m, &files, &proxies);
+	if (o.foreground) {
+		printf("serving %s at %s (%zu files, %zu with a ready proxy; mode %s); Ctrl-C or "
+		       "'dits umount %s' ends it\n",
+		       o.rev ? o.rev : "HEAD", dits_mount_point(m), files, proxies,
+		       o.proxy ? "proxy" : "master", dits_mount_point(m));
+		fflush(stdout);
+	}
+	pid_t pid;
+	int rc = dits_mount_serve(m, &pid);
+	if (!rc && !o.foreground)
+		printf("mounted %s at %s (%zu files, %zu with a ready proxy; mode %s; server pid %ld)\n",
+		       o.rev ? o.rev : "HEAD", dits_mount_point(m), files, proxies,
+		       o.proxy ? "proxy" : "master", (long)pid);
+	if (rc)
+		rc = mount_fail();
+	dits_mount_free(m);
+	dits_repo_free(r);
+	return rc;
+}
+
+int cmd_umount(int argc, char **argv)
+{
+	bool lazy = false;
+	const char *mp = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--lazy") || !strcmp(argv[i], "-l"))
+			lazy = true;
+		else if (argv[i][0] == '-' && argv[i][1])
+			return mount_usage("umount: usage: dits umount [--lazy] MOUNTPOINT");
+		else if (!mp)
+			mp = argv[i];
+		else
+			return mount_usage("umount: usage: dits umount [--lazy] MOUNTPOINT");
+	}
+	if (!mp)
+		return mount_usage("umount: usage: dits umount [--lazy] MOUNTPOINT");
+	if (dits_umount(mp, lazy))
+		return mount_fail();
+	return 0;
+}
+
+/* ---- dits mode inside a mount ------------------------------------------- */
+
+static const char *mode_word(char c)
+{
+	return c == 'P' ? "proxy" : c == 'M' ? "master" : "pending";
+}
+
+/* True when path (relative to the root) lies under one of rels ("" = all). */
+static bool under_any(const char *path, char **rels, size_t n)
+{
+	if (n == 0)
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(rels[i]);
+		if (!l || (!strncmp(path, rels[i], l) && (path[l] == '\0' || path[l] == '/')))
+			return true;
+	}
+	return false;
+}
+
+static int print_modes(const char *root, char **rels, size_t n, bool json, bool only_pending)
+{
+	dits_buf b = DITS_BUF_INIT;
+	if (dits_mount_control_list(root, &b)) {
+		dits_buf_free(&b);
+		return mount_fail();
+	}
+	dits_buf out = DITS_BUF_INIT;
+	int rc = json ? dits_buf_puts(&out, "[") : 0;
+	bool first = true;
+	char *s = (char *)b.data;
+	for (char *line = s; !rc && line && *line;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		if (strlen(line) > 2 && line[1] == ' ' && under_any(line + 2, rels, n) &&
+		    (!only_pending || line[0] == '~')) {
+			if (only_pending) {
+				rc = dits_buf_printf(&out, "[~] %s: no ready proxy, serving the master\n",
+				                     line + 2);
+			} else if (json) {
+				rc = dits_buf_puts(&out, first ? "{\"path\":" : ",{\"path\":");
+				rc = rc ? rc : dits_buf_put_json_str(&out, line + 2);
+				rc = rc ? rc : dits_buf_printf(&out, ",\"mode\":\"%s\"}", mode_word(line[0]));
+			} else {
+				rc = dits_buf_printf(&out, "[%c] %s\n", line[0], line + 2);
+			}
+			first = false;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	if (!rc && json)
+		rc = dits_buf_puts(&out, "]\n");
+	if (!rc)
+		fwrite(out.data, 1, out.len, stdout);
+	dits_buf_free(&out);
+	dits_buf_free(&b);
+	if (rc) {
+		fprintf(stderr, "dits: error: out of memory\n");
+		return 1;
+	}
+	return 0;
+}
+
+int cli_mode_in_mount(int argc, char **argv, int *exit_code)
+{
+	bool json = false, set = false, proxy = false;
+	const char *variant = NULL;
+	char **paths = calloc((size_t)argc + 1, sizeof *paths);
+	size_t np = 0;
+	if (!paths)
+		return 0;
+	int i = 1;
+	if (i < argc && (!strcmp(argv[i], "proxy") || !strcmp(argv[i], "master"))) {
+		set = true;
+		proxy = !strcmp(argv[i], "proxy");
+		i++;
+	}
+	for (; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--variant") && i + 1 < argc)
+			variant = argv[++i];
+		else if (!strcmp(argv[i], "--"))
+			continue;
+		else
+			paths[np++] = argv[i];
+	}
+
+	char *root = NULL;
+	if (dits_mount_find_root(np ? paths[0] : ".", &root, NULL) || !root) {
+		free(paths);
+		return 0; /* not inside a mount: the worktree's `dits mode` goes on */
+	}
+	int rc = 0;
+	char **rels = calloc(np + 1, sizeof *rels);
+	if (!rels) {
+		fprintf(stderr, "dits: error: out of memory\n");
+		rc = 1;
+	}
+	if (!rc && variant) {
+		fprintf(stderr, "dits: error: %s: a mount serves the variant chosen at mount time "
+		                "(dits mount --variant)\n", root);
+		rc = 1;
+	}
+	for (size_t k = 0; !rc && k < np; k++) {
+		char *r2 = NULL, *rel = NULL;
+		if (dits_mount_find_root(paths[k], &r2, &rel) || !r2 || strcmp(r2, root)) {
+			fprintf(stderr, "dits: error: %s: not inside the mount at %s\n", paths[k], root);
+			rc = 1;
+		} else {
+			struct stat st;
+			if (stat(paths[k], &st)) {
+				fprintf(stderr, "dits: error: %s: %s\n", paths[k],
+				        errno == ENOENT ? "no such file in the mounted tree" : strerror(errno));
+				rc = 1;
+			}
+		}
+		rels[k] = rel;
+		free(r2);
+	}
+	if (!rc && set) {
+		if (dits_mount_control_set(root, proxy, (const char *const *)rels, np)) {
+			rc = mount_fail();
+		} else if (proxy) {
+			/* say which files have no ready proxy and serve the master */
+			rc = print_modes(root, rels, np, false, true);
+		}
+	} else if (!rc) {
+		rc = print_modes(root, rels, np, json, false);
+	}
+	for (size_t k = 0; k < np; k++)
+		free(rels[k]);
+	free(rels);
+	free(paths);
+	free(root);
+	*exit_code = rc;
+	return 1;
+}

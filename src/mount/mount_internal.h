@@ -1,0 +1,84 @@
+/*
+ * mount_internal.h - the served tree, shared by fs.c (the FUSE operations
+ * and the control file) and mount.c (setup, daemon, records, unmount).
+ *
+ * Locking: m->lock guards every field of a file node that can change
+ * (want_proxy, has_proxy, proxy, proxy_size, gen, open counts,
+ * cache_clean, ctime) and m->odb; everything else is fixed once the tree is
+ * built. A file handle's blob is guarded by the handle's own mutex (a
+ * dits_blob has one reader at a time). m->db_lock guards the metadata
+ * database, which is opened by the serving process itself (never across a
+ * fork).
+ */
+#ifndef DITS_MOUNT_INTERNAL_H
+#define DITS_MOUNT_INTERNAL_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hash.h"
+#include "metadb.h"
+#include "mount.h"
+#include "odb.h"
+#include "repo.h"
+
+#define NODE_ROOT 1    /* FUSE_ROOT_ID */
+#define NODE_CONTROL 2 /* the hidden control file */
+#define DITS_MOUNT_MAX_READ (1u << 20) /* bytes per FUSE read request */
+
+typedef struct mount_node {
+	char *name;  /* last component ("" for the root) */
+	char *path;  /* relative to the mount root ("" for the root) */
+	uint64_t st_ino; /* stable: from the BLAKE3 of the path */
+	fuse_ino_t parent;
+	bool dir;
+	uint32_t mode; /* tree mode (0100644, 0100755) for files */
+	/* directories: children sorted by name */
+	fuse_ino_t *kids;
+	size_t nkids, capkids;
+	/* files */
+	dits_id master;
+	uint64_t master_size;
+	bool has_proxy; /* a ready proxy variant is known */
+	dits_id proxy;
+	uint64_t proxy_size;
+	bool want_proxy;
+	uint32_t gen;        /* bumped each time the served content changes */
+	uint32_t open_cur;   /* open handles of the current content */
+	uint32_t open_stale; /* open handles of an older content */
+	bool cache_clean;    /* the kernel's page cache holds current bytes only */
+	int64_t ctime;
+} mount_node;
+
+struct dits_mount {
+	dits_repo *repo;
+	char *mountpoint;
+	char *rev_hex;
+	char *variant;
+	bool foreground;
+	int64_t mtime; /* the commit's time: every file's mtime */
+	mount_node *nodes; /* nodes[0] unused; index = FUSE node id */
+	size_t nnodes, capnodes;
+	size_t nfiles, nproxies;
+	pthread_mutex_t lock;
+	dits_odb *odb;      /* current object store (r->odb, or a newer view) */
+	dits_odb **old_odbs; /* older views, kept for open handles */
+	size_t nold_odbs;
+	pthread_mutex_t db_lock;
+	dits_metadb *db;
+	struct fuse_session *se;
+};
+
+/* fs.c */
+extern const struct fuse_lowlevel_ops dits_mount_ops;
+/* Builds the node table from the flattened tree. */
+int dits_mount_build(dits_mount *m, const void *flat);
+/* Looks up ready proxies for every file (opens and closes the database). */
+int dits_mount_load_proxies(dits_mount *m);
+void dits_mount_free_nodes(dits_mount *m);
+
+#endif
