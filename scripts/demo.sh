@@ -58,10 +58,24 @@ step log
 step stats
 step proxy wait --timeout 600
 step fsck
+
+echo
+echo "== the editor's side: proxies at the masters' own paths, then back"
+b3sum A001/*.mov >"$demo/masters.b3"
+echo "masters on disk: $(du -sb A001 | cut -f1) bytes"
+step checkout --mode proxy
+echo "proxies on disk: $(du -sb A001 | cut -f1) bytes, same paths:"
+ls -1 A001
+step mode
+step status
+step checkout --mode master
+b3sum -c "$demo/masters.b3"
 step proxy export A001/A001C002.mov "$demo/A001C002_proxy.mov"
 echo
 ffprobe -v error -show_entries stream=codec_name,codec_tag_string,profile,width,height,r_frame_rate,channels:stream_tags=timecode \
   -of compact "$demo/A001C002_proxy.mov" || true
 echo
 echo "The edit re-stored only the chunks it touched; the proxies are 1080p ProRes 422 Proxy"
-echo "with the masters' frame rate, frame count, timecode and audio channels."
+echo "with the masters' frame rate, frame count, timecode and audio channels, swapped in"
+echo "and out at the masters' paths."
+

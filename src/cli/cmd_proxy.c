@@ -418,7 +418,7 @@ static int proxy_generate(dits_repo *r, int argc, char **argv)
 		return fail();
 	char **paths = calloc((size_t)argc + 1, sizeof *paths);
 	int np = 0;
-	bool background = false;
+	bool background = false, queue_only = false;
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--profile") && i + 1 < argc) {
 			rec.codec = dits_proxy_codec_from_name(argv[++i]);
@@ -436,11 +436,13 @@ static int proxy_generate(dits_repo *r, int argc, char **argv)
 			snprintf(rec.lut, sizeof rec.lut, "%s", argv[++i]);
 		} else if (!strcmp(argv[i], "--background")) {
 			background = true;
+		} else if (!strcmp(argv[i], "--queue")) {
+			queue_only = true;
 		} else if (!strcmp(argv[i], "--no-extras")) {
 			rec.poster = rec.sprite = rec.preview = false; /* the proxy alone */
 		} else if (argv[i][0] == '-') {
 			free(paths);
-			return usage("usage: dits proxy generate [PATH...] [--profile P] [--resolution R] [--lut L] [--no-extras] [--background]");
+			return usage("usage: dits proxy generate [PATH...] [--profile P] [--resolution R] [--lut L] [--no-extras] [--background|--queue]");
 		} else {
 			paths[np++] = argv[i];
 		}
@@ -456,6 +458,10 @@ static int proxy_generate(dits_repo *r, int argc, char **argv)
 	free_assets(assets, n);
 	if (rc)
 		return fail();
+	if (queue_only) {
+		printf("queued %zu file%s (run dits worker, or dits proxy wait)\n", n, n == 1 ? "" : "s");
+		return 0;
+	}
 	if (background) {
 		char *exe = self_exe();
 		rc = dits_worker_spawn_background(r, exe);
@@ -815,10 +821,12 @@ static void on_mode(void *ctx, const char *path, int outcome, const char *why)
 		ui->already++;
 		break;
 	default:
-		ui->kept++;
 		/* Only video files are expected to have proxies: say why for those. */
-		if (dits_hologram_is_video_path(path))
+		if (dits_hologram_is_video_path(path)) {
+			ui->kept++;
+			fflush(stdout);
 			fprintf(stderr, "dits: %s: kept the master: %s\n", path, why ? why : "no ready proxy");
+		}
 		break;
 	}
 }
@@ -830,11 +838,14 @@ int cli_checkout_mode(dits_repo *r, bool proxy, const char *variant, char **path
 	mode_ui ui = { proxy, 0, 0, 0 };
 	int rc = dits_worktree_set_mode(r, (const char *const *)paths, (size_t)npaths, proxy,
 	                                variant ? variant : configured_type(r), &p, on_mode, &ui);
+	fflush(stdout);
 	if (rc)
 		return fail();
-	fprintf(stderr, "%u file%s switched to %s, %u already %s%s\n", ui.swapped, ui.swapped == 1 ? "" : "s",
-	        proxy ? "proxy" : "master", ui.already, proxy ? "in proxy mode or without a proxy" : "masters",
-	        ui.kept && proxy ? "; see above for files that kept their master" : "");
+	fprintf(stderr, "%u file%s switched to %s, %u already %s", ui.swapped, ui.swapped == 1 ? "" : "s",
+	        proxy ? "proxy" : "master", ui.already, proxy ? "in proxy mode" : "masters");
+	if (proxy && ui.kept)
+		fprintf(stderr, ", %u video file%s kept the master (see above)", ui.kept, ui.kept == 1 ? "" : "s");
+	fprintf(stderr, "\n");
 	return 0;
 }
 

@@ -317,10 +317,34 @@ int dits_odb_read_at(dits_odb *db, const dits_odb_loc *loc, const dits_id *id, v
 	return 0;
 }
 
+int dits_odb_refresh(dits_odb *db)
+{
+	DIR *d = opendir(db->dir);
+	if (!d)
+		return 0;
+	int added = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (l < 10 || strncmp(e->d_name, "pack-", 5) != 0 || strcmp(e->d_name + l - 4, ".idx") != 0)
+			continue;
+		bool known = false;
+		for (size_t i = 0; i < db->npacks && !known; i++) {
+			const char *base = strrchr(db->packs[i].idx_path, '/');
+			known = base && !strcmp(base + 1, e->d_name);
+		}
+		if (!known && odb_add_pack(db, e->d_name) == 0)
+			added++;
+	}
+	closedir(d);
+	dits_error_clear();
+	return added;
+}
+
 int dits_odb_read(dits_odb *db, const dits_id *id, dits_buf *out, uint8_t *type)
 {
 	dits_odb_loc loc;
-	if (dits_odb_locate(db, id, &loc)) {
+	if (dits_odb_locate(db, id, &loc) && (dits_odb_refresh(db) == 0 || dits_odb_locate(db, id, &loc))) {
 		char hex[DITS_ID_HEXLEN + 1];
 		dits_id_hex(hex, id);
 		return dits_error_set(DITS_ENOTFOUND, "object %s is missing from the store", hex);

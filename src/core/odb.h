@@ -48,6 +48,13 @@ typedef struct dits_odb_loc {
 int dits_odb_open(dits_odb **out, const char *dir);
 void dits_odb_free(dits_odb *db);
 
+/*
+ * Loads packs that other processes (a background worker, a concurrent add)
+ * finished since the store was opened. dits_odb_read does this by itself
+ * before it reports an object missing. Returns the number of packs added.
+ */
+int dits_odb_refresh(dits_odb *db);
+
 /* Finds id. Returns 0, or DITS_ENOTFOUND (no message set: cheap). */
 int dits_odb_locate(dits_odb *db, const dits_id *id, dits_odb_loc *loc);
 bool dits_odb_exists(dits_odb *db, const dits_id *id);

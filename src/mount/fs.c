@@ -3,17 +3,19 @@
  * file.
  *
  * Invariants kept here:
- * - Node ids are indexes into m->nodes and never change while mounted;
- *   st_ino is derived from the path, so it is the same in every mount.
- * - An open handle keeps the blob it opened: a switch changes what the
- *   next open serves, never what an open handle reads.
- * - The kernel's page cache of an inode holds bytes of the current content
- *   only, or the next open is told not to keep it (keep_cache = 0); while a
- *   handle of an older content is still open (it may refill the cache with
- *   old bytes), new handles bypass the cache (direct_io). See docs/MOUNT.md.
+ * - A kernel inode never changes content. A file is two FUSE nodes: node i
+ *   serves its master, node i + nnodes its proxy. lookup() hands out the
+ *   node of what the path serves now; a switch re-points the path by
+ *   invalidating its directory entry (fuse_lowlevel_notify_inval_entry) and
+ *   drops the old node's cached pages and attributes
+ *   (fuse_lowlevel_notify_inval_inode). So pages may be kept across opens
+ *   (keep_cache), an open handle keeps reading the content it opened (its
+ *   own blob, its own inode, its own size), and a reopen reads the new
+ *   content. Both nodes report the same st_ino, derived from the path.
+ * - Node numbers never change while mounted, so FORGET needs no work.
  * - Invalidations are sent after m->lock is released, from the thread that
- *   serves the control write; the loop is multi-threaded, so reads the
- *   kernel needs to finish meanwhile are served by other threads.
+ *   serves the control write; the loop is multi-threaded, so the lookups
+ *   and reads the kernel must finish meanwhile are served by other threads.
  */
 #include "mount_internal.h"
 
@@ -31,19 +33,16 @@
 #include "error.h"
 #include "worktree.h"
 
-/* The tree never changes while mounted: entries may be cached for long.
- * Attributes change only on a switch, which invalidates them explicitly;
- * the short timeout bounds the one case explained in docs/MOUNT.md (a size
- * the kernel learned from an older handle's short read). */
+/* Names and node attributes never change while mounted (a switch changes
+ * which node a name points at, and says so to the kernel): both may be
+ * cached for long. */
 #define ENTRY_TIMEOUT 3600.0
-#define ATTR_TIMEOUT 1.0
+#define ATTR_TIMEOUT 3600.0
 
 enum { H_FILE = 1, H_CONTROL = 2 };
 
 typedef struct open_file_handle {
 	int kind;
-	fuse_ino_t ino;
-	uint32_t gen;
 	pthread_mutex_t mu;
 	dits_blob *blob;
 } open_file_handle;
@@ -83,8 +82,6 @@ static int add_node(dits_mount *m, const char *name, const char *path, fuse_ino_
 	}
 	n->parent = parent;
 	n->dir = dir;
-	n->cache_clean = true;
-	n->ctime = m->mtime;
 	dits_id h;
 	dits_hash_buf(&h, path, strlen(path));
 	uint64_t ino = 0;
@@ -156,6 +153,7 @@ int dits_mount_build(dits_mount *m, const void *flatp)
 					n->master = e->id;
 					n->master_size = e->size;
 					m->nfiles++;
+					m->control_size += strlen(e->path) + 3; /* "M PATH\n" */
 				}
 				free(name);
 				free(path);
@@ -244,17 +242,47 @@ int dits_mount_load_proxies(dits_mount *m)
 	return rc;
 }
 
-/* ---- attributes -------------------------------------------------------- */
+/* ---- nodes and attributes --------------------------------------------- */
 
 static bool serves_proxy(const mount_node *n)
 {
 	return n->want_proxy && n->has_proxy;
 }
 
-/* Caller holds m->lock for file nodes. */
-static void fill_attr(const dits_mount *m, fuse_ino_t ino, struct stat *st)
+/*
+ * Decodes a FUSE node id into the tree node and the view (master or
+ * proxy). False when ino names nothing. Caller holds m->lock for a proxy
+ * view (has_proxy may change).
+ */
+static bool decode(const dits_mount *m, fuse_ino_t ino, size_t *idx, bool *proxy)
 {
-	const mount_node *n = &m->nodes[ino];
+	if (ino >= 1 && ino < m->nnodes) {
+		*idx = ino;
+		*proxy = false;
+		return true;
+	}
+	if (ino >= m->nnodes && ino < 2 * m->nnodes) {
+		size_t i = ino - m->nnodes;
+		if (i <= NODE_CONTROL || m->nodes[i].dir || !m->nodes[i].has_proxy)
+			return false;
+		*idx = i;
+		*proxy = true;
+		return true;
+	}
+	return false;
+}
+
+/* The node id that serves path node i now. Caller holds m->lock. */
+static fuse_ino_t served_ino(const dits_mount *m, size_t i)
+{
+	const mount_node *n = &m->nodes[i];
+	return !n->dir && serves_proxy(n) ? (fuse_ino_t)(i + m->nnodes) : (fuse_ino_t)i;
+}
+
+/* Caller holds m->lock. */
+static void fill_attr(const dits_mount *m, size_t i, bool proxy, struct stat *st)
+{
+	const mount_node *n = &m->nodes[i];
 	memset(st, 0, sizeof *st);
 	st->st_ino = (ino_t)n->st_ino;
 	st->st_uid = getuid();
@@ -262,34 +290,20 @@ static void fill_attr(const dits_mount *m, fuse_ino_t ino, struct stat *st)
 	st->st_blksize = 1 << 20;
 	st->st_mtim.tv_sec = m->mtime;
 	st->st_atim.tv_sec = m->mtime;
-	st->st_ctim.tv_sec = n->ctime;
+	st->st_ctim.tv_sec = m->mtime;
 	if (n->dir) {
 		st->st_mode = S_IFDIR | 0555;
 		st->st_nlink = 2;
-	} else if (ino == NODE_CONTROL) {
+	} else if (i == NODE_CONTROL) {
 		st->st_mode = S_IFREG | 0644;
 		st->st_nlink = 1;
-		st->st_size = 0;
+		st->st_size = (off_t)m->control_size;
 	} else {
 		st->st_mode = S_IFREG | ((n->mode & 0111) ? 0555 : 0444);
 		st->st_nlink = 1;
-		st->st_size = (off_t)(serves_proxy(n) ? n->proxy_size : n->master_size);
+		st->st_size = (off_t)(proxy ? n->proxy_size : n->master_size);
 		st->st_blocks = (st->st_size + 511) / 512;
 	}
-}
-
-static bool valid_ino(const dits_mount *m, fuse_ino_t ino)
-{
-	return ino >= 1 && ino < m->nnodes;
-}
-
-static void reply_attr(fuse_req_t req, dits_mount *m, fuse_ino_t ino)
-{
-	struct stat st;
-	pthread_mutex_lock(&m->lock);
-	fill_attr(m, ino, &st);
-	pthread_mutex_unlock(&m->lock);
-	fuse_reply_attr(req, &st, ATTR_TIMEOUT);
 }
 
 /* ---- operations -------------------------------------------------------- */
@@ -329,31 +343,27 @@ static fuse_ino_t find_kid(const dits_mount *m, fuse_ino_t parent, const char *n
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	dits_mount *m = mount_of(req);
-	if (!valid_ino(m, parent) || !m->nodes[parent].dir) {
+	if (parent < 1 || parent >= m->nnodes || !m->nodes[parent].dir) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
-	fuse_ino_t ino = 0;
+	size_t i = 0;
 	if (parent == NODE_ROOT && !strcmp(name, DITS_MOUNT_CONTROL))
-		ino = NODE_CONTROL;
+		i = NODE_CONTROL;
 	else
-		ino = find_kid(m, parent, name);
-	if (!ino) {
-		/* A negative entry may be cached too: the tree never changes. */
-		struct fuse_entry_param e;
-		memset(&e, 0, sizeof e);
-		e.entry_timeout = ENTRY_TIMEOUT;
-		fuse_reply_entry(req, &e);
-		return;
-	}
+		i = find_kid(m, parent, name);
 	struct fuse_entry_param e;
 	memset(&e, 0, sizeof e);
-	e.ino = ino;
+	e.entry_timeout = ENTRY_TIMEOUT;
+	if (!i) {
+		fuse_reply_entry(req, &e); /* a negative entry: the tree never changes */
+		return;
+	}
 	e.generation = 1;
 	e.attr_timeout = ATTR_TIMEOUT;
-	e.entry_timeout = ENTRY_TIMEOUT;
 	pthread_mutex_lock(&m->lock);
-	fill_attr(m, ino, &e.attr);
+	e.ino = served_ino(m, i);
+	fill_attr(m, i, e.ino != i, &e.attr);
 	pthread_mutex_unlock(&m->lock);
 	fuse_reply_entry(req, &e);
 }
@@ -372,15 +382,27 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	fuse_reply_none(req);
 }
 
+/* Replies with the attributes of node ino. */
+static void reply_attr(fuse_req_t req, dits_mount *m, fuse_ino_t ino)
+{
+	size_t i;
+	bool proxy;
+	struct stat st;
+	pthread_mutex_lock(&m->lock);
+	bool ok = decode(m, ino, &i, &proxy);
+	if (ok)
+		fill_attr(m, i, proxy, &st);
+	pthread_mutex_unlock(&m->lock);
+	if (ok)
+		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+	else
+		fuse_reply_err(req, ENOENT);
+}
+
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
-	dits_mount *m = mount_of(req);
-	if (!valid_ino(m, ino)) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	reply_attr(req, m, ino);
+	reply_attr(req, mount_of(req), ino);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -403,7 +425,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	dits_mount *m = mount_of(req);
-	if (!valid_ino(m, ino) || !m->nodes[ino].dir) {
+	if (ino < 1 || ino >= m->nnodes || !m->nodes[ino].dir) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
@@ -476,7 +498,8 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 /* ---- regular files ----------------------------------------------------- */
 
-static void open_file(fuse_req_t req, dits_mount *m, fuse_ino_t ino, struct fuse_file_info *fi)
+static void open_file(fuse_req_t req, dits_mount *m, size_t i, bool proxy,
+                      struct fuse_file_info *fi)
 {
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		fuse_reply_err(req, EROFS);
@@ -488,35 +511,15 @@ static void open_file(fuse_req_t req, dits_mount *m, fuse_ino_t ino, struct fuse
 		return;
 	}
 	h->kind = H_FILE;
-	h->ino = ino;
 	pthread_mutex_init(&h->mu, NULL);
-
-	/* Take the content and the cache decision in one critical section, so
-	 * a switch cannot slip between them. */
 	pthread_mutex_lock(&m->lock);
-	mount_node *n = &m->nodes[ino];
-	dits_id id = serves_proxy(n) ? n->proxy : n->master;
+	const mount_node *n = &m->nodes[i];
+	dits_id id = proxy ? n->proxy : n->master;
 	dits_odb *odb = m->odb;
-	h->gen = n->gen;
-	n->open_cur++;
-	if (n->open_stale) {
-		fi->direct_io = 1; /* the cache may hold an older content's bytes */
-	} else if (n->cache_clean) {
-		fi->keep_cache = 1;
-	} else {
-		fi->keep_cache = 0; /* the kernel drops the pages at this open */
-		n->cache_clean = true;
-	}
 	pthread_mutex_unlock(&m->lock);
 
 	int rc = dits_blob_open(&h->blob, odb, &id);
 	if (rc) {
-		pthread_mutex_lock(&m->lock);
-		if (h->gen == n->gen)
-			n->open_cur--;
-		else
-			n->open_stale--;
-		pthread_mutex_unlock(&m->lock);
 		fprintf(stderr, "dits mount: %s: %s\n", n->path, dits_error_last());
 		pthread_mutex_destroy(&h->mu);
 		free(h);
@@ -524,15 +527,12 @@ static void open_file(fuse_req_t req, dits_mount *m, fuse_ino_t ino, struct fuse
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
+	/* This node's content never changes: its pages stay valid across
+	 * opens until a switch drops them. */
+	fi->keep_cache = 1;
 	fi->noflush = 1;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		/* the open was interrupted: nobody will release this handle */
-		pthread_mutex_lock(&m->lock);
-		if (h->gen == n->gen)
-			n->open_cur--;
-		else
-			n->open_stale--;
-		pthread_mutex_unlock(&m->lock);
 		dits_blob_close(h->blob);
 		pthread_mutex_destroy(&h->mu);
 		free(h);
@@ -558,21 +558,8 @@ static void read_file(fuse_req_t req, open_file_handle *h, size_t size, off_t of
 	free(buf);
 }
 
-static void release_file(dits_mount *m, open_file_handle *h)
+static void release_file(open_file_handle *h)
 {
-	bool stale;
-	pthread_mutex_lock(&m->lock);
-	mount_node *n = &m->nodes[h->ino];
-	stale = h->gen != n->gen;
-	if (stale)
-		n->open_stale--;
-	else
-		n->open_cur--;
-	pthread_mutex_unlock(&m->lock);
-	/* An older handle's short read may have taught the kernel a smaller
-	 * size: make it ask again (attributes only, no page is touched). */
-	if (stale && m->se)
-		fuse_lowlevel_notify_inval_inode(m->se, h->ino, -1, 0);
 	dits_blob_close(h->blob);
 	pthread_mutex_destroy(&h->mu);
 	free(h);
@@ -753,40 +740,33 @@ static int apply_mode(dits_mount *m, bool proxy, const bool *sel)
 	if (!changed)
 		return -ENOMEM;
 	size_t nchanged = 0;
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
 	pthread_mutex_lock(&m->lock);
 	for (size_t i = NODE_CONTROL + 1; i < nn; i++) {
 		mount_node *n = &m->nodes[i];
 		if (!sel[i] || n->dir)
 			continue;
-		bool before = serves_proxy(n);
+		fuse_ino_t before = served_ino(m, i);
 		n->want_proxy = proxy;
-		if (serves_proxy(n) == before)
-			continue;
-		n->gen++;
-		n->open_stale += n->open_cur;
-		n->open_cur = 0;
-		n->cache_clean = false; /* until the invalidation below is done */
-		n->ctime = now.tv_sec;
-		changed[nchanged++] = (fuse_ino_t)i;
+		if (served_ino(m, i) != before)
+			changed[nchanged++] = before;
 	}
 	pthread_mutex_unlock(&m->lock);
 
-	for (size_t k = 0; k < nchanged; k++) {
-		/* off 0, len 0: every cached page, and the attributes. -ENOENT:
-		 * the kernel never looked the inode up, nothing is cached. */
-		int r = m->se ? fuse_lowlevel_notify_inval_inode(m->se, changed[k], 0, 0) : 0;
-		if (r && r != -ENOENT && r != -ENOSYS)
-			fprintf(stderr, "dits mount: invalidating %s: %s\n", m->nodes[changed[k]].path,
-			        strerror(-r));
-		pthread_mutex_lock(&m->lock);
-		mount_node *n = &m->nodes[changed[k]];
-		/* Only current-content handles can fill the cache from now on,
-		 * unless an older handle is still open. */
-		if (!n->open_stale)
-			n->cache_clean = true;
-		pthread_mutex_unlock(&m->lock);
+	for (size_t k = 0; m->se && k < nchanged; k++) {
+		size_t i = changed[k] >= nn ? changed[k] - nn : changed[k];
+		const mount_node *n = &m->nodes[i];
+		/* The name now leads to the other node: drop the cached entry, so
+		 * the next lookup (the next open or stat) asks again. It stays
+		 * resolvable throughout: a lookup racing this one gets either
+		 * node, never ENOENT. -ENOENT: the kernel has no such entry. */
+		int r = fuse_lowlevel_notify_inval_entry(m->se, n->parent, n->name, strlen(n->name));
+		if (r && r != -ENOENT)
+			fprintf(stderr, "dits mount: invalidating the entry %s: %s\n", n->path, strerror(-r));
+		/* The old node's pages and attributes: handles still open on it
+		 * read them again from their own blob; nothing stale remains. */
+		r = fuse_lowlevel_notify_inval_inode(m->se, changed[k], 0, 0);
+		if (r && r != -ENOENT)
+			fprintf(stderr, "dits mount: invalidating %s: %s\n", n->path, strerror(-r));
 	}
 	free(changed);
 	return 0;
@@ -873,7 +853,7 @@ static void open_control(fuse_req_t req, dits_mount *m, struct fuse_file_info *f
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
-	fi->direct_io = 1; /* generated content: never cached, size unknown */
+	fi->direct_io = 1; /* generated content: never cached */
 	fi->nonseekable = 0;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		dits_buf_free(&h->listing);
@@ -884,18 +864,23 @@ static void open_control(fuse_req_t req, dits_mount *m, struct fuse_file_info *f
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	dits_mount *m = mount_of(req);
-	if (!valid_ino(m, ino)) {
+	size_t i;
+	bool proxy;
+	pthread_mutex_lock(&m->lock);
+	bool ok = decode(m, ino, &i, &proxy);
+	pthread_mutex_unlock(&m->lock);
+	if (!ok) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (m->nodes[ino].dir) {
+	if (m->nodes[i].dir) {
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	if (ino == NODE_CONTROL)
+	if (i == NODE_CONTROL)
 		open_control(req, m, fi);
 	else
-		open_file(req, m, ino, fi);
+		open_file(req, m, i, proxy, fi);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -952,10 +937,9 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	dits_mount *m = mount_of(req);
 	int kind = *(int *)(uintptr_t)fi->fh;
 	if (kind == H_FILE) {
-		release_file(m, (open_file_handle *)(uintptr_t)fi->fh);
+		release_file((open_file_handle *)(uintptr_t)fi->fh);
 	} else {
 		control_handle *h = (control_handle *)(uintptr_t)fi->fh;
 		dits_buf_free(&h->listing);

@@ -2,10 +2,13 @@
  * mount_internal.h - the served tree, shared by fs.c (the FUSE operations
  * and the control file) and mount.c (setup, daemon, records, unmount).
  *
- * Locking: m->lock guards every field of a file node that can change
- * (want_proxy, has_proxy, proxy, proxy_size, gen, open counts,
- * cache_clean, ctime) and m->odb; everything else is fixed once the tree is
- * built. A file handle's blob is guarded by the handle's own mutex (a
+ * Node ids: nodes[i] is served as FUSE node i when it serves its master
+ * and as node i + nnodes ("the proxy view") when it serves its proxy, so
+ * each kernel inode has one content for its whole life (see fs.c).
+ *
+ * Locking: m->lock guards the fields of a file node that can change
+ * (want_proxy, has_proxy, proxy, proxy_size) and m->odb; everything else
+ * is fixed once the tree is built. A file handle's blob is guarded by the handle's own mutex (a
  * dits_blob has one reader at a time). m->db_lock guards the metadata
  * database, which is opened by the serving process itself (never across a
  * fork).
@@ -43,15 +46,10 @@ typedef struct mount_node {
 	/* files */
 	dits_id master;
 	uint64_t master_size;
-	bool has_proxy; /* a ready proxy variant is known */
+	bool has_proxy; /* a ready proxy variant is known (never unset) */
 	dits_id proxy;
 	uint64_t proxy_size;
 	bool want_proxy;
-	uint32_t gen;        /* bumped each time the served content changes */
-	uint32_t open_cur;   /* open handles of the current content */
-	uint32_t open_stale; /* open handles of an older content */
-	bool cache_clean;    /* the kernel's page cache holds current bytes only */
-	int64_t ctime;
 } mount_node;
 
 struct dits_mount {
@@ -64,6 +62,7 @@ struct dits_mount {
 	mount_node *nodes; /* nodes[0] unused; index = FUSE node id */
 	size_t nnodes, capnodes;
 	size_t nfiles, nproxies;
+	uint64_t control_size; /* bytes of the control file's listing (one mode byte per file: constant) */
 	pthread_mutex_t lock;
 	dits_odb *odb;      /* current object store (r->odb, or a newer view) */
 	dits_odb **old_odbs; /* older views, kept for open handles */
