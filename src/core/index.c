@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "error.h"
@@ -172,9 +173,38 @@ out:
 	return rc;
 }
 
+/*
+ * File times come from the kernel's coarse clock. An entry whose mtime is
+ * not older than the index file is racy and must be re-hashed by the next
+ * command (for a freshly checked-out 2 GiB master, a second of hashing).
+ * Waiting until the coarse clock has moved past the newest mtime before
+ * writing the index (a few milliseconds at most) makes every entry trusted.
+ */
+static void wait_past_newest_mtime(const dits_index *idx)
+{
+	int64_t s = 0;
+	uint32_t ns = 0;
+	for (size_t i = 0; i < idx->n; i++) {
+		const dits_index_entry *e = &idx->e[i];
+		if (e->mtime_s > s || (e->mtime_s == s && e->mtime_ns > ns)) {
+			s = e->mtime_s;
+			ns = e->mtime_ns;
+		}
+	}
+	for (int tries = 0; tries < 100; tries++) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME_COARSE, &now);
+		if (now.tv_sec > s || (now.tv_sec == s && (uint32_t)now.tv_nsec > ns))
+			return;
+		struct timespec nap = { 0, 1000000 };
+		nanosleep(&nap, NULL);
+	}
+}
+
 int dits_index_write(dits_repo *r, dits_index *idx)
 {
 	dits_index_sort(idx);
+	wait_past_newest_mtime(idx);
 	dits_buf b = DITS_BUF_INIT;
 	dits_buf_put(&b, INDEX_MAGIC, 4);
 	dits_buf_put_u32(&b, INDEX_VERSION);

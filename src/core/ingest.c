@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -362,11 +364,43 @@ done:
 
 /* ---- materialize ---------------------------------------------------- */
 
+/*
+ * The reader verifies chunks where they lie (hashing the mapped pack) and
+ * hands the writer ranges of pack files; the writer copies them with
+ * copy_file_range, one copy inside the kernel, as cp does. A pack that is
+ * not mapped is read into the block's buffer instead.
+ */
+typedef struct range {
+	const uint8_t *mapped; /* verified bytes in a mapped pack, or NULL: in the block buffer */
+	uint64_t off;          /* in the block buffer */
+	uint32_t len;
+} range;
+
+typedef struct mat_block {
+	range *r;
+	size_t n, cap;
+} mat_block;
+
 typedef struct mat_reader {
 	blockq *q;
+	mat_block *ranges; /* one per queue block */
 	dits_odb *db;
 	const dits_manifest *m;
 } mat_reader;
+
+static int push_range(mat_block *mb, const uint8_t *mapped, uint64_t off, uint32_t len)
+{
+	if (mb->n == mb->cap) {
+		size_t cap = mb->cap ? mb->cap * 2 : 256;
+		range *n = realloc(mb->r, cap * sizeof *n);
+		if (!n)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		mb->r = n;
+		mb->cap = cap;
+	}
+	mb->r[mb->n++] = (range){ mapped, off, len };
+	return 0;
+}
 
 static void *mat_reader_main(void *arg)
 {
@@ -378,15 +412,19 @@ static void *mat_reader_main(void *arg)
 		if (bi < 0)
 			return NULL;
 		block *b = &q->blocks[bi];
+		mat_block *mb = &r->ranges[bi];
 		b->len = 0;
 		b->err = 0;
 		b->last = false;
+		mb->n = 0;
+		uint64_t batch = 0;
 		while (i < r->m->nchunks) {
 			const dits_chunk_ref *cr = &r->m->chunks[i];
-			if (b->len + cr->len > b->cap && b->len > 0)
+			if (batch + cr->len > b->cap && batch > 0)
 				break;
 			dits_odb_loc loc;
 			char hex[DITS_ID_HEXLEN + 1];
+			const uint8_t *mapped = NULL;
 			if (dits_odb_locate(r->db, &cr->id, &loc)) {
 				dits_id_hex(hex, &cr->id);
 				b->err = dits_error_set(DITS_ENOTFOUND, "chunk %s is missing from the store", hex);
@@ -395,7 +433,15 @@ static void *mat_reader_main(void *arg)
 				b->err = dits_error_set(DITS_ECORRUPT, "chunk %s has length %u in the store, %u in the manifest",
 				                        hex, loc.length, cr->len);
 			} else {
-				b->err = dits_odb_read_at(r->db, &loc, &cr->id, b->data + b->len);
+				b->err = dits_odb_verify_at(r->db, &loc, &cr->id, &mapped);
+				if (b->err == 0) {
+					b->err = push_range(mb, mapped, 0, cr->len);
+				} else if (b->err == DITS_ENOTFOUND) {
+					b->err = dits_odb_read_at(r->db, &loc, &cr->id, b->data + b->len);
+					if (!b->err)
+						b->err = push_range(mb, NULL, b->len, cr->len);
+					b->len += cr->len;
+				}
 			}
 			if (b->err) {
 				snprintf(b->errmsg, sizeof b->errmsg, "%s", dits_error_last());
@@ -403,13 +449,59 @@ static void *mat_reader_main(void *arg)
 				blockq_push_full(q, bi);
 				return NULL;
 			}
-			b->len += cr->len;
+			batch += cr->len;
 			i++;
 		}
 		b->last = i == r->m->nchunks;
 		blockq_push_full(q, bi);
 	}
 	return NULL;
+}
+
+/* Writes a block's ranges with as few writev calls as it takes. */
+static int write_ranges(int out, const block *b, const mat_block *mb, const char *path)
+{
+	struct iovec iov[IOV_MAX < 1024 ? IOV_MAX : 1024];
+	size_t k = 0;
+	while (k < mb->n) {
+		int cnt = 0;
+		size_t want = 0;
+		for (size_t j = k; j < mb->n && cnt < (int)(sizeof iov / sizeof *iov); j++, cnt++) {
+			const range *rg = &mb->r[j];
+			iov[cnt].iov_base = (void *)(rg->mapped ? rg->mapped : b->data + rg->off);
+			iov[cnt].iov_len = rg->len;
+			want += rg->len;
+		}
+		struct iovec *v = iov;
+		int vn = cnt;
+		while (want > 0) {
+			ssize_t n = writev(out, v, vn);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				if (n == 0)
+					errno = ENOSPC;
+				return dits_error_errno("%s: write failed", path);
+			}
+			want -= (size_t)n;
+			while (n > 0 && vn > 0) {
+				if ((size_t)n >= v->iov_len) {
+					n -= (ssize_t)v->iov_len;
+					v++;
+					vn--;
+				} else {
+					v->iov_base = (uint8_t *)v->iov_base + n;
+					v->iov_len -= (size_t)n;
+					n = 0;
+				}
+			}
+		}
+		for (size_t j = k; j < k + (size_t)cnt; j++)
+			if (mb->r[j].mapped)
+				dits_odb_release(mb->r[j].mapped, mb->r[j].len);
+		k += (size_t)cnt;
+	}
+	return 0;
 }
 
 int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, const char *tmp_path,
@@ -438,7 +530,9 @@ int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, con
 			blockq_destroy(&q);
 			goto out;
 		}
-		mat_reader r = { &q, db, m };
+		mat_block ranges[NBLOCKS];
+		memset(ranges, 0, sizeof ranges);
+		mat_reader r = { &q, ranges, db, m };
 		pthread_t th;
 		if (pthread_create(&th, NULL, mat_reader_main, &r) != 0) {
 			blockq_destroy(&q);
@@ -453,15 +547,19 @@ int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, con
 				rc = dits_error_set(b->err, "%s: %s", path, b->errmsg);
 				break;
 			}
-			if ((rc = dits_write_all(fd, b->data, b->len, path)))
+			const mat_block *mb = &ranges[bi];
+			uint64_t done = 0;
+			for (size_t k = 0; k < mb->n; k++)
+				done += mb->r[k].len;
+			if ((rc = write_ranges(fd, b, mb, path)))
 				break;
-			written += b->len;
+			written += done;
 			if (written - synced >= WRITEBACK_STEP) {
 				sync_file_range(fd, (off_t)synced, (off_t)(written - synced), SYNC_FILE_RANGE_WRITE);
 				synced = written;
 			}
 			if (progress)
-				progress(pctx, b->len);
+				progress(pctx, done);
 			bool last = b->last;
 			blockq_give_free(&q, bi);
 			if (last)
@@ -470,20 +568,23 @@ int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, con
 		blockq_cancel(&q);
 		pthread_join(th, NULL);
 		blockq_destroy(&q);
+		for (int k = 0; k < NBLOCKS; k++)
+			free(ranges[k].r);
 	}
 	if (!rc && fchmod(fd, mode & 0777) < 0)
 		rc = dits_error_errno("%s: chmod failed", path);
 	if (!rc && fsync(fd) < 0)
 		rc = dits_error_errno("%s: fsync failed", path);
+	if (!rc && rename(tmp, path) < 0) {
+		cross_device = errno == EXDEV && tmp_path;
+		rc = dits_error_errno("%s: rename failed", path);
+	}
+	/* After the rename: it changes the inode's ctime, which the stat cache compares. */
 	if (!rc && st_out && fstat(fd, st_out) < 0)
 		rc = dits_error_errno("%s", path);
 	if (close(fd) < 0 && !rc)
 		rc = dits_error_errno("%s: close failed", path);
 	fd = -1;
-	if (!rc && rename(tmp, path) < 0) {
-		cross_device = errno == EXDEV && tmp_path;
-		rc = dits_error_errno("%s: rename failed", path);
-	}
 out:
 	if (fd >= 0)
 		close(fd);

@@ -38,6 +38,7 @@ typedef struct pack {
 	uint64_t size;
 	const uint8_t *map; /* whole idx file */
 	size_t map_len;
+	const uint8_t *data; /* whole pack file, read-only (NULL when it could not be mapped) */
 	uint64_t count;
 	const uint8_t *fanout;  /* 256 u32 */
 	const uint8_t *entries; /* count * IDX_ENTRY_LEN */
@@ -65,6 +66,8 @@ static void pack_close(pack *p)
 {
 	if (p->map)
 		munmap((void *)p->map, p->map_len);
+	if (p->data)
+		munmap((void *)p->data, (size_t)p->size);
 	if (p->fd >= 0)
 		close(p->fd);
 	free(p->pack_path);
@@ -153,6 +156,12 @@ static int pack_load(pack *p, const char *dir, const char *idx_name)
 		goto fail;
 	}
 	p->size = (uint64_t)st.st_size;
+	/* Packs are immutable once visible, so a shared read-only mapping is stable. */
+	if (p->size > 0) {
+		void *d = mmap(NULL, (size_t)p->size, PROT_READ, MAP_SHARED, p->fd, 0);
+		if (d != MAP_FAILED)
+			p->data = d;
+	}
 	return 0;
 fail:
 	pack_close(p);
@@ -293,6 +302,38 @@ int dits_odb_locate(dits_odb *db, const dits_id *id, dits_odb_loc *loc)
 bool dits_odb_exists(dits_odb *db, const dits_id *id)
 {
 	return dits_odb_locate(db, id, NULL) == 0;
+}
+
+int dits_odb_verify_at(dits_odb *db, const dits_odb_loc *loc, const dits_id *id, const uint8_t **data_out)
+{
+	const pack *p = &db->packs[loc->pack];
+	char hex[DITS_ID_HEXLEN + 1];
+	if (loc->offset + loc->length > p->size) {
+		dits_id_hex(hex, id);
+		return dits_error_set(DITS_ECORRUPT, "%s: %s %s lies past the end of the pack",
+		                      p->pack_path, dits_otype_name(loc->type), hex);
+	}
+	if (!p->data)
+		return DITS_ENOTFOUND; /* not mapped: the caller reads and verifies instead */
+	const uint8_t *start = p->data + loc->offset;
+	dits_id got;
+	dits_hash_buf(&got, start, loc->length);
+	if (!dits_id_eq(&got, id)) {
+		dits_id_hex(hex, id);
+		return dits_error_set(DITS_ECORRUPT, "%s %s in %s: stored bytes do not match their hash",
+		                      dits_otype_name(loc->type), hex, p->pack_path);
+	}
+	*data_out = start;
+	return 0;
+}
+
+void dits_odb_release(const void *data, size_t len)
+{
+	/* The bytes stay in the page cache; they need not stay in this process. */
+	long pg = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)data & ~(uintptr_t)(pg - 1);
+	uintptr_t b = ((uintptr_t)data + len + (uintptr_t)pg - 1) & ~(uintptr_t)(pg - 1);
+	madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
 int dits_odb_read_at(dits_odb *db, const dits_odb_loc *loc, const dits_id *id, void *buf)

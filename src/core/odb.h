@@ -67,6 +67,16 @@ int dits_odb_read(dits_odb *db, const dits_id *id, dits_buf *out, uint8_t *type)
 /* Reads loc->length bytes into buf (which must hold them) and verifies them. */
 int dits_odb_read_at(dits_odb *db, const dits_odb_loc *loc, const dits_id *id, void *buf);
 
+/*
+ * Verifies a record in place, hashing the memory-mapped pack (no copy), and
+ * points *data_out at the verified payload, valid while db is open. 0 when
+ * verified; DITS_ENOTFOUND when the pack is not mapped (use
+ * dits_odb_read_at); DITS_ECORRUPT on a mismatch.
+ */
+int dits_odb_verify_at(dits_odb *db, const dits_odb_loc *loc, const dits_id *id, const uint8_t **data_out);
+/* Drops mapped payload pages from this process (they stay in the page cache). */
+void dits_odb_release(const void *data, size_t len);
+
 /* Resolves a hex prefix among records of the given type (0 = any). */
 int dits_odb_resolve_prefix(dits_odb *db, const char *hex, int type, dits_id *out);
 
