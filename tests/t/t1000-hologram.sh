@@ -190,6 +190,20 @@ test_expect_success 'the killed worker left nothing half-registered, and its scr
 	test ! -s ../tmp.list
 '
 
+test_expect_success 'a LUT rule by file name: S-Log3 footage gets a Rec.709 proxy, the master is untouched' '
+	cd project &&
+	dits config "proxy.lut.*_SLOG3.mov" slog3 &&
+	make_master A001/A001C005_SLOG3.mov 640x360 1 04:00:00:00 2 &&
+	dits add A001/A001C005_SLOG3.mov >/dev/null &&
+	dits commit -m "log take" >/dev/null &&
+	b3sum A001/A001C005_SLOG3.mov >../log.b3 &&
+	dits proxy generate A001/A001C005_SLOG3.mov >/dev/null &&
+	dits proxy status --json A001/A001C005_SLOG3.mov >../lut.json &&
+	assert_eq slog3 "$(json_str lut_applied <../lut.json)" &&
+	dits proxy status --json A001/A001C004.mov | grep -vq lut_applied &&
+	b3sum -c ../log.b3 >/dev/null
+'
+
 test_expect_success 'setup: bad media under video names' '
 	cd project &&
 	gen_data A001/noise.mov 300000 noise &&
