@@ -108,6 +108,7 @@ typedef struct worker_ui {
 	double last;
 } worker_ui;
 
+#ifdef DITS_WITH_MEDIA
 static void on_event(void *ctx, const dits_worker_event *ev)
 {
 	worker_ui *ui = ctx;
@@ -132,15 +133,23 @@ static void on_event(void *ctx, const dits_worker_event *ev)
 	fprintf(f, "%s: %s%s%s\n", ev->path, ev->what, ev->message ? ": " : "", ev->message ? ev->message : "");
 	fflush(f);
 }
+#endif
 
 static int run_worker(dits_repo *r, bool once, bool drain, int jobs, bool quiet, dits_worker_stats *st)
 {
+#ifndef DITS_WITH_MEDIA
+	/* dits hands these commands to dits-media before they get here. */
+	(void)r; (void)once; (void)drain; (void)jobs; (void)quiet;
+	memset(st, 0, sizeof *st);
+	return dits_error_set(DITS_ERROR, "transcoding runs in dits-media, which was not started");
+#else
 	worker_ui ui = { isatty(STDERR_FILENO) && !getenv("DITS_NO_PROGRESS"), quiet, 0 };
 	dits_worker_opts o = { jobs, once, drain, 0, on_event, &ui };
 	const char *lease = getenv("DITS_WORKER_LEASE");
 	if (lease)
 		o.lease_seconds = atoi(lease);
 	return dits_worker_run(r, &o, st);
+#endif
 }
 
 int cmd_worker(int argc, char **argv)

@@ -1057,8 +1057,38 @@ static int cmd_help(int argc, char **argv)
 	return 0;
 }
 
+#ifndef DITS_WITH_MEDIA
+/* The commands that transcode run in dits-media, beside this program. */
+static bool needs_media(int argc, char **argv)
+{
+	return !strcmp(argv[1], "worker") || !strcmp(argv[1], "fetch-proxy") ||
+	       (!strcmp(argv[1], "proxy") && argc > 2 && !strcmp(argv[2], "generate"));
+}
+
+static int exec_media(char **argv)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 16);
+	if (n <= 0) {
+		fprintf(stderr, "dits: error: cannot find this program's path to start dits-media\n");
+		return 1;
+	}
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	snprintf(slash ? slash + 1 : self, sizeof self - (size_t)(slash ? slash + 1 - self : 0), "dits-media");
+	argv[0] = self;
+	execv(self, argv);
+	fprintf(stderr, "dits: error: %s: cannot start it (%s); it is installed with dits\n", self, strerror(errno));
+	return 1;
+}
+#endif
+
 int main(int argc, char **argv)
 {
+#ifndef DITS_WITH_MEDIA
+	if (argc > 1 && needs_media(argc, argv))
+		return exec_media(argv);
+#endif
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN); /* a file size limit becomes EFBIG, reported as an error */
 	if (argc < 2)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,9 +333,131 @@ static int walk_dir(int dirfd, const char *rel, const ignore *ig, wt_list *out, 
 	return rc;
 }
 
+/*
+ * Walking the whole worktree is a stat per file; like git's preload-index,
+ * the top-level directories are shared out between threads (one per core,
+ * at most four), each filling its own list.
+ */
+typedef struct walk_share {
+	pthread_t th;
+	int rootfd;
+	char **dirs;
+	size_t ndirs, next, stride;
+	const ignore *ig;
+	wt_list out;
+	int rc;
+	char err[1024];
+} walk_share;
+
+static void *walk_share_main(void *arg)
+{
+	walk_share *w = arg;
+	bool warned = false;
+	for (size_t i = w->next; i < w->ndirs && !w->rc; i += w->stride) {
+		int fd = openat(w->rootfd, w->dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		w->rc = fd < 0 ? dits_error_errno("%s", w->dirs[i]) : walk_dir(fd, w->dirs[i], w->ig, &w->out, &warned);
+		if (w->rc)
+			snprintf(w->err, sizeof w->err, "%s", dits_error_last());
+	}
+	return NULL;
+}
+
+static int walk_root_parallel(dits_repo *r, const ignore *ig, wt_list *out)
+{
+	int rootfd = open(r->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return dits_error_errno("%s", r->workdir);
+	DIR *d = fdopendir(dup(rootfd));
+	if (!d) {
+		close(rootfd);
+		return dits_error_errno("%s", r->workdir);
+	}
+	char **dirs = NULL;
+	size_t ndirs = 0, cap = 0;
+	int rc = 0;
+	bool warned = false;
+	struct dirent *e;
+	while (!rc && (e = readdir(d))) {
+		const char *name = e->d_name;
+		if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+			continue;
+		if (!strcmp(name, ".dits") || strstr(name, ".dits-tmp-"))
+			continue;
+		struct stat st;
+		if (fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT)
+				rc = dits_error_errno("%s", name);
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (ignored(ig, name, true))
+				continue;
+			if (ndirs == cap) {
+				cap = cap ? cap * 2 : 64;
+				char **nd = realloc(dirs, cap * sizeof *nd);
+				if (!nd) {
+					rc = dits_error_set(DITS_ENOMEM, "out of memory");
+					break;
+				}
+				dirs = nd;
+			}
+			if (!(dirs[ndirs] = strdup(name)))
+				rc = dits_error_set(DITS_ENOMEM, "out of memory");
+			else
+				ndirs++;
+		} else if (S_ISREG(st.st_mode)) {
+			if (ignored(ig, name, false))
+				continue;
+			char *p = strdup(name);
+			if (!p || wt_push(out, p, &st)) {
+				free(p);
+				rc = dits_error_set(DITS_ENOMEM, "out of memory");
+			}
+		} else if (!warned) {
+			fprintf(stderr, "dits: warning: %s: not a regular file, skipped\n", name);
+			warned = true;
+		}
+	}
+	closedir(d);
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nthreads = cores < 1 ? 1 : cores > 4 ? 4 : (size_t)cores;
+	if (nthreads > ndirs)
+		nthreads = ndirs ? ndirs : 1;
+	walk_share shares[4];
+	memset(shares, 0, sizeof shares);
+	size_t started = 0;
+	for (size_t t = 0; !rc && t < nthreads; t++) {
+		shares[t] = (walk_share){ 0, rootfd, dirs, ndirs, t, nthreads, ig, { 0 }, 0, "" };
+		if (t == nthreads - 1 || pthread_create(&shares[t].th, NULL, walk_share_main, &shares[t]) != 0) {
+			walk_share_main(&shares[t]); /* the last share runs here */
+		} else {
+			started++;
+		}
+	}
+	for (size_t t = 0; t < started; t++)
+		pthread_join(shares[t].th, NULL);
+	for (size_t t = 0; t < nthreads; t++) {
+		if (!rc && shares[t].rc)
+			rc = dits_error_set(shares[t].rc, "%s", shares[t].err);
+		for (size_t i = 0; i < shares[t].out.n; i++) {
+			if (!rc && wt_push(out, shares[t].out.v[i].path, &shares[t].out.v[i].st) == 0)
+				shares[t].out.v[i].path = NULL;
+			free(shares[t].out.v[i].path);
+		}
+		free(shares[t].out.v);
+	}
+	for (size_t i = 0; i < ndirs; i++)
+		free(dirs[i]);
+	free(dirs);
+	close(rootfd);
+	return rc;
+}
+
 /* Files at or below rel (a file or directory relative to the worktree). */
 static int collect(dits_repo *r, const char *rel, const ignore *ig, wt_list *out)
 {
+	if (!*rel)
+		return walk_root_parallel(r, ig, out);
 	char *abs = *rel ? dits_path_join(r->workdir, rel) : strdup(r->workdir);
 	if (!abs)
 		return dits_error_set(DITS_ENOMEM, "out of memory");

@@ -24,6 +24,9 @@ bool dits_hologram_is_video_path(const char *path);
 /* "proxy_1080p", "proxy_720p", "proxy_540p" for a recipe's height. */
 const char *dits_hologram_proxy_type(const dits_proxy_recipe *r);
 
+/* A job's recipe field back into a recipe. */
+int dits_hologram_recipe_from_spec(const char *spec, dits_proxy_recipe *r);
+
 /* The recipe as configured for the repository (proxy.profile, proxy.resolution). */
 int dits_hologram_recipe_from_config(dits_repo *r, dits_proxy_recipe *out);
 

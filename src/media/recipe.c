@@ -21,29 +21,6 @@
 #include "media_internal.h"
 #include "proxy_settings.h"
 
-static const char *const codec_names[] = {"prores_proxy", "dnxhr_lb", "h264"};
-
-void dits_proxy_recipe_default(dits_proxy_recipe *r)
-{
-	memset(r, 0, sizeof(*r));
-	r->codec = DITS_PROXY_PRORES_PROXY;
-	r->max_height = 1080;
-	r->poster = r->sprite = r->preview = true;
-}
-
-int dits_proxy_codec_from_name(const char *name)
-{
-	for (int i = 0; i < 3; i++)
-		if (name && strcmp(name, codec_names[i]) == 0)
-			return i;
-	return -1;
-}
-
-const char *dits_proxy_codec_name(int codec)
-{
-	return codec >= 0 && codec < 3 ? codec_names[codec] : NULL;
-}
-
 int media_lut_id(const char *lut, char *out, size_t cap)
 {
 	if (!lut[0]) {
