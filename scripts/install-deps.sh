@@ -13,6 +13,7 @@ pkgs=(
   strace                  # status test: proves no file content is read
   util-linux              # script(1): progress bar test on a pseudo-terminal
   libclang-rt-14-dev      # sanitizer runtimes
+  libfuse3-dev fuse3      # dits mount (FUSE, low-level API); fuse3 brings fusermount3
 )
 missing=()
 for p in "${pkgs[@]}"; do

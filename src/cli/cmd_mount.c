@@ -196,7 +196,7 @@ static int print_modes(const char *root, char **rels, size_t n, bool json, bool 
 	}
 	if (!rc && json)
 		rc = dits_buf_puts(&out, "]\n");
-	if (!rc)
+	if (!rc && out.len)
 		fwrite(out.data, 1, out.len, stdout);
 	dits_buf_free(&out);
 	dits_buf_free(&b);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "mount_cmds.h"
 #include "error.h"
 #include "fsutil.h"
 #include "hologram.h"
@@ -888,6 +889,10 @@ static int mode_list(dits_repo *r, bool json)
 
 int cmd_mode(int argc, char **argv)
 {
+	/* Inside a Dits mount (not a worktree), the mount switches live. */
+	int in_mount_rc;
+	if (cli_mode_in_mount(argc, argv, &in_mount_rc))
+		return in_mount_rc;
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
 		return fail();

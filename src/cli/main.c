@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "commands.h"
+#include "mount_cmds.h"
 #include "chunker.h"
 #include "diff.h"
 #include "error.h"
@@ -1041,6 +1042,8 @@ static const command commands[] = {
 	{ "debug", cmd_debug, "debug chunks FILE [--min N --avg N --max N --level L --seed S]  FastCDC cut points" },
 	{ "config", cmd_config, "config KEY [VALUE] | --unset KEY | --list  repository settings (proxy.auto, proxy.profile, proxy.lut.GLOB ...)" },
 	{ "proxy", cmd_proxy, "proxy status|generate|wait|retry|export ...  the Hologram layer's proxies" },
+	{ "mount", cmd_mount, "mount [MOUNTPOINT [--mode proxy|master] [--variant TYPE] [--foreground] [REV]]  serve a commit read-only through FUSE (no argument: list mounts)" },
+	{ "umount", cmd_umount, "umount [--lazy] MOUNTPOINT  unmount a Dits mount" },
 	{ "mode", cmd_mode, "mode [--json] | mode proxy|master [PATH...]  list or switch what each working file holds" },
 	{ "fetch-proxy", cmd_fetch_proxy, "fetch-proxy PATH... [--checkout]  make sure ready proxies exist (and switch to them)" },
 	{ "worker", cmd_worker, "worker [--once|--drain] [--jobs N]  run proxy jobs in the foreground" },

@@ -6,16 +6,23 @@
  * - A kernel inode never changes content. A file is two FUSE nodes: node i
  *   serves its master, node i + nnodes its proxy. lookup() hands out the
  *   node of what the path serves now; a switch re-points the path by
- *   invalidating its directory entry (fuse_lowlevel_notify_inval_entry) and
- *   drops the old node's cached pages and attributes
- *   (fuse_lowlevel_notify_inval_inode). So pages may be kept across opens
+ *   invalidating its directory entry (fuse_lowlevel_notify_inval_entry),
+ *   then the old node's cached pages and attributes are dropped
+ *   (fuse_lowlevel_notify_inval_inode, on the dropper thread). So pages may
+ *   be kept across opens
  *   (keep_cache), an open handle keeps reading the content it opened (its
  *   own blob, its own inode, its own size), and a reopen reads the new
  *   content. Both nodes report the same st_ino, derived from the path.
  * - Node numbers never change while mounted, so FORGET needs no work.
  * - Invalidations are sent after m->lock is released, from the thread that
- *   serves the control write; the loop is multi-threaded, so the lookups
- *   and reads the kernel must finish meanwhile are served by other threads.
+ *   serves the control write; the loop is multi-threaded, so the lookups,
+ *   opens and reads the kernel must finish meanwhile are served by other
+ *   threads.
+ * - Before a name is re-pointed, its old node is pinned by an open from the
+ *   server itself, so the kernel does not evict it (and drop its pages)
+ *   inside the invalidation; the dropper thread drops the pages and closes
+ *   the pin afterwards. A switch thus takes the same time whatever is
+ *   cached.
  */
 #include "mount_internal.h"
 
@@ -24,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -513,12 +521,21 @@ static void open_file(fuse_req_t req, dits_mount *m, size_t i, bool proxy,
 	h->kind = H_FILE;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_mutex_lock(&m->lock);
-	const mount_node *n = &m->nodes[i];
+	mount_node *n = &m->nodes[i];
 	dits_id id = proxy ? n->proxy : n->master;
 	dits_odb *odb = m->odb;
+	bool pin = m->pinner_tid && fuse_req_ctx(req)->pid == m->pinner_tid;
+	if (!pin)
+		n->opened[proxy] = true;
 	pthread_mutex_unlock(&m->lock);
 
-	int rc = dits_blob_open(&h->blob, odb, &id);
+	/* The server pinning an old node during a switch reads nothing: no blob. */
+	int rc = 0;
+	if (!pin) {
+		pthread_rwlock_wrlock(&m->odb_rw);
+		rc = dits_blob_open(&h->blob, odb, &id);
+		pthread_rwlock_unlock(&m->odb_rw);
+	}
 	if (rc) {
 		fprintf(stderr, "dits mount: %s: %s\n", n->path, dits_error_last());
 		pthread_mutex_destroy(&h->mu);
@@ -533,13 +550,14 @@ static void open_file(fuse_req_t req, dits_mount *m, size_t i, bool proxy,
 	fi->noflush = 1;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
 		/* the open was interrupted: nobody will release this handle */
-		dits_blob_close(h->blob);
+		if (h->blob)
+			dits_blob_close(h->blob);
 		pthread_mutex_destroy(&h->mu);
 		free(h);
 	}
 }
 
-static void read_file(fuse_req_t req, open_file_handle *h, size_t size, off_t off)
+static void read_file(fuse_req_t req, dits_mount *m, open_file_handle *h, size_t size, off_t off)
 {
 	char *buf = malloc(size ? size : 1);
 	if (!buf) {
@@ -547,7 +565,9 @@ static void read_file(fuse_req_t req, open_file_handle *h, size_t size, off_t of
 		return;
 	}
 	pthread_mutex_lock(&h->mu);
-	ssize_t n = dits_blob_pread(h->blob, buf, size, (uint64_t)off);
+	pthread_rwlock_rdlock(&m->odb_rw);
+	ssize_t n = h->blob ? dits_blob_pread(h->blob, buf, size, (uint64_t)off) : 0;
+	pthread_rwlock_unlock(&m->odb_rw);
 	pthread_mutex_unlock(&h->mu);
 	if (n < 0) {
 		fprintf(stderr, "dits mount: read: %s\n", dits_error_last());
@@ -560,7 +580,8 @@ static void read_file(fuse_req_t req, open_file_handle *h, size_t size, off_t of
 
 static void release_file(open_file_handle *h)
 {
-	dits_blob_close(h->blob);
+	if (h->blob)
+		dits_blob_close(h->blob);
 	pthread_mutex_destroy(&h->mu);
 	free(h);
 }
@@ -671,7 +692,10 @@ static int mount_db(dits_mount *m)
 static int odb_with(dits_mount *m, const dits_id *id)
 {
 	dits_odb_loc loc;
-	if (!dits_odb_locate(m->odb, id, &loc))
+	pthread_rwlock_rdlock(&m->odb_rw);
+	int found = !dits_odb_locate(m->odb, id, &loc);
+	pthread_rwlock_unlock(&m->odb_rw);
+	if (found)
 		return 0;
 	char *packs = dits_repo_path(m->repo, "objects/pack");
 	if (!packs)
@@ -695,8 +719,20 @@ static int odb_with(dits_mount *m, const dits_id *id)
 	return 0;
 }
 
-/* Switches the selected files; invalidates what the kernel cached. */
+static int apply_mode_locked(dits_mount *m, bool proxy, const bool *sel);
+
+/* Switches the selected files; invalidates what the kernel cached.
+ * Switches run one at a time (a proxy found by one must not slip into
+ * another's list of changed nodes). */
 static int apply_mode(dits_mount *m, bool proxy, const bool *sel)
+{
+	pthread_mutex_lock(&m->switch_lock);
+	int rc = apply_mode_locked(m, proxy, sel);
+	pthread_mutex_unlock(&m->switch_lock);
+	return rc;
+}
+
+static int apply_mode_locked(dits_mount *m, bool proxy, const bool *sel)
 {
 	int rc = 0;
 	size_t nn = m->nnodes;
@@ -736,7 +772,17 @@ static int apply_mode(dits_mount *m, bool proxy, const bool *sel)
 		}
 	}
 
-	fuse_ino_t *changed = malloc(nn * sizeof *changed);
+	/*
+	 * Which nodes the switch leaves. Before re-pointing a name, the old
+	 * node is pinned by opening it from this thread (served by the other
+	 * loop threads, recognised by our thread id, no blob): when its entry
+	 * is invalidated the kernel would otherwise evict the inode inside the
+	 * notification, dropping all its cached pages before the write
+	 * returns, so a switch would take as long as the cached bytes are
+	 * large. Pinned, the pages are dropped by the dropper thread, which
+	 * then closes the pin. Only nodes ever opened can have pages.
+	 */
+	struct mount_drop *changed = malloc(nn * sizeof *changed);
 	if (!changed)
 		return -ENOMEM;
 	size_t nchanged = 0;
@@ -745,15 +791,43 @@ static int apply_mode(dits_mount *m, bool proxy, const bool *sel)
 		mount_node *n = &m->nodes[i];
 		if (!sel[i] || n->dir)
 			continue;
-		fuse_ino_t before = served_ino(m, i);
-		n->want_proxy = proxy;
-		if (served_ino(m, i) != before)
-			changed[nchanged++] = before;
+		bool was = serves_proxy(n);
+		if ((proxy && n->has_proxy) == was)
+			continue;
+		changed[nchanged].ino = was ? (fuse_ino_t)(i + nn) : (fuse_ino_t)i;
+		changed[nchanged].fd = n->opened[was] ? -2 : -1; /* -2: pin it */
+		nchanged++;
 	}
+	pthread_mutex_unlock(&m->lock);
+	if (m->se && m->mountpoint) {
+		pthread_mutex_lock(&m->lock);
+		m->pinner_tid = gettid();
+		pthread_mutex_unlock(&m->lock);
+		for (size_t k = 0; k < nchanged; k++) {
+			if (changed[k].fd != -2)
+				continue;
+			size_t i = changed[k].ino >= nn ? changed[k].ino - nn : changed[k].ino;
+			char *p = malloc(strlen(m->mountpoint) + strlen(m->nodes[i].path) + 2);
+			changed[k].fd = -1;
+			if (p) {
+				sprintf(p, "%s/%s", m->mountpoint, m->nodes[i].path);
+				changed[k].fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+				free(p);
+			}
+		}
+		pthread_mutex_lock(&m->lock);
+		m->pinner_tid = 0;
+		pthread_mutex_unlock(&m->lock);
+	}
+
+	pthread_mutex_lock(&m->lock);
+	for (size_t i = NODE_CONTROL + 1; i < nn; i++)
+		if (sel[i] && !m->nodes[i].dir)
+			m->nodes[i].want_proxy = proxy;
 	pthread_mutex_unlock(&m->lock);
 
 	for (size_t k = 0; m->se && k < nchanged; k++) {
-		size_t i = changed[k] >= nn ? changed[k] - nn : changed[k];
+		size_t i = changed[k].ino >= nn ? changed[k].ino - nn : changed[k].ino;
 		const mount_node *n = &m->nodes[i];
 		/* The name now leads to the other node: drop the cached entry, so
 		 * the next lookup (the next open or stat) asks again. It stays
@@ -762,14 +836,87 @@ static int apply_mode(dits_mount *m, bool proxy, const bool *sel)
 		int r = fuse_lowlevel_notify_inval_entry(m->se, n->parent, n->name, strlen(n->name));
 		if (r && r != -ENOENT)
 			fprintf(stderr, "dits mount: invalidating the entry %s: %s\n", n->path, strerror(-r));
-		/* The old node's pages and attributes: handles still open on it
-		 * read them again from their own blob; nothing stale remains. */
-		r = fuse_lowlevel_notify_inval_inode(m->se, changed[k], 0, 0);
-		if (r && r != -ENOENT)
-			fprintf(stderr, "dits mount: invalidating %s: %s\n", n->path, strerror(-r));
+	}
+
+	/* The old nodes' pages and attributes are still right for those nodes
+	 * (handles open on them keep reading them): releasing them is memory
+	 * hygiene, done right after on the dropper thread. */
+	if (m->se && nchanged) {
+		pthread_mutex_lock(&m->drop_lock);
+		if (m->ndrop + nchanged > m->capdrop) {
+			size_t cap = (m->ndrop + nchanged) * 2;
+			struct mount_drop *q = realloc(m->drop_queue, cap * sizeof *q);
+			if (q) {
+				m->drop_queue = q;
+				m->capdrop = cap;
+			}
+		}
+		for (size_t k = 0; k < nchanged; k++) {
+			if (m->ndrop < m->capdrop)
+				m->drop_queue[m->ndrop++] = changed[k];
+			else if (changed[k].fd >= 0)
+				close(changed[k].fd);
+		}
+		pthread_cond_signal(&m->drop_cond);
+		pthread_mutex_unlock(&m->drop_lock);
+	} else {
+		for (size_t k = 0; k < nchanged; k++)
+			if (changed[k].fd >= 0)
+				close(changed[k].fd);
 	}
 	free(changed);
 	return 0;
+}
+
+static void *dropper_main(void *arg)
+{
+	dits_mount *m = arg;
+	/* Dropping gigabytes of pages is CPU work the switch need not wait
+	 * for: let every other thread go first (nice applies per thread). */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), 19)) {
+		/* not fatal: the dropper just competes on equal terms */
+	}
+	pthread_mutex_lock(&m->drop_lock);
+	for (;;) {
+		while (!m->ndrop && !m->dropper_stop)
+			pthread_cond_wait(&m->drop_cond, &m->drop_lock);
+		if (!m->ndrop && m->dropper_stop)
+			break;
+		struct mount_drop d = m->drop_queue[--m->ndrop];
+		bool stopping = m->dropper_stop;
+		pthread_mutex_unlock(&m->drop_lock);
+		/* off 0, len 0: every cached page, and the attributes */
+		int r = stopping ? 0 : fuse_lowlevel_notify_inval_inode(m->se, d.ino, 0, 0);
+		if (r && r != -ENOENT)
+			fprintf(stderr, "dits mount: dropping the pages of node %lu: %s\n",
+			        (unsigned long)d.ino, strerror(-r));
+		if (d.fd >= 0)
+			close(d.fd);
+		pthread_mutex_lock(&m->drop_lock);
+	}
+	pthread_mutex_unlock(&m->drop_lock);
+	return NULL;
+}
+
+int dits_mount_dropper_start(dits_mount *m)
+{
+	m->dropper_stop = false;
+	if (pthread_create(&m->dropper, NULL, dropper_main, m))
+		return dits_error_set(DITS_ERROR, "cannot start a thread");
+	m->dropper_running = true;
+	return 0;
+}
+
+void dits_mount_dropper_stop(dits_mount *m)
+{
+	if (!m->dropper_running)
+		return;
+	pthread_mutex_lock(&m->drop_lock);
+	m->dropper_stop = true;
+	pthread_cond_signal(&m->drop_cond);
+	pthread_mutex_unlock(&m->drop_lock);
+	pthread_join(m->dropper, NULL);
+	m->dropper_running = false;
 }
 
 /* Runs one control line. Returns 0 or a negative errno. */
@@ -889,7 +1036,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)ino;
 	int kind = *(int *)(uintptr_t)fi->fh;
 	if (kind == H_FILE) {
-		read_file(req, (open_file_handle *)(uintptr_t)fi->fh, size, off);
+		read_file(req, mount_of(req), (open_file_handle *)(uintptr_t)fi->fh, size, off);
 		return;
 	}
 	control_handle *h = (control_handle *)(uintptr_t)fi->fh;

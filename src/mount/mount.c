@@ -218,6 +218,15 @@ int dits_mount_new(dits_mount **out, dits_repo *r, const dits_mount_opts *o)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_mutex_init(&m->db_lock, NULL);
+	pthread_mutex_init(&m->drop_lock, NULL);
+	pthread_mutex_init(&m->switch_lock, NULL);
+	pthread_rwlockattr_t rwa;
+	pthread_rwlockattr_init(&rwa);
+	/* opens must not starve behind a stream of reads */
+	pthread_rwlockattr_setkind_np(&rwa, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&m->odb_rw, &rwa);
+	pthread_rwlockattr_destroy(&rwa);
+	pthread_cond_init(&m->drop_cond, NULL);
 	m->repo = r;
 	m->odb = r->odb;
 	m->foreground = o->foreground;
@@ -249,6 +258,17 @@ int dits_mount_new(dits_mount **out, dits_repo *r, const dits_mount_opts *o)
 		else
 			m->mtime = c.committer.time;
 		dits_commit_free(&c);
+	}
+	if (!rc) {
+		/* Inside the worktree, `dits add .` and `status` would walk into
+		 * the mounted files. */
+		size_t wl = strlen(r->workdir);
+		if (!strncmp(m->mountpoint, r->workdir, wl) &&
+		    (m->mountpoint[wl] == '/' || m->mountpoint[wl] == '\0'))
+			rc = dits_error_set(DITS_EINVALID,
+			                    "%s: inside the worktree (add and status would see the "
+			                    "mounted files): mount outside it",
+			                    o->mountpoint);
 	}
 	if (!rc)
 		rc = check_mountpoint(m->mountpoint);
@@ -296,8 +316,13 @@ void dits_mount_free(dits_mount *m)
 	free(m->old_odbs);
 	if (m->odb && m->odb != m->repo->odb)
 		dits_odb_free(m->odb);
+	free(m->drop_queue);
 	pthread_mutex_destroy(&m->lock);
 	pthread_mutex_destroy(&m->db_lock);
+	pthread_mutex_destroy(&m->drop_lock);
+	pthread_mutex_destroy(&m->switch_lock);
+	pthread_rwlock_destroy(&m->odb_rw);
+	pthread_cond_destroy(&m->drop_cond);
 	free(m->mountpoint);
 	free(m->rev_hex);
 	free(m->variant);
@@ -509,6 +534,7 @@ static int session_mount(dits_mount *m)
 		dup2(cap, 2);
 	int rc = 0;
 	m->se = fuse_session_new(&args, &dits_mount_ops, sizeof dits_mount_ops, m);
+	fuse_opt_free_args(&args); /* the parser may have copied them */
 	if (!m->se) {
 		rc = DITS_ERROR;
 	} else if (fuse_session_mount(m->se, m->mountpoint)) {
@@ -555,6 +581,8 @@ static int session_loop(dits_mount *m)
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 	if (!rc && !cfg)
 		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	if (!rc)
+		rc = dits_mount_dropper_start(m);
 	if (!rc) {
 		/* Several threads: a page invalidation waits for reads in flight,
 		 * which other threads must be free to answer. */
@@ -563,6 +591,7 @@ static int session_loop(dits_mount *m)
 		if (fuse_session_loop_mt(m->se, cfg) < 0)
 			rc = dits_error_set(DITS_ERROR, "%s: the FUSE loop failed", m->mountpoint);
 	}
+	dits_mount_dropper_stop(m);
 	if (cfg)
 		fuse_loop_cfg_destroy(cfg);
 	fuse_remove_signal_handlers(m->se);
@@ -734,7 +763,15 @@ int dits_umount(const char *mountpoint, bool lazy)
 
 	int rc = 0;
 	if (geteuid() == 0) {
-		if (umount2(mp, lazy ? MNT_DETACH : 0)) {
+		/* A switch pins old nodes for a few milliseconds: a busy mount is
+		 * tried again for a second before it counts as busy. */
+		int tries = 0, e = 0;
+		while (umount2(mp, lazy ? MNT_DETACH : 0) && (e = errno) == EBUSY && ++tries < 20) {
+			struct timespec ts = { 0, 50 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+		if (tries >= 20 || (e && e != EBUSY)) {
+			errno = e;
 			if (errno == EBUSY)
 				rc = dits_error_set(DITS_ELOCKED,
 				                    "%s: busy: a file inside is open (close it, or use --lazy)",
@@ -744,6 +781,11 @@ int dits_umount(const char *mountpoint, bool lazy)
 		}
 	} else {
 		int st = run_fusermount(mp, lazy);
+		for (int tries = 1; st > 0 && st != 127 && tries < 20; tries++) {
+			struct timespec ts = { 0, 50 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+			st = run_fusermount(mp, lazy);
+		}
 		if (st == 127 || st < 0)
 			rc = dits_error_set(DITS_ERROR, "%s: fusermount3 is not installed", mountpoint);
 		else if (st)

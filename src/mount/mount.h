@@ -14,10 +14,11 @@
  *   read  one line per file: "P PATH" (proxy), "M PATH" (master),
  *         "~ PATH" (proxy requested, none ready: serving the master)
  *
- * The write returns once the switch is done and the kernel's cached pages
- * and attributes of the switched inodes are invalidated; it fails with
- * ENOENT (unknown path), EINVAL (bad line) or EIO. docs/MOUNT.md explains the
- * cache rules. Every function returns 0 or a negative DITS_E* code and
+ * The write returns once the switch is done: every path switched now leads
+ * the kernel to the new content (its directory entry was invalidated); the
+ * old content's cached pages and attributes are dropped right after. It
+ * fails with ENOENT (unknown path), EINVAL (bad line) or EIO. docs/MOUNT.md
+ * explains the cache rules. Every function returns 0 or a negative DITS_E* code and
  * leaves a one-line message in dits_error_last().
  */
 #ifndef DITS_MOUNT_H

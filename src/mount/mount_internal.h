@@ -7,8 +7,9 @@
  * each kernel inode has one content for its whole life (see fs.c).
  *
  * Locking: m->lock guards the fields of a file node that can change
- * (want_proxy, has_proxy, proxy, proxy_size) and m->odb; everything else
- * is fixed once the tree is built. A file handle's blob is guarded by the handle's own mutex (a
+ * (want_proxy, has_proxy, proxy, proxy_size, opened) and m->odb;
+ * everything else is fixed once the tree is built. m->switch_lock makes
+ * switches run one at a time; m->drop_lock guards the dropper's queue. A file handle's blob is guarded by the handle's own mutex (a
  * dits_blob has one reader at a time). m->db_lock guards the metadata
  * database, which is opened by the serving process itself (never across a
  * fork).
@@ -22,6 +23,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "hash.h"
 #include "metadb.h"
@@ -50,6 +52,7 @@ typedef struct mount_node {
 	dits_id proxy;
 	uint64_t proxy_size;
 	bool want_proxy;
+	bool opened[2]; /* the master (0) / proxy (1) node was ever opened: it may have cached pages */
 } mount_node;
 
 struct dits_mount {
@@ -65,11 +68,33 @@ struct dits_mount {
 	uint64_t control_size; /* bytes of the control file's listing (one mode byte per file: constant) */
 	pthread_mutex_t lock;
 	dits_odb *odb;      /* current object store (r->odb, or a newer view) */
+	/* Reads of the store run in parallel (rdlock); opening a blob takes
+	 * the write side, because dits_odb_read may load new packs into the
+	 * store (dits_odb_refresh) when an object seems missing. */
+	pthread_rwlock_t odb_rw;
 	dits_odb **old_odbs; /* older views, kept for open handles */
 	size_t nold_odbs;
 	pthread_mutex_t db_lock;
 	dits_metadb *db;
 	struct fuse_session *se;
+	/* The page dropper: old nodes whose cached pages are released after a
+	 * switch, off the control write's path (fs.c). */
+	pthread_t dropper;
+	bool dropper_running, dropper_stop;
+	pthread_mutex_t drop_lock;
+	pthread_cond_t drop_cond;
+	struct mount_drop *drop_queue;
+	size_t ndrop, capdrop;
+	/* Switches run one at a time; while one pins old nodes (fs.c), opens
+	 * from this thread id are the server's own. */
+	pthread_mutex_t switch_lock;
+	pid_t pinner_tid;
+};
+
+/* A node whose cached pages the dropper releases; fd (or -1) pins it. */
+struct mount_drop {
+	fuse_ino_t ino;
+	int fd;
 };
 
 /* fs.c */
@@ -79,5 +104,8 @@ int dits_mount_build(dits_mount *m, const void *flat);
 /* Looks up ready proxies for every file (opens and closes the database). */
 int dits_mount_load_proxies(dits_mount *m);
 void dits_mount_free_nodes(dits_mount *m);
+/* Starts and stops the page dropper thread (around the session loop). */
+int dits_mount_dropper_start(dits_mount *m);
+void dits_mount_dropper_stop(dits_mount *m);
 
 #endif

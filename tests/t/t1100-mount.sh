@@ -68,6 +68,13 @@ if [ -z "$fuse_reason" ]; then
 	fi
 fi
 if [ -n "$fuse_reason" ]; then
+	if [ ! -e /dev/fuse ]; then
+		test_expect_success 'without /dev/fuse, mount says so in one line' '
+			cd project &&
+			test_expect_code 1 dits mount "$MNT" 2>../nofuse.err &&
+			assert_one_line_error ../nofuse.err "/dev/fuse"
+		'
+	fi
 	for step in 'mount in proxy mode' 'every path decodes as its proxy' 'mode lists the mount' \
 		'switch to masters live' 'masters byte-identical' 'open reader keeps its bytes' \
 		'mixed modes' 'control file errors' 'read-only' 'umount' 'foreground' 'stale records' \
@@ -235,8 +242,11 @@ test_expect_success 'bad input: each is one line of error' '
 	rm -f .dits/mounts/*.log &&
 	test_expect_code 1 dits mount "$TRASH/nowhere" 2>../e1 &&
 	assert_one_line_error ../e1 "nowhere" "no such directory" &&
-	test_expect_code 1 dits mount "$TRASH/project/A001" 2>../e2 &&
-	assert_one_line_error ../e2 "A001" "not empty" &&
+	mkdir -p ../full && echo x >../full/x &&
+	test_expect_code 1 dits mount ../full 2>../e2 &&
+	assert_one_line_error ../e2 "full" "not empty" &&
+	test_expect_code 1 dits mount A001 2>../e5 &&
+	assert_one_line_error ../e5 "A001" "inside the worktree" &&
 	test_expect_code 1 dits mount "$MNT" no-such-rev 2>../e3 &&
 	assert_one_line_error ../e3 "no-such-rev" "unknown revision" &&
 	test_expect_code 2 dits mount "$MNT" --mode sideways 2>/dev/null &&
