@@ -680,9 +680,16 @@ void cli_status_proxies(dits_repo *r, dits_buf *out, bool json)
 		dits_error_clear();
 		return;
 	}
+	/* No video files, or no proxy ever queued: nothing to say, and no database to open. */
+	char *dbpath = dits_repo_path(r, "dits.db");
+	struct stat dst;
+	bool have_db = dbpath && stat(dbpath, &dst) == 0;
+	free(dbpath);
 	dits_metadb *db;
-	if (dits_metadb_open_repo(&db, r)) {
+	if (n == 0 || !have_db || dits_metadb_open_repo(&db, r)) {
 		free_assets(assets, n);
+		if (json)
+			dits_buf_puts(out, ",\"proxies\":[]");
 		dits_error_clear();
 		return;
 	}
@@ -791,7 +798,7 @@ void cli_mode_markers(dits_repo *r, struct dits_index *idx, char *out)
 	if (dbpath && stat(dbpath, &st) == 0 && dits_metadb_open(&db, dbpath))
 		db = NULL;
 	free(dbpath);
-	const char *type = configured_type(r);
+	const char *type = db ? configured_type(r) : NULL;
 	for (size_t i = 0; i < idx->n; i++) {
 		dits_index_entry *e = &idx->e[i];
 		out[i] = 'M';
