@@ -236,8 +236,7 @@ static int select_assets(dits_repo *r, char **paths, int n, bool videos_only, as
 		const char *p = idx.e[e].path;
 		bool want = n == 0;
 		for (int i = 0; i < n && !want; i++) {
-			size_t l = strlen(rels[i]);
-			if (l == 0 || (!strncmp(p, rels[i], l) && (p[l] == '/' || !p[l]))) {
+			if (dits_path_is_under(p, rels[i])) {
 				want = true;
 				matched[i] = true;
 			}

@@ -251,11 +251,6 @@ out:
 	return rc;
 }
 
-static bool under_path(const char *path, const char *dir)
-{
-	size_t l = strlen(dir);
-	return l == 0 || (!strncmp(path, dir, l) && (path[l] == '/' || path[l] == '\0'));
-}
 
 int dits_checkout_paths(dits_repo *r, const dits_id *commit, const char *const *paths, size_t n,
                         const dits_progress *p)
@@ -296,7 +291,7 @@ int dits_checkout_paths(dits_repo *r, const dits_id *commit, const char *const *
 		rc = dits_repo_relpath(r, paths[i], &rels[i]);
 		bool any = false;
 		for (size_t k = 0; !rc && k < src.n && !any; k++)
-			any = under_path(src.e[k].path, rels[i]);
+			any = dits_path_is_under(src.e[k].path, rels[i]);
 		if (!rc && !any)
 			rc = dits_error_set(DITS_ENOTFOUND, "%s: did not match any file %s", paths[i],
 			                    commit ? "in that revision" : "known to dits");
@@ -304,7 +299,7 @@ int dits_checkout_paths(dits_repo *r, const dits_id *commit, const char *const *
 	uint64_t total = 0, nfiles = 0;
 	for (size_t k = 0; !rc && k < src.n; k++)
 		for (size_t i = 0; i < n; i++)
-			if (under_path(src.e[k].path, rels[i])) {
+			if (dits_path_is_under(src.e[k].path, rels[i])) {
 				total += src.e[k].size;
 				nfiles++;
 				break;
@@ -313,7 +308,7 @@ int dits_checkout_paths(dits_repo *r, const dits_id *commit, const char *const *
 		p->start(p->ctx, "checkout", total, nfiles);
 	for (size_t k = 0; !rc && k < src.n; k++)
 		for (size_t i = 0; i < n; i++)
-			if (under_path(src.e[k].path, rels[i])) {
+			if (dits_path_is_under(src.e[k].path, rels[i])) {
 				rc = materialize_entry(r, &idx, src.e[k].path, src.e[k].mode, &src.e[k].id, p);
 				break;
 			}

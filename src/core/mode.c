@@ -34,11 +34,6 @@ typedef struct swap {
 	uint64_t size;
 } swap;
 
-static bool under_dir(const char *path, const char *dir)
-{
-	size_t l = strlen(dir);
-	return l == 0 || (!strncmp(path, dir, l) && (path[l] == '/' || path[l] == '\0'));
-}
 
 static void report(dits_mode_report_fn fn, void *ctx, const char *path, int outcome, const char *why)
 {
@@ -70,7 +65,7 @@ int dits_worktree_set_mode(dits_repo *r, const char *const *paths, size_t n, boo
 		rc = dits_repo_relpath(r, paths[i], &rels[i]);
 		bool any = false;
 		for (size_t k = 0; !rc && k < idx.n && !any; k++)
-			any = under_dir(idx.e[k].path, rels[i]);
+			any = dits_path_is_under(idx.e[k].path, rels[i]);
 		if (!rc && !any)
 			rc = dits_error_set(DITS_ENOTFOUND, "%s: not tracked by dits", paths[i]);
 	}
@@ -79,7 +74,7 @@ int dits_worktree_set_mode(dits_repo *r, const char *const *paths, size_t n, boo
 	for (size_t k = 0; k < idx.n; k++) {
 		selected[k] = n == 0;
 		for (size_t i = 0; i < n && !selected[k]; i++)
-			selected[k] = under_dir(idx.e[k].path, rels[i]);
+			selected[k] = dits_path_is_under(idx.e[k].path, rels[i]);
 	}
 	/* Local changes are the user's work: refuse before touching anything. */
 	if ((rc = dits_worktree_state(r, &idx, state, NULL)))

@@ -481,7 +481,7 @@ static int collect(dits_repo *r, const char *rel, const ignore *ig, wt_list *out
 	return rc;
 }
 
-static bool under(const char *path, const char *dir)
+bool dits_path_is_under(const char *path, const char *dir)
 {
 	size_t l = strlen(dir);
 	return l == 0 || (!strncmp(path, dir, l) && (path[l] == '/' || path[l] == '\0'));
@@ -570,7 +570,7 @@ int dits_add(dits_repo *r, const char *const *paths, size_t n, const dits_progre
 			/* A tracked path deleted from the worktree stages its removal. */
 			bool tracked = false;
 			for (size_t k = 0; k < idx.n && !tracked; k++)
-				tracked = under(idx.e[k].path, rels[i]);
+				tracked = dits_path_is_under(idx.e[k].path, rels[i]);
 			if (!tracked)
 				rc = dits_error_errno("%s", paths[i]);
 		} else if (S_ISREG(st.st_mode) && access(abs, R_OK) < 0) {
@@ -646,7 +646,7 @@ int dits_add(dits_repo *r, const char *const *paths, size_t n, const dits_progre
 	for (size_t k = 0; k < idx.n;) {
 		bool named = false;
 		for (size_t i = 0; i < n && !named; i++)
-			named = under(idx.e[k].path, rels[i]);
+			named = dits_path_is_under(idx.e[k].path, rels[i]);
 		struct stat st;
 		char *abs = named ? dits_path_join(r->workdir, idx.e[k].path) : NULL;
 		if (named && abs && lstat(abs, &st) < 0 && errno == ENOENT) {
@@ -714,7 +714,7 @@ int dits_rm(dits_repo *r, const char *const *paths, size_t n, bool cached, dits_
 			break;
 		bool any = false;
 		for (size_t k = 0; k < idx.n && !any; k++)
-			any = under(idx.e[k].path, rels[i]);
+			any = dits_path_is_under(idx.e[k].path, rels[i]);
 		if (!any)
 			rc = dits_error_set(DITS_ENOTFOUND, "%s: not tracked by dits", paths[i]);
 	}
@@ -729,7 +729,7 @@ int dits_rm(dits_repo *r, const char *const *paths, size_t n, bool cached, dits_
 	for (size_t k = 0; !rc && k < idx.n;) {
 		bool named = false;
 		for (size_t i = 0; i < n && !named; i++)
-			named = under(idx.e[k].path, rels[i]);
+			named = dits_path_is_under(idx.e[k].path, rels[i]);
 		if (!named) {
 			k++;
 			continue;

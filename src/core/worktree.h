@@ -44,6 +44,9 @@ int dits_flat_from_head(dits_repo *r, dits_flat *out, bool *has_head, dits_id *h
 const dits_flat_entry *dits_flat_find(const dits_flat *f, const char *path);
 void dits_flat_free(dits_flat *f);
 
+/* True when path is dir or lies below it ("" is the whole worktree). */
+bool dits_path_is_under(const char *path, const char *dir);
+
 /* ---- add / rm ------------------------------------------------------ */
 
 typedef struct dits_add_result {
