@@ -303,25 +303,41 @@ bool dits_odb_exists(dits_odb *db, const dits_id *id)
 	return dits_odb_locate(db, id, NULL) == 0;
 }
 
+/* The record must lie inside its pack. */
+static int check_bounds(const pack *p, const dits_odb_loc *loc, const dits_id *id)
+{
+	if (loc->offset + loc->length <= p->size)
+		return 0;
+	char hex[DITS_ID_HEXLEN + 1];
+	dits_id_hex(hex, id);
+	return dits_error_set(DITS_ECORRUPT, "%s: %s %s lies past the end of the pack", p->pack_path,
+	                      dits_otype_name(loc->type), hex);
+}
+
+/* The payload must hash to the id it is stored under. */
+static int check_hash(const pack *p, const dits_odb_loc *loc, const dits_id *id, const void *data)
+{
+	dits_id got;
+	dits_hash_buf(&got, data, loc->length);
+	if (dits_id_eq(&got, id))
+		return 0;
+	char hex[DITS_ID_HEXLEN + 1];
+	dits_id_hex(hex, id);
+	return dits_error_set(DITS_ECORRUPT, "%s %s in %s: stored bytes do not match their hash",
+	                      dits_otype_name(loc->type), hex, p->pack_path);
+}
+
 int dits_odb_verify_at(dits_odb *db, const dits_odb_loc *loc, const dits_id *id, const uint8_t **data_out)
 {
 	const pack *p = &db->packs[loc->pack];
-	char hex[DITS_ID_HEXLEN + 1];
-	if (loc->offset + loc->length > p->size) {
-		dits_id_hex(hex, id);
-		return dits_error_set(DITS_ECORRUPT, "%s: %s %s lies past the end of the pack",
-		                      p->pack_path, dits_otype_name(loc->type), hex);
-	}
+	int rc = check_bounds(p, loc, id);
+	if (rc)
+		return rc;
 	if (!p->data)
 		return DITS_ENOTFOUND; /* not mapped: the caller reads and verifies instead */
 	const uint8_t *start = p->data + loc->offset;
-	dits_id got;
-	dits_hash_buf(&got, start, loc->length);
-	if (!dits_id_eq(&got, id)) {
-		dits_id_hex(hex, id);
-		return dits_error_set(DITS_ECORRUPT, "%s %s in %s: stored bytes do not match their hash",
-		                      dits_otype_name(loc->type), hex, p->pack_path);
-	}
+	if ((rc = check_hash(p, loc, id, start)))
+		return rc;
 	*data_out = start;
 	return 0;
 }
@@ -338,23 +354,12 @@ void dits_odb_release(const void *data, size_t len)
 int dits_odb_read_at(dits_odb *db, const dits_odb_loc *loc, const dits_id *id, void *buf)
 {
 	const pack *p = &db->packs[loc->pack];
-	char hex[DITS_ID_HEXLEN + 1];
-	if (loc->offset + loc->length > p->size) {
-		dits_id_hex(hex, id);
-		return dits_error_set(DITS_ECORRUPT, "%s: %s %s lies past the end of the pack",
-		                      p->pack_path, dits_otype_name(loc->type), hex);
-	}
-	int rc = dits_pread_all(p->fd, buf, loc->length, loc->offset, p->pack_path);
-	if (rc)
-		return rc;
-	dits_id got;
-	dits_hash_buf(&got, buf, loc->length);
-	if (!dits_id_eq(&got, id)) {
-		dits_id_hex(hex, id);
-		return dits_error_set(DITS_ECORRUPT, "%s %s in %s: stored bytes do not match their hash",
-		                      dits_otype_name(loc->type), hex, p->pack_path);
-	}
-	return 0;
+	int rc = check_bounds(p, loc, id);
+	if (!rc)
+		rc = dits_pread_all(p->fd, buf, loc->length, loc->offset, p->pack_path);
+	if (!rc)
+		rc = check_hash(p, loc, id, buf);
+	return rc;
 }
 
 int dits_odb_refresh(dits_odb *db)
