@@ -564,6 +564,20 @@ static int cmd_diff(int argc, char **argv)
 
 /* ---- checkout / branch / tag ---------------------------------------- */
 
+/* "refs/heads/REV" (malloc'd) when REV names an existing branch, else NULL. */
+static char *branch_ref_of(dits_repo *r, const char *rev)
+{
+	if (!dits_ref_name_valid(rev))
+		return NULL;
+	char *ref = dits_strfmt("refs/heads/%s", rev);
+	dits_id id;
+	if (ref && dits_ref_read(r, ref, &id) == 0)
+		return ref;
+	free(ref);
+	dits_error_clear();
+	return NULL;
+}
+
 static int cmd_checkout(int argc, char **argv)
 {
 	const char *newbranch = NULL, *rev = NULL, *mode = NULL, *variant = NULL;
@@ -614,15 +628,7 @@ static int cmd_checkout(int argc, char **argv)
 			else if (!rc) {
 				dits_id head;
 				bool same = dits_ref_read(r, "HEAD", &head) == 0 && dits_id_eq(&head, &id);
-				char *branch_ref = NULL;
-				if (dits_ref_name_valid(rev)) {
-					char *ref = dits_strfmt("refs/heads/%s", rev);
-					dits_id bid;
-					if (ref && dits_ref_read(r, ref, &bid) == 0)
-						branch_ref = ref;
-					else
-						free(ref);
-				}
+				char *branch_ref = branch_ref_of(r, rev);
 				if (!same || branch_ref)
 					rc = dits_checkout_commit(r, &id, branch_ref, &p);
 				free(branch_ref);
@@ -676,15 +682,7 @@ static int cmd_checkout(int argc, char **argv)
 		dits_repo_free(r);
 		return usage_error("checkout: which revision or branch?%s", "");
 	}
-	char *branch_ref = NULL;
-	if (dits_ref_name_valid(rev)) {
-		char *ref = dits_strfmt("refs/heads/%s", rev);
-		dits_id bid;
-		if (ref && dits_ref_read(r, ref, &bid) == 0)
-			branch_ref = ref;
-		else
-			free(ref);
-	}
+	char *branch_ref = branch_ref_of(r, rev);
 	rc = dits_revparse(r, rev, &id);
 	if (!rc)
 		rc = dits_checkout_commit(r, &id, branch_ref, &p);
