@@ -486,3 +486,15 @@ add_total_bytes () {
 now_ms () {
 	echo $(( $(date +%s%N) / 1000000 ))
 }
+
+# make_master FILE SIZE SECONDS TIMECODE CHANNELS [RATE]: a camera-master-like
+# clip made with the ffmpeg program: ProRes 422 HQ at RATE (default
+# 24000/1001), a start timecode, and CHANNELS channels of 24-bit PCM.
+make_master () {
+	ffmpeg -nostdin -loglevel error -y \
+		-f lavfi -i "testsrc2=size=$2:rate=${6:-24000/1001}:duration=$3" \
+		-f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$3" \
+		-filter_complex "[1:a]pan=${5}c|c0=c0$(i=1; while [ $i -lt "$5" ]; do printf '|c%d=c0' $i; i=$((i + 1)); done)[a]" \
+		-map 0:v -map "[a]" -c:v prores_ks -profile:v 3 -pix_fmt yuv422p10le -c:a pcm_s24le \
+		-timecode "$4" "$1"
+}

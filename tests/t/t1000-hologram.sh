@@ -11,16 +11,6 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; 
 	test_done
 fi
 
-# make_master FILE SIZE SECONDS TIMECODE CHANNELS: ProRes 422 HQ, 23.976, PCM
-make_master () {
-	ffmpeg -nostdin -loglevel error -y \
-		-f lavfi -i "testsrc2=size=$2:rate=24000/1001:duration=$3" \
-		-f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$3" \
-		-filter_complex "[1:a]pan=${5}c|c0=c0$(i=1; while [ $i -lt "$5" ]; do printf '|c%d=c0' $i; i=$((i + 1)); done)[a]" \
-		-map 0:v -map "[a]" -c:v prores_ks -profile:v 3 -pix_fmt yuv422p10le -c:a pcm_s24le \
-		-timecode "$4" "$1"
-}
-
 # state PATH: the proxy state `dits proxy status --json` reports for PATH
 state () {
 	dits proxy status --json "$1" | json_str state

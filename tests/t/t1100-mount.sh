@@ -4,16 +4,6 @@
 # while a player keeps a file open and a watcher polls every path.
 . "$(dirname "$0")/lib.sh"
 
-# make_master FILE SIZE SECONDS TIMECODE CHANNELS: ProRes 422 HQ, 23.976, PCM
-make_master () {
-	ffmpeg -nostdin -loglevel error -y \
-		-f lavfi -i "testsrc2=size=$2:rate=24000/1001:duration=$3" \
-		-f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$3" \
-		-filter_complex "[1:a]pan=${5}c|c0=c0$(i=1; while [ $i -lt "$5" ]; do printf '|c%d=c0' $i; i=$((i + 1)); done)[a]" \
-		-map 0:v -map "[a]" -c:v prores_ks -profile:v 3 -pix_fmt yuv422p10le -c:a pcm_s24le \
-		-timecode "$4" "$1"
-}
-
 # facts FILE: "timecode frames channels..." of a clip, as ffprobe decodes it
 facts () {
 	_tc=$(ffprobe -v error -show_entries stream_tags=timecode -of default=nw=1:nk=1 "$1" | head -n 1)

@@ -9,15 +9,6 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; 
 	test_done
 fi
 
-make_master () { # FILE SIZE SECONDS TIMECODE CHANNELS
-	ffmpeg -nostdin -loglevel error -y \
-		-f lavfi -i "testsrc2=size=$2:rate=25:duration=$3" \
-		-f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$3" \
-		-filter_complex "[1:a]pan=${5}c|c0=c0$(i=1; while [ $i -lt "$5" ]; do printf '|c%d=c0' $i; i=$((i + 1)); done)[a]" \
-		-map 0:v -map "[a]" -c:v prores_ks -profile:v 3 -pix_fmt yuv422p10le -c:a pcm_s24le \
-		-timecode "$4" "$1"
-}
-
 # poll_start FILE...: stat()s the paths in a tight loop until poll_stop;
 # every failure is written to ../poll.fail
 poll_start () {
@@ -48,9 +39,9 @@ test_expect_success 'setup: masters committed; proxies for two of the three clip
 	dits init project >/dev/null &&
 	cd project &&
 	mkdir -p A001 audio &&
-	make_master A001/A001C001.mov 1280x720 2 01:00:00:00 2 &&
-	make_master A001/A001C002.mov 1280x720 2 01:00:02:00 4 &&
-	make_master A001/A001C003.mov 640x360 1 01:00:04:00 1 &&
+	make_master A001/A001C001.mov 1280x720 2 01:00:00:00 2 25 &&
+	make_master A001/A001C002.mov 1280x720 2 01:00:02:00 4 25 &&
+	make_master A001/A001C003.mov 640x360 1 01:00:04:00 1 25 &&
 	gen_data audio/sound.wav 200000 snd &&
 	dits add . >/dev/null &&
 	dits commit -m "Day 1" >/dev/null &&
@@ -113,7 +104,7 @@ test_expect_success 'proxy mode survives status, add . and commit: the masters k
 
 test_expect_success 'mixed state: a pending proxy shows [~] and a failed one [!]' '
 	cd project &&
-	make_master A001/A001C004.mov 640x360 1 02:00:00:00 2 &&
+	make_master A001/A001C004.mov 640x360 1 02:00:00:00 2 25 &&
 	gen_data A001/broken.mov 50000 broken &&
 	dits add . >/dev/null && dits commit -m "more" >/dev/null &&
 	dits proxy generate A001/broken.mov >/dev/null 2>&1 ;
@@ -148,7 +139,7 @@ test_expect_success 'a switch is refused, changing nothing, when a file has loca
 test_expect_success 'a file really changed while in proxy mode is committed as a new master, with a warning' '
 	cd project &&
 	old=$(dits ls-files --json | json_objects | grep A001C003 | json_str asset_id) &&
-	make_master A001/A001C003.mov 640x360 1 05:00:00:00 1 &&
+	make_master A001/A001C003.mov 640x360 1 05:00:00:00 1 25 &&
 	dits status --json >../st2.json &&
 	status_entries unstaged modified <../st2.json | grep -q A001/A001C003.mov &&
 	dits add A001/A001C003.mov >/dev/null 2>../add.err &&
