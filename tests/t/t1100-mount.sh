@@ -245,4 +245,11 @@ test_expect_success 'bad input: each is one line of error' '
 	assert_eq "" "$(ls -A "$MNT")"
 '
 
+# When a step failed, show what the mount servers logged (a crash names itself there).
+if [ "$test_failed" -gt 0 ]; then
+	for log in "$TRASH"/*/.dits/mounts/*.log; do
+		[ -f "$log" ] && { say "# server log $log:"; sed 's/^/#   /' "$log"; }
+	done
+fi
+
 test_done
