@@ -14,6 +14,10 @@ pkgs=(
   util-linux              # script(1): progress bar test on a pseudo-terminal
   libclang-rt-14-dev      # sanitizer runtimes
   libfuse3-dev fuse3      # dits mount (FUSE, low-level API); fuse3 brings fusermount3
+  libmicrohttpd-dev       # dits serve (HTTP server, TLS through GnuTLS)
+  libcurl4-openssl-dev    # push, fetch, clone (HTTP client)
+  libcjson-dev            # JSON of the wire protocol
+  curl rsync openssl      # the sync tests and benchmarks: peers, malformed requests, a test certificate
 )
 missing=()
 for p in "${pkgs[@]}"; do
