@@ -12,97 +12,24 @@
 
 #include "error.h"
 #include "fsutil.h"
+#include "idset.h"
 #include "index.h"
 #include "metadb.h"
 #include "object.h"
 #include "refs.h"
 #include "worktree.h"
 
-/* ---- a set of ids (open addressing) ---------------------------------- */
-
-typedef struct idset {
-	dits_id *v;
-	bool *used;
-	size_t n, cap;
-} idset;
-
-static void idset_free(idset *s)
-{
-	free(s->v);
-	free(s->used);
-	memset(s, 0, sizeof *s);
-}
-
-static size_t id_slot(const dits_id *id, size_t cap)
-{
-	uint64_t h;
-	memcpy(&h, id->b + 8, sizeof h);
-	return (size_t)(h & (cap - 1));
-}
-
-static bool idset_has(const idset *s, const dits_id *id)
-{
-	if (!s->cap)
-		return false;
-	for (size_t i = id_slot(id, s->cap);; i = (i + 1) & (s->cap - 1)) {
-		if (!s->used[i])
-			return false;
-		if (dits_id_eq(&s->v[i], id))
-			return true;
-	}
-}
-
-/* 1 when added, 0 when already there, <0 on error. */
-static int idset_add(idset *s, const dits_id *id)
-{
-	if ((s->n + 1) * 2 > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 1024;
-		dits_id *v = calloc(cap, sizeof *v);
-		bool *used = calloc(cap, sizeof *used);
-		if (!v || !used) {
-			free(v);
-			free(used);
-			return dits_error_set(DITS_ENOMEM, "out of memory");
-		}
-		for (size_t i = 0; i < s->cap; i++) {
-			if (!s->used[i])
-				continue;
-			size_t j = id_slot(&s->v[i], cap);
-			while (used[j])
-				j = (j + 1) & (cap - 1);
-			used[j] = true;
-			v[j] = s->v[i];
-		}
-		free(s->v);
-		free(s->used);
-		s->v = v;
-		s->used = used;
-		s->cap = cap;
-	}
-	size_t i = id_slot(id, s->cap);
-	for (;; i = (i + 1) & (s->cap - 1)) {
-		if (!s->used[i])
-			break;
-		if (dits_id_eq(&s->v[i], id))
-			return 0;
-	}
-	s->used[i] = true;
-	s->v[i] = *id;
-	s->n++;
-	return 1;
-}
-
 /* ---- reachability --------------------------------------------------- */
 
 typedef struct walker {
 	dits_repo *r;
-	idset seen;          /* every reachable id: commits, trees, manifests, segments, chunks */
+	dits_idset seen;          /* every reachable id: commits, trees, manifests, segments, chunks */
 	dits_report_fn problem;
 	void *ctx;
 	long problems;
 	bool check_chunks;   /* locate every chunk (fsck) */
 	/* stats */
-	idset versions;      /* hash of (path, manifest) */
+	dits_idset versions;      /* hash of (path, manifest) */
 	uint64_t logical, commits;
 } walker;
 
@@ -121,7 +48,7 @@ static void problemf(walker *w, const char *fmt, ...)
 
 static int walk_manifest(walker *w, const dits_id *id, const char *path)
 {
-	int added = idset_add(&w->seen, id);
+	int added = dits_idset_add(&w->seen, id);
 	if (added <= 0)
 		return added;
 	dits_manifest m;
@@ -135,12 +62,12 @@ static int walk_manifest(walker *w, const dits_id *id, const char *path)
 	dits_manifest_head h;
 	if (dits_manifest_read_head(w->r->odb, id, &h) == 0) {
 		for (uint32_t s = 0; s < h.nsegs; s++)
-			if (idset_add(&w->seen, &h.segs[s]) < 0)
+			if (dits_idset_add(&w->seen, &h.segs[s]) < 0)
 				rc = DITS_ENOMEM;
 		dits_manifest_head_free(&h);
 	}
 	for (uint64_t i = 0; i < m.nchunks && !rc; i++) {
-		int a = idset_add(&w->seen, &m.chunks[i].id);
+		int a = dits_idset_add(&w->seen, &m.chunks[i].id);
 		if (a < 0) {
 			rc = a;
 			break;
@@ -163,7 +90,7 @@ static int walk_manifest(walker *w, const dits_id *id, const char *path)
 
 static int walk_tree(walker *w, const dits_id *id, const char *prefix, int depth)
 {
-	int added = idset_add(&w->seen, id);
+	int added = dits_idset_add(&w->seen, id);
 	if (added < 0)
 		return added;
 	bool stats = w->versions.cap || !w->check_chunks;
@@ -195,7 +122,7 @@ static int walk_tree(walker *w, const dits_id *id, const char *prefix, int depth
 				dits_hasher_update(&hh, path, strlen(path) + 1);
 				dits_hasher_update(&hh, t.e[i].id.b, DITS_ID_LEN);
 				dits_hasher_final(&hh, &vid);
-				int a = idset_add(&w->versions, &vid);
+				int a = dits_idset_add(&w->versions, &vid);
 				if (a < 0)
 					rc = a;
 				else if (a)
@@ -220,7 +147,7 @@ static int walk_commit(walker *w, const dits_id *start, const char *name)
 	int rc = 0;
 	while (n && !rc) {
 		dits_id id = stack[--n];
-		int added = idset_add(&w->seen, &id);
+		int added = dits_idset_add(&w->seen, &id);
 		if (added <= 0) {
 			rc = added;
 			continue;
@@ -399,15 +326,15 @@ long dits_fsck(dits_repo *r, dits_report_fn problem, dits_report_fn note, void *
 	scan_leftovers(dits_odb_dir(r->odb), "tmp-", NULL, note, ctx, false, NULL);
 	scan_orphan_packs(r, note, ctx, false, NULL);
 	scan_leftovers(r->dir, ".tmp-", NULL, note, ctx, false, NULL);
-	idset_free(&w.seen);
-	idset_free(&w.versions);
+	dits_idset_free(&w.seen);
+	dits_idset_free(&w.versions);
 	return rc ? rc : w.problems;
 }
 
 /* ---- gc ------------------------------------------------------------- */
 
 typedef struct gc_pack_ctx {
-	const idset *live;
+	const dits_idset *live;
 	size_t pack;
 	uint64_t live_n, dead_n, dead_bytes;
 } gc_pack_ctx;
@@ -417,7 +344,7 @@ static int count_live(void *ctx, const dits_id *id, const dits_odb_loc *loc)
 	gc_pack_ctx *g = ctx;
 	if (loc->pack != g->pack)
 		return 0;
-	if (idset_has(g->live, id)) {
+	if (dits_idset_has(g->live, id)) {
 		g->live_n++;
 	} else {
 		g->dead_n++;
@@ -428,7 +355,7 @@ static int count_live(void *ctx, const dits_id *id, const dits_odb_loc *loc)
 
 typedef struct gc_copy_ctx {
 	dits_repo *r;
-	const idset *live;
+	const dits_idset *live;
 	const bool *rewrite;
 	dits_pack_writer *w;
 	dits_buf buf;
@@ -437,7 +364,7 @@ typedef struct gc_copy_ctx {
 static int copy_live(void *ctx, const dits_id *id, const dits_odb_loc *loc)
 {
 	gc_copy_ctx *g = ctx;
-	if (!g->rewrite[loc->pack] || !idset_has(g->live, id))
+	if (!g->rewrite[loc->pack] || !dits_idset_has(g->live, id))
 		return 0;
 	dits_buf_reset(&g->buf);
 	int rc = dits_buf_grow(&g->buf, loc->length);
@@ -524,14 +451,14 @@ int dits_gc(dits_repo *r, dits_gc_result *res)
 		free(doomed[i]);
 	free(doomed);
 	free(rewrite);
-	idset_free(&w.seen);
+	dits_idset_free(&w.seen);
 	return rc;
 }
 
 /* ---- stats ---------------------------------------------------------- */
 
 typedef struct stat_ctx {
-	idset chunks;
+	dits_idset chunks;
 	dits_stats *st;
 } stat_ctx;
 
@@ -540,7 +467,7 @@ static int count_record(void *ctx, const dits_id *id, const dits_odb_loc *loc)
 	stat_ctx *s = ctx;
 	s->st->objects++;
 	if (loc->type == DITS_OBJ_CHUNK) {
-		int a = idset_add(&s->chunks, id);
+		int a = dits_idset_add(&s->chunks, id);
 		if (a < 0)
 			return a;
 		if (a) {
@@ -558,13 +485,13 @@ int dits_stats_compute(dits_repo *r, dits_stats *st)
 	w.r = r;
 	w.check_chunks = false;
 	/* Marking versions turns on logical byte counting. */
-	int rc = idset_add(&w.versions, &(dits_id){ { 0 } });
+	int rc = dits_idset_add(&w.versions, &(dits_id){ { 0 } });
 	if (rc > 0)
 		rc = walk_all(&w, false);
 	st->logical_bytes = w.logical;
 	st->commits = w.commits;
-	idset_free(&w.seen);
-	idset_free(&w.versions);
+	dits_idset_free(&w.seen);
+	dits_idset_free(&w.versions);
 	if (rc < 0)
 		return rc;
 	dits_flat flat;
@@ -576,7 +503,7 @@ int dits_stats_compute(dits_repo *r, dits_stats *st)
 	dits_flat_free(&flat);
 	stat_ctx s = { { 0 }, st };
 	rc = dits_odb_foreach(r->odb, count_record, &s);
-	idset_free(&s.chunks);
+	dits_idset_free(&s.chunks);
 	for (size_t i = 0; i < dits_odb_pack_count(r->odb); i++) {
 		st->packs++;
 		st->stored_bytes += dits_odb_pack_size(r->odb, i);

@@ -6,7 +6,10 @@
 #include <strings.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "error.h"
+#include "object.h"
 #include "wire.h"
 
 bool dits_wire_repo_name_valid(const char *name)
@@ -197,4 +200,146 @@ int dits_wire_parse_rate(const char *s, uint64_t *out)
 		return dits_error_set(DITS_EINVALID, "%s: rate out of range", s);
 	*out = (uint64_t)r;
 	return 0;
+}
+
+/* ---- variants on the wire ------------------------------------------ */
+
+
+static int put_id_member(dits_buf *b, const char *key, const dits_id *id)
+{
+	char hex[DITS_ID_HEXLEN + 1];
+	dits_id_hex(hex, id);
+	return dits_buf_printf(b, ",\"%s\":\"%s\"", key, hex);
+}
+
+static int put_str_member(dits_buf *b, const char *key, const char *s)
+{
+	int rc = dits_buf_printf(b, ",\"%s\":", key);
+	if (!rc)
+		rc = s ? dits_buf_put_json_str(b, s) : dits_buf_puts(b, "null");
+	return rc;
+}
+
+/* A JSON text column as a JSON value (null when unset or not JSON). */
+static int put_json_member(dits_buf *b, const char *key, const char *json)
+{
+	cJSON *v = json ? cJSON_Parse(json) : NULL;
+	int rc = dits_buf_printf(b, ",\"%s\":", key);
+	if (!rc) {
+		char *txt = v ? cJSON_PrintUnformatted(v) : NULL;
+		rc = dits_buf_puts(b, txt ? txt : "null");
+		free(txt);
+	}
+	cJSON_Delete(v);
+	return rc;
+}
+
+int dits_wire_variant_json(dits_buf *b, const dits_variant *v)
+{
+	int rc = dits_buf_puts(b, "{\"id\":");
+	if (!rc) rc = dits_buf_put_json_str(b, v->id);
+	if (!rc) rc = put_id_member(b, "parent", &v->parent);
+	if (!rc) rc = put_str_member(b, "type", v->type);
+	if (!rc) rc = put_str_member(b, "status", v->status);
+	if (!rc && v->has_manifest) rc = put_id_member(b, "manifest", &v->manifest);
+	if (!rc && !v->has_manifest) rc = dits_buf_puts(b, ",\"manifest\":null");
+	if (!rc) rc = dits_buf_printf(b, ",\"size\":%llu", (unsigned long long)v->size);
+	if (!rc) rc = put_json_member(b, "recipe", v->recipe);
+	if (!rc) rc = put_id_member(b, "recipe_hash", &v->recipe_hash);
+	if (!rc) rc = put_json_member(b, "facts", v->facts);
+	if (!rc) rc = put_str_member(b, "error", v->error);
+	if (!rc) rc = put_str_member(b, "warnings", v->warnings);
+	if (!rc) rc = dits_buf_printf(b, ",\"created_at\":%lld,\"updated_at\":%lld}", (long long)v->created_at,
+	                              (long long)v->updated_at);
+	return rc;
+}
+
+int dits_wire_chunk_hash_list(dits_odb *odb, const dits_id *manifest, char **out)
+{
+	*out = NULL;
+	dits_manifest m;
+	int rc = dits_manifest_read(odb, manifest, &m);
+	if (rc)
+		return rc;
+	dits_buf b = DITS_BUF_INIT;
+	rc = dits_buf_put(&b, "[", 1);
+	char hex[DITS_ID_HEXLEN + 1];
+	for (uint64_t i = 0; i < m.nchunks && !rc; i++) {
+		dits_id_hex(hex, &m.chunks[i].id);
+		rc = dits_buf_printf(&b, "%s\"%s\"", i ? "," : "", hex);
+	}
+	if (!rc)
+		rc = dits_buf_put(&b, "]", 1);
+	if (!rc)
+		rc = dits_buf_cstr(&b);
+	dits_manifest_free(&m);
+	if (rc) {
+		dits_buf_free(&b);
+		return rc;
+	}
+	*out = (char *)b.data;
+	return 0;
+}
+
+static int member_id(const cJSON *obj, const char *key, dits_id *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	if (!cJSON_IsString(v) || dits_id_from_hex(out, v->valuestring))
+		return dits_error_set(DITS_EINVALID, "variant: \"%s\" is not a 64-digit hex id", key);
+	return 0;
+}
+
+int dits_wire_variant_import(dits_odb *odb, dits_metadb *db, const cJSON *obj, bool *imported)
+{
+	if (imported)
+		*imported = false;
+	if (!cJSON_IsObject(obj))
+		return dits_error_set(DITS_EINVALID, "variant: not a JSON object");
+	const cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(obj, "type");
+	const cJSON *size = cJSON_GetObjectItemCaseSensitive(obj, "size");
+	if (!cJSON_IsString(status) || !cJSON_IsString(type) || !dits_variant_type_valid(type->valuestring))
+		return dits_error_set(DITS_EINVALID, "variant: missing or unknown \"status\" or \"type\"");
+	if (strcmp(status->valuestring, "ready"))
+		return 0;
+	dits_id parent, manifest, rh;
+	int rc;
+	if ((rc = member_id(obj, "parent", &parent)) || (rc = member_id(obj, "manifest", &manifest)) ||
+	    (rc = member_id(obj, "recipe_hash", &rh)))
+		return rc;
+	if (!cJSON_IsNumber(size) || size->valuedouble < 0)
+		return dits_error_set(DITS_EINVALID, "variant: \"size\" is not a byte count");
+	const cJSON *recipe = cJSON_GetObjectItemCaseSensitive(obj, "recipe");
+	const cJSON *facts = cJSON_GetObjectItemCaseSensitive(obj, "facts");
+	const cJSON *warnings = cJSON_GetObjectItemCaseSensitive(obj, "warnings");
+	char *recipe_txt = recipe && !cJSON_IsNull(recipe) ? cJSON_PrintUnformatted(recipe) : NULL;
+	char *facts_txt = facts && !cJSON_IsNull(facts) ? cJSON_PrintUnformatted(facts) : NULL;
+	char *chunks = NULL;
+	dits_manifest_head h;
+	if ((rc = dits_manifest_read_head(odb, &manifest, &h)) == 0) {
+		if (h.size != (uint64_t)size->valuedouble)
+			rc = dits_error_set(DITS_EINVALID, "variant: size %.0f does not match its manifest's %llu",
+			                    size->valuedouble, (unsigned long long)h.size);
+		dits_manifest_head_free(&h);
+	}
+	if (!rc)
+		rc = dits_wire_chunk_hash_list(odb, &manifest, &chunks);
+	dits_variant v = { 0 };
+	if (!rc)
+		rc = dits_variant_begin(db, &parent, type->valuestring, recipe_txt, &rh, &v);
+	if (!rc && strcmp(v.status, "ready")) {
+		rc = dits_variant_register(db, v.id, &manifest, chunks, facts_txt ? facts_txt : "{}",
+		                           cJSON_IsString(warnings) ? warnings->valuestring : NULL, h.size);
+		if (rc == DITS_ECONFLICT) { /* registered meanwhile by someone else: it stands */
+			dits_error_clear();
+			rc = 0;
+		} else if (!rc && imported) {
+			*imported = true;
+		}
+	}
+	dits_variant_free(&v);
+	free(chunks);
+	free(recipe_txt);
+	free(facts_txt);
+	return rc;
 }

@@ -9,7 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "hash.h"
+#include "metadb.h"
 #include "odb.h"
 
 #define DITS_WIRE_MAX_IDS 65536u               /* ids in one id list */
@@ -80,3 +82,24 @@ static inline void dits_wire_set_bit(uint8_t *bitmap, size_t i)
 int dits_wire_parse_rate(const char *s, uint64_t *bytes_per_second);
 
 #endif
+
+/* ---- variants on the wire (GET/POST /NAME/variants) ----------------- */
+
+struct cJSON;
+
+/* Appends v as the JSON object of docs/PROTOCOL.md (recipe and facts as JSON values). */
+int dits_wire_variant_json(dits_buf *out, const dits_variant *v);
+
+/*
+ * Registers a ready variant described by obj (one element of "variants")
+ * in db, unless one for the same parent, type and recipe hash is ready
+ * already. The variant's manifest (head and chunk lists, not its chunks)
+ * must be in odb: its chunk_hash_list is computed from it. *imported (may
+ * be NULL) tells whether a row became ready. Variants that are not ready
+ * are skipped (0, not imported). DITS_EINVALID for a malformed object,
+ * DITS_ENOTFOUND when the manifest is not in the store.
+ */
+int dits_wire_variant_import(dits_odb *odb, dits_metadb *db, const struct cJSON *obj, bool *imported);
+
+/* The manifest's chunk ids as a JSON array of hex strings (malloc'd). */
+int dits_wire_chunk_hash_list(dits_odb *odb, const dits_id *manifest, char **out);

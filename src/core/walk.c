@@ -1,0 +1,225 @@
+/*
+ * walk.c - the object graph walk (walk.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "idset.h"
+#include "object.h"
+#include "walk.h"
+
+typedef struct walk {
+	dits_odb *db;
+	unsigned flags;
+	dits_idset skip;  /* what the other side has */
+	dits_idset seen;  /* listed already */
+	dits_walk_fn fn;
+	void *ctx;
+} walk;
+
+static int missing(const dits_id *id, const char *what)
+{
+	char hex[DITS_ID_HEXLEN + 1];
+	dits_id_hex(hex, id);
+	return dits_error_set(DITS_ENOTFOUND, "%s %s is missing", what, hex);
+}
+
+/* Marks the trees and manifests of tree as held by the other side. */
+static int mark_tree(walk *w, const dits_id *id)
+{
+	int added = dits_idset_add(&w->skip, id);
+	if (added <= 0)
+		return added;
+	dits_tree t;
+	if (dits_tree_read(w->db, id, &t)) {
+		dits_error_clear();
+		return 0;
+	}
+	int rc = 0;
+	for (size_t i = 0; i < t.n && !rc; i++) {
+		if (t.e[i].kind == DITS_KIND_TREE)
+			rc = mark_tree(w, &t.e[i].id);
+		else if (dits_idset_add(&w->skip, &t.e[i].id) < 0)
+			rc = DITS_ENOMEM;
+	}
+	dits_tree_free(&t);
+	return rc;
+}
+
+/* Marks have and its ancestors, and have's own tree. */
+static int mark_have(walk *w, const dits_id *have)
+{
+	dits_commit c;
+	if (dits_commit_read(w->db, have, &c)) {
+		dits_error_clear();
+		return 0; /* unknown to this store: ignored */
+	}
+	int rc = mark_tree(w, &c.tree);
+	dits_commit_free(&c);
+	if (rc)
+		return rc;
+	size_t n = 0, cap = 64;
+	dits_id *stack = malloc(cap * sizeof *stack);
+	if (!stack)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	stack[n++] = *have;
+	while (n && !rc) {
+		dits_id id = stack[--n];
+		int added = dits_idset_add(&w->skip, &id);
+		if (added < 0) {
+			rc = added;
+			break;
+		}
+		if (!added)
+			continue;
+		if (dits_commit_read(w->db, &id, &c)) {
+			dits_error_clear();
+			continue;
+		}
+		for (size_t p = 0; p < c.nparents && !rc; p++) {
+			if (n == cap) {
+				dits_id *ns = realloc(stack, 2 * cap * sizeof *stack);
+				if (!ns) {
+					rc = dits_error_set(DITS_ENOMEM, "out of memory");
+					break;
+				}
+				stack = ns;
+				cap *= 2;
+			}
+			stack[n++] = c.parents[p];
+		}
+		dits_commit_free(&c);
+	}
+	free(stack);
+	return rc;
+}
+
+static int emit(walk *w, uint8_t type, const dits_id *id, uint32_t len)
+{
+	return w->fn ? w->fn(w->ctx, type, id, len) : 0;
+}
+
+static int walk_manifest(walk *w, const dits_id *id)
+{
+	if (dits_idset_has(&w->skip, id))
+		return 0;
+	int added = dits_idset_add(&w->seen, id);
+	if (added <= 0)
+		return added;
+	dits_manifest_head h;
+	int rc = dits_manifest_read_head(w->db, id, &h);
+	if (rc)
+		return rc == DITS_ENOTFOUND ? missing(id, "manifest") : rc;
+	rc = emit(w, DITS_OBJ_MANIFEST, id, 0);
+	for (uint32_t s = 0; s < h.nsegs && !rc; s++)
+		if ((added = dits_idset_add(&w->seen, &h.segs[s])) > 0)
+			rc = emit(w, DITS_OBJ_CHUNKLIST, &h.segs[s], 0);
+		else if (added < 0)
+			rc = added;
+	dits_manifest_head_free(&h);
+	if (rc || !(w->flags & DITS_WALK_CHUNKS))
+		return rc;
+	dits_manifest m;
+	if ((rc = dits_manifest_read(w->db, id, &m)))
+		return rc == DITS_ENOTFOUND ? missing(id, "chunk list of manifest") : rc;
+	for (uint64_t i = 0; i < m.nchunks && !rc; i++)
+		if ((added = dits_idset_add(&w->seen, &m.chunks[i].id)) > 0)
+			rc = emit(w, DITS_OBJ_CHUNK, &m.chunks[i].id, m.chunks[i].len);
+		else if (added < 0)
+			rc = added;
+	dits_manifest_free(&m);
+	return rc;
+}
+
+static int walk_tree(walk *w, const dits_id *id)
+{
+	if (dits_idset_has(&w->skip, id))
+		return 0;
+	int added = dits_idset_add(&w->seen, id);
+	if (added <= 0)
+		return added;
+	dits_tree t;
+	int rc = dits_tree_read(w->db, id, &t);
+	if (rc)
+		return rc == DITS_ENOTFOUND ? missing(id, "tree") : rc;
+	rc = emit(w, DITS_OBJ_TREE, id, 0);
+	for (size_t i = 0; i < t.n && !rc; i++)
+		rc = t.e[i].kind == DITS_KIND_TREE ? walk_tree(w, &t.e[i].id) : walk_manifest(w, &t.e[i].id);
+	dits_tree_free(&t);
+	return rc;
+}
+
+static int walk_commits(walk *w, const dits_id *start)
+{
+	size_t n = 0, cap = 64;
+	dits_id *stack = malloc(cap * sizeof *stack);
+	if (!stack)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	stack[n++] = *start;
+	int rc = 0;
+	while (n && !rc) {
+		dits_id id = stack[--n];
+		if (dits_idset_has(&w->skip, &id))
+			continue;
+		int added = dits_idset_add(&w->seen, &id);
+		if (added <= 0) {
+			rc = added;
+			continue;
+		}
+		dits_commit c;
+		if ((rc = dits_commit_read(w->db, &id, &c))) {
+			if (rc == DITS_ENOTFOUND)
+				rc = missing(&id, "commit");
+			break;
+		}
+		rc = emit(w, DITS_OBJ_COMMIT, &id, 0);
+		if (!rc)
+			rc = walk_tree(w, &c.tree);
+		for (size_t p = 0; p < c.nparents && !rc; p++) {
+			if (n == cap) {
+				dits_id *ns = realloc(stack, 2 * cap * sizeof *stack);
+				if (!ns) {
+					rc = dits_error_set(DITS_ENOMEM, "out of memory");
+					break;
+				}
+				stack = ns;
+				cap *= 2;
+			}
+			stack[n++] = c.parents[p];
+		}
+		dits_commit_free(&c);
+	}
+	free(stack);
+	return rc;
+}
+
+int dits_walk(dits_odb *db, const dits_id *want, size_t nwant, const dits_id *have, size_t nhave,
+              unsigned flags, dits_walk_fn fn, void *ctx)
+{
+	walk w = { .db = db, .flags = flags, .fn = fn, .ctx = ctx };
+	int rc = 0;
+	for (size_t i = 0; i < nhave && !rc; i++)
+		rc = mark_have(&w, &have[i]);
+	for (size_t i = 0; i < nwant && !rc; i++) {
+		dits_odb_loc loc;
+		if (dits_odb_locate(db, &want[i], &loc)) {
+			rc = missing(&want[i], "object");
+			break;
+		}
+		switch (loc.type) {
+		case DITS_OBJ_COMMIT: rc = walk_commits(&w, &want[i]); break;
+		case DITS_OBJ_TREE: rc = walk_tree(&w, &want[i]); break;
+		case DITS_OBJ_MANIFEST: rc = walk_manifest(&w, &want[i]); break;
+		default: {
+			char hex[DITS_ID_HEXLEN + 1];
+			dits_id_hex(hex, &want[i]);
+			rc = dits_error_set(DITS_EINVALID, "%s: a %s, not a commit, tree or manifest", hex,
+			                    dits_otype_name(loc.type));
+		}
+		}
+	}
+	dits_idset_free(&w.skip);
+	dits_idset_free(&w.seen);
+	return rc;
+}

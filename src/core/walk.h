@@ -1,0 +1,33 @@
+/*
+ * walk.h - what a commit, tree or manifest brings with it: the object graph
+ * walk that push, fetch and the server's ref checks share.
+ */
+#ifndef DITS_WALK_H
+#define DITS_WALK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hash.h"
+#include "odb.h"
+
+enum {
+	DITS_WALK_CHUNKS = 1, /* also list every chunk of every manifest listed */
+};
+
+/* type is a DITS_OBJ_* value; len is the chunk's length for chunks, else 0. */
+typedef int (*dits_walk_fn)(void *ctx, uint8_t type, const dits_id *id, uint32_t len);
+
+/*
+ * Lists, each once, every commit, tree, manifest and chunk list reachable
+ * from want (commit, tree or manifest ids; commits through their parents),
+ * and with DITS_WALK_CHUNKS every chunk of those manifests, without walking
+ * into a commit of have or its ancestors, nor into the trees and manifests
+ * of the have commits' own trees (the other side has those already). Ids in
+ * have that the store does not hold are ignored. A missing object reachable
+ * from want is DITS_ENOTFOUND naming it. Stops on fn's non-zero return.
+ */
+int dits_walk(dits_odb *db, const dits_id *want, size_t nwant, const dits_id *have, size_t nhave,
+              unsigned flags, dits_walk_fn fn, void *ctx);
+
+#endif
