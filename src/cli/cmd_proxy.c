@@ -218,14 +218,17 @@ typedef struct asset_ref {
 	dits_id id;
 } asset_ref;
 
-static int select_assets(dits_repo *r, char **paths, int n, bool videos_only, asset_ref **out, size_t *count)
+static int select_assets_in(dits_repo *r, const dits_index *given, char **paths, int n, bool videos_only,
+                            asset_ref **out, size_t *count)
 {
 	*out = NULL;
 	*count = 0;
 	dits_index idx;
-	int rc = dits_index_load(r, &idx);
+	int rc = given ? 0 : dits_index_load(r, &idx);
 	if (rc)
 		return rc;
+	if (given)
+		idx = *given;
 	char **rels = calloc((size_t)n + 1, sizeof *rels);
 	for (int i = 0; i < n && !rc; i++)
 		rc = dits_repo_relpath(r, paths[i], &rels[i]);
@@ -254,7 +257,8 @@ static int select_assets(dits_repo *r, char **paths, int n, bool videos_only, as
 		free(rels[i]);
 	free(rels);
 	free(matched);
-	dits_index_free(&idx);
+	if (!given)
+		dits_index_free(&idx);
 	if (rc) {
 		for (size_t i = 0; i < k; i++)
 			free(v[i].path);
@@ -264,6 +268,11 @@ static int select_assets(dits_repo *r, char **paths, int n, bool videos_only, as
 	*out = v;
 	*count = k;
 	return 0;
+}
+
+static int select_assets(dits_repo *r, char **paths, int n, bool videos_only, asset_ref **out, size_t *count)
+{
+	return select_assets_in(r, NULL, paths, n, videos_only, out, count);
 }
 
 static void free_assets(asset_ref *v, size_t n)
@@ -671,19 +680,19 @@ void cli_after_commit(dits_repo *r, const dits_id *commit)
 	       n == 1 ? "" : "s");
 }
 
-void cli_status_proxies(dits_repo *r, dits_buf *out, bool json)
+void cli_status_proxies(dits_repo *r, const struct dits_index *idx, dits_buf *out, bool json)
 {
-	asset_ref *assets;
-	size_t n;
-	if (select_assets(r, NULL, 0, true, &assets, &n)) {
-		dits_error_clear();
-		return;
-	}
-	/* No video files, or no proxy ever queued: nothing to say, and no database to open. */
+	asset_ref *assets = NULL;
+	size_t n = 0;
+	/* No proxy ever queued, or no video files: nothing to say, and no database to open. */
 	char *dbpath = dits_repo_path(r, "dits.db");
 	struct stat dst;
 	bool have_db = dbpath && stat(dbpath, &dst) == 0;
 	free(dbpath);
+	if (have_db && select_assets_in(r, idx, NULL, 0, true, &assets, &n)) {
+		dits_error_clear();
+		return;
+	}
 	dits_metadb *db;
 	if (n == 0 || !have_db || dits_metadb_open_repo(&db, r)) {
 		free_assets(assets, n);

@@ -33,9 +33,9 @@ void cli_after_commit(dits_repo *r, const dits_id *commit);
 
 /*
  * Appends the proxy section of `dits status` (text or JSON member
- * "proxies":[...]) for the index's video files.
+ * "proxies":[...]) for the video files of idx (the index status compared).
  */
-void cli_status_proxies(dits_repo *r, dits_buf *out, bool json);
+void cli_status_proxies(dits_repo *r, const struct dits_index *idx, dits_buf *out, bool json);
 
 /* " proxies: N ready, N pending, N failed" for the video files commit changed ("" when none). */
 void cli_log_proxies(dits_repo *r, const dits_id *commit, dits_buf *out, bool json);

@@ -259,10 +259,10 @@ static int cmd_status(int argc, char **argv)
 		return fail(rc);
 	}
 	dits_buf proxies = DITS_BUF_INIT;
-	cli_status_proxies(r, &proxies, json);
+	dits_index idx = *st.idx; /* the index status compared: loaded once */
+	cli_status_proxies(r, &idx, &proxies, json);
 	/* Each file's working mode: listed in text only when some file is not a plain master. */
-	dits_index idx;
-	if (dits_index_load(r, &idx) == 0) {
+	{
 		char *marks = calloc(idx.n + 1, 1);
 		cli_mode_markers(r, &idx, marks);
 		bool mixed = false;
@@ -282,7 +282,6 @@ static int cmd_status(int argc, char **argv)
 				dits_buf_printf(&proxies, "\t[%c] %s\n", marks[i], idx.e[i].path);
 		}
 		free(marks);
-		dits_index_free(&idx);
 	}
 	dits_error_clear();
 	dits_repo_free(r);

@@ -171,8 +171,17 @@ char *dits_path_join(const char *a, const char *b)
 {
 	if (!*a)
 		return strdup(b);
-	size_t la = strlen(a);
-	return dits_strfmt("%s%s%s", a, a[la - 1] == '/' ? "" : "/", b);
+	/* Called once per file by status and checkout: no printf machinery. */
+	size_t la = strlen(a), lb = strlen(b);
+	bool slash = a[la - 1] != '/';
+	char *s = malloc(la + slash + lb + 1);
+	if (!s)
+		return NULL;
+	memcpy(s, a, la);
+	if (slash)
+		s[la] = '/';
+	memcpy(s + la + slash, b, lb + 1);
+	return s;
 }
 
 bool dits_tmp_owner_alive(const char *name, const char *prefix)

@@ -55,7 +55,7 @@ static int flatten(dits_repo *r, const dits_id *tree, const char *prefix, dits_f
 		return rc;
 	for (size_t i = 0; i < t.n && !rc; i++) {
 		const dits_tree_entry *e = &t.e[i];
-		char *path = *prefix ? dits_strfmt("%s/%s", prefix, e->name) : strdup(e->name);
+		char *path = dits_path_join(prefix, e->name);
 		if (!path) {
 			rc = dits_error_set(DITS_ENOMEM, "out of memory");
 			break;
@@ -80,12 +80,18 @@ int dits_flat_from_tree(dits_repo *r, const dits_id *tree, dits_flat *out)
 {
 	memset(out, 0, sizeof *out);
 	int rc = flatten(r, tree, "", out, 0);
-	if (rc)
+	if (rc) {
 		dits_flat_free(out);
-	else
-		if (out->n > 1)
+		return rc;
+	}
+	/* Tree order is path order unless a name is a prefix of a sibling's
+	 * followed by a byte below '/' ("clip" beside "clip.mov"): sort only then. */
+	for (size_t i = 1; i < out->n; i++)
+		if (strcmp(out->e[i - 1].path, out->e[i].path) > 0) {
 			qsort(out->e, out->n, sizeof *out->e, cmp_flat);
-	return rc;
+			break;
+		}
+	return 0;
 }
 
 int dits_flat_from_commit(dits_repo *r, const dits_id *commit, dits_flat *out)
@@ -291,7 +297,7 @@ static int walk_dir(int dirfd, const char *rel, const ignore *ig, wt_list *out, 
 			continue;
 		if (strstr(name, ".dits-tmp-"))
 			continue;
-		char *path = *rel ? dits_strfmt("%s/%s", rel, name) : strdup(name);
+		char *path = dits_path_join(rel, name);
 		if (!path)
 			return dits_error_set(DITS_ENOMEM, "out of memory");
 		struct stat st;
@@ -799,6 +805,10 @@ void dits_status_free(dits_status *st)
 	st_list_free(&st->staged);
 	st_list_free(&st->unstaged);
 	st_list_free(&st->untracked);
+	if (st->idx) {
+		dits_index_free(st->idx);
+		free(st->idx);
+	}
 	memset(st, 0, sizeof *st);
 }
 
@@ -932,7 +942,11 @@ int dits_status_compute(dits_repo *r, dits_status *st)
 	}
 	dits_error_clear();
 	free(state);
-	dits_index_free(&idx);
+	/* The caller may want the index too (modes, proxies): hand it over. */
+	if (!rc && (st->idx = malloc(sizeof *st->idx)))
+		*st->idx = idx;
+	else
+		dits_index_free(&idx);
 	dits_flat_free(&head);
 	if (rc)
 		dits_status_free(st);

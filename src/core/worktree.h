@@ -84,6 +84,7 @@ typedef struct dits_status {
 	dits_id head;
 	dits_status_list staged, unstaged, untracked;
 	uint64_t hashed_files; /* files whose content had to be read */
+	dits_index *idx;       /* the index as compared (with fresh stat data), for the caller */
 } dits_status;
 
 int dits_status_compute(dits_repo *r, dits_status *st);
