@@ -292,11 +292,14 @@ int dits_revparse(dits_repo *r, const char *spec, dits_id *out)
 	} else {
 		rc = DITS_ENOTFOUND;
 		struct stat st;
-		const char *prefixes[] = { "refs/heads/", "refs/tags/", "" };
-		for (size_t i = 0; i < 3 && rc == DITS_ENOTFOUND; i++) {
+		/* Branches, tags, remote-tracking branches ("origin/main"), full names. */
+		const char *prefixes[] = { "refs/heads/", "refs/tags/", "refs/remotes/", "" };
+		for (size_t i = 0; i < 4 && rc == DITS_ENOTFOUND; i++) {
 			/* A full ref name only when it says so: "config" is not .dits/config. */
-			if (i == 2 ? strncmp(base, "refs/", 5) != 0 : !dits_ref_name_valid(base))
+			if (i == 3 ? strncmp(base, "refs/", 5) != 0 : !dits_ref_name_valid(base))
 				break;
+			if (i == 2 && !strchr(base, '/'))
+				continue;
 			free(ref);
 			ref = dits_strfmt("%s%s", prefixes[i], base);
 			char *p = ref ? dits_repo_path(r, ref) : NULL;
