@@ -9,6 +9,7 @@
 #include "odb.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -617,6 +618,21 @@ struct dits_pack_writer {
 	bool finished;
 	bool ignore_store;
 	bool direct; /* the descriptor has O_DIRECT */
+	/*
+	 * Full buffers are written by an I/O thread while the caller fills the
+	 * other buffer: with O_DIRECT a write waits for the device, and hashing
+	 * the next chunks need not wait with it.
+	 */
+	uint8_t *bufs[2];
+	pthread_t io_th;
+	pthread_mutex_t io_mu;
+	pthread_cond_t io_cv;
+	bool io_started, io_busy, io_stop;
+	uint8_t *io_buf;
+	size_t io_len;
+	uint64_t io_off;
+	int io_rc;            /* sticky: the first failed write */
+	char io_msg[512];
 };
 
 int dits_pack_writer_new(dits_pack_writer **out, dits_odb *db)
@@ -628,8 +644,12 @@ int dits_pack_writer_new(dits_pack_writer **out, dits_odb *db)
 	w->db = db;
 	w->fd = -1;
 	/* Aligned for O_DIRECT (see writer_flush). */
-	if (posix_memalign((void **)&w->wbuf, 4096, WRITE_BUF_LEN) != 0)
-		w->wbuf = NULL;
+	for (int i = 0; i < 2; i++)
+		if (posix_memalign((void **)&w->bufs[i], 4096, WRITE_BUF_LEN) != 0)
+			w->bufs[i] = NULL;
+	w->wbuf = w->bufs[0] && w->bufs[1] ? w->bufs[0] : NULL;
+	pthread_mutex_init(&w->io_mu, NULL);
+	pthread_cond_init(&w->io_cv, NULL);
 	w->tcap = 1024;
 	w->table = calloc(w->tcap, sizeof *w->table);
 	w->tmp_path = dits_strfmt("%s/tmp-%ld-%p.pack", db->dir, (long)getpid(), (void *)w);
@@ -648,25 +668,88 @@ int dits_pack_writer_new(dits_pack_writer **out, dits_odb *db)
  * dominated ingest). Only whole aligned buffers go direct; the tail is
  * written through the page cache at finish.
  */
-static int writer_write_out(dits_pack_writer *w, size_t len)
+static int writer_write_out(dits_pack_writer *w, const uint8_t *buf, size_t len, uint64_t off)
 {
-	int rc = dits_write_all(w->fd, w->wbuf, len, w->tmp_path);
+	int rc = dits_write_all(w->fd, buf, len, w->tmp_path);
 	if (rc && w->direct && errno == EINVAL) {
 		/* The filesystem refused direct I/O after all: carry on buffered. */
 		w->direct = false;
 		fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) & ~O_DIRECT);
-		if (lseek(w->fd, (off_t)w->flushed, SEEK_SET) < 0)
+		if (lseek(w->fd, (off_t)off, SEEK_SET) < 0)
 			return dits_error_errno("%s: seek failed", w->tmp_path);
-		rc = dits_write_all(w->fd, w->wbuf, len, w->tmp_path);
+		rc = dits_write_all(w->fd, buf, len, w->tmp_path);
 	}
 	return rc;
 }
 
+static void *writer_io_main(void *arg)
+{
+	dits_pack_writer *w = arg;
+	pthread_mutex_lock(&w->io_mu);
+	for (;;) {
+		while (!w->io_busy && !w->io_stop)
+			pthread_cond_wait(&w->io_cv, &w->io_mu);
+		if (!w->io_busy)
+			break;
+		pthread_mutex_unlock(&w->io_mu);
+		int rc = w->io_rc ? 0 : writer_write_out(w, w->io_buf, w->io_len, w->io_off);
+		pthread_mutex_lock(&w->io_mu);
+		if (rc && !w->io_rc) {
+			w->io_rc = rc;
+			snprintf(w->io_msg, sizeof w->io_msg, "%s", dits_error_last());
+		}
+		w->io_busy = false;
+		pthread_cond_broadcast(&w->io_cv);
+	}
+	pthread_mutex_unlock(&w->io_mu);
+	return NULL;
+}
+
+/* Waits for the write in flight; its error, if any, is this call's. */
+static int writer_io_wait(dits_pack_writer *w)
+{
+	if (!w->io_started)
+		return 0;
+	pthread_mutex_lock(&w->io_mu);
+	while (w->io_busy)
+		pthread_cond_wait(&w->io_cv, &w->io_mu);
+	int rc = w->io_rc;
+	pthread_mutex_unlock(&w->io_mu);
+	return rc ? dits_error_set(rc, "%s", w->io_msg) : 0;
+}
+
+static void writer_io_stop(dits_pack_writer *w)
+{
+	if (!w->io_started)
+		return;
+	pthread_mutex_lock(&w->io_mu);
+	w->io_stop = true;
+	pthread_cond_broadcast(&w->io_cv);
+	pthread_mutex_unlock(&w->io_mu);
+	pthread_join(w->io_th, NULL);
+	w->io_started = false;
+}
+
 static int writer_flush_full(dits_pack_writer *w)
 {
-	int rc = writer_write_out(w, w->wlen);
+	if (!w->io_started && pthread_create(&w->io_th, NULL, writer_io_main, w) == 0)
+		w->io_started = true;
+	int rc = writer_io_wait(w);
 	if (rc)
 		return rc;
+	if (!w->io_started) { /* no thread to be had: write it here */
+		if ((rc = writer_write_out(w, w->wbuf, w->wlen, w->flushed)))
+			return rc;
+	} else {
+		pthread_mutex_lock(&w->io_mu);
+		w->io_buf = w->wbuf;
+		w->io_len = w->wlen;
+		w->io_off = w->flushed;
+		w->io_busy = true;
+		pthread_cond_broadcast(&w->io_cv);
+		pthread_mutex_unlock(&w->io_mu);
+		w->wbuf = w->wbuf == w->bufs[0] ? w->bufs[1] : w->bufs[0];
+	}
 	w->flushed += w->wlen;
 	w->wlen = 0;
 	return 0;
@@ -674,6 +757,9 @@ static int writer_flush_full(dits_pack_writer *w)
 
 static int writer_flush(dits_pack_writer *w)
 {
+	int rc = writer_io_wait(w);
+	if (rc)
+		return rc;
 	if (w->wlen == 0)
 		return 0;
 	if (w->direct && w->wlen % 4096 != 0) {
@@ -681,8 +767,7 @@ static int writer_flush(dits_pack_writer *w)
 		w->direct = false;
 		fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) & ~O_DIRECT);
 	}
-	int rc = writer_write_out(w, w->wlen);
-	if (rc)
+	if ((rc = writer_write_out(w, w->wbuf, w->wlen, w->flushed)))
 		return rc;
 	w->flushed += w->wlen;
 	w->wlen = 0;
@@ -920,12 +1005,16 @@ void dits_pack_writer_free(dits_pack_writer *w)
 {
 	if (!w)
 		return;
+	writer_io_stop(w);
+	pthread_mutex_destroy(&w->io_mu);
+	pthread_cond_destroy(&w->io_cv);
 	if (w->fd >= 0)
 		close(w->fd);
 	if (!w->finished && w->tmp_path)
 		unlink(w->tmp_path);
 	free(w->tmp_path);
-	free(w->wbuf);
+	free(w->bufs[0]);
+	free(w->bufs[1]);
 	free(w->entries);
 	free(w->table);
 	free(w);
