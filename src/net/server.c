@@ -257,6 +257,9 @@ static unsigned check_auth(request *q, int need, const char **why)
 		return 0;
 	bool known;
 	int perm = auth_perm(&s->auth, q->token, q->name[0] ? q->name : NULL, &known);
+	/* /metrics needs a token that may read some repository, not just anonymous access */
+	if (q->route == R_METRICS && !q->token)
+		perm = PERM_NONE;
 	if (q->token && !known) {
 		*why = "unknown token";
 		return MHD_HTTP_UNAUTHORIZED;
