@@ -12,6 +12,7 @@ int cmd_worker(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
 int cmd_mode(int argc, char **argv);
 int cmd_fetch_proxy(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /*
  * checkout --mode proxy|master [--variant TYPE] [-- PATH...] on the current

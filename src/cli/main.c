@@ -1043,6 +1043,7 @@ static const command commands[] = {
 	{ "umount", cmd_umount, "umount [--lazy] MOUNTPOINT  unmount a Dits mount" },
 	{ "mode", cmd_mode, "mode [--json] | mode proxy|master [PATH...]  list or switch what each working file holds" },
 	{ "fetch-proxy", cmd_fetch_proxy, "fetch-proxy PATH... [--checkout]  make sure ready proxies exist (and switch to them)" },
+	{ "serve", cmd_serve, "serve [--listen ADDR:PORT] [--root DIR] [--workers N] [--auth FILE] [--tls-cert F --tls-key F]  serve repositories over HTTP" },
 	{ "worker", cmd_worker, "worker [--once|--drain] [--jobs N]  run proxy jobs in the foreground" },
 	{ "help", cmd_help, "help                        this list" },
 };
@@ -1061,7 +1062,7 @@ static int cmd_help(int argc, char **argv)
 /* The commands that transcode run in dits-media, beside this program. */
 static bool needs_media(int argc, char **argv)
 {
-	return !strcmp(argv[1], "worker") || !strcmp(argv[1], "fetch-proxy") ||
+	return !strcmp(argv[1], "worker") || !strcmp(argv[1], "fetch-proxy") || !strcmp(argv[1], "serve") ||
 	       (!strcmp(argv[1], "proxy") && argc > 2 && !strcmp(argv[2], "generate"));
 }
 

@@ -1,0 +1,123 @@
+/*
+ * dits serve: repositories over HTTP (docs/SERVER.md). It runs in
+ * dits-media, so the server's workers make proxies in this process; the
+ * server itself (src/net) links no FFmpeg and gets the worker as a callback.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "error.h"
+#include "fsutil.h"
+#include "server.h"
+#ifdef DITS_WITH_MEDIA
+#include "hologram.h"
+#endif
+
+static int fail(void)
+{
+	const char *msg = dits_error_last();
+	fprintf(stderr, "dits: error: %s\n", *msg ? msg : "failed");
+	return 1;
+}
+
+static int usage(const char *msg)
+{
+	fprintf(stderr, "dits: %s\n(see 'dits help')\n", msg);
+	return 2;
+}
+
+#ifdef DITS_WITH_MEDIA
+/* One job of the repository at dir, in the calling worker thread. */
+static int run_one_job(void *ctx, const char *dir)
+{
+	(void)ctx;
+	dits_repo *r;
+	int rc = dits_repo_open(&r, dir);
+	if (rc)
+		return rc;
+	dits_worker_stats st;
+	dits_worker_opts o = { .jobs = 1, .once = true, .drain = true };
+	rc = dits_worker_run(r, &o, &st);
+	dits_repo_free(r);
+	if (rc)
+		return rc;
+	return st.done + st.failed + st.retried > 0 ? 1 : 0;
+}
+#endif
+
+static int write_pid_file(const char *path)
+{
+	char line[32];
+	int n = snprintf(line, sizeof line, "%ld\n", (long)getpid());
+	return dits_atomic_write(path, line, (size_t)n);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	dits_server_opts o = { .listen = "127.0.0.1:7780", .root = ".", .workers = 1 };
+	const char *pid_file = NULL;
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "root", required_argument, NULL, 'r' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "auth", required_argument, NULL, 'a' },
+		{ "tls-cert", required_argument, NULL, 'c' },
+		{ "tls-key", required_argument, NULL, 'k' },
+		{ "pid-file", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'l': o.listen = optarg; break;
+		case 'r': o.root = optarg; break;
+		case 'a': o.auth_file = optarg; break;
+		case 'c': o.tls_cert = optarg; break;
+		case 'k': o.tls_key = optarg; break;
+		case 'p': pid_file = optarg; break;
+		case 'w':
+			o.workers = (int)strtol(optarg, &end, 10);
+			if (*end || end == optarg || o.workers < 0 || o.workers > 64)
+				return usage("serve: --workers takes 0..64");
+			break;
+		default:
+			return usage("usage: dits serve [--listen ADDR:PORT] [--root DIR] [--workers N] [--auth FILE] "
+			             "[--tls-cert FILE --tls-key FILE] [--pid-file FILE]");
+		}
+	}
+	if (optind < argc)
+		return usage("serve: unexpected argument");
+#ifdef DITS_WITH_MEDIA
+	o.run_job = run_one_job;
+#else
+	o.workers = 0;
+#endif
+	/* Wait for the stop signals in this thread only; the server's threads
+	 * inherit the mask. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	dits_server *s;
+	if (dits_server_start(&s, &o))
+		return fail();
+	if (pid_file && write_pid_file(pid_file)) {
+		dits_server_stop(s);
+		return fail();
+	}
+	printf("listening on %s\n", dits_server_url(s));
+	fflush(stdout);
+	int sig;
+	sigwait(&stop, &sig);
+	dits_server_stop(s);
+	if (pid_file)
+		unlink(pid_file);
+	return 0;
+}

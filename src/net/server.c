@@ -1,0 +1,750 @@
+/*
+ * server.c - `dits serve`: the HTTP daemon, routing, authentication checks
+ * and the streamed object upload (POST /NAME/objects). The endpoints that
+ * take a small body are in server_api.c, the workers in server_workers.c.
+ *
+ * libmicrohttpd calls on_request several times per request: once when the
+ * headers are in (we route, authenticate and check the length there, and
+ * may answer at once), once per piece of body, and once more when the body
+ * is complete. A response can be queued only on the first or the last call,
+ * so an error found while the body arrives is kept and answered at the end
+ * while the rest of the body is read and dropped.
+ */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fsutil.h"
+#include "server_internal.h"
+
+#define UPLOAD_LIMIT DITS_WIRE_MAX_UPLOAD
+#define IDS_LIMIT ((uint64_t)DITS_WIRE_MAX_IDS * DITS_ID_LEN)
+
+/* ---- responses --------------------------------------------------------- */
+
+enum MHD_Result reply_response(request *q, unsigned status, struct MHD_Response *r, uint64_t body_len)
+{
+	if (!r)
+		return MHD_NO;
+	q->replied = true;
+	enum MHD_Result res = MHD_queue_response(q->conn, status, r);
+	MHD_destroy_response(r);
+	if (status < 600)
+		atomic_fetch_add(&q->srv->m.by_code[status], 1);
+	atomic_fetch_add(&q->srv->m.bytes_sent, body_len);
+	return res;
+}
+
+enum MHD_Result reply_data(request *q, unsigned status, const char *type, void *data, size_t len)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(data);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	return reply_response(q, status, r, len);
+}
+
+enum MHD_Result reply_error(request *q, unsigned status, const char *msg)
+{
+	dits_buf b = DITS_BUF_INIT;
+	dits_buf_puts(&b, "{\"error\": ");
+	dits_buf_put_json_str(&b, msg && *msg ? msg : "failed");
+	if (dits_buf_puts(&b, "}\n")) {
+		dits_buf_free(&b);
+		return MHD_NO;
+	}
+	return reply_data(q, status, "application/json", b.data, b.len);
+}
+
+unsigned status_for(int rc)
+{
+	switch (rc) {
+	case DITS_ENOTFOUND:
+		return MHD_HTTP_NOT_FOUND;
+	case DITS_ECONFLICT:
+	case DITS_EEXISTS:
+		return MHD_HTTP_CONFLICT;
+	case DITS_ECORRUPT:
+		return MHD_HTTP_UNPROCESSABLE_CONTENT;
+	case DITS_EINVALID:
+	case DITS_EAMBIGUOUS:
+		return MHD_HTTP_BAD_REQUEST;
+	case DITS_ELOCKED:
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	case DITS_ENOSPC:
+		return MHD_HTTP_INSUFFICIENT_STORAGE;
+	default:
+		return MHD_HTTP_INTERNAL_SERVER_ERROR;
+	}
+}
+
+/* Keeps the first error of a request whose body is still arriving. */
+static void defer_error(request *q, unsigned status, const char *msg)
+{
+	if (q->err_status)
+		return;
+	q->err_status = (int)status;
+	q->err_msg = strdup(msg && *msg ? msg : "failed");
+}
+
+/* ---- repositories -------------------------------------------------------- */
+
+char *server_repo_dir(dits_server *s, const char *name)
+{
+	return dits_strfmt("%s/%s", s->root, name);
+}
+
+static bool repo_exists(dits_server *s, const char *name)
+{
+	char *p = dits_strfmt("%s/%s/.dits", s->root, name);
+	struct stat st;
+	bool ok = p && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+	free(p);
+	return ok;
+}
+
+int server_open_repo(dits_server *s, const char *name, dits_repo **out)
+{
+	*out = NULL;
+	/* Check first: dits_repo_open walks up, and ROOT itself may lie inside
+	 * some repository. */
+	if (!dits_wire_repo_name_valid(name) || !repo_exists(s, name))
+		return dits_error_set(DITS_ENOTFOUND, "repository %s does not exist", name);
+	char *dir = server_repo_dir(s, name);
+	if (!dir)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	int rc = dits_repo_open(out, dir);
+	free(dir);
+	return rc;
+}
+
+int server_list_repos(dits_server *s, char ***names, size_t *n)
+{
+	*names = NULL;
+	*n = 0;
+	DIR *d = opendir(s->root);
+	if (!d)
+		return dits_error_errno("%s", s->root);
+	struct dirent *e;
+	size_t cap = 0;
+	int rc = 0;
+	while (!rc && (e = readdir(d))) {
+		if (!dits_wire_repo_name_valid(e->d_name) || !repo_exists(s, e->d_name))
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **v = realloc(*names, cap * sizeof *v);
+			if (!v) {
+				rc = dits_error_set(DITS_ENOMEM, "out of memory");
+				break;
+			}
+			*names = v;
+		}
+		if (!((*names)[*n] = strdup(e->d_name)))
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		else
+			(*n)++;
+	}
+	closedir(d);
+	if (rc) {
+		server_free_names(*names, *n);
+		*names = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+void server_free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* ---- routing --------------------------------------------------------------- */
+
+typedef struct route_def {
+	const char *method;
+	const char *rest; /* after /NAME/ */
+	route route;
+	int perm;
+} route_def;
+
+static const route_def repo_routes[] = {
+	{ "GET", "refs", R_REFS_GET, PERM_READ },
+	{ "POST", "refs", R_REFS_POST, PERM_WRITE },
+	{ "POST", "create", R_CREATE, PERM_WRITE },
+	{ "POST", "objects", R_OBJECTS, PERM_WRITE },
+	{ "POST", "objects/have", R_HAVE, PERM_READ },
+	{ "POST", "objects/get", R_GET, PERM_READ },
+	{ "POST", "walk", R_WALK, PERM_READ },
+	{ "GET", "variants", R_VARIANTS_GET, PERM_READ },
+	{ "POST", "variants", R_VARIANTS_POST, PERM_WRITE },
+};
+
+/*
+ * Finds the route of url (already percent-decoded by libmicrohttpd, so an
+ * encoded slash or dot arrives as itself and meets the same checks).
+ * Returns 0 and sets q->route, q->name and *perm, or an HTTP status with
+ * *why set.
+ */
+static unsigned find_route(request *q, const char *url, const char *method, int *perm, const char **why)
+{
+	*perm = PERM_NONE;
+	*why = "no such endpoint";
+	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	if (!strcmp(url, "/healthz") || !strcmp(url, "/metrics") || !strcmp(url, "/_events/s3")) {
+		bool s3 = !strcmp(url, "/_events/s3");
+		if (s3 ? strcmp(method, "POST") : !get) {
+			*why = "method not allowed";
+			return MHD_HTTP_METHOD_NOT_ALLOWED;
+		}
+		q->route = s3 ? R_S3 : url[1] == 'h' ? R_HEALTHZ : R_METRICS;
+		*perm = s3 ? PERM_WRITE : url[1] == 'm' ? PERM_READ : PERM_NONE;
+		return 0;
+	}
+	if (url[0] != '/')
+		return MHD_HTTP_BAD_REQUEST;
+	const char *slash = strchr(url + 1, '/');
+	size_t nlen = slash ? (size_t)(slash - url - 1) : strlen(url + 1);
+	if (nlen == 0 || nlen >= sizeof q->name || !slash) {
+		*why = nlen >= sizeof q->name ? "invalid repository name" : "no such endpoint";
+		return nlen >= sizeof q->name ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_NOT_FOUND;
+	}
+	memcpy(q->name, url + 1, nlen);
+	q->name[nlen] = '\0';
+	if (!dits_wire_repo_name_valid(q->name)) {
+		q->name[0] = '\0';
+		*why = "invalid repository name";
+		return MHD_HTTP_BAD_REQUEST;
+	}
+	bool known_rest = false;
+	for (size_t i = 0; i < sizeof repo_routes / sizeof *repo_routes; i++) {
+		const route_def *d = &repo_routes[i];
+		if (strcmp(slash + 1, d->rest))
+			continue;
+		known_rest = true;
+		if (strcmp(method, d->method) && !(get && !strcmp(d->method, "GET")))
+			continue;
+		q->route = d->route;
+		*perm = d->perm;
+		return 0;
+	}
+	if (known_rest) {
+		*why = "method not allowed";
+		return MHD_HTTP_METHOD_NOT_ALLOWED;
+	}
+	return MHD_HTTP_NOT_FOUND;
+}
+
+/* 0 when the caller may do what the route needs, else 401 or 403. */
+static unsigned check_auth(request *q, int need, const char **why)
+{
+	dits_server *s = q->srv;
+	if (!s->auth_on || need == PERM_NONE)
+		return 0;
+	bool known;
+	int perm = auth_perm(&s->auth, q->token, q->name[0] ? q->name : NULL, &known);
+	/* /metrics needs a token that may read some repository, not just anonymous access */
+	if (q->route == R_METRICS && !q->token)
+		perm = PERM_NONE;
+	if (q->token && !known) {
+		*why = "unknown token";
+		return MHD_HTTP_UNAUTHORIZED;
+	}
+	if (perm >= need)
+		return 0;
+	if (!q->token) {
+		*why = "authentication required (Authorization: Bearer TOKEN)";
+		return MHD_HTTP_UNAUTHORIZED;
+	}
+	*why = need == PERM_WRITE ? "this token may not write here" : "this token may not read here";
+	return MHD_HTTP_FORBIDDEN;
+}
+
+static uint64_t body_limit(route r)
+{
+	switch (r) {
+	case R_OBJECTS:
+		return UPLOAD_LIMIT;
+	case R_HAVE:
+	case R_GET:
+		return IDS_LIMIT;
+	default:
+		return DITS_WIRE_MAX_JSON;
+	}
+}
+
+/* ---- POST /NAME/objects ------------------------------------------------------ */
+
+static int store_record(void *ctx, uint8_t type, const dits_id *id, const uint8_t *payload, uint32_t len)
+{
+	request *q = ctx;
+	return dits_pack_writer_put(q->writer, type, id, payload, len, NULL);
+}
+
+static void upload_drop(request *q)
+{
+	dits_pack_writer_free(q->writer); /* an unfinished pack is removed */
+	q->writer = NULL;
+	if (q->parser_on)
+		dits_wire_parser_free(&q->parser);
+	q->parser_on = false;
+}
+
+static unsigned upload_begin(request *q, const char **why)
+{
+	int rc = server_open_repo(q->srv, q->name, &q->repo);
+	if (!rc)
+		rc = dits_pack_writer_new(&q->writer, q->repo->odb);
+	if (rc) {
+		*why = dits_error_last();
+		return status_for(rc);
+	}
+	dits_wire_parser_init(&q->parser, true, store_record, q);
+	q->parser_on = true;
+	return 0;
+}
+
+static void upload_feed(request *q, const char *data, size_t n)
+{
+	int rc = dits_wire_parser_feed(&q->parser, data, n);
+	if (rc) {
+		defer_error(q, rc == DITS_EINVALID ? MHD_HTTP_BAD_REQUEST : status_for(rc), dits_error_last());
+		upload_drop(q);
+	}
+}
+
+static enum MHD_Result upload_end(request *q)
+{
+	int rc = dits_wire_parser_finish(&q->parser);
+	uint64_t received = q->parser.records;
+	uint64_t stored = 0, bytes = 0;
+	if (!rc && !(rc = dits_repo_lock(q->repo))) {
+		stored = dits_pack_writer_new_records(q->writer);
+		bytes = dits_pack_writer_new_bytes(q->writer);
+		rc = dits_pack_writer_finish(q->writer);
+		dits_repo_unlock(q->repo);
+	}
+	if (rc) {
+		unsigned st = rc == DITS_EINVALID ? MHD_HTTP_BAD_REQUEST : status_for(rc);
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", dits_error_last());
+		upload_drop(q);
+		return reply_error(q, st, msg);
+	}
+	upload_drop(q);
+	atomic_fetch_add(&q->srv->m.objects_received, received);
+	char *body = dits_strfmt("{\"received\": %llu, \"stored\": %llu, \"bytes\": %llu}\n",
+	                         (unsigned long long)received, (unsigned long long)stored,
+	                         (unsigned long long)bytes);
+	if (!body)
+		return MHD_NO;
+	return reply_data(q, MHD_HTTP_OK, "application/json", body, strlen(body));
+}
+
+/* ---- the request handler --------------------------------------------------- */
+
+static const char *bearer_token(struct MHD_Connection *c)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!h || strncasecmp(h, "Bearer ", 7))
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return *h ? h : NULL;
+}
+
+/* Content-Length as a number; false when absent or malformed. */
+static bool content_length(struct MHD_Connection *c, uint64_t *out)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (!h || !*h)
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(h, &end, 10);
+	if (errno || *end || *h == '-')
+		return false;
+	*out = v;
+	return true;
+}
+
+/* The first call: headers are in, no body yet. May answer at once. */
+static enum MHD_Result begin(request *q, const char *url, const char *method)
+{
+	int perm;
+	const char *why = "";
+	unsigned st = find_route(q, url, method, &perm, &why);
+	const char *tok = bearer_token(q->conn);
+	if (tok && !(q->token = strdup(tok)))
+		return MHD_NO;
+	if (!st)
+		st = check_auth(q, perm, &why);
+	if (st)
+		return reply_error(q, st, why);
+	bool post = !strcmp(method, "POST");
+	bool has_len = content_length(q->conn, &q->length);
+	if (post && q->route == R_OBJECTS && !has_len)
+		return reply_error(q, MHD_HTTP_LENGTH_REQUIRED, "an upload needs Content-Length");
+	if (post && has_len && q->length > body_limit(q->route)) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "body of %llu bytes is over the limit of %llu",
+		         (unsigned long long)q->length, (unsigned long long)body_limit(q->route));
+		return reply_error(q, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+	}
+	if (q->route == R_OBJECTS && (st = upload_begin(q, &why)))
+		return reply_error(q, st, why);
+	return MHD_YES;
+}
+
+/* A piece of body. */
+static void take_body(request *q, const char *data, size_t n)
+{
+	q->got += n;
+	atomic_fetch_add(&q->srv->m.bytes_received, n);
+	if (q->err_status)
+		return; /* answered at the end; the rest is dropped */
+	if (q->route == R_OBJECTS) {
+		upload_feed(q, data, n);
+		return;
+	}
+	if (q->body.len + n > body_limit(q->route)) {
+		defer_error(q, MHD_HTTP_CONTENT_TOO_LARGE, "body over the limit");
+		dits_buf_free(&q->body);
+		return;
+	}
+	if (dits_buf_put(&q->body, data, n))
+		defer_error(q, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+}
+
+/* The last call: the whole body is in. */
+static enum MHD_Result finish(request *q)
+{
+	if (q->err_status)
+		return reply_error(q, (unsigned)q->err_status, q->err_msg);
+	dits_error_clear();
+	switch (q->route) {
+	case R_HEALTHZ: {
+		char *ok = strdup("ok\n");
+		return ok ? reply_data(q, MHD_HTTP_OK, "text/plain", ok, 3) : MHD_NO;
+	}
+	case R_METRICS:
+		return api_metrics(q);
+	case R_S3:
+		return api_s3(q);
+	case R_REFS_GET:
+		return api_refs_get(q);
+	case R_REFS_POST:
+		return api_refs_post(q);
+	case R_CREATE:
+		return api_create(q);
+	case R_OBJECTS:
+		return upload_end(q);
+	case R_HAVE:
+		return api_have(q);
+	case R_GET:
+		return api_get(q);
+	case R_WALK:
+		return api_walk(q);
+	case R_VARIANTS_GET:
+		return api_variants_get(q);
+	case R_VARIANTS_POST:
+		return api_variants_post(q);
+	default:
+		return reply_error(q, MHD_HTTP_NOT_FOUND, "no such endpoint");
+	}
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+	(void)version;
+	request *q = *con_cls;
+	if (!q) {
+		q = calloc(1, sizeof *q);
+		if (!q)
+			return MHD_NO;
+		q->srv = cls;
+		q->conn = c;
+		*con_cls = q;
+		atomic_fetch_add(&q->srv->in_flight, 1);
+		return begin(q, url, method);
+	}
+	if (*upload_data_size) {
+		take_body(q, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (q->replied)
+		return MHD_YES; /* answered early */
+	return finish(q);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	(void)c;
+	(void)toe;
+	request *q = *con_cls;
+	if (!q)
+		return;
+	dits_server *s = cls;
+	/* A body cut short (client gone, timeout) ends here too: the writer's
+	 * temporary pack is removed and nothing is stored. */
+	upload_drop(q);
+	dits_repo_free(q->repo);
+	dits_buf_free(&q->body);
+	free(q->token);
+	free(q->err_msg);
+	free(q);
+	*con_cls = NULL;
+	atomic_fetch_sub(&s->in_flight, 1);
+}
+
+/* ---- start and stop ----------------------------------------------------------- */
+
+static bool is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(a))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+	}
+	return false;
+}
+
+/* Splits "ADDR:PORT" or "[ADDR]:PORT" into host and port. */
+static int split_listen(const char *listen, char *host, size_t hcap, char *port, size_t pcap)
+{
+	const char *colon;
+	const char *h = listen;
+	size_t hl;
+	if (listen[0] == '[') {
+		const char *close = strchr(listen, ']');
+		if (!close || close[1] != ':')
+			return dits_error_set(DITS_EINVALID, "--listen %s: expected [ADDR]:PORT", listen);
+		h = listen + 1;
+		hl = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(listen, ':');
+		if (!colon)
+			return dits_error_set(DITS_EINVALID, "--listen %s: expected ADDR:PORT", listen);
+		hl = (size_t)(colon - listen);
+	}
+	char *end;
+	long p = strtol(colon + 1, &end, 10);
+	if (hl == 0 || hl >= hcap || !colon[1] || *end || p < 0 || p > 65535 || strlen(colon + 1) >= pcap)
+		return dits_error_set(DITS_EINVALID, "--listen %s: expected ADDR:PORT with a port 0..65535", listen);
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	snprintf(port, pcap, "%ld", p);
+	return 0;
+}
+
+/* Binds and listens; fills the URL with the port actually bound. */
+static int open_listener(dits_server *s, const char *listen_addr, bool auth_on)
+{
+	char host[256], port[16];
+	int rc = split_listen(listen_addr, host, sizeof host, port, sizeof port);
+	if (rc)
+		return rc;
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	                          .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	int g = getaddrinfo(host, port, &hints, &ai);
+	if (g || !ai)
+		return dits_error_set(DITS_EINVALID, "--listen %s: %s", listen_addr, gai_strerror(g));
+	s->loopback = is_loopback(ai->ai_addr);
+	if (!s->loopback && !auth_on) {
+		freeaddrinfo(ai);
+		return dits_error_set(DITS_EINVALID,
+		                      "--listen %s: not a loopback address; serving other hosts needs --auth FILE",
+		                      listen_addr);
+	}
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 256) < 0) {
+		rc = dits_error_errno("--listen %s: cannot listen", listen_addr);
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return rc;
+	}
+	int family = ai->ai_family;
+	freeaddrinfo(ai);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	unsigned bound = family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+	                                    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	snprintf(s->url, sizeof s->url, "%s://%s%s%s:%u", s->tls ? "https" : "http", family == AF_INET6 ? "[" : "",
+	         host, family == AF_INET6 ? "]" : "", bound);
+	s->listen_fd = fd;
+	return 0;
+}
+
+static int read_pem(const char *path, char **out)
+{
+	dits_buf b = DITS_BUF_INIT;
+	int rc = dits_read_file(path, &b);
+	if (!rc)
+		rc = dits_buf_cstr(&b);
+	if (rc) {
+		dits_buf_free(&b);
+		return dits_error_wrap(rc, "TLS");
+	}
+	*out = (char *)b.data;
+	return 0;
+}
+
+/*
+ * What interrupted uploads left (temporary packs of a killed server) goes
+ * before anyone can see it: taking the repository lock cleans it.
+ */
+static void clean_leftovers(dits_server *s)
+{
+	char **names;
+	size_t n;
+	if (server_list_repos(s, &names, &n)) {
+		dits_error_clear();
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dits_repo *r;
+		if (server_open_repo(s, names[i], &r) == 0) {
+			if (dits_repo_lock(r) == 0)
+				dits_repo_unlock(r);
+			dits_repo_free(r);
+		}
+		dits_error_clear();
+	}
+	server_free_names(names, n);
+}
+
+static void server_free(dits_server *s)
+{
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	auth_free(&s->auth);
+	free(s->tls_cert_pem);
+	free(s->tls_key_pem);
+	free(s->root);
+	pthread_mutex_destroy(&s->create_mu);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	free(s);
+}
+
+static int prepare(dits_server *s, const dits_server_opts *o)
+{
+	char abs[PATH_MAX];
+	if (!o->root || !realpath(o->root, abs))
+		return dits_error_errno("--root %s", o->root ? o->root : "(none)");
+	struct stat st;
+	if (stat(abs, &st) < 0 || !S_ISDIR(st.st_mode))
+		return dits_error_set(DITS_EINVALID, "--root %s: not a directory", o->root);
+	if (!(s->root = strdup(abs)))
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	int rc;
+	if (o->auth_file) {
+		if ((rc = auth_load(&s->auth, o->auth_file)))
+			return rc;
+		s->auth_on = true;
+	}
+	if (!o->tls_cert != !o->tls_key)
+		return dits_error_set(DITS_EINVALID, "TLS needs both --tls-cert and --tls-key");
+	if (o->tls_cert) {
+		if ((rc = read_pem(o->tls_cert, &s->tls_cert_pem)) || (rc = read_pem(o->tls_key, &s->tls_key_pem)))
+			return rc;
+		s->tls = true;
+	}
+	return open_listener(s, o->listen ? o->listen : "127.0.0.1:7780", s->auth_on);
+}
+
+int dits_server_start(dits_server **out, const dits_server_opts *o)
+{
+	*out = NULL;
+	dits_server *s = calloc(1, sizeof *s);
+	if (!s)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	s->listen_fd = -1;
+	pthread_mutex_init(&s->create_mu, NULL);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	int rc = prepare(s, o);
+	if (rc) {
+		server_free(s);
+		return rc;
+	}
+	clean_leftovers(s);
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC;
+	if (s->tls)
+		flags |= MHD_USE_TLS;
+	struct MHD_OptionItem tls_opts[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key_pem },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+	                          MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
+	                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+	                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(512 * 1024),
+	                          MHD_OPTION_ARRAY, s->tls ? tls_opts : tls_opts + 2,
+	                          MHD_OPTION_END);
+	if (!s->mhd) {
+		rc = dits_error_set(DITS_EIO, "%s: the HTTP server did not start%s", s->url,
+		                    s->tls ? " (is the TLS key or certificate malformed?)" : "");
+		server_free(s);
+		return rc;
+	}
+	s->run_job = o->run_job;
+	s->job_ctx = o->job_ctx;
+	if (o->run_job && o->workers > 0 && (rc = workers_start(s, o->workers))) {
+		dits_server_stop(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+const char *dits_server_url(const dits_server *s)
+{
+	return s->url;
+}
+
+void dits_server_stop(dits_server *s)
+{
+	if (!s)
+		return;
+	/* Stop accepting; let requests in progress end, a few seconds at most. */
+	MHD_quiesce_daemon(s->mhd);
+	for (int i = 0; i < 500 && atomic_load(&s->in_flight) > 0; i++)
+		usleep(10000);
+	MHD_stop_daemon(s->mhd);
+	workers_stop(s);
+	server_free(s);
+}

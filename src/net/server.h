@@ -1,0 +1,58 @@
+/*
+ * server.h - `dits serve`: repositories over HTTP (docs/PROTOCOL.md,
+ * docs/SERVER.md).
+ *
+ * The server keeps repository NAME at ROOT/NAME/.dits and answers the wire
+ * protocol with libmicrohttpd, one thread per connection. Each request opens
+ * the repository it names (a dits_repo is never shared between threads), so
+ * nothing is cached that another process could change underneath.
+ *
+ * Proxy jobs are run by worker threads that the server owns but does not
+ * implement: the media layer (FFmpeg) stays out of src/net, and the caller
+ * hands in a function that runs one job of a given repository.
+ */
+#ifndef DITS_SERVER_H
+#define DITS_SERVER_H
+
+#include <stdbool.h>
+
+/*
+ * Runs at most one ready job of the repository whose worktree is repo_dir
+ * (ROOT/NAME). Returns 1 when it ran (or tried) a job, 0 when none was
+ * ready, a negative DITS_E* code on error. Called from worker threads.
+ */
+typedef int (*dits_server_job_fn)(void *ctx, const char *repo_dir);
+
+typedef struct dits_server_opts {
+	const char *listen;     /* "ADDR:PORT" ("[::1]:PORT" for IPv6); NULL: 127.0.0.1:7780 */
+	const char *root;       /* directory holding the repositories */
+	int workers;            /* worker threads; 0 disables them */
+	const char *auth_file;  /* NULL: no authentication, loopback only */
+	const char *tls_cert;   /* PEM files; both or neither */
+	const char *tls_key;
+	dits_server_job_fn run_job; /* NULL: no workers whatever workers says */
+	void *job_ctx;
+} dits_server_opts;
+
+typedef struct dits_server dits_server;
+
+/*
+ * Checks the options, reads the auth file and the TLS files, cleans what
+ * interrupted uploads left in the repositories, binds and starts serving.
+ * DITS_EINVALID (with a one-line message) for a non-loopback address
+ * without auth, a malformed auth file or listen address; DITS_EIO when the
+ * address cannot be bound.
+ */
+int dits_server_start(dits_server **out, const dits_server_opts *o);
+
+/* "http://127.0.0.1:7780" (https with TLS), with the port actually bound. */
+const char *dits_server_url(const dits_server *s);
+
+/*
+ * Stops accepting connections, lets the requests in progress finish (for a
+ * few seconds at most), stops the workers after their current job, and
+ * frees s. NULL is allowed.
+ */
+void dits_server_stop(dits_server *s);
+
+#endif

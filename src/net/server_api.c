@@ -1,0 +1,950 @@
+/*
+ * server_api.c - the endpoints of docs/PROTOCOL.md that answer once the
+ * whole (small) body is in: refs, create, have, get, walk, variants, S3
+ * events and metrics. POST /NAME/objects streams and lives in server.c.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "error.h"
+#include "fsutil.h"
+#include "hologram.h"
+#include "idset.h"
+#include "metadb.h"
+#include "object.h"
+#include "refs.h"
+#include "server_internal.h"
+#include "walk.h"
+#include "worktree.h"
+
+/* Replies with the library's last error and the status that fits rc. */
+static enum MHD_Result reply_rc(request *q, int rc)
+{
+	return reply_error(q, status_for(rc), dits_error_last());
+}
+
+static enum MHD_Result reply_buf(request *q, unsigned status, const char *type, dits_buf *b)
+{
+	if (b->len == 0) {
+		dits_buf_free(b);
+		char *empty = malloc(1);
+		return empty ? reply_data(q, status, type, empty, 0) : MHD_NO;
+	}
+	void *data = b->data;
+	size_t len = b->len;
+	*b = (dits_buf)DITS_BUF_INIT;
+	return reply_data(q, status, type, data, len);
+}
+
+static enum MHD_Result reply_json(request *q, unsigned status, dits_buf *b)
+{
+	return reply_buf(q, status, "application/json", b);
+}
+
+cJSON *api_json_body(request *q, enum MHD_Result *res)
+{
+	cJSON *j = q->body.len ? cJSON_ParseWithLength((const char *)q->body.data, q->body.len) : NULL;
+	if (!j || !cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		*res = reply_error(q, MHD_HTTP_BAD_REQUEST, "the body is not a JSON object");
+	}
+	return j;
+}
+
+static void put_id(dits_buf *b, const dits_id *id)
+{
+	char hex[DITS_ID_HEXLEN + 1];
+	dits_id_hex(hex, id);
+	dits_buf_printf(b, "\"%s\"", hex);
+}
+
+/* An id list body: N x 32 bytes, 1 <= N <= 65 536. */
+static bool id_list(request *q, const dits_id **ids, size_t *n)
+{
+	if (q->body.len == 0 || q->body.len % DITS_ID_LEN || q->body.len / DITS_ID_LEN > DITS_WIRE_MAX_IDS)
+		return false;
+	*ids = (const dits_id *)q->body.data;
+	*n = q->body.len / DITS_ID_LEN;
+	return true;
+}
+
+/* Parses a JSON array of hex ids (at most max). */
+static int json_ids(const cJSON *arr, size_t max, dits_id **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!arr)
+		return 0;
+	if (!cJSON_IsArray(arr) || (size_t)cJSON_GetArraySize(arr) > max)
+		return dits_error_set(DITS_EINVALID, "expected an array of at most %zu hex ids", max);
+	size_t cnt = (size_t)cJSON_GetArraySize(arr);
+	dits_id *v = calloc(cnt + 1, sizeof *v);
+	if (!v)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	const cJSON *e;
+	cJSON_ArrayForEach(e, arr)
+	{
+		if (!cJSON_IsString(e) || dits_id_from_hex(&v[*n], e->valuestring)) {
+			free(v);
+			*n = 0;
+			return dits_error_set(DITS_EINVALID, "expected 64-digit hex ids");
+		}
+		(*n)++;
+	}
+	*out = v;
+	return 0;
+}
+
+/* ---- GET /NAME/refs, POST /NAME/create -------------------------------------- */
+
+static int put_ref(void *ctx, const char *ref, const dits_id *id)
+{
+	dits_buf *b = ctx;
+	if (b->data[b->len - 1] != '{')
+		dits_buf_puts(b, ", ");
+	dits_buf_put_json_str(b, ref);
+	dits_buf_puts(b, ": ");
+	put_id(b, id);
+	return 0;
+}
+
+/* The body of GET /NAME/refs. */
+static int refs_json(dits_repo *r, dits_buf *b)
+{
+	const dits_chunker_params *p = &r->params;
+	dits_buf_printf(b, "{\"format\": %d, \"chunker\": {\"min\": %u, \"avg\": %u, \"max\": %u, \"level\": %u, "
+	                   "\"seed\": %llu}, \"head\": ",
+	                DITS_FORMAT_VERSION, p->min, p->avg, p->max, p->level, (unsigned long long)p->seed);
+	char *head = NULL;
+	int rc = dits_head_target(r, &head);
+	if (rc)
+		return rc;
+	if (head)
+		dits_buf_put_json_str(b, head);
+	else
+		dits_buf_puts(b, "null");
+	free(head);
+	dits_buf_puts(b, ", \"refs\": {");
+	rc = dits_refs_foreach(r, "refs/", put_ref, b);
+	if (!rc && dits_buf_puts(b, "}}\n"))
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	return rc;
+}
+
+enum MHD_Result api_refs_get(request *q)
+{
+	dits_repo *r;
+	int rc = server_open_repo(q->srv, q->name, &r);
+	if (rc)
+		return reply_rc(q, rc);
+	dits_buf b = DITS_BUF_INIT;
+	rc = refs_json(r, &b);
+	dits_repo_free(r);
+	if (rc) {
+		dits_buf_free(&b);
+		return reply_rc(q, rc);
+	}
+	return reply_json(q, MHD_HTTP_OK, &b);
+}
+
+/* One member of "chunker": absent keeps the default, anything but a whole number is an error. */
+static int chunker_field(const cJSON *c, const char *key, uint64_t max, uint64_t *v)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(c, key);
+	if (!f)
+		return 0;
+	if (!cJSON_IsNumber(f) || f->valuedouble < 0 || f->valuedouble > (double)max ||
+	    f->valuedouble != (double)(uint64_t)f->valuedouble)
+		return dits_error_set(DITS_EINVALID, "chunker.%s is not a whole number in range", key);
+	*v = (uint64_t)f->valuedouble;
+	return 0;
+}
+
+static int parse_chunker(const cJSON *body, dits_chunker_params *p)
+{
+	dits_chunker_params_default(p);
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(body, "chunker");
+	if (!c)
+		return 0;
+	if (!cJSON_IsObject(c))
+		return dits_error_set(DITS_EINVALID, "\"chunker\" is not an object");
+	uint64_t min = p->min, avg = p->avg, max = p->max, level = p->level, seed = p->seed;
+	int rc;
+	if ((rc = chunker_field(c, "min", UINT32_MAX, &min)) || (rc = chunker_field(c, "avg", UINT32_MAX, &avg)) ||
+	    (rc = chunker_field(c, "max", UINT32_MAX, &max)) || (rc = chunker_field(c, "level", 3, &level)) ||
+	    (rc = chunker_field(c, "seed", UINT64_MAX, &seed)))
+		return rc;
+	p->min = (uint32_t)min;
+	p->avg = (uint32_t)avg;
+	p->max = (uint32_t)max;
+	p->level = (uint32_t)level;
+	p->seed = seed;
+	dits_chunker probe;
+	return dits_chunker_init(&probe, p);
+}
+
+enum MHD_Result api_create(request *q)
+{
+	enum MHD_Result res;
+	cJSON *j = api_json_body(q, &res);
+	if (!j)
+		return res;
+	dits_chunker_params p;
+	int rc = parse_chunker(j, &p);
+	cJSON_Delete(j);
+	if (rc)
+		return reply_rc(q, rc);
+	dits_server *s = q->srv;
+	unsigned status = MHD_HTTP_OK;
+	dits_repo *r = NULL;
+	/* dits_repo_init builds under a per-process temporary name: one at a time. */
+	pthread_mutex_lock(&s->create_mu);
+	rc = server_open_repo(s, q->name, &r);
+	if (rc == DITS_ENOTFOUND) {
+		dits_error_clear();
+		char *dir = server_repo_dir(s, q->name);
+		rc = dir ? dits_repo_init(&r, dir, &p) : dits_error_set(DITS_ENOMEM, "out of memory");
+		free(dir);
+		status = MHD_HTTP_CREATED;
+	}
+	pthread_mutex_unlock(&s->create_mu);
+	if (rc)
+		return reply_rc(q, rc);
+	dits_buf b = DITS_BUF_INIT;
+	rc = refs_json(r, &b);
+	dits_repo_free(r);
+	if (rc) {
+		dits_buf_free(&b);
+		return reply_rc(q, rc);
+	}
+	return reply_json(q, status, &b);
+}
+
+/* ---- POST /NAME/objects/have ------------------------------------------------- */
+
+enum MHD_Result api_have(request *q)
+{
+	const dits_id *ids;
+	size_t n;
+	if (!id_list(q, &ids, &n))
+		return reply_error(q, MHD_HTTP_BAD_REQUEST, "the body is not a list of 1 to 65536 ids");
+	dits_repo *r;
+	int rc = server_open_repo(q->srv, q->name, &r);
+	if (rc)
+		return reply_rc(q, rc);
+	size_t len = (n + 7) / 8;
+	uint8_t *bits = calloc(len, 1);
+	if (!bits) {
+		dits_repo_free(r);
+		return MHD_NO;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dits_id id;
+		memcpy(&id, &ids[i], sizeof id); /* the body need not be aligned */
+		if (dits_odb_exists(r->odb, &id))
+			dits_wire_set_bit(bits, i);
+	}
+	dits_repo_free(r);
+	return reply_data(q, MHD_HTTP_OK, "application/octet-stream", bits, len);
+}
+
+/* ---- POST /NAME/objects/get: records straight from the packs ----------------- */
+
+typedef struct range {
+	int fd;
+	uint64_t off, len; /* header and payload */
+} range;
+
+typedef struct get_stream {
+	range *ranges;
+	size_t n, cur;
+	uint64_t done;     /* bytes of ranges[cur] already sent */
+	int *fds;          /* per pack, -1 until opened */
+	size_t nfds;
+} get_stream;
+
+static void get_stream_free(void *cls)
+{
+	get_stream *g = cls;
+	for (size_t i = 0; i < g->nfds; i++)
+		if (g->fds[i] >= 0)
+			close(g->fds[i]);
+	free(g->fds);
+	free(g->ranges);
+	free(g);
+}
+
+static ssize_t get_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	(void)pos; /* libmicrohttpd reads a callback response in order */
+	get_stream *g = cls;
+	size_t out = 0;
+	while (out < max && g->cur < g->n) {
+		range *r = &g->ranges[g->cur];
+		uint64_t left = r->len - g->done;
+		size_t take = left < max - out ? (size_t)left : max - out;
+		ssize_t got = pread(r->fd, buf + out, take, (off_t)(r->off + g->done));
+		if (got <= 0)
+			return out ? (ssize_t)out : MHD_CONTENT_READER_END_WITH_ERROR;
+		out += (size_t)got;
+		g->done += (uint64_t)got;
+		if (g->done == r->len) {
+			g->cur++;
+			g->done = 0;
+		}
+	}
+	return out ? (ssize_t)out : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+/* Locates every id and opens the packs that hold them; 404 naming the first missing id. */
+static int get_prepare(dits_repo *r, const dits_id *ids, size_t n, get_stream *g, uint64_t *total)
+{
+	g->nfds = dits_odb_pack_count(r->odb);
+	g->fds = malloc((g->nfds + 1) * sizeof *g->fds);
+	g->ranges = calloc(n, sizeof *g->ranges);
+	if (!g->fds || !g->ranges)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < g->nfds; i++)
+		g->fds[i] = -1;
+	*total = 0;
+	for (size_t i = 0; i < n; i++) {
+		dits_id id;
+		memcpy(&id, &ids[i], sizeof id);
+		dits_odb_loc loc;
+		if (dits_odb_locate(r->odb, &id, &loc)) {
+			char hex[DITS_ID_HEXLEN + 1];
+			dits_id_hex(hex, &id);
+			return dits_error_set(DITS_ENOTFOUND, "object %s is not in the store", hex);
+		}
+		if (loc.pack >= g->nfds || loc.offset < DITS_PACK_RECORD_HEADER_LEN)
+			return dits_error_set(DITS_ECORRUPT, "object index points outside its pack");
+		if (g->fds[loc.pack] < 0) {
+			const char *path = dits_odb_pack_path(r->odb, loc.pack);
+			/* An open pack stays readable even if gc deletes it meanwhile. */
+			if ((g->fds[loc.pack] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+				return dits_error_errno("%s", path);
+		}
+		/* The record's header sits right before its payload in the pack. */
+		g->ranges[i] = (range){ g->fds[loc.pack], loc.offset - DITS_PACK_RECORD_HEADER_LEN,
+		                        (uint64_t)loc.length + DITS_PACK_RECORD_HEADER_LEN };
+		*total += g->ranges[i].len;
+	}
+	g->n = n;
+	return 0;
+}
+
+enum MHD_Result api_get(request *q)
+{
+	const dits_id *ids;
+	size_t n;
+	if (!id_list(q, &ids, &n))
+		return reply_error(q, MHD_HTTP_BAD_REQUEST, "the body is not a list of 1 to 65536 ids");
+	dits_repo *r;
+	int rc = server_open_repo(q->srv, q->name, &r);
+	if (rc)
+		return reply_rc(q, rc);
+	get_stream *g = calloc(1, sizeof *g);
+	uint64_t total = 0;
+	rc = g ? get_prepare(r, ids, n, g, &total) : dits_error_set(DITS_ENOMEM, "out of memory");
+	dits_repo_free(r);
+	if (rc) {
+		if (g)
+			get_stream_free(g);
+		return reply_rc(q, rc);
+	}
+	struct MHD_Response *resp = MHD_create_response_from_callback(total, 256 * 1024, get_stream_read, g,
+	                                                              get_stream_free);
+	if (!resp) {
+		get_stream_free(g);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/x-dits-records");
+	return reply_response(q, MHD_HTTP_OK, resp, total);
+}
+
+/* ---- POST /NAME/walk ---------------------------------------------------------- */
+
+static int walk_entry(void *ctx, uint8_t type, const dits_id *id, uint32_t len)
+{
+	(void)len;
+	dits_buf *b = ctx;
+	int rc = dits_buf_put_u8(b, type);
+	return rc ? rc : dits_buf_put(b, id->b, DITS_ID_LEN);
+}
+
+enum MHD_Result api_walk(request *q)
+{
+	enum MHD_Result res;
+	cJSON *j = api_json_body(q, &res);
+	if (!j)
+		return res;
+	dits_id *want = NULL, *have = NULL;
+	size_t nwant = 0, nhave = 0;
+	int rc = json_ids(cJSON_GetObjectItemCaseSensitive(j, "want"), DITS_WIRE_MAX_WALK, &want, &nwant);
+	if (!rc)
+		rc = json_ids(cJSON_GetObjectItemCaseSensitive(j, "have"), DITS_WIRE_MAX_WALK, &have, &nhave);
+	cJSON_Delete(j);
+	dits_repo *r = NULL;
+	if (!rc)
+		rc = server_open_repo(q->srv, q->name, &r);
+	dits_buf b = DITS_BUF_INIT;
+	if (!rc)
+		rc = dits_walk(r->odb, want, nwant, have, nhave, 0, walk_entry, &b);
+	dits_repo_free(r);
+	free(want);
+	free(have);
+	if (rc) {
+		dits_buf_free(&b);
+		return reply_rc(q, rc);
+	}
+	return reply_buf(q, MHD_HTTP_OK, "application/octet-stream", &b);
+}
+
+/* ---- POST /NAME/refs ------------------------------------------------------------ */
+
+typedef struct ref_update {
+	const char *ref;
+	dits_id old, new_;
+	bool force;
+} ref_update;
+
+static int parse_update(const cJSON *u, ref_update *out)
+{
+	const cJSON *ref = cJSON_GetObjectItemCaseSensitive(u, "ref");
+	const cJSON *old = cJSON_GetObjectItemCaseSensitive(u, "old");
+	const cJSON *nw = cJSON_GetObjectItemCaseSensitive(u, "new");
+	const cJSON *force = cJSON_GetObjectItemCaseSensitive(u, "force");
+	if (!cJSON_IsString(ref) || !cJSON_IsString(old) || !cJSON_IsString(nw) || (force && !cJSON_IsBool(force)))
+		return dits_error_set(DITS_EINVALID, "an update needs \"ref\", \"old\" and \"new\" strings");
+	const char *name = ref->valuestring;
+	bool heads = !strncmp(name, "refs/heads/", 11), tags = !strncmp(name, "refs/tags/", 10);
+	if ((!heads && !tags) || !dits_ref_name_valid(name + (heads ? 11 : 10)))
+		return dits_error_set(DITS_EINVALID, "%s: not a branch or tag name", name);
+	if (dits_id_from_hex(&out->old, old->valuestring) || dits_id_from_hex(&out->new_, nw->valuestring))
+		return dits_error_set(DITS_EINVALID, "%s: \"old\" and \"new\" must be 64-digit hex ids", name);
+	out->ref = name;
+	out->force = cJSON_IsTrue(force);
+	return 0;
+}
+
+typedef struct id_vec {
+	dits_id *v;
+	size_t n, cap;
+} id_vec;
+
+static int id_vec_push(id_vec *a, const dits_id *id)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		dits_id *v = realloc(a->v, cap * sizeof *v);
+		if (!v)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = *id;
+	return 0;
+}
+
+static int collect_tip(void *ctx, const char *ref, const dits_id *id)
+{
+	(void)ref;
+	return id_vec_push(ctx, id);
+}
+
+typedef struct chunk_check {
+	dits_odb *odb;
+	dits_id missing;
+	bool found_missing;
+} chunk_check;
+
+static int check_chunk(void *ctx, uint8_t type, const dits_id *id, uint32_t len)
+{
+	(void)len;
+	chunk_check *c = ctx;
+	if (type == DITS_OBJ_CHUNK && !dits_odb_exists(c->odb, id)) {
+		c->missing = *id;
+		c->found_missing = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Everything want (a commit or manifest) needs is in the store, excluding what have reaches. */
+static int check_closure(dits_odb *odb, const dits_id *want, const dits_id *have, size_t nhave)
+{
+	chunk_check c = { odb, { { 0 } }, false };
+	int rc = dits_walk(odb, want, 1, have, nhave, DITS_WALK_CHUNKS, check_chunk, &c);
+	if (c.found_missing) {
+		char hex[DITS_ID_HEXLEN + 1];
+		dits_id_hex(hex, &c.missing);
+		return dits_error_set(DITS_ENOTFOUND, "chunk %s is missing", hex);
+	}
+	return rc;
+}
+
+/* True when anc is new_ or one of its ancestors. */
+static int is_ancestor(dits_odb *odb, const dits_id *anc, const dits_id *new_, bool *yes)
+{
+	*yes = false;
+	dits_idset seen = { 0 };
+	id_vec todo = { 0 };
+	int rc = id_vec_push(&todo, new_);
+	while (!rc && todo.n && !*yes) {
+		dits_id id = todo.v[--todo.n];
+		if (dits_id_eq(&id, anc)) {
+			*yes = true;
+			break;
+		}
+		if ((rc = dits_idset_add(&seen, &id)) <= 0) {
+			rc = rc < 0 ? rc : 0;
+			continue;
+		}
+		rc = 0;
+		dits_commit c;
+		if ((rc = dits_commit_read(odb, &id, &c)))
+			break;
+		for (size_t i = 0; i < c.nparents && !rc; i++)
+			rc = id_vec_push(&todo, &c.parents[i]);
+		dits_commit_free(&c);
+	}
+	dits_idset_free(&seen);
+	free(todo.v);
+	return rc;
+}
+
+/* Checks and applies one update under the repository lock. Returns an HTTP status (0: applied). */
+static unsigned apply_update(dits_repo *r, const ref_update *u, char *msg, size_t msgcap)
+{
+	char nhex[DITS_ID_HEXLEN + 1], ohex[DITS_ID_HEXLEN + 1];
+	dits_id_hex(nhex, &u->new_);
+	dits_id_hex(ohex, &u->old);
+	int rc = dits_repo_lock(r);
+	if (rc) {
+		snprintf(msg, msgcap, "%s", dits_error_last());
+		return status_for(rc);
+	}
+	dits_odb_refresh(r->odb); /* packs other connections finished */
+	unsigned st = 0;
+	dits_odb_loc loc;
+	id_vec tips = { 0 };
+	if (dits_odb_locate(r->odb, &u->new_, &loc) || loc.type != DITS_OBJ_COMMIT) {
+		snprintf(msg, msgcap, "%s: %s is not a commit in the store", u->ref, nhex);
+		st = MHD_HTTP_BAD_REQUEST;
+	} else if ((rc = dits_refs_foreach(r, "refs/", collect_tip, &tips)) ||
+	           (rc = check_closure(r->odb, &u->new_, tips.v, tips.n))) {
+		snprintf(msg, msgcap, "%s: %s", u->ref, dits_error_last());
+		st = rc == DITS_ENOTFOUND ? MHD_HTTP_BAD_REQUEST : status_for(rc);
+	}
+	bool ff = true;
+	if (!st && !u->force && !dits_id_is_zero(&u->old)) {
+		if ((rc = is_ancestor(r->odb, &u->old, &u->new_, &ff))) {
+			snprintf(msg, msgcap, "%s: %s", u->ref, dits_error_last());
+			st = status_for(rc);
+		} else if (!ff) {
+			snprintf(msg, msgcap, "non-fast-forward: %s %s is not an ancestor of %s", u->ref, ohex, nhex);
+			st = MHD_HTTP_CONFLICT;
+		}
+	}
+	if (!st && (rc = dits_ref_update(r, u->ref, &u->new_, &u->old, "push"))) {
+		st = status_for(rc);
+		dits_id cur;
+		char chex[DITS_ID_HEXLEN + 1] = "nothing";
+		if (rc == DITS_ECONFLICT && dits_ref_read(r, u->ref, &cur) == 0)
+			dits_id_hex(chex, &cur);
+		if (rc == DITS_ECONFLICT)
+			snprintf(msg, msgcap, "ref %s is at %s, not %s", u->ref, chex,
+			         dits_id_is_zero(&u->old) ? "absent" : ohex);
+		else
+			snprintf(msg, msgcap, "%s: %s", u->ref, dits_error_last());
+	}
+	dits_repo_unlock(r);
+	free(tips.v);
+	return st;
+}
+
+/* proxy.auto, overridden for the whole server by DITS_PROXY_AUTO (as for a local commit). */
+static bool proxy_auto(dits_repo *r)
+{
+	const char *v = getenv("DITS_PROXY_AUTO");
+	if (!v || !*v)
+		v = dits_config_get(r->config, "proxy.auto");
+	return !v || !(!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
+}
+
+static int collect_commit(void *ctx, uint8_t type, const dits_id *id, uint32_t len)
+{
+	(void)len;
+	return type == DITS_OBJ_COMMIT ? id_vec_push(ctx, id) : 0;
+}
+
+/* TRANSCODE jobs for the video files the commits between old and new add or change. */
+static size_t enqueue_new_commits(dits_repo *r, const ref_update *u)
+{
+	if (!proxy_auto(r))
+		return 0;
+	id_vec commits = { 0 };
+	dits_proxy_recipe rec;
+	size_t total = 0;
+	bool has_old = !dits_id_is_zero(&u->old);
+	int rc = dits_hologram_recipe_from_config(r, &rec);
+	if (!rc)
+		rc = dits_walk(r->odb, &u->new_, 1, has_old ? &u->old : NULL, has_old ? 1 : 0, 0, collect_commit,
+		               &commits);
+	for (size_t i = 0; !rc && i < commits.n; i++) {
+		size_t n = 0;
+		rc = dits_hologram_enqueue_commit(r, &commits.v[i], &rec, &n);
+		total += n;
+	}
+	if (rc) /* the ref landed; the jobs can be asked for again with an S3 event or proxy generate */
+		fprintf(stderr, "dits: warning: %s: proxies not queued: %s\n", u->ref, dits_error_last());
+	free(commits.v);
+	return total;
+}
+
+enum MHD_Result api_refs_post(request *q)
+{
+	enum MHD_Result res;
+	cJSON *j = api_json_body(q, &res);
+	if (!j)
+		return res;
+	const cJSON *ups = cJSON_GetObjectItemCaseSensitive(j, "updates");
+	if (!cJSON_IsArray(ups) || cJSON_GetArraySize(ups) == 0) {
+		cJSON_Delete(j);
+		return reply_error(q, MHD_HTTP_BAD_REQUEST, "expected {\"updates\": [...]} with at least one update");
+	}
+	dits_repo *r;
+	int rc = server_open_repo(q->srv, q->name, &r);
+	if (rc) {
+		cJSON_Delete(j);
+		return reply_rc(q, rc);
+	}
+	dits_buf b = DITS_BUF_INIT;
+	dits_buf_puts(&b, "{\"updated\": [");
+	unsigned st = 0;
+	char msg[1024] = "";
+	size_t applied = 0, jobs_total = 0;
+	const cJSON *u;
+	cJSON_ArrayForEach(u, ups)
+	{
+		ref_update up;
+		if ((rc = parse_update(u, &up))) {
+			snprintf(msg, sizeof msg, "%s", dits_error_last());
+			st = MHD_HTTP_BAD_REQUEST;
+			break;
+		}
+		if ((st = apply_update(r, &up, msg, sizeof msg)))
+			break;
+		size_t jobs = !strncmp(up.ref, "refs/heads/", 11) ? enqueue_new_commits(r, &up) : 0;
+		jobs_total += jobs;
+		dits_buf_printf(&b, "%s{\"ref\": ", applied ? ", " : "");
+		dits_buf_put_json_str(&b, up.ref);
+		dits_buf_puts(&b, ", \"old\": ");
+		put_id(&b, &up.old);
+		dits_buf_puts(&b, ", \"new\": ");
+		put_id(&b, &up.new_);
+		dits_buf_printf(&b, ", \"jobs\": %zu}", jobs);
+		applied++;
+	}
+	cJSON_Delete(j);
+	dits_repo_free(r);
+	if (applied)
+		atomic_fetch_add(&q->srv->m.pushes, 1);
+	if (jobs_total)
+		workers_wake(q->srv, q->name);
+	if (st) {
+		dits_buf_free(&b);
+		return reply_error(q, st, msg);
+	}
+	if (dits_buf_puts(&b, "]}\n")) {
+		dits_buf_free(&b);
+		return MHD_NO;
+	}
+	return reply_json(q, MHD_HTTP_OK, &b);
+}
+
+/* ---- GET/POST /NAME/variants ------------------------------------------------------ */
+
+enum MHD_Result api_variants_get(request *q)
+{
+	const char *parent_hex = MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, "parent");
+	dits_id parent;
+	if (parent_hex && dits_id_from_hex(&parent, parent_hex))
+		return reply_error(q, MHD_HTTP_BAD_REQUEST, "parent must be a 64-digit hex id");
+	dits_repo *r;
+	int rc = server_open_repo(q->srv, q->name, &r);
+	if (rc)
+		return reply_rc(q, rc);
+	dits_metadb *db = NULL;
+	dits_variant *v = NULL;
+	size_t n = 0;
+	rc = dits_metadb_open_repo(&db, r);
+	if (!rc)
+		rc = dits_variant_list(db, parent_hex ? &parent : NULL, &v, &n);
+	dits_metadb_close(db);
+	dits_repo_free(r);
+	dits_buf b = DITS_BUF_INIT;
+	dits_buf_puts(&b, "{\"variants\": [");
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (i)
+			dits_buf_puts(&b, ", ");
+		rc = dits_wire_variant_json(&b, &v[i]);
+	}
+	dits_variant_list_free(v, n);
+	if (!rc && dits_buf_puts(&b, "]}\n"))
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	if (rc) {
+		dits_buf_free(&b);
+		return reply_rc(q, rc);
+	}
+	return reply_json(q, MHD_HTTP_OK, &b);
+}
+
+/* The variant's manifest and all its chunks must be here before it is registered. */
+static int variant_complete(dits_odb *odb, const cJSON *v)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(v, "manifest");
+	const cJSON *status = cJSON_GetObjectItemCaseSensitive(v, "status");
+	if (!cJSON_IsString(status) || strcmp(status->valuestring, "ready"))
+		return 0; /* not registered anyway */
+	dits_id id;
+	if (!cJSON_IsString(m) || dits_id_from_hex(&id, m->valuestring))
+		return dits_error_set(DITS_EINVALID, "variant: \"manifest\" is not a 64-digit hex id");
+	dits_odb_loc loc;
+	if (dits_odb_locate(odb, &id, &loc) || loc.type != DITS_OBJ_MANIFEST)
+		return dits_error_set(DITS_ENOTFOUND, "variant: manifest %s is not in the store", m->valuestring);
+	return check_closure(odb, &id, NULL, 0);
+}
+
+enum MHD_Result api_variants_post(request *q)
+{
+	enum MHD_Result res;
+	cJSON *j = api_json_body(q, &res);
+	if (!j)
+		return res;
+	const cJSON *vs = cJSON_GetObjectItemCaseSensitive(j, "variants");
+	if (!cJSON_IsArray(vs)) {
+		cJSON_Delete(j);
+		return reply_error(q, MHD_HTTP_BAD_REQUEST, "expected {\"variants\": [...]}");
+	}
+	dits_repo *r;
+	dits_metadb *db = NULL;
+	int rc = server_open_repo(q->srv, q->name, &r);
+	if (rc) {
+		cJSON_Delete(j);
+		return reply_rc(q, rc);
+	}
+	rc = dits_metadb_open_repo(&db, r);
+	size_t registered = 0;
+	const cJSON *v;
+	cJSON_ArrayForEach(v, vs)
+	{
+		bool imported = false;
+		if (rc || (rc = variant_complete(r->odb, v)) || (rc = dits_wire_variant_import(r->odb, db, v, &imported)))
+			break;
+		registered += imported;
+	}
+	dits_metadb_close(db);
+	dits_repo_free(r);
+	cJSON_Delete(j);
+	if (rc)
+		return reply_error(q, rc == DITS_ENOTFOUND ? MHD_HTTP_BAD_REQUEST : status_for(rc), dits_error_last());
+	char *body = dits_strfmt("{\"registered\": %zu}\n", registered);
+	return body ? reply_data(q, MHD_HTTP_OK, "application/json", body, strlen(body)) : MHD_NO;
+}
+
+/* ---- POST /_events/s3 ----------------------------------------------------------------- */
+
+/* S3 URL-encodes keys in event notifications ('+' for a space). */
+static void url_decode(char *s)
+{
+	char *o = s;
+	for (char *p = s; *p; p++) {
+		unsigned v;
+		if (*p == '+') {
+			*o++ = ' ';
+		} else if (*p == '%' && sscanf(p + 1, "%2x", &v) == 1 && v && p[1] && p[2]) {
+			*o++ = (char)v;
+			p += 2;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+}
+
+/*
+ * Enqueues the jobs one key asks for: 1 when a job was queued, 0 when the
+ * key names nothing Dits knows, or an error.
+ */
+static int s3_key(request *q, char *key, int *status)
+{
+	url_decode(key);
+	char *slash = strchr(key, '/');
+	if (!slash || !slash[1])
+		return 0;
+	*slash = '\0';
+	const char *name = key, *path = slash + 1;
+	dits_repo *r;
+	if (!dits_wire_repo_name_valid(name) || server_open_repo(q->srv, name, &r)) {
+		dits_error_clear();
+		return 0;
+	}
+	if (q->srv->auth_on) {
+		bool known;
+		if (auth_perm(&q->srv->auth, q->token, name, &known) < PERM_WRITE) {
+			dits_repo_free(r);
+			*status = MHD_HTTP_FORBIDDEN;
+			return dits_error_set(DITS_EINVALID, "this token may not write to %s", name);
+		}
+	}
+	dits_proxy_recipe rec;
+	dits_id asset;
+	bool found = false;
+	int rc = dits_hologram_recipe_from_config(r, &rec);
+	if (!rc && !strncmp(path, "assets/", 7) && dits_id_from_hex(&asset, path + 7) == 0) {
+		dits_odb_loc loc;
+		found = dits_odb_locate(r->odb, &asset, &loc) == 0 && loc.type == DITS_OBJ_MANIFEST;
+	} else if (!rc && dits_hologram_is_video_path(path)) {
+		dits_flat flat = { 0 };
+		bool has_head = false;
+		dits_id head;
+		if (dits_flat_from_head(r, &flat, &has_head, &head) == 0 && has_head) {
+			const dits_flat_entry *e = dits_flat_find(&flat, path);
+			if (e) {
+				asset = e->id;
+				found = true;
+			}
+		}
+		dits_flat_free(&flat);
+		dits_error_clear();
+	}
+	if (!rc && found)
+		rc = dits_hologram_enqueue_asset(r, &asset, path, &rec);
+	dits_repo_free(r);
+	if (rc)
+		return rc;
+	if (found)
+		workers_wake(q->srv, name);
+	return found ? 1 : 0;
+}
+
+enum MHD_Result api_s3(request *q)
+{
+	enum MHD_Result res;
+	cJSON *j = api_json_body(q, &res);
+	if (!j)
+		return res;
+	const cJSON *recs = cJSON_GetObjectItemCaseSensitive(j, "Records");
+	if (!cJSON_IsArray(recs)) {
+		cJSON_Delete(j);
+		return reply_error(q, MHD_HTTP_BAD_REQUEST, "not an S3 event notification (no \"Records\" array)");
+	}
+	size_t enqueued = 0, ignored = 0;
+	int rc = 0, status = 0;
+	const cJSON *rec;
+	cJSON_ArrayForEach(rec, recs)
+	{
+		const cJSON *ev = cJSON_GetObjectItemCaseSensitive(rec, "eventName");
+		const cJSON *s3 = cJSON_GetObjectItemCaseSensitive(rec, "s3");
+		const cJSON *obj = cJSON_GetObjectItemCaseSensitive(s3, "object");
+		const cJSON *key = cJSON_GetObjectItemCaseSensitive(obj, "key");
+		if (!cJSON_IsString(ev) || strncmp(ev->valuestring, "ObjectCreated:", 14) || !cJSON_IsString(key)) {
+			ignored++;
+			continue;
+		}
+		char *k = strdup(key->valuestring);
+		rc = k ? s3_key(q, k, &status) : dits_error_set(DITS_ENOMEM, "out of memory");
+		free(k);
+		if (rc < 0)
+			break;
+		enqueued += (size_t)rc;
+		ignored += rc == 0;
+		rc = 0;
+	}
+	cJSON_Delete(j);
+	if (rc)
+		return reply_error(q, status ? (unsigned)status : status_for(rc), dits_error_last());
+	char *body = dits_strfmt("{\"enqueued\": %zu, \"ignored\": %zu}\n", enqueued, ignored);
+	return body ? reply_data(q, MHD_HTTP_OK, "application/json", body, strlen(body)) : MHD_NO;
+}
+
+/* ---- GET /metrics ------------------------------------------------------------------------ */
+
+/* Jobs by state over every repository that has a metadata database (none is created here). */
+static void sum_jobs(dits_server *s, size_t *repos, struct dits_job_counts *sum)
+{
+	char **names;
+	size_t n;
+	memset(sum, 0, sizeof *sum);
+	*repos = 0;
+	if (server_list_repos(s, &names, &n)) {
+		dits_error_clear();
+		return;
+	}
+	*repos = n;
+	for (size_t i = 0; i < n; i++) {
+		char *dbpath = dits_strfmt("%s/%s/.dits/dits.db", s->root, names[i]);
+		struct stat st;
+		dits_metadb *db;
+		struct dits_job_counts c;
+		if (dbpath && stat(dbpath, &st) == 0 && dits_metadb_open(&db, dbpath) == 0) {
+			if (dits_job_counts(db, &c) == 0) {
+				sum->queued += c.queued;
+				sum->running += c.running;
+				sum->done += c.done;
+				sum->failed += c.failed;
+				sum->dead += c.dead;
+			}
+			dits_metadb_close(db);
+		}
+		dits_error_clear();
+		free(dbpath);
+	}
+	server_free_names(names, n);
+}
+
+enum MHD_Result api_metrics(request *q)
+{
+	dits_server *s = q->srv;
+	size_t repos;
+	struct dits_job_counts jc;
+	sum_jobs(s, &repos, &jc);
+	dits_buf b = DITS_BUF_INIT;
+	dits_buf_puts(&b, "# TYPE dits_http_requests_total counter\n");
+	for (unsigned code = 100; code < 600; code++) {
+		uint64_t v = atomic_load(&s->m.by_code[code]);
+		if (v)
+			dits_buf_printf(&b, "dits_http_requests_total{code=\"%u\"} %llu\n", code, (unsigned long long)v);
+	}
+	dits_buf_printf(&b,
+	                "# TYPE dits_http_bytes_received_total counter\n"
+	                "dits_http_bytes_received_total %llu\n"
+	                "# TYPE dits_http_bytes_sent_total counter\n"
+	                "dits_http_bytes_sent_total %llu\n"
+	                "# TYPE dits_repositories gauge\n"
+	                "dits_repositories %zu\n"
+	                "# TYPE dits_jobs gauge\n"
+	                "dits_jobs{state=\"queued\"} %lld\n"
+	                "dits_jobs{state=\"running\"} %lld\n"
+	                "dits_jobs{state=\"done\"} %lld\n"
+	                "dits_jobs{state=\"dead\"} %lld\n"
+	                "# TYPE dits_queue_depth gauge\n"
+	                "dits_queue_depth %lld\n"
+	                "# TYPE dits_objects_received_total counter\n"
+	                "dits_objects_received_total %llu\n"
+	                "# TYPE dits_pushes_total counter\n"
+	                "dits_pushes_total %llu\n",
+	                (unsigned long long)atomic_load(&s->m.bytes_received),
+	                (unsigned long long)atomic_load(&s->m.bytes_sent), repos, (long long)jc.queued,
+	                (long long)jc.running, (long long)jc.done, (long long)(jc.dead + jc.failed),
+	                (long long)(jc.queued + jc.running), (unsigned long long)atomic_load(&s->m.objects_received),
+	                (unsigned long long)atomic_load(&s->m.pushes));
+	return reply_buf(q, MHD_HTTP_OK, "text/plain; version=0.0.4", &b);
+}

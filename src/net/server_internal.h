@@ -1,0 +1,148 @@
+/*
+ * server_internal.h - what the parts of the server share: the server
+ * itself, one request's state, the authentication rules and the workers.
+ */
+#ifndef DITS_SERVER_INTERNAL_H
+#define DITS_SERVER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <microhttpd.h>
+
+#include "buf.h"
+#include "odb.h"
+#include "repo.h"
+#include "server.h"
+#include "wire.h"
+
+/* ---- authentication (server_auth.c) ------------------------------------ */
+
+enum { PERM_NONE = 0, PERM_READ = 1, PERM_WRITE = 2 };
+
+typedef struct auth_rule {
+	bool anonymous;
+	dits_id token_hash; /* BLAKE3 of the token: compared in constant time */
+	int perm;
+	char *pattern;      /* fnmatch glob over repository names */
+} auth_rule;
+
+typedef struct auth_table {
+	auth_rule *rules;
+	size_t n;
+} auth_table;
+
+/* Parses an auth file (docs/PROTOCOL.md). DITS_EINVALID naming file:line. */
+int auth_load(auth_table *t, const char *path);
+void auth_free(auth_table *t);
+
+/*
+ * Who is asking: token is the bearer token or NULL. *known tells whether a
+ * given token is in the table. Returns the permission on repository name
+ * (name NULL: the best permission on any repository).
+ */
+int auth_perm(const auth_table *t, const char *token, const char *name, bool *known);
+
+/* ---- the server ---------------------------------------------------------- */
+
+typedef struct metrics {
+	atomic_uint_fast64_t by_code[600];
+	atomic_uint_fast64_t bytes_received, bytes_sent;
+	atomic_uint_fast64_t objects_received, pushes;
+} metrics;
+
+struct dits_server {
+	char *root;          /* absolute, no trailing slash */
+	char url[320];
+	bool tls, loopback;
+	bool auth_on;
+	auth_table auth;
+	char *tls_cert_pem, *tls_key_pem;
+	int listen_fd;
+	struct MHD_Daemon *mhd;
+	metrics m;
+	atomic_int in_flight;          /* requests between first call and completion */
+	pthread_mutex_t create_mu;     /* dits_repo_init uses a per-process temporary name */
+
+	/* workers (server_workers.c) */
+	dits_server_job_fn run_job;
+	void *job_ctx;
+	int nworkers;
+	pthread_t *workers;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stopping;
+	char **wake;                   /* repository names to look at, FIFO */
+	size_t nwake, capwake;
+	double next_scan;
+};
+
+/* ---- one request (server.c) ---------------------------------------------- */
+
+typedef enum route {
+	R_NONE, R_HEALTHZ, R_METRICS, R_S3, R_REFS_GET, R_REFS_POST, R_CREATE, R_OBJECTS,
+	R_HAVE, R_GET, R_WALK, R_VARIANTS_GET, R_VARIANTS_POST,
+} route;
+
+typedef struct request {
+	dits_server *srv;
+	struct MHD_Connection *conn;
+	route route;
+	char name[128];          /* repository name, "" for global routes */
+	char *token;             /* bearer token or NULL */
+	uint64_t length;         /* Content-Length */
+	uint64_t got;            /* body bytes received */
+	dits_buf body;           /* small bodies (JSON, id lists), whole */
+	/* an error found while the body was still arriving: answered at the end */
+	bool replied;            /* a response is queued */
+	int err_status;
+	char *err_msg;
+	/* POST /NAME/objects */
+	dits_repo *repo;
+	dits_pack_writer *writer;
+	dits_wire_parser parser;
+	bool parser_on;
+} request;
+
+/* A JSON response {"error": msg} with the given status; queues it. */
+enum MHD_Result reply_error(request *q, unsigned status, const char *msg);
+/* Queues a response owning data (malloc'd) of len bytes. */
+enum MHD_Result reply_data(request *q, unsigned status, const char *type, void *data, size_t len);
+/* Queues a prepared response; counts its status and body bytes. */
+enum MHD_Result reply_response(request *q, unsigned status, struct MHD_Response *r, uint64_t body_len);
+/* The HTTP status for a library error code (404 for not found, ...). */
+unsigned status_for(int rc);
+
+/* Opens ROOT/NAME's repository; DITS_ENOTFOUND with a message when there is none. */
+int server_open_repo(dits_server *s, const char *name, dits_repo **out);
+/* ROOT/NAME, malloc'd. */
+char *server_repo_dir(dits_server *s, const char *name);
+
+/* ---- endpoints (server_api.c): called once the whole body is in q->body -- */
+
+enum MHD_Result api_refs_get(request *q);
+enum MHD_Result api_refs_post(request *q);
+enum MHD_Result api_create(request *q);
+enum MHD_Result api_have(request *q);
+enum MHD_Result api_get(request *q);
+enum MHD_Result api_walk(request *q);
+enum MHD_Result api_variants_get(request *q);
+enum MHD_Result api_variants_post(request *q);
+enum MHD_Result api_s3(request *q);
+enum MHD_Result api_metrics(request *q);
+/* A JSON body (cJSON) from q->body, or NULL after replying 400. */
+struct cJSON *api_json_body(request *q, enum MHD_Result *res);
+
+/* ---- workers (server_workers.c) ------------------------------------------ */
+
+int workers_start(dits_server *s, int n);
+/* Tells the workers that repository name may have jobs. */
+void workers_wake(dits_server *s, const char *name);
+void workers_stop(dits_server *s);
+/* Names of the repositories under ROOT (valid names holding .dits), malloc'd. */
+int server_list_repos(dits_server *s, char ***names, size_t *n);
+void server_free_names(char **names, size_t n);
+
+#endif

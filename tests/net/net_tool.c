@@ -1,0 +1,322 @@
+/*
+ * net_tool - what a client would send and check, for testing `dits serve`
+ * with curl before (and besides) the real client:
+ *
+ *   net_tool records REPODIR [--all-from REV] [--have REV]
+ *       the record stream of everything reachable from REV (default HEAD;
+ *       a full id may name a manifest), chunks included, minus what
+ *       --have REV reaches
+ *   net_tool random BYTES SEED    chunk records (256 KiB each) of pseudo-random
+ *                                 payload, about BYTES in all
+ *   net_tool ids HEX... | ids -   an id list (hex from stdin with -)
+ *   net_tool corrupt [N]          stdin to stdout, one payload byte of record N
+ *                                 (default 1) flipped, so its hash is wrong
+ *   net_tool list                 verifies a record stream on stdin and prints
+ *                                 "TYPE HEX LEN" per record
+ *   net_tool entries              walk entries (33 bytes each) on stdin as "TYPE HEX"
+ *   net_tool store REPODIR        stores a verified record stream from stdin
+ *   net_tool rev REPODIR REV      the id REV names
+ *   net_tool setref REPODIR REF HEX
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "odb.h"
+#include "refs.h"
+#include "repo.h"
+#include "walk.h"
+#include "wire.h"
+
+static int die(const char *what)
+{
+	fprintf(stderr, "net_tool: %s: %s\n", what, dits_error_last());
+	return 1;
+}
+
+static int read_all(FILE *f, dits_buf *b)
+{
+	char tmp[65536];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+		if (dits_buf_put(b, tmp, n))
+			return -1;
+	return ferror(f) ? -1 : 0;
+}
+
+static int write_record(uint8_t type, const dits_id *id, const void *data, uint32_t len)
+{
+	uint8_t hdr[DITS_PACK_RECORD_HEADER_LEN];
+	dits_wire_record_header(hdr, type, len, id);
+	return fwrite(hdr, 1, sizeof hdr, stdout) == sizeof hdr && fwrite(data, 1, len, stdout) == len ? 0 : -1;
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+typedef struct rec_ctx {
+	dits_odb *odb;
+	dits_buf buf;
+} rec_ctx;
+
+static int emit(void *ctx, uint8_t type, const dits_id *id, uint32_t len)
+{
+	(void)len;
+	rec_ctx *c = ctx;
+	uint8_t got;
+	dits_buf_reset(&c->buf);
+	int rc = dits_odb_read(c->odb, id, &c->buf, &got);
+	if (rc)
+		return rc;
+	(void)type;
+	return write_record(got, id, c->buf.data, (uint32_t)c->buf.len) ? dits_error_set(DITS_EIO, "stdout") : 0;
+}
+
+static int cmd_records(int argc, char **argv)
+{
+	if (argc < 3)
+		return 2;
+	const char *from = "HEAD", *have_rev = NULL;
+	for (int i = 3; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--all-from"))
+			from = argv[i + 1];
+		else if (!strcmp(argv[i], "--have"))
+			have_rev = argv[i + 1];
+	}
+	dits_repo *r;
+	if (dits_repo_open(&r, argv[2]))
+		return die(argv[2]);
+	dits_id want, have;
+	/* A full id is taken as it is: it may name a manifest (a proxy's). */
+	int rc = dits_id_from_hex(&want, from) == 0 ? 0 : dits_revparse(r, from, &want);
+	if (!rc && have_rev)
+		rc = dits_revparse(r, have_rev, &have);
+	rec_ctx c = { r->odb, DITS_BUF_INIT };
+	if (!rc)
+		rc = dits_walk(r->odb, &want, 1, have_rev ? &have : NULL, have_rev ? 1 : 0, DITS_WALK_CHUNKS, emit, &c);
+	dits_buf_free(&c.buf);
+	dits_repo_free(r);
+	if (!rc && fflush(stdout))
+		rc = dits_error_set(DITS_EIO, "stdout");
+	return rc ? die("records") : 0;
+}
+
+/* ---- random ------------------------------------------------------------ */
+
+static uint64_t xorshift(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static int cmd_random(int argc, char **argv)
+{
+	if (argc != 4)
+		return 2;
+	uint64_t total = strtoull(argv[2], NULL, 10);
+	uint64_t seed = 0x9e3779b97f4a7c15ull ^ strtoull(argv[3], NULL, 10);
+	enum { LEN = 256 * 1024 };
+	uint64_t *buf = malloc(LEN);
+	if (!buf)
+		return 1;
+	for (uint64_t done = 0; done < total; done += LEN) {
+		for (size_t i = 0; i < LEN / 8; i++)
+			buf[i] = xorshift(&seed);
+		dits_id id;
+		dits_hash_buf(&id, buf, LEN);
+		if (write_record(DITS_OBJ_CHUNK, &id, buf, LEN)) {
+			free(buf);
+			return 1;
+		}
+	}
+	free(buf);
+	return fflush(stdout) ? 1 : 0;
+}
+
+/* ---- ids ---------------------------------------------------------------- */
+
+static int put_hex(const char *hex)
+{
+	dits_id id;
+	if (dits_id_from_hex(&id, hex)) {
+		fprintf(stderr, "net_tool: %s: not a 64-digit hex id\n", hex);
+		return 1;
+	}
+	return fwrite(id.b, 1, DITS_ID_LEN, stdout) == DITS_ID_LEN ? 0 : 1;
+}
+
+static int cmd_ids(int argc, char **argv)
+{
+	if (argc == 3 && !strcmp(argv[2], "-")) {
+		char line[256];
+		while (fgets(line, sizeof line, stdin)) {
+			line[strcspn(line, " \t\r\n")] = '\0';
+			if (*line && put_hex(line))
+				return 1;
+		}
+		return 0;
+	}
+	for (int i = 2; i < argc; i++)
+		if (put_hex(argv[i]))
+			return 1;
+	return 0;
+}
+
+/* ---- corrupt, list, entries ---------------------------------------------- */
+
+static int cmd_corrupt(int argc, char **argv)
+{
+	unsigned long which = argc > 2 ? strtoul(argv[2], NULL, 10) : 1;
+	dits_buf b = DITS_BUF_INIT;
+	if (read_all(stdin, &b))
+		return 1;
+	size_t off = 0;
+	for (unsigned long n = 1; off + DITS_PACK_RECORD_HEADER_LEN <= b.len; n++) {
+		uint32_t len = dits_get_le32(b.data + off + 4);
+		size_t payload = off + DITS_PACK_RECORD_HEADER_LEN;
+		if (n == which && len > 0 && payload + len <= b.len) {
+			b.data[payload + len - 1] ^= 0xff;
+			break;
+		}
+		off = payload + len;
+	}
+	int rc = fwrite(b.data, 1, b.len, stdout) == b.len ? 0 : 1;
+	dits_buf_free(&b);
+	return rc;
+}
+
+static int print_record(void *ctx, uint8_t type, const dits_id *id, const uint8_t *payload, uint32_t len)
+{
+	(void)ctx;
+	(void)payload;
+	char hex[DITS_ID_HEXLEN + 1];
+	dits_id_hex(hex, id);
+	printf("%s %s %u\n", dits_otype_name(type), hex, len);
+	return 0;
+}
+
+/* Feeds stdin to a verifying parser in small uneven pieces. */
+static int parse_stdin(dits_wire_record_fn fn, void *ctx)
+{
+	dits_wire_parser p;
+	dits_wire_parser_init(&p, true, fn, ctx);
+	char buf[7777];
+	size_t n;
+	int rc = 0;
+	while (!rc && (n = fread(buf, 1, sizeof buf, stdin)) > 0)
+		rc = dits_wire_parser_feed(&p, buf, n);
+	if (!rc)
+		rc = dits_wire_parser_finish(&p);
+	dits_wire_parser_free(&p);
+	return rc;
+}
+
+static int cmd_list(void)
+{
+	return parse_stdin(print_record, NULL) ? die("list") : 0;
+}
+
+static int cmd_entries(void)
+{
+	uint8_t e[1 + DITS_ID_LEN];
+	size_t n;
+	while ((n = fread(e, 1, sizeof e, stdin)) == sizeof e) {
+		dits_id id;
+		char hex[DITS_ID_HEXLEN + 1];
+		memcpy(id.b, e + 1, DITS_ID_LEN);
+		dits_id_hex(hex, &id);
+		printf("%s %s\n", dits_otype_name(e[0]), hex);
+	}
+	if (n) {
+		fprintf(stderr, "net_tool: entries: %zu trailing bytes\n", n);
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- store, rev, setref ---------------------------------------------------- */
+
+static int store_one(void *ctx, uint8_t type, const dits_id *id, const uint8_t *payload, uint32_t len)
+{
+	return dits_pack_writer_put(ctx, type, id, payload, len, NULL);
+}
+
+static int cmd_store(int argc, char **argv)
+{
+	if (argc != 3)
+		return 2;
+	dits_repo *r;
+	if (dits_repo_open(&r, argv[2]))
+		return die(argv[2]);
+	dits_pack_writer *w;
+	int rc = dits_pack_writer_new(&w, r->odb);
+	if (!rc) {
+		rc = parse_stdin(store_one, w);
+		if (!rc && !(rc = dits_repo_lock(r)))
+			rc = dits_pack_writer_finish(w);
+		dits_pack_writer_free(w);
+	}
+	dits_repo_free(r);
+	return rc ? die("store") : 0;
+}
+
+static int cmd_rev(int argc, char **argv)
+{
+	if (argc != 4)
+		return 2;
+	dits_repo *r;
+	if (dits_repo_open(&r, argv[2]))
+		return die(argv[2]);
+	dits_id id;
+	int rc = dits_revparse(r, argv[3], &id);
+	dits_repo_free(r);
+	if (rc)
+		return die(argv[3]);
+	char hex[DITS_ID_HEXLEN + 1];
+	dits_id_hex(hex, &id);
+	printf("%s\n", hex);
+	return 0;
+}
+
+static int cmd_setref(int argc, char **argv)
+{
+	if (argc != 5)
+		return 2;
+	dits_repo *r;
+	dits_id id;
+	if (dits_id_from_hex(&id, argv[4]))
+		return 2;
+	if (dits_repo_open(&r, argv[2]))
+		return die(argv[2]);
+	int rc = dits_repo_lock(r);
+	if (!rc)
+		rc = dits_ref_update(r, argv[3], &id, NULL, "net_tool");
+	dits_repo_free(r);
+	return rc ? die(argv[3]) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: net_tool records|random|ids|corrupt|list|entries|store|rev|setref ...\n");
+		return 2;
+	}
+	const char *c = argv[1];
+	int rc = !strcmp(c, "records") ? cmd_records(argc, argv)
+	       : !strcmp(c, "random")  ? cmd_random(argc, argv)
+	       : !strcmp(c, "ids")     ? cmd_ids(argc, argv)
+	       : !strcmp(c, "corrupt") ? cmd_corrupt(argc, argv)
+	       : !strcmp(c, "list")    ? cmd_list()
+	       : !strcmp(c, "entries") ? cmd_entries()
+	       : !strcmp(c, "store")   ? cmd_store(argc, argv)
+	       : !strcmp(c, "rev")     ? cmd_rev(argc, argv)
+	       : !strcmp(c, "setref")  ? cmd_setref(argc, argv)
+	                               : 2;
+	if (rc == 2)
+		fprintf(stderr, "net_tool: %s: bad usage\n", c);
+	return rc;
+}
