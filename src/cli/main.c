@@ -623,13 +623,17 @@ static int cmd_checkout(int argc, char **argv)
 		int np = dashdash >= 0 ? argc - dashdash - 1 : 0;
 		if (rev) {
 			rc = dits_revparse(r, rev, &id);
-			if (!rc && np)
-				rc = dits_checkout_paths(r, &id, (const char *const *)paths, (size_t)np, &p);
-			else if (!rc) {
+			if (!rc && np) {
+				rc = cli_fetch_for_paths(r, &id, paths, np, false);
+				if (!rc)
+					rc = dits_checkout_paths(r, &id, (const char *const *)paths, (size_t)np, &p);
+			} else if (!rc) {
 				dits_id head;
 				bool same = dits_ref_read(r, "HEAD", &head) == 0 && dits_id_eq(&head, &id);
 				char *branch_ref = branch_ref_of(r, rev);
 				if (!same || branch_ref)
+					rc = cli_fetch_for_commit(r, &id, NULL);
+				if (!rc && (!same || branch_ref))
 					rc = dits_checkout_commit(r, &id, branch_ref, &p);
 				free(branch_ref);
 			}
@@ -650,6 +654,8 @@ static int cmd_checkout(int argc, char **argv)
 		if (rev)
 			rc = dits_revparse(r, rev, &id);
 		if (!rc)
+			rc = cli_fetch_for_paths(r, rev ? &id : NULL, argv + dashdash + 1, argc - dashdash - 1, false);
+		if (!rc)
 			rc = dits_checkout_paths(r, rev ? &id : NULL, (const char *const *)argv + dashdash + 1,
 			                         (size_t)(argc - dashdash - 1), &p);
 		dits_repo_free(r);
@@ -664,6 +670,8 @@ static int cmd_checkout(int argc, char **argv)
 		rc = dits_revparse(r, rev ? rev : "HEAD", &id);
 		char *ref = dits_strfmt("refs/heads/%s", newbranch);
 		dits_id zero = { { 0 } };
+		if (!rc && rev)
+			rc = cli_fetch_for_commit(r, &id, NULL);
 		if (!rc && rev)
 			rc = dits_checkout_commit(r, &id, NULL, &p);
 		if (!rc)
@@ -684,6 +692,8 @@ static int cmd_checkout(int argc, char **argv)
 	}
 	char *branch_ref = branch_ref_of(r, rev);
 	rc = dits_revparse(r, rev, &id);
+	if (!rc)
+		rc = cli_fetch_for_commit(r, &id, NULL);
 	if (!rc)
 		rc = dits_checkout_commit(r, &id, branch_ref, &p);
 	if (!rc) {
@@ -1043,8 +1053,13 @@ static const command commands[] = {
 	{ "mount", cmd_mount, "mount [MOUNTPOINT [--mode proxy|master] [--variant TYPE] [--foreground] [REV]]  serve a commit read-only through FUSE (no argument: list mounts)" },
 	{ "umount", cmd_umount, "umount [--lazy] MOUNTPOINT  unmount a Dits mount" },
 	{ "mode", cmd_mode, "mode [--json] | mode proxy|master [PATH...]  list or switch what each working file holds" },
-	{ "fetch-proxy", cmd_fetch_proxy, "fetch-proxy PATH... [--checkout]  make sure ready proxies exist (and switch to them)" },
+	{ "fetch-proxy", cmd_fetch_proxy, "fetch-proxy PATH... [--wait [--timeout SECS]] [--checkout]  get ready proxies from the remote, or make them here (and switch to them)" },
 	{ "worker", cmd_worker, "worker [--once|--drain] [--jobs N]  run proxy jobs in the foreground" },
+	{ "remote", cmd_remote, "remote [-v] | remote add NAME URL | remote remove NAME  the servers this repository syncs with" },
+	{ "push", cmd_push, "push [REMOTE] [BRANCH] [--force] [--json] [--jobs N] [--limit-rate R]  send a branch to a remote" },
+	{ "fetch", cmd_fetch, "fetch [REMOTE] [--json] [--jobs N] [--limit-rate R]  get a remote's branches, tags and ready variants" },
+	{ "pull", cmd_pull, "pull [REMOTE] [BRANCH] [--json] [--jobs N] [--limit-rate R]  fetch, then fast-forward the current branch" },
+	{ "clone", cmd_clone, "clone URL DIR [--mode proxy|master] [--json] [--jobs N] [--limit-rate R]  copy a remote repository (proxy: a partial clone with proxies)" },
 	{ "help", cmd_help, "help                        this list" },
 };
 
