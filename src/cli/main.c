@@ -860,8 +860,12 @@ static int cmd_fsck(int argc, char **argv)
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
-	long n = dits_fsck(r, print_problem, verbose ? print_note : NULL, NULL);
+	uint64_t not_fetched = 0;
+	long n = dits_fsck_partial(r, print_problem, verbose ? print_note : NULL, NULL, &not_fetched);
 	dits_repo_free(r);
+	if (not_fetched)
+		fprintf(stderr, "dits: note: %llu chunk%s not fetched (partial clone): the remote has them\n",
+		        (unsigned long long)not_fetched, not_fetched == 1 ? "" : "s");
 	if (n < 0)
 		return fail((int)n);
 	if (n > 0) {

@@ -292,10 +292,10 @@ int dits_revparse(dits_repo *r, const char *spec, dits_id *out)
 	} else {
 		rc = DITS_ENOTFOUND;
 		struct stat st;
-		const char *prefixes[] = { "refs/heads/", "refs/tags/", "" };
-		for (size_t i = 0; i < 3 && rc == DITS_ENOTFOUND; i++) {
+		const char *prefixes[] = { "refs/heads/", "refs/tags/", "refs/remotes/", "" };
+		for (size_t i = 0; i < 4 && rc == DITS_ENOTFOUND; i++) {
 			/* A full ref name only when it says so: "config" is not .dits/config. */
-			if (i == 2 ? strncmp(base, "refs/", 5) != 0 : !dits_ref_name_valid(base))
+			if (i == 3 ? strncmp(base, "refs/", 5) != 0 : !dits_ref_name_valid(base))
 				break;
 			free(ref);
 			ref = dits_strfmt("%s%s", prefixes[i], base);

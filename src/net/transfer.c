@@ -808,6 +808,9 @@ static int refs_refused(dits_remote *rm, const char *ref, const dits_buf *resp)
 	if (cJSON_IsString(e))
 		snprintf(msg, sizeof msg, "%s", e->valuestring);
 	cJSON_Delete(j);
+	/* The server names both ids; the user needs only what to do. */
+	if (strstr(msg, "non-fast-forward") || strstr(msg, "not an ancestor"))
+		snprintf(msg, sizeof msg, "not a fast-forward of the remote's branch");
 	return dits_error_set(DITS_ECONFLICT,
 	                      "push to %s rejected: %s: %s; run 'dits pull %s' first (or push --force to overwrite)",
 	                      rm->name, ref, *msg ? msg : "non-fast-forward", rm->name);
@@ -833,9 +836,11 @@ int dits_push(dits_repo *r, dits_remote *rm, const char *branch, bool force, con
 			return rc;
 		res->created = true;
 	}
-	const dits_id *cur = dits_remote_refs_find(&refs, res->ref);
-	if (cur)
-		res->old = *cur;
+	const dits_id *found = dits_remote_refs_find(&refs, res->ref);
+	bool exists = found != NULL;
+	if (found)
+		res->old = *found;
+	const dits_id *cur = exists ? &res->old : NULL; /* refs is freed below */
 	/* The server's tip is ours already: not a fast-forward when we lack it. */
 	if (cur && !force && !dits_odb_exists(r->odb, cur)) {
 		dits_remote_refs_free(&refs);
