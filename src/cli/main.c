@@ -581,6 +581,7 @@ static char *branch_ref_of(dits_repo *r, const char *rev)
 static int cmd_checkout(int argc, char **argv)
 {
 	const char *newbranch = NULL, *rev = NULL, *mode = NULL, *variant = NULL;
+	char **mode_paths = NULL;
 	int dashdash = -1;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--")) {
@@ -603,12 +604,35 @@ static int cmd_checkout(int argc, char **argv)
 			return usage_error("checkout: unknown option %s", argv[i]);
 		else if (!rev)
 			rev = argv[i];
+		else if (!mode_paths)
+			mode_paths = argv + i; /* checkout --mode M PATH...: allowed without -- */
 		else
-			return usage_error("checkout: unexpected argument %s (paths go after --)", argv[i]);
+			continue;
 	}
+	if (mode_paths && !mode)
+		return usage_error("checkout: unexpected argument %s (paths go after --)", mode_paths[0]);
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
+	/* --mode with paths and no --: every argument is a path unless the
+	 * only one is a revision that is not also a file. */
+	char **bare_paths = NULL;
+	int nbare = 0;
+	if (mode && rev && dashdash < 0) {
+		struct stat bst;
+		dits_id probe;
+		bool is_rev = !mode_paths && stat(rev, &bst) < 0 && dits_revparse(r, rev, &probe) == 0;
+		dits_error_clear();
+		if (!is_rev) {
+			for (int i = 1; i < argc; i++)
+				if (argv[i] == rev)
+					bare_paths = argv + i;
+			for (int i = (int)(bare_paths - argv); i < argc; i++)
+				if (argv[i][0] != '-' && (i == 0 || strcmp(argv[i - 1], "--variant")))
+					nbare++;
+			rev = NULL;
+		}
+	}
 	dits_progress p;
 	cli_progress_init(&p);
 	int rc = 0;
@@ -621,6 +645,21 @@ static int cmd_checkout(int argc, char **argv)
 		}
 		char **paths = dashdash >= 0 ? argv + dashdash + 1 : NULL;
 		int np = dashdash >= 0 ? argc - dashdash - 1 : 0;
+		char **owned = NULL;
+		if (bare_paths) {
+			/* The paths among the arguments (options and their values left out). */
+			owned = calloc((size_t)nbare + 1, sizeof *owned);
+			np = 0;
+			for (int i = (int)(bare_paths - argv); owned && i < argc; i++) {
+				if (!strcmp(argv[i], "--variant") || !strcmp(argv[i], "--mode")) {
+					i++;
+					continue;
+				}
+				if (argv[i][0] != '-')
+					owned[np++] = argv[i];
+			}
+			paths = owned;
+		}
 		if (rev) {
 			rc = dits_revparse(r, rev, &id);
 			if (!rc && np) {
@@ -643,6 +682,7 @@ static int cmd_checkout(int argc, char **argv)
 			}
 		}
 		int code = cli_checkout_mode(r, !strcmp(mode, "proxy"), variant, paths, np);
+		free(owned);
 		dits_repo_free(r);
 		return code;
 	}
