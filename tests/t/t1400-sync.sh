@@ -201,6 +201,16 @@ test_expect_success 'checkout --mode master PATH in the proxy clone fetches that
 	dits fsck >/dev/null 2>&1 && dits gc >/dev/null && dits fsck >/dev/null 2>&1
 '
 
+test_expect_success 'fetch-proxy asks the remote for a path'"'"'s ready proxy' '
+	dits clone "$URL/film" editor2 --mode master >/dev/null &&
+	cd editor2 &&
+	dits fetch-proxy --checkout A001/C002.mov >../fp.out 2>&1 &&
+	assert_file_has ../fp.out "1 proxy ready" &&
+	assert_eq "[M] A001/C001.mov
+[P] A001/C002.mov
+[M] cut.edl" "$(dits mode)"
+'
+
 test_expect_success 'a pull into the proxy clone keeps proxies and fetches new masters only' '
 	(cd film && echo "v2" >>cut.edl && dits add cut.edl >/dev/null && dits commit -m v2 >/dev/null && dits push >/dev/null) &&
 	cd editor && dits pull >/dev/null &&
