@@ -858,6 +858,9 @@ static void on_mode(void *ctx, const char *path, int outcome, const char *why)
 
 int cli_checkout_mode(dits_repo *r, bool proxy, const char *variant, char **paths, int npaths)
 {
+	/* A partial clone fetches the masters it is about to write first. */
+	if (!proxy && cli_fetch_for_paths(r, NULL, paths, npaths, true))
+		return fail();
 	dits_progress p;
 	cli_progress_init(&p);
 	mode_ui ui = { proxy, 0, 0, 0 };
@@ -935,23 +938,27 @@ int cmd_mode(int argc, char **argv)
 
 int cmd_fetch_proxy(int argc, char **argv)
 {
-	bool checkout = false;
+	const char *use = "usage: dits fetch-proxy PATH... [--wait [--timeout SECS]] [--checkout]";
+	bool checkout = false, wait = false;
+	double timeout = 0;
 	char **paths = calloc((size_t)argc + 1, sizeof *paths);
 	int np = 0;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--checkout"))
 			checkout = true;
 		else if (!strcmp(argv[i], "--wait"))
-			; /* local proxies are made in the foreground: always waits */
+			wait = true; /* local proxies are made in the foreground: always waits */
+		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc && atof(argv[i + 1]) > 0)
+			timeout = atof(argv[++i]);
 		else if (argv[i][0] == '-') {
 			free(paths);
-			return usage("usage: dits fetch-proxy PATH... [--checkout]");
+			return usage(use);
 		} else
 			paths[np++] = argv[i];
 	}
 	if (np == 0) {
 		free(paths);
-		return usage("usage: dits fetch-proxy PATH... [--checkout]");
+		return usage(use);
 	}
 	dits_repo *r;
 	if (dits_repo_open(&r, ".")) {
@@ -966,6 +973,28 @@ int cmd_fetch_proxy(int argc, char **argv)
 		free(paths);
 		dits_repo_free(r);
 		return fail();
+	}
+	/* With a remote, its proxies come first: made once, on the server. */
+	if (n) {
+		dits_id *ids = calloc(n, sizeof *ids);
+		char **names = calloc(n, sizeof *names);
+		size_t missing = 0;
+		int rrc = ids && names ? 0 : dits_error_set(DITS_ENOMEM, "out of memory");
+		for (size_t i = 0; i < n && !rrc; i++) {
+			ids[i] = assets[i].id;
+			names[i] = assets[i].path;
+		}
+		if (!rrc)
+			rrc = cli_remote_proxies(r, ids, names, n, dits_hologram_proxy_type(&rec), wait, timeout, &missing);
+		free(ids);
+		free(names);
+		if (rrc) {
+			int code = rrc < 0 ? fail() : 1;
+			free_assets(assets, n);
+			free(paths);
+			dits_repo_free(r);
+			return code;
+		}
 	}
 	/* Make whatever is not ready yet, here and now (the master is local). */
 	dits_metadb *db = NULL;

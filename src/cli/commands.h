@@ -4,7 +4,11 @@
 #ifndef DITS_CLI_COMMANDS_H
 #define DITS_CLI_COMMANDS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "buf.h"
+#include "hash.h"
 #include "repo.h"
 
 int cmd_config(int argc, char **argv);
@@ -13,6 +17,34 @@ int cmd_proxy(int argc, char **argv);
 int cmd_mode(int argc, char **argv);
 int cmd_fetch_proxy(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_remote(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_clone(int argc, char **argv);
+
+/*
+ * The lazy master fetch of a partial clone (no-ops in a full repository):
+ * fetches from the partial remote what these manifests' contents lack.
+ */
+int cli_fetch_contents(dits_repo *r, const dits_id *ids, size_t n);
+/* ... for the files commit changes against HEAD, except those with a local
+ * ready skip_variant (may be NULL) that a checkout will write instead. */
+int cli_fetch_for_commit(dits_repo *r, const dits_id *commit, const char *skip_variant);
+/* ... for the files under paths (all when npaths is 0) of commit, or of the
+ * index when commit is NULL (only those in proxy mode when proxies_only). */
+int cli_fetch_for_paths(dits_repo *r, const dits_id *commit, char **paths, int npaths, bool proxies_only);
+
+/*
+ * fetch-proxy in a repository with a remote: fetches and imports the
+ * remote's ready variants of type for assets, waiting for pending ones when
+ * wait (at most timeout seconds, 0 = no limit). Prints what is pending or
+ * failed and returns 1 then; 0 when every one is ready or, in a full
+ * repository, has no variant on the remote (*missing counts those: the
+ * local worker makes them); a DITS_E* code on an error.
+ */
+int cli_remote_proxies(dits_repo *r, const dits_id *assets, char **paths, size_t n, const char *type, bool wait,
+                       double timeout, size_t *missing);
 
 /*
  * checkout --mode proxy|master [--variant TYPE] [-- PATH...] on the current

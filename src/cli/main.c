@@ -580,6 +580,7 @@ static char *branch_ref_of(dits_repo *r, const char *rev)
 static int cmd_checkout(int argc, char **argv)
 {
 	const char *newbranch = NULL, *rev = NULL, *mode = NULL, *variant = NULL;
+	char **mode_paths = NULL;
 	int dashdash = -1;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--")) {
@@ -602,12 +603,35 @@ static int cmd_checkout(int argc, char **argv)
 			return usage_error("checkout: unknown option %s", argv[i]);
 		else if (!rev)
 			rev = argv[i];
+		else if (!mode_paths)
+			mode_paths = argv + i; /* checkout --mode M PATH...: allowed without -- */
 		else
-			return usage_error("checkout: unexpected argument %s (paths go after --)", argv[i]);
+			continue;
 	}
+	if (mode_paths && !mode)
+		return usage_error("checkout: unexpected argument %s (paths go after --)", mode_paths[0]);
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
+	/* --mode with paths and no --: every argument is a path unless the
+	 * only one is a revision that is not also a file. */
+	char **bare_paths = NULL;
+	int nbare = 0;
+	if (mode && rev && dashdash < 0) {
+		struct stat bst;
+		dits_id probe;
+		bool is_rev = !mode_paths && stat(rev, &bst) < 0 && dits_revparse(r, rev, &probe) == 0;
+		dits_error_clear();
+		if (!is_rev) {
+			for (int i = 1; i < argc; i++)
+				if (argv[i] == rev)
+					bare_paths = argv + i;
+			for (int i = (int)(bare_paths - argv); i < argc; i++)
+				if (argv[i][0] != '-' && (i == 0 || strcmp(argv[i - 1], "--variant")))
+					nbare++;
+			rev = NULL;
+		}
+	}
 	dits_progress p;
 	cli_progress_init(&p);
 	int rc = 0;
@@ -620,15 +644,34 @@ static int cmd_checkout(int argc, char **argv)
 		}
 		char **paths = dashdash >= 0 ? argv + dashdash + 1 : NULL;
 		int np = dashdash >= 0 ? argc - dashdash - 1 : 0;
+		char **owned = NULL;
+		if (bare_paths) {
+			/* The paths among the arguments (options and their values left out). */
+			owned = calloc((size_t)nbare + 1, sizeof *owned);
+			np = 0;
+			for (int i = (int)(bare_paths - argv); owned && i < argc; i++) {
+				if (!strcmp(argv[i], "--variant") || !strcmp(argv[i], "--mode")) {
+					i++;
+					continue;
+				}
+				if (argv[i][0] != '-')
+					owned[np++] = argv[i];
+			}
+			paths = owned;
+		}
 		if (rev) {
 			rc = dits_revparse(r, rev, &id);
-			if (!rc && np)
-				rc = dits_checkout_paths(r, &id, (const char *const *)paths, (size_t)np, &p);
-			else if (!rc) {
+			if (!rc && np) {
+				rc = cli_fetch_for_paths(r, &id, paths, np, false);
+				if (!rc)
+					rc = dits_checkout_paths(r, &id, (const char *const *)paths, (size_t)np, &p);
+			} else if (!rc) {
 				dits_id head;
 				bool same = dits_ref_read(r, "HEAD", &head) == 0 && dits_id_eq(&head, &id);
 				char *branch_ref = branch_ref_of(r, rev);
 				if (!same || branch_ref)
+					rc = cli_fetch_for_commit(r, &id, NULL);
+				if (!rc && (!same || branch_ref))
 					rc = dits_checkout_commit(r, &id, branch_ref, &p);
 				free(branch_ref);
 			}
@@ -638,6 +681,7 @@ static int cmd_checkout(int argc, char **argv)
 			}
 		}
 		int code = cli_checkout_mode(r, !strcmp(mode, "proxy"), variant, paths, np);
+		free(owned);
 		dits_repo_free(r);
 		return code;
 	}
@@ -648,6 +692,8 @@ static int cmd_checkout(int argc, char **argv)
 		}
 		if (rev)
 			rc = dits_revparse(r, rev, &id);
+		if (!rc)
+			rc = cli_fetch_for_paths(r, rev ? &id : NULL, argv + dashdash + 1, argc - dashdash - 1, false);
 		if (!rc)
 			rc = dits_checkout_paths(r, rev ? &id : NULL, (const char *const *)argv + dashdash + 1,
 			                         (size_t)(argc - dashdash - 1), &p);
@@ -663,6 +709,8 @@ static int cmd_checkout(int argc, char **argv)
 		rc = dits_revparse(r, rev ? rev : "HEAD", &id);
 		char *ref = dits_strfmt("refs/heads/%s", newbranch);
 		dits_id zero = { { 0 } };
+		if (!rc && rev)
+			rc = cli_fetch_for_commit(r, &id, NULL);
 		if (!rc && rev)
 			rc = dits_checkout_commit(r, &id, NULL, &p);
 		if (!rc)
@@ -683,6 +731,8 @@ static int cmd_checkout(int argc, char **argv)
 	}
 	char *branch_ref = branch_ref_of(r, rev);
 	rc = dits_revparse(r, rev, &id);
+	if (!rc)
+		rc = cli_fetch_for_commit(r, &id, NULL);
 	if (!rc)
 		rc = dits_checkout_commit(r, &id, branch_ref, &p);
 	if (!rc) {
@@ -849,8 +899,12 @@ static int cmd_fsck(int argc, char **argv)
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
-	long n = dits_fsck(r, print_problem, verbose ? print_note : NULL, NULL);
+	uint64_t not_fetched = 0;
+	long n = dits_fsck_partial(r, print_problem, verbose ? print_note : NULL, NULL, &not_fetched);
 	dits_repo_free(r);
+	if (not_fetched)
+		fprintf(stderr, "dits: note: %llu chunk%s not fetched (partial clone): the remote has them\n",
+		        (unsigned long long)not_fetched, not_fetched == 1 ? "" : "s");
 	if (n < 0)
 		return fail((int)n);
 	if (n > 0) {
@@ -1042,9 +1096,14 @@ static const command commands[] = {
 	{ "mount", cmd_mount, "mount [MOUNTPOINT [--mode proxy|master] [--variant TYPE] [--foreground] [REV]]  serve a commit read-only through FUSE (no argument: list mounts)" },
 	{ "umount", cmd_umount, "umount [--lazy] MOUNTPOINT  unmount a Dits mount" },
 	{ "mode", cmd_mode, "mode [--json] | mode proxy|master [PATH...]  list or switch what each working file holds" },
-	{ "fetch-proxy", cmd_fetch_proxy, "fetch-proxy PATH... [--checkout]  make sure ready proxies exist (and switch to them)" },
+	{ "fetch-proxy", cmd_fetch_proxy, "fetch-proxy PATH... [--wait [--timeout SECS]] [--checkout]  get ready proxies from the remote, or make them here (and switch to them)" },
 	{ "serve", cmd_serve, "serve [--listen ADDR:PORT] [--root DIR] [--workers N] [--auth FILE] [--tls-cert F --tls-key F]  serve repositories over HTTP" },
 	{ "worker", cmd_worker, "worker [--once|--drain] [--jobs N]  run proxy jobs in the foreground" },
+	{ "remote", cmd_remote, "remote [-v] | remote add NAME URL | remote remove NAME  the servers this repository syncs with" },
+	{ "push", cmd_push, "push [REMOTE] [BRANCH] [--force] [--json] [--jobs N] [--limit-rate R]  send a branch to a remote" },
+	{ "fetch", cmd_fetch, "fetch [REMOTE] [--json] [--jobs N] [--limit-rate R]  get a remote's branches, tags and ready variants" },
+	{ "pull", cmd_pull, "pull [REMOTE] [BRANCH] [--json] [--jobs N] [--limit-rate R]  fetch, then fast-forward the current branch" },
+	{ "clone", cmd_clone, "clone URL DIR [--mode proxy|master] [--json] [--jobs N] [--limit-rate R]  copy a remote repository (proxy: a partial clone with proxies)" },
 	{ "help", cmd_help, "help                        this list" },
 };
 

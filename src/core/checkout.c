@@ -16,6 +16,8 @@
 
 #include "error.h"
 #include "fsutil.h"
+#include "metadb.h"
+#include "object.h"
 #include "refs.h"
 #include "worktree.h"
 
@@ -39,12 +41,16 @@ static int ensure_parent(dits_repo *r, const char *rel)
 	return rc;
 }
 
-/* Writes one file from its manifest and updates its index entry. */
-static int materialize_entry(dits_repo *r, dits_index *idx, const char *path, uint32_t mode,
-                             const dits_id *id, const dits_progress *p)
+/*
+ * Writes one file from its manifest and updates its index entry. With proxy
+ * set, the proxy's bytes go to the master's path and the entry keeps the
+ * master's id and size in proxy mode (invariant 4).
+ */
+static int materialize_file(dits_repo *r, dits_index *idx, const char *path, uint32_t mode,
+                            const dits_id *id, uint64_t size, const dits_id *proxy, const dits_progress *p)
 {
 	dits_manifest m;
-	int rc = dits_manifest_read(r->odb, id, &m);
+	int rc = dits_manifest_read(r->odb, proxy ? proxy : id, &m);
 	if (rc)
 		return dits_error_wrap(rc, "%s", path);
 	char *abs = dits_path_join(r->workdir, path);
@@ -65,13 +71,50 @@ static int materialize_entry(dits_repo *r, dits_index *idx, const char *path, ui
 	if (!rc)
 		rc = dits_materialize(r->odb, &m, abs, tmp, (mode & 0111) ? 0755 : 0644, &st, co_advance, (void *)p);
 	free(tmp);
-	if (!rc)
+	if (!rc && proxy) {
+		rc = dits_index_set_nostat(idx, path, mode, size, id);
+		if (!rc)
+			dits_index_entry_set_proxy_stat(dits_index_find(idx, path), &st, proxy);
+	} else if (!rc) {
 		rc = dits_index_set(idx, path, &st, id);
+	}
 	if (p && p->file_done)
 		p->file_done(p->ctx);
 	free(abs);
 	dits_manifest_free(&m);
 	return rc;
+}
+
+static int materialize_entry(dits_repo *r, dits_index *idx, const char *path, uint32_t mode,
+                             const dits_id *id, const dits_progress *p)
+{
+	return materialize_file(r, idx, path, mode, id, 0, NULL, p);
+}
+
+/*
+ * The ready variant of type for asset when all of its bytes are here (a
+ * partial clone has the proxies but not every master).
+ */
+static bool local_variant(dits_repo *r, dits_metadb *db, const dits_id *asset, const char *type, dits_id *out)
+{
+	dits_variant v;
+	if (dits_variant_get(db, asset, type, &v)) {
+		dits_error_clear();
+		return false;
+	}
+	bool ok = !strcmp(v.status, "ready") && v.has_manifest;
+	if (ok)
+		*out = v.manifest;
+	dits_variant_free(&v);
+	dits_manifest m;
+	if (!ok || dits_manifest_read(r->odb, out, &m)) {
+		dits_error_clear();
+		return false;
+	}
+	for (uint64_t i = 0; i < m.nchunks && ok; i++)
+		ok = dits_odb_exists(r->odb, &m.chunks[i].id);
+	dits_manifest_free(&m);
+	return ok;
 }
 
 /* True when the worktree file at path already holds exactly t's content
@@ -108,9 +151,25 @@ static bool same_entry(const dits_flat_entry *a, const dits_flat_entry *b)
 int dits_checkout_commit(dits_repo *r, const dits_id *commit, const char *branch_ref,
                          const dits_progress *p)
 {
+	return dits_checkout_commit_opts(r, commit, branch_ref, p, NULL);
+}
+
+int dits_checkout_commit_opts(dits_repo *r, const dits_id *commit, const char *branch_ref,
+                              const dits_progress *p, const dits_checkout_opts *o)
+{
 	int rc = dits_repo_lock(r);
 	if (rc)
 		return rc;
+	dits_metadb *db = NULL;
+	if (o && o->proxy_variant) {
+		char *dbpath = dits_repo_path(r, "dits.db");
+		struct stat dst;
+		if (dbpath && stat(dbpath, &dst) == 0)
+			rc = dits_metadb_open(&db, dbpath);
+		free(dbpath);
+		if (rc)
+			return rc;
+	}
 	dits_flat head = { 0 }, target = { 0 };
 	dits_index idx;
 	bool idx_loaded = false, has_head = false;
@@ -221,7 +280,11 @@ int dits_checkout_commit(dits_repo *r, const dits_id *commit, const char *branch
 		}
 		if (same_entry(h, t) && e && !missing)
 			continue;
-		rc = materialize_entry(r, &idx, t->path, t->mode, &t->id, p);
+		dits_id proxy;
+		bool use_proxy = db && local_variant(r, db, &t->id, o->proxy_variant, &proxy);
+		rc = materialize_file(r, &idx, t->path, t->mode, &t->id, t->size, use_proxy ? &proxy : NULL, p);
+		if (!rc && o && o->report)
+			o->report(o->ctx, t->path, use_proxy ? DITS_MODE_SWAPPED : DITS_MODE_KEPT_MASTER, NULL);
 	}
 	if (p && p->finish)
 		p->finish(p->ctx);
@@ -243,6 +306,8 @@ int dits_checkout_commit(dits_repo *r, const dits_id *commit, const char *branch
 		rc = dits_head_set_detached(r, commit, msg ? msg : "checkout");
 	free(msg);
 out:
+	if (db)
+		dits_metadb_close(db);
 	free(state);
 	if (idx_loaded)
 		dits_index_free(&idx);

@@ -28,12 +28,30 @@ typedef struct walker {
 	void *ctx;
 	long problems;
 	bool check_chunks;   /* locate every chunk (fsck) */
+	bool partial;        /* a partial clone: absent chunks are not fetched yet, not lost */
+	uint64_t not_fetched;
 	/* stats */
 	dits_idset versions;      /* hash of (path, manifest) */
 	uint64_t logical, commits;
 } walker;
 
 static void problemf(walker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int partial_key(void *ctx, const char *key, const char *value)
+{
+	size_t n = strlen(key);
+	if (n > 8 && !strcmp(key + n - 8, ".partial") && !strcmp(value, "true"))
+		*(bool *)ctx = true;
+	return 0;
+}
+
+/* A partial (proxy) clone records remote.NAME.partial = true. */
+static bool repo_is_partial(dits_repo *r)
+{
+	bool partial = false;
+	dits_config_foreach(r->config, "remote.", partial_key, &partial);
+	return partial;
+}
 static void problemf(walker *w, const char *fmt, ...)
 {
 	char msg[1200];
@@ -77,6 +95,10 @@ static int walk_manifest(walker *w, const dits_id *id, const char *path)
 		dits_odb_loc loc;
 		char hex[DITS_ID_HEXLEN + 1];
 		if (dits_odb_locate(w->r->odb, &m.chunks[i].id, &loc)) {
+			if (w->partial) {
+				w->not_fetched++; /* the remote has it; a checkout fetches it */
+				continue;
+			}
 			dits_id_hex(hex, &m.chunks[i].id);
 			problemf(w, "%s: chunk %s is missing", path, hex);
 		} else if (loc.length != m.chunks[i].len) {
@@ -189,6 +211,8 @@ static int walk_all(walker *w, bool include_index)
 	int rc = dits_refs_foreach(r, "refs/heads/", walk_ref, w);
 	if (!rc)
 		rc = dits_refs_foreach(r, "refs/tags/", walk_ref, w);
+	if (!rc)
+		rc = dits_refs_foreach(r, "refs/remotes/", walk_ref, w);
 	if (rc && rc != DITS_ENOMEM) {
 		problemf(w, "refs: %s", dits_error_last());
 		rc = 0;
@@ -315,17 +339,25 @@ static void scan_orphan_packs(dits_repo *r, dits_report_fn note, void *ctx, bool
 
 long dits_fsck(dits_repo *r, dits_report_fn problem, dits_report_fn note, void *ctx)
 {
+	return dits_fsck_partial(r, problem, note, ctx, NULL);
+}
+
+long dits_fsck_partial(dits_repo *r, dits_report_fn problem, dits_report_fn note, void *ctx, uint64_t *not_fetched)
+{
 	walker w = { 0 };
 	w.r = r;
 	w.problem = problem;
 	w.ctx = ctx;
 	w.check_chunks = true;
+	w.partial = repo_is_partial(r);
 	for (size_t i = 0; i < dits_odb_pack_count(r->odb); i++)
 		dits_odb_verify_pack(r->odb, i, pack_problem, &w);
 	int rc = walk_all(&w, true);
 	scan_leftovers(dits_odb_dir(r->odb), "tmp-", NULL, note, ctx, false, NULL);
 	scan_orphan_packs(r, note, ctx, false, NULL);
 	scan_leftovers(r->dir, ".tmp-", NULL, note, ctx, false, NULL);
+	if (not_fetched)
+		*not_fetched = w.not_fetched;
 	dits_idset_free(&w.seen);
 	dits_idset_free(&w.versions);
 	return rc ? rc : w.problems;
@@ -384,6 +416,7 @@ int dits_gc(dits_repo *r, dits_gc_result *res)
 	walker w = { 0 };
 	w.r = r;
 	w.check_chunks = true;
+	w.partial = repo_is_partial(r); /* what is not here cannot be collected either */
 	rc = walk_all(&w, true);
 	if (!rc && w.problems)
 		rc = dits_error_set(DITS_ECORRUPT, "gc stopped: the repository has %ld problem(s); run dits fsck",

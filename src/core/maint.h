@@ -19,6 +19,14 @@ typedef void (*dits_report_fn)(void *ctx, const char *msg);
  * error that stopped the check.
  */
 long dits_fsck(dits_repo *r, dits_report_fn problem, dits_report_fn note, void *ctx);
+/*
+ * The same; in a partial clone (remote.NAME.partial = true) chunks that are
+ * absent are not problems but counted in *not_fetched (may be NULL): the
+ * remote has them and a checkout fetches them. Everything present is
+ * verified all the same.
+ */
+long dits_fsck_partial(dits_repo *r, dits_report_fn problem, dits_report_fn note, void *ctx,
+                       uint64_t *not_fetched);
 
 typedef struct dits_gc_result {
 	uint64_t removed_objects, removed_bytes, kept_objects, packs_before, packs_after;

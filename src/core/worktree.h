@@ -110,6 +110,22 @@ int dits_commit_create(dits_repo *r, const char *message, bool allow_empty, dits
 int dits_checkout_commit(dits_repo *r, const dits_id *commit, const char *branch_ref,
                          const dits_progress *p);
 
+/* How dits_checkout_commit_opts writes files; every member may be zero. */
+typedef struct dits_checkout_opts {
+	/*
+	 * Write this ready variant (e.g. proxy_1080p), when all of its bytes
+	 * are local, at the master's path in proxy mode instead of the master:
+	 * a partial clone materializes proxies without the masters.
+	 */
+	const char *proxy_variant;
+	/* Called per file written: DITS_MODE_SWAPPED (proxy) or DITS_MODE_KEPT_MASTER. */
+	void (*report)(void *ctx, const char *path, int outcome, const char *why);
+	void *ctx;
+} dits_checkout_opts;
+
+int dits_checkout_commit_opts(dits_repo *r, const dits_id *commit, const char *branch_ref,
+                              const dits_progress *p, const dits_checkout_opts *o);
+
 /* Restores paths from commit (NULL: from the index) into worktree and index. */
 int dits_checkout_paths(dits_repo *r, const dits_id *commit, const char *const *paths, size_t n,
                         const dits_progress *p);

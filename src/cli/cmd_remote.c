@@ -1,0 +1,935 @@
+/*
+ * dits remote, push, fetch, pull, clone: the sync commands (docs/SYNC.md),
+ * and the lazy fetch that lets a partial clone check out masters.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "commands.h"
+#include "error.h"
+#include "fsutil.h"
+#include "hologram.h"
+#include "idset.h"
+#include "metadb.h"
+#include "object.h"
+#include "progress.h"
+#include "refs.h"
+#include "wire.h"
+#include "worktree.h"
+
+static int fail(void)
+{
+	const char *msg = dits_error_last();
+	fprintf(stderr, "dits: error: %s\n", *msg ? msg : "failed");
+	return 1;
+}
+
+static int usage(const char *msg)
+{
+	fprintf(stderr, "dits: %s\n(see 'dits help')\n", msg);
+	return 2;
+}
+
+static int write_config(dits_repo *r)
+{
+	char *path = dits_repo_path(r, "config");
+	int rc = path ? dits_config_write(r->config, path) : dits_error_set(DITS_ENOMEM, "out of memory");
+	free(path);
+	return rc;
+}
+
+static const char *proxy_type_of(dits_repo *r)
+{
+	dits_proxy_recipe rec;
+	if (dits_hologram_recipe_from_config(r, &rec)) {
+		dits_error_clear();
+		dits_proxy_recipe_default(&rec);
+	}
+	return dits_hologram_proxy_type(&rec);
+}
+
+static void hex_of(char out[DITS_ID_HEXLEN + 1], const dits_id *id)
+{
+	dits_id_hex(out, id);
+}
+
+/* ---- options shared by push, fetch, pull and clone ------------------- */
+
+typedef struct sync_args {
+	bool json, force;
+	const char *mode;   /* clone: proxy or master */
+	dits_xfer_opts xfer;
+	char *pos[3];
+	int npos;
+} sync_args;
+
+/* Parses the options; 0, or an exit code after a usage message. */
+static int parse_sync_args(int argc, char **argv, sync_args *a, const char *use)
+{
+	memset(a, 0, sizeof *a);
+	for (int i = 1; i < argc; i++) {
+		const char *s = argv[i];
+		const char *val = NULL;
+		if (!strcmp(s, "--json"))
+			a->json = true;
+		else if (!strcmp(s, "--force") || !strcmp(s, "-f"))
+			a->force = true;
+		else if ((!strcmp(s, "--jobs") || !strcmp(s, "-j") || !strcmp(s, "--limit-rate") || !strcmp(s, "--mode")) &&
+		         i + 1 < argc)
+			val = argv[++i];
+		else if (!strncmp(s, "--jobs=", 7) || !strncmp(s, "--mode=", 7))
+			val = s + 7, s = !strncmp(s, "--jobs=", 7) ? "--jobs" : "--mode";
+		else if (!strncmp(s, "--limit-rate=", 13))
+			val = s + 13, s = "--limit-rate";
+		else if (s[0] == '-')
+			return usage(use);
+		else if (a->npos < 3)
+			a->pos[a->npos++] = argv[i];
+		else
+			return usage(use);
+		if (!val)
+			continue;
+		if (!strcmp(s, "--mode")) {
+			if (strcmp(val, "proxy") && strcmp(val, "master"))
+				return usage("--mode is proxy or master");
+			a->mode = val;
+		} else if (!strcmp(s, "--limit-rate")) {
+			if (dits_wire_parse_rate(val, &a->xfer.rate) || a->xfer.rate == 0)
+				return usage("--limit-rate takes a rate such as 10M (bytes per second) or 50Mbit");
+		} else {
+			char *end;
+			long n = strtol(val, &end, 10);
+			if (*end || n < 1 || n > 64)
+				return usage("--jobs takes a number of connections from 1 to 64");
+			a->xfer.jobs = (int)n;
+		}
+	}
+	return 0;
+}
+
+static void json_bytes(dits_buf *b, const dits_remote *rm)
+{
+	const dits_xfer_stats *st = dits_remote_stats(rm);
+	dits_buf_printf(b, ",\"bytes_sent\":%llu,\"bytes_received\":%llu,\"requests\":%llu",
+	                (unsigned long long)st->bytes_sent, (unsigned long long)st->bytes_received,
+	                (unsigned long long)st->requests);
+}
+
+static void print_buf(dits_buf *b)
+{
+	fwrite(b->data ? (void *)b->data : (void *)"", 1, b->len, stdout);
+	dits_buf_free(b);
+}
+
+/* ---- dits remote ----------------------------------------------------- */
+
+static bool remote_name_valid(const char *name)
+{
+	return dits_wire_repo_name_valid(name) && dits_ref_name_valid(name);
+}
+
+typedef struct list_ctx {
+	dits_repo *r;
+	bool verbose;
+} list_ctx;
+
+static int list_remote(void *ctx, const char *key, const char *value)
+{
+	list_ctx *l = ctx;
+	size_t n = strlen(key);
+	if (n < 12 || strcmp(key + n - 4, ".url"))
+		return 0;
+	int len = (int)(n - 7 - 4);
+	if (l->verbose) {
+		char pk[300];
+		snprintf(pk, sizeof pk, "remote.%.*s.partial", len, key + 7);
+		const char *partial = dits_config_get(l->r->config, pk);
+		printf("%.*s\t%s%s\n", len, key + 7, value, partial && !strcmp(partial, "true") ? " (partial)" : "");
+	} else {
+		printf("%.*s\n", len, key + 7);
+	}
+	return 0;
+}
+
+typedef struct unset_ctx {
+	char prefix[300];
+	char **keys;
+	size_t n;
+} unset_ctx;
+
+static int collect_key(void *ctx, const char *key, const char *value)
+{
+	(void)value;
+	unset_ctx *u = ctx;
+	char **nk = realloc(u->keys, (u->n + 1) * sizeof *nk);
+	if (!nk)
+		return DITS_ENOMEM;
+	u->keys = nk;
+	u->keys[u->n] = strdup(key);
+	if (!u->keys[u->n])
+		return DITS_ENOMEM;
+	u->n++;
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* Removes a directory tree; 0 when it is gone. */
+static int remove_tree(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return 0;
+	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int cmd_remote(int argc, char **argv)
+{
+	dits_repo *r;
+	if (dits_repo_open(&r, "."))
+		return fail();
+	int rc = 0;
+	if (argc < 2 || !strcmp(argv[1], "-v") || !strcmp(argv[1], "--verbose")) {
+		list_ctx l = { r, argc >= 2 };
+		dits_config_foreach(r->config, "remote.", list_remote, &l);
+	} else if (!strcmp(argv[1], "add") && argc == 4) {
+		const char *name = argv[2], *url = argv[3], *why;
+		char key[300];
+		snprintf(key, sizeof key, "remote.%s.url", name);
+		if (!remote_name_valid(name))
+			rc = dits_error_set(DITS_EINVALID, "'%s' is not a valid remote name", name);
+		else if (!dits_remote_url_valid(url, &why))
+			rc = dits_error_set(DITS_EINVALID, "%s: not a Dits remote URL (http(s)://HOST:PORT/NAME): %s", url, why);
+		else if (dits_config_get(r->config, key))
+			rc = dits_error_set(DITS_EEXISTS, "remote '%s' already exists", name);
+		if (!rc)
+			rc = dits_config_set(r->config, key, url);
+		if (!rc)
+			rc = write_config(r);
+		rc = rc ? fail() : 0;
+	} else if ((!strcmp(argv[1], "remove") || !strcmp(argv[1], "rm")) && argc == 3) {
+		unset_ctx u = { "", NULL, 0 };
+		snprintf(u.prefix, sizeof u.prefix, "remote.%s.", argv[2]);
+		if (!remote_name_valid(argv[2]))
+			rc = dits_error_set(DITS_EINVALID, "'%s' is not a valid remote name", argv[2]);
+		else if (dits_config_foreach(r->config, u.prefix, collect_key, &u))
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		else if (!u.n)
+			rc = dits_error_set(DITS_ENOTFOUND, "%s: no remote of that name", argv[2]);
+		for (size_t i = 0; i < u.n && !rc; i++)
+			rc = dits_config_unset(r->config, u.keys[i]);
+		if (!rc && !(rc = dits_repo_lock(r)))
+			rc = write_config(r);
+		if (!rc) {
+			/* Its remote-tracking refs go with it. */
+			char *rel = dits_strfmt("refs/remotes/%s", argv[2]);
+			char *dir = rel ? dits_repo_path(r, rel) : NULL;
+			if (dir && remove_tree(dir))
+				rc = dits_error_errno("%s: cannot remove", dir);
+			free(dir);
+			free(rel);
+		}
+		for (size_t i = 0; i < u.n; i++)
+			free(u.keys[i]);
+		free(u.keys);
+		rc = rc ? fail() : 0;
+	} else {
+		rc = usage("usage: dits remote [-v] | remote add NAME URL | remote remove NAME");
+	}
+	dits_repo_free(r);
+	return rc;
+}
+
+/* ---- dits push ------------------------------------------------------- */
+
+static char *current_branch(dits_repo *r)
+{
+	char *target = NULL;
+	if (dits_head_target(r, &target) || !target) {
+		free(target);
+		dits_error_set(DITS_EINVALID, "HEAD is detached; name the branch to push");
+		return NULL;
+	}
+	char *b = strdup(target + strlen("refs/heads/"));
+	free(target);
+	return b;
+}
+
+int cmd_push(int argc, char **argv)
+{
+	sync_args a;
+	int code = parse_sync_args(argc, argv, &a, "usage: dits push [REMOTE] [BRANCH] [--force] [--json] [--jobs N] [--limit-rate R]");
+	if (code)
+		return code;
+	if (a.npos > 2 || a.mode)
+		return usage("usage: dits push [REMOTE] [BRANCH] [--force] [--json] [--jobs N] [--limit-rate R]");
+	dits_repo *r;
+	if (dits_repo_open(&r, "."))
+		return fail();
+	const char *remote = a.npos > 0 ? a.pos[0] : "origin";
+	char *branch = a.npos > 1 ? strdup(a.pos[1]) : current_branch(r);
+	dits_remote *rm = NULL;
+	dits_progress p;
+	cli_progress_init(&p);
+	if (!a.json)
+		a.xfer.progress = &p;
+	dits_push_result res;
+	int rc = branch ? dits_remote_open(&rm, r, remote) : DITS_EINVALID;
+	if (!rc)
+		rc = dits_push(r, rm, branch, a.force, &a.xfer, &res);
+	if (rc) {
+		code = fail();
+	} else {
+		char oh[DITS_ID_HEXLEN + 1], nh[DITS_ID_HEXLEN + 1];
+		hex_of(oh, &res.old);
+		hex_of(nh, &res.new);
+		dits_buf b = DITS_BUF_INIT;
+		if (a.json) {
+			dits_buf_puts(&b, "{\"remote\":");
+			dits_buf_put_json_str(&b, remote);
+			dits_buf_puts(&b, ",\"url\":");
+			dits_buf_put_json_str(&b, dits_remote_url(rm));
+			dits_buf_printf(&b, ",\"ref\":\"%s\",\"old\":\"%s\",\"new\":\"%s\",\"created\":%s,\"up_to_date\":%s,"
+			                "\"forced\":%s,\"objects_sent\":%llu,\"variants_registered\":%llu",
+			                res.ref, oh, nh, res.created ? "true" : "false", res.up_to_date ? "true" : "false",
+			                a.force ? "true" : "false", (unsigned long long)res.objects,
+			                (unsigned long long)res.variants);
+			json_bytes(&b, rm);
+			dits_buf_puts(&b, "}\n");
+		} else if (res.up_to_date) {
+			dits_buf_printf(&b, "To %s\n   %s is up to date\n", dits_remote_url(rm), branch);
+		} else {
+			char human[32];
+			cli_human_bytes(human, sizeof human, (double)dits_remote_stats(rm)->bytes_sent);
+			dits_buf_printf(&b, "To %s\n   %.12s..%.12s  %s -> %s%s (%llu objects, %s sent)\n",
+			                dits_remote_url(rm), dits_id_is_zero(&res.old) ? "(new)" : oh, nh, branch, branch,
+			                a.force ? " (forced)" : "", (unsigned long long)res.objects, human);
+		}
+		print_buf(&b);
+		if (*res.variant_warning)
+			fprintf(stderr, "dits: warning: variants were not registered on %s: %s\n", remote, res.variant_warning);
+	}
+	dits_remote_free(rm);
+	free(branch);
+	dits_repo_free(r);
+	return code;
+}
+
+/* ---- dits fetch ------------------------------------------------------ */
+
+typedef struct fallback_list {
+	char **path, **why;
+	size_t n;
+} fallback_list;
+
+static void on_fallback(void *ctx, const char *path, const char *why)
+{
+	fallback_list *f = ctx;
+	if (!dits_hologram_is_video_path(path))
+		return; /* only videos are expected to have proxies */
+	char **np = realloc(f->path, (f->n + 1) * sizeof *np);
+	if (np)
+		f->path = np;
+	char **nw = realloc(f->why, (f->n + 1) * sizeof *nw);
+	if (nw)
+		f->why = nw;
+	if (!np || !nw)
+		return;
+	f->path[f->n] = strdup(path);
+	f->why[f->n] = strdup(why);
+	f->n++;
+}
+
+static void fallback_free(fallback_list *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->path[i]);
+		free(f->why[i]);
+	}
+	free(f->path);
+	free(f->why);
+}
+
+static bool remote_is_partial(dits_repo *r, const char *remote)
+{
+	char key[300];
+	snprintf(key, sizeof key, "remote.%s.partial", remote);
+	const char *v = dits_config_get(r->config, key);
+	return v && !strcmp(v, "true");
+}
+
+static void json_fetch(dits_buf *b, const dits_fetch_result *res, const fallback_list *fb)
+{
+	dits_buf_printf(b, ",\"refs_updated\":%llu,\"objects_received\":%llu,\"chunks_received\":%llu,"
+	                "\"variants_imported\":%llu,\"masters_instead_of_proxies\":[",
+	                (unsigned long long)res->refs_updated, (unsigned long long)res->objects,
+	                (unsigned long long)res->chunks, (unsigned long long)res->variants);
+	for (size_t i = 0; fb && i < fb->n; i++) {
+		dits_buf_puts(b, i ? ",{\"path\":" : "{\"path\":");
+		dits_buf_put_json_str(b, fb->path[i]);
+		dits_buf_puts(b, ",\"why\":");
+		dits_buf_put_json_str(b, fb->why[i]);
+		dits_buf_puts(b, "}");
+	}
+	dits_buf_puts(b, "]");
+}
+
+/* Fetches from remote into r; prints nothing. */
+static int do_fetch(dits_repo *r, dits_remote *rm, const sync_args *a, dits_progress *p, fallback_list *fb,
+                    dits_fetch_result *res)
+{
+	dits_fetch_opts o = { a->xfer, remote_is_partial(r, dits_remote_name(rm)), proxy_type_of(r), on_fallback, fb };
+	if (!a->json)
+		o.xfer.progress = p;
+	return dits_fetch(r, rm, &o, res);
+}
+
+int cmd_fetch(int argc, char **argv)
+{
+	sync_args a;
+	int code = parse_sync_args(argc, argv, &a, "usage: dits fetch [REMOTE] [--json] [--jobs N] [--limit-rate R]");
+	if (code)
+		return code;
+	if (a.npos > 1 || a.mode || a.force)
+		return usage("usage: dits fetch [REMOTE] [--json] [--jobs N] [--limit-rate R]");
+	dits_repo *r;
+	if (dits_repo_open(&r, "."))
+		return fail();
+	const char *remote = a.npos ? a.pos[0] : "origin";
+	dits_remote *rm = NULL;
+	dits_progress p;
+	cli_progress_init(&p);
+	fallback_list fb = { 0 };
+	dits_fetch_result res = { 0 };
+	int rc = dits_remote_open(&rm, r, remote);
+	if (!rc)
+		rc = do_fetch(r, rm, &a, &p, &fb, &res);
+	if (rc) {
+		code = fail();
+	} else {
+		dits_buf b = DITS_BUF_INIT;
+		if (a.json) {
+			dits_buf_puts(&b, "{\"remote\":");
+			dits_buf_put_json_str(&b, remote);
+			json_fetch(&b, &res, &fb);
+			json_bytes(&b, rm);
+			dits_buf_puts(&b, "}\n");
+		} else {
+			char human[32];
+			cli_human_bytes(human, sizeof human, (double)dits_remote_stats(rm)->bytes_received);
+			dits_buf_printf(&b, "From %s: %llu ref%s updated, %llu objects and %llu chunks received (%s), %llu variant%s imported\n",
+			                dits_remote_url(rm), (unsigned long long)res.refs_updated, res.refs_updated == 1 ? "" : "s",
+			                (unsigned long long)res.objects, (unsigned long long)res.chunks, human,
+			                (unsigned long long)res.variants, res.variants == 1 ? "" : "s");
+		}
+		print_buf(&b);
+	}
+	dits_fetch_result_free(&res);
+	fallback_free(&fb);
+	dits_remote_free(rm);
+	dits_repo_free(r);
+	return code;
+}
+
+/* ---- lazy fetch of contents (partial clones) ------------------------- */
+
+/* True when every chunk of manifest is here. */
+static bool contents_local(dits_repo *r, const dits_id *manifest)
+{
+	dits_manifest m;
+	if (dits_manifest_read(r->odb, manifest, &m)) {
+		dits_error_clear();
+		return false;
+	}
+	bool ok = true;
+	for (uint64_t i = 0; i < m.nchunks && ok; i++)
+		ok = dits_odb_exists(r->odb, &m.chunks[i].id);
+	dits_manifest_free(&m);
+	return ok;
+}
+
+int cli_fetch_contents(dits_repo *r, const dits_id *ids, size_t n)
+{
+	char *remote = NULL;
+	if (!dits_repo_partial_remote(r, &remote))
+		return 0;
+	dits_id *need = calloc(n + 1, sizeof *need);
+	size_t k = 0;
+	dits_idset seen = { 0 };
+	int rc = need ? 0 : dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n && !rc; i++) {
+		int added = dits_idset_add(&seen, &ids[i]);
+		if (added < 0)
+			rc = added;
+		else if (added && !contents_local(r, &ids[i]))
+			need[k++] = ids[i];
+	}
+	if (!rc && k) {
+		dits_remote *rm = NULL;
+		dits_progress p;
+		cli_progress_init(&p);
+		dits_xfer_opts o = { 0, 0, &p };
+		uint64_t got = 0;
+		rc = dits_remote_open(&rm, r, remote);
+		if (!rc)
+			rc = dits_fetch_contents(r, rm, need, k, &o, &got);
+		if (!rc)
+			fprintf(stderr, "fetched %zu master%s from %s (%llu chunks)\n", k, k == 1 ? "" : "s", remote,
+			        (unsigned long long)got);
+		else
+			dits_error_wrap(rc, "fetching masters from %s (partial clone)", remote);
+		dits_remote_free(rm);
+	}
+	dits_idset_free(&seen);
+	free(need);
+	free(remote);
+	return rc;
+}
+
+int cli_fetch_for_commit(dits_repo *r, const dits_id *commit, const char *skip_variant)
+{
+	if (!dits_repo_partial_remote(r, NULL))
+		return 0;
+	dits_flat head = { 0 }, target = { 0 };
+	bool has_head;
+	dits_id head_id;
+	dits_metadb *db = NULL;
+	int rc = dits_flat_from_head(r, &head, &has_head, &head_id);
+	if (!rc)
+		rc = dits_flat_from_commit(r, commit, &target);
+	if (!rc && skip_variant && dits_metadb_open_repo(&db, r))
+		db = NULL;
+	dits_id *ids = calloc(target.n + 1, sizeof *ids);
+	size_t n = 0;
+	if (!rc && !ids)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < target.n && !rc; i++) {
+		const dits_flat_entry *h = dits_flat_find(&head, target.e[i].path);
+		if (h && dits_id_eq(&h->id, &target.e[i].id))
+			continue;
+		dits_variant v;
+		if (db && dits_variant_get(db, &target.e[i].id, skip_variant, &v) == 0) {
+			bool ready = !strcmp(v.status, "ready") && v.has_manifest && contents_local(r, &v.manifest);
+			dits_variant_free(&v);
+			if (ready)
+				continue; /* its proxy will be written instead */
+		}
+		dits_error_clear();
+		ids[n++] = target.e[i].id;
+	}
+	if (!rc)
+		rc = cli_fetch_contents(r, ids, n);
+	if (db)
+		dits_metadb_close(db);
+	free(ids);
+	dits_flat_free(&head);
+	dits_flat_free(&target);
+	return rc;
+}
+
+int cli_fetch_for_paths(dits_repo *r, const dits_id *commit, char **paths, int npaths, bool proxies_only)
+{
+	if (!dits_repo_partial_remote(r, NULL))
+		return 0;
+	dits_flat src = { 0 };
+	dits_index idx;
+	bool idx_loaded = false;
+	int rc;
+	if (commit) {
+		rc = dits_flat_from_commit(r, commit, &src);
+	} else {
+		rc = dits_index_load(r, &idx);
+		idx_loaded = !rc;
+	}
+	size_t total = commit ? src.n : (idx_loaded ? idx.n : 0);
+	dits_id *ids = calloc(total + 1, sizeof *ids);
+	char **rels = calloc((size_t)npaths + 1, sizeof *rels);
+	size_t n = 0;
+	if (!rc && (!ids || !rels))
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	for (int i = 0; i < npaths && !rc; i++)
+		rc = dits_repo_relpath(r, paths[i], &rels[i]);
+	for (size_t k = 0; k < total && !rc; k++) {
+		const char *path = commit ? src.e[k].path : idx.e[k].path;
+		bool want = npaths == 0;
+		for (int i = 0; i < npaths && !want; i++)
+			want = dits_path_is_under(path, rels[i]);
+		/* A master already on disk needs nothing. */
+		if (want && !commit && proxies_only && !(idx.e[k].flags & DITS_INDEX_PROXY))
+			want = false;
+		if (want)
+			ids[n++] = commit ? src.e[k].id : idx.e[k].id;
+	}
+	if (!rc)
+		rc = cli_fetch_contents(r, ids, n);
+	for (int i = 0; rels && i < npaths; i++)
+		free(rels[i]);
+	free(rels);
+	free(ids);
+	if (idx_loaded)
+		dits_index_free(&idx);
+	dits_flat_free(&src);
+	return rc;
+}
+
+/* ---- dits pull ------------------------------------------------------- */
+
+/* True when anc is commit or one of its ancestors. */
+static int is_ancestor(dits_repo *r, const dits_id *anc, const dits_id *commit, bool *out)
+{
+	*out = false;
+	dits_idset seen = { 0 };
+	size_t n = 0, cap = 64;
+	dits_id *stack = malloc(cap * sizeof *stack);
+	int rc = stack ? 0 : dits_error_set(DITS_ENOMEM, "out of memory");
+	if (!rc)
+		stack[n++] = *commit;
+	while (!rc && n && !*out) {
+		dits_id c = stack[--n];
+		if (dits_id_eq(&c, anc)) {
+			*out = true;
+			break;
+		}
+		int a = dits_idset_add(&seen, &c);
+		if (a <= 0) {
+			rc = a;
+			continue;
+		}
+		dits_commit cm;
+		if ((rc = dits_commit_read(r->odb, &c, &cm)))
+			break;
+		for (size_t i = 0; i < cm.nparents && !rc; i++) {
+			if (n == cap) {
+				dits_id *ns = realloc(stack, cap * 2 * sizeof *ns);
+				if (!ns) {
+					rc = dits_error_set(DITS_ENOMEM, "out of memory");
+					break;
+				}
+				stack = ns;
+				cap *= 2;
+			}
+			stack[n++] = cm.parents[i];
+		}
+		dits_commit_free(&cm);
+	}
+	free(stack);
+	dits_idset_free(&seen);
+	return rc;
+}
+
+int cmd_pull(int argc, char **argv)
+{
+	sync_args a;
+	const char *use = "usage: dits pull [REMOTE] [BRANCH] [--json] [--jobs N] [--limit-rate R]";
+	int code = parse_sync_args(argc, argv, &a, use);
+	if (code)
+		return code;
+	if (a.npos > 2 || a.mode || a.force)
+		return usage(use);
+	dits_repo *r;
+	if (dits_repo_open(&r, "."))
+		return fail();
+	const char *remote = a.npos > 0 ? a.pos[0] : "origin";
+	char *target = NULL;
+	int rc = dits_head_target(r, &target);
+	if (!rc && !target)
+		rc = dits_error_set(DITS_EINVALID, "HEAD is detached; check out a branch to pull into");
+	const char *local_branch = target ? target + strlen("refs/heads/") : NULL;
+	const char *branch = a.npos > 1 ? a.pos[1] : local_branch;
+	dits_remote *rm = NULL;
+	dits_progress p;
+	cli_progress_init(&p);
+	fallback_list fb = { 0 };
+	dits_fetch_result res = { 0 };
+	if (!rc)
+		rc = dits_remote_open(&rm, r, remote);
+	if (!rc)
+		rc = do_fetch(r, rm, &a, &p, &fb, &res);
+	dits_id theirs, ours;
+	bool has_ours = false, ff = false;
+	const char *outcome = "up to date";
+	if (!rc) {
+		char *track = dits_strfmt("refs/remotes/%s/%s", remote, branch);
+		rc = track ? dits_ref_read(r, track, &theirs) : DITS_ENOMEM;
+		if (rc)
+			rc = dits_error_set(rc, "remote %s has no branch '%s'", remote, branch);
+		free(track);
+	}
+	if (!rc) {
+		has_ours = dits_ref_read(r, target, &ours) == 0;
+		dits_error_clear();
+		bool behind = false, ahead = false;
+		if (has_ours && !dits_id_eq(&ours, &theirs)) {
+			if (!(rc = is_ancestor(r, &ours, &theirs, &ff)) && !ff)
+				rc = is_ancestor(r, &theirs, &ours, &ahead);
+			behind = ff;
+			if (!rc && !ff && !ahead)
+				rc = dits_error_set(DITS_ECONFLICT,
+				                    "%s and %s/%s have diverged; merging is not supported (nothing changed)",
+				                    local_branch, remote, branch);
+			if (ahead)
+				outcome = "ahead: nothing to pull";
+		}
+		if (!rc && (!has_ours || behind)) {
+			/* A partial clone keeps proxies where it has them and fetches the other masters. */
+			bool partial = dits_repo_partial_remote(r, NULL);
+			const char *variant = partial ? proxy_type_of(r) : NULL;
+			dits_checkout_opts co = { variant, NULL, NULL };
+			rc = cli_fetch_for_commit(r, &theirs, variant);
+			if (!rc)
+				rc = dits_checkout_commit_opts(r, &theirs, target, a.json ? NULL : &p, &co);
+			dits_id zero = { { 0 } };
+			if (!rc)
+				rc = dits_ref_update(r, target, &theirs, has_ours ? &ours : &zero, "pull: fast-forward");
+			outcome = "fast-forward";
+		}
+	}
+	if (rc) {
+		code = fail();
+	} else {
+		char oh[DITS_ID_HEXLEN + 1] = "", th[DITS_ID_HEXLEN + 1];
+		if (has_ours)
+			hex_of(oh, &ours);
+		hex_of(th, &theirs);
+		dits_buf b = DITS_BUF_INIT;
+		if (a.json) {
+			dits_buf_puts(&b, "{\"remote\":");
+			dits_buf_put_json_str(&b, remote);
+			dits_buf_printf(&b, ",\"branch\":\"%s\",\"outcome\":\"%s\",\"old\":\"%s\",\"new\":\"%s\"",
+			                local_branch, outcome, oh, !strcmp(outcome, "fast-forward") ? th : oh);
+			json_fetch(&b, &res, &fb);
+			json_bytes(&b, rm);
+			dits_buf_puts(&b, "}\n");
+		} else if (!strcmp(outcome, "fast-forward")) {
+			dits_buf_printf(&b, "Fast-forward %s: %.12s..%.12s\n", local_branch, has_ours ? oh : "(none)", th);
+		} else {
+			dits_buf_printf(&b, "%s: %s\n", local_branch, outcome);
+		}
+		print_buf(&b);
+	}
+	dits_fetch_result_free(&res);
+	fallback_free(&fb);
+	dits_remote_free(rm);
+	free(target);
+	dits_repo_free(r);
+	return code;
+}
+
+/* ---- dits clone ------------------------------------------------------ */
+
+typedef struct clone_ui {
+	uint64_t proxies, masters;
+} clone_ui;
+
+static void on_written(void *ctx, const char *path, int outcome, const char *why)
+{
+	(void)path;
+	(void)why;
+	clone_ui *ui = ctx;
+	if (outcome == DITS_MODE_SWAPPED)
+		ui->proxies++;
+	else
+		ui->masters++;
+}
+
+/* The branch a clone checks out: the remote's HEAD, else its first branch. */
+static const char *clone_branch(const dits_remote_refs *refs, dits_id *tip)
+{
+	if (refs->head && !strncmp(refs->head, "refs/heads/", 11)) {
+		const dits_id *id = dits_remote_refs_find(refs, refs->head);
+		if (id) {
+			*tip = *id;
+			return refs->head;
+		}
+	}
+	for (size_t i = 0; i < refs->n; i++)
+		if (!strncmp(refs->names[i], "refs/heads/", 11)) {
+			*tip = refs->ids[i];
+			return refs->names[i];
+		}
+	return NULL;
+}
+
+int cmd_clone(int argc, char **argv)
+{
+	sync_args a;
+	const char *use = "usage: dits clone URL DIR [--mode proxy|master] [--json] [--jobs N] [--limit-rate R]";
+	int code = parse_sync_args(argc, argv, &a, use);
+	if (code)
+		return code;
+	if (a.npos != 2 || a.force)
+		return usage(use);
+	const char *url = a.pos[0], *dir = a.pos[1];
+	bool partial = a.mode && !strcmp(a.mode, "proxy");
+	dits_remote *rm = NULL;
+	dits_remote_refs refs = { 0 };
+	dits_repo *r = NULL;
+	bool made_dir = false;
+	int rc = dits_remote_open_url(&rm, "origin", url);
+	/* Ask the server first: a bad URL leaves nothing behind. */
+	if (!rc)
+		rc = dits_remote_get_refs(rm, &refs);
+	if (!rc && !refs.exists)
+		rc = dits_error_set(DITS_ENOTFOUND, "%s: no such repository on the server", url);
+	struct stat st;
+	if (!rc && stat(dir, &st) == 0) {
+		char *dots = dits_path_join(dir, ".dits");
+		struct stat dst;
+		if (!S_ISDIR(st.st_mode))
+			rc = dits_error_set(DITS_EEXISTS, "%s: exists and is not a directory", dir);
+		else if (dots && stat(dots, &dst) == 0)
+			rc = dits_error_set(DITS_EEXISTS, "%s: already holds a repository", dir);
+		free(dots);
+	} else if (!rc) {
+		made_dir = true;
+	}
+	if (!rc)
+		rc = dits_repo_init(&r, dir, &refs.chunker);
+	if (!rc)
+		rc = dits_config_set(r->config, "remote.origin.url", url);
+	if (!rc && partial)
+		rc = dits_config_set(r->config, "remote.origin.partial", "true");
+	if (!rc)
+		rc = write_config(r);
+	dits_progress p;
+	cli_progress_init(&p);
+	fallback_list fb = { 0 };
+	dits_fetch_result res = { 0 };
+	if (!rc)
+		rc = do_fetch(r, rm, &a, &p, &fb, &res);
+	dits_id tip;
+	const char *branch = rc ? NULL : clone_branch(&res.refs, &tip);
+	clone_ui ui = { 0, 0 };
+	if (!rc && branch) {
+		dits_checkout_opts co = { partial ? proxy_type_of(r) : NULL, on_written, &ui };
+		dits_id zero = { { 0 } };
+		rc = dits_checkout_commit_opts(r, &tip, branch, a.json ? NULL : &p, &co);
+		if (!rc)
+			rc = dits_ref_update(r, branch, &tip, &zero, "clone");
+	}
+	if (rc) {
+		code = fail();
+		/* A clone that did not finish leaves no repository behind. */
+		if (r && made_dir)
+			remove_tree(dir);
+	} else {
+		dits_buf b = DITS_BUF_INIT;
+		char th[DITS_ID_HEXLEN + 1] = "";
+		if (branch)
+			hex_of(th, &tip);
+		if (a.json) {
+			dits_buf_puts(&b, "{\"url\":");
+			dits_buf_put_json_str(&b, url);
+			dits_buf_puts(&b, ",\"dir\":");
+			dits_buf_put_json_str(&b, r->workdir);
+			dits_buf_printf(&b, ",\"mode\":\"%s\",\"branch\":\"%s\",\"head\":\"%s\",\"files_proxy\":%llu,"
+			                "\"files_master\":%llu",
+			                partial ? "proxy" : "master", branch ? branch + 11 : "", th,
+			                (unsigned long long)ui.proxies, (unsigned long long)ui.masters);
+			json_fetch(&b, &res, &fb);
+			json_bytes(&b, rm);
+			dits_buf_puts(&b, "}\n");
+		} else {
+			char human[32];
+			cli_human_bytes(human, sizeof human, (double)dits_remote_stats(rm)->bytes_received);
+			dits_buf_printf(&b, "Cloned %s into %s (%s mode): %llu file%s", url, dir, partial ? "proxy" : "master",
+			                (unsigned long long)(ui.proxies + ui.masters), ui.proxies + ui.masters == 1 ? "" : "s");
+			if (partial)
+				dits_buf_printf(&b, ", %llu as proxies", (unsigned long long)ui.proxies);
+			dits_buf_printf(&b, ", %s received\n", human);
+			if (!branch)
+				dits_buf_puts(&b, "the remote has no branches yet\n");
+		}
+		print_buf(&b);
+		for (size_t i = 0; partial && !a.json && i < fb.n; i++)
+			fprintf(stderr, "dits: %s: master instead of a proxy: %s\n", fb.path[i], fb.why[i]);
+	}
+	dits_fetch_result_free(&res);
+	fallback_free(&fb);
+	dits_remote_refs_free(&refs);
+	dits_remote_free(rm);
+	dits_repo_free(r);
+	return code;
+}
+
+/* ---- fetch-proxy from a remote --------------------------------------- */
+
+int cli_remote_proxies(dits_repo *r, const dits_id *assets, char **paths, size_t n, const char *type, bool wait,
+                       double timeout, size_t *missing)
+{
+	*missing = 0;
+	char *remote = NULL;
+	if (!dits_repo_partial_remote(r, &remote)) {
+		if (!dits_config_get(r->config, "remote.origin.url"))
+			return 0; /* no remote: proxies are made here */
+		remote = strdup("origin");
+	}
+	dits_remote *rm = NULL;
+	char (*state)[16] = calloc(n + 1, sizeof *state);
+	char **err = calloc(n + 1, sizeof *err);
+	int rc = state && err ? dits_remote_open(&rm, r, remote) : dits_error_set(DITS_ENOMEM, "out of memory");
+	double start = dits_now();
+	bool partial = dits_repo_partial_remote(r, NULL);
+	dits_progress p;
+	cli_progress_init(&p);
+	dits_xfer_opts o = { 0, 0, &p };
+	int code = 0;
+	for (;;) {
+		if (!rc)
+			rc = dits_fetch_variants(r, rm, assets, n, type, &o, state, err);
+		if (rc)
+			break;
+		size_t pending = 0;
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(state[i], "queued") || !strcmp(state[i], "running"))
+				pending++;
+		if (!pending || !wait || (timeout > 0 && dits_now() - start >= timeout)) {
+			for (size_t i = 0; i < n; i++) {
+				if (!strcmp(state[i], "queued") || !strcmp(state[i], "running")) {
+					fprintf(stderr, "dits: %s: the proxy on %s is %s (pending)%s\n", paths[i], remote, state[i],
+					        wait ? "; gave up waiting" : "; use --wait");
+					code = 1;
+				} else if (!strcmp(state[i], "failed")) {
+					fprintf(stderr, "dits: %s: the proxy on %s failed: %s\n", paths[i], remote,
+					        err[i] ? err[i] : "no reason given");
+					code = 1;
+				} else if (!strcmp(state[i], "none")) {
+					/* The master is here: the local worker can make one. Else nothing can. */
+					if (partial) {
+						fprintf(stderr, "dits: %s: %s has no %s for it\n", paths[i], remote, type);
+						code = 1;
+					} else {
+						(*missing)++;
+					}
+				}
+			}
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			free(err[i]);
+			err[i] = NULL;
+		}
+		sleep(1);
+	}
+	for (size_t i = 0; err && i < n; i++)
+		free(err[i]);
+	free(err);
+	free(state);
+	dits_remote_free(rm);
+	free(remote);
+	if (rc)
+		return rc;
+	return code ? 1 : 0;
+}
