@@ -5,7 +5,7 @@
 # every path the timeline references present and decodable with the master's
 # start timecode. Switching one path to master fetches that master only.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib-sync.sh"
+. "$TEST_DIR/lib-sync.sh"
 
 metric () { # metric NAME: a counter of the server's /metrics
 	curl -s "$SERVER_URL/metrics" | awk -v n="$1" '$1 == n { print $2; exit }'

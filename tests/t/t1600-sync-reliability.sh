@@ -4,7 +4,7 @@
 # lose a commit; a server killed in the middle of a push leaves a consistent
 # repository and the push completes on retry.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib-sync.sh"
+. "$TEST_DIR/lib-sync.sh"
 
 N=32
 
