@@ -117,9 +117,9 @@ if [ "$weak" = 1 ]; then
     i=0
     for tc in 01:00:00:00 02:00:00:00; do
       i=$((i + 1))
-      ffmpeg -nostdin -loglevel error -y -f lavfi -i "testsrc2=size=7680x4320:rate=24000/1001:duration=1" \
+      ffmpeg -nostdin -loglevel error -y -f lavfi -i "testsrc2=size=7680x4320:rate=24000/1001:duration=1,hue=h=$((i * 90)),noise=alls=3:allf=t" \
         -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=1" -filter_complex "[1:a]pan=2c|c0=c0|c1=c0[a]" \
-        -map 0:v -map "[a]" -c:v prores_ks -profile:v 5 -qscale:v 2 -pix_fmt yuv444p10le -c:a pcm_s24le \
+        -map 0:v -map "[a]" -c:v prores_ks -profile:v 5 -qscale:v 4 -pix_fmt yuv444p10le -c:a pcm_s24le \
         -timecode "$tc" "$wrepo/media/C00$i.mov"
     done
     (cd "$wrepo" && "$DITS" add media >/dev/null && "$DITS" commit -m masters >/dev/null)

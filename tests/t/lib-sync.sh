@@ -55,21 +55,24 @@ wait_proxies () {
 	done
 }
 
-# make_8k_master FILE SECONDS TIMECODE CHANNELS: an 8K ProRes 4444 XQ camera
-# master with a start timecode and CHANNELS channels of 24-bit PCM. Encoding
-# 8K takes a while, so clips are kept in $DITS_TEST_MEDIA_CACHE when set
-# (scripts/test.sh shares one between its two builds).
+# make_8k_master FILE SECONDS TIMECODE CHANNELS HUE: an 8K ProRes 4444 XQ
+# camera master with a start timecode and CHANNELS channels of 24-bit PCM.
+# A little temporal noise, as a sensor has, gives frames of about 20 MB
+# (a camera's 4444 XQ at 8K is 20-35 MB a frame); HUE (degrees) makes clips
+# differ. Encoding 8K takes a while, so clips are kept in
+# $DITS_TEST_MEDIA_CACHE when set (scripts/test.sh shares one between its
+# two builds).
 make_8k_master () {
-	_mk_key="8k-4444xq-$2-$(printf '%s' "$3" | tr ':;' '--')-$4.mov"
+	_mk_key="8k-4444xq-n3-$2-$(printf '%s' "$3" | tr ':;' '--')-$4-$5.mov"
 	if [ -n "${DITS_TEST_MEDIA_CACHE:-}" ] && [ -s "$DITS_TEST_MEDIA_CACHE/$_mk_key" ]; then
 		cp "$DITS_TEST_MEDIA_CACHE/$_mk_key" "$1"
 		return
 	fi
 	ffmpeg -nostdin -loglevel error -y \
-		-f lavfi -i "testsrc2=size=7680x4320:rate=24000/1001:duration=$2" \
+		-f lavfi -i "testsrc2=size=7680x4320:rate=24000/1001:duration=$2,hue=h=$5,noise=alls=3:allf=t" \
 		-f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$2" \
 		-filter_complex "[1:a]pan=${4}c|c0=c0$(i=1; while [ $i -lt "$4" ]; do printf '|c%d=c0' $i; i=$((i + 1)); done)[a]" \
-		-map 0:v -map "[a]" -c:v prores_ks -profile:v 5 -qscale:v 2 -pix_fmt yuv444p10le \
+		-map 0:v -map "[a]" -c:v prores_ks -profile:v 5 -qscale:v 4 -pix_fmt yuv444p10le \
 		-c:a pcm_s24le -timecode "$3" "$1" || return 1
 	if [ -n "${DITS_TEST_MEDIA_CACHE:-}" ]; then
 		mkdir -p "$DITS_TEST_MEDIA_CACHE" &&

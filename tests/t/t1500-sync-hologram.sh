@@ -19,8 +19,8 @@ test_expect_success 'a server with one worker starts on loopback' '
 test_expect_success 'the cutting room commits two 8K masters and a timeline' '
 	dits init room && cd room &&
 	mkdir -p media/day1 edit &&
-	make_8k_master media/day1/A001.mov 0.5 01:00:00:00 2 &&
-	make_8k_master media/day1/B002.mov 0.5 02:10:00:00 4 &&
+	make_8k_master media/day1/A001.mov 0.5 01:00:00:00 2 0 &&
+	make_8k_master media/day1/B002.mov 0.5 02:10:00:00 4 120 &&
 	cat >edit/cut1.edl <<-\EOF &&
 	TITLE: CUT 1
 	FCM: NON-DROP FRAME
