@@ -18,12 +18,13 @@ test_expect_success 'a server starts and a seed repository is pushed' '
 '
 
 test_expect_success "$N clients clone at once" '
-	i=1
+	pids= i=1
 	while [ $i -le $N ]; do
 		dits clone "$SERVER_URL/team" "c$i" >"$TRASH/clone-$i.log" 2>&1 &
+		pids="$pids $!"
 		i=$((i + 1))
 	done
-	wait
+	for p in $pids; do wait "$p" || return 1; done
 	i=1
 	while [ $i -le $N ]; do
 		assert_eq "$(b3 "c$i/base.bin")" "$(b3 seed/base.bin)" || return 1
@@ -39,13 +40,14 @@ test_expect_success "$N clients push their own branches while others fetch, all 
 			dits add "own-$i.bin" && dits commit -m "client $i" >/dev/null) || return 1
 		i=$((i + 1))
 	done
-	i=1
+	pids= i=1
 	while [ $i -le $N ]; do
 		(cd "c$i" && dits push origin "b$i" && dits fetch origin) >"$TRASH/push-$i.log" 2>&1 &
+		pids="$pids $!"
 		i=$((i + 1))
 	done
 	fails=0
-	for job in $(jobs -p); do wait "$job" || fails=$((fails + 1)); done
+	for p in $pids; do wait "$p" || fails=$((fails + 1)); done
 	if [ $fails -ne 0 ]; then cat "$TRASH"/push-*.log; fi
 	assert_eq $fails 0
 '
@@ -83,13 +85,14 @@ test_expect_success 'eight racing pushes to one branch: one wins, the others are
 			dits commit -m "race $i" >/dev/null) || return 1
 		i=$((i + 1))
 	done
-	i=1
+	pids= i=1
 	while [ $i -le 8 ]; do
 		(cd "c$i" && dits push origin main) >"$TRASH/race-$i.log" 2>&1 &
+		pids="$pids $!"
 		i=$((i + 1))
 	done
 	wins=0
-	for job in $(jobs -p); do wait "$job" && wins=$((wins + 1)); done
+	for p in $pids; do wait "$p" && wins=$((wins + 1)); done
 	assert_eq "$wins" 1 &&
 	main=$(cat srv/team/.dits/refs/heads/main) &&
 	winner=0 && i=1 &&
@@ -114,7 +117,7 @@ test_expect_success 'a server killed in the middle of a push: consistent after r
 	cd seed &&
 	gen_data big.bin 300000000 big-push &&
 	dits add big.bin && dits commit -m big >/dev/null &&
-	(dits push origin main --jobs 1 --json >"$TRASH/kill-push.json" 2>"$TRASH/kill-push.err"; echo $? >"$TRASH/kill-push.rc") &
+	(dits push origin main --jobs 1 --limit-rate 40M --json >"$TRASH/kill-push.json" 2>"$TRASH/kill-push.err"; echo $? >"$TRASH/kill-push.rc") &
 	pusher=$!
 	# kill the server once two upload requests have been stored (two new packs)
 	find "$TRASH/srv/team/.dits/objects" -name "*.idx" | sort >"$TRASH/idx-before"
