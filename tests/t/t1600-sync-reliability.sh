@@ -115,8 +115,9 @@ test_expect_success 'eight racing pushes to one branch: one wins, the others are
 
 test_expect_success 'a server killed in the middle of a push: consistent after restart, and the push completes' '
 	cd seed &&
+	dits pull origin main >/dev/null &&
 	gen_data big.bin 300000000 big-push &&
-	dits add big.bin && dits commit -m big >/dev/null &&
+	dits add big.bin && dits commit -m big >/dev/null || return 1
 	(dits push origin main --jobs 1 --limit-rate 40M --json >"$TRASH/kill-push.json" 2>"$TRASH/kill-push.err"; echo $? >"$TRASH/kill-push.rc") &
 	pusher=$!
 	# kill the server once two upload requests have been stored (two new packs)
