@@ -9,15 +9,6 @@
 # local commits; the server is started with it on).
 # The server under test (DITS_SERVE overrides, e.g. another build's dits).
 SERVE=${DITS_SERVE:-$DITS}
-if ! "$SERVE" serve --listen 127.0.0.1:0 --root /nonexistent/x --bogus-option 2>&1 | grep -q 'usage: dits serve'; then
-	test_skip 'sync' 'this build has no dits serve'
-	test_done
-fi
-if ! command -v curl >/dev/null 2>&1; then
-	test_skip 'sync' 'curl is not installed'
-	test_done
-fi
-
 cd "$TRASH" || exit 1
 mkdir -p server
 
