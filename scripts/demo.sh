@@ -3,7 +3,8 @@
 # embedded default: a local repository (SQLite, local background worker)
 # of camera masters it generates. Commit returns at once, proxies appear in
 # the background and are validated; an edit then re-stores only the chunks
-# it touched.
+# it touched. Then the repository is pushed to a `dits serve` on loopback
+# (started here) and cloned in proxy mode, as an editor on a weak link would.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -74,6 +75,31 @@ step proxy export A001/A001C002.mov "$demo/A001C002_proxy.mov"
 echo
 ffprobe -v error -show_entries stream=codec_name,codec_tag_string,profile,width,height,r_frame_rate,channels:stream_tags=timecode \
   -of compact "$demo/A001C002_proxy.mov" || true
+echo
+echo "== sharing: a server on loopback (its own workers, SQLite, the same pack store)"
+cd "$demo"
+"$DITS" serve --root "$demo/server" --listen 127.0.0.1:0 --workers 1 >"$demo/serve.out" 2>"$demo/serve.log" &
+server=$!
+trap 'kill $server 2>/dev/null' EXIT
+for _ in $(seq 100); do grep -q '^listening on' "$demo/serve.out" && break; sleep 0.1; done
+url=$(sed -n 's/^listening on //p' "$demo/serve.out")
+cd project
+step remote add origin "$url/project"
+step push origin main
+cd "$demo"
+echo
+echo "== an editor on a weak link clones in proxy mode: proxies at the masters' paths"
+step clone "$url/project" editor --mode proxy --json
+cd editor
+ls -l A001
+step mode
+echo
+echo "== finishing: one master back at its path, fetched on demand, byte-identical"
+step checkout --mode master A001/A001C001.mov
+b3sum A001/A001C001.mov
+grep A001C001 "$demo/masters.b3"
+cd "$demo/project"
+
 echo
 echo "The edit re-stored only the chunks it touched; the proxies are 1080p ProRes 422 Proxy"
 echo "with the masters' frame rate, frame count, timecode and audio channels, swapped in"
