@@ -24,19 +24,6 @@
 #include "refs.h"
 #include "worktree.h"
 
-static int fail(void)
-{
-	const char *msg = dits_error_last();
-	fprintf(stderr, "dits: error: %s\n", *msg ? msg : "failed");
-	return 1;
-}
-
-static int usage(const char *msg)
-{
-	fprintf(stderr, "dits: %s\n(see 'dits help')\n", msg);
-	return 2;
-}
-
 static char *self_exe(void)
 {
 	char buf[4096];
@@ -69,7 +56,7 @@ int cmd_config(int argc, char **argv)
 {
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
-		return fail();
+		return cli_fail();
 	int rc = 0;
 	char *path = dits_repo_path(r, "config");
 	if (argc == 2 && !strcmp(argv[1], "--list")) {
@@ -95,11 +82,11 @@ int cmd_config(int argc, char **argv)
 	} else {
 		free(path);
 		dits_repo_free(r);
-		return usage("usage: dits config KEY [VALUE] | --unset KEY | --list");
+		return cli_usage("usage: dits config KEY [VALUE] | --unset KEY | --list");
 	}
 	free(path);
 	dits_repo_free(r);
-	return rc ? fail() : 0;
+	return rc ? cli_fail() : 0;
 }
 
 /* ---- worker --------------------------------------------------------- */
@@ -169,13 +156,13 @@ int cmd_worker(int argc, char **argv)
 		else if (!strncmp(argv[i], "--jobs=", 7))
 			jobs = atoi(argv[i] + 7);
 		else
-			return usage("usage: dits worker [--once|--drain] [--jobs N]");
+			return cli_usage("usage: dits worker [--once|--drain] [--jobs N]");
 	}
 	if (jobs < 1 || jobs > 64)
-		return usage("worker: --jobs takes 1..64");
+		return cli_usage("worker: --jobs takes 1..64");
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
-		return fail();
+		return cli_fail();
 	int lock_fd = -1;
 	if (background) {
 		/* One background worker per repository; it drains and exits. */
@@ -204,7 +191,7 @@ int cmd_worker(int argc, char **argv)
 		close(lock_fd);
 	dits_repo_free(r);
 	if (rc)
-		return fail();
+		return cli_fail();
 	if (!background)
 		printf("worker: %u done, %u failed, %u retried\n", st.done, st.failed, st.retried);
 	return st.failed ? 1 : 0;
@@ -361,11 +348,11 @@ static int proxy_status(dits_repo *r, int argc, char **argv)
 	int rc = select_assets(r, paths, np, true, &assets, &n);
 	free(paths);
 	if (rc)
-		return fail();
+		return cli_fail();
 	dits_metadb *db;
 	if (dits_metadb_open_repo(&db, r)) {
 		free_assets(assets, n);
-		return fail();
+		return cli_fail();
 	}
 	const char *type = configured_type(r);
 	dits_buf b = DITS_BUF_INIT;
@@ -433,7 +420,7 @@ static int proxy_generate(dits_repo *r, int argc, char **argv)
 {
 	dits_proxy_recipe rec;
 	if (dits_hologram_recipe_from_config(r, &rec))
-		return fail();
+		return cli_fail();
 	char **paths = calloc((size_t)argc + 1, sizeof *paths);
 	int np = 0;
 	bool background = false, queue_only = false;
@@ -442,13 +429,13 @@ static int proxy_generate(dits_repo *r, int argc, char **argv)
 			rec.codec = dits_proxy_codec_from_name(argv[++i]);
 			if (rec.codec < 0) {
 				free(paths);
-				return usage("proxy generate: --profile is prores_proxy, dnxhr_lb or h264");
+				return cli_usage("proxy generate: --profile is prores_proxy, dnxhr_lb or h264");
 			}
 		} else if (!strcmp(argv[i], "--resolution") && i + 1 < argc) {
 			rec.max_height = atoi(argv[++i]);
 			if (rec.max_height != 1080 && rec.max_height != 720 && rec.max_height != 540) {
 				free(paths);
-				return usage("proxy generate: --resolution is 1080, 720 or 540");
+				return cli_usage("proxy generate: --resolution is 1080, 720 or 540");
 			}
 		} else if (!strcmp(argv[i], "--lut") && i + 1 < argc) {
 			snprintf(rec.lut, sizeof rec.lut, "%s", argv[++i]);
@@ -460,7 +447,7 @@ static int proxy_generate(dits_repo *r, int argc, char **argv)
 			rec.poster = rec.sprite = rec.preview = false; /* the proxy alone */
 		} else if (argv[i][0] == '-') {
 			free(paths);
-			return usage("usage: dits proxy generate [PATH...] [--profile P] [--resolution R] [--lut L] [--no-extras] [--background|--queue]");
+			return cli_usage("usage: dits proxy generate [PATH...] [--profile P] [--resolution R] [--lut L] [--no-extras] [--background|--queue]");
 		} else {
 			paths[np++] = argv[i];
 		}
@@ -470,12 +457,12 @@ static int proxy_generate(dits_repo *r, int argc, char **argv)
 	int rc = select_assets(r, paths, np, np == 0, &assets, &n);
 	free(paths);
 	if (rc)
-		return fail();
+		return cli_fail();
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = dits_hologram_enqueue_asset(r, &assets[i].id, assets[i].path, &rec);
 	free_assets(assets, n);
 	if (rc)
-		return fail();
+		return cli_fail();
 	if (queue_only) {
 		printf("queued %zu file%s (run dits worker, or dits proxy wait)\n", n, n == 1 ? "" : "s");
 		return 0;
@@ -485,25 +472,25 @@ static int proxy_generate(dits_repo *r, int argc, char **argv)
 		rc = dits_worker_spawn_background(r, exe);
 		free(exe);
 		if (rc)
-			return fail();
+			return cli_fail();
 		printf("queued %zu file%s; a background worker is making the proxies\n", n, n == 1 ? "" : "s");
 		return 0;
 	}
 	/* In the foreground, with progress. */
 	dits_worker_stats st;
 	if (run_worker(r, false, true, 1, false, &st))
-		return fail();
+		return cli_fail();
 	return st.failed ? 1 : 0;
 }
 
 static int proxy_retry(dits_repo *r, int argc, char **argv)
 {
 	if (argc < 1)
-		return usage("usage: dits proxy retry PATH...");
+		return cli_usage("usage: dits proxy retry PATH...");
 	asset_ref *assets;
 	size_t n;
 	if (select_assets(r, argv, argc, false, &assets, &n))
-		return fail();
+		return cli_fail();
 	dits_metadb *db;
 	int rc = dits_metadb_open_repo(&db, r);
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -523,7 +510,7 @@ static int proxy_retry(dits_repo *r, int argc, char **argv)
 		dits_metadb_close(db);
 	free_assets(assets, n);
 	if (rc)
-		return fail();
+		return cli_fail();
 	if (proxy_auto(r)) {
 		char *exe = self_exe();
 		dits_worker_spawn_background(r, exe);
@@ -539,11 +526,11 @@ static int proxy_wait(dits_repo *r, int argc, char **argv)
 		if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
 			timeout = atof(argv[++i]);
 		else
-			return usage("usage: dits proxy wait [--timeout SECONDS]");
+			return cli_usage("usage: dits proxy wait [--timeout SECONDS]");
 	}
 	dits_metadb *db;
 	if (dits_metadb_open_repo(&db, r))
-		return fail();
+		return cli_fail();
 	/* Somebody has to do the work: start a background worker if none runs. */
 	char *exe = self_exe();
 	dits_worker_spawn_background(r, exe);
@@ -568,7 +555,7 @@ static int proxy_wait(dits_repo *r, int argc, char **argv)
 		rc = dits_job_counts(db, &c);
 	dits_metadb_close(db);
 	if (rc)
-		return fail();
+		return cli_fail();
 	if (c.dead || c.failed) {
 		fprintf(stderr, "dits: error: %lld proxy job%s failed (see dits proxy status)\n",
 		        (long long)(c.dead + c.failed), c.dead + c.failed == 1 ? "" : "s");
@@ -589,17 +576,17 @@ static int proxy_export(dits_repo *r, int argc, char **argv)
 		else if (!out)
 			out = argv[i];
 		else
-			return usage("usage: dits proxy export PATH OUT [--variant TYPE]");
+			return cli_usage("usage: dits proxy export PATH OUT [--variant TYPE]");
 	}
 	if (!path || !out)
-		return usage("usage: dits proxy export PATH OUT [--variant TYPE]");
+		return cli_usage("usage: dits proxy export PATH OUT [--variant TYPE]");
 	if (!type)
 		type = configured_type(r);
 	char *pv[1] = { (char *)path };
 	asset_ref *assets;
 	size_t n;
 	if (select_assets(r, pv, 1, false, &assets, &n))
-		return fail();
+		return cli_fail();
 	int rc = 0;
 	if (n != 1)
 		rc = dits_error_set(DITS_EINVALID, "%s: names %zu files; name one", path, n);
@@ -630,16 +617,16 @@ static int proxy_export(dits_repo *r, int argc, char **argv)
 	if (db)
 		dits_metadb_close(db);
 	free_assets(assets, n);
-	return rc ? fail() : 0;
+	return rc ? cli_fail() : 0;
 }
 
 int cmd_proxy(int argc, char **argv)
 {
 	if (argc < 2)
-		return usage("usage: dits proxy status|generate|wait|retry|export ...");
+		return cli_usage("usage: dits proxy status|generate|wait|retry|export ...");
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
-		return fail();
+		return cli_fail();
 	int rc;
 	const char *sub = argv[1];
 	if (!strcmp(sub, "status"))
@@ -653,7 +640,7 @@ int cmd_proxy(int argc, char **argv)
 	else if (!strcmp(sub, "export"))
 		rc = proxy_export(r, argc - 2, argv + 2);
 	else
-		rc = usage("usage: dits proxy status|generate|wait|retry|export ...");
+		rc = cli_usage("usage: dits proxy status|generate|wait|retry|export ...");
 	dits_repo_free(r);
 	return rc;
 }
@@ -860,7 +847,7 @@ int cli_checkout_mode(dits_repo *r, bool proxy, const char *variant, char **path
 {
 	/* A partial clone fetches the masters it is about to write first. */
 	if (!proxy && cli_fetch_for_paths(r, NULL, paths, npaths, true))
-		return fail();
+		return cli_fail();
 	dits_progress p;
 	cli_progress_init(&p);
 	mode_ui ui = { proxy, 0, 0, 0 };
@@ -868,7 +855,7 @@ int cli_checkout_mode(dits_repo *r, bool proxy, const char *variant, char **path
 	                                variant ? variant : configured_type(r), &p, on_mode, &ui);
 	fflush(stdout);
 	if (rc)
-		return fail();
+		return cli_fail();
 	fprintf(stderr, "%u file%s switched to %s, %u already %s", ui.swapped, ui.swapped == 1 ? "" : "s",
 	        proxy ? "proxy" : "master", ui.already, proxy ? "in proxy mode" : "masters");
 	if (proxy && ui.kept)
@@ -881,7 +868,7 @@ static int mode_list(dits_repo *r, bool json)
 {
 	dits_index idx;
 	if (dits_index_load(r, &idx))
-		return fail();
+		return cli_fail();
 	char *m = calloc(idx.n + 1, 1);
 	cli_mode_markers(r, &idx, m);
 	dits_buf b = DITS_BUF_INIT;
@@ -913,7 +900,7 @@ int cmd_mode(int argc, char **argv)
 		return in_mount_rc;
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
-		return fail();
+		return cli_fail();
 	int rc;
 	if (argc < 2 || !strcmp(argv[1], "--json")) {
 		rc = mode_list(r, argc >= 2);
@@ -930,7 +917,7 @@ int cmd_mode(int argc, char **argv)
 		rc = cli_checkout_mode(r, !strcmp(argv[1], "proxy"), variant, paths, np);
 		free(paths);
 	} else {
-		rc = usage("usage: dits mode [--json] | dits mode proxy|master [PATH...] [--variant TYPE]");
+		rc = cli_usage("usage: dits mode [--json] | dits mode proxy|master [PATH...] [--variant TYPE]");
 	}
 	dits_repo_free(r);
 	return rc;
@@ -952,18 +939,18 @@ int cmd_fetch_proxy(int argc, char **argv)
 			timeout = atof(argv[++i]);
 		else if (argv[i][0] == '-') {
 			free(paths);
-			return usage(use);
+			return cli_usage(use);
 		} else
 			paths[np++] = argv[i];
 	}
 	if (np == 0) {
 		free(paths);
-		return usage(use);
+		return cli_usage(use);
 	}
 	dits_repo *r;
 	if (dits_repo_open(&r, ".")) {
 		free(paths);
-		return fail();
+		return cli_fail();
 	}
 	dits_proxy_recipe rec;
 	asset_ref *assets = NULL;
@@ -972,7 +959,7 @@ int cmd_fetch_proxy(int argc, char **argv)
 	if (rc) {
 		free(paths);
 		dits_repo_free(r);
-		return fail();
+		return cli_fail();
 	}
 	/* With a remote, its proxies come first: made once, on the server. */
 	if (n) {
@@ -989,7 +976,7 @@ int cmd_fetch_proxy(int argc, char **argv)
 		free(ids);
 		free(names);
 		if (rrc) {
-			int code = rrc < 0 ? fail() : 1;
+			int code = rrc < 0 ? cli_fail() : 1;
 			free_assets(assets, n);
 			free(paths);
 			dits_repo_free(r);
@@ -1014,11 +1001,11 @@ int cmd_fetch_proxy(int argc, char **argv)
 	}
 	int code = 0;
 	if (rc) {
-		code = fail();
+		code = cli_fail();
 	} else if (queued) {
 		dits_worker_stats st;
 		if (run_worker(r, false, true, 1, false, &st))
-			code = fail();
+			code = cli_fail();
 		else if (st.failed)
 			code = 1;
 	}

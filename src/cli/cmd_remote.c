@@ -23,19 +23,6 @@
 #include "wire.h"
 #include "worktree.h"
 
-static int fail(void)
-{
-	const char *msg = dits_error_last();
-	fprintf(stderr, "dits: error: %s\n", *msg ? msg : "failed");
-	return 1;
-}
-
-static int usage(const char *msg)
-{
-	fprintf(stderr, "dits: %s\n(see 'dits help')\n", msg);
-	return 2;
-}
-
 static int write_config(dits_repo *r)
 {
 	char *path = dits_repo_path(r, "config");
@@ -88,25 +75,25 @@ static int parse_sync_args(int argc, char **argv, sync_args *a, const char *use)
 		else if (!strncmp(s, "--limit-rate=", 13))
 			val = s + 13, s = "--limit-rate";
 		else if (s[0] == '-')
-			return usage(use);
+			return cli_usage(use);
 		else if (a->npos < 3)
 			a->pos[a->npos++] = argv[i];
 		else
-			return usage(use);
+			return cli_usage(use);
 		if (!val)
 			continue;
 		if (!strcmp(s, "--mode")) {
 			if (strcmp(val, "proxy") && strcmp(val, "master"))
-				return usage("--mode is proxy or master");
+				return cli_usage("--mode is proxy or master");
 			a->mode = val;
 		} else if (!strcmp(s, "--limit-rate")) {
 			if (dits_wire_parse_rate(val, &a->xfer.rate) || a->xfer.rate == 0)
-				return usage("--limit-rate takes a rate such as 10M (bytes per second) or 50Mbit");
+				return cli_usage("--limit-rate takes a rate such as 10M (bytes per second) or 50Mbit");
 		} else {
 			char *end;
 			long n = strtol(val, &end, 10);
 			if (*end || n < 1 || n > 64)
-				return usage("--jobs takes a number of connections from 1 to 64");
+				return cli_usage("--jobs takes a number of connections from 1 to 64");
 			a->xfer.jobs = (int)n;
 		}
 	}
@@ -199,7 +186,7 @@ int cmd_remote(int argc, char **argv)
 {
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
-		return fail();
+		return cli_fail();
 	int rc = 0;
 	if (argc < 2 || !strcmp(argv[1], "-v") || !strcmp(argv[1], "--verbose")) {
 		list_ctx l = { r, argc >= 2 };
@@ -218,7 +205,7 @@ int cmd_remote(int argc, char **argv)
 			rc = dits_config_set(r->config, key, url);
 		if (!rc)
 			rc = write_config(r);
-		rc = rc ? fail() : 0;
+		rc = rc ? cli_fail() : 0;
 	} else if ((!strcmp(argv[1], "remove") || !strcmp(argv[1], "rm")) && argc == 3) {
 		unset_ctx u = { "", NULL, 0 };
 		snprintf(u.prefix, sizeof u.prefix, "remote.%s.", argv[2]);
@@ -244,9 +231,9 @@ int cmd_remote(int argc, char **argv)
 		for (size_t i = 0; i < u.n; i++)
 			free(u.keys[i]);
 		free(u.keys);
-		rc = rc ? fail() : 0;
+		rc = rc ? cli_fail() : 0;
 	} else {
-		rc = usage("usage: dits remote [-v] | remote add NAME URL | remote remove NAME");
+		rc = cli_usage("usage: dits remote [-v] | remote add NAME URL | remote remove NAME");
 	}
 	dits_repo_free(r);
 	return rc;
@@ -274,10 +261,10 @@ int cmd_push(int argc, char **argv)
 	if (code)
 		return code;
 	if (a.npos > 2 || a.mode)
-		return usage("usage: dits push [REMOTE] [BRANCH] [--force] [--json] [--jobs N] [--limit-rate R]");
+		return cli_usage("usage: dits push [REMOTE] [BRANCH] [--force] [--json] [--jobs N] [--limit-rate R]");
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
-		return fail();
+		return cli_fail();
 	const char *remote = a.npos > 0 ? a.pos[0] : "origin";
 	char *branch = a.npos > 1 ? strdup(a.pos[1]) : current_branch(r);
 	dits_remote *rm = NULL;
@@ -290,7 +277,7 @@ int cmd_push(int argc, char **argv)
 	if (!rc)
 		rc = dits_push(r, rm, branch, a.force, &a.xfer, &res);
 	if (rc) {
-		code = fail();
+		code = cli_fail();
 	} else {
 		char oh[DITS_ID_HEXLEN + 1], nh[DITS_ID_HEXLEN + 1];
 		hex_of(oh, &res.old);
@@ -403,10 +390,10 @@ int cmd_fetch(int argc, char **argv)
 	if (code)
 		return code;
 	if (a.npos > 1 || a.mode || a.force)
-		return usage("usage: dits fetch [REMOTE] [--json] [--jobs N] [--limit-rate R]");
+		return cli_usage("usage: dits fetch [REMOTE] [--json] [--jobs N] [--limit-rate R]");
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
-		return fail();
+		return cli_fail();
 	const char *remote = a.npos ? a.pos[0] : "origin";
 	dits_remote *rm = NULL;
 	dits_progress p;
@@ -417,7 +404,7 @@ int cmd_fetch(int argc, char **argv)
 	if (!rc)
 		rc = do_fetch(r, rm, &a, &p, &fb, &res);
 	if (rc) {
-		code = fail();
+		code = cli_fail();
 	} else {
 		dits_buf b = DITS_BUF_INIT;
 		if (a.json) {
@@ -637,10 +624,10 @@ int cmd_pull(int argc, char **argv)
 	if (code)
 		return code;
 	if (a.npos > 2 || a.mode || a.force)
-		return usage(use);
+		return cli_usage(use);
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
-		return fail();
+		return cli_fail();
 	const char *remote = a.npos > 0 ? a.pos[0] : "origin";
 	char *target = NULL;
 	int rc = dits_head_target(r, &target);
@@ -697,7 +684,7 @@ int cmd_pull(int argc, char **argv)
 		}
 	}
 	if (rc) {
-		code = fail();
+		code = cli_fail();
 	} else {
 		char oh[DITS_ID_HEXLEN + 1] = "", th[DITS_ID_HEXLEN + 1];
 		if (has_ours)
@@ -770,7 +757,7 @@ int cmd_clone(int argc, char **argv)
 	if (code)
 		return code;
 	if (a.npos != 2 || a.force)
-		return usage(use);
+		return cli_usage(use);
 	const char *url = a.pos[0], *dir = a.pos[1];
 	bool partial = a.mode && !strcmp(a.mode, "proxy");
 	dits_remote *rm = NULL;
@@ -820,7 +807,7 @@ int cmd_clone(int argc, char **argv)
 			rc = dits_ref_update(r, branch, &tip, &zero, "clone");
 	}
 	if (rc) {
-		code = fail();
+		code = cli_fail();
 		/* A clone that did not finish leaves no repository behind. */
 		if (r && made_dir)
 			remove_tree(dir);

@@ -18,19 +18,6 @@
 #include "hologram.h"
 #endif
 
-static int fail(void)
-{
-	const char *msg = dits_error_last();
-	fprintf(stderr, "dits: error: %s\n", *msg ? msg : "failed");
-	return 1;
-}
-
-static int usage(const char *msg)
-{
-	fprintf(stderr, "dits: %s\n(see 'dits help')\n", msg);
-	return 2;
-}
-
 #ifdef DITS_WITH_MEDIA
 /* One job of the repository at dir, in the calling worker thread. */
 static int run_one_job(void *ctx, const char *dir)
@@ -84,15 +71,15 @@ int cmd_serve(int argc, char **argv)
 		case 'w':
 			o.workers = (int)strtol(optarg, &end, 10);
 			if (*end || end == optarg || o.workers < 0 || o.workers > 64)
-				return usage("serve: --workers takes 0..64");
+				return cli_usage("serve: --workers takes 0..64");
 			break;
 		default:
-			return usage("usage: dits serve [--listen ADDR:PORT] [--root DIR] [--workers N] [--auth FILE] "
+			return cli_usage("usage: dits serve [--listen ADDR:PORT] [--root DIR] [--workers N] [--auth FILE] "
 			             "[--tls-cert FILE --tls-key FILE] [--pid-file FILE]");
 		}
 	}
 	if (optind < argc)
-		return usage("serve: unexpected argument");
+		return cli_usage("serve: unexpected argument");
 #ifdef DITS_WITH_MEDIA
 	o.run_job = run_one_job;
 #else
@@ -107,10 +94,10 @@ int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	dits_server *s;
 	if (dits_server_start(&s, &o))
-		return fail();
+		return cli_fail();
 	if (pid_file && write_pid_file(pid_file)) {
 		dits_server_stop(s);
-		return fail();
+		return cli_fail();
 	}
 	printf("listening on %s\n", dits_server_url(s));
 	fflush(stdout);

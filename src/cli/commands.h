@@ -11,6 +11,11 @@
 #include "hash.h"
 #include "repo.h"
 
+/* Prints dits_error_last() as "dits: error: ..." and returns exit code 1. */
+int cli_fail(void);
+/* Prints "dits: MSG" and a pointer to `dits help`; returns exit code 2. */
+int cli_usage(const char *msg);
+
 int cmd_config(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);

@@ -25,6 +25,26 @@ static int missing(const dits_id *id, const char *what)
 	return dits_error_set(DITS_ENOTFOUND, "%s %s is missing", what, hex);
 }
 
+/* A stack of commit ids still to visit. */
+typedef struct idstack {
+	dits_id *v;
+	size_t n, cap;
+} idstack;
+
+static int idstack_push(idstack *s, const dits_id *id)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		dits_id *nv = realloc(s->v, cap * sizeof *nv);
+		if (!nv)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		s->v = nv;
+		s->cap = cap;
+	}
+	s->v[s->n++] = *id;
+	return 0;
+}
+
 /* Marks the trees and manifests of tree as held by the other side. */
 static int mark_tree(walk *w, const dits_id *id)
 {
@@ -59,39 +79,24 @@ static int mark_have(walk *w, const dits_id *have)
 	dits_commit_free(&c);
 	if (rc)
 		return rc;
-	size_t n = 0, cap = 64;
-	dits_id *stack = malloc(cap * sizeof *stack);
-	if (!stack)
-		return dits_error_set(DITS_ENOMEM, "out of memory");
-	stack[n++] = *have;
-	while (n && !rc) {
-		dits_id id = stack[--n];
+	idstack st = { 0 };
+	rc = idstack_push(&st, have);
+	while (st.n && !rc) {
+		dits_id id = st.v[--st.n];
 		int added = dits_idset_add(&w->skip, &id);
-		if (added < 0) {
+		if (added <= 0) {
 			rc = added;
-			break;
-		}
-		if (!added)
 			continue;
+		}
 		if (dits_commit_read(w->db, &id, &c)) {
 			dits_error_clear();
 			continue;
 		}
-		for (size_t p = 0; p < c.nparents && !rc; p++) {
-			if (n == cap) {
-				dits_id *ns = realloc(stack, 2 * cap * sizeof *stack);
-				if (!ns) {
-					rc = dits_error_set(DITS_ENOMEM, "out of memory");
-					break;
-				}
-				stack = ns;
-				cap *= 2;
-			}
-			stack[n++] = c.parents[p];
-		}
+		for (size_t p = 0; p < c.nparents && !rc; p++)
+			rc = idstack_push(&st, &c.parents[p]);
 		dits_commit_free(&c);
 	}
-	free(stack);
+	free(st.v);
 	return rc;
 }
 
@@ -152,14 +157,10 @@ static int walk_tree(walk *w, const dits_id *id)
 
 static int walk_commits(walk *w, const dits_id *start)
 {
-	size_t n = 0, cap = 64;
-	dits_id *stack = malloc(cap * sizeof *stack);
-	if (!stack)
-		return dits_error_set(DITS_ENOMEM, "out of memory");
-	stack[n++] = *start;
-	int rc = 0;
-	while (n && !rc) {
-		dits_id id = stack[--n];
+	idstack st = { 0 };
+	int rc = idstack_push(&st, start);
+	while (st.n && !rc) {
+		dits_id id = st.v[--st.n];
 		if (dits_idset_has(&w->skip, &id))
 			continue;
 		int added = dits_idset_add(&w->seen, &id);
@@ -176,21 +177,11 @@ static int walk_commits(walk *w, const dits_id *start)
 		rc = emit(w, DITS_OBJ_COMMIT, &id, 0);
 		if (!rc)
 			rc = walk_tree(w, &c.tree);
-		for (size_t p = 0; p < c.nparents && !rc; p++) {
-			if (n == cap) {
-				dits_id *ns = realloc(stack, 2 * cap * sizeof *stack);
-				if (!ns) {
-					rc = dits_error_set(DITS_ENOMEM, "out of memory");
-					break;
-				}
-				stack = ns;
-				cap *= 2;
-			}
-			stack[n++] = c.parents[p];
-		}
+		for (size_t p = 0; p < c.nparents && !rc; p++)
+			rc = idstack_push(&st, &c.parents[p]);
 		dits_commit_free(&c);
 	}
-	free(stack);
+	free(st.v);
 	return rc;
 }
 
