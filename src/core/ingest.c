@@ -18,6 +18,7 @@
 #define BLOCK_LEN (8u << 20)
 #define NBLOCKS 4
 #define WRITEBACK_STEP (32ull << 20)
+#define DIRECT_MIN (32ull << 20) /* files from this size are materialized with O_DIRECT */
 
 /* ---- a bounded queue of blocks between two threads ------------------- */
 
@@ -51,7 +52,9 @@ static int blockq_init(blockq *q, size_t cap)
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cv, NULL);
 	for (int i = 0; i < NBLOCKS; i++) {
-		q->blocks[i].data = malloc(cap);
+		/* Page-aligned, so a materialized file can be written with O_DIRECT. */
+		if (posix_memalign((void **)&q->blocks[i].data, 4096, cap) != 0)
+			q->blocks[i].data = NULL;
 		q->blocks[i].cap = cap;
 		q->free_list[i] = i;
 		if (!q->blocks[i].data)
@@ -386,6 +389,7 @@ typedef struct mat_reader {
 	mat_block *ranges; /* one per queue block */
 	dits_odb *db;
 	const dits_manifest *m;
+	bool packed;       /* fill every block to its capacity (direct I/O), no ranges */
 } mat_reader;
 
 static int push_range(mat_block *mb, const uint8_t *mapped, uint64_t off, uint32_t len)
@@ -402,9 +406,93 @@ static int push_range(mat_block *mb, const uint8_t *mapped, uint64_t off, uint32
 	return 0;
 }
 
+static void reader_fail(blockq *q, int bi)
+{
+	block *b = &q->blocks[bi];
+	snprintf(b->errmsg, sizeof b->errmsg, "%s", dits_error_last());
+	b->last = true;
+	blockq_push_full(q, bi);
+}
+
+/*
+ * For direct I/O: verified chunk bytes copied back to back into blocks that
+ * are filled to their (page-multiple) capacity, a chunk split across two
+ * blocks where it falls, so every block but the last is one aligned write.
+ */
+static void *mat_reader_packed(mat_reader *r)
+{
+	blockq *q = r->q;
+	uint8_t *scratch = NULL;
+	int bi = -1;
+	for (uint64_t i = 0; i < r->m->nchunks; i++) {
+		const dits_chunk_ref *cr = &r->m->chunks[i];
+		dits_odb_loc loc;
+		char hex[DITS_ID_HEXLEN + 1];
+		const uint8_t *src = NULL;
+		int err = 0;
+		if (dits_odb_locate(r->db, &cr->id, &loc)) {
+			dits_id_hex(hex, &cr->id);
+			err = dits_error_set(DITS_ENOTFOUND, "chunk %s is missing from the store", hex);
+		} else if (loc.length != cr->len) {
+			dits_id_hex(hex, &cr->id);
+			err = dits_error_set(DITS_ECORRUPT, "chunk %s has length %u in the store, %u in the manifest",
+			                     hex, loc.length, cr->len);
+		} else if ((err = dits_odb_verify_at(r->db, &loc, &cr->id, &src)) == DITS_ENOTFOUND) {
+			uint8_t *ns = realloc(scratch, cr->len ? cr->len : 1);
+			err = ns ? dits_odb_read_at(r->db, &loc, &cr->id, ns) : dits_error_set(DITS_ENOMEM, "out of memory");
+			if (ns)
+				scratch = ns;
+			src = scratch;
+		}
+		if (bi < 0 && (bi = blockq_take_free(q)) >= 0) {
+			q->blocks[bi].len = 0;
+			q->blocks[bi].err = 0;
+			q->blocks[bi].last = false;
+		}
+		if (bi < 0)
+			break;
+		if (err) {
+			q->blocks[bi].err = err;
+			reader_fail(q, bi);
+			free(scratch);
+			return NULL;
+		}
+		uint32_t done = 0;
+		while (done < cr->len) {
+			block *b = &q->blocks[bi];
+			size_t n = b->cap - b->len;
+			if (n > cr->len - done)
+				n = cr->len - done;
+			memcpy(b->data + b->len, src + done, n);
+			b->len += n;
+			done += (uint32_t)n;
+			if (b->len == b->cap && (i + 1 < r->m->nchunks || done < cr->len)) {
+				blockq_push_full(q, bi);
+				if ((bi = blockq_take_free(q)) < 0)
+					break;
+				q->blocks[bi].len = 0;
+				q->blocks[bi].err = 0;
+				q->blocks[bi].last = false;
+			}
+		}
+		if (src != scratch)
+			dits_odb_release(src, cr->len);
+		if (bi < 0)
+			break;
+	}
+	if (bi >= 0) {
+		q->blocks[bi].last = true;
+		blockq_push_full(q, bi);
+	}
+	free(scratch);
+	return NULL;
+}
+
 static void *mat_reader_main(void *arg)
 {
 	mat_reader *r = arg;
+	if (r->packed)
+		return mat_reader_packed(r);
 	blockq *q = r->q;
 	uint64_t i = 0;
 	while (i < r->m->nchunks) {
@@ -456,6 +544,39 @@ static void *mat_reader_main(void *arg)
 		blockq_push_full(q, bi);
 	}
 	return NULL;
+}
+
+/*
+ * Writes a packed block at offset off. Large files are written with O_DIRECT
+ * where the filesystem allows it, like packs: a checkout of gigabytes then
+ * goes to the device at its speed instead of through the page cache, whose
+ * allocation and writeback made the same checkout take anywhere from 0.6 to
+ * 3.8 s here; the fsync before the rename has little left to do. Whole pages
+ * go direct; the file's tail is written through the page cache.
+ */
+static int write_packed(int fd, const block *b, uint64_t off, bool *direct, const char *path)
+{
+	size_t aligned = *direct ? b->len & ~(size_t)4095 : 0;
+	if (aligned) {
+		int rc = dits_write_all(fd, b->data, aligned, path);
+		if (rc && errno == EINVAL) { /* refused after all: carry on buffered */
+			dits_error_clear();
+			*direct = false;
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_DIRECT);
+			if (lseek(fd, (off_t)off, SEEK_SET) < 0)
+				return dits_error_errno("%s: seek failed", path);
+			aligned = 0;
+		} else if (rc) {
+			return rc;
+		}
+	}
+	if (aligned == b->len)
+		return 0;
+	if (*direct) {
+		*direct = false;
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_DIRECT);
+	}
+	return dits_write_all(fd, b->data + aligned, b->len - aligned, path);
 }
 
 /* Writes a block's ranges with as few writev calls as it takes. */
@@ -510,7 +631,13 @@ int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, con
 	char *tmp = tmp_path ? strdup(tmp_path) : dits_strfmt("%s.dits-tmp-%ld", path, (long)getpid());
 	if (!tmp)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 0777);
+	/* Large files go around the page cache (see write_packed). */
+	bool packed = m->size >= DIRECT_MIN, direct = packed;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (direct ? O_DIRECT : 0), mode & 0777);
+	if (fd < 0 && direct && errno == EINVAL) { /* no direct I/O here (tmpfs) */
+		direct = false;
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 0777);
+	}
 	if (fd < 0) {
 		int rc = dits_error_errno("%s", path);
 		free(tmp);
@@ -521,9 +648,9 @@ int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, con
 	if (m->nchunks > 0) {
 		blockq q;
 		size_t cap = BLOCK_LEN;
-		if (m->size < cap)
+		if (m->size < cap && !packed)
 			cap = (size_t)m->size;
-		for (uint64_t i = 0; i < m->nchunks; i++)
+		for (uint64_t i = 0; i < m->nchunks && !packed; i++)
 			if (m->chunks[i].len > cap)
 				cap = m->chunks[i].len;
 		if ((rc = blockq_init(&q, cap))) {
@@ -532,7 +659,7 @@ int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, con
 		}
 		mat_block ranges[NBLOCKS];
 		memset(ranges, 0, sizeof ranges);
-		mat_reader r = { &q, ranges, db, m };
+		mat_reader r = { &q, ranges, db, m, packed };
 		pthread_t th;
 		if (pthread_create(&th, NULL, mat_reader_main, &r) != 0) {
 			blockq_destroy(&q);
@@ -549,10 +676,16 @@ int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, con
 			}
 			const mat_block *mb = &ranges[bi];
 			uint64_t done = 0;
-			for (size_t k = 0; k < mb->n; k++)
-				done += mb->r[k].len;
-			if ((rc = write_ranges(fd, b, mb, path)))
-				break;
+			if (packed) {
+				done = b->len;
+				if ((rc = write_packed(fd, b, written, &direct, path)))
+					break;
+			} else {
+				for (size_t k = 0; k < mb->n; k++)
+					done += mb->r[k].len;
+				if ((rc = write_ranges(fd, b, mb, path)))
+					break;
+			}
 			written += done;
 			if (written - synced >= WRITEBACK_STEP) {
 				sync_file_range(fd, (off_t)synced, (off_t)(written - synced), SYNC_FILE_RANGE_WRITE);
