@@ -78,11 +78,13 @@ ffprobe -v error -show_entries stream=codec_name,codec_tag_string,profile,width,
 echo
 echo "== sharing: a server on loopback (its own workers, SQLite, the same pack store)"
 cd "$demo"
+mkdir -p "$demo/server"
 "$DITS" serve --root "$demo/server" --listen 127.0.0.1:0 --workers 1 >"$demo/serve.out" 2>"$demo/serve.log" &
 server=$!
 trap 'kill $server 2>/dev/null' EXIT
 for _ in $(seq 100); do grep -q '^listening on' "$demo/serve.out" && break; sleep 0.1; done
 url=$(sed -n 's/^listening on //p' "$demo/serve.out")
+[ -n "$url" ] || { cat "$demo/serve.log" >&2; exit 1; }
 cd project
 step remote add origin "$url/project"
 step push origin main
