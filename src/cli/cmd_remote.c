@@ -20,6 +20,7 @@
 #include "object.h"
 #include "progress.h"
 #include "refs.h"
+#include "walk.h"
 #include "wire.h"
 #include "worktree.h"
 
@@ -573,49 +574,6 @@ int cli_fetch_for_paths(dits_repo *r, const dits_id *commit, char **paths, int n
 
 /* ---- dits pull ------------------------------------------------------- */
 
-/* True when anc is commit or one of its ancestors. */
-static int is_ancestor(dits_repo *r, const dits_id *anc, const dits_id *commit, bool *out)
-{
-	*out = false;
-	dits_idset seen = { 0 };
-	size_t n = 0, cap = 64;
-	dits_id *stack = malloc(cap * sizeof *stack);
-	int rc = stack ? 0 : dits_error_set(DITS_ENOMEM, "out of memory");
-	if (!rc)
-		stack[n++] = *commit;
-	while (!rc && n && !*out) {
-		dits_id c = stack[--n];
-		if (dits_id_eq(&c, anc)) {
-			*out = true;
-			break;
-		}
-		int a = dits_idset_add(&seen, &c);
-		if (a <= 0) {
-			rc = a;
-			continue;
-		}
-		dits_commit cm;
-		if ((rc = dits_commit_read(r->odb, &c, &cm)))
-			break;
-		for (size_t i = 0; i < cm.nparents && !rc; i++) {
-			if (n == cap) {
-				dits_id *ns = realloc(stack, cap * 2 * sizeof *ns);
-				if (!ns) {
-					rc = dits_error_set(DITS_ENOMEM, "out of memory");
-					break;
-				}
-				stack = ns;
-				cap *= 2;
-			}
-			stack[n++] = cm.parents[i];
-		}
-		dits_commit_free(&cm);
-	}
-	free(stack);
-	dits_idset_free(&seen);
-	return rc;
-}
-
 int cmd_pull(int argc, char **argv)
 {
 	sync_args a;
@@ -659,8 +617,8 @@ int cmd_pull(int argc, char **argv)
 		dits_error_clear();
 		bool behind = false, ahead = false;
 		if (has_ours && !dits_id_eq(&ours, &theirs)) {
-			if (!(rc = is_ancestor(r, &ours, &theirs, &ff)) && !ff)
-				rc = is_ancestor(r, &theirs, &ours, &ahead);
+			if (!(rc = dits_is_ancestor(r->odb, &ours, &theirs, &ff)) && !ff)
+				rc = dits_is_ancestor(r->odb, &theirs, &ours, &ahead);
 			behind = ff;
 			if (!rc && !ff && !ahead)
 				rc = dits_error_set(DITS_ECONFLICT,

@@ -214,3 +214,32 @@ int dits_walk(dits_odb *db, const dits_id *want, size_t nwant, const dits_id *ha
 	dits_idset_free(&w.seen);
 	return rc;
 }
+
+int dits_is_ancestor(dits_odb *db, const dits_id *anc, const dits_id *commit, bool *yes)
+{
+	*yes = false;
+	dits_idset seen = { 0 };
+	idstack st = { 0 };
+	int rc = idstack_push(&st, commit);
+	while (!rc && st.n) {
+		dits_id id = st.v[--st.n];
+		if (dits_id_eq(&id, anc)) {
+			*yes = true;
+			break;
+		}
+		int added = dits_idset_add(&seen, &id);
+		if (added <= 0) {
+			rc = added;
+			continue;
+		}
+		dits_commit c;
+		if ((rc = dits_commit_read(db, &id, &c)))
+			break;
+		for (size_t p = 0; p < c.nparents && !rc; p++)
+			rc = idstack_push(&st, &c.parents[p]);
+		dits_commit_free(&c);
+	}
+	dits_idset_free(&seen);
+	free(st.v);
+	return rc;
+}

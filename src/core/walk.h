@@ -5,6 +5,7 @@
 #ifndef DITS_WALK_H
 #define DITS_WALK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,5 +30,11 @@ typedef int (*dits_walk_fn)(void *ctx, uint8_t type, const dits_id *id, uint32_t
  */
 int dits_walk(dits_odb *db, const dits_id *want, size_t nwant, const dits_id *have, size_t nhave,
               unsigned flags, dits_walk_fn fn, void *ctx);
+
+/*
+ * *yes tells whether anc is commit or one of its ancestors (a fast-forward
+ * from anc to commit). A missing commit on the way is DITS_ENOTFOUND.
+ */
+int dits_is_ancestor(dits_odb *db, const dits_id *anc, const dits_id *commit, bool *yes);
 
 #endif

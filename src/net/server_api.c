@@ -489,36 +489,6 @@ static int check_closure(dits_odb *odb, const dits_id *want, const dits_id *have
 	return rc;
 }
 
-/* True when anc is new_ or one of its ancestors. */
-static int is_ancestor(dits_odb *odb, const dits_id *anc, const dits_id *new_, bool *yes)
-{
-	*yes = false;
-	dits_idset seen = { 0 };
-	id_vec todo = { 0 };
-	int rc = id_vec_push(&todo, new_);
-	while (!rc && todo.n && !*yes) {
-		dits_id id = todo.v[--todo.n];
-		if (dits_id_eq(&id, anc)) {
-			*yes = true;
-			break;
-		}
-		if ((rc = dits_idset_add(&seen, &id)) <= 0) {
-			rc = rc < 0 ? rc : 0;
-			continue;
-		}
-		rc = 0;
-		dits_commit c;
-		if ((rc = dits_commit_read(odb, &id, &c)))
-			break;
-		for (size_t i = 0; i < c.nparents && !rc; i++)
-			rc = id_vec_push(&todo, &c.parents[i]);
-		dits_commit_free(&c);
-	}
-	dits_idset_free(&seen);
-	free(todo.v);
-	return rc;
-}
-
 /* Checks and applies one update under the repository lock. Returns an HTTP status (0: applied). */
 static unsigned apply_update(dits_repo *r, const ref_update *u, char *msg, size_t msgcap)
 {
@@ -544,7 +514,7 @@ static unsigned apply_update(dits_repo *r, const ref_update *u, char *msg, size_
 	}
 	bool ff = true;
 	if (!st && !u->force && !dits_id_is_zero(&u->old)) {
-		if ((rc = is_ancestor(r->odb, &u->old, &u->new_, &ff))) {
+		if ((rc = dits_is_ancestor(r->odb, &u->old, &u->new_, &ff))) {
 			snprintf(msg, msgcap, "%s: %s", u->ref, dits_error_last());
 			st = status_for(rc);
 		} else if (!ff) {

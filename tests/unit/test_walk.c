@@ -170,6 +170,16 @@ int main(void)
 	CHECK(strstr(dits_error_last(), hex) != NULL);
 	CHECK_RC(dits_walk(db, &c[0], 1, NULL, 0, 0, NULL, NULL), DITS_EINVALID);
 
+	/* Fast-forward checks: k1 is an ancestor of k2, not the other way round. */
+	bool yes = false;
+	CHECK_RC(dits_is_ancestor(db, &k1, &k2, &yes), 0);
+	CHECK(yes);
+	CHECK_RC(dits_is_ancestor(db, &k2, &k1, &yes), 0);
+	CHECK(!yes);
+	CHECK_RC(dits_is_ancestor(db, &k2, &k2, &yes), 0);
+	CHECK(yes);
+	CHECK_RC(dits_is_ancestor(db, &k1, &unknown, &yes), DITS_ENOTFOUND);
+
 	dits_odb_free(db);
 	util_rm_rf(dir);
 	free(dir);
