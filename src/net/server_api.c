@@ -137,20 +137,26 @@ static int refs_json(dits_repo *r, dits_buf *b)
 	return rc;
 }
 
+/* Answers with r's refs document (GET /NAME/refs) and closes r. */
+static enum MHD_Result reply_refs(request *q, dits_repo *r, unsigned status)
+{
+	dits_buf b = DITS_BUF_INIT;
+	int rc = refs_json(r, &b);
+	dits_repo_free(r);
+	if (rc) {
+		dits_buf_free(&b);
+		return reply_rc(q, rc);
+	}
+	return reply_json(q, status, &b);
+}
+
 enum MHD_Result api_refs_get(request *q)
 {
 	dits_repo *r;
 	int rc = server_open_repo(q->srv, q->name, &r);
 	if (rc)
 		return reply_rc(q, rc);
-	dits_buf b = DITS_BUF_INIT;
-	rc = refs_json(r, &b);
-	dits_repo_free(r);
-	if (rc) {
-		dits_buf_free(&b);
-		return reply_rc(q, rc);
-	}
-	return reply_json(q, MHD_HTTP_OK, &b);
+	return reply_refs(q, r, MHD_HTTP_OK);
 }
 
 /* One member of "chunker": absent keeps the default, anything but a whole number is an error. */
@@ -216,14 +222,7 @@ enum MHD_Result api_create(request *q)
 	pthread_mutex_unlock(&s->create_mu);
 	if (rc)
 		return reply_rc(q, rc);
-	dits_buf b = DITS_BUF_INIT;
-	rc = refs_json(r, &b);
-	dits_repo_free(r);
-	if (rc) {
-		dits_buf_free(&b);
-		return reply_rc(q, rc);
-	}
-	return reply_json(q, status, &b);
+	return reply_refs(q, r, status);
 }
 
 /* ---- POST /NAME/objects/have ------------------------------------------------- */
