@@ -114,6 +114,28 @@ int dits_manifest_write(dits_pack_writer *w, const dits_manifest *m, dits_id *ou
 	return rc;
 }
 
+int dits_manifest_chunks_json(const dits_manifest *m, char **out)
+{
+	*out = NULL;
+	dits_buf b = DITS_BUF_INIT;
+	int rc = dits_buf_put(&b, "[", 1);
+	char hex[DITS_ID_HEXLEN + 1];
+	for (uint64_t i = 0; i < m->nchunks && !rc; i++) {
+		dits_id_hex(hex, &m->chunks[i].id);
+		rc = dits_buf_printf(&b, "%s\"%s\"", i ? "," : "", hex);
+	}
+	if (!rc)
+		rc = dits_buf_put(&b, "]", 1);
+	if (!rc)
+		rc = dits_buf_cstr(&b);
+	if (rc) {
+		dits_buf_free(&b);
+		return rc;
+	}
+	*out = (char *)b.data;
+	return 0;
+}
+
 void dits_manifest_id(const dits_manifest *m, dits_id *out)
 {
 	dits_buf head = DITS_BUF_INIT;

@@ -43,6 +43,11 @@ int dits_manifest_write(dits_pack_writer *w, const dits_manifest *m, dits_id *ou
  * files that are not added).
  */
 void dits_manifest_id(const dits_manifest *m, dits_id *out);
+/*
+ * m's chunk ids in order as a JSON array of hex strings (malloc'd into *out):
+ * a variant's chunk_hash_list.
+ */
+int dits_manifest_chunks_json(const dits_manifest *m, char **out);
 /* Reads and checks a manifest (segments included). */
 int dits_manifest_read(dits_odb *db, const dits_id *id, dits_manifest *m);
 /* Reads only the head: size and content hash, and the segment ids. */

@@ -180,25 +180,11 @@ static int store_output(dits_repo *r, dits_pack_writer *w, const char *file, dit
 	if (rc)
 		return rc;
 	rc = dits_manifest_write(w, &m, manifest);
-	dits_buf b = DITS_BUF_INIT;
-	dits_buf_puts(&b, "[");
-	for (uint64_t i = 0; !rc && i < m.nchunks; i++) {
-		char hex[DITS_ID_HEXLEN + 1];
-		dits_id_hex(hex, &m.chunks[i].id);
-		rc = dits_buf_printf(&b, "%s\"%s\"", i ? "," : "", hex);
-	}
 	if (!rc)
-		rc = dits_buf_puts(&b, "]");
-	if (!rc)
-		rc = dits_buf_cstr(&b);
+		rc = dits_manifest_chunks_json(&m, chunk_json);
 	*size = m.size;
 	dits_manifest_free(&m);
-	if (rc) {
-		dits_buf_free(&b);
-		return rc;
-	}
-	*chunk_json = (char *)b.data;
-	return 0;
+	return rc;
 }
 
 static void remove_dir(const char *dir)

@@ -254,33 +254,6 @@ int dits_wire_variant_json(dits_buf *b, const dits_variant *v)
 	return rc;
 }
 
-int dits_wire_chunk_hash_list(dits_odb *odb, const dits_id *manifest, char **out)
-{
-	*out = NULL;
-	dits_manifest m;
-	int rc = dits_manifest_read(odb, manifest, &m);
-	if (rc)
-		return rc;
-	dits_buf b = DITS_BUF_INIT;
-	rc = dits_buf_put(&b, "[", 1);
-	char hex[DITS_ID_HEXLEN + 1];
-	for (uint64_t i = 0; i < m.nchunks && !rc; i++) {
-		dits_id_hex(hex, &m.chunks[i].id);
-		rc = dits_buf_printf(&b, "%s\"%s\"", i ? "," : "", hex);
-	}
-	if (!rc)
-		rc = dits_buf_put(&b, "]", 1);
-	if (!rc)
-		rc = dits_buf_cstr(&b);
-	dits_manifest_free(&m);
-	if (rc) {
-		dits_buf_free(&b);
-		return rc;
-	}
-	*out = (char *)b.data;
-	return 0;
-}
-
 static int member_id(const cJSON *obj, const char *key, dits_id *out)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -315,21 +288,24 @@ int dits_wire_variant_import(dits_odb *odb, dits_metadb *db, const cJSON *obj, b
 	char *recipe_txt = recipe && !cJSON_IsNull(recipe) ? cJSON_PrintUnformatted(recipe) : NULL;
 	char *facts_txt = facts && !cJSON_IsNull(facts) ? cJSON_PrintUnformatted(facts) : NULL;
 	char *chunks = NULL;
-	dits_manifest_head h;
-	if ((rc = dits_manifest_read_head(odb, &manifest, &h)) == 0) {
-		if (h.size != (uint64_t)size->valuedouble)
+	/* One read of the manifest: its size to check, its chunk list to record. */
+	dits_manifest m;
+	uint64_t msize = 0;
+	if ((rc = dits_manifest_read(odb, &manifest, &m)) == 0) {
+		msize = m.size;
+		if (msize != (uint64_t)size->valuedouble)
 			rc = dits_error_set(DITS_EINVALID, "variant: size %.0f does not match its manifest's %llu",
-			                    size->valuedouble, (unsigned long long)h.size);
-		dits_manifest_head_free(&h);
+			                    size->valuedouble, (unsigned long long)msize);
+		else
+			rc = dits_manifest_chunks_json(&m, &chunks);
+		dits_manifest_free(&m);
 	}
-	if (!rc)
-		rc = dits_wire_chunk_hash_list(odb, &manifest, &chunks);
 	dits_variant v = { 0 };
 	if (!rc)
 		rc = dits_variant_begin(db, &parent, type->valuestring, recipe_txt, &rh, &v);
 	if (!rc && strcmp(v.status, "ready")) {
 		rc = dits_variant_register(db, v.id, &manifest, chunks, facts_txt ? facts_txt : "{}",
-		                           cJSON_IsString(warnings) ? warnings->valuestring : NULL, h.size);
+		                           cJSON_IsString(warnings) ? warnings->valuestring : NULL, msize);
 		if (rc == DITS_ECONFLICT) { /* registered meanwhile by someone else: it stands */
 			dits_error_clear();
 			rc = 0;

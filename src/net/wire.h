@@ -100,6 +100,3 @@ int dits_wire_variant_json(dits_buf *out, const dits_variant *v);
  * DITS_ENOTFOUND when the manifest is not in the store.
  */
 int dits_wire_variant_import(dits_odb *odb, dits_metadb *db, const struct cJSON *obj, bool *imported);
-
-/* The manifest's chunk ids as a JSON array of hex strings (malloc'd). */
-int dits_wire_chunk_hash_list(dits_odb *odb, const dits_id *manifest, char **out);
