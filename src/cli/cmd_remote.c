@@ -88,8 +88,12 @@ static int parse_sync_args(int argc, char **argv, sync_args *a, const char *use)
 				return cli_usage("--mode is proxy or master");
 			a->mode = val;
 		} else if (!strcmp(s, "--limit-rate")) {
-			if (dits_wire_parse_rate(val, &a->xfer.rate) || a->xfer.rate == 0)
-				return cli_usage("--limit-rate takes a rate such as 10M (bytes per second) or 50Mbit");
+			if (dits_wire_parse_rate(val, &a->xfer.rate) || a->xfer.rate == 0) {
+				/* Names the value given and why (dits_wire_parse_rate's message). */
+				char msg[512];
+				snprintf(msg, sizeof msg, "--limit-rate %s", dits_error_last());
+				return cli_usage(msg);
+			}
 		} else {
 			char *end;
 			long n = strtol(val, &end, 10);

@@ -102,6 +102,8 @@ test_expect_success 'errors change nothing: unreachable server, bad URL, unknown
 	test_expect_code 1 dits fetch dead 2>../err && assert_one_line_error ../err "127.0.0.1:1" &&
 	test_expect_code 1 dits fetch nosuch 2>../err && assert_one_line_error ../err "nosuch" &&
 	test_expect_code 1 dits push nosuch 2>../err && assert_one_line_error ../err "nosuch" &&
+	test_expect_code 2 dits push origin --limit-rate fast 2>../err && grep -q "fast" ../err &&
+	test_expect_code 2 dits fetch origin --jobs 0 2>../err && grep -q "jobs" ../err &&
 	assert_repo_unchanged . ../snap &&
 	cd .. &&
 	test_expect_code 1 dits clone "http://127.0.0.1:1/proj" nowhere 2>err && assert_one_line_error err &&
