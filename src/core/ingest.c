@@ -140,15 +140,7 @@ static int block_add_cut(block *b, size_t off, size_t len)
 
 /* ---- ingest --------------------------------------------------------- */
 
-typedef struct ingest_reader {
-	blockq *q;
-	const dits_chunker *c;
-	int fd;
-	const char *path;
-	dits_hasher *whole; /* the whole-content hash runs here, beside the cutting */
-} ingest_reader;
-
-/* Fills a block after the carried-over bytes; returns bytes read or <0. */
+/* Fills p with up to n bytes; returns bytes read (short only at the end) or <0. */
 static ssize_t read_full(int fd, uint8_t *p, size_t n)
 {
 	size_t got = 0;
@@ -186,61 +178,12 @@ static size_t cut_block(const dits_chunker *c, block *b, bool eof, int *err)
 	return pos;
 }
 
-static void *reader_main(void *arg)
-{
-	ingest_reader *r = arg;
-	blockq *q = r->q;
-	int prev = -1;
-	size_t carry_off = 0, carry_len = 0;
-	for (;;) {
-		int bi = blockq_take_free(q);
-		if (bi < 0)
-			break;
-		block *b = &q->blocks[bi];
-		b->ncuts = 0;
-		b->last = false;
-		b->err = 0;
-		b->len = 0;
-		if (carry_len) {
-			memcpy(b->data, q->blocks[prev].data + carry_off, carry_len);
-			b->len = carry_len;
-		}
-		if (prev >= 0)
-			blockq_push_full(q, prev);
-		ssize_t n = read_full(r->fd, b->data + b->len, b->cap - b->len);
-		if (n < 0) {
-			b->err = dits_error_errno("%s: read failed", r->path);
-			snprintf(b->errmsg, sizeof b->errmsg, "%s", dits_error_last());
-			b->last = true;
-			blockq_push_full(q, bi);
-			return NULL;
-		}
-		if (r->whole)
-			dits_hasher_update(r->whole, b->data + b->len, (size_t)n);
-		b->len += (size_t)n;
-		bool eof = b->len < b->cap;
-		size_t used = cut_block(r->c, b, eof, &b->err);
-		if (b->err) {
-			snprintf(b->errmsg, sizeof b->errmsg, "%s", dits_error_last());
-			eof = true;
-		}
-		if (eof) {
-			b->last = true;
-			blockq_push_full(q, bi);
-			return NULL;
-		}
-		carry_off = used;
-		carry_len = b->len - used;
-		prev = bi;
-	}
-	return NULL;
-}
-
 typedef struct consumer {
 	dits_pack_writer *w;
 	dits_manifest *m;
 	dits_hasher whole;
-	bool hash_whole; /* false when the reader thread hashes the whole content */
+	bool hash_whole; /* false when the pipeline hashes the whole content */
+	bool have_ids;   /* the cuts' ids were computed by the hash workers */
 	dits_ingest_stats *stats;
 	dits_progress_fn progress;
 	void *pctx;
@@ -259,7 +202,10 @@ static int consume_block(consumer *cs, block *b)
 		const uint8_t *p = b->data + b->cuts[i].off;
 		uint32_t len = b->cuts[i].len;
 		dits_id id;
-		dits_hash_buf(&id, p, len);
+		if (cs->have_ids)
+			id = b->cuts[i].id;
+		else
+			dits_hash_buf(&id, p, len);
 		int rc;
 		if (cs->w) {
 			bool stored;
@@ -278,6 +224,269 @@ static int consume_block(consumer *cs, block *b)
 			cs->progress(cs->pctx, len);
 	}
 	return 0;
+}
+
+/*
+ * ---- the pipeline for long inputs ----------------------------------------
+ *
+ * One reader thread reads and cuts; hash workers (one per core) compute the
+ * chunk ids of whole blocks and, for each block, the BLAKE3 subtree of the
+ * DITS_SUBTREE_LEN bytes it read; the calling thread takes the blocks back in
+ * input order, folds the subtrees into the whole-content hash and stores the
+ * chunks. Cutting is sequential by nature; the two hashes, most of the CPU
+ * time, are not, so on n cores they run n ways.
+ *
+ * Every block holds exactly DITS_SUBTREE_LEN new bytes (fewer at the end)
+ * after the tail carried over from the block before, which was not yet cut:
+ * so the new bytes of block k are the input's [k * L, (k + 1) * L), a whole
+ * BLAKE3 subtree, hashable on any thread.
+ *
+ * A block goes FREE -> READING (the reader's) -> CUT -> HASHING (a worker's)
+ * -> HASHED -> FREE (after the consumer). The consumer waits for the block
+ * with the next sequence number; the reader never holds more than two
+ * blocks and the workers one each, so with PL_BLOCKS >= 3 + workers the
+ * pipeline cannot stall.
+ */
+#define PL_MAX_WORKERS 4
+#define PL_BLOCKS (PL_MAX_WORKERS + 4)
+
+enum { PB_FREE, PB_READING, PB_CUT, PB_HASHING, PB_HASHED };
+
+typedef struct pblock {
+	block b;
+	int state;
+	uint64_t seq;
+	size_t new_off, new_len; /* the bytes read into this block */
+	uint64_t in_off;         /* their offset in the input */
+	bool has_pair;
+	uint8_t pair[64];        /* the subtree of those bytes, when whole */
+} pblock;
+
+typedef struct pipeline {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pblock blocks[PL_BLOCKS];
+	int nblocks;
+	bool stop;      /* the consumer is done (or failed): everyone leaves */
+	bool subtrees;  /* workers hash the whole content as subtrees */
+	const dits_chunker *c;
+	int fd;
+	const char *path;
+} pipeline;
+
+static pblock *pl_wait_state(pipeline *pl, int state)
+{
+	for (;;) {
+		if (pl->stop)
+			return NULL;
+		pblock *best = NULL;
+		for (int i = 0; i < pl->nblocks; i++)
+			if (pl->blocks[i].state == state && (!best || pl->blocks[i].seq < best->seq))
+				best = &pl->blocks[i];
+		if (best)
+			return best;
+		pthread_cond_wait(&pl->cv, &pl->mu);
+	}
+}
+
+static void pl_set(pipeline *pl, pblock *pb, int state)
+{
+	pthread_mutex_lock(&pl->mu);
+	pb->state = state;
+	pthread_cond_broadcast(&pl->cv);
+	pthread_mutex_unlock(&pl->mu);
+}
+
+static void *pl_reader(void *arg)
+{
+	pipeline *pl = arg;
+	pblock *prev = NULL;
+	size_t carry_off = 0, carry_len = 0;
+	uint64_t seq = 0, in_off = 0;
+	for (;;) {
+		pthread_mutex_lock(&pl->mu);
+		pblock *pb = pl_wait_state(pl, PB_FREE);
+		if (pb)
+			pb->state = PB_READING;
+		pthread_mutex_unlock(&pl->mu);
+		if (!pb)
+			return NULL;
+		block *b = &pb->b;
+		b->ncuts = 0;
+		b->last = false;
+		b->err = 0;
+		b->len = 0;
+		pb->seq = seq++;
+		pb->has_pair = false;
+		if (carry_len) {
+			memcpy(b->data, prev->b.data + carry_off, carry_len);
+			b->len = carry_len;
+		}
+		if (prev)
+			pl_set(pl, prev, PB_CUT);
+		prev = NULL;
+		pb->new_off = b->len;
+		pb->in_off = in_off;
+		ssize_t n = read_full(pl->fd, b->data + b->len, DITS_SUBTREE_LEN);
+		if (n < 0) {
+			b->err = dits_error_errno("%s: read failed", pl->path);
+			snprintf(b->errmsg, sizeof b->errmsg, "%s", dits_error_last());
+			b->last = true;
+			pb->new_len = 0;
+			pl_set(pl, pb, PB_CUT);
+			return NULL;
+		}
+		pb->new_len = (size_t)n;
+		in_off += (uint64_t)n;
+		b->len += (size_t)n;
+		bool eof = (size_t)n < DITS_SUBTREE_LEN;
+		size_t used = cut_block(pl->c, b, eof, &b->err);
+		if (b->err) {
+			snprintf(b->errmsg, sizeof b->errmsg, "%s", dits_error_last());
+			eof = true;
+		}
+		if (eof) {
+			b->last = true;
+			pl_set(pl, pb, PB_CUT);
+			return NULL;
+		}
+		carry_off = used;
+		carry_len = b->len - used;
+		prev = pb;
+	}
+}
+
+typedef struct pl_worker {
+	pipeline *pl;
+	void *scratch;
+} pl_worker;
+
+static void *pl_hasher(void *arg)
+{
+	pl_worker *wk = arg;
+	pipeline *pl = wk->pl;
+	for (;;) {
+		pthread_mutex_lock(&pl->mu);
+		pblock *pb = pl_wait_state(pl, PB_CUT);
+		if (pb)
+			pb->state = PB_HASHING;
+		pthread_mutex_unlock(&pl->mu);
+		if (!pb)
+			return NULL;
+		block *b = &pb->b;
+		if (!b->err) {
+			for (size_t i = 0; i < b->ncuts; i++)
+				dits_hash_buf(&b->cuts[i].id, b->data + b->cuts[i].off, b->cuts[i].len);
+			if (pl->subtrees && pb->new_len == DITS_SUBTREE_LEN) {
+				dits_hash_subtree(b->data + pb->new_off, pb->in_off, pb->pair, wk->scratch);
+				pb->has_pair = true;
+			}
+		}
+		pl_set(pl, pb, PB_HASHED);
+	}
+}
+
+static int hash_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > PL_MAX_WORKERS ? PL_MAX_WORKERS : (int)n;
+}
+
+static int ingest_pipeline(consumer *cs, const dits_chunker *c, int fd, const char *path)
+{
+	pipeline *pl = calloc(1, sizeof *pl);
+	if (!pl)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	int nworkers = hash_workers();
+	pl_worker wk[PL_MAX_WORKERS];
+	memset(wk, 0, sizeof wk);
+	pthread_mutex_init(&pl->mu, NULL);
+	pthread_cond_init(&pl->cv, NULL);
+	pl->nblocks = nworkers + 4;
+	pl->subtrees = dits_hash_subtrees_supported();
+	pl->c = c;
+	pl->fd = fd;
+	pl->path = path;
+	int rc = 0;
+	/* A block holds the carried tail (less than one maximum chunk) and the
+	 * new bytes; page-aligned like every I/O buffer here. */
+	size_t cap = DITS_SUBTREE_LEN + c->max;
+	for (int i = 0; i < pl->nblocks && !rc; i++) {
+		pl->blocks[i].b.cap = cap;
+		if (posix_memalign((void **)&pl->blocks[i].b.data, 4096, cap) != 0) {
+			pl->blocks[i].b.data = NULL;
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		}
+	}
+	for (int i = 0; i < nworkers && !rc && pl->subtrees; i++)
+		if (!(wk[i].scratch = malloc(DITS_SUBTREE_SCRATCH)))
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	pthread_t reader, workers[PL_MAX_WORKERS];
+	int started = 0;
+	bool reader_started = false;
+	if (!rc) {
+		if (pthread_create(&reader, NULL, pl_reader, pl) != 0)
+			rc = dits_error_set(DITS_ERROR, "%s: cannot start the reader thread", path);
+		else
+			reader_started = true;
+	}
+	for (int i = 0; i < nworkers && !rc; i++) {
+		wk[i].pl = pl;
+		if (pthread_create(&workers[i], NULL, pl_hasher, &wk[i]) != 0)
+			break;
+		started++;
+	}
+	if (!rc && started == 0)
+		rc = dits_error_set(DITS_ERROR, "%s: cannot start the hashing threads", path);
+	cs->hash_whole = false;
+	cs->have_ids = true;
+	for (uint64_t next = 0; !rc; next++) {
+		pthread_mutex_lock(&pl->mu);
+		pblock *pb = NULL;
+		for (;;) {
+			for (int i = 0; i < pl->nblocks && !pb; i++)
+				if (pl->blocks[i].state == PB_HASHED && pl->blocks[i].seq == next)
+					pb = &pl->blocks[i];
+			if (pb)
+				break;
+			pthread_cond_wait(&pl->cv, &pl->mu);
+		}
+		pthread_mutex_unlock(&pl->mu);
+		block *b = &pb->b;
+		if (b->err) {
+			rc = dits_error_set(b->err, "%s", b->errmsg);
+			break;
+		}
+		/* The whole-content hash, in input order. */
+		if (pb->has_pair)
+			dits_hasher_push_subtree(&cs->whole, pb->pair);
+		else
+			dits_hasher_update(&cs->whole, b->data + pb->new_off, pb->new_len);
+		if ((rc = consume_block(cs, b)))
+			break;
+		bool last = b->last;
+		pl_set(pl, pb, PB_FREE);
+		if (last)
+			break;
+	}
+	pthread_mutex_lock(&pl->mu);
+	pl->stop = true;
+	pthread_cond_broadcast(&pl->cv);
+	pthread_mutex_unlock(&pl->mu);
+	if (reader_started)
+		pthread_join(reader, NULL);
+	for (int i = 0; i < started; i++)
+		pthread_join(workers[i], NULL);
+	for (int i = 0; i < nworkers; i++)
+		free(wk[i].scratch);
+	for (int i = 0; i < pl->nblocks; i++) {
+		free(pl->blocks[i].b.data);
+		free(pl->blocks[i].b.cuts);
+	}
+	pthread_mutex_destroy(&pl->mu);
+	pthread_cond_destroy(&pl->cv);
+	free(pl);
+	return rc;
 }
 
 int dits_ingest_fd(dits_pack_writer *w, const dits_chunker *c, int fd, const char *path,
@@ -333,36 +542,8 @@ int dits_ingest_fd(dits_pack_writer *w, const dits_chunker *c, int fd, const cha
 		free(b.cuts);
 		goto done;
 	}
-stream:;
-	blockq q;
-	if ((rc = blockq_init(&q, block_len))) {
-		blockq_destroy(&q);
-		return rc;
-	}
-	ingest_reader r = { &q, c, fd, path, &cs.whole };
-	cs.hash_whole = false;
-	pthread_t th;
-	if (pthread_create(&th, NULL, reader_main, &r) != 0) {
-		blockq_destroy(&q);
-		return dits_error_set(DITS_ERROR, "%s: cannot start the reader thread", path);
-	}
-	for (;;) {
-		int bi = blockq_take_full(&q);
-		block *b = &q.blocks[bi];
-		if (b->err) {
-			rc = dits_error_set(b->err, "%s", b->errmsg);
-			break;
-		}
-		if ((rc = consume_block(&cs, b)))
-			break;
-		bool last = b->last;
-		blockq_give_free(&q, bi);
-		if (last)
-			break;
-	}
-	blockq_cancel(&q);
-	pthread_join(th, NULL);
-	blockq_destroy(&q);
+stream:
+	rc = ingest_pipeline(&cs, c, fd, path);
 done:
 	if (!rc)
 		dits_hasher_final(&cs.whole, &m->content);
