@@ -816,6 +816,9 @@ void cli_mode_markers(dits_repo *r, struct dits_index *idx, char *out)
 	dits_error_clear();
 }
 
+#ifndef DITS_LEAN
+/* The commands below may fetch from a partial clone's remote: they live in
+ * dits-net (the lean dits hands them over, see main.c). */
 typedef struct mode_ui {
 	bool proxy;
 	unsigned swapped, already, kept;
@@ -1018,3 +1021,4 @@ int cmd_fetch_proxy(int argc, char **argv)
 	dits_repo_free(r);
 	return code;
 }
+#endif

@@ -563,6 +563,8 @@ static int cmd_diff(int argc, char **argv)
 
 /* ---- checkout / branch / tag ---------------------------------------- */
 
+#ifndef DITS_LEAN
+
 /* "refs/heads/REV" (malloc'd) when REV names an existing branch, else NULL. */
 static char *branch_ref_of(dits_repo *r, const char *rev)
 {
@@ -748,6 +750,7 @@ static int cmd_checkout(int argc, char **argv)
 	dits_repo_free(r);
 	return rc ? fail(rc) : 0;
 }
+#endif
 
 typedef struct list_ctx {
 	const char *current;
@@ -1073,6 +1076,20 @@ typedef struct command {
 
 static int cmd_help(int argc, char **argv);
 
+/*
+ * The lean dits (DITS_LEAN, installed as `dits`) links only the core and the
+ * queue, so the commands run most often (status, add, commit, log ...) start
+ * without loading libcurl, GnuTLS, libmicrohttpd and FUSE. The commands that
+ * reach a remote or FUSE have no function here (NET() is NULL): main() hands
+ * them to dits-net, installed beside it, which is this program with the
+ * network and mount layers linked in.
+ */
+#ifdef DITS_LEAN
+#define NET(fn) NULL
+#else
+#define NET(fn) fn
+#endif
+
 static const command commands[] = {
 	{ "init", cmd_init, "init [DIR] [--chunk-min N --chunk-avg N --chunk-max N]  create a repository" },
 	{ "add", cmd_add, "add PATH...                 stage files (directories recurse, .ditsignore honoured)" },
@@ -1082,7 +1099,7 @@ static const command commands[] = {
 	{ "log", cmd_log, "log [--oneline] [--json] [REV]  history" },
 	{ "show", cmd_show, "show [REV]                  a commit and what it changed" },
 	{ "diff", cmd_diff, "diff --stat [REV [REV]]     bytes and chunks added and shared per file" },
-	{ "checkout", cmd_checkout, "checkout REV|BRANCH | -b NAME [REV] | [REV] -- PATH... | [REV] --mode proxy|master [--variant T] [-- PATH...]" },
+	{ "checkout", NET(cmd_checkout), "checkout REV|BRANCH | -b NAME [REV] | [REV] -- PATH... | [REV] --mode proxy|master [--variant T] [-- PATH...]" },
 	{ "branch", cmd_branch, "branch [NAME [REV]]         list or create branches" },
 	{ "tag", cmd_tag, "tag [NAME [REV]]            list or create tags" },
 	{ "ls-files", cmd_ls_files, "ls-files [--json]           the index: mode, asset id, size, path" },
@@ -1093,17 +1110,17 @@ static const command commands[] = {
 	{ "debug", cmd_debug, "debug chunks FILE [--min N --avg N --max N --level L --seed S]  FastCDC cut points" },
 	{ "config", cmd_config, "config KEY [VALUE] | --unset KEY | --list  repository settings (proxy.auto, proxy.profile, proxy.lut.GLOB ...)" },
 	{ "proxy", cmd_proxy, "proxy status|generate|wait|retry|export ...  the Hologram layer's proxies" },
-	{ "mount", cmd_mount, "mount [MOUNTPOINT [--mode proxy|master] [--variant TYPE] [--foreground] [REV]]  serve a commit read-only through FUSE (no argument: list mounts)" },
-	{ "umount", cmd_umount, "umount [--lazy] MOUNTPOINT  unmount a Dits mount" },
-	{ "mode", cmd_mode, "mode [--json] | mode proxy|master [PATH...]  list or switch what each working file holds" },
-	{ "fetch-proxy", cmd_fetch_proxy, "fetch-proxy PATH... [--wait [--timeout SECS]] [--checkout]  get ready proxies from the remote, or make them here (and switch to them)" },
-	{ "serve", cmd_serve, "serve [--listen ADDR:PORT] [--root DIR] [--workers N] [--auth FILE] [--tls-cert F --tls-key F]  serve repositories over HTTP" },
+	{ "mount", NET(cmd_mount), "mount [MOUNTPOINT [--mode proxy|master] [--variant TYPE] [--foreground] [REV]]  serve a commit read-only through FUSE (no argument: list mounts)" },
+	{ "umount", NET(cmd_umount), "umount [--lazy] MOUNTPOINT  unmount a Dits mount" },
+	{ "mode", NET(cmd_mode), "mode [--json] | mode proxy|master [PATH...]  list or switch what each working file holds" },
+	{ "fetch-proxy", NET(cmd_fetch_proxy), "fetch-proxy PATH... [--wait [--timeout SECS]] [--checkout]  get ready proxies from the remote, or make them here (and switch to them)" },
+	{ "serve", NET(cmd_serve), "serve [--listen ADDR:PORT] [--root DIR] [--workers N] [--auth FILE] [--tls-cert F --tls-key F]  serve repositories over HTTP" },
 	{ "worker", cmd_worker, "worker [--once|--drain] [--jobs N]  run proxy jobs in the foreground" },
-	{ "remote", cmd_remote, "remote [-v] | remote add NAME URL | remote remove NAME  the servers this repository syncs with" },
-	{ "push", cmd_push, "push [REMOTE] [BRANCH] [--force] [--json] [--jobs N] [--limit-rate R]  send a branch to a remote" },
-	{ "fetch", cmd_fetch, "fetch [REMOTE] [--json] [--jobs N] [--limit-rate R]  get a remote's branches, tags and ready variants" },
-	{ "pull", cmd_pull, "pull [REMOTE] [BRANCH] [--json] [--jobs N] [--limit-rate R]  fetch, then fast-forward the current branch" },
-	{ "clone", cmd_clone, "clone URL DIR [--mode proxy|master] [--json] [--jobs N] [--limit-rate R]  copy a remote repository (proxy: a partial clone with proxies)" },
+	{ "remote", NET(cmd_remote), "remote [-v] | remote add NAME URL | remote remove NAME  the servers this repository syncs with" },
+	{ "push", NET(cmd_push), "push [REMOTE] [BRANCH] [--force] [--json] [--jobs N] [--limit-rate R]  send a branch to a remote" },
+	{ "fetch", NET(cmd_fetch), "fetch [REMOTE] [--json] [--jobs N] [--limit-rate R]  get a remote's branches, tags and ready variants" },
+	{ "pull", NET(cmd_pull), "pull [REMOTE] [BRANCH] [--json] [--jobs N] [--limit-rate R]  fetch, then fast-forward the current branch" },
+	{ "clone", NET(cmd_clone), "clone URL DIR [--mode proxy|master] [--json] [--jobs N] [--limit-rate R]  copy a remote repository (proxy: a partial clone with proxies)" },
 	{ "help", cmd_help, "help                        this list" },
 };
 
@@ -1124,30 +1141,31 @@ static bool needs_media(int argc, char **argv)
 	return !strcmp(argv[1], "worker") || !strcmp(argv[1], "fetch-proxy") || !strcmp(argv[1], "serve") ||
 	       (!strcmp(argv[1], "proxy") && argc > 2 && !strcmp(argv[2], "generate"));
 }
+#endif
 
-static int exec_media(char **argv)
+/* Runs argv in the program named sibling, installed beside this one. */
+static int exec_sibling(char **argv, const char *sibling)
 {
 	char self[4096];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 16);
 	if (n <= 0) {
-		fprintf(stderr, "dits: error: cannot find this program's path to start dits-media\n");
+		fprintf(stderr, "dits: error: cannot find this program's path to start %s\n", sibling);
 		return 1;
 	}
 	self[n] = '\0';
 	char *slash = strrchr(self, '/');
-	snprintf(slash ? slash + 1 : self, sizeof self - (size_t)(slash ? slash + 1 - self : 0), "dits-media");
+	snprintf(slash ? slash + 1 : self, sizeof self - (size_t)(slash ? slash + 1 - self : 0), "%s", sibling);
 	argv[0] = self;
 	execv(self, argv);
 	fprintf(stderr, "dits: error: %s: cannot start it (%s); it is installed with dits\n", self, strerror(errno));
 	return 1;
 }
-#endif
 
 int main(int argc, char **argv)
 {
 #ifndef DITS_WITH_MEDIA
 	if (argc > 1 && needs_media(argc, argv))
-		return exec_media(argv);
+		return exec_sibling(argv, "dits-media");
 #endif
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN); /* a file size limit becomes EFBIG, reported as an error */
@@ -1161,6 +1179,8 @@ int main(int argc, char **argv)
 		return cmd_help(0, NULL);
 	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
 		if (!strcmp(argv[1], commands[i].name)) {
+			if (!commands[i].fn)
+				return exec_sibling(argv, "dits-net");
 			optind = 1;
 			int rc = commands[i].fn(argc - 1, argv + 1);
 			if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -365,6 +365,35 @@ test_expect_success '... and afterwards both can be added and committed' '
 	assert_file_has ../ls "	race2\.mov$"
 '
 
+# ---- the programs dits hands commands to ---------------------------------------------
+
+test_expect_success 'setup: a dits copied alone, without dits-net and dits-media beside it' '
+	mkdir -p "$TRASH/lone" &&
+	cp "$DITS" "$TRASH/lone/dits" &&
+	dits status >/dev/null &&
+	repo_snapshot . >../snap-lone
+'
+
+test_expect_success 'the lone dits still runs the local commands itself' '
+	"$TRASH/lone/dits" status >../lone-status &&
+	dits status >../status &&
+	assert_files_eq ../lone-status ../status
+'
+
+test_expect_success 'a network command without dits-net is one error naming it, exit 1' '
+	test_expect_code 1 "$TRASH/lone/dits" push origin main 2>../err &&
+	assert_one_line_error ../err "$TRASH/lone/dits-net" "installed with dits"
+'
+
+test_expect_success 'a transcoding command without dits-media is one error naming it, exit 1' '
+	test_expect_code 1 "$TRASH/lone/dits" worker --once 2>../err &&
+	assert_one_line_error ../err "$TRASH/lone/dits-media"
+'
+
+test_expect_success 'the missing programs left the repository unchanged' '
+	assert_repo_unchanged . ../snap-lone
+'
+
 # ---- usage errors -----------------------------------------------------------------------
 
 test_expect_success 'setup: snapshot before the usage errors' '
