@@ -10,7 +10,7 @@
 #include "fsutil.h"
 
 #define INDEX_MAGIC "DIDX"
-#define INDEX_VERSION 2 /* 2 added the proxy-mode flag and its content id */
+#define INDEX_VERSION 3 /* 2 added the proxy-mode flag and its content id, 3 the tree note */
 
 uint32_t dits_mode_from_stat(const struct stat *st)
 {
@@ -135,10 +135,13 @@ int dits_index_load(dits_repo *r, dits_index *idx)
 	dits_read_u32(&rd, &version);
 	dits_read_u32(&rd, &count);
 	dits_read_u32(&rd, &reserved);
-	if (version != 1 && version != INDEX_VERSION) {
+	if (version < 1 || version > INDEX_VERSION) {
 		rc = dits_error_set(DITS_EVERSION, "%s: index version %u is not supported", path, version);
 		goto out;
 	}
+	if (version >= 3 && (dits_read_bytes(&rd, idx->tree_digest.b, DITS_ID_LEN) ||
+	                     dits_read_bytes(&rd, idx->tree_id.b, DITS_ID_LEN)))
+		goto out;
 	for (uint32_t i = 0; i < count; i++) {
 		dits_index_entry e = { 0 };
 		uint64_t ms, cs;
@@ -209,7 +212,9 @@ int dits_index_write(dits_repo *r, dits_index *idx)
 	dits_buf_put(&b, INDEX_MAGIC, 4);
 	dits_buf_put_u32(&b, INDEX_VERSION);
 	dits_buf_put_u32(&b, (uint32_t)idx->n);
-	int rc = dits_buf_put_u32(&b, 0);
+	dits_buf_put_u32(&b, 0);
+	dits_buf_put(&b, idx->tree_digest.b, DITS_ID_LEN);
+	int rc = dits_buf_put(&b, idx->tree_id.b, DITS_ID_LEN);
 	for (size_t i = 0; i < idx->n && !rc; i++) {
 		const dits_index_entry *e = &idx->e[i];
 		dits_buf_put_u32(&b, e->mode);
@@ -253,6 +258,59 @@ int dits_index_write(dits_repo *r, dits_index *idx)
 	free(path);
 	dits_buf_free(&b);
 	return rc;
+}
+
+void dits_index_digest(dits_index *idx, dits_id *out)
+{
+	dits_index_sort(idx);
+	dits_hasher h;
+	dits_hasher_init(&h);
+	/* Whole 64 KiB runs go to the hasher, so its SIMD paths take them. */
+	uint8_t buf[65536];
+	size_t n = 0;
+	for (size_t i = 0; i < idx->n; i++) {
+		const dits_index_entry *e = &idx->e[i];
+		size_t pl = strlen(e->path) + 1; /* with its NUL */
+		if (n + pl + 4 + DITS_ID_LEN > sizeof buf) {
+			dits_hasher_update(&h, buf, n);
+			n = 0;
+		}
+		if (pl + 4 + DITS_ID_LEN > sizeof buf) { /* cannot happen: paths are below 64 KiB */
+			dits_hasher_update(&h, e->path, pl);
+		} else {
+			memcpy(buf + n, e->path, pl);
+			n += pl;
+		}
+		uint32_t m = e->mode;
+		buf[n++] = (uint8_t)m;
+		buf[n++] = (uint8_t)(m >> 8);
+		buf[n++] = (uint8_t)(m >> 16);
+		buf[n++] = (uint8_t)(m >> 24);
+		memcpy(buf + n, e->id.b, DITS_ID_LEN);
+		n += DITS_ID_LEN;
+	}
+	dits_hasher_update(&h, buf, n);
+	dits_hasher_final(&h, out);
+}
+
+void dits_index_note_tree(dits_index *idx, const dits_id *tree)
+{
+	dits_id d;
+	dits_index_digest(idx, &d);
+	if (!dits_id_eq(&d, &idx->tree_digest) || !dits_id_eq(tree, &idx->tree_id)) {
+		idx->tree_digest = d;
+		idx->tree_id = *tree;
+		idx->dirty = true;
+	}
+}
+
+bool dits_index_matches_tree(dits_index *idx, const dits_id *tree)
+{
+	if (dits_id_is_zero(&idx->tree_id) || !dits_id_eq(&idx->tree_id, tree))
+		return false;
+	dits_id d;
+	dits_index_digest(idx, &d);
+	return dits_id_eq(&d, &idx->tree_digest);
 }
 
 dits_index_entry *dits_index_find(dits_index *idx, const char *path)

@@ -47,6 +47,14 @@ typedef struct dits_index {
 	size_t sorted_n; /* entries [0, sorted_n) are sorted; the rest were appended */
 	int64_t stamp_s; /* mtime of the index file when loaded */
 	uint32_t stamp_ns;
+	/*
+	 * A remembered fact: the entry list whose digest is tree_digest records
+	 * as the tree tree_id (both zero: nothing remembered). It names the
+	 * list by content, so no change to the entries can make it false: a
+	 * changed list simply no longer has that digest. status uses it to skip
+	 * reading HEAD's trees when the index still matches them.
+	 */
+	dits_id tree_digest, tree_id;
 } dits_index;
 
 /* Loads .dits/index (an empty index when there is none). */
@@ -64,6 +72,13 @@ int dits_index_remove(dits_index *idx, const char *path);
 void dits_index_sort(dits_index *idx);
 /* Drops all entries. */
 void dits_index_clear(dits_index *idx);
+
+/* The digest of what a tree records of the entries: each path, mode and id. */
+void dits_index_digest(dits_index *idx, dits_id *out);
+/* Remembers that the entries as they are now record as tree. */
+void dits_index_note_tree(dits_index *idx, const dits_id *tree);
+/* True when the entries as they are now are known to record as tree. */
+bool dits_index_matches_tree(dits_index *idx, const dits_id *tree);
 
 /* Git-style file mode for a stat: 0100755 when any execute bit is set. */
 uint32_t dits_mode_from_stat(const struct stat *st);

@@ -278,17 +278,99 @@ static int cmp_wt(const void *a, const void *b)
 	return strcmp(((const wt_file *)a)->path, ((const wt_file *)b)->path);
 }
 
-/* Collects regular files below rel (a directory, "" = root), skipping
- * .dits and ignored paths. dirfd is open on rel. */
-static int walk_dir(int dirfd, const char *rel, const ignore *ig, wt_list *out, bool *warned)
+/*
+ * Path order is strcmp order of whole paths, in which a directory's
+ * children sort as if its name ended in '/' ("clip/a" after "clip.mov").
+ * Each directory's entries are sorted that way before they are walked, so
+ * the walk yields the paths already in order and the callers' sortedness
+ * check leaves them as they are. Names cannot hold '/', so the virtual '/'
+ * is met only at the end of a directory's name.
+ */
+static int cmp_dirent_order(const char *a, bool a_dir, const char *b, bool b_dir)
 {
-	DIR *d = fdopendir(dirfd);
+	size_t i = 0;
+	while (a[i] && a[i] == b[i])
+		i++;
+	unsigned ca = a[i] ? (unsigned char)a[i] : a_dir ? '/' : 0;
+	unsigned cb = b[i] ? (unsigned char)b[i] : b_dir ? '/' : 0;
+	return (ca > cb) - (ca < cb);
+}
+
+/* One directory's entries, read before any is walked. */
+typedef struct dir_ent {
+	size_t name; /* offset into dir_list.names */
+	struct stat st;
+} dir_ent;
+
+typedef struct dir_list {
+	dir_ent *v;
+	size_t n, cap;
+	char *names;
+	size_t len, names_cap;
+} dir_list;
+
+static void dir_list_free(dir_list *l)
+{
+	free(l->v);
+	free(l->names);
+	memset(l, 0, sizeof *l);
+}
+
+static int dir_list_push(dir_list *l, const char *name, const struct stat *st)
+{
+	size_t nl = strlen(name) + 1;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		dir_ent *v = realloc(l->v, cap * sizeof *v);
+		if (!v)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		l->v = v;
+		l->cap = cap;
+	}
+	if (l->len + nl > l->names_cap) {
+		size_t cap = l->names_cap ? l->names_cap * 2 : 1024;
+		while (cap < l->len + nl)
+			cap *= 2;
+		char *b = realloc(l->names, cap);
+		if (!b)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		l->names = b;
+		l->names_cap = cap;
+	}
+	memcpy(l->names + l->len, name, nl);
+	l->v[l->n].name = l->len;
+	l->v[l->n].st = *st;
+	l->len += nl;
+	l->n++;
+	return 0;
+}
+
+static int cmp_dir_ent(const void *a, const void *b, void *names)
+{
+	const dir_ent *x = a, *y = b;
+	return cmp_dirent_order((const char *)names + x->name, S_ISDIR(x->st.st_mode),
+	                        (const char *)names + y->name, S_ISDIR(y->st.st_mode));
+}
+
+/*
+ * Reads the entries of the directory open on dirfd (rel, "" = root) that
+ * the walk keeps: regular files and directories that are not ignored, not
+ * .dits and not our temporary files; anything else is warned about once
+ * and skipped. The list comes back in path order. dirfd stays open.
+ */
+static int read_dir(int dirfd, const char *rel, const ignore *ig, dir_list *out, bool *warned)
+{
+	int fd = dup(dirfd);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	if (!d) {
-		close(dirfd);
+		if (fd >= 0)
+			close(fd);
 		return dits_error_errno("%s", *rel ? rel : ".");
 	}
 	int rc = 0;
 	struct dirent *e;
+	char *path = NULL;
+	size_t relen = strlen(rel), pcap = 0;
 	while (!rc && (e = readdir(d))) {
 		const char *name = e->d_name;
 		if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
@@ -297,58 +379,87 @@ static int walk_dir(int dirfd, const char *rel, const ignore *ig, wt_list *out, 
 			continue;
 		if (strstr(name, ".dits-tmp-"))
 			continue;
-		char *path = dits_path_join(rel, name);
-		if (!path)
-			return dits_error_set(DITS_ENOMEM, "out of memory");
+		/* rel/name, in one buffer reused for every entry */
+		size_t need = relen + strlen(name) + 2;
+		if (need > pcap) {
+			char *np = realloc(path, need * 2);
+			if (!np) {
+				rc = dits_error_set(DITS_ENOMEM, "out of memory");
+				break;
+			}
+			path = np;
+			pcap = need * 2;
+		}
+		char *q = path;
+		if (relen) {
+			memcpy(q, rel, relen);
+			q += relen;
+			*q++ = '/';
+		}
+		memcpy(q, name, need - relen - 1); /* with its NUL */
 		struct stat st;
 		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT) { /* vanished while we looked */
-				free(path);
+			if (errno == ENOENT) /* vanished while we looked */
 				continue;
-			}
 			rc = dits_error_errno("%s", path);
-			free(path);
 			break;
 		}
-		if (S_ISDIR(st.st_mode)) {
-			if (ignored(ig, path, true)) {
-				free(path);
-				continue;
-			}
-			int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-			if (sub < 0)
-				rc = dits_error_errno("%s", path);
-			else
-				rc = walk_dir(sub, path, ig, out, warned);
-			free(path);
-		} else if (S_ISREG(st.st_mode)) {
-			if (ignored(ig, path, false)) {
-				free(path);
-				continue;
-			}
-			if ((rc = wt_push(out, path, &st)))
-				free(path);
+		if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
+			if (!ignored(ig, path, S_ISDIR(st.st_mode)))
+				rc = dir_list_push(out, name, &st);
 		} else {
 			if (!*warned)
 				fprintf(stderr, "dits: warning: %s: not a regular file, skipped\n", path);
 			*warned = true;
+		}
+	}
+	free(path);
+	closedir(d);
+	if (!rc && out->n > 1)
+		qsort_r(out->v, out->n, sizeof *out->v, cmp_dir_ent, out->names);
+	return rc;
+}
+
+/* Collects regular files below rel (a directory, "" = root) in path order,
+ * skipping .dits and ignored paths. dirfd is open on rel; closes it. */
+static int walk_dir(int dirfd, const char *rel, const ignore *ig, wt_list *out, bool *warned)
+{
+	dir_list l = { 0 };
+	int rc = read_dir(dirfd, rel, ig, &l, warned);
+	for (size_t i = 0; !rc && i < l.n; i++) {
+		const char *name = l.names + l.v[i].name;
+		char *path = dits_path_join(rel, name);
+		if (!path) {
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		} else if (S_ISDIR(l.v[i].st.st_mode)) {
+			int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+			if (sub < 0)
+				rc = errno == ENOENT ? 0 : dits_error_errno("%s", path); /* ENOENT: vanished */
+			else
+				rc = walk_dir(sub, path, ig, out, warned);
+			free(path);
+		} else if ((rc = wt_push(out, path, &l.v[i].st))) {
 			free(path);
 		}
 	}
-	closedir(d);
+	dir_list_free(&l);
+	close(dirfd);
 	return rc;
 }
 
 /*
  * Walking the whole worktree is a stat per file; like git's preload-index,
  * the top-level directories are shared out between threads (one per core,
- * at most four), each filling its own list.
+ * at most four), each filling its own list. Directory k's files are
+ * range[k] of its share's list, so the pieces are put back together in
+ * path order.
  */
 typedef struct walk_share {
 	pthread_t th;
 	int rootfd;
 	char **dirs;
 	size_t ndirs, next, stride;
+	size_t (*range)[2];
 	const ignore *ig;
 	wt_list out;
 	int rc;
@@ -360,8 +471,13 @@ static void *walk_share_main(void *arg)
 	walk_share *w = arg;
 	bool warned = false;
 	for (size_t i = w->next; i < w->ndirs && !w->rc; i += w->stride) {
+		w->range[i][0] = w->out.n;
 		int fd = openat(w->rootfd, w->dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		w->rc = fd < 0 ? dits_error_errno("%s", w->dirs[i]) : walk_dir(fd, w->dirs[i], w->ig, &w->out, &warned);
+		if (fd < 0)
+			w->rc = errno == ENOENT ? 0 : dits_error_errno("%s", w->dirs[i]);
+		else
+			w->rc = walk_dir(fd, w->dirs[i], w->ig, &w->out, &warned);
+		w->range[i][1] = w->out.n;
 		if (w->rc)
 			snprintf(w->err, sizeof w->err, "%s", dits_error_last());
 	}
@@ -373,58 +489,21 @@ static int walk_root_parallel(dits_repo *r, const ignore *ig, wt_list *out)
 	int rootfd = open(r->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return dits_error_errno("%s", r->workdir);
-	DIR *d = fdopendir(dup(rootfd));
-	if (!d) {
-		close(rootfd);
-		return dits_error_errno("%s", r->workdir);
-	}
-	char **dirs = NULL;
-	size_t ndirs = 0, cap = 0;
-	int rc = 0;
+	dir_list root = { 0 };
 	bool warned = false;
-	struct dirent *e;
-	while (!rc && (e = readdir(d))) {
-		const char *name = e->d_name;
-		if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
-			continue;
-		if (!strcmp(name, ".dits") || strstr(name, ".dits-tmp-"))
-			continue;
-		struct stat st;
-		if (fstatat(rootfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno != ENOENT)
-				rc = dits_error_errno("%s", name);
-			continue;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			if (ignored(ig, name, true))
-				continue;
-			if (ndirs == cap) {
-				cap = cap ? cap * 2 : 64;
-				char **nd = realloc(dirs, cap * sizeof *nd);
-				if (!nd) {
-					rc = dits_error_set(DITS_ENOMEM, "out of memory");
-					break;
-				}
-				dirs = nd;
-			}
-			if (!(dirs[ndirs] = strdup(name)))
-				rc = dits_error_set(DITS_ENOMEM, "out of memory");
-			else
-				ndirs++;
-		} else if (S_ISREG(st.st_mode)) {
-			if (ignored(ig, name, false))
-				continue;
-			char *p = strdup(name);
-			if (!p || wt_push(out, p, &st)) {
-				free(p);
-				rc = dits_error_set(DITS_ENOMEM, "out of memory");
-			}
-		} else if (!warned) {
-			fprintf(stderr, "dits: warning: %s: not a regular file, skipped\n", name);
-			warned = true;
-		}
+	int rc = read_dir(rootfd, "", ig, &root, &warned);
+	char **dirs = NULL;
+	size_t ndirs = 0;
+	size_t (*range)[2] = NULL;
+	if (!rc && root.n) {
+		dirs = calloc(root.n, sizeof *dirs);
+		range = calloc(root.n, sizeof *range);
+		if (!dirs || !range)
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
 	}
-	closedir(d);
+	for (size_t i = 0; !rc && i < root.n; i++)
+		if (S_ISDIR(root.v[i].st.st_mode))
+			dirs[ndirs++] = root.names + root.v[i].name;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t nthreads = cores < 1 ? 1 : cores > 4 ? 4 : (size_t)cores;
 	if (nthreads > ndirs)
@@ -433,7 +512,7 @@ static int walk_root_parallel(dits_repo *r, const ignore *ig, wt_list *out)
 	memset(shares, 0, sizeof shares);
 	size_t started = 0;
 	for (size_t t = 0; !rc && t < nthreads; t++) {
-		shares[t] = (walk_share){ 0, rootfd, dirs, ndirs, t, nthreads, ig, { 0 }, 0, "" };
+		shares[t] = (walk_share){ 0, rootfd, dirs, ndirs, t, nthreads, range, ig, { 0 }, 0, "" };
 		if (t == nthreads - 1 || pthread_create(&shares[t].th, NULL, walk_share_main, &shares[t]) != 0) {
 			walk_share_main(&shares[t]); /* the last share runs here */
 		} else {
@@ -442,21 +521,43 @@ static int walk_root_parallel(dits_repo *r, const ignore *ig, wt_list *out)
 	}
 	for (size_t t = 0; t < started; t++)
 		pthread_join(shares[t].th, NULL);
-	for (size_t t = 0; t < nthreads; t++) {
+	for (size_t t = 0; t < nthreads; t++)
 		if (!rc && shares[t].rc)
 			rc = dits_error_set(shares[t].rc, "%s", shares[t].err);
-		for (size_t i = 0; i < shares[t].out.n; i++) {
-			if (!rc && wt_push(out, shares[t].out.v[i].path, &shares[t].out.v[i].st) == 0)
-				shares[t].out.v[i].path = NULL;
-			free(shares[t].out.v[i].path);
+	/* The root's own files and each directory's files, in the root's order. */
+	for (size_t i = 0, k = 0; !rc && i < root.n; i++) {
+		if (S_ISDIR(root.v[i].st.st_mode)) {
+			wt_list *from = &shares[k % nthreads].out;
+			for (size_t j = range[k][0]; !rc && j < range[k][1]; j++)
+				if ((rc = wt_push(out, from->v[j].path, &from->v[j].st)) == 0)
+					from->v[j].path = NULL;
+			k++;
+		} else {
+			char *p = strdup(root.names + root.v[i].name);
+			if (!p || (rc = wt_push(out, p, &root.v[i].st))) {
+				free(p);
+				rc = dits_error_set(DITS_ENOMEM, "out of memory");
+			}
 		}
-		free(shares[t].out.v);
 	}
-	for (size_t i = 0; i < ndirs; i++)
-		free(dirs[i]);
+	for (size_t t = 0; t < nthreads; t++)
+		wt_free(&shares[t].out); /* frees only what was not moved to out */
+	free(range);
 	free(dirs);
+	dir_list_free(&root);
 	close(rootfd);
 	return rc;
+}
+
+/* Sorts a walk's list into path order unless it already is (the walk
+ * yields path order; a file named on the command line may not). */
+static void wt_sort(wt_list *l)
+{
+	for (size_t i = 1; i < l->n; i++)
+		if (strcmp(l->v[i - 1].path, l->v[i].path) > 0) {
+			qsort(l->v, l->n, sizeof *l->v, cmp_wt);
+			return;
+		}
 }
 
 /* Files at or below rel (a file or directory relative to the worktree). */
@@ -588,8 +689,7 @@ int dits_add(dits_repo *r, const char *const *paths, size_t n, const dits_progre
 	}
 	if (rc)
 		goto out;
-	if (files.n > 1)
-		qsort(files.v, files.n, sizeof *files.v, cmp_wt);
+	wt_sort(&files);
 
 	/* Which files must be read: those whose stat cache does not match. */
 	uint64_t total = 0, nread = 0;
@@ -830,8 +930,7 @@ static int worktree_diff(dits_repo *r, dits_index *idx, char *wt_state, dits_sta
 		ignore_free(&ig);
 		return rc;
 	}
-	if (files.n > 1)
-		qsort(files.v, files.n, sizeof *files.v, cmp_wt);
+	wt_sort(&files);
 	dits_index_sort(idx);
 	size_t i = 0, k = 0;
 	while (!rc && (i < files.n || k < idx->n)) {
@@ -866,6 +965,11 @@ static int worktree_diff(dits_repo *r, dits_index *idx, char *wt_state, dits_sta
 				bool same = dits_id_eq(&id, &e->id) || (proxy && dits_id_eq(&id, &e->wt_id));
 				if (!same) {
 					wt_state[k] = DITS_ST_MODIFIED;
+					/* Forget its stat: if this index is written (a refresh of other
+					 * entries, the tree note), a file changed within the same
+					 * timestamp as its stat must not turn trusted. */
+					e->mtime_s = 0;
+					e->mtime_ns = 0;
 				} else if (st2.st_mtim.tv_sec != 0 && !proxy) {
 					dits_index_entry_set_stat(e, &st2);
 					idx->dirty = true;
@@ -898,16 +1002,34 @@ int dits_status_compute(dits_repo *r, dits_status *st)
 	if (target && !strncmp(target, "refs/heads/", 11))
 		st->branch = strdup(target + 11);
 	free(target);
-	dits_flat head;
-	if ((rc = dits_flat_from_head(r, &head, &st->has_head, &st->head)))
-		return rc;
 	dits_index idx;
-	if ((rc = dits_index_load(r, &idx))) {
-		dits_flat_free(&head);
+	if ((rc = dits_index_load(r, &idx)))
+		return rc;
+	dits_flat head = { 0 };
+	dits_id head_tree = { { 0 } };
+	bool same_tree = false;
+	rc = dits_ref_read(r, "HEAD", &st->head);
+	if (rc == DITS_ENOTFOUND) {
+		rc = 0;
+	} else if (!rc) {
+		st->has_head = true;
+		dits_commit c;
+		if (!(rc = dits_commit_read(r->odb, &st->head, &c))) {
+			head_tree = c.tree;
+			dits_commit_free(&c);
+			/* The index remembers matching this tree: nothing is staged, and
+			 * HEAD's trees need not be read. */
+			same_tree = dits_index_matches_tree(&idx, &head_tree);
+			if (!same_tree)
+				rc = dits_flat_from_tree(r, &head_tree, &head);
+		}
+	}
+	if (rc) {
+		dits_index_free(&idx);
 		return rc;
 	}
 	/* staged: index against HEAD */
-	size_t i = 0, k = 0;
+	size_t i = 0, k = same_tree ? idx.n : 0;
 	while (!rc && (i < head.n || k < idx.n)) {
 		int c = i == head.n ? 1 : k == idx.n ? -1 : strcmp(head.e[i].path, idx.e[k].path);
 		if (c < 0) {
@@ -921,6 +1043,9 @@ int dits_status_compute(dits_repo *r, dits_status *st)
 			k++;
 		}
 	}
+	/* Remember a match for the next status (written with the stat refresh). */
+	if (!rc && st->has_head && !same_tree && st->staged.n == 0)
+		dits_index_note_tree(&idx, &head_tree);
 	char *state = rc ? NULL : calloc(idx.n ? idx.n : 1, 1);
 	if (!rc && !state)
 		rc = dits_error_set(DITS_ENOMEM, "out of memory");

@@ -170,4 +170,36 @@ else
 	test_skip 'after a checkout, status again opens no tracked file' 'strace is not available'
 fi
 
+# The index remembers the tree it matched, so the next status need not read
+# HEAD's trees; that memory must never hide a difference from HEAD.
+test_expect_success 'setup: back on main, clean, a branch one commit behind' '
+	dits checkout main >/dev/null &&
+	dits branch behind HEAD~1 &&
+	dits status --json >../st &&
+	assert_eq true "$(json_raw clean <../st)"
+'
+
+test_expect_success 'HEAD moved by hand to the older branch: the staged differences are seen' '
+	cp .dits/HEAD ../HEAD.main &&
+	printf "ref: refs/heads/behind\n" >.dits/HEAD &&
+	dits status --json >../st &&
+	cp ../HEAD.main .dits/HEAD &&
+	assert_eq "cards/B/clip_011.mov
+dailies.txt" "$(status_entries staged modified <../st)" &&
+	assert_eq "cards/A/clip_900.mov" "$(status_entries staged added <../st)" &&
+	assert_eq "cards/A/clip_002.mov" "$(status_entries staged deleted <../st)"
+'
+
+test_expect_success '... and back on main it is clean again' '
+	dits status --json >../st &&
+	assert_eq true "$(json_raw clean <../st)"
+'
+
+test_expect_success 'a file staged after a clean status is reported staged' '
+	printf "more notes\n" >>dailies.txt &&
+	dits add dailies.txt >/dev/null &&
+	dits status --json >../st &&
+	assert_eq "dailies.txt" "$(status_entries staged modified <../st)"
+'
+
 test_done

@@ -472,7 +472,8 @@ static void test_crafted(void)
 	CHECK_RC(load_crafted(1, 2, three, 3, &idx), DITS_ECORRUPT); /* more entries than counted */
 	CHECK_RC(load_crafted(2, 3, three, 3, &idx), 0); /* version 2: the same, plus proxy mode */
 	dits_index_free(&idx);
-	CHECK_RC(load_crafted(3, 3, three, 3, &idx), DITS_EVERSION);
+	CHECK_RC(load_crafted(3, 3, three, 3, &idx), DITS_ECORRUPT); /* version 3 without its tree note */
+	CHECK_RC(load_crafted(4, 3, three, 3, &idx), DITS_EVERSION);
 	CHECK_RC(load_crafted(0, 3, three, 3, &idx), DITS_EVERSION);
 	const char *empty_name[] = { "a", "" };
 	CHECK_RC(load_crafted(1, 2, empty_name, 2, &idx), DITS_ECORRUPT);
@@ -485,6 +486,52 @@ static void test_crafted(void)
 	CHECK_RC(dits_index_load(repo, &idx), 0);
 	CHECK_EQ_U64(idx.n, 0);
 	dits_index_free(&idx);
+}
+
+/* The tree note holds only for the entry list it was taken of. */
+static void test_tree_note(void)
+{
+	dits_index idx;
+	remove(index_path);
+	CHECK_RC(dits_index_load(repo, &idx), 0);
+	dits_id a, b, tree, other;
+	dits_hash_buf(&a, "a", 1);
+	dits_hash_buf(&b, "b", 1);
+	dits_hash_buf(&tree, "tree", 4);
+	dits_hash_buf(&other, "other", 5);
+	CHECK_RC(dits_index_set_nostat(&idx, "x/one", 0100644, 1, &a), 0);
+	CHECK_RC(dits_index_set_nostat(&idx, "two", 0100755, 2, &b), 0);
+	CHECK(!dits_index_matches_tree(&idx, &tree)); /* nothing noted yet */
+	dits_index_note_tree(&idx, &tree);
+	CHECK(dits_index_matches_tree(&idx, &tree));
+	CHECK(!dits_index_matches_tree(&idx, &other));
+	CHECK_RC(dits_index_write(repo, &idx), 0);
+	dits_index_free(&idx);
+
+	CHECK_RC(dits_index_load(repo, &idx), 0); /* kept across a write and a load */
+	CHECK(dits_index_matches_tree(&idx, &tree));
+	dits_index_entry *e = dits_index_find(&idx, "two");
+	REQUIRE(e != NULL);
+	e->id = a; /* a changed id */
+	CHECK(!dits_index_matches_tree(&idx, &tree));
+	e->id = b;
+	CHECK(dits_index_matches_tree(&idx, &tree));
+	e->mode = 0100644; /* a changed mode */
+	CHECK(!dits_index_matches_tree(&idx, &tree));
+	e->mode = 0100755;
+	struct stat st;
+	fake_stat(&st, 7); /* a stat refresh changes nothing a tree records */
+	dits_index_entry_set_stat(e, &st);
+	e->mode = 0100755;
+	CHECK(dits_index_matches_tree(&idx, &tree));
+	CHECK_RC(dits_index_set_nostat(&idx, "three", 0100644, 3, &a), 0); /* an added path */
+	CHECK(!dits_index_matches_tree(&idx, &tree));
+	CHECK_RC(dits_index_remove(&idx, "three"), 0);
+	CHECK(dits_index_matches_tree(&idx, &tree));
+	CHECK_RC(dits_index_remove(&idx, "x/one"), 0); /* a removed path */
+	CHECK(!dits_index_matches_tree(&idx, &tree));
+	dits_index_free(&idx);
+	remove(index_path);
 }
 
 int main(void)
@@ -500,6 +547,7 @@ int main(void)
 	test_stat_clean();
 	test_damaged();
 	test_crafted();
+	test_tree_note();
 	free(index_path);
 	dits_repo_free(repo);
 	util_rm_rf(dir);
