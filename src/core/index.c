@@ -275,7 +275,7 @@ void dits_index_digest(dits_index *idx, dits_id *out)
 			dits_hasher_update(&h, buf, n);
 			n = 0;
 		}
-		if (pl + 4 + DITS_ID_LEN > sizeof buf) { /* cannot happen: paths are below 64 KiB */
+		if (pl + 4 + DITS_ID_LEN > sizeof buf) { /* a path near the 64 KiB limit goes by itself */
 			dits_hasher_update(&h, e->path, pl);
 		} else {
 			memcpy(buf + n, e->path, pl);

@@ -298,27 +298,31 @@ static int cmp_dirent_order(const char *a, bool a_dir, const char *b, bool b_dir
 
 /* One directory's entries, read before any is walked. */
 typedef struct dir_ent {
-	size_t name; /* offset into dir_list.names */
+	size_t path; /* offset into dir_list.paths of "rel/name" */
 	struct stat st;
 } dir_ent;
 
 typedef struct dir_list {
 	dir_ent *v;
 	size_t n, cap;
-	char *names;
-	size_t len, names_cap;
+	dits_buf paths; /* NUL-terminated relative paths, all with the same rel/ prefix */
+	size_t name_at; /* where the name starts in each path: rel's length, plus the '/' */
 } dir_list;
 
 static void dir_list_free(dir_list *l)
 {
 	free(l->v);
-	free(l->names);
+	dits_buf_free(&l->paths);
 	memset(l, 0, sizeof *l);
 }
 
-static int dir_list_push(dir_list *l, const char *name, const struct stat *st)
+static const char *dir_list_path(const dir_list *l, size_t i)
 {
-	size_t nl = strlen(name) + 1;
+	return (const char *)l->paths.data + l->v[i].path;
+}
+
+static int dir_list_push(dir_list *l, const char *path, const struct stat *st)
+{
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 32;
 		dir_ent *v = realloc(l->v, cap * sizeof *v);
@@ -327,29 +331,21 @@ static int dir_list_push(dir_list *l, const char *name, const struct stat *st)
 		l->v = v;
 		l->cap = cap;
 	}
-	if (l->len + nl > l->names_cap) {
-		size_t cap = l->names_cap ? l->names_cap * 2 : 1024;
-		while (cap < l->len + nl)
-			cap *= 2;
-		char *b = realloc(l->names, cap);
-		if (!b)
-			return dits_error_set(DITS_ENOMEM, "out of memory");
-		l->names = b;
-		l->names_cap = cap;
-	}
-	memcpy(l->names + l->len, name, nl);
-	l->v[l->n].name = l->len;
+	size_t at = l->paths.len;
+	if (dits_buf_put(&l->paths, path, strlen(path) + 1)) /* with its NUL */
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	l->v[l->n].path = at;
 	l->v[l->n].st = *st;
-	l->len += nl;
 	l->n++;
 	return 0;
 }
 
-static int cmp_dir_ent(const void *a, const void *b, void *names)
+/* The paths share their rel/ prefix, so whole paths compare as the names do. */
+static int cmp_dir_ent(const void *a, const void *b, void *paths)
 {
 	const dir_ent *x = a, *y = b;
-	return cmp_dirent_order((const char *)names + x->name, S_ISDIR(x->st.st_mode),
-	                        (const char *)names + y->name, S_ISDIR(y->st.st_mode));
+	return cmp_dirent_order((const char *)paths + x->path, S_ISDIR(x->st.st_mode),
+	                        (const char *)paths + y->path, S_ISDIR(y->st.st_mode));
 }
 
 /*
@@ -371,6 +367,7 @@ static int read_dir(int dirfd, const char *rel, const ignore *ig, dir_list *out,
 	struct dirent *e;
 	char *path = NULL;
 	size_t relen = strlen(rel), pcap = 0;
+	out->name_at = relen ? relen + 1 : 0;
 	while (!rc && (e = readdir(d))) {
 		const char *name = e->d_name;
 		if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
@@ -406,7 +403,7 @@ static int read_dir(int dirfd, const char *rel, const ignore *ig, dir_list *out,
 		}
 		if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
 			if (!ignored(ig, path, S_ISDIR(st.st_mode)))
-				rc = dir_list_push(out, name, &st);
+				rc = dir_list_push(out, path, &st);
 		} else {
 			if (!*warned)
 				fprintf(stderr, "dits: warning: %s: not a regular file, skipped\n", path);
@@ -416,7 +413,7 @@ static int read_dir(int dirfd, const char *rel, const ignore *ig, dir_list *out,
 	free(path);
 	closedir(d);
 	if (!rc && out->n > 1)
-		qsort_r(out->v, out->n, sizeof *out->v, cmp_dir_ent, out->names);
+		qsort_r(out->v, out->n, sizeof *out->v, cmp_dir_ent, out->paths.data);
 	return rc;
 }
 
@@ -427,12 +424,12 @@ static int walk_dir(int dirfd, const char *rel, const ignore *ig, wt_list *out, 
 	dir_list l = { 0 };
 	int rc = read_dir(dirfd, rel, ig, &l, warned);
 	for (size_t i = 0; !rc && i < l.n; i++) {
-		const char *name = l.names + l.v[i].name;
-		char *path = dits_path_join(rel, name);
+		const char *rpath = dir_list_path(&l, i);
+		char *path = strdup(rpath);
 		if (!path) {
 			rc = dits_error_set(DITS_ENOMEM, "out of memory");
 		} else if (S_ISDIR(l.v[i].st.st_mode)) {
-			int sub = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+			int sub = openat(dirfd, rpath + l.name_at, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 			if (sub < 0)
 				rc = errno == ENOENT ? 0 : dits_error_errno("%s", path); /* ENOENT: vanished */
 			else
@@ -503,7 +500,7 @@ static int walk_root_parallel(dits_repo *r, const ignore *ig, wt_list *out)
 	}
 	for (size_t i = 0; !rc && i < root.n; i++)
 		if (S_ISDIR(root.v[i].st.st_mode))
-			dirs[ndirs++] = root.names + root.v[i].name;
+			dirs[ndirs++] = (char *)dir_list_path(&root, i);
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t nthreads = cores < 1 ? 1 : cores > 4 ? 4 : (size_t)cores;
 	if (nthreads > ndirs)
@@ -533,7 +530,7 @@ static int walk_root_parallel(dits_repo *r, const ignore *ig, wt_list *out)
 					from->v[j].path = NULL;
 			k++;
 		} else {
-			char *p = strdup(root.names + root.v[i].name);
+			char *p = strdup(dir_list_path(&root, i));
 			if (!p || (rc = wt_push(out, p, &root.v[i].st))) {
 				free(p);
 				rc = dits_error_set(DITS_ENOMEM, "out of memory");
