@@ -1,9 +1,13 @@
 #include "index.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "error.h"
@@ -53,18 +57,26 @@ bool dits_index_stat_clean(const dits_index *idx, const dits_index_entry *e, con
 	return true;
 }
 
+/* Frees an entry's path unless it lives in the loaded paths. */
+static void free_path(const dits_index *idx, char *p)
+{
+	if (!idx->paths || p < idx->paths || p >= idx->paths + idx->paths_len)
+		free(p);
+}
+
 void dits_index_free(dits_index *idx)
 {
 	for (size_t i = 0; i < idx->n; i++)
-		free(idx->e[i].path);
+		free_path(idx, idx->e[i].path);
 	free(idx->e);
+	free(idx->paths);
 	memset(idx, 0, sizeof *idx);
 }
 
 void dits_index_clear(dits_index *idx)
 {
 	for (size_t i = 0; i < idx->n; i++)
-		free(idx->e[i].path);
+		free_path(idx, idx->e[i].path);
 	idx->n = 0;
 	idx->sorted_n = 0;
 	idx->sorted = true;
@@ -104,6 +116,81 @@ static int push_entry(dits_index *idx, dits_index_entry *e)
 	return 0;
 }
 
+/* Bytes of an entry without its path, and with at least one path byte. */
+#define ENTRY_FIXED (4 + 8 + 8 + 4 + 8 + 4 + 8 + 8 + DITS_ID_LEN + 4 + 2)
+#define ENTRY_MIN (ENTRY_FIXED + 1)
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+/*
+ * Parses the entries of a checked index file of the given version from
+ * [p, end): count of them, into idx, their paths into idx->paths. Returns
+ * 0, DITS_ECORRUPT for a malformed entry or trailing bytes, or DITS_ENOMEM.
+ */
+static int parse_entries(dits_index *idx, uint32_t version, uint32_t count, const uint8_t *p,
+                         const uint8_t *end)
+{
+	if (count > (size_t)(end - p) / ENTRY_MIN)
+		return DITS_ECORRUPT;
+	if (count) {
+		/* Every path is shorter than its entry, so the file's length bounds them. */
+		idx->e = malloc((size_t)count * sizeof *idx->e);
+		idx->paths = malloc((size_t)(end - p));
+		if (!idx->e || !idx->paths)
+			return DITS_ENOMEM;
+		idx->cap = count;
+		idx->paths_len = (size_t)(end - p);
+	}
+	char *q = idx->paths;
+	for (uint32_t i = 0; i < count; i++) {
+		if ((size_t)(end - p) < ENTRY_FIXED)
+			return DITS_ECORRUPT;
+		dits_index_entry *e = &idx->e[i];
+		memset(e, 0, sizeof *e);
+		e->mode = get_le32(p);
+		e->size = get_le64(p + 4);
+		e->mtime_s = (int64_t)get_le64(p + 12);
+		e->mtime_ns = get_le32(p + 20);
+		e->ctime_s = (int64_t)get_le64(p + 24);
+		e->ctime_ns = get_le32(p + 32);
+		e->ino = get_le64(p + 36);
+		e->dev = get_le64(p + 44);
+		memcpy(e->id.b, p + 52, DITS_ID_LEN);
+		e->flags = get_le32(p + 52 + DITS_ID_LEN);
+		size_t plen = (size_t)p[56 + DITS_ID_LEN] | (size_t)p[57 + DITS_ID_LEN] << 8;
+		p += ENTRY_FIXED;
+		if (plen == 0 || plen > (size_t)(end - p) || memchr(p, 0, plen) ||
+		    (version == 1 && e->flags) || (e->flags & ~DITS_INDEX_PROXY))
+			return DITS_ECORRUPT;
+		memcpy(q, p, plen);
+		q[plen] = '\0';
+		e->path = q;
+		q += plen + 1;
+		p += plen;
+		if (e->flags & DITS_INDEX_PROXY) {
+			if ((size_t)(end - p) < DITS_ID_LEN + 8)
+				return DITS_ECORRUPT;
+			memcpy(e->wt_id.b, p, DITS_ID_LEN);
+			e->wt_size = get_le64(p + DITS_ID_LEN);
+			p += DITS_ID_LEN + 8;
+		}
+		idx->n = i + 1;
+		if (i && idx->sorted && strcmp(idx->e[i - 1].path, e->path) >= 0)
+			idx->sorted = false;
+	}
+	if (idx->sorted)
+		idx->sorted_n = idx->n;
+	return p == end ? 0 : DITS_ECORRUPT;
+}
+
 int dits_index_load(dits_repo *r, dits_index *idx)
 {
 	memset(idx, 0, sizeof *idx);
@@ -111,65 +198,63 @@ int dits_index_load(dits_repo *r, dits_index *idx)
 	char *path = dits_repo_path(r, "index");
 	if (!path)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
-	struct stat st;
-	if (stat(path, &st) < 0) {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
 		int rc = errno == ENOENT ? 0 : dits_error_errno("%s", path);
 		free(path);
 		return rc;
 	}
-	idx->stamp_s = st.st_mtim.tv_sec;
-	idx->stamp_ns = (uint32_t)st.st_mtim.tv_nsec;
-	dits_buf b = DITS_BUF_INIT;
-	int rc = dits_read_file(path, &b);
+	/* The file is replaced by rename, never changed in place, so a map of
+	 * the file opened stays what was read. */
+	struct stat st;
+	int rc = 0;
+	const uint8_t *data = NULL;
+	size_t len = 0;
+	if (fstat(fd, &st) < 0) {
+		rc = dits_error_errno("%s", path);
+	} else if (st.st_size > 0) {
+		len = (size_t)st.st_size;
+		void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		if (m == MAP_FAILED)
+			rc = dits_error_errno("%s: cannot map", path);
+		else
+			data = m;
+	}
+	close(fd);
 	if (rc)
 		goto out;
+	idx->stamp_s = st.st_mtim.tv_sec;
+	idx->stamp_ns = (uint32_t)st.st_mtim.tv_nsec;
 	rc = dits_error_set(DITS_ECORRUPT, "%s: index file is damaged", path);
-	if (b.len < 16 + DITS_ID_LEN || memcmp(b.data, INDEX_MAGIC, 4))
+	if (len < 16 + DITS_ID_LEN || memcmp(data, INDEX_MAGIC, 4))
 		goto out;
 	dits_id sum;
-	dits_hash_buf(&sum, b.data, b.len - DITS_ID_LEN);
-	if (memcmp(sum.b, b.data + b.len - DITS_ID_LEN, DITS_ID_LEN))
+	dits_hash_buf(&sum, data, len - DITS_ID_LEN);
+	if (memcmp(sum.b, data + len - DITS_ID_LEN, DITS_ID_LEN))
 		goto out;
-	dits_reader rd = { b.data + 4, b.data + b.len - DITS_ID_LEN };
-	uint32_t version, count, reserved;
-	dits_read_u32(&rd, &version);
-	dits_read_u32(&rd, &count);
-	dits_read_u32(&rd, &reserved);
+	uint32_t version = get_le32(data + 4), count = get_le32(data + 8);
+	const uint8_t *p = data + 16, *end = data + len - DITS_ID_LEN;
 	if (version < 1 || version > INDEX_VERSION) {
 		rc = dits_error_set(DITS_EVERSION, "%s: index version %u is not supported", path, version);
 		goto out;
 	}
-	if (version >= 3 && (dits_read_bytes(&rd, idx->tree_digest.b, DITS_ID_LEN) ||
-	                     dits_read_bytes(&rd, idx->tree_id.b, DITS_ID_LEN)))
-		goto out;
-	for (uint32_t i = 0; i < count; i++) {
-		dits_index_entry e = { 0 };
-		uint64_t ms, cs;
-		uint16_t plen;
-		const uint8_t *p;
-		if (dits_read_u32(&rd, &e.mode) || dits_read_u64(&rd, &e.size) || dits_read_u64(&rd, &ms) ||
-		    dits_read_u32(&rd, &e.mtime_ns) || dits_read_u64(&rd, &cs) || dits_read_u32(&rd, &e.ctime_ns) ||
-		    dits_read_u64(&rd, &e.ino) || dits_read_u64(&rd, &e.dev) ||
-		    dits_read_bytes(&rd, e.id.b, DITS_ID_LEN) || dits_read_u32(&rd, &e.flags) ||
-		    dits_read_u16(&rd, &plen) || dits_read_skip(&rd, &p, plen) || plen == 0 ||
-		    (version == 1 && e.flags) || (e.flags & ~DITS_INDEX_PROXY) ||
-		    ((e.flags & DITS_INDEX_PROXY) &&
-		     (dits_read_bytes(&rd, e.wt_id.b, DITS_ID_LEN) || dits_read_u64(&rd, &e.wt_size))))
+	if (version >= 3) {
+		if ((size_t)(end - p) < 2 * DITS_ID_LEN)
 			goto out;
-		e.mtime_s = (int64_t)ms;
-		e.ctime_s = (int64_t)cs;
-		if (!(e.path = strndup((const char *)p, plen)) || push_entry(idx, &e)) {
-			free(e.path);
-			rc = dits_error_set(DITS_ENOMEM, "out of memory");
-			goto out;
-		}
+		memcpy(idx->tree_digest.b, p, DITS_ID_LEN);
+		memcpy(idx->tree_id.b, p + DITS_ID_LEN, DITS_ID_LEN);
+		p += 2 * DITS_ID_LEN;
 	}
-	if (rd.p != rd.end)
+	int prc = parse_entries(idx, version, count, p, end);
+	if (prc == DITS_ENOMEM)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	if (prc)
 		goto out;
 	dits_index_sort(idx);
 	rc = 0;
 out:
-	dits_buf_free(&b);
+	if (data)
+		munmap((void *)data, len);
 	free(path);
 	if (rc)
 		dits_index_free(idx);
@@ -378,7 +463,7 @@ int dits_index_remove(dits_index *idx, const char *path)
 	dits_index_entry *e = dits_index_find(idx, path);
 	if (!e)
 		return DITS_ENOTFOUND;
-	free(e->path);
+	free_path(idx, e->path);
 	size_t i = (size_t)(e - idx->e);
 	memmove(&idx->e[i], &idx->e[i + 1], (idx->n - i - 1) * sizeof *e);
 	idx->n--;

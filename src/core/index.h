@@ -55,6 +55,10 @@ typedef struct dits_index {
 	 * reading HEAD's trees when the index still matches them.
 	 */
 	dits_id tree_digest, tree_id;
+	/* The loaded entries' paths, one after another in one allocation of
+	 * paths_len bytes; entries added later have paths of their own. */
+	char *paths;
+	size_t paths_len;
 } dits_index;
 
 /* Loads .dits/index (an empty index when there is none). */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -446,104 +447,277 @@ static int walk_dir(int dirfd, const char *rel, const ignore *ig, wt_list *out, 
 
 /*
  * Walking the whole worktree is a stat per file; like git's preload-index,
- * the top-level directories are shared out between threads (one per core,
- * at most four), each filling its own list. Directory k's files are
- * range[k] of its share's list, so the pieces are put back together in
- * path order.
+ * the work is shared out between threads (one per core, at most four).
+ * The unit of work is one directory: a thread reads and stats its entries,
+ * keeps them in the directory's node in path order, and queues a node for
+ * each subdirectory, so any shape of tree (one folder holding every card,
+ * or a thousand) keeps every thread busy. When the queue is empty and no
+ * directory is being read, the nodes are visited depth first, which gives
+ * the files in path order.
+ *
+ * The walk runs in the background between walk_start and walk_finish:
+ * status loads the index and reads HEAD meanwhile, then joins the walk as
+ * one more thread.
  */
+#define WALK_MAX_THREADS 4
+#define WALK_HELD_FDS 64 /* queued directories kept open; the rest are opened by path */
+
+typedef struct walk_node {
+	const char *rel;        /* "" for the root; else in the parent's list */
+	int fd;                 /* open on the directory until it is read, or -1 */
+	dir_list l;             /* its entries, in path order */
+	struct walk_node **sub; /* for each entry that is a directory, its node */
+} walk_node;
+
+typedef struct wt_walk wt_walk;
+
 typedef struct walk_share {
 	pthread_t th;
-	int rootfd;
-	char **dirs;
-	size_t ndirs, next, stride;
-	size_t (*range)[2];
-	const ignore *ig;
-	wt_list out;
+	wt_walk *w;
 	int rc;
 	char err[1024];
 } walk_share;
 
-static void *walk_share_main(void *arg)
+struct wt_walk {
+	int rootfd;
+	ignore own;       /* the rules, when the caller gave none */
+	const ignore *ig; /* the rules the walk follows */
+	walk_node *root;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	walk_node **queue; /* directories to read, taken from the end */
+	size_t nqueue, capqueue;
+	size_t pending; /* queued or being read */
+	size_t held;    /* queued nodes holding an fd */
+	bool failed;
+	size_t started; /* threads running shares[0, started) */
+	walk_share shares[WALK_MAX_THREADS + 1]; /* the last one is the caller's */
+	int rc;
+};
+
+/* Opens rel (a directory below the root, "a/b") without following any
+ * symbolic link on the way. */
+static int open_below(int rootfd, const char *rel)
 {
-	walk_share *w = arg;
-	bool warned = false;
-	for (size_t i = w->next; i < w->ndirs && !w->rc; i += w->stride) {
-		w->range[i][0] = w->out.n;
-		int fd = openat(w->rootfd, w->dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0)
-			w->rc = errno == ENOENT ? 0 : dits_error_errno("%s", w->dirs[i]);
-		else
-			w->rc = walk_dir(fd, w->dirs[i], w->ig, &w->out, &warned);
-		w->range[i][1] = w->out.n;
-		if (w->rc)
-			snprintf(w->err, sizeof w->err, "%s", dits_error_last());
+	int fd = dup(rootfd);
+	const char *p = rel;
+	while (fd >= 0 && *p) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		char name[NAME_MAX + 1];
+		if (n > NAME_MAX) {
+			close(fd);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		int sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		int e = errno;
+		close(fd);
+		errno = e;
+		fd = sub;
+		p += n;
+		if (*p == '/')
+			p++;
 	}
-	return NULL;
+	return fd;
 }
 
-static int walk_root_parallel(dits_repo *r, const ignore *ig, wt_list *out)
+static void walk_node_free(walk_node *n)
 {
-	int rootfd = open(r->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return dits_error_errno("%s", r->workdir);
-	dir_list root = { 0 };
-	bool warned = false;
-	int rc = read_dir(rootfd, "", ig, &root, &warned);
-	char **dirs = NULL;
+	if (!n)
+		return;
+	if (n->sub)
+		for (size_t i = 0; i < n->l.n; i++)
+			walk_node_free(n->sub[i]);
+	free(n->sub);
+	if (n->fd >= 0)
+		close(n->fd);
+	dir_list_free(&n->l);
+	free(n);
+}
+
+/* Reads one directory into its node and queues its subdirectories. */
+static int walk_read(wt_walk *w, walk_node *n, bool *warned)
+{
+	int fd = n->fd;
+	n->fd = -1;
+	if (fd < 0 && (fd = *n->rel ? open_below(w->rootfd, n->rel) : dup(w->rootfd)) < 0)
+		return errno == ENOENT ? 0 : dits_error_errno("%s", *n->rel ? n->rel : "."); /* ENOENT: vanished */
+	int rc = read_dir(fd, n->rel, w->ig, &n->l, warned);
 	size_t ndirs = 0;
-	size_t (*range)[2] = NULL;
-	if (!rc && root.n) {
-		dirs = calloc(root.n, sizeof *dirs);
-		range = calloc(root.n, sizeof *range);
-		if (!dirs || !range)
+	for (size_t i = 0; !rc && i < n->l.n; i++)
+		ndirs += S_ISDIR(n->l.v[i].st.st_mode);
+	if (!rc && ndirs && !(n->sub = calloc(n->l.n, sizeof *n->sub)))
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; !rc && i < n->l.n; i++) {
+		if (!S_ISDIR(n->l.v[i].st.st_mode))
+			continue;
+		walk_node *c = calloc(1, sizeof *c);
+		if (!c) {
 			rc = dits_error_set(DITS_ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; !rc && i < root.n; i++)
-		if (S_ISDIR(root.v[i].st.st_mode))
-			dirs[ndirs++] = (char *)dir_list_path(&root, i);
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t nthreads = cores < 1 ? 1 : cores > 4 ? 4 : (size_t)cores;
-	if (nthreads > ndirs)
-		nthreads = ndirs ? ndirs : 1;
-	walk_share shares[4];
-	memset(shares, 0, sizeof shares);
-	size_t started = 0;
-	for (size_t t = 0; !rc && t < nthreads; t++) {
-		shares[t] = (walk_share){ 0, rootfd, dirs, ndirs, t, nthreads, range, ig, { 0 }, 0, "" };
-		if (t == nthreads - 1 || pthread_create(&shares[t].th, NULL, walk_share_main, &shares[t]) != 0) {
-			walk_share_main(&shares[t]); /* the last share runs here */
-		} else {
-			started++;
+			break;
 		}
+		c->rel = dir_list_path(&n->l, i);
+		c->fd = -1;
+		n->sub[i] = c;
 	}
-	for (size_t t = 0; t < started; t++)
-		pthread_join(shares[t].th, NULL);
-	for (size_t t = 0; t < nthreads; t++)
-		if (!rc && shares[t].rc)
-			rc = dits_error_set(shares[t].rc, "%s", shares[t].err);
-	/* The root's own files and each directory's files, in the root's order. */
-	for (size_t i = 0, k = 0; !rc && i < root.n; i++) {
-		if (S_ISDIR(root.v[i].st.st_mode)) {
-			wt_list *from = &shares[k % nthreads].out;
-			for (size_t j = range[k][0]; !rc && j < range[k][1]; j++)
-				if ((rc = wt_push(out, from->v[j].path, &from->v[j].st)) == 0)
-					from->v[j].path = NULL;
-			k++;
-		} else {
-			char *p = strdup(dir_list_path(&root, i));
-			if (!p || (rc = wt_push(out, p, &root.v[i].st))) {
-				free(p);
+	if (!rc && ndirs) {
+		pthread_mutex_lock(&w->mu);
+		if (w->nqueue + ndirs > w->capqueue) {
+			size_t cap = w->capqueue ? w->capqueue : 64;
+			while (cap < w->nqueue + ndirs)
+				cap *= 2;
+			walk_node **q = realloc(w->queue, cap * sizeof *q);
+			if (q) {
+				w->queue = q;
+				w->capqueue = cap;
+			} else {
 				rc = dits_error_set(DITS_ENOMEM, "out of memory");
 			}
 		}
+		/* Last entry first: the first subdirectory is taken next. */
+		for (size_t i = n->l.n; !rc && i-- > 0;) {
+			walk_node *c = n->sub[i];
+			if (!c)
+				continue;
+			if (w->held < WALK_HELD_FDS) {
+				c->fd = openat(fd, c->rel + n->l.name_at, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+				w->held += c->fd >= 0;
+			}
+			w->queue[w->nqueue++] = c;
+			w->pending++;
+		}
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
 	}
-	for (size_t t = 0; t < nthreads; t++)
-		wt_free(&shares[t].out); /* frees only what was not moved to out */
-	free(range);
-	free(dirs);
-	dir_list_free(&root);
-	close(rootfd);
+	close(fd);
 	return rc;
+}
+
+static void *walk_share_main(void *arg)
+{
+	walk_share *s = arg;
+	wt_walk *w = s->w;
+	bool warned = false;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->failed && !w->nqueue && w->pending)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->failed || !w->nqueue)
+			break;
+		walk_node *n = w->queue[--w->nqueue];
+		w->held -= n->fd >= 0;
+		pthread_mutex_unlock(&w->mu);
+		int rc = walk_read(w, n, &warned);
+		pthread_mutex_lock(&w->mu);
+		if (rc && !w->failed) {
+			s->rc = rc;
+			snprintf(s->err, sizeof s->err, "%s", dits_error_last());
+			w->failed = true;
+		}
+		if (--w->pending == 0 || w->failed)
+			pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Queues the root and starts the threads, following ig (NULL: the
+ * repository's .ditsignore). On an error nothing runs, and walk_finish
+ * reports it. */
+static void walk_start(dits_repo *r, const ignore *ig, wt_walk *w)
+{
+	memset(w, 0, sizeof *w);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	w->rootfd = -1;
+	w->ig = ig ? ig : &w->own;
+	if (!ig && (w->rc = ignore_load(r, &w->own)))
+		return;
+	w->rootfd = open(r->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->rootfd < 0) {
+		w->rc = dits_error_errno("%s", r->workdir);
+		return;
+	}
+	if (!(w->root = calloc(1, sizeof *w->root)) || !(w->queue = malloc(64 * sizeof *w->queue))) {
+		w->rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		return;
+	}
+	w->root->rel = "";
+	w->root->fd = -1;
+	w->queue[0] = w->root;
+	w->nqueue = w->pending = 1;
+	w->capqueue = 64;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nthreads = cores < 2 ? 0 : cores > WALK_MAX_THREADS ? WALK_MAX_THREADS : (size_t)cores;
+	for (size_t t = 0; t <= WALK_MAX_THREADS; t++)
+		w->shares[t].w = w;
+	while (w->started < nthreads &&
+	       pthread_create(&w->shares[w->started].th, NULL, walk_share_main, &w->shares[w->started]) == 0)
+		w->started++;
+}
+
+/* Appends node n's files and its subdirectories' files, in path order. */
+static int walk_collect(walk_node *n, wt_list *out)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < n->l.n; i++) {
+		if (n->sub && n->sub[i]) {
+			rc = walk_collect(n->sub[i], out);
+			continue;
+		}
+		char *p = strdup(dir_list_path(&n->l, i));
+		if (!p || (rc = wt_push(out, p, &n->l.v[i].st))) {
+			free(p);
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		}
+	}
+	return rc;
+}
+
+/* Reads what the threads have not, joins them and hands over the
+ * worktree's files in path order. Frees everything else. */
+static int walk_finish(wt_walk *w, wt_list *out)
+{
+	int rc = w->rc;
+	walk_share *mine = &w->shares[WALK_MAX_THREADS];
+	mine->w = w;
+	if (!rc && w->root)
+		walk_share_main(mine);
+	for (size_t t = 0; t < w->started; t++)
+		pthread_join(w->shares[t].th, NULL);
+	for (size_t t = 0; t <= WALK_MAX_THREADS; t++)
+		if (!rc && w->shares[t].rc)
+			rc = dits_error_set(w->shares[t].rc, "%s", w->shares[t].err);
+	if (!rc && w->root)
+		rc = walk_collect(w->root, out);
+	walk_node_free(w->root);
+	free(w->queue);
+	if (w->rootfd >= 0)
+		close(w->rootfd);
+	ignore_free(&w->own);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	memset(w, 0, sizeof *w);
+	return rc;
+}
+
+/* Stops a started walk whose result is not wanted, after an error rc that
+ * stays the one reported. */
+static void walk_cancel(wt_walk *w, int rc)
+{
+	char err[1024];
+	snprintf(err, sizeof err, "%s", dits_error_last());
+	pthread_mutex_lock(&w->mu);
+	w->failed = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	wt_list none = { 0 };
+	walk_finish(w, &none);
+	wt_free(&none);
+	dits_error_set(rc, "%s", err);
 }
 
 /* Sorts a walk's list into path order unless it already is (the walk
@@ -560,8 +734,11 @@ static void wt_sort(wt_list *l)
 /* Files at or below rel (a file or directory relative to the worktree). */
 static int collect(dits_repo *r, const char *rel, const ignore *ig, wt_list *out)
 {
-	if (!*rel)
-		return walk_root_parallel(r, ig, out);
+	if (!*rel) {
+		wt_walk w;
+		walk_start(r, ig, &w);
+		return walk_finish(&w, out);
+	}
 	char *abs = *rel ? dits_path_join(r->workdir, rel) : strdup(r->workdir);
 	if (!abs)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
@@ -910,21 +1087,18 @@ void dits_status_free(dits_status *st)
 }
 
 /*
- * Compares the worktree with the index. For each index entry, *wt_state is
- * 0 clean, 'M' modified or 'D' deleted; untracked files are appended to
- * untracked (may be NULL). Refreshes stat caches of files found unchanged.
+ * Compares the worktree, as the walk w (started, finished here) finds it,
+ * with the index. For each index entry, *wt_state is 0 clean, 'M'
+ * modified or 'D' deleted; untracked files are appended to untracked (may
+ * be NULL). Refreshes stat caches of files found unchanged.
  */
-static int worktree_diff(dits_repo *r, dits_index *idx, char *wt_state, dits_status_list *untracked,
-                         uint64_t *hashed)
+static int worktree_diff(dits_repo *r, wt_walk *w, dits_index *idx, char *wt_state,
+                         dits_status_list *untracked, uint64_t *hashed)
 {
-	ignore ig;
-	int rc = ignore_load(r, &ig);
-	if (rc)
-		return rc;
 	wt_list files = { 0 };
-	rc = collect(r, "", &ig, &files);
+	int rc = walk_finish(w, &files);
 	if (rc) {
-		ignore_free(&ig);
+		wt_free(&files);
 		return rc;
 	}
 	wt_sort(&files);
@@ -980,13 +1154,14 @@ static int worktree_diff(dits_repo *r, dits_index *idx, char *wt_state, dits_sta
 		k++;
 	}
 	wt_free(&files);
-	ignore_free(&ig);
 	return rc;
 }
 
 int dits_worktree_state(dits_repo *r, dits_index *idx, char *state, dits_status_list *untracked)
 {
-	return worktree_diff(r, idx, state, untracked, NULL);
+	wt_walk w;
+	walk_start(r, NULL, &w);
+	return worktree_diff(r, &w, idx, state, untracked, NULL);
 }
 
 int dits_status_compute(dits_repo *r, dits_status *st)
@@ -999,9 +1174,15 @@ int dits_status_compute(dits_repo *r, dits_status *st)
 	if (target && !strncmp(target, "refs/heads/", 11))
 		st->branch = strdup(target + 11);
 	free(target);
+	/* The worktree's stats run in the background while the index and
+	 * HEAD are read. */
+	wt_walk walk;
+	walk_start(r, NULL, &walk);
 	dits_index idx;
-	if ((rc = dits_index_load(r, &idx)))
+	if ((rc = dits_index_load(r, &idx))) {
+		walk_cancel(&walk, rc);
 		return rc;
+	}
 	dits_flat head = { 0 };
 	dits_id head_tree = { { 0 } };
 	bool same_tree = false;
@@ -1022,6 +1203,7 @@ int dits_status_compute(dits_repo *r, dits_status *st)
 		}
 	}
 	if (rc) {
+		walk_cancel(&walk, rc);
 		dits_index_free(&idx);
 		return rc;
 	}
@@ -1046,8 +1228,11 @@ int dits_status_compute(dits_repo *r, dits_status *st)
 	char *state = rc ? NULL : calloc(idx.n ? idx.n : 1, 1);
 	if (!rc && !state)
 		rc = dits_error_set(DITS_ENOMEM, "out of memory");
-	if (!rc)
-		rc = worktree_diff(r, &idx, state, &st->untracked, &st->hashed_files);
+	if (!rc) {
+		rc = worktree_diff(r, &walk, &idx, state, &st->untracked, &st->hashed_files);
+	} else {
+		walk_cancel(&walk, rc);
+	}
 	for (size_t j = 0; !rc && j < idx.n; j++)
 		if (state[j])
 			rc = st_push(&st->unstaged, idx.e[j].path, state[j]);

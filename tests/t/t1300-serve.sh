@@ -439,7 +439,9 @@ if [ -n "$HAVE_FFMPEG" ]; then
 
 	test_expect_success 'a client registers a ready variant once its manifest and chunks are there' '
 		assert_eq 201 "$(req POST /copy/create -d "{}")" &&
+		(cd root/copy && dits config proxy.auto false) &&
 		push_repo video copy &&
+		assert_eq 0 "$(json_num jobs <resp)" "no worker makes the proxy of copy itself" &&
 		body=$(curl -s "$URL/media/variants") &&
 		assert_eq 400 "$(req POST /copy/variants -d "$body")" "the proxy is not in copy yet" &&
 		printf "%s" "$body" | grep -o "\"manifest\": *\"[0-9a-f]*\"" | grep -o "[0-9a-f]\{64\}" >pm.hex &&

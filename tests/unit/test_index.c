@@ -477,6 +477,49 @@ static void test_crafted(void)
 	CHECK_RC(load_crafted(0, 3, three, 3, &idx), DITS_EVERSION);
 	const char *empty_name[] = { "a", "" };
 	CHECK_RC(load_crafted(1, 2, empty_name, 2, &idx), DITS_ECORRUPT);
+	/* A path with a NUL inside cannot be a file's. */
+	{
+		dits_buf b = DITS_BUF_INIT;
+		dits_buf_put(&b, "DIDX", 4);
+		dits_buf_put_u32(&b, 1);
+		dits_buf_put_u32(&b, 1);
+		dits_buf_put_u32(&b, 0);
+		put_entry(&b, "a\0b", 3);
+		dits_id sum;
+		dits_hash_buf(&sum, b.data, b.len);
+		dits_buf_put(&b, sum.b, DITS_ID_LEN);
+		REQUIRE(util_write_file(index_path, b.data, b.len) == 0);
+		dits_buf_free(&b);
+		CHECK_RC(dits_index_load(repo, &idx), DITS_ECORRUPT);
+	}
+	/* Loaded paths share one allocation; removing, replacing, adding and
+	 * clearing entries mixes them with paths of their own (ASan checks
+	 * every free). */
+	CHECK_RC(load_crafted(1, 3, three, 3, &idx), 0);
+	{
+		dits_id id;
+		dits_hash_buf(&id, "x", 1);
+		CHECK_RC(dits_index_remove(&idx, "b"), 0);
+		CHECK_RC(dits_index_set_nostat(&idx, "a", 0100755, 9, &id), 0);
+		CHECK_RC(dits_index_set_nostat(&idx, "new/file", 0100644, 1, &id), 0);
+		CHECK_EQ_U64(idx.n, 3);
+		dits_index_entry *e = dits_index_find(&idx, "a");
+		CHECK(e != NULL && e->size == 9 && e->mode == 0100755);
+		CHECK(dits_index_find(&idx, "new/file") != NULL);
+		CHECK(dits_index_find(&idx, "b") == NULL);
+		CHECK_RC(dits_index_write(repo, &idx), 0);
+		dits_index_clear(&idx);
+		CHECK_RC(dits_index_set_nostat(&idx, "after/clear", 0100644, 2, &id), 0);
+		dits_index_free(&idx);
+		CHECK_RC(dits_index_load(repo, &idx), 0);
+		CHECK_EQ_U64(idx.n, 3);
+		if (idx.n == 3) {
+			CHECK(!strcmp(idx.e[0].path, "a"));
+			CHECK(!strcmp(idx.e[1].path, "c/d"));
+			CHECK(!strcmp(idx.e[2].path, "new/file"));
+		}
+		dits_index_free(&idx);
+	}
 	CHECK_RC(load_crafted(1, 0, NULL, 0, &idx), 0);
 	CHECK_EQ_U64(idx.n, 0);
 	dits_index_free(&idx);
