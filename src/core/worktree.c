@@ -341,21 +341,46 @@ static int dir_list_push(dir_list *l, const char *path, const struct stat *st)
 	return 0;
 }
 
-/* The paths share their rel/ prefix, so whole paths compare as the names do. */
-static int cmp_dir_ent(const void *a, const void *b, void *paths)
+/* An entry as the sort sees it: its name (after the shared rel/ prefix,
+ * so whole paths compare as the names do) and whether it is a directory. */
+typedef struct sort_key {
+	const char *name;
+	size_t i;
+	bool dir;
+} sort_key;
+
+static int cmp_sort_key(const void *a, const void *b)
+{
+	const sort_key *x = a, *y = b;
+	/* Between two files, or names that differ before either ends, the
+	 * virtual '/' never counts: strcmp's order is path order. */
+	if (!x->dir && !y->dir)
+		return strcmp(x->name, y->name);
+	return cmp_dirent_order(x->name, x->dir, y->name, y->dir);
+}
+
+/* The same order on the entries of the dir_list given as ctx. */
+static int cmp_dir_ent(const void *a, const void *b, void *ctx)
 {
 	const dir_ent *x = a, *y = b;
-	return cmp_dirent_order((const char *)paths + x->path, S_ISDIR(x->st.st_mode),
-	                        (const char *)paths + y->path, S_ISDIR(y->st.st_mode));
+	const dir_list *l = ctx;
+	const char *p = (const char *)l->paths.data + l->name_at;
+	sort_key kx = { p + x->path, 0, S_ISDIR(x->st.st_mode) };
+	sort_key ky = { p + y->path, 0, S_ISDIR(y->st.st_mode) };
+	return cmp_sort_key(&kx, &ky);
 }
 
 /*
- * Reads the entries of the directory open on dirfd (rel, "" = root) that
- * the walk keeps: regular files and directories that are not ignored, not
- * .dits and not our temporary files; anything else is warned about once
- * and skipped. The list comes back in path order. dirfd stays open.
+ * Reading a directory is three steps, so that the stats of a directory of
+ * thousands of files (an image sequence) can be shared between threads:
+ * list_names reads the names, stat_range stats a range of them, and
+ * keep_sorted drops what the walk does not keep and sorts the rest.
  */
-static int read_dir(int dirfd, const char *rel, const ignore *ig, dir_list *out, bool *warned)
+
+/* The names in the directory open on dirfd (rel, "" = root), without .,
+ * .., the root's .dits and our temporary files; each entry's stat is
+ * zero until stat_range fills it. dirfd stays open. */
+static int list_names(int dirfd, const char *rel, dir_list *out)
 {
 	int fd = dup(dirfd);
 	DIR *d = fd < 0 ? NULL : fdopendir(fd);
@@ -369,6 +394,8 @@ static int read_dir(int dirfd, const char *rel, const ignore *ig, dir_list *out,
 	char *path = NULL;
 	size_t relen = strlen(rel), pcap = 0;
 	out->name_at = relen ? relen + 1 : 0;
+	struct stat none;
+	memset(&none, 0, sizeof none);
 	while (!rc && (e = readdir(d))) {
 		const char *name = e->d_name;
 		if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
@@ -395,26 +422,119 @@ static int read_dir(int dirfd, const char *rel, const ignore *ig, dir_list *out,
 			*q++ = '/';
 		}
 		memcpy(q, name, need - relen - 1); /* with its NUL */
-		struct stat st;
-		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT) /* vanished while we looked */
-				continue;
-			rc = dits_error_errno("%s", path);
-			break;
+		/* readdir's type, for sorting while the stats run; the stat decides */
+		none.st_mode = e->d_type == DT_DIR ? S_IFDIR : e->d_type == DT_REG ? S_IFREG : 0;
+		rc = dir_list_push(out, path, &none);
+	}
+	free(path);
+	closedir(d);
+	return rc;
+}
+
+/* Stats entries [lo, hi) of l, listed from the directory open on dirfd.
+ * An entry that vanished meanwhile keeps a zero mode. */
+static int stat_range(int dirfd, dir_list *l, size_t lo, size_t hi)
+{
+	for (size_t i = lo; i < hi; i++) {
+		const char *path = dir_list_path(l, i);
+		if (fstatat(dirfd, path + l->name_at, &l->v[i].st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT)
+				return dits_error_errno("%s", path);
+			l->v[i].st.st_mode = 0;
 		}
-		if (S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) {
-			if (!ignored(ig, path, S_ISDIR(st.st_mode)))
-				rc = dir_list_push(out, path, &st);
-		} else {
+	}
+	return 0;
+}
+
+/* The sort keys of l's entries, in list order: whether each is a
+ * directory comes from its mode (before the stats, readdir's type).
+ * NULL when short of memory. */
+static sort_key *sort_keys(const dir_list *l)
+{
+	sort_key *keys = malloc((l->n ? l->n : 1) * sizeof *keys);
+	for (size_t i = 0; keys && i < l->n; i++)
+		keys[i] = (sort_key){ dir_list_path(l, i) + l->name_at, i, S_ISDIR(l->v[i].st.st_mode) };
+	return keys;
+}
+
+/*
+ * Keeps the regular files and directories that are not ignored (anything
+ * else but a vanished entry is warned about once) and puts them in path
+ * order. keys, if not NULL, are l's entries already sorted by sort_keys'
+ * types; they are checked against the stats (sorted again when a type
+ * differs) and freed.
+ */
+static void keep_sorted(dir_list *l, sort_key *keys, const ignore *ig, bool *warned)
+{
+	bool again = keys == NULL;
+	size_t k = 0;
+	if (!keys && !(keys = sort_keys(l)))
+		goto short_of_memory;
+	for (size_t j = 0; j < l->n; j++) {
+		mode_t m = l->v[keys[j].i].st.st_mode;
+		if ((S_ISDIR(m) || S_ISREG(m)) && keys[j].dir != (bool)S_ISDIR(m)) {
+			again = true;
+			keys[j].dir = S_ISDIR(m);
+		}
+	}
+	if (again && l->n > 1)
+		qsort(keys, l->n, sizeof *keys, cmp_sort_key);
+	dir_ent *v = malloc((l->n ? l->n : 1) * sizeof *v);
+	if (!v) {
+		free(keys);
+		goto short_of_memory;
+	}
+	for (size_t j = 0; j < l->n; j++) {
+		const dir_ent *e = &l->v[keys[j].i];
+		mode_t m = e->st.st_mode;
+		const char *path = (const char *)l->paths.data + e->path;
+		if (S_ISDIR(m) || S_ISREG(m)) {
+			if (!ignored(ig, path, S_ISDIR(m)))
+				v[k++] = *e;
+		} else if (m != 0) {
 			if (!*warned)
 				fprintf(stderr, "dits: warning: %s: not a regular file, skipped\n", path);
 			*warned = true;
 		}
 	}
-	free(path);
-	closedir(d);
-	if (!rc && out->n > 1)
-		qsort_r(out->v, out->n, sizeof *out->v, cmp_dir_ent, out->paths.data);
+	free(keys);
+	free(l->v);
+	l->v = v;
+	l->n = k;
+	l->cap = l->n ? l->n : 1;
+	return;
+
+short_of_memory: /* sort the entries themselves, in place */
+	for (size_t i = 0; i < l->n; i++) {
+		mode_t m = l->v[i].st.st_mode;
+		const char *path = dir_list_path(l, i);
+		if (S_ISDIR(m) || S_ISREG(m)) {
+			if (!ignored(ig, path, S_ISDIR(m)))
+				l->v[k++] = l->v[i];
+		} else if (m != 0) {
+			if (!*warned)
+				fprintf(stderr, "dits: warning: %s: not a regular file, skipped\n", path);
+			*warned = true;
+		}
+	}
+	l->n = k;
+	if (l->n > 1)
+		qsort_r(l->v, l->n, sizeof *l->v, cmp_dir_ent, l);
+}
+
+/*
+ * Reads the entries of the directory open on dirfd (rel, "" = root) that
+ * the walk keeps: regular files and directories that are not ignored, not
+ * .dits and not our temporary files; anything else is warned about once
+ * and skipped. The list comes back in path order. dirfd stays open.
+ */
+static int read_dir(int dirfd, const char *rel, const ignore *ig, dir_list *out, bool *warned)
+{
+	int rc = list_names(dirfd, rel, out);
+	if (!rc)
+		rc = stat_range(dirfd, out, 0, out->n);
+	if (!rc)
+		keep_sorted(out, NULL, ig, warned);
 	return rc;
 }
 
@@ -462,12 +582,23 @@ static int walk_dir(int dirfd, const char *rel, const ignore *ig, wt_list *out, 
 #define WALK_MAX_THREADS 4
 #define WALK_HELD_FDS 64 /* queued directories kept open; the rest are opened by path */
 
+#define WALK_STAT_RUN 512 /* a directory of more entries has its stats shared out in runs of this many */
+
 typedef struct walk_node {
 	const char *rel;        /* "" for the root; else in the parent's list */
 	int fd;                 /* open on the directory until it is read, or -1 */
 	dir_list l;             /* its entries, in path order */
 	struct walk_node **sub; /* for each entry that is a directory, its node */
+	size_t runs_left;       /* runs of stats not yet done (under the walk's lock) */
+	sort_key *keys;         /* its entries sorted while the runs stat them, or NULL */
 } walk_node;
+
+/* Read directory n, or (stats) stat its entries [lo, hi). */
+typedef struct walk_task {
+	walk_node *n;
+	size_t lo, hi;
+	bool stats;
+} walk_task;
 
 typedef struct wt_walk wt_walk;
 
@@ -485,12 +616,13 @@ struct wt_walk {
 	walk_node *root;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	walk_node **queue; /* directories to read, taken from the end */
+	walk_task *queue; /* what is left to do, taken from the end */
 	size_t nqueue, capqueue;
 	size_t pending; /* queued or being read */
 	size_t held;    /* queued nodes holding an fd */
 	bool failed;
 	size_t started; /* threads running shares[0, started) */
+	bool threaded;  /* threads were to be started (set before any runs) */
 	walk_share shares[WALK_MAX_THREADS + 1]; /* the last one is the caller's */
 	int rc;
 };
@@ -532,26 +664,42 @@ static void walk_node_free(walk_node *n)
 		for (size_t i = 0; i < n->l.n; i++)
 			walk_node_free(n->sub[i]);
 	free(n->sub);
+	free(n->keys);
 	if (n->fd >= 0)
 		close(n->fd);
 	dir_list_free(&n->l);
 	free(n);
 }
 
-/* Reads one directory into its node and queues its subdirectories. */
-static int walk_read(wt_walk *w, walk_node *n, bool *warned)
+/* Makes room for more tasks in the queue; under the lock. */
+static int queue_reserve(wt_walk *w, size_t more)
 {
-	int fd = n->fd;
-	n->fd = -1;
-	if (fd < 0 && (fd = *n->rel ? open_below(w->rootfd, n->rel) : dup(w->rootfd)) < 0)
-		return errno == ENOENT ? 0 : dits_error_errno("%s", *n->rel ? n->rel : "."); /* ENOENT: vanished */
-	int rc = read_dir(fd, n->rel, w->ig, &n->l, warned);
+	if (w->nqueue + more <= w->capqueue)
+		return 0;
+	size_t cap = w->capqueue ? w->capqueue : 64;
+	while (cap < w->nqueue + more)
+		cap *= 2;
+	walk_task *q = realloc(w->queue, cap * sizeof *q);
+	if (!q)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	w->queue = q;
+	w->capqueue = cap;
+	return 0;
+}
+
+/* Finishes directory n, all its entries statted, on fd (closed here):
+ * keeps and sorts its entries and queues its subdirectories. */
+static int walk_done(wt_walk *w, walk_node *n, int fd, bool *warned)
+{
+	keep_sorted(&n->l, n->keys, w->ig, warned);
+	n->keys = NULL;
+	int rc = 0;
 	size_t ndirs = 0;
-	for (size_t i = 0; !rc && i < n->l.n; i++)
+	for (size_t i = 0; i < n->l.n; i++)
 		ndirs += S_ISDIR(n->l.v[i].st.st_mode);
-	if (!rc && ndirs && !(n->sub = calloc(n->l.n, sizeof *n->sub)))
+	if (ndirs && !(n->sub = calloc(n->l.n, sizeof *n->sub)))
 		rc = dits_error_set(DITS_ENOMEM, "out of memory");
-	for (size_t i = 0; !rc && i < n->l.n; i++) {
+	for (size_t i = 0; !rc && ndirs && i < n->l.n; i++) {
 		if (!S_ISDIR(n->l.v[i].st.st_mode))
 			continue;
 		walk_node *c = calloc(1, sizeof *c);
@@ -565,18 +713,7 @@ static int walk_read(wt_walk *w, walk_node *n, bool *warned)
 	}
 	if (!rc && ndirs) {
 		pthread_mutex_lock(&w->mu);
-		if (w->nqueue + ndirs > w->capqueue) {
-			size_t cap = w->capqueue ? w->capqueue : 64;
-			while (cap < w->nqueue + ndirs)
-				cap *= 2;
-			walk_node **q = realloc(w->queue, cap * sizeof *q);
-			if (q) {
-				w->queue = q;
-				w->capqueue = cap;
-			} else {
-				rc = dits_error_set(DITS_ENOMEM, "out of memory");
-			}
-		}
+		rc = queue_reserve(w, ndirs);
 		/* Last entry first: the first subdirectory is taken next. */
 		for (size_t i = n->l.n; !rc && i-- > 0;) {
 			walk_node *c = n->sub[i];
@@ -586,7 +723,7 @@ static int walk_read(wt_walk *w, walk_node *n, bool *warned)
 				c->fd = openat(fd, c->rel + n->l.name_at, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 				w->held += c->fd >= 0;
 			}
-			w->queue[w->nqueue++] = c;
+			w->queue[w->nqueue++] = (walk_task){ c, 0, 0, false };
 			w->pending++;
 		}
 		pthread_cond_broadcast(&w->cv);
@@ -594,6 +731,69 @@ static int walk_read(wt_walk *w, walk_node *n, bool *warned)
 	}
 	close(fd);
 	return rc;
+}
+
+/* Reads the names of directory n; stats them here, or queues runs of
+ * stats for the other threads when there are many. */
+static int walk_read(wt_walk *w, walk_node *n, bool *warned)
+{
+	int fd = n->fd;
+	n->fd = -1;
+	if (fd < 0 && (fd = *n->rel ? open_below(w->rootfd, n->rel) : dup(w->rootfd)) < 0)
+		return errno == ENOENT ? 0 : dits_error_errno("%s", *n->rel ? n->rel : "."); /* ENOENT: vanished */
+	int rc = list_names(fd, n->rel, &n->l);
+	if (!rc && (n->l.n <= WALK_STAT_RUN || !w->threaded)) {
+		if (!(rc = stat_range(fd, &n->l, 0, n->l.n)))
+			return walk_done(w, n, fd, warned);
+	} else if (!rc) {
+		size_t runs = (n->l.n + WALK_STAT_RUN - 1) / WALK_STAT_RUN;
+		/* Keys taken before the runs write the stats; sorted here meanwhile. */
+		sort_key *keys = sort_keys(&n->l);
+		pthread_mutex_lock(&w->mu);
+		rc = queue_reserve(w, runs);
+		if (!rc) {
+			n->fd = fd; /* kept open for the runs; the last to end closes it */
+			n->runs_left = runs + 1; /* and the sort */
+			for (size_t r = runs; r-- > 0;) {
+				size_t lo = r * WALK_STAT_RUN, hi = lo + WALK_STAT_RUN < n->l.n ? lo + WALK_STAT_RUN : n->l.n;
+				w->queue[w->nqueue++] = (walk_task){ n, lo, hi, true };
+			}
+			w->pending += runs;
+			pthread_cond_broadcast(&w->cv);
+		}
+		pthread_mutex_unlock(&w->mu);
+		if (rc) {
+			free(keys);
+		} else {
+			if (keys && n->l.n > 1)
+				qsort(keys, n->l.n, sizeof *keys, cmp_sort_key);
+			n->keys = keys;
+			pthread_mutex_lock(&w->mu);
+			bool last = --n->runs_left == 0;
+			pthread_mutex_unlock(&w->mu);
+			if (!last)
+				return 0;
+			n->fd = -1;
+			return walk_done(w, n, fd, warned);
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+/* One run of a directory's stats; the last run to end finishes it. */
+static int walk_stat_run(wt_walk *w, const walk_task *t, bool *warned)
+{
+	walk_node *n = t->n;
+	int rc = stat_range(n->fd, &n->l, t->lo, t->hi);
+	pthread_mutex_lock(&w->mu);
+	bool last = --n->runs_left == 0;
+	pthread_mutex_unlock(&w->mu);
+	if (rc || !last)
+		return rc; /* after an error the fd stays in n, closed with it */
+	int fd = n->fd;
+	n->fd = -1;
+	return walk_done(w, n, fd, warned);
 }
 
 static void *walk_share_main(void *arg)
@@ -607,10 +807,11 @@ static void *walk_share_main(void *arg)
 			pthread_cond_wait(&w->cv, &w->mu);
 		if (w->failed || !w->nqueue)
 			break;
-		walk_node *n = w->queue[--w->nqueue];
-		w->held -= n->fd >= 0;
+		walk_task t = w->queue[--w->nqueue];
+		if (!t.stats)
+			w->held -= t.n->fd >= 0;
 		pthread_mutex_unlock(&w->mu);
-		int rc = walk_read(w, n, &warned);
+		int rc = t.stats ? walk_stat_run(w, &t, &warned) : walk_read(w, t.n, &warned);
 		pthread_mutex_lock(&w->mu);
 		if (rc && !w->failed) {
 			s->rc = rc;
@@ -647,13 +848,14 @@ static void walk_start(dits_repo *r, const ignore *ig, wt_walk *w)
 	}
 	w->root->rel = "";
 	w->root->fd = -1;
-	w->queue[0] = w->root;
+	w->queue[0] = (walk_task){ w->root, 0, 0, false };
 	w->nqueue = w->pending = 1;
 	w->capqueue = 64;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t nthreads = cores < 2 ? 0 : cores > WALK_MAX_THREADS ? WALK_MAX_THREADS : (size_t)cores;
 	for (size_t t = 0; t <= WALK_MAX_THREADS; t++)
 		w->shares[t].w = w;
+	w->threaded = nthreads > 0;
 	while (w->started < nthreads &&
 	       pthread_create(&w->shares[w->started].th, NULL, walk_share_main, &w->shares[w->started]) == 0)
 		w->started++;
