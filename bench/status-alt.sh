@@ -4,26 +4,29 @@
 # the same machine noise. Prints each tool's median and 25th percentile in
 # ms and their ratios.
 # usage: bench/status-alt.sh DITS_TREE GIT_TREE [RUNS]   (default 200)
-#        bench/status-alt.sh make DIR [flat|one-folder] [FILES]
+#        bench/status-alt.sh make DIR [flat|one-folder|sequence] [FILES]
 #   make: builds DIR/dits and DIR/git, committed trees of FILES (default
 #   10 000) random files of 1-4 KiB in 100 directories, at the top (flat)
-#   or all under footage/ (one-folder, the usual media layout).
+#   or all under footage/ (one-folder, the usual media layout), or all in
+#   the one directory plates/sh010/ (sequence: an image sequence's frames).
 # env: DITS=path to the dits binary (default build-release/src/cli/dits)
 set -euo pipefail
 if [ "${1:-}" = make ]; then
-    DIR=${2:?usage: bench/status-alt.sh make DIR [flat|one-folder] [FILES]}
+    DIR=${2:?usage: bench/status-alt.sh make DIR [flat|one-folder|sequence] [FILES]}
     LAYOUT=${3:-flat}; N=${4:-10000}
     DITS=$(realpath "${DITS:-build-release/src/cli/dits}")
-    case $LAYOUT in flat) SUB= ;; one-folder) SUB=/footage ;; *) echo "unknown layout $LAYOUT" >&2; exit 2 ;; esac
+    DIRS=100
+    case $LAYOUT in flat) SUB= ;; one-folder) SUB=/footage ;; sequence) SUB=/plates; DIRS=1 ;;
+        *) echo "unknown layout $LAYOUT" >&2; exit 2 ;; esac
     rm -rf "$DIR"; mkdir -p "$DIR/dits$SUB"
     perl -e '
-        my ($dir, $n) = @ARGV; srand(1);
+        my ($dir, $n, $dirs) = @ARGV; srand(1);
         open(my $r, "<:raw", "/dev/urandom") or die;
         for my $i (0 .. $n - 1) {
-            my $d = sprintf("%s/d%02d", $dir, $i % 100); mkdir $d;
+            my $d = $dirs == 1 ? "$dir/sh010" : sprintf("%s/d%02d", $dir, $i % $dirs); mkdir $d;
             my $len = 1024 + int(rand(3073)); my $buf; read($r, $buf, $len) == $len or die;
             open(my $o, ">:raw", sprintf("%s/f%05d.dat", $d, $i)) or die; print $o $buf; close $o;
-        }' "$DIR/dits$SUB" "$N"
+        }' "$DIR/dits$SUB" "$N" "$DIRS"
     cp -a "$DIR/dits" "$DIR/git"
     (cd "$DIR/dits" && "$DITS" init . >/dev/null && "$DITS" add . >/dev/null && "$DITS" commit -m tree >/dev/null)
     (cd "$DIR/git" && git init -q . && git add . &&
