@@ -457,10 +457,22 @@ static sort_key *sort_keys(const dir_list *l)
 	return keys;
 }
 
+/* Whether the walk keeps an entry of mode m at path: a regular file or a
+ * directory that is not ignored. Anything else but a vanished entry (mode
+ * 0) is warned about, once per walk thread. */
+static bool walk_keeps(const char *path, mode_t m, const ignore *ig, bool *warned)
+{
+	if (S_ISDIR(m) || S_ISREG(m))
+		return !ignored(ig, path, S_ISDIR(m));
+	if (m != 0 && !*warned) {
+		fprintf(stderr, "dits: warning: %s: not a regular file, skipped\n", path);
+		*warned = true;
+	}
+	return false;
+}
+
 /*
- * Keeps the regular files and directories that are not ignored (anything
- * else but a vanished entry is warned about once) and puts them in path
- * order. keys, if not NULL, are l's entries already sorted by sort_keys'
+ * Keeps what walk_keeps keeps and puts it in path order. keys, if not NULL, are l's entries already sorted by sort_keys'
  * types; they are checked against the stats (sorted again when a type
  * differs) and freed.
  */
@@ -486,16 +498,8 @@ static void keep_sorted(dir_list *l, sort_key *keys, const ignore *ig, bool *war
 	}
 	for (size_t j = 0; j < l->n; j++) {
 		const dir_ent *e = &l->v[keys[j].i];
-		mode_t m = e->st.st_mode;
-		const char *path = (const char *)l->paths.data + e->path;
-		if (S_ISDIR(m) || S_ISREG(m)) {
-			if (!ignored(ig, path, S_ISDIR(m)))
-				v[k++] = *e;
-		} else if (m != 0) {
-			if (!*warned)
-				fprintf(stderr, "dits: warning: %s: not a regular file, skipped\n", path);
-			*warned = true;
-		}
+		if (walk_keeps((const char *)l->paths.data + e->path, e->st.st_mode, ig, warned))
+			v[k++] = *e;
 	}
 	free(keys);
 	free(l->v);
@@ -505,18 +509,9 @@ static void keep_sorted(dir_list *l, sort_key *keys, const ignore *ig, bool *war
 	return;
 
 short_of_memory: /* sort the entries themselves, in place */
-	for (size_t i = 0; i < l->n; i++) {
-		mode_t m = l->v[i].st.st_mode;
-		const char *path = dir_list_path(l, i);
-		if (S_ISDIR(m) || S_ISREG(m)) {
-			if (!ignored(ig, path, S_ISDIR(m)))
-				l->v[k++] = l->v[i];
-		} else if (m != 0) {
-			if (!*warned)
-				fprintf(stderr, "dits: warning: %s: not a regular file, skipped\n", path);
-			*warned = true;
-		}
-	}
+	for (size_t i = 0; i < l->n; i++)
+		if (walk_keeps(dir_list_path(l, i), l->v[i].st.st_mode, ig, warned))
+			l->v[k++] = l->v[i];
 	l->n = k;
 	if (l->n > 1)
 		qsort_r(l->v, l->n, sizeof *l->v, cmp_dir_ent, l);

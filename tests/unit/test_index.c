@@ -433,8 +433,9 @@ static void put_entry(dits_buf *b, const char *path, size_t plen)
 	dits_buf_put(b, path, plen);
 }
 
-static int load_crafted(uint32_t version, uint32_t count, const char *const *paths, size_t n,
-                        dits_index *idx)
+/* lens: each path's length (NULL: strlen), so a path may hold a NUL. */
+static int load_crafted_len(uint32_t version, uint32_t count, const char *const *paths,
+                            const size_t *lens, size_t n, dits_index *idx)
 {
 	dits_buf b = DITS_BUF_INIT;
 	dits_buf_put(&b, "DIDX", 4);
@@ -442,13 +443,19 @@ static int load_crafted(uint32_t version, uint32_t count, const char *const *pat
 	dits_buf_put_u32(&b, count);
 	dits_buf_put_u32(&b, 0);
 	for (size_t i = 0; i < n; i++)
-		put_entry(&b, paths[i], strlen(paths[i]));
+		put_entry(&b, paths[i], lens ? lens[i] : strlen(paths[i]));
 	dits_id sum;
 	dits_hash_buf(&sum, b.data, b.len);
 	dits_buf_put(&b, sum.b, DITS_ID_LEN);
 	REQUIRE(util_write_file(index_path, b.data, b.len) == 0);
 	dits_buf_free(&b);
 	return dits_index_load(repo, idx);
+}
+
+static int load_crafted(uint32_t version, uint32_t count, const char *const *paths, size_t n,
+                        dits_index *idx)
+{
+	return load_crafted_len(version, count, paths, NULL, n, idx);
 }
 
 static void test_crafted(void)
@@ -479,18 +486,9 @@ static void test_crafted(void)
 	CHECK_RC(load_crafted(1, 2, empty_name, 2, &idx), DITS_ECORRUPT);
 	/* A path with a NUL inside cannot be a file's. */
 	{
-		dits_buf b = DITS_BUF_INIT;
-		dits_buf_put(&b, "DIDX", 4);
-		dits_buf_put_u32(&b, 1);
-		dits_buf_put_u32(&b, 1);
-		dits_buf_put_u32(&b, 0);
-		put_entry(&b, "a\0b", 3);
-		dits_id sum;
-		dits_hash_buf(&sum, b.data, b.len);
-		dits_buf_put(&b, sum.b, DITS_ID_LEN);
-		REQUIRE(util_write_file(index_path, b.data, b.len) == 0);
-		dits_buf_free(&b);
-		CHECK_RC(dits_index_load(repo, &idx), DITS_ECORRUPT);
+		const char *nul[] = { "a\0b" };
+		const size_t nul_len[] = { 3 };
+		CHECK_RC(load_crafted_len(1, 1, nul, nul_len, 1, &idx), DITS_ECORRUPT);
 	}
 	/* Loaded paths share one allocation; removing, replacing, adding and
 	 * clearing entries mixes them with paths of their own (ASan checks
