@@ -120,16 +120,6 @@ static int push_entry(dits_index *idx, dits_index_entry *e)
 #define ENTRY_FIXED (4 + 8 + 8 + 4 + 8 + 4 + 8 + 8 + DITS_ID_LEN + 4 + 2)
 #define ENTRY_MIN (ENTRY_FIXED + 1)
 
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
-
 /*
  * Parses the entries of a checked index file of the given version from
  * [p, end): count of them, into idx, their paths into idx->paths. Returns
@@ -155,16 +145,16 @@ static int parse_entries(dits_index *idx, uint32_t version, uint32_t count, cons
 			return DITS_ECORRUPT;
 		dits_index_entry *e = &idx->e[i];
 		memset(e, 0, sizeof *e);
-		e->mode = get_le32(p);
-		e->size = get_le64(p + 4);
-		e->mtime_s = (int64_t)get_le64(p + 12);
-		e->mtime_ns = get_le32(p + 20);
-		e->ctime_s = (int64_t)get_le64(p + 24);
-		e->ctime_ns = get_le32(p + 32);
-		e->ino = get_le64(p + 36);
-		e->dev = get_le64(p + 44);
+		e->mode = dits_get_le32(p);
+		e->size = dits_get_le64(p + 4);
+		e->mtime_s = (int64_t)dits_get_le64(p + 12);
+		e->mtime_ns = dits_get_le32(p + 20);
+		e->ctime_s = (int64_t)dits_get_le64(p + 24);
+		e->ctime_ns = dits_get_le32(p + 32);
+		e->ino = dits_get_le64(p + 36);
+		e->dev = dits_get_le64(p + 44);
 		memcpy(e->id.b, p + 52, DITS_ID_LEN);
-		e->flags = get_le32(p + 52 + DITS_ID_LEN);
+		e->flags = dits_get_le32(p + 52 + DITS_ID_LEN);
 		size_t plen = (size_t)p[56 + DITS_ID_LEN] | (size_t)p[57 + DITS_ID_LEN] << 8;
 		p += ENTRY_FIXED;
 		if (plen == 0 || plen > (size_t)(end - p) || memchr(p, 0, plen) ||
@@ -179,7 +169,7 @@ static int parse_entries(dits_index *idx, uint32_t version, uint32_t count, cons
 			if ((size_t)(end - p) < DITS_ID_LEN + 8)
 				return DITS_ECORRUPT;
 			memcpy(e->wt_id.b, p, DITS_ID_LEN);
-			e->wt_size = get_le64(p + DITS_ID_LEN);
+			e->wt_size = dits_get_le64(p + DITS_ID_LEN);
 			p += DITS_ID_LEN + 8;
 		}
 		idx->n = i + 1;
@@ -232,7 +222,7 @@ int dits_index_load(dits_repo *r, dits_index *idx)
 	dits_hash_buf(&sum, data, len - DITS_ID_LEN);
 	if (memcmp(sum.b, data + len - DITS_ID_LEN, DITS_ID_LEN))
 		goto out;
-	uint32_t version = get_le32(data + 4), count = get_le32(data + 8);
+	uint32_t version = dits_get_le32(data + 4), count = dits_get_le32(data + 8);
 	const uint8_t *p = data + 16, *end = data + len - DITS_ID_LEN;
 	if (version < 1 || version > INDEX_VERSION) {
 		rc = dits_error_set(DITS_EVERSION, "%s: index version %u is not supported", path, version);
