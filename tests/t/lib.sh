@@ -18,6 +18,20 @@
 # when its last command succeeds, so chain commands with &&. Its output is
 # kept and shown only when it fails (or always with DITS_TEST_VERBOSE=1).
 #
+# Chain lint: before a step runs, its body is checked the way git's
+# test-lib.sh does it: "(exit 117) && BODY" is evaluated in a subshell. When
+# every command is linked by &&, nothing after the "(exit 117)" runs and the
+# status is 117; any other status means some command is not chained (or the
+# body does not parse), and the step fails with "broken && chain in step N"
+# without being run. A body whose last command is "true" or ":" or ends in
+# "|| true" / "|| :" fails the same way: such a step cannot fail. The check
+# cannot see inside a subshell, a { } group, a loop or a function body that
+# is itself chained (nothing of it runs): loops must propagate failure
+# ("for ...; do cmd || return 1; done"), a background job is written
+# "{ cmd & } && pid=$!". The unchained commands of a refused body do run
+# once, in the check's subshell (as in git); DITS_TEST_CHAIN_LINT=0 turns the
+# check off (for debugging a harness problem only).
+#
 # Environment:
 #   DITS     the dits binary (meson passes it; required)
 #   SRCDIR   the project source directory (meson passes it; defaults to ../..
@@ -129,8 +143,38 @@ _test_eval () {
 	eval "$1"
 }
 
+# _test_lint BODY: 0 when every command of BODY is chained with && and its
+# result is not thrown away; otherwise 1 with the reason in .step-out.
+_test_lint () {
+	if [ "${DITS_TEST_CHAIN_LINT:-1}" = 0 ]; then return 0; fi
+	# the last non-blank line, trailing blanks and the closing quote's
+	# indentation stripped
+	_test_last=$(printf '%s\n' "$1" | sed -e 's/[[:space:]]*$//' -e '/^$/d' | tail -n 1 |
+		sed 's/^[[:space:]]*//')
+	if [ -z "$_test_last" ] || printf '%s\n' "$_test_last" |
+		grep -Eq '(^|\|\||&&|;)[[:space:]]*(true|:)[[:space:]]*;?$'; then
+		say "broken && chain in step $test_count: the step ends in '${_test_last:-nothing}', so it cannot fail"
+		return 1
+	fi
+	(_test_eval "(exit 117) && $1") >"$TRASH/.step-lint" 2>&1 </dev/null
+	_test_lint_rc=$?
+	if [ "$_test_lint_rc" -eq 117 ]; then return 0; fi
+	say "broken && chain in step $test_count: a command is not linked by && (or the body does not parse); the check ran it and got exit status $_test_lint_rc"
+	if [ -s "$TRASH/.step-lint" ]; then
+		say "what the unchained commands printed:"
+		cat "$TRASH/.step-lint"
+	fi
+	return 1
+}
+
 _test_run () {
 	printf '%s\n' "$1" >"$TRASH/.step-body"
+	_test_broken=
+	if ! _test_lint "$1" >"$TRASH/.step-out" 2>&1; then
+		_test_broken=yes
+		_test_rc=1
+		return 1
+	fi
 	_test_saved_pwd=$PWD
 	_test_eval "$1" >"$TRASH/.step-out" 2>&1 </dev/null
 	_test_rc=$?
@@ -155,6 +199,8 @@ test_expect_success () {
 	test_count=$((test_count + 1))
 	if _test_run "$2"; then
 		_test_ok "$1"
+	elif [ -n "$_test_broken" ]; then
+		_test_not_ok "$1"
 	else
 		echo "# exit status $_test_rc" >>"$TRASH/.step-out"
 		_test_not_ok "$1"
@@ -167,7 +213,9 @@ test_expect_failure_exit () {
 	test_count=$((test_count + 1))
 	_test_run "$3"
 	_rc=$?
-	if _exit_code_matches "$2" "$_rc"; then
+	if [ -n "$_test_broken" ]; then
+		_test_not_ok "$1"
+	elif _exit_code_matches "$2" "$_rc"; then
 		_test_ok "$1"
 	else
 		echo "# expected exit status $2, got $_rc" >>"$TRASH/.step-out"
