@@ -342,8 +342,8 @@ test_expect_success 'two adds at once: each succeeds or fails cleanly, and the r
 	{ "$DITS" add race1.mov >../race1.out 2>../race1.err & } &&
 	pid=$! &&
 	sleep 0.02 &&
-	{ dits add race2.mov >../race2.out 2>../race2.err; rc2=$?; } ;
-	wait $pid; rc1=$?;
+	{ dits add race2.mov >../race2.out 2>../race2.err; rc2=$?; } &&
+	{ wait $pid; rc1=$?; } &&
 	say "first add exit $rc1, second add exit $rc2" &&
 	case $rc1 in 0|1) ;; *) say "first add: exit $rc1"; false ;; esac &&
 	case $rc2 in 0|1) ;; *) say "second add: exit $rc2"; false ;; esac &&

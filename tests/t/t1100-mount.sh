@@ -121,14 +121,14 @@ test_expect_success 'dits mode inside the mount lists each file: [P], [~]' '
 test_expect_success 'switch to masters live: a reader holds a file open, a poller never sees ENOENT' '
 	exec 3<"$MNT/A001/A001C001.mov" &&
 	dd bs=65536 count=2 <&3 2>/dev/null >held.before &&
-	rm -f poll.stop poll.fail poll.count || return 1
-	( n=0; while [ ! -e poll.stop ]; do
+	rm -f poll.stop poll.fail poll.count &&
+	{ ( n=0; while [ ! -e poll.stop ]; do
 		for c in $CLIPS notes.txt; do
 			stat -c %s "$MNT/$c" >/dev/null 2>>poll.fail || echo "$c missing" >>poll.fail
 		done
 		n=$((n + 1))
-	  done; echo $n >poll.count ) &
-	poller=$!
+	  done; echo $n >poll.count ) & } &&
+	poller=$! &&
 	sleep 0.3 &&
 	(cd "$MNT/A001" && dits mode master) >switch.out &&
 	sleep 0.3 &&
@@ -204,9 +204,9 @@ test_expect_success 'umount: the mount point is empty again, the record is gone'
 '
 
 test_expect_success 'foreground: stays attached until unmounted' '
-	cd project || return 1
-	(dits mount --foreground "$MNT" >../fg.out 2>&1; echo $? >../fg.rc) &
-	server=$!
+	cd project &&
+	{ (dits mount --foreground "$MNT" >../fg.out 2>&1; echo $? >../fg.rc) & } &&
+	server=$! &&
 	for i in $(seq 100); do [ -e "$MNT/.dits-control" ] && break; sleep 0.05; done &&
 	assert_exists "$MNT/notes.txt" &&
 	dits umount "$MNT" &&

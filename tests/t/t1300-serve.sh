@@ -322,8 +322,7 @@ test_expect_success 'auth: tokens for read and write, anonymous read where confi
 '
 
 test_expect_success 'SIGTERM stops the auth server; back to the first one' '
-	kill -TERM $PID && wait $PID ;
-	rc=$? ; URL=$A_URL ; PID=$A_PID ;
+	{ kill -TERM $PID && wait $PID; rc=$?; URL=$A_URL; PID=$A_PID; } &&
 	assert_eq 0 $rc "exit status"
 '
 
@@ -345,8 +344,7 @@ if command -v openssl >/dev/null 2>&1; then
 	'
 
 	test_expect_success 'SIGTERM stops the TLS server; back to the first one' '
-		kill -TERM $PID && wait $PID ;
-		rc=$? ; URL=$A_URL ; PID=$A_PID ;
+		{ kill -TERM $PID && wait $PID; rc=$?; URL=$A_URL; PID=$A_PID; } &&
 		assert_eq 0 $rc "exit status"
 	'
 else
@@ -396,11 +394,11 @@ fi
 test_expect_success 'kill -9 in the middle of a large upload: restart, fsck clean, the upload completes' '
 	"$NET_TOOL" random 209715200 9 >big.rec &&
 	before=$(packs proj) &&
-	curl -s -o /dev/null --limit-rate 25M -H "Expect:" -X POST -T big.rec "$URL/proj/objects" &
+	{ curl -s -o /dev/null --limit-rate 25M -H "Expect:" -X POST -T big.rec "$URL/proj/objects" & } &&
 	cpid=$! &&
 	sleep 2 &&
 	kill -9 $PID &&
-	wait $cpid ;
+	test_expect_code any wait $cpid &&
 	ls root/proj/.dits/objects/pack >pack.ls &&
 	assert_eq "$before" "$(packs proj)" "the half upload is not a pack" &&
 	start_server b --listen 127.0.0.1:0 --root root --workers 1 &&

@@ -34,8 +34,8 @@ spare" "$(dits remote)" &&
 
 test_expect_failure_exit 'a malformed URL is refused with one line' 1 '
 	cd alice &&
-	dits remote add bad "ftp://example.com/proj" 2>../err ;
-	rc=$? ; assert_one_line_error ../err "not a Dits remote URL" && return $rc
+	{ dits remote add bad "ftp://example.com/proj" 2>../err; rc=$?; } &&
+	assert_one_line_error ../err "not a Dits remote URL" && return $rc
 '
 
 test_expect_success 'push a small repository to a fresh server' '

@@ -18,14 +18,14 @@ test_expect_success 'a server starts and a seed repository is pushed' '
 '
 
 test_expect_success "$N clients clone at once" '
-	pids= i=1
+	pids= i=1 &&
 	while [ $i -le $N ]; do
 		dits clone "$SERVER_URL/team" "c$i" >"$TRASH/clone-$i.log" 2>&1 &
 		pids="$pids $!"
 		i=$((i + 1))
-	done
-	for p in $pids; do wait "$p" || return 1; done
-	i=1
+	done &&
+	for p in $pids; do wait "$p" || return 1; done &&
+	i=1 &&
 	while [ $i -le $N ]; do
 		assert_eq "$(b3 "c$i/base.bin")" "$(b3 seed/base.bin)" || return 1
 		i=$((i + 1))
@@ -33,34 +33,34 @@ test_expect_success "$N clients clone at once" '
 '
 
 test_expect_success "$N clients push their own branches while others fetch, all at once" '
-	i=1
+	i=1 &&
 	while [ $i -le $N ]; do
 		(cd "c$i" && dits checkout -b "b$i" >/dev/null &&
 			gen_data "own-$i.bin" $((400000 + i * 1000)) "client-$i" &&
 			dits add "own-$i.bin" && dits commit -m "client $i" >/dev/null) || return 1
 		i=$((i + 1))
-	done
-	pids= i=1
+	done &&
+	pids= i=1 &&
 	while [ $i -le $N ]; do
 		(cd "c$i" && dits push origin "b$i" && dits fetch origin) >"$TRASH/push-$i.log" 2>&1 &
 		pids="$pids $!"
 		i=$((i + 1))
-	done
-	fails=0
-	for p in $pids; do wait "$p" || fails=$((fails + 1)); done
-	if [ $fails -ne 0 ]; then cat "$TRASH"/push-*.log; fi
+	done &&
+	fails=0 &&
+	for p in $pids; do wait "$p" || fails=$((fails + 1)); done &&
+	if [ $fails -ne 0 ]; then cat "$TRASH"/push-*.log; fi &&
 	assert_eq $fails 0
 '
 
 test_expect_success 'nothing was lost: every branch is on the server with its bytes' '
-	i=1
+	i=1 &&
 	while [ $i -le $N ]; do
 		assert_eq "$(cat "srv/team/.dits/refs/heads/b$i")" "$(cat "c$i/.dits/refs/heads/b$i")" ||
 			return 1
 		i=$((i + 1))
 	done &&
 	dits clone "$SERVER_URL/team" check && cd check &&
-	i=1
+	i=1 &&
 	while [ $i -le $N ]; do
 		dits checkout "origin/b$i" -- "own-$i.bin" &&
 		assert_eq "$(b3 "own-$i.bin")" "$(b3 "$TRASH/c$i/own-$i.bin")" || return 1
@@ -70,7 +70,7 @@ test_expect_success 'nothing was lost: every branch is on the server with its by
 
 test_expect_success 'fsck is clean on the server and on every client' '
 	(cd srv/team && dits fsck) &&
-	i=1
+	i=1 &&
 	while [ $i -le $N ]; do
 		(cd "c$i" && dits fsck >/dev/null) || return 1
 		i=$((i + 1))
@@ -78,21 +78,21 @@ test_expect_success 'fsck is clean on the server and on every client' '
 '
 
 test_expect_success 'eight racing pushes to one branch: one wins, the others are refused, none is lost' '
-	i=1
+	i=1 &&
 	while [ $i -le 8 ]; do
 		(cd "c$i" && dits checkout main >/dev/null && dits pull origin main >/dev/null &&
 			gen_data "race-$i.bin" 200000 "race-$i" && dits add "race-$i.bin" &&
 			dits commit -m "race $i" >/dev/null) || return 1
 		i=$((i + 1))
-	done
-	pids= i=1
+	done &&
+	pids= i=1 &&
 	while [ $i -le 8 ]; do
 		(cd "c$i" && dits push origin main) >"$TRASH/race-$i.log" 2>&1 &
 		pids="$pids $!"
 		i=$((i + 1))
-	done
-	wins=0
-	for p in $pids; do wait "$p" && wins=$((wins + 1)); done
+	done &&
+	wins=0 &&
+	for p in $pids; do if wait "$p"; then wins=$((wins + 1)); fi; done &&
 	assert_eq "$wins" 1 &&
 	main=$(cat srv/team/.dits/refs/heads/main) &&
 	winner=0 && i=1 &&
@@ -102,7 +102,7 @@ test_expect_success 'eight racing pushes to one branch: one wins, the others are
 	done &&
 	assert_ne "$winner" 0 &&
 	# every loser was told, and kept its commit
-	i=1
+	i=1 &&
 	while [ $i -le 8 ]; do
 		if [ $i -ne $winner ]; then
 			assert_file_has "$TRASH/race-$i.log" "fetch|pull|fast-forward" &&
@@ -117,20 +117,20 @@ test_expect_success 'a server killed in the middle of a push: consistent after r
 	cd seed &&
 	dits pull origin main >/dev/null &&
 	gen_data big.bin 300000000 big-push &&
-	dits add big.bin && dits commit -m big >/dev/null || return 1
-	(dits push origin main --jobs 1 --limit-rate 40M --json >"$TRASH/kill-push.json" 2>"$TRASH/kill-push.err"; echo $? >"$TRASH/kill-push.rc") &
-	pusher=$!
+	dits add big.bin && dits commit -m big >/dev/null &&
+	{ (dits push origin main --jobs 1 --limit-rate 40M --json >"$TRASH/kill-push.json" 2>"$TRASH/kill-push.err"; echo $? >"$TRASH/kill-push.rc") & } &&
+	pusher=$! &&
 	# kill the server once two upload requests have been stored (two new packs)
-	find "$TRASH/srv/team/.dits/objects" -name "*.idx" | sort >"$TRASH/idx-before"
-	t=0
+	find "$TRASH/srv/team/.dits/objects" -name "*.idx" | sort >"$TRASH/idx-before" &&
+	t=0 &&
 	while [ $t -lt 1200 ]; do
 		new=$(find "$TRASH/srv/team/.dits/objects" -name "*.idx" | sort | comm -13 "$TRASH/idx-before" - | wc -l)
 		[ "$new" -ge 2 ] && break
 		sleep 0.05
 		t=$((t + 1))
-	done
-	kill -9 "$SERVER_PID"
-	wait "$pusher"
+	done &&
+	kill -9 "$SERVER_PID" &&
+	wait "$pusher" &&
 	assert_ne "$(cat "$TRASH/kill-push.rc")" 0 &&
 	(cd "$TRASH/srv/team" && dits fsck) &&
 	start_server main2 "$TRASH/srv" --workers 0 --listen "127.0.0.1:$SERVER_PORT" &&
