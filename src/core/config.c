@@ -47,6 +47,33 @@ static char *trim(char *s)
 	return s;
 }
 
+/*
+ * "[name]" alone on its line (s is trimmed) into section. The name is what
+ * a key's first part can be when the file is written back: no blanks, '=',
+ * '[' or ']', and not starting with '.'; anything else is refused rather
+ * than read as a different key.
+ */
+static bool section_header(const char *s, char *section, size_t cap)
+{
+	const char *end = strchr(s, ']');
+	if (!end || end[1] != '\0')
+		return false;
+	const char *name = s + 1;
+	while (isspace((unsigned char)*name))
+		name++;
+	size_t n = (size_t)(end - name);
+	while (n && isspace((unsigned char)name[n - 1]))
+		n--;
+	if (n == 0 || n >= cap || name[0] == '.')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (isspace((unsigned char)name[i]) || name[i] == '=' || name[i] == '[')
+			return false;
+	memcpy(section, name, n);
+	section[n] = '\0';
+	return true;
+}
+
 int dits_config_load(dits_config **out, const char *path)
 {
 	*out = NULL;
@@ -61,6 +88,12 @@ int dits_config_load(dits_config **out, const char *path)
 		dits_buf_free(&b);
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	}
+	/* A NUL byte would silently end the text early: the file is damaged. */
+	if (memchr(b.data, '\0', b.len)) {
+		dits_buf_free(&b);
+		dits_config_free(c);
+		return dits_error_set(DITS_ECORRUPT, "%s: holds a NUL byte, not a config file", path);
+	}
 	char section[128] = "";
 	char *save = NULL;
 	int lineno = 0;
@@ -71,13 +104,10 @@ int dits_config_load(dits_config **out, const char *path)
 		if (*s == '\0' || *s == '#' || *s == ';')
 			continue;
 		if (*s == '[') {
-			char *end = strchr(s, ']');
-			if (!end || end - s - 1 >= (long)sizeof section) {
+			if (!section_header(s, section, sizeof section)) {
 				rc = dits_error_set(DITS_ECORRUPT, "%s: malformed section header '%s'", path, s);
 				break;
 			}
-			*end = '\0';
-			snprintf(section, sizeof section, "%s", trim(s + 1));
 			continue;
 		}
 		char *eq = strchr(s, '=');
@@ -87,8 +117,14 @@ int dits_config_load(dits_config **out, const char *path)
 		}
 		*eq = '\0';
 		char key[300];
-		snprintf(key, sizeof key, "%s.%s", section, trim(s));
+		if ((size_t)snprintf(key, sizeof key, "%s.%s", section, trim(s)) >= sizeof key) {
+			rc = dits_error_set(DITS_ECORRUPT, "%s: key '%.40s...' is longer than %zu bytes", path,
+			                    s, sizeof key - 1);
+			break;
+		}
 		rc = dits_config_set(c, key, trim(eq + 1));
+		if (rc)
+			rc = dits_error_wrap(rc == DITS_EINVALID ? DITS_ECORRUPT : rc, "%s", path);
 	}
 	dits_buf_free(&b);
 	if (rc) {
@@ -123,10 +159,30 @@ int dits_config_get_u64(const dits_config *c, const char *key, uint64_t def, uin
 	return 0;
 }
 
+/*
+ * True when key can be written as "[section]" and "\trest = value" and read
+ * back as the same key: a section of no blanks, '=', '[' or ']', a rest
+ * that does not start a comment or a section header, and no line break.
+ */
+static bool key_writable(const char *key)
+{
+	const char *dot = strchr(key, '.');
+	if (!dot || dot == key || strpbrk(key, "\n\r=") || dot[1] == '#' || dot[1] == ';' || dot[1] == '[')
+		return false;
+	for (const char *k = key; k < dot; k++)
+		if (isspace((unsigned char)*k) || *k == '[' || *k == ']')
+			return false;
+	return true;
+}
+
 int dits_config_set(dits_config *c, const char *key, const char *value)
 {
 	if (!strchr(key, '.'))
 		return dits_error_set(DITS_EINVALID, "config key '%s' has no section", key);
+	if (!key_writable(key))
+		return dits_error_set(DITS_EINVALID, "config key '%s' cannot be stored (blank, '=', '[' or ']' in its section, or a line break)", key);
+	if (strpbrk(value, "\n\r"))
+		return dits_error_set(DITS_EINVALID, "config %s: a value cannot hold a line break", key);
 	for (size_t i = 0; i < c->n; i++) {
 		if (!strcmp(c->items[i].key, key)) {
 			char *v = strdup(value);
