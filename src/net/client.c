@@ -340,10 +340,17 @@ int dits_remote_get_refs(dits_remote *rm, dits_remote_refs *out)
 		dits_buf_free(&resp);
 		return 0;
 	}
-	cJSON *j = rc ? NULL : cJSON_ParseWithLength((const char *)resp.data, resp.len);
+	if (!rc)
+		rc = dits_remote_refs_parse(rm, resp.data, resp.len, out);
 	dits_buf_free(&resp);
-	if (rc)
-		return rc;
+	return rc;
+}
+
+int dits_remote_refs_parse(dits_remote *rm, const uint8_t *data, size_t len, dits_remote_refs *out)
+{
+	memset(out, 0, sizeof *out);
+	cJSON *j = len ? cJSON_ParseWithLength((const char *)data, len) : NULL;
+	int rc;
 	if (!cJSON_IsObject(j)) {
 		cJSON_Delete(j);
 		return dits_error_set(DITS_EINVALID, "remote %s: GET refs: the answer is not JSON", rm->name);

@@ -36,6 +36,11 @@ int dits_client_call(dits_remote *rm, const char *method, const char *path, cons
                      const char *content_type, dits_buf *resp, long *status);
 
 /* The error of an HTTP answer >= 400 with body resp, naming the remote. */
+/*
+ * Parses the JSON answer of GET refs (data, len bytes) into *out; the
+ * errors name rm. Split from dits_remote_get_refs so it can be fed any bytes.
+ */
+int dits_remote_refs_parse(dits_remote *rm, const uint8_t *data, size_t len, dits_remote_refs *out);
 int dits_client_http_error(dits_remote *rm, const char *path, long status, const dits_buf *resp);
 
 /* transfer.connections of r, or the default, overridden by o->jobs. */
