@@ -14,6 +14,7 @@ secs=${FUZZ_SECONDS:-20}
 dir=${FUZZ_BUILD:-build-fuzz}
 jobs=${FUZZ_JOBS:-1}
 
+rm -f "$dir/fuzz-summary.txt" # no stale counts when the build fails
 opts=(--buildtype=debugoptimized -Dwerror=true -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false)
 if [ -d "$dir" ]; then
 	CC=clang meson setup --reconfigure "$dir" "${opts[@]}" >/dev/null

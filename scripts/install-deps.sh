@@ -12,7 +12,8 @@ pkgs=(
   b3sum                   # independent BLAKE3 reference for the tests
   strace                  # status test: proves no file content is read
   util-linux              # script(1): progress bar test on a pseudo-terminal
-  libclang-rt-14-dev      # sanitizer runtimes
+  libclang-rt-14-dev      # sanitizer runtimes (ASan, UBSan, TSan, libFuzzer)
+  clang                   # the fuzz targets (libFuzzer is clang's)
   libfuse3-dev fuse3      # dits mount (FUSE, low-level API); fuse3 brings fusermount3
   libmicrohttpd-dev       # dits serve (HTTP server, TLS through GnuTLS)
   libcurl4-openssl-dev    # push, fetch, clone (HTTP client)
