@@ -41,11 +41,13 @@ static void wake_locked(dits_server *s, const char *name)
 
 void workers_wake(dits_server *s, const char *name)
 {
-	if (!s->nworkers)
-		return;
+	/* nworkers under the lock: request threads may run while
+	 * workers_start is still starting them */
 	pthread_mutex_lock(&s->mu);
-	wake_locked(s, name);
-	pthread_cond_signal(&s->cv);
+	if (s->nworkers) {
+		wake_locked(s, name);
+		pthread_cond_signal(&s->cv);
+	}
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -150,7 +152,9 @@ int workers_start(dits_server *s, int n)
 	for (int i = 0; i < n; i++) {
 		if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0)
 			return dits_error_set(DITS_ERROR, "cannot start worker thread %d", i + 1);
+		pthread_mutex_lock(&s->mu);
 		s->nworkers++;
+		pthread_mutex_unlock(&s->mu);
 	}
 	return 0;
 }
