@@ -320,7 +320,7 @@ static int parse_chunker(dits_remote *rm, const cJSON *root, dits_chunker_params
 	dits_chunker_params_default(p);
 	if (!cJSON_IsObject(c) || json_u32(c, "min", &p->min) || json_u32(c, "avg", &p->avg) ||
 	    json_u32(c, "max", &p->max) || json_u32(c, "level", &p->level) ||
-	    (seed && !cJSON_IsNumber(seed)))
+	    (seed && !(cJSON_IsNumber(seed) && seed->valuedouble >= 0 && seed->valuedouble < 18446744073709551616.0)))
 		return dits_error_set(DITS_EINVALID, "remote %s: the server's chunker parameters are malformed", rm->name);
 	p->seed = seed ? (uint64_t)seed->valuedouble : 0;
 	dits_chunker ck;

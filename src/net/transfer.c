@@ -790,7 +790,8 @@ static int push_variants(xengine *x, const objlist *pushed, uint64_t *count)
 	if (!rc && nv) {
 		cJSON *j = cJSON_ParseWithLength((const char *)resp.data, resp.len);
 		const cJSON *reg = j ? cJSON_GetObjectItemCaseSensitive(j, "registered") : NULL;
-		*count = cJSON_IsNumber(reg) ? (uint64_t)reg->valuedouble : 0;
+		*count = cJSON_IsNumber(reg) && reg->valuedouble >= 0 && reg->valuedouble < 18446744073709551616.0
+		       ? (uint64_t)reg->valuedouble : 0;
 		cJSON_Delete(j);
 	}
 	dits_buf_free(&resp);

@@ -280,7 +280,7 @@ int dits_wire_variant_import(dits_odb *odb, dits_metadb *db, const cJSON *obj, b
 	if ((rc = member_id(obj, "parent", &parent)) || (rc = member_id(obj, "manifest", &manifest)) ||
 	    (rc = member_id(obj, "recipe_hash", &rh)))
 		return rc;
-	if (!cJSON_IsNumber(size) || size->valuedouble < 0)
+	if (!cJSON_IsNumber(size) || !(size->valuedouble >= 0 && size->valuedouble < 18446744073709551616.0))
 		return dits_error_set(DITS_EINVALID, "variant: \"size\" is not a byte count");
 	const cJSON *recipe = cJSON_GetObjectItemCaseSensitive(obj, "recipe");
 	const cJSON *facts = cJSON_GetObjectItemCaseSensitive(obj, "facts");
