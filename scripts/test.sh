@@ -44,7 +44,7 @@ TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/ts
   run_suite build-tsan --buildtype=debugoptimized -Dwerror=true -Db_sanitize=thread -- \
   --timeout-multiplier 3 \
   unit-metadb unit-wire media-proxy t0400-status-statcache t1100-mount t1300-serve t1400-sync \
-  t1600-sync-reliability || status=1
+  || status=1
 timing+=("tsan $((SECONDS - t0))s")
 
 # Fuzzing: a few minutes in all; a crash fails the run and names its reproducer.
