@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,33 @@ static int write_pid_file(const char *path)
 	return dits_atomic_write(path, line, (size_t)n);
 }
 
+/* A whole number lo..hi; -1 for anything else. */
+static int number_opt(const char *arg, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+	if (end == arg || *end || v < (long)lo || v > (long)hi)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/*
+ * Every connection is a socket: lift the soft descriptor limit towards the
+ * hard one so that max-connections (plus packs and databases) fit.
+ */
+static void raise_fd_limit(unsigned conns)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)conns * 2 + 256;
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
+		fprintf(stderr, "dits: warning: only %llu file descriptors for %u connections\n",
+		        (unsigned long long)rl.rlim_cur, conns);
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	dits_server_opts o = { .listen = "127.0.0.1:7780", .root = ".", .workers = 1 };
@@ -56,6 +84,10 @@ int cmd_serve(int argc, char **argv)
 		{ "tls-cert", required_argument, NULL, 'c' },
 		{ "tls-key", required_argument, NULL, 'k' },
 		{ "pid-file", required_argument, NULL, 'p' },
+		{ "max-connections", required_argument, NULL, 'M' },
+		{ "max-per-client", required_argument, NULL, 'P' },
+		{ "header-timeout", required_argument, NULL, 'H' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -73,9 +105,26 @@ int cmd_serve(int argc, char **argv)
 			if (*end || end == optarg || o.workers < 0 || o.workers > 64)
 				return cli_usage("serve: --workers takes 0..64");
 			break;
+		case 'M':
+			if (number_opt(optarg, 2, 100000, &o.max_connections))
+				return cli_usage("serve: --max-connections takes 2..100000");
+			break;
+		case 'P':
+			if (number_opt(optarg, 1, 100000, &o.max_per_client))
+				return cli_usage("serve: --max-per-client takes 1..100000");
+			break;
+		case 'H':
+			if (number_opt(optarg, 1, 3600, &o.header_timeout))
+				return cli_usage("serve: --header-timeout takes 1..3600 seconds");
+			break;
+		case 'I':
+			if (number_opt(optarg, 1, 86400, &o.idle_timeout))
+				return cli_usage("serve: --idle-timeout takes 1..86400 seconds");
+			break;
 		default:
 			return cli_usage("usage: dits serve [--listen ADDR:PORT] [--root DIR] [--workers N] [--auth FILE] "
-			             "[--tls-cert FILE --tls-key FILE] [--pid-file FILE]");
+			             "[--tls-cert FILE --tls-key FILE] [--pid-file FILE] [--max-connections N] "
+			             "[--max-per-client N] [--header-timeout SEC] [--idle-timeout SEC]");
 		}
 	}
 	if (optind < argc)
@@ -92,6 +141,7 @@ int cmd_serve(int argc, char **argv)
 	sigaddset(&stop, SIGTERM);
 	sigaddset(&stop, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	raise_fd_limit(o.max_connections ? o.max_connections : DITS_SERVER_MAX_CONNECTIONS);
 	dits_server *s;
 	if (dits_server_start(&s, &o))
 		return cli_fail();

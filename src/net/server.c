@@ -16,6 +16,8 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,18 @@
 
 #define UPLOAD_LIMIT DITS_WIRE_MAX_UPLOAD
 #define IDS_LIMIT ((uint64_t)DITS_WIRE_MAX_IDS * DITS_ID_LEN)
+/* What is read and dropped of a refused body so the client sees the answer. */
+#define DRAIN_BYTES (16u << 20)
+#define DRAIN_SECONDS 2
+/* A connection waiting for its header this long may be shut down when the reserve is in use. */
+#define EVICT_GRACE 1.0
+
+static double now_sec(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 /* ---- responses --------------------------------------------------------- */
 
@@ -68,6 +82,13 @@ enum MHD_Result reply_error(request *q, unsigned status, const char *msg)
 	return reply_data(q, status, "application/json", b.data, b.len);
 }
 
+/*
+ * Only a genuinely absent object, ref or repository is 404: the callers
+ * turn an I/O failure that surfaced as "not found" (a pack file gone from
+ * under its index) into DITS_EIO first. A damaged store (DITS_ECORRUPT) is
+ * the server's fault: 500. An upload whose record does not hash is 422,
+ * chosen where the upload is parsed.
+ */
 unsigned status_for(int rc)
 {
 	switch (rc) {
@@ -76,8 +97,6 @@ unsigned status_for(int rc)
 	case DITS_ECONFLICT:
 	case DITS_EEXISTS:
 		return MHD_HTTP_CONFLICT;
-	case DITS_ECORRUPT:
-		return MHD_HTTP_UNPROCESSABLE_CONTENT;
 	case DITS_EINVALID:
 	case DITS_EAMBIGUOUS:
 		return MHD_HTTP_BAD_REQUEST;
@@ -127,6 +146,9 @@ int server_open_repo(dits_server *s, const char *name, dits_repo **out)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	int rc = dits_repo_open(out, dir);
 	free(dir);
+	/* The repository is there: failing to open it is an I/O failure (5xx), never 404. */
+	if (rc && rc != DITS_ENOMEM && rc != DITS_ELOCKED)
+		rc = dits_error_wrap(DITS_EIO, "repository %s cannot be opened", name);
 	return rc;
 }
 
@@ -318,11 +340,19 @@ static unsigned upload_begin(request *q, const char **why)
 	return 0;
 }
 
+/* The status of a record stream the client sent wrong: 400 malformed, 422 a record that does not hash. */
+static unsigned upload_status(int rc)
+{
+	return rc == DITS_EINVALID ? MHD_HTTP_BAD_REQUEST
+	     : rc == DITS_ECORRUPT ? MHD_HTTP_UNPROCESSABLE_CONTENT
+	                           : status_for(rc);
+}
+
 static void upload_feed(request *q, const char *data, size_t n)
 {
 	int rc = dits_wire_parser_feed(&q->parser, data, n);
 	if (rc) {
-		defer_error(q, rc == DITS_EINVALID ? MHD_HTTP_BAD_REQUEST : status_for(rc), dits_error_last());
+		defer_error(q, upload_status(rc), dits_error_last());
 		upload_drop(q);
 	}
 }
@@ -332,6 +362,7 @@ static enum MHD_Result upload_end(request *q)
 	int rc = dits_wire_parser_finish(&q->parser);
 	uint64_t received = q->parser.records;
 	uint64_t stored = 0, bytes = 0;
+	unsigned st = rc ? upload_status(rc) : 0;
 	if (!rc && !(rc = dits_repo_lock(q->repo))) {
 		stored = dits_pack_writer_new_records(q->writer);
 		bytes = dits_pack_writer_new_bytes(q->writer);
@@ -339,7 +370,8 @@ static enum MHD_Result upload_end(request *q)
 		dits_repo_unlock(q->repo);
 	}
 	if (rc) {
-		unsigned st = rc == DITS_EINVALID ? MHD_HTTP_BAD_REQUEST : status_for(rc);
+		if (!st)
+			st = status_for(rc);
 		char msg[1024];
 		snprintf(msg, sizeof msg, "%s", dits_error_last());
 		upload_drop(q);
@@ -353,6 +385,132 @@ static enum MHD_Result upload_end(request *q)
 	if (!body)
 		return MHD_NO;
 	return reply_data(q, MHD_HTTP_OK, "application/json", body, strlen(body));
+}
+
+/* ---- connections: header deadline and reserve ------------------------------- */
+
+/*
+ * libmicrohttpd's timeout is an idle timeout: a client that trickles its
+ * header, or a thousand that each send half a request line, would hold
+ * their connections for as long as they like. The guard thread keeps a
+ * slot per connection and shuts down (SHUT_RDWR: the connection's own
+ * thread then sees the end and closes it) any connection that has waited
+ * header_timeout seconds for a complete request header, counted from
+ * when it opened or its previous answer went out. When fewer than
+ * `reserve` connections are left, it shuts down the connections that
+ * have waited longest (EVICT_GRACE seconds at least) until the reserve
+ * is free again, so /healthz and real clients still get in.
+ */
+
+static void slot_waiting(dits_server *s, struct MHD_Connection *c, bool waiting)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	conn_slot *k = ci ? ci->socket_context : NULL;
+	if (!k)
+		return;
+	pthread_mutex_lock(&s->gmu);
+	k->waiting = waiting;
+	k->since = now_sec();
+	pthread_mutex_unlock(&s->gmu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+	dits_server *s = cls;
+	conn_slot *k = *socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (!ci || !(k = calloc(1, sizeof *k)))
+			return;
+		k->fd = ci->connect_fd;
+		k->waiting = true;
+		k->since = now_sec();
+		pthread_mutex_lock(&s->gmu);
+		k->next = s->slots;
+		if (s->slots)
+			s->slots->prev = k;
+		s->slots = k;
+		s->nconns++;
+		pthread_mutex_unlock(&s->gmu);
+		*socket_context = k;
+		return;
+	}
+	if (!k)
+		return;
+	/* Called before the socket is closed: the guard never shuts down a reused fd. */
+	pthread_mutex_lock(&s->gmu);
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		s->slots = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	s->nconns--;
+	pthread_mutex_unlock(&s->gmu);
+	free(k);
+	*socket_context = NULL;
+}
+
+static int by_since(const void *a, const void *b)
+{
+	double x = (*(conn_slot *const *)a)->since, y = (*(conn_slot *const *)b)->since;
+	return x < y ? -1 : x > y;
+}
+
+static void evict(conn_slot *k)
+{
+	k->evicted = true;
+	shutdown(k->fd, SHUT_RDWR);
+}
+
+static void *guard_main(void *arg)
+{
+	dits_server *s = arg;
+	conn_slot **v = NULL;
+	size_t cap = 0;
+	pthread_mutex_lock(&s->gmu);
+	while (!s->guard_stop) {
+		double now = now_sec();
+		size_t open = 0, nv = 0;
+		for (conn_slot *k = s->slots; k; k = k->next) {
+			if (k->evicted)
+				continue;
+			open++;
+			if (!k->waiting)
+				continue;
+			if (now - k->since > s->header_timeout) {
+				evict(k);
+				open--;
+			} else if (now - k->since >= EVICT_GRACE) {
+				if (nv == cap) {
+					size_t nc = cap ? cap * 2 : 64;
+					conn_slot **nvv = realloc(v, nc * sizeof *nvv);
+					if (!nvv)
+						continue;
+					v = nvv;
+					cap = nc;
+				}
+				v[nv++] = k;
+			}
+		}
+		if (open + s->reserve >= s->max_conns && nv) {
+			qsort(v, nv, sizeof *v, by_since);
+			for (size_t i = 0; i < nv && open + s->reserve >= s->max_conns; i++, open--)
+				evict(v[i]);
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&s->gcv, &s->gmu, &ts);
+	}
+	pthread_mutex_unlock(&s->gmu);
+	free(v);
+	return NULL;
 }
 
 /* ---- the request handler --------------------------------------------------- */
@@ -383,11 +541,27 @@ static bool content_length(struct MHD_Connection *c, uint64_t *out)
 	return true;
 }
 
+/*
+ * An answer before the body: libmicrohttpd then reads no more of it and
+ * closes the connection, and closing a socket with unread data sends a
+ * reset that can destroy the answer on its way. So the connection is
+ * drained when the answer is out (on_completed).
+ */
+static enum MHD_Result reply_early(request *q, unsigned status, const char *msg)
+{
+	q->drain = q->expect_body;
+	return reply_error(q, status, msg);
+}
+
 /* The first call: headers are in, no body yet. May answer at once. */
 static enum MHD_Result begin(request *q, const char *url, const char *method)
 {
 	int perm;
 	const char *why = "";
+	/* With Transfer-Encoding the body is framed by it, not by Content-Length. */
+	bool chunked = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+	bool has_len = !chunked && content_length(q->conn, &q->length);
+	q->expect_body = chunked || (has_len && q->length > 0);
 	unsigned st = find_route(q, url, method, &perm, &why);
 	const char *tok = bearer_token(q->conn);
 	if (tok && !(q->token = strdup(tok)))
@@ -395,40 +569,54 @@ static enum MHD_Result begin(request *q, const char *url, const char *method)
 	if (!st)
 		st = check_auth(q, perm, &why);
 	if (st)
-		return reply_error(q, st, why);
+		return reply_early(q, st, why);
 	bool post = !strcmp(method, "POST");
-	bool has_len = content_length(q->conn, &q->length);
 	if (post && q->route == R_OBJECTS && !has_len)
-		return reply_error(q, MHD_HTTP_LENGTH_REQUIRED, "an upload needs Content-Length");
+		return reply_early(q, MHD_HTTP_LENGTH_REQUIRED, "an upload needs Content-Length (and no Transfer-Encoding)");
 	if (post && has_len && q->length > body_limit(q->route)) {
 		char msg[128];
 		snprintf(msg, sizeof msg, "body of %llu bytes is over the limit of %llu",
 		         (unsigned long long)q->length, (unsigned long long)body_limit(q->route));
-		return reply_error(q, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+		return reply_early(q, MHD_HTTP_CONTENT_TOO_LARGE, msg);
 	}
 	if (q->route == R_OBJECTS && (st = upload_begin(q, &why)))
-		return reply_error(q, st, why);
+		return reply_early(q, st, why);
 	return MHD_YES;
 }
 
-/* A piece of body. */
-static void take_body(request *q, const char *data, size_t n)
+/*
+ * A piece of body. What arrives is counted, whatever the framing: past
+ * the limit nothing more is kept or stored, the rest is dropped and 413
+ * answered at the end; a body that goes on for more than DRAIN_BYTES past
+ * the limit closes the connection. false: close it now.
+ */
+static bool take_body(request *q, const char *data, size_t n)
 {
 	q->got += n;
 	atomic_fetch_add(&q->srv->m.bytes_received, n);
+	uint64_t limit = body_limit(q->route);
+	if (q->got > limit) {
+		if (q->err_status != MHD_HTTP_CONTENT_TOO_LARGE) {
+			char msg[128];
+			snprintf(msg, sizeof msg, "body over the limit of %llu bytes", (unsigned long long)limit);
+			free(q->err_msg);
+			q->err_msg = NULL;
+			q->err_status = 0;
+			defer_error(q, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+			upload_drop(q);
+			dits_buf_free(&q->body);
+		}
+		return q->got - limit <= DRAIN_BYTES;
+	}
 	if (q->err_status)
-		return; /* answered at the end; the rest is dropped */
+		return true; /* answered at the end; the rest is dropped */
 	if (q->route == R_OBJECTS) {
 		upload_feed(q, data, n);
-		return;
-	}
-	if (q->body.len + n > body_limit(q->route)) {
-		defer_error(q, MHD_HTTP_CONTENT_TOO_LARGE, "body over the limit");
-		dits_buf_free(&q->body);
-		return;
+		return true;
 	}
 	if (dits_buf_put(&q->body, data, n))
 		defer_error(q, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+	return true;
 }
 
 /* The last call: the whole body is in. */
@@ -483,26 +671,57 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		q->conn = c;
 		*con_cls = q;
 		atomic_fetch_add(&q->srv->in_flight, 1);
+		slot_waiting(q->srv, c, false);
 		return begin(q, url, method);
 	}
 	if (*upload_data_size) {
-		take_body(q, upload_data, *upload_data_size);
+		bool go_on = take_body(q, upload_data, *upload_data_size);
 		*upload_data_size = 0;
-		return MHD_YES;
+		return go_on ? MHD_YES : MHD_NO;
 	}
 	if (q->replied)
 		return MHD_YES; /* answered early */
 	return finish(q);
 }
 
+/*
+ * After an early answer: tells the client we are done writing and reads
+ * what it still sends until it closes, DRAIN_SECONDS and DRAIN_BYTES at
+ * most, so closing sends no reset that could destroy the answer.
+ */
+static void drain_connection(dits_server *s, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return;
+	int fd = ci->connect_fd;
+	if (!s->tls) /* with TLS the library still sends its closure */
+		shutdown(fd, SHUT_WR);
+	char buf[65536];
+	size_t total = 0;
+	double end = now_sec() + DRAIN_SECONDS;
+	for (;;) {
+		double left = end - now_sec();
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (left <= 0 || total > DRAIN_BYTES || poll(&p, 1, (int)(left * 1000) + 1) <= 0)
+			break;
+		ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+		if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR)))
+			break;
+		if (n > 0)
+			total += (size_t)n;
+	}
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-	(void)c;
-	(void)toe;
 	request *q = *con_cls;
 	if (!q)
 		return;
 	dits_server *s = cls;
+	if (q->drain && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		drain_connection(s, c);
+	slot_waiting(s, c, true);
 	/* A body cut short (client gone, timeout) ends here too: the writer's
 	 * temporary pack is removed and nothing is stored. */
 	upload_drop(q);
@@ -654,6 +873,8 @@ static void server_free(dits_server *s)
 	pthread_mutex_destroy(&s->create_mu);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->gmu);
+	pthread_cond_destroy(&s->gcv);
 	free(s);
 }
 
@@ -693,6 +914,13 @@ int dits_server_start(dits_server **out, const dits_server_opts *o)
 	pthread_mutex_init(&s->create_mu, NULL);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	pthread_mutex_init(&s->gmu, NULL);
+	pthread_cond_init(&s->gcv, NULL);
+	s->max_conns = o->max_connections ? o->max_connections : DITS_SERVER_MAX_CONNECTIONS;
+	s->per_client = o->max_per_client ? o->max_per_client : DITS_SERVER_MAX_PER_CLIENT;
+	s->header_timeout = o->header_timeout ? o->header_timeout : DITS_SERVER_HEADER_TIMEOUT;
+	s->idle_timeout = o->idle_timeout ? o->idle_timeout : DITS_SERVER_IDLE_TIMEOUT;
+	s->reserve = s->max_conns / 10 ? s->max_conns / 10 : 1;
 	int rc = prepare(s, o);
 	if (rc) {
 		server_free(s);
@@ -710,8 +938,10 @@ int dits_server_start(dits_server **out, const dits_server_opts *o)
 	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
 	                          MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
 	                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
-	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
+	                          MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+	                          MHD_OPTION_CONNECTION_LIMIT, s->max_conns,
+	                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->per_client,
+	                          MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout,
 	                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(512 * 1024),
 	                          MHD_OPTION_ARRAY, s->tls ? tls_opts : tls_opts + 2,
 	                          MHD_OPTION_END);
@@ -721,6 +951,13 @@ int dits_server_start(dits_server **out, const dits_server_opts *o)
 		server_free(s);
 		return rc;
 	}
+	if (pthread_create(&s->guard, NULL, guard_main, s)) {
+		rc = dits_error_set(DITS_EIO, "%s: cannot start the connection guard", s->url);
+		MHD_stop_daemon(s->mhd);
+		server_free(s);
+		return rc;
+	}
+	s->guard_on = true;
 	s->run_job = o->run_job;
 	s->job_ctx = o->job_ctx;
 	if (o->run_job && o->workers > 0 && (rc = workers_start(s, o->workers))) {
@@ -745,6 +982,13 @@ void dits_server_stop(dits_server *s)
 	for (int i = 0; i < 500 && atomic_load(&s->in_flight) > 0; i++)
 		usleep(10000);
 	MHD_stop_daemon(s->mhd);
+	if (s->guard_on) {
+		pthread_mutex_lock(&s->gmu);
+		s->guard_stop = true;
+		pthread_cond_signal(&s->gcv);
+		pthread_mutex_unlock(&s->gmu);
+		pthread_join(s->guard, NULL);
+	}
 	workers_stop(s);
 	server_free(s);
 }

@@ -16,6 +16,11 @@
 
 #include <stdbool.h>
 
+#define DITS_SERVER_MAX_CONNECTIONS 1000u
+#define DITS_SERVER_MAX_PER_CLIENT 64u
+#define DITS_SERVER_HEADER_TIMEOUT 10u
+#define DITS_SERVER_IDLE_TIMEOUT 60u
+
 /*
  * Runs at most one ready job of the repository whose worktree is repo_dir
  * (ROOT/NAME). Returns 1 when it ran (or tried) a job, 0 when none was
@@ -30,6 +35,11 @@ typedef struct dits_server_opts {
 	const char *auth_file;  /* NULL: no authentication, loopback only */
 	const char *tls_cert;   /* PEM files; both or neither */
 	const char *tls_key;
+	/* Connection limits (docs/SERVER.md); 0 takes the default in brackets. */
+	unsigned max_connections; /* open connections at once [1000] */
+	unsigned max_per_client;  /* open connections from one address [64] */
+	unsigned header_timeout;  /* seconds for a complete request header [10] */
+	unsigned idle_timeout;    /* seconds without traffic before a connection is closed [60] */
 	dits_server_job_fn run_job; /* NULL: no workers whatever workers says */
 	void *job_ctx;
 } dits_server_opts;

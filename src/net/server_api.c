@@ -20,6 +20,7 @@
 #include "object.h"
 #include "refs.h"
 #include "server_internal.h"
+#include "server_json.h"
 #include "walk.h"
 #include "worktree.h"
 
@@ -47,58 +48,11 @@ static enum MHD_Result reply_json(request *q, unsigned status, dits_buf *b)
 	return reply_buf(q, status, "application/json", b);
 }
 
-cJSON *api_json_body(request *q, enum MHD_Result *res)
-{
-	cJSON *j = q->body.len ? cJSON_ParseWithLength((const char *)q->body.data, q->body.len) : NULL;
-	if (!j || !cJSON_IsObject(j)) {
-		cJSON_Delete(j);
-		*res = reply_error(q, MHD_HTTP_BAD_REQUEST, "the body is not a JSON object");
-	}
-	return j;
-}
-
 static void put_id(dits_buf *b, const dits_id *id)
 {
 	char hex[DITS_ID_HEXLEN + 1];
 	dits_id_hex(hex, id);
 	dits_buf_printf(b, "\"%s\"", hex);
-}
-
-/* An id list body: N x 32 bytes, 1 <= N <= 65 536. */
-static bool id_list(request *q, const dits_id **ids, size_t *n)
-{
-	if (q->body.len == 0 || q->body.len % DITS_ID_LEN || q->body.len / DITS_ID_LEN > DITS_WIRE_MAX_IDS)
-		return false;
-	*ids = (const dits_id *)q->body.data;
-	*n = q->body.len / DITS_ID_LEN;
-	return true;
-}
-
-/* Parses a JSON array of hex ids (at most max). */
-static int json_ids(const cJSON *arr, size_t max, dits_id **out, size_t *n)
-{
-	*out = NULL;
-	*n = 0;
-	if (!arr)
-		return 0;
-	if (!cJSON_IsArray(arr) || (size_t)cJSON_GetArraySize(arr) > max)
-		return dits_error_set(DITS_EINVALID, "expected an array of at most %zu hex ids", max);
-	size_t cnt = (size_t)cJSON_GetArraySize(arr);
-	dits_id *v = calloc(cnt + 1, sizeof *v);
-	if (!v)
-		return dits_error_set(DITS_ENOMEM, "out of memory");
-	const cJSON *e;
-	cJSON_ArrayForEach(e, arr)
-	{
-		if (!cJSON_IsString(e) || dits_id_from_hex(&v[*n], e->valuestring)) {
-			free(v);
-			*n = 0;
-			return dits_error_set(DITS_EINVALID, "expected 64-digit hex ids");
-		}
-		(*n)++;
-	}
-	*out = v;
-	return 0;
 }
 
 /* ---- GET /NAME/refs, POST /NAME/create -------------------------------------- */
@@ -159,51 +113,10 @@ enum MHD_Result api_refs_get(request *q)
 	return reply_refs(q, r, MHD_HTTP_OK);
 }
 
-/* One member of "chunker": absent keeps the default, anything but a whole number is an error. */
-static int chunker_field(const cJSON *c, const char *key, uint64_t max, uint64_t *v)
-{
-	const cJSON *f = cJSON_GetObjectItemCaseSensitive(c, key);
-	if (!f)
-		return 0;
-	if (!cJSON_IsNumber(f) || f->valuedouble < 0 || f->valuedouble > (double)max ||
-	    f->valuedouble != (double)(uint64_t)f->valuedouble)
-		return dits_error_set(DITS_EINVALID, "chunker.%s is not a whole number in range", key);
-	*v = (uint64_t)f->valuedouble;
-	return 0;
-}
-
-static int parse_chunker(const cJSON *body, dits_chunker_params *p)
-{
-	dits_chunker_params_default(p);
-	const cJSON *c = cJSON_GetObjectItemCaseSensitive(body, "chunker");
-	if (!c)
-		return 0;
-	if (!cJSON_IsObject(c))
-		return dits_error_set(DITS_EINVALID, "\"chunker\" is not an object");
-	uint64_t min = p->min, avg = p->avg, max = p->max, level = p->level, seed = p->seed;
-	int rc;
-	if ((rc = chunker_field(c, "min", UINT32_MAX, &min)) || (rc = chunker_field(c, "avg", UINT32_MAX, &avg)) ||
-	    (rc = chunker_field(c, "max", UINT32_MAX, &max)) || (rc = chunker_field(c, "level", 3, &level)) ||
-	    (rc = chunker_field(c, "seed", UINT64_MAX, &seed)))
-		return rc;
-	p->min = (uint32_t)min;
-	p->avg = (uint32_t)avg;
-	p->max = (uint32_t)max;
-	p->level = (uint32_t)level;
-	p->seed = seed;
-	dits_chunker probe;
-	return dits_chunker_init(&probe, p);
-}
-
 enum MHD_Result api_create(request *q)
 {
-	enum MHD_Result res;
-	cJSON *j = api_json_body(q, &res);
-	if (!j)
-		return res;
 	dits_chunker_params p;
-	int rc = parse_chunker(j, &p);
-	cJSON_Delete(j);
+	int rc = server_parse_create(q->body.data, q->body.len, &p);
 	if (rc)
 		return reply_rc(q, rc);
 	dits_server *s = q->srv;
@@ -229,26 +142,27 @@ enum MHD_Result api_create(request *q)
 
 enum MHD_Result api_have(request *q)
 {
-	const dits_id *ids;
+	dits_id *ids;
 	size_t n;
-	if (!id_list(q, &ids, &n))
-		return reply_error(q, MHD_HTTP_BAD_REQUEST, "the body is not a list of 1 to 65536 ids");
-	dits_repo *r;
-	int rc = server_open_repo(q->srv, q->name, &r);
+	int rc = server_parse_ids(q->body.data, q->body.len, false, &ids, &n);
 	if (rc)
 		return reply_rc(q, rc);
+	dits_repo *r;
+	if ((rc = server_open_repo(q->srv, q->name, &r))) {
+		free(ids);
+		return reply_rc(q, rc);
+	}
 	size_t len = (n + 7) / 8;
 	uint8_t *bits = calloc(len, 1);
 	if (!bits) {
+		free(ids);
 		dits_repo_free(r);
 		return MHD_NO;
 	}
-	for (size_t i = 0; i < n; i++) {
-		dits_id id;
-		memcpy(&id, &ids[i], sizeof id); /* the body need not be aligned */
-		if (dits_odb_exists(r->odb, &id))
+	for (size_t i = 0; i < n; i++)
+		if (dits_odb_exists(r->odb, &ids[i]))
 			dits_wire_set_bit(bits, i);
-	}
+	free(ids);
 	dits_repo_free(r);
 	return reply_data(q, MHD_HTTP_OK, "application/octet-stream", bits, len);
 }
@@ -312,46 +226,68 @@ static int get_prepare(dits_repo *r, const dits_id *ids, size_t n, get_stream *g
 	for (size_t i = 0; i < g->nfds; i++)
 		g->fds[i] = -1;
 	*total = 0;
-	for (size_t i = 0; i < n; i++) {
-		dits_id id;
-		memcpy(&id, &ids[i], sizeof id);
+	uint64_t *sizes = calloc(g->nfds + 1, sizeof *sizes);
+	if (!sizes)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	int rc = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		const dits_id *id = &ids[i];
 		dits_odb_loc loc;
-		if (dits_odb_locate(r->odb, &id, &loc)) {
+		if (dits_odb_locate(r->odb, id, &loc)) {
 			char hex[DITS_ID_HEXLEN + 1];
-			dits_id_hex(hex, &id);
-			return dits_error_set(DITS_ENOTFOUND, "object %s is not in the store", hex);
+			dits_id_hex(hex, id);
+			rc = dits_error_set(DITS_ENOTFOUND, "object %s is not in the store", hex);
+			break;
 		}
-		if (loc.pack >= g->nfds || loc.offset < DITS_PACK_RECORD_HEADER_LEN)
-			return dits_error_set(DITS_ECORRUPT, "object index points outside its pack");
+		/* From here on the object exists: whatever fails is the server's fault (5xx). */
+		if (loc.pack >= g->nfds || loc.offset < DITS_PACK_RECORD_HEADER_LEN) {
+			rc = dits_error_set(DITS_ECORRUPT, "object index points outside its pack");
+			break;
+		}
 		if (g->fds[loc.pack] < 0) {
 			const char *path = dits_odb_pack_path(r->odb, loc.pack);
+			struct stat st;
 			/* An open pack stays readable even if gc deletes it meanwhile. */
-			if ((g->fds[loc.pack] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-				return dits_error_errno("%s", path);
+			if ((g->fds[loc.pack] = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(g->fds[loc.pack], &st) ||
+			    !S_ISREG(st.st_mode)) {
+				rc = dits_error_set(DITS_EIO, "%s: cannot read the pack", path);
+				break;
+			}
+			sizes[loc.pack] = (uint64_t)st.st_size;
 		}
 		/* The record's header sits right before its payload in the pack. */
 		g->ranges[i] = (range){ g->fds[loc.pack], loc.offset - DITS_PACK_RECORD_HEADER_LEN,
 		                        (uint64_t)loc.length + DITS_PACK_RECORD_HEADER_LEN };
+		if (g->ranges[i].off + g->ranges[i].len > sizes[loc.pack])
+			rc = dits_error_set(DITS_EIO, "%s: the pack is shorter than its index says",
+			                    dits_odb_pack_path(r->odb, loc.pack));
 		*total += g->ranges[i].len;
 	}
+	free(sizes);
+	if (rc)
+		return rc;
 	g->n = n;
 	return 0;
 }
 
 enum MHD_Result api_get(request *q)
 {
-	const dits_id *ids;
+	/* Each id is served once, however often the list names it. */
+	dits_id *ids;
 	size_t n;
-	if (!id_list(q, &ids, &n))
-		return reply_error(q, MHD_HTTP_BAD_REQUEST, "the body is not a list of 1 to 65536 ids");
-	dits_repo *r;
-	int rc = server_open_repo(q->srv, q->name, &r);
+	int rc = server_parse_ids(q->body.data, q->body.len, true, &ids, &n);
 	if (rc)
 		return reply_rc(q, rc);
+	dits_repo *r;
+	if ((rc = server_open_repo(q->srv, q->name, &r))) {
+		free(ids);
+		return reply_rc(q, rc);
+	}
 	get_stream *g = calloc(1, sizeof *g);
 	uint64_t total = 0;
 	rc = g ? get_prepare(r, ids, n, g, &total) : dits_error_set(DITS_ENOMEM, "out of memory");
 	dits_repo_free(r);
+	free(ids);
 	if (rc) {
 		if (g)
 			get_stream_free(g);
@@ -379,25 +315,16 @@ static int walk_entry(void *ctx, uint8_t type, const dits_id *id, uint32_t len)
 
 enum MHD_Result api_walk(request *q)
 {
-	enum MHD_Result res;
-	cJSON *j = api_json_body(q, &res);
-	if (!j)
-		return res;
-	dits_id *want = NULL, *have = NULL;
-	size_t nwant = 0, nhave = 0;
-	int rc = json_ids(cJSON_GetObjectItemCaseSensitive(j, "want"), DITS_WIRE_MAX_WALK, &want, &nwant);
-	if (!rc)
-		rc = json_ids(cJSON_GetObjectItemCaseSensitive(j, "have"), DITS_WIRE_MAX_WALK, &have, &nhave);
-	cJSON_Delete(j);
+	server_walk_req w;
+	int rc = server_parse_walk(q->body.data, q->body.len, &w);
 	dits_repo *r = NULL;
 	if (!rc)
 		rc = server_open_repo(q->srv, q->name, &r);
 	dits_buf b = DITS_BUF_INIT;
 	if (!rc)
-		rc = dits_walk(r->odb, want, nwant, have, nhave, 0, walk_entry, &b);
+		rc = dits_walk(r->odb, w.want, w.nwant, w.have, w.nhave, 0, walk_entry, &b);
 	dits_repo_free(r);
-	free(want);
-	free(have);
+	server_walk_req_free(&w);
 	if (rc) {
 		dits_buf_free(&b);
 		return reply_rc(q, rc);
@@ -407,30 +334,7 @@ enum MHD_Result api_walk(request *q)
 
 /* ---- POST /NAME/refs ------------------------------------------------------------ */
 
-typedef struct ref_update {
-	const char *ref;
-	dits_id old, new_;
-	bool force;
-} ref_update;
-
-static int parse_update(const cJSON *u, ref_update *out)
-{
-	const cJSON *ref = cJSON_GetObjectItemCaseSensitive(u, "ref");
-	const cJSON *old = cJSON_GetObjectItemCaseSensitive(u, "old");
-	const cJSON *nw = cJSON_GetObjectItemCaseSensitive(u, "new");
-	const cJSON *force = cJSON_GetObjectItemCaseSensitive(u, "force");
-	if (!cJSON_IsString(ref) || !cJSON_IsString(old) || !cJSON_IsString(nw) || (force && !cJSON_IsBool(force)))
-		return dits_error_set(DITS_EINVALID, "an update needs \"ref\", \"old\" and \"new\" strings");
-	const char *name = ref->valuestring;
-	bool heads = !strncmp(name, "refs/heads/", 11), tags = !strncmp(name, "refs/tags/", 10);
-	if ((!heads && !tags) || !dits_ref_name_valid(name + (heads ? 11 : 10)))
-		return dits_error_set(DITS_EINVALID, "%s: not a branch or tag name", name);
-	if (dits_id_from_hex(&out->old, old->valuestring) || dits_id_from_hex(&out->new_, nw->valuestring))
-		return dits_error_set(DITS_EINVALID, "%s: \"old\" and \"new\" must be 64-digit hex ids", name);
-	out->ref = name;
-	out->force = cJSON_IsTrue(force);
-	return 0;
-}
+typedef server_ref_update ref_update;
 
 typedef struct id_vec {
 	dits_id *v;
@@ -488,50 +392,101 @@ static int check_closure(dits_odb *odb, const dits_id *want, const dits_id *have
 	return rc;
 }
 
-/* Checks and applies one update under the repository lock. Returns an HTTP status (0: applied). */
-static unsigned apply_update(dits_repo *r, const ref_update *u, char *msg, size_t msgcap)
+/*
+ * Checks one update under the repository lock without moving anything:
+ * new is a commit whose objects are all here, the ref is where old says
+ * (compare-and-swap) and, unless forced, new fast-forwards old. Returns an
+ * HTTP status (0: it may be applied) with msg naming the ref.
+ */
+static unsigned check_update(dits_repo *r, const ref_update *u, const id_vec *tips, char *msg, size_t msgcap)
 {
 	char nhex[DITS_ID_HEXLEN + 1], ohex[DITS_ID_HEXLEN + 1];
 	dits_id_hex(nhex, &u->new_);
 	dits_id_hex(ohex, &u->old);
+	dits_odb_loc loc;
+	int rc;
+	if (dits_odb_locate(r->odb, &u->new_, &loc) || loc.type != DITS_OBJ_COMMIT) {
+		snprintf(msg, msgcap, "%s: %s is not a commit in the store", u->ref, nhex);
+		return MHD_HTTP_BAD_REQUEST;
+	}
+	if ((rc = check_closure(r->odb, &u->new_, tips->v, tips->n))) {
+		snprintf(msg, msgcap, "%s: %s", u->ref, dits_error_last());
+		return rc == DITS_ENOTFOUND ? MHD_HTTP_BAD_REQUEST : status_for(rc);
+	}
+	dits_id cur;
+	rc = dits_ref_read(r, u->ref, &cur);
+	if (rc && rc != DITS_ENOTFOUND) {
+		snprintf(msg, msgcap, "%s: %s", u->ref, dits_error_last());
+		return MHD_HTTP_INTERNAL_SERVER_ERROR;
+	}
+	bool absent = rc == DITS_ENOTFOUND;
+	dits_error_clear();
+	if (absent != dits_id_is_zero(&u->old) || (!absent && !dits_id_eq(&cur, &u->old))) {
+		char chex[DITS_ID_HEXLEN + 1] = "nothing";
+		if (!absent)
+			dits_id_hex(chex, &cur);
+		snprintf(msg, msgcap, "ref %s is at %s, not %s", u->ref, chex, dits_id_is_zero(&u->old) ? "absent" : ohex);
+		return MHD_HTTP_CONFLICT;
+	}
+	bool ff = true;
+	if (!u->force && !absent) {
+		if ((rc = dits_is_ancestor(r->odb, &u->old, &u->new_, &ff))) {
+			snprintf(msg, msgcap, "%s: %s", u->ref, dits_error_last());
+			return rc == DITS_ENOTFOUND ? MHD_HTTP_INTERNAL_SERVER_ERROR : status_for(rc);
+		}
+		if (!ff) {
+			snprintf(msg, msgcap, "non-fast-forward: %s %s is not an ancestor of %s", u->ref, ohex, nhex);
+			return MHD_HTTP_CONFLICT;
+		}
+	}
+	return 0;
+}
+
+/* Puts a ref moved by this request back where it was (absent: removes it). */
+static void restore_ref(dits_repo *r, const ref_update *u)
+{
+	if (!dits_id_is_zero(&u->old)) {
+		if (dits_ref_update(r, u->ref, &u->old, &u->new_, "push undone"))
+			fprintf(stderr, "dits: error: %s: not restored: %s\n", u->ref, dits_error_last());
+		return;
+	}
+	char *path = dits_repo_path(r, u->ref);
+	if (!path || unlink(path))
+		fprintf(stderr, "dits: error: %s: not removed again\n", u->ref);
+	free(path);
+}
+
+/*
+ * All or nothing: every update is checked under the repository lock before
+ * any ref moves; should a write fail, the refs already moved go back.
+ * Returns an HTTP status (0: all applied).
+ */
+static unsigned apply_updates(dits_repo *r, const server_refs_req *req, char *msg, size_t msgcap)
+{
 	int rc = dits_repo_lock(r);
 	if (rc) {
 		snprintf(msg, msgcap, "%s", dits_error_last());
 		return status_for(rc);
 	}
 	dits_odb_refresh(r->odb); /* packs other connections finished */
-	unsigned st = 0;
-	dits_odb_loc loc;
 	id_vec tips = { 0 };
-	if (dits_odb_locate(r->odb, &u->new_, &loc) || loc.type != DITS_OBJ_COMMIT) {
-		snprintf(msg, msgcap, "%s: %s is not a commit in the store", u->ref, nhex);
-		st = MHD_HTTP_BAD_REQUEST;
-	} else if ((rc = dits_refs_foreach(r, "refs/", collect_tip, &tips)) ||
-	           (rc = check_closure(r->odb, &u->new_, tips.v, tips.n))) {
-		snprintf(msg, msgcap, "%s: %s", u->ref, dits_error_last());
-		st = rc == DITS_ENOTFOUND ? MHD_HTTP_BAD_REQUEST : status_for(rc);
+	unsigned st = 0;
+	if ((rc = dits_refs_foreach(r, "refs/", collect_tip, &tips))) {
+		snprintf(msg, msgcap, "%s", dits_error_last());
+		st = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	}
-	bool ff = true;
-	if (!st && !u->force && !dits_id_is_zero(&u->old)) {
-		if ((rc = dits_is_ancestor(r->odb, &u->old, &u->new_, &ff))) {
-			snprintf(msg, msgcap, "%s: %s", u->ref, dits_error_last());
-			st = status_for(rc);
-		} else if (!ff) {
-			snprintf(msg, msgcap, "non-fast-forward: %s %s is not an ancestor of %s", u->ref, ohex, nhex);
-			st = MHD_HTTP_CONFLICT;
+	for (size_t i = 0; !st && i < req->n; i++)
+		st = check_update(r, &req->v[i], &tips, msg, msgcap);
+	for (size_t i = 0; !st && i < req->n; i++) {
+		const ref_update *u = &req->v[i];
+		if ((rc = dits_ref_update(r, u->ref, &u->new_, &u->old, "push"))) {
+			snprintf(msg, msgcap, "%s: %s (no ref of this request was moved)", u->ref, dits_error_last());
+			st = rc == DITS_ECONFLICT ? MHD_HTTP_CONFLICT : status_for(rc);
+			if (st < 500 && st != MHD_HTTP_CONFLICT)
+				st = MHD_HTTP_INTERNAL_SERVER_ERROR;
+			while (i-- > 0)
+				restore_ref(r, &req->v[i]);
 		}
-	}
-	if (!st && (rc = dits_ref_update(r, u->ref, &u->new_, &u->old, "push"))) {
-		st = status_for(rc);
-		dits_id cur;
-		char chex[DITS_ID_HEXLEN + 1] = "nothing";
-		if (rc == DITS_ECONFLICT && dits_ref_read(r, u->ref, &cur) == 0)
-			dits_id_hex(chex, &cur);
-		if (rc == DITS_ECONFLICT)
-			snprintf(msg, msgcap, "ref %s is at %s, not %s", u->ref, chex,
-			         dits_id_is_zero(&u->old) ? "absent" : ohex);
-		else
-			snprintf(msg, msgcap, "%s: %s", u->ref, dits_error_last());
 	}
 	dits_repo_unlock(r);
 	free(tips.v);
@@ -579,51 +534,35 @@ static size_t enqueue_new_commits(dits_repo *r, const ref_update *u)
 
 enum MHD_Result api_refs_post(request *q)
 {
-	enum MHD_Result res;
-	cJSON *j = api_json_body(q, &res);
-	if (!j)
-		return res;
-	const cJSON *ups = cJSON_GetObjectItemCaseSensitive(j, "updates");
-	if (!cJSON_IsArray(ups) || cJSON_GetArraySize(ups) == 0) {
-		cJSON_Delete(j);
-		return reply_error(q, MHD_HTTP_BAD_REQUEST, "expected {\"updates\": [...]} with at least one update");
-	}
+	server_refs_req req;
+	int rc = server_parse_refs(q->body.data, q->body.len, &req);
+	if (rc)
+		return reply_rc(q, rc);
 	dits_repo *r;
-	int rc = server_open_repo(q->srv, q->name, &r);
-	if (rc) {
-		cJSON_Delete(j);
+	if ((rc = server_open_repo(q->srv, q->name, &r))) {
+		server_refs_req_free(&req);
 		return reply_rc(q, rc);
 	}
-	dits_buf b = DITS_BUF_INIT;
-	dits_buf_puts(&b, "{\"updated\": [");
-	unsigned st = 0;
 	char msg[1024] = "";
-	size_t applied = 0, jobs_total = 0;
-	const cJSON *u;
-	cJSON_ArrayForEach(u, ups)
-	{
-		ref_update up;
-		if ((rc = parse_update(u, &up))) {
-			snprintf(msg, sizeof msg, "%s", dits_error_last());
-			st = MHD_HTTP_BAD_REQUEST;
-			break;
-		}
-		if ((st = apply_update(r, &up, msg, sizeof msg)))
-			break;
-		size_t jobs = !strncmp(up.ref, "refs/heads/", 11) ? enqueue_new_commits(r, &up) : 0;
+	unsigned st = apply_updates(r, &req, msg, sizeof msg);
+	dits_buf b = DITS_BUF_INIT;
+	size_t jobs_total = 0;
+	dits_buf_puts(&b, "{\"updated\": [");
+	for (size_t i = 0; !st && i < req.n; i++) {
+		const ref_update *up = &req.v[i];
+		size_t jobs = !strncmp(up->ref, "refs/heads/", 11) ? enqueue_new_commits(r, up) : 0;
 		jobs_total += jobs;
-		dits_buf_printf(&b, "%s{\"ref\": ", applied ? ", " : "");
-		dits_buf_put_json_str(&b, up.ref);
+		dits_buf_printf(&b, "%s{\"ref\": ", i ? ", " : "");
+		dits_buf_put_json_str(&b, up->ref);
 		dits_buf_puts(&b, ", \"old\": ");
-		put_id(&b, &up.old);
+		put_id(&b, &up->old);
 		dits_buf_puts(&b, ", \"new\": ");
-		put_id(&b, &up.new_);
+		put_id(&b, &up->new_);
 		dits_buf_printf(&b, ", \"jobs\": %zu}", jobs);
-		applied++;
 	}
-	cJSON_Delete(j);
+	server_refs_req_free(&req);
 	dits_repo_free(r);
-	if (applied)
+	if (!st)
 		atomic_fetch_add(&q->srv->m.pushes, 1);
 	if (jobs_total)
 		workers_wake(q->srv, q->name);
@@ -693,35 +632,28 @@ static int variant_complete(dits_odb *odb, const cJSON *v)
 
 enum MHD_Result api_variants_post(request *q)
 {
-	enum MHD_Result res;
-	cJSON *j = api_json_body(q, &res);
-	if (!j)
-		return res;
-	const cJSON *vs = cJSON_GetObjectItemCaseSensitive(j, "variants");
-	if (!cJSON_IsArray(vs)) {
-		cJSON_Delete(j);
-		return reply_error(q, MHD_HTTP_BAD_REQUEST, "expected {\"variants\": [...]}");
-	}
+	server_variants_req req;
+	int rc = server_parse_variants(q->body.data, q->body.len, &req);
+	if (rc)
+		return reply_rc(q, rc);
 	dits_repo *r;
 	dits_metadb *db = NULL;
-	int rc = server_open_repo(q->srv, q->name, &r);
-	if (rc) {
-		cJSON_Delete(j);
+	if ((rc = server_open_repo(q->srv, q->name, &r))) {
+		server_variants_req_free(&req);
 		return reply_rc(q, rc);
 	}
 	rc = dits_metadb_open_repo(&db, r);
 	size_t registered = 0;
-	const cJSON *v;
-	cJSON_ArrayForEach(v, vs)
-	{
+	for (size_t i = 0; !rc && i < req.n; i++) {
 		bool imported = false;
-		if (rc || (rc = variant_complete(r->odb, v)) || (rc = dits_wire_variant_import(r->odb, db, v, &imported)))
+		if ((rc = variant_complete(r->odb, req.items[i])) ||
+		    (rc = dits_wire_variant_import(r->odb, db, req.items[i], &imported)))
 			break;
 		registered += imported;
 	}
 	dits_metadb_close(db);
 	dits_repo_free(r);
-	cJSON_Delete(j);
+	server_variants_req_free(&req);
 	if (rc)
 		return reply_error(q, rc == DITS_ENOTFOUND ? MHD_HTTP_BAD_REQUEST : status_for(rc), dits_error_last());
 	char *body = dits_strfmt("{\"registered\": %zu}\n", registered);
@@ -730,31 +662,12 @@ enum MHD_Result api_variants_post(request *q)
 
 /* ---- POST /_events/s3 ----------------------------------------------------------------- */
 
-/* S3 URL-encodes keys in event notifications ('+' for a space). */
-static void url_decode(char *s)
-{
-	char *o = s;
-	for (char *p = s; *p; p++) {
-		unsigned v;
-		if (*p == '+') {
-			*o++ = ' ';
-		} else if (*p == '%' && sscanf(p + 1, "%2x", &v) == 1 && v && p[1] && p[2]) {
-			*o++ = (char)v;
-			p += 2;
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o = '\0';
-}
-
 /*
  * Enqueues the jobs one key asks for: 1 when a job was queued, 0 when the
  * key names nothing Dits knows, or an error.
  */
 static int s3_key(request *q, char *key, int *status)
 {
-	url_decode(key);
 	char *slash = strchr(key, '/');
 	if (!slash || !slash[1])
 		return 0;
@@ -806,38 +719,24 @@ static int s3_key(request *q, char *key, int *status)
 
 enum MHD_Result api_s3(request *q)
 {
-	enum MHD_Result res;
-	cJSON *j = api_json_body(q, &res);
-	if (!j)
-		return res;
-	const cJSON *recs = cJSON_GetObjectItemCaseSensitive(j, "Records");
-	if (!cJSON_IsArray(recs)) {
-		cJSON_Delete(j);
-		return reply_error(q, MHD_HTTP_BAD_REQUEST, "not an S3 event notification (no \"Records\" array)");
-	}
+	server_s3_req req;
+	int rc = server_parse_s3(q->body.data, q->body.len, &req);
+	if (rc)
+		return reply_rc(q, rc);
 	size_t enqueued = 0, ignored = 0;
-	int rc = 0, status = 0;
-	const cJSON *rec;
-	cJSON_ArrayForEach(rec, recs)
-	{
-		const cJSON *ev = cJSON_GetObjectItemCaseSensitive(rec, "eventName");
-		const cJSON *s3 = cJSON_GetObjectItemCaseSensitive(rec, "s3");
-		const cJSON *obj = cJSON_GetObjectItemCaseSensitive(s3, "object");
-		const cJSON *key = cJSON_GetObjectItemCaseSensitive(obj, "key");
-		if (!cJSON_IsString(ev) || strncmp(ev->valuestring, "ObjectCreated:", 14) || !cJSON_IsString(key)) {
+	int status = 0;
+	for (size_t i = 0; i < req.n; i++) {
+		if (!req.keys[i]) {
 			ignored++;
 			continue;
 		}
-		char *k = strdup(key->valuestring);
-		rc = k ? s3_key(q, k, &status) : dits_error_set(DITS_ENOMEM, "out of memory");
-		free(k);
-		if (rc < 0)
+		if ((rc = s3_key(q, req.keys[i], &status)) < 0)
 			break;
 		enqueued += (size_t)rc;
 		ignored += rc == 0;
 		rc = 0;
 	}
-	cJSON_Delete(j);
+	server_s3_req_free(&req);
 	if (rc)
 		return reply_error(q, status ? (unsigned)status : status_for(rc), dits_error_last());
 	char *body = dits_strfmt("{\"enqueued\": %zu, \"ignored\": %zu}\n", enqueued, ignored);

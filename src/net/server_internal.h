@@ -45,6 +45,15 @@ void auth_free(auth_table *t);
  */
 int auth_perm(const auth_table *t, const char *token, const char *name, bool *known);
 
+/* One open connection, for the header deadline and the reserve (server.c). */
+typedef struct conn_slot {
+	struct conn_slot *prev, *next;
+	int fd;
+	bool waiting;  /* no complete request header yet (new, or between requests) */
+	bool evicted;  /* shut down by the guard */
+	double since;  /* when it began waiting (monotonic seconds) */
+} conn_slot;
+
 /* ---- the server ---------------------------------------------------------- */
 
 typedef struct metrics {
@@ -65,6 +74,16 @@ struct dits_server {
 	metrics m;
 	atomic_int in_flight;          /* requests between first call and completion */
 	pthread_mutex_t create_mu;     /* dits_repo_init uses a per-process temporary name */
+
+	/* connection limits (docs/SERVER.md, "Limits") */
+	unsigned max_conns, per_client, reserve;
+	unsigned header_timeout, idle_timeout;
+	pthread_mutex_t gmu;           /* guards slots, nconns, guard_stop */
+	pthread_cond_t gcv;
+	conn_slot *slots;
+	size_t nconns;
+	bool guard_on, guard_stop;
+	pthread_t guard;
 
 	/* workers (server_workers.c) */
 	dits_server_job_fn run_job;
@@ -92,8 +111,10 @@ typedef struct request {
 	route route;
 	char name[128];          /* repository name, "" for global routes */
 	char *token;             /* bearer token or NULL */
-	uint64_t length;         /* Content-Length */
-	uint64_t got;            /* body bytes received */
+	uint64_t length;         /* Content-Length (none when chunked) */
+	uint64_t got;            /* body bytes actually received, whatever the framing */
+	bool expect_body;        /* Content-Length > 0 or chunked */
+	bool drain;              /* answered before its body: read and drop it before closing */
 	dits_buf body;           /* small bodies (JSON, id lists), whole */
 	/* an error found while the body was still arriving: answered at the end */
 	bool replied;            /* a response is queued */
@@ -132,8 +153,6 @@ enum MHD_Result api_variants_get(request *q);
 enum MHD_Result api_variants_post(request *q);
 enum MHD_Result api_s3(request *q);
 enum MHD_Result api_metrics(request *q);
-/* A JSON body (cJSON) from q->body, or NULL after replying 400. */
-struct cJSON *api_json_body(request *q, enum MHD_Result *res);
 
 /* ---- workers (server_workers.c) ------------------------------------------ */
 

@@ -17,11 +17,25 @@
  *   net_tool store REPODIR        stores a verified record stream from stdin
  *   net_tool rev REPODIR REV      the id REV names
  *   net_tool setref REPODIR REF HEX
+ *   net_tool slowloris PORT N HOLD FROM [SPREAD]
+ *       opens N connections to 127.0.0.1:PORT (bounded: N <= 5000, HOLD <= 120 s,
+ *       2 s per connect) from source addresses FROM, FROM+1, ... (SPREAD of
+ *       them, default 1; all in 127.0.0.0/8), sends each half a request line,
+ *       holds them HOLD seconds, then prints "opened O closed_by_server C"
+ *       (C: how many the server had closed by then) and closes them
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "error.h"
 #include "odb.h"
@@ -299,10 +313,72 @@ static int cmd_setref(int argc, char **argv)
 	return rc ? die(argv[3]) : 0;
 }
 
+/* ---- slowloris ------------------------------------------------------------ */
+
+static int cmd_slowloris(int argc, char **argv)
+{
+	if (argc != 6 && argc != 7)
+		return 2;
+	long port = strtol(argv[2], NULL, 10), n = strtol(argv[3], NULL, 10), hold = strtol(argv[4], NULL, 10);
+	long spread = argc == 7 ? strtol(argv[6], NULL, 10) : 1;
+	struct in_addr from;
+	if (port <= 0 || port > 65535 || n <= 0 || n > 5000 || hold < 0 || hold > 120 || spread < 1 ||
+	    spread > 250 || inet_pton(AF_INET, argv[5], &from) != 1 || (ntohl(from.s_addr) >> 24) != 127 ||
+	    (ntohl(from.s_addr) & 0xff) + (unsigned long)spread > 255) {
+		fprintf(stderr, "net_tool: slowloris: bad arguments (loopback only, N <= 5000, HOLD <= 120)\n");
+		return 2;
+	}
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)n + 64) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (rlim_t)n + 64 ? (rlim_t)n + 64 : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	int *fds = malloc((size_t)n * sizeof *fds);
+	if (!fds)
+		return 1;
+	long opened = 0;
+	static const char partial[] = "GET /heal";
+	for (long i = 0; i < n; i++) {
+		fds[i] = -1;
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			break; /* out of descriptors: hold what we have */
+		struct timeval tv = { 2, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+		struct sockaddr_in src = { .sin_family = AF_INET };
+		src.sin_addr.s_addr = htonl(ntohl(from.s_addr) + (uint32_t)(i % spread));
+		struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+		dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (bind(fd, (struct sockaddr *)&src, sizeof src) || connect(fd, (struct sockaddr *)&dst, sizeof dst) ||
+		    send(fd, partial, sizeof partial - 1, MSG_NOSIGNAL) < 0) {
+			close(fd);
+			continue;
+		}
+		fds[i] = fd;
+		opened++;
+	}
+	struct timespec ts = { hold, 0 };
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+	long closed = 0;
+	for (long i = 0; i < n; i++) {
+		if (fds[i] < 0)
+			continue;
+		struct pollfd p = { .fd = fds[i], .events = POLLIN };
+		char c;
+		if (poll(&p, 1, 0) == 1 && recv(fds[i], &c, 1, MSG_DONTWAIT) <= 0)
+			closed++;
+		close(fds[i]);
+	}
+	free(fds);
+	printf("opened %ld closed_by_server %ld\n", opened, closed);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: net_tool records|random|ids|corrupt|list|entries|store|rev|setref ...\n");
+		fprintf(stderr, "usage: net_tool records|random|ids|corrupt|list|entries|store|rev|setref|slowloris ...\n");
 		return 2;
 	}
 	const char *c = argv[1];
@@ -315,6 +391,7 @@ int main(int argc, char **argv)
 	       : !strcmp(c, "store")   ? cmd_store(argc, argv)
 	       : !strcmp(c, "rev")     ? cmd_rev(argc, argv)
 	       : !strcmp(c, "setref")  ? cmd_setref(argc, argv)
+	       : !strcmp(c, "slowloris") ? cmd_slowloris(argc, argv)
 	                               : 2;
 	if (rc == 2)
 		fprintf(stderr, "net_tool: %s: bad usage\n", c);

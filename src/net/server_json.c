@@ -1,0 +1,454 @@
+/*
+ * server_json.c - parsing and type-checking the request bodies of
+ * `dits serve` (server_json.h). Pure functions: bytes in, a struct or a
+ * message naming the wrong field out.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "error.h"
+#include "idset.h"
+#include "refs.h"
+#include "server_json.h"
+#include "wire.h"
+
+/* "an array", "a number", ... for "expected X, not Y" messages. */
+static const char *jtype(const cJSON *j)
+{
+	if (cJSON_IsObject(j))
+		return "an object";
+	if (cJSON_IsArray(j))
+		return "an array";
+	if (cJSON_IsString(j))
+		return "a string";
+	if (cJSON_IsNumber(j))
+		return "a number";
+	if (cJSON_IsBool(j))
+		return "a boolean";
+	if (cJSON_IsNull(j))
+		return "null";
+	return "something else";
+}
+
+/* The body as a JSON object; DITS_EINVALID for anything else. */
+static int parse_object(const void *data, size_t len, cJSON **out)
+{
+	*out = NULL;
+	if (len == 0)
+		return dits_error_set(DITS_EINVALID, "the body is empty: expected a JSON object");
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts((const char *)data, len, &end, false);
+	if (!j)
+		return dits_error_set(DITS_EINVALID, "the body is not valid JSON");
+	/* Only white space may follow the value. */
+	const char *p = end, *stop = (const char *)data + len;
+	while (p && p < stop && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+		p++;
+	if (p && p < stop && *p) {
+		cJSON_Delete(j);
+		return dits_error_set(DITS_EINVALID, "the body has bytes after its JSON value");
+	}
+	if (!cJSON_IsObject(j)) {
+		const char *t = jtype(j);
+		cJSON_Delete(j);
+		return dits_error_set(DITS_EINVALID, "the body: expected a JSON object, not %s", t);
+	}
+	*out = j;
+	return 0;
+}
+
+/* A 64-hex id string at path. */
+static int get_id(const cJSON *e, const char *path, dits_id *out)
+{
+	if (!cJSON_IsString(e) || strlen(e->valuestring) != DITS_ID_HEXLEN || dits_id_from_hex(out, e->valuestring))
+		return dits_error_set(DITS_EINVALID, "%s: expected a 64-hex id", path);
+	return 0;
+}
+
+/* An optional array member: NULL when absent, else it must be an array of at most max elements. */
+static int get_array(const cJSON *obj, const char *key, const char *path, size_t max, const cJSON **out)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, key);
+	*out = NULL;
+	if (!a)
+		return 0;
+	if (!cJSON_IsArray(a))
+		return dits_error_set(DITS_EINVALID, "%s: expected an array, not %s", path, jtype(a));
+	if ((size_t)cJSON_GetArraySize(a) > max)
+		return dits_error_set(DITS_EINVALID, "%s: more than %zu elements", path, max);
+	*out = a;
+	return 0;
+}
+
+/* ---- create -------------------------------------------------------------- */
+
+/* One member of "chunker": absent keeps the default; a whole number below limit. */
+static int chunker_field(const cJSON *c, const char *key, double limit, uint64_t *v)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(c, key);
+	if (!f)
+		return 0;
+	double d = cJSON_IsNumber(f) ? f->valuedouble : -1;
+	if (!(d >= 0 && d < limit) || d != (double)(uint64_t)d)
+		return dits_error_set(DITS_EINVALID, "chunker.%s: expected a whole number from 0 to %.0f", key,
+		                      limit - 1);
+	*v = (uint64_t)d;
+	return 0;
+}
+
+int server_parse_create(const void *data, size_t len, dits_chunker_params *p)
+{
+	dits_chunker_params_default(p);
+	cJSON *j;
+	int rc = parse_object(data, len, &j);
+	if (rc)
+		return rc;
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "chunker");
+	if (!c) {
+		cJSON_Delete(j);
+		return 0;
+	}
+	uint64_t min = p->min, avg = p->avg, max = p->max, level = p->level, seed = p->seed;
+	if (!cJSON_IsObject(c))
+		rc = dits_error_set(DITS_EINVALID, "chunker: expected an object, not %s", jtype(c));
+	if (!rc && !(rc = chunker_field(c, "min", 0x1p32, &min)) && !(rc = chunker_field(c, "avg", 0x1p32, &avg)) &&
+	    !(rc = chunker_field(c, "max", 0x1p32, &max)) && !(rc = chunker_field(c, "level", 4, &level)))
+		rc = chunker_field(c, "seed", 0x1p64, &seed);
+	cJSON_Delete(j);
+	if (rc) {
+		dits_chunker_params_default(p);
+		return rc;
+	}
+	p->min = (uint32_t)min;
+	p->avg = (uint32_t)avg;
+	p->max = (uint32_t)max;
+	p->level = (uint32_t)level;
+	p->seed = seed;
+	dits_chunker probe;
+	if ((rc = dits_chunker_init(&probe, p))) {
+		dits_chunker_params_default(p);
+		return rc == DITS_ENOMEM ? rc : dits_error_wrap(DITS_EINVALID, "chunker");
+	}
+	return 0;
+}
+
+/* ---- walk ---------------------------------------------------------------- */
+
+/* An optional array of at most max hex ids. */
+static int json_ids(const cJSON *obj, const char *key, size_t max, dits_id **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	const cJSON *arr;
+	int rc = get_array(obj, key, key, max, &arr);
+	if (rc || !arr)
+		return rc;
+	size_t cnt = (size_t)cJSON_GetArraySize(arr);
+	dits_id *v = calloc(cnt + 1, sizeof *v);
+	if (!v)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	const cJSON *e;
+	size_t i = 0;
+	cJSON_ArrayForEach(e, arr)
+	{
+		char path[64];
+		snprintf(path, sizeof path, "%s[%zu]", key, i);
+		if ((rc = get_id(e, path, &v[i]))) {
+			free(v);
+			return rc;
+		}
+		i++;
+	}
+	*out = v;
+	*n = i;
+	return 0;
+}
+
+int server_parse_walk(const void *data, size_t len, server_walk_req *w)
+{
+	memset(w, 0, sizeof *w);
+	cJSON *j;
+	int rc = parse_object(data, len, &j);
+	if (rc)
+		return rc;
+	if (!(rc = json_ids(j, "want", DITS_WIRE_MAX_WALK, &w->want, &w->nwant)))
+		rc = json_ids(j, "have", DITS_WIRE_MAX_WALK, &w->have, &w->nhave);
+	cJSON_Delete(j);
+	if (rc)
+		server_walk_req_free(w);
+	return rc;
+}
+
+void server_walk_req_free(server_walk_req *w)
+{
+	free(w->want);
+	free(w->have);
+	memset(w, 0, sizeof *w);
+}
+
+/* ---- refs ---------------------------------------------------------------- */
+
+static int parse_update(const cJSON *u, size_t i, server_ref_update *out)
+{
+	char path[64];
+	if (!cJSON_IsObject(u))
+		return dits_error_set(DITS_EINVALID, "updates[%zu]: expected an object, not %s", i, jtype(u));
+	const cJSON *ref = cJSON_GetObjectItemCaseSensitive(u, "ref");
+	const cJSON *force = cJSON_GetObjectItemCaseSensitive(u, "force");
+	if (!cJSON_IsString(ref))
+		return dits_error_set(DITS_EINVALID, "updates[%zu].ref: expected a string", i);
+	const char *name = ref->valuestring;
+	bool heads = !strncmp(name, "refs/heads/", 11), tags = !strncmp(name, "refs/tags/", 10);
+	if ((!heads && !tags) || !dits_ref_name_valid(name + (heads ? 11 : 10)))
+		return dits_error_set(DITS_EINVALID, "updates[%zu].ref: %.200s is not a branch or tag name", i, name);
+	int rc;
+	snprintf(path, sizeof path, "updates[%zu].old", i);
+	if ((rc = get_id(cJSON_GetObjectItemCaseSensitive(u, "old"), path, &out->old)))
+		return rc;
+	snprintf(path, sizeof path, "updates[%zu].new", i);
+	if ((rc = get_id(cJSON_GetObjectItemCaseSensitive(u, "new"), path, &out->new_)))
+		return rc;
+	if (force && !cJSON_IsBool(force))
+		return dits_error_set(DITS_EINVALID, "updates[%zu].force: expected true or false", i);
+	out->force = cJSON_IsTrue(force);
+	if (!(out->ref = strdup(name)))
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	return 0;
+}
+
+int server_parse_refs(const void *data, size_t len, server_refs_req *r)
+{
+	memset(r, 0, sizeof *r);
+	cJSON *j;
+	int rc = parse_object(data, len, &j);
+	if (rc)
+		return rc;
+	const cJSON *ups;
+	if (!(rc = get_array(j, "updates", "updates", DITS_SERVER_MAX_UPDATES, &ups)) &&
+	    (!ups || cJSON_GetArraySize(ups) == 0))
+		rc = dits_error_set(DITS_EINVALID, "updates: expected an array of 1 to %u updates",
+		                    DITS_SERVER_MAX_UPDATES);
+	if (!rc && !(r->v = calloc((size_t)cJSON_GetArraySize(ups), sizeof *r->v)))
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	const cJSON *u;
+	if (!rc) {
+		cJSON_ArrayForEach(u, ups)
+		{
+			if ((rc = parse_update(u, r->n, &r->v[r->n])))
+				break;
+			r->n++;
+			for (size_t k = 0; k + 1 < r->n; k++)
+				if (!strcmp(r->v[k].ref, r->v[r->n - 1].ref)) {
+					rc = dits_error_set(DITS_EINVALID, "updates[%zu].ref: %s is already updates[%zu]",
+					                    r->n - 1, r->v[k].ref, k);
+					break;
+				}
+			if (rc)
+				break;
+		}
+	}
+	cJSON_Delete(j);
+	if (rc)
+		server_refs_req_free(r);
+	return rc;
+}
+
+void server_refs_req_free(server_refs_req *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->v[i].ref);
+	free(r->v);
+	memset(r, 0, sizeof *r);
+}
+
+/* ---- variants ------------------------------------------------------------ */
+
+static int check_variant(const cJSON *v, size_t i)
+{
+	if (!cJSON_IsObject(v))
+		return dits_error_set(DITS_EINVALID, "variants[%zu]: expected an object, not %s", i, jtype(v));
+	static const char *const strs[] = { "status", "type" };
+	for (size_t k = 0; k < 2; k++)
+		if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(v, strs[k])))
+			return dits_error_set(DITS_EINVALID, "variants[%zu].%s: expected a string", i, strs[k]);
+	static const char *const objs[] = { "recipe", "facts" };
+	for (size_t k = 0; k < 2; k++) {
+		const cJSON *o = cJSON_GetObjectItemCaseSensitive(v, objs[k]);
+		if (o && !cJSON_IsObject(o) && !cJSON_IsNull(o))
+			return dits_error_set(DITS_EINVALID, "variants[%zu].%s: expected an object or null, not %s", i,
+			                      objs[k], jtype(o));
+	}
+	const cJSON *w = cJSON_GetObjectItemCaseSensitive(v, "warnings");
+	if (w && !cJSON_IsString(w) && !cJSON_IsNull(w))
+		return dits_error_set(DITS_EINVALID, "variants[%zu].warnings: expected a string or null", i);
+	if (strcmp(cJSON_GetObjectItemCaseSensitive(v, "status")->valuestring, "ready"))
+		return 0; /* not registered: the rest may be absent */
+	static const char *const ids[] = { "parent", "manifest", "recipe_hash" };
+	for (size_t k = 0; k < 3; k++) {
+		char path[64];
+		dits_id id;
+		snprintf(path, sizeof path, "variants[%zu].%s", i, ids[k]);
+		int rc = get_id(cJSON_GetObjectItemCaseSensitive(v, ids[k]), path, &id);
+		if (rc)
+			return rc;
+	}
+	const cJSON *size = cJSON_GetObjectItemCaseSensitive(v, "size");
+	if (!cJSON_IsNumber(size) || !(size->valuedouble >= 0 && size->valuedouble < 0x1p63))
+		return dits_error_set(DITS_EINVALID, "variants[%zu].size: expected a byte count", i);
+	return 0;
+}
+
+int server_parse_variants(const void *data, size_t len, server_variants_req *out)
+{
+	memset(out, 0, sizeof *out);
+	cJSON *j;
+	int rc = parse_object(data, len, &j);
+	if (rc)
+		return rc;
+	const cJSON *vs;
+	if (!(rc = get_array(j, "variants", "variants", DITS_SERVER_MAX_ITEMS, &vs)) && !vs)
+		rc = dits_error_set(DITS_EINVALID, "variants: expected an array");
+	size_t cnt = rc ? 0 : (size_t)cJSON_GetArraySize(vs);
+	if (!rc && !(out->items = calloc(cnt + 1, sizeof *out->items)))
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	const cJSON *v;
+	if (!rc) {
+		cJSON_ArrayForEach(v, vs)
+		{
+			if ((rc = check_variant(v, out->n)))
+				break;
+			out->items[out->n++] = v;
+		}
+	}
+	out->root = j;
+	if (rc)
+		server_variants_req_free(out);
+	return rc;
+}
+
+void server_variants_req_free(server_variants_req *v)
+{
+	cJSON_Delete(v->root);
+	free(v->items);
+	memset(v, 0, sizeof *v);
+}
+
+/* ---- S3 events ------------------------------------------------------------- */
+
+/* S3 URL-encodes keys in event notifications ('+' for a space); %00 stays as it is. */
+static void url_decode(char *s)
+{
+	char *o = s;
+	for (char *p = s; *p; p++) {
+		unsigned v;
+		if (*p == '+') {
+			*o++ = ' ';
+		} else if (*p == '%' && p[1] && p[2] && sscanf(p + 1, "%2x", &v) == 1 && v) {
+			*o++ = (char)v;
+			p += 2;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+}
+
+/* Records[i]: the key of an ObjectCreated:* event, NULL for another record. */
+static int s3_record(const cJSON *rec, size_t i, char **key_out)
+{
+	*key_out = NULL;
+	if (!cJSON_IsObject(rec))
+		return dits_error_set(DITS_EINVALID, "Records[%zu]: expected an object, not %s", i, jtype(rec));
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(rec, "eventName");
+	const cJSON *s3 = cJSON_GetObjectItemCaseSensitive(rec, "s3");
+	if (ev && !cJSON_IsString(ev))
+		return dits_error_set(DITS_EINVALID, "Records[%zu].eventName: expected a string", i);
+	if (s3 && !cJSON_IsObject(s3))
+		return dits_error_set(DITS_EINVALID, "Records[%zu].s3: expected an object, not %s", i, jtype(s3));
+	const cJSON *obj = cJSON_GetObjectItemCaseSensitive(s3, "object");
+	if (obj && !cJSON_IsObject(obj))
+		return dits_error_set(DITS_EINVALID, "Records[%zu].s3.object: expected an object, not %s", i,
+		                      jtype(obj));
+	const cJSON *key = cJSON_GetObjectItemCaseSensitive(obj, "key");
+	if (key && !cJSON_IsString(key))
+		return dits_error_set(DITS_EINVALID, "Records[%zu].s3.object.key: expected a string", i);
+	if (!ev || strncmp(ev->valuestring, "ObjectCreated:", 14) || !key)
+		return 0;
+	if (!(*key_out = strdup(key->valuestring)))
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	url_decode(*key_out);
+	return 0;
+}
+
+int server_parse_s3(const void *data, size_t len, server_s3_req *out)
+{
+	memset(out, 0, sizeof *out);
+	cJSON *j;
+	int rc = parse_object(data, len, &j);
+	if (rc)
+		return rc;
+	const cJSON *recs;
+	if (!(rc = get_array(j, "Records", "Records", DITS_SERVER_MAX_ITEMS, &recs)) && !recs)
+		rc = dits_error_set(DITS_EINVALID, "not an S3 event notification (no \"Records\" array)");
+	size_t cnt = rc ? 0 : (size_t)cJSON_GetArraySize(recs);
+	if (!rc && !(out->keys = calloc(cnt + 1, sizeof *out->keys)))
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	const cJSON *rec;
+	if (!rc) {
+		cJSON_ArrayForEach(rec, recs)
+		{
+			if ((rc = s3_record(rec, out->n, &out->keys[out->n])))
+				break;
+			out->n++;
+		}
+	}
+	cJSON_Delete(j);
+	if (rc)
+		server_s3_req_free(out);
+	return rc;
+}
+
+void server_s3_req_free(server_s3_req *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->keys[i]);
+	free(s->keys);
+	memset(s, 0, sizeof *s);
+}
+
+/* ---- id lists ----------------------------------------------------------------- */
+
+int server_parse_ids(const void *data, size_t len, bool dedup, dits_id **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (len == 0 || len % DITS_ID_LEN || len / DITS_ID_LEN > DITS_WIRE_MAX_IDS)
+		return dits_error_set(DITS_EINVALID, "the body is not a list of 1 to %u ids (32 bytes each), but %zu bytes",
+		                      DITS_WIRE_MAX_IDS, len);
+	size_t cnt = len / DITS_ID_LEN;
+	dits_id *v = malloc(cnt * sizeof *v);
+	if (!v)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	memcpy(v, data, len);
+	if (dedup) {
+		dits_idset seen = { 0 };
+		size_t k = 0;
+		int rc = 0;
+		for (size_t i = 0; i < cnt && rc >= 0; i++)
+			if ((rc = dits_idset_add(&seen, &v[i])) == 1)
+				v[k++] = v[i];
+		dits_idset_free(&seen);
+		if (rc < 0) {
+			free(v);
+			return rc;
+		}
+		cnt = k;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}

@@ -1,0 +1,44 @@
+/*
+ * fuzz_server_json - a libFuzzer target for the request-body parsers of
+ * `dits serve` (src/net/server_json.h): every parser gets the same bytes;
+ * none may crash, leak or read out of bounds, whatever they are.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "error.h"
+#include "server_json.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	dits_chunker_params p;
+	(void)server_parse_create(data, size, &p);
+
+	server_walk_req w;
+	if (server_parse_walk(data, size, &w) == 0)
+		server_walk_req_free(&w);
+
+	server_refs_req r;
+	if (server_parse_refs(data, size, &r) == 0)
+		server_refs_req_free(&r);
+
+	server_variants_req v;
+	if (server_parse_variants(data, size, &v) == 0)
+		server_variants_req_free(&v);
+
+	server_s3_req s;
+	if (server_parse_s3(data, size, &s) == 0)
+		server_s3_req_free(&s);
+
+	dits_id *ids;
+	size_t n;
+	if (server_parse_ids(data, size, false, &ids, &n) == 0)
+		free(ids);
+	if (server_parse_ids(data, size, true, &ids, &n) == 0)
+		free(ids);
+	dits_error_clear();
+	return 0;
+}
