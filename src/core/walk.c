@@ -45,9 +45,15 @@ static int idstack_push(idstack *s, const dits_id *id)
 	return 0;
 }
 
-/* Marks the trees and manifests of tree as held by the other side. */
-static int mark_tree(walk *w, const dits_id *id)
+/*
+ * Marks the trees and manifests of tree as held by the other side. Below
+ * DITS_TREE_DEPTH_MAX the marking stops: what is not marked is only sent
+ * (or refused by walk_tree) again.
+ */
+static int mark_tree(walk *w, const dits_id *id, int depth)
 {
+	if (depth >= DITS_TREE_DEPTH_MAX)
+		return 0;
 	int added = dits_idset_add(&w->skip, id);
 	if (added <= 0)
 		return added;
@@ -59,7 +65,7 @@ static int mark_tree(walk *w, const dits_id *id)
 	int rc = 0;
 	for (size_t i = 0; i < t.n && !rc; i++) {
 		if (t.e[i].kind == DITS_KIND_TREE)
-			rc = mark_tree(w, &t.e[i].id);
+			rc = mark_tree(w, &t.e[i].id, depth + 1);
 		else if (dits_idset_add(&w->skip, &t.e[i].id) < 0)
 			rc = DITS_ENOMEM;
 	}
@@ -75,7 +81,7 @@ static int mark_have(walk *w, const dits_id *have)
 		dits_error_clear();
 		return 0; /* unknown to this store: ignored */
 	}
-	int rc = mark_tree(w, &c.tree);
+	int rc = mark_tree(w, &c.tree, 0);
 	dits_commit_free(&c);
 	if (rc)
 		return rc;
@@ -137,10 +143,13 @@ static int walk_manifest(walk *w, const dits_id *id)
 	return rc;
 }
 
-static int walk_tree(walk *w, const dits_id *id)
+/* Recursion is bounded: a tree at depth DITS_TREE_DEPTH_MAX is an error. */
+static int walk_tree(walk *w, const dits_id *id, int depth)
 {
 	if (dits_idset_has(&w->skip, id))
 		return 0;
+	if (depth >= DITS_TREE_DEPTH_MAX)
+		return dits_tree_depth_error(id, NULL);
 	int added = dits_idset_add(&w->seen, id);
 	if (added <= 0)
 		return added;
@@ -150,7 +159,7 @@ static int walk_tree(walk *w, const dits_id *id)
 		return rc == DITS_ENOTFOUND ? missing(id, "tree") : rc;
 	rc = emit(w, DITS_OBJ_TREE, id, 0);
 	for (size_t i = 0; i < t.n && !rc; i++)
-		rc = t.e[i].kind == DITS_KIND_TREE ? walk_tree(w, &t.e[i].id) : walk_manifest(w, &t.e[i].id);
+		rc = t.e[i].kind == DITS_KIND_TREE ? walk_tree(w, &t.e[i].id, depth + 1) : walk_manifest(w, &t.e[i].id);
 	dits_tree_free(&t);
 	return rc;
 }
@@ -176,7 +185,7 @@ static int walk_commits(walk *w, const dits_id *start)
 		}
 		rc = emit(w, DITS_OBJ_COMMIT, &id, 0);
 		if (!rc)
-			rc = walk_tree(w, &c.tree);
+			rc = walk_tree(w, &c.tree, 0);
 		for (size_t p = 0; p < c.nparents && !rc; p++)
 			rc = idstack_push(&st, &c.parents[p]);
 		dits_commit_free(&c);
@@ -200,7 +209,7 @@ int dits_walk(dits_odb *db, const dits_id *want, size_t nwant, const dits_id *ha
 		}
 		switch (loc.type) {
 		case DITS_OBJ_COMMIT: rc = walk_commits(&w, &want[i]); break;
-		case DITS_OBJ_TREE: rc = walk_tree(&w, &want[i]); break;
+		case DITS_OBJ_TREE: rc = walk_tree(&w, &want[i], 0); break;
 		case DITS_OBJ_MANIFEST: rc = walk_manifest(&w, &want[i]); break;
 		default: {
 			char hex[DITS_ID_HEXLEN + 1];

@@ -48,8 +48,8 @@ static int flat_push(dits_flat *f, char *path, uint32_t mode, uint64_t size, con
 
 static int flatten(dits_repo *r, const dits_id *tree, const char *prefix, dits_flat *out, int depth)
 {
-	if (depth > 256)
-		return dits_error_set(DITS_ECORRUPT, "tree nesting deeper than 256 levels");
+	if (depth >= DITS_TREE_DEPTH_MAX)
+		return dits_tree_depth_error(tree, prefix);
 	dits_tree t;
 	int rc = dits_tree_read(r->odb, tree, &t);
 	if (rc)
