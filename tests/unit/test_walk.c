@@ -147,6 +147,16 @@ static void test_deep(const dits_id *manifest, uint64_t size)
 	dits_commit c;
 	REQUIRE(dits_commit_read(db, &deep, &c) == 0);
 	CHECK_RC(dits_walk(db, &c.tree, 1, NULL, 0, 0, NULL, NULL), DITS_ECORRUPT);
+	/* over's root holds ok's root: met again, or held by the other side, ok's trees are not
+	 * walked again, yet one level deeper they are refused all the same. */
+	CHECK_RC(dits_walk(db, (dits_id[]){ ok, over }, 2, NULL, 0, 0, NULL, NULL), DITS_ECORRUPT);
+	CHECK(strstr(dits_error_last(), depth_msg) != NULL);
+	CHECK_RC(dits_walk(db, &over, 1, &ok, 1, 0, NULL, NULL), DITS_ECORRUPT);
+	CHECK(strstr(dits_error_last(), depth_msg) != NULL);
+	memset(&s, 0, sizeof s);
+	CHECK_RC(dits_walk(db, &ok, 1, &over, 1, 0, collect, &s), 0); /* the other side has it all */
+	CHECK_EQ_U64(s.n[DITS_OBJ_TREE], 0);
+	dits_idset_free(&s.ids);
 	/* Marking what the other side has stops at the limit too; the deep part is walked (and refused). */
 	memset(&s, 0, sizeof s);
 	CHECK_RC(dits_walk(db, &ok, 1, &deep, 1, 0, collect, &s), 0);
