@@ -118,14 +118,16 @@ static int walk_tree(walker *w, const dits_id *id, const char *prefix, int depth
 	bool stats = w->versions.cap || !w->check_chunks;
 	if (added == 0 && !stats)
 		return 0;
-	if (depth > 256) {
-		problemf(w, "tree nesting deeper than 256 levels");
+	if (depth >= DITS_TREE_DEPTH_MAX) {
+		/* The recursion stops here: what is below is not marked, so gc stops on the problem. */
+		dits_tree_depth_error(id, prefix);
+		problemf(w, "%s", dits_error_last());
 		return 0;
 	}
 	dits_tree t;
 	int rc = dits_tree_read(w->r->odb, id, &t);
 	if (rc) {
-		problemf(w, "%s%s", *prefix ? prefix : "", dits_error_last());
+		problemf(w, "%s%s%s", prefix, *prefix ? ": " : "", dits_error_last());
 		return rc == DITS_ENOMEM ? rc : 0;
 	}
 	for (size_t i = 0; i < t.n && !rc; i++) {

@@ -262,6 +262,164 @@ out:
 
 /* ---- trees -------------------------------------------------------- */
 
+int dits_tree_depth_error(const dits_id *id, const char *path)
+{
+	char hex[DITS_ID_HEXLEN + 1];
+	dits_id_hex(hex, id);
+	if (path && *path)
+		return dits_error_set(DITS_ECORRUPT, "tree %s at %s: trees nest deeper than %d levels", hex, path,
+		                      DITS_TREE_DEPTH_MAX);
+	return dits_error_set(DITS_ECORRUPT, "tree %s: trees nest deeper than %d levels", hex, DITS_TREE_DEPTH_MAX);
+}
+
+void dits_name_escape(char *out, size_t cap, const char *name, size_t len)
+{
+	static const char hexd[] = "0123456789abcdef";
+	size_t o = 0;
+	if (!cap)
+		return;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		bool plain = c >= 0x20 && c < 0x7f && c != '\\' && c != '\'';
+		if (o + (plain ? 1 : 4) + 4 > cap) { /* room for "..." and the NUL */
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (plain) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hexd[c >> 4];
+			out[o++] = hexd[c & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+/* Code points HFS+ leaves out when it compares names (as git's is_hfs_dotgit). */
+static bool hfs_ignorable(uint32_t cp)
+{
+	return (cp >= 0x200c && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x206a && cp <= 0x206f) || cp == 0xfeff;
+}
+
+/* Decodes the UTF-8 sequence at p (n bytes left) into *cp; its length, 0 if malformed. */
+static size_t utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
+{
+	size_t len;
+	uint32_t v;
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	} else if ((p[0] & 0xe0) == 0xc0) {
+		len = 2;
+		v = p[0] & 0x1f;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3;
+		v = p[0] & 0x0f;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		len = 4;
+		v = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		v = v << 6 | (p[i] & 0x3f);
+	}
+	*cp = v;
+	return len;
+}
+
+/* "[ .]*" then the end or an NTFS stream (':'), from s[i] on. */
+static bool only_dots_spaces_then_end(const char *s, size_t i, size_t n)
+{
+	for (; i < n; i++) {
+		if (s[i] == ':')
+			return true;
+		if (s[i] != '.' && s[i] != ' ')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Whether a case-insensitive or normalizing file system (NTFS, FAT, HFS+,
+ * APFS) could take name for ".dits": the name folded (ASCII lower case,
+ * HFS+ ignorable code points left out, other non-ASCII as a byte no ASCII
+ * matches) is ".dits" or the short name "dits~N", then only dots and spaces
+ * (which Windows strips) up to the end or a ':' (an NTFS stream).
+ */
+static bool is_dotdits_alias(const char *name, size_t len, char *fold, size_t *flen)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len;) {
+		unsigned char c = (unsigned char)name[i];
+		uint32_t cp;
+		size_t l = c < 0x80 ? 1 : utf8_decode((const unsigned char *)name + i, len - i, &cp);
+		if (c < 0x80) {
+			fold[n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		} else if (l && hfs_ignorable(cp)) {
+			/* left out */
+		} else {
+			fold[n++] = (char)0x80;
+		}
+		i += l ? l : 1;
+	}
+	*flen = n;
+	if (n >= 5 && !memcmp(fold, ".dits", 5) && only_dots_spaces_then_end(fold, 5, n))
+		return true;
+	if (n >= 6 && !memcmp(fold, "dits~", 5) && fold[5] >= '0' && fold[5] <= '9') {
+		size_t i = 6;
+		while (i < n && fold[i] >= '0' && fold[i] <= '9')
+			i++;
+		return only_dots_spaces_then_end(fold, i, n);
+	}
+	return false;
+}
+
+static bool only_dots_spaces(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != '.' && s[i] != ' ')
+			return false;
+	return true;
+}
+
+const char *dits_tree_name_refused(const char *name, size_t len)
+{
+	if (len == 0)
+		return "an empty name";
+	if (len > 65535)
+		return "a name longer than 65535 bytes";
+	if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+		return "'.' and '..' cannot be entries";
+	if (memchr(name, '/', len))
+		return "a name holding '/'";
+	if (memchr(name, '\\', len))
+		return "a name holding '\\' (a separator on Windows)";
+	if (memchr(name, 0, len))
+		return "a name holding a NUL byte";
+	char small[256];
+	char *fold = len <= sizeof small ? small : malloc(len);
+	if (!fold)
+		return "a name too long to check (out of memory)";
+	size_t flen = 0;
+	const char *why = NULL;
+	if (is_dotdits_alias(name, len, fold, &flen))
+		why = "the repository's own directory .dits (or a name a file system takes for it)";
+	else if (only_dots_spaces(fold, flen))
+		why = "a name of only dots and spaces (Windows strips them)";
+	if (fold != small)
+		free(fold);
+	return why;
+}
+
 void dits_tree_init(dits_tree *t)
 {
 	memset(t, 0, sizeof *t);
@@ -275,8 +433,28 @@ void dits_tree_free(dits_tree *t)
 	memset(t, 0, sizeof *t);
 }
 
-int dits_tree_add(dits_tree *t, const char *name, uint8_t kind, uint32_t mode,
-                  uint64_t size, const dits_id *id)
+/* NULL when kind, mode and size fit together, else why not. */
+static const char *entry_refused(uint8_t kind, uint32_t mode, uint64_t size)
+{
+	if (kind == DITS_KIND_FILE)
+		return mode == 0100644 || mode == 0100755 ? NULL : "a file whose mode is not 0100644 or 0100755";
+	if (kind == DITS_KIND_TREE)
+		return mode == 040000 && size == 0 ? NULL : "a tree whose mode is not 040000 or whose size is not 0";
+	return "an unknown kind";
+}
+
+static int refuse_entry(int code, const dits_id *tree, const char *name, size_t len, const char *why)
+{
+	char esc[160];
+	dits_name_escape(esc, sizeof esc, name, len);
+	if (!tree)
+		return dits_error_set(code, "file name '%s' cannot be stored: %s", esc, why);
+	char hex[DITS_ID_HEXLEN + 1];
+	dits_id_hex(hex, tree);
+	return dits_error_set(code, "tree %s: entry '%s' is refused: %s", hex, esc, why);
+}
+
+static int tree_push(dits_tree *t, char *name, uint8_t kind, uint32_t mode, uint64_t size, const dits_id *id)
 {
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 16;
@@ -286,15 +464,25 @@ int dits_tree_add(dits_tree *t, const char *name, uint8_t kind, uint32_t mode,
 		t->e = n;
 		t->cap = cap;
 	}
-	dits_tree_entry *e = &t->e[t->n];
-	if (!(e->name = strdup(name)))
-		return dits_error_set(DITS_ENOMEM, "out of memory");
-	e->kind = kind;
-	e->mode = mode;
-	e->size = size;
-	e->id = *id;
-	t->n++;
+	t->e[t->n++] = (dits_tree_entry){ name, kind, mode, size, *id };
 	return 0;
+}
+
+int dits_tree_add(dits_tree *t, const char *name, uint8_t kind, uint32_t mode,
+                  uint64_t size, const dits_id *id)
+{
+	const char *why = dits_tree_name_refused(name, strlen(name));
+	if (!why)
+		why = entry_refused(kind, mode, size);
+	if (why)
+		return refuse_entry(DITS_EINVALID, NULL, name, strlen(name), why);
+	char *s = strdup(name);
+	if (!s)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	int rc = tree_push(t, s, kind, mode, size, id);
+	if (rc)
+		free(s);
+	return rc;
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -312,10 +500,13 @@ int dits_tree_serialize(dits_tree *t, dits_buf *out)
 	for (size_t i = 0; i < t->n && !rc; i++) {
 		const dits_tree_entry *e = &t->e[i];
 		size_t nl = strlen(e->name);
-		if (nl == 0 || nl > 65535 || strchr(e->name, '/') || !strcmp(e->name, ".") || !strcmp(e->name, ".."))
-			return dits_error_set(DITS_EINVALID, "file name '%s' cannot be stored", e->name);
+		const char *why = dits_tree_name_refused(e->name, nl);
+		if (!why)
+			why = entry_refused(e->kind, e->mode, e->size);
+		if (why)
+			return refuse_entry(DITS_EINVALID, NULL, e->name, nl, why);
 		if (i && !strcmp(t->e[i - 1].name, e->name))
-			return dits_error_set(DITS_EINVALID, "file name '%s' appears twice in one directory", e->name);
+			return refuse_entry(DITS_EINVALID, NULL, e->name, nl, "it appears twice in one directory");
 		dits_buf_put_u8(out, e->kind);
 		dits_buf_put_u32(out, e->mode);
 		dits_buf_put_u64(out, e->size);
@@ -326,57 +517,114 @@ int dits_tree_serialize(dits_tree *t, dits_buf *out)
 	return rc;
 }
 
-int dits_tree_parse(dits_tree *t, const uint8_t *data, size_t len)
+static int tree_malformed(const dits_id *id, const char *fmt, unsigned long long n)
+{
+	char hex[DITS_ID_HEXLEN + 1], why[96];
+	dits_id_hex(hex, id);
+	snprintf(why, sizeof why, fmt, n);
+	return dits_error_set(DITS_ECORRUPT, "tree %s is malformed: %s", hex, why);
+}
+
+/* dits_tree_parse, with the tree's id known (NULL: the hash of data). */
+static int tree_parse(dits_tree *t, const uint8_t *data, size_t len, const dits_id *known)
 {
 	dits_tree_init(t);
+	dits_id id;
+	if (known)
+		id = *known;
+	else
+		dits_hash_buf(&id, data, len);
 	dits_reader r = { data, data + len };
 	const uint8_t *magic;
 	uint32_t n;
 	if (dits_read_skip(&r, &magic, 4) || memcmp(magic, TREE_MAGIC, 4) || dits_read_u32(&r, &n))
-		return -1;
-	for (uint32_t i = 0; i < n; i++) {
+		return tree_malformed(&id, "no tree header", 0);
+	int rc = 0;
+	for (uint32_t i = 0; i < n && !rc; i++) {
 		uint8_t kind;
 		uint32_t mode;
 		uint64_t size;
-		dits_id id;
+		dits_id eid;
 		uint16_t nl;
 		const uint8_t *name;
 		if (dits_read_u8(&r, &kind) || dits_read_u32(&r, &mode) || dits_read_u64(&r, &size) ||
-		    dits_read_bytes(&r, id.b, DITS_ID_LEN) || dits_read_u16(&r, &nl) ||
-		    dits_read_skip(&r, &name, nl) || nl == 0 || memchr(name, '/', nl) || memchr(name, 0, nl) ||
-		    (kind != DITS_KIND_FILE && kind != DITS_KIND_TREE)) {
-			dits_tree_free(t);
-			return -1;
+		    dits_read_bytes(&r, eid.b, DITS_ID_LEN) || dits_read_u16(&r, &nl) ||
+		    dits_read_skip(&r, &name, nl)) {
+			rc = tree_malformed(&id, "entry %llu is cut short", (unsigned long long)i + 1);
+			break;
 		}
-		char *s = strndup((const char *)name, nl);
-		/* Canonical form only: sorted, unique, no "." or "..". */
-		if (s && (!strcmp(s, ".") || !strcmp(s, "..") || (t->n && strcmp(t->e[t->n - 1].name, s) >= 0))) {
+		const char *nm = (const char *)name;
+		const char *why = dits_tree_name_refused(nm, nl);
+		if (!why)
+			why = entry_refused(kind, mode, size);
+		/* Canonical form only: sorted bytewise, each name once. */
+		if (!why && t->n) {
+			const char *prev = t->e[t->n - 1].name;
+			size_t pl = strlen(prev);
+			int c = memcmp(prev, nm, pl < nl ? pl : nl);
+			if (c == 0 && pl == nl)
+				why = "it appears twice";
+			else if (c > 0 || (c == 0 && pl > nl))
+				why = "entries are not sorted by name";
+		}
+		if (why) {
+			rc = refuse_entry(DITS_ECORRUPT, &id, nm, nl, why);
+			break;
+		}
+		char *s = strndup(nm, nl);
+		rc = s ? tree_push(t, s, kind, mode, size, &eid) : dits_error_set(DITS_ENOMEM, "out of memory");
+		if (rc)
 			free(s);
-			dits_tree_free(t);
-			return -1;
-		}
-		if (!s || dits_tree_add(t, s, kind, mode, size, &id)) {
-			free(s);
-			dits_tree_free(t);
-			return -1;
-		}
-		free(s);
 	}
-	if (r.p != r.end) {
+	if (!rc && r.p != r.end)
+		rc = tree_malformed(&id, "%llu bytes after the last entry", (unsigned long long)(r.end - r.p));
+	if (rc)
 		dits_tree_free(t);
-		return -1;
-	}
-	return 0;
+	return rc;
+}
+
+int dits_tree_parse(dits_tree *t, const uint8_t *data, size_t len)
+{
+	return tree_parse(t, data, len, NULL);
 }
 
 int dits_tree_read(dits_odb *db, const dits_id *id, dits_tree *t)
 {
 	dits_buf b = DITS_BUF_INIT;
-	int rc = dits_odb_read(db, id, &b, NULL);
-	if (!rc && dits_tree_parse(t, b.data, b.len))
-		rc = corrupt(id, "tree");
+	uint8_t type = 0;
+	int rc = dits_odb_read(db, id, &b, &type);
+	if (!rc && type != DITS_OBJ_TREE) {
+		char hex[DITS_ID_HEXLEN + 1];
+		dits_id_hex(hex, id);
+		rc = dits_error_set(DITS_ECORRUPT, "%s is a %s, not a tree", hex, dits_otype_name(type));
+	}
+	if (!rc)
+		rc = tree_parse(t, b.data, b.len, id);
 	dits_buf_free(&b);
 	return rc;
+}
+
+int dits_object_check(uint8_t type, const dits_id *id, const void *data, size_t len)
+{
+	dits_id h;
+	if (!id) {
+		dits_hash_buf(&h, data, len);
+		id = &h;
+	}
+	if (type == DITS_OBJ_TREE) {
+		dits_tree t;
+		int rc = tree_parse(&t, data, len, id);
+		if (!rc)
+			dits_tree_free(&t);
+		return rc;
+	}
+	if (type == DITS_OBJ_COMMIT) {
+		dits_commit c;
+		if (dits_commit_parse(&c, data, len))
+			return corrupt(id, "commit");
+		dits_commit_free(&c);
+	}
+	return 0;
 }
 
 /* ---- commits ------------------------------------------------------ */

@@ -77,14 +77,62 @@ typedef struct dits_tree {
 	size_t n, cap;
 } dits_tree;
 
+/*
+ * How deep trees nest. A commit's root tree is at depth 0, a tree it holds
+ * at depth 1, and so on. A tree at depth DITS_TREE_DEPTH_MAX is refused by
+ * every walk over stored trees (checkout, diff, status, fsck, gc, the mount,
+ * push, fetch and the server's checks), as DITS_ECORRUPT naming the tree:
+ * a path in a commit has at most DITS_TREE_DEPTH_MAX components, and no
+ * walk recurses deeper than that.
+ */
+#define DITS_TREE_DEPTH_MAX 256
+
+/* The error for a tree found at depth DITS_TREE_DEPTH_MAX (path may be NULL). */
+int dits_tree_depth_error(const dits_id *id, const char *path);
+
+/*
+ * NULL when name (len bytes) may be a tree entry's name, else why not.
+ * Refused: empty names, "." and "..", names holding '/', '\\' or NUL, names
+ * of only dots and spaces, and every name a file system might take for the
+ * repository's own directory ".dits": any case (".DITS"), with trailing dots
+ * or spaces (".dits. "), an NTFS stream (".dits::$DATA"), the NTFS short
+ * name ("DITS~1"), and with code points HFS+ ignores (U+200C...) inside.
+ */
+const char *dits_tree_name_refused(const char *name, size_t len);
+/* name as a message shows it: printable ASCII kept, other bytes as \xNN. */
+void dits_name_escape(char *out, size_t cap, const char *name, size_t len);
+
 void dits_tree_init(dits_tree *t);
 void dits_tree_free(dits_tree *t);
+/*
+ * Adds an entry; a refused name (dits_tree_name_refused), an unknown kind,
+ * or a mode other than 0100644/0100755 for a file and 040000 (size 0) for a
+ * tree is DITS_EINVALID: the library never writes a tree it would refuse
+ * to read.
+ */
 int dits_tree_add(dits_tree *t, const char *name, uint8_t kind, uint32_t mode,
                   uint64_t size, const dits_id *id);
-/* Sorts the entries by name and serializes them. */
+/*
+ * Sorts the entries by name and serializes them; an entry dits_tree_add
+ * would refuse, or a name twice, is DITS_EINVALID.
+ */
 int dits_tree_serialize(dits_tree *t, dits_buf *out);
+/*
+ * Parses a tree in canonical form only: entries sorted by name (bytewise),
+ * each name once, no refused name, kinds and modes as dits_tree_add takes
+ * them. Anything else is DITS_ECORRUPT with a message naming the tree's id
+ * (the hash of data) and the bad entry.
+ */
 int dits_tree_parse(dits_tree *t, const uint8_t *data, size_t len);
 int dits_tree_read(dits_odb *db, const dits_id *id, dits_tree *t);
+
+/*
+ * Checks an object's payload before it is stored from elsewhere (an upload,
+ * a fetch): a tree must parse (dits_tree_parse), a commit too. Other types
+ * are not looked into. id is the payload's id (NULL: computed). Returns 0
+ * or DITS_ECORRUPT naming the object and the reason.
+ */
+int dits_object_check(uint8_t type, const dits_id *id, const void *data, size_t len);
 
 /* ---- commits ------------------------------------------------------ */
 

@@ -1,6 +1,7 @@
 /*
  * walk.c - the object graph walk (walk.h).
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,11 +10,81 @@
 #include "object.h"
 #include "walk.h"
 
+/*
+ * The height of each tree met (the longest chain of trees below it, 0 for
+ * a tree of files only), so that a tree met again, or one the other side
+ * has, is checked against the depth limit at the depth it is met now
+ * without being walked again. Open addressing; v holds height + 1, 0 is
+ * an empty slot.
+ */
+typedef struct heights {
+	dits_id *k;
+	uint16_t *v;
+	size_t n, cap;
+} heights;
+
+static size_t height_slot(const dits_id *id, size_t cap)
+{
+	uint64_t h;
+	memcpy(&h, id->b + 8, sizeof h);
+	return (size_t)(h & (cap - 1));
+}
+
+/* The height stored for id, or -1. */
+static int height_get(const heights *m, const dits_id *id)
+{
+	if (!m->cap)
+		return -1;
+	for (size_t i = height_slot(id, m->cap);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->v[i])
+			return -1;
+		if (dits_id_eq(&m->k[i], id))
+			return m->v[i] - 1;
+	}
+}
+
+static int height_put(heights *m, const dits_id *id, int h)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 256;
+		dits_id *k = calloc(cap, sizeof *k);
+		uint16_t *v = calloc(cap, sizeof *v);
+		if (!k || !v) {
+			free(k);
+			free(v);
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		}
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->v[i])
+				continue;
+			size_t j = height_slot(&m->k[i], cap);
+			while (v[j])
+				j = (j + 1) & (cap - 1);
+			k[j] = m->k[i];
+			v[j] = m->v[i];
+		}
+		free(m->k);
+		free(m->v);
+		m->k = k;
+		m->v = v;
+		m->cap = cap;
+	}
+	size_t i = height_slot(id, m->cap);
+	while (m->v[i] && !dits_id_eq(&m->k[i], id))
+		i = (i + 1) & (m->cap - 1);
+	if (!m->v[i])
+		m->n++;
+	m->k[i] = *id;
+	m->v[i] = (uint16_t)(h + 1);
+	return 0;
+}
+
 typedef struct walk {
 	dits_odb *db;
 	unsigned flags;
 	dits_idset skip;  /* what the other side has */
 	dits_idset seen;  /* listed already */
+	heights height;   /* of the trees walked or marked */
 	dits_walk_fn fn;
 	void *ctx;
 } walk;
@@ -45,9 +116,19 @@ static int idstack_push(idstack *s, const dits_id *id)
 	return 0;
 }
 
-/* Marks the trees and manifests of tree as held by the other side. */
-static int mark_tree(walk *w, const dits_id *id)
+/*
+ * Marks the trees and manifests of tree as held by the other side, and
+ * notes each tree's height (*height: -1 when unknown). At
+ * DITS_TREE_DEPTH_MAX the marking stops: what is not marked is only sent
+ * (or refused by walk_tree) again.
+ */
+static int mark_tree(walk *w, const dits_id *id, int depth, int *height)
 {
+	*height = height_get(&w->height, id);
+	if (*height >= 0)
+		return 0;
+	if (depth >= DITS_TREE_DEPTH_MAX)
+		return 0;
 	int added = dits_idset_add(&w->skip, id);
 	if (added <= 0)
 		return added;
@@ -56,14 +137,19 @@ static int mark_tree(walk *w, const dits_id *id)
 		dits_error_clear();
 		return 0;
 	}
-	int rc = 0;
+	int rc = 0, h = 0;
 	for (size_t i = 0; i < t.n && !rc; i++) {
-		if (t.e[i].kind == DITS_KIND_TREE)
-			rc = mark_tree(w, &t.e[i].id);
-		else if (dits_idset_add(&w->skip, &t.e[i].id) < 0)
-			rc = DITS_ENOMEM;
+		int ch;
+		if (t.e[i].kind != DITS_KIND_TREE) {
+			if (dits_idset_add(&w->skip, &t.e[i].id) < 0)
+				rc = DITS_ENOMEM;
+		} else if (!(rc = mark_tree(w, &t.e[i].id, depth + 1, &ch))) {
+			h = ch < 0 || h < 0 ? -1 : ch + 1 > h ? ch + 1 : h;
+		}
 	}
 	dits_tree_free(&t);
+	if (!rc && h >= 0 && (rc = height_put(&w->height, id, h)) == 0)
+		*height = h;
 	return rc;
 }
 
@@ -75,7 +161,8 @@ static int mark_have(walk *w, const dits_id *have)
 		dits_error_clear();
 		return 0; /* unknown to this store: ignored */
 	}
-	int rc = mark_tree(w, &c.tree);
+	int h;
+	int rc = mark_tree(w, &c.tree, 0, &h);
 	dits_commit_free(&c);
 	if (rc)
 		return rc;
@@ -137,8 +224,24 @@ static int walk_manifest(walk *w, const dits_id *id)
 	return rc;
 }
 
-static int walk_tree(walk *w, const dits_id *id)
+/*
+ * Walks tree, met at depth; *height gets its height. Recursion is bounded:
+ * a tree at depth DITS_TREE_DEPTH_MAX is an error, and so is a tree met
+ * again (or held by the other side) whose height would reach that depth
+ * from here, so the limit holds on every path, not only the first.
+ */
+static int walk_tree(walk *w, const dits_id *id, int depth, int *height)
 {
+	*height = 0;
+	if (depth >= DITS_TREE_DEPTH_MAX)
+		return dits_tree_depth_error(id, NULL);
+	int known = height_get(&w->height, id);
+	if (known >= 0) {
+		if (depth + known >= DITS_TREE_DEPTH_MAX)
+			return dits_tree_depth_error(id, NULL);
+		*height = known;
+		return 0;
+	}
 	if (dits_idset_has(&w->skip, id))
 		return 0;
 	int added = dits_idset_add(&w->seen, id);
@@ -149,9 +252,17 @@ static int walk_tree(walk *w, const dits_id *id)
 	if (rc)
 		return rc == DITS_ENOTFOUND ? missing(id, "tree") : rc;
 	rc = emit(w, DITS_OBJ_TREE, id, 0);
-	for (size_t i = 0; i < t.n && !rc; i++)
-		rc = t.e[i].kind == DITS_KIND_TREE ? walk_tree(w, &t.e[i].id) : walk_manifest(w, &t.e[i].id);
+	int h = 0;
+	for (size_t i = 0; i < t.n && !rc; i++) {
+		int ch;
+		if (t.e[i].kind != DITS_KIND_TREE)
+			rc = walk_manifest(w, &t.e[i].id);
+		else if (!(rc = walk_tree(w, &t.e[i].id, depth + 1, &ch)) && ch + 1 > h)
+			h = ch + 1;
+	}
 	dits_tree_free(&t);
+	if (!rc && !(rc = height_put(&w->height, id, h)))
+		*height = h;
 	return rc;
 }
 
@@ -175,8 +286,9 @@ static int walk_commits(walk *w, const dits_id *start)
 			break;
 		}
 		rc = emit(w, DITS_OBJ_COMMIT, &id, 0);
+		int h;
 		if (!rc)
-			rc = walk_tree(w, &c.tree);
+			rc = walk_tree(w, &c.tree, 0, &h);
 		for (size_t p = 0; p < c.nparents && !rc; p++)
 			rc = idstack_push(&st, &c.parents[p]);
 		dits_commit_free(&c);
@@ -200,7 +312,11 @@ int dits_walk(dits_odb *db, const dits_id *want, size_t nwant, const dits_id *ha
 		}
 		switch (loc.type) {
 		case DITS_OBJ_COMMIT: rc = walk_commits(&w, &want[i]); break;
-		case DITS_OBJ_TREE: rc = walk_tree(&w, &want[i]); break;
+		case DITS_OBJ_TREE: {
+			int h;
+			rc = walk_tree(&w, &want[i], 0, &h);
+			break;
+		}
 		case DITS_OBJ_MANIFEST: rc = walk_manifest(&w, &want[i]); break;
 		default: {
 			char hex[DITS_ID_HEXLEN + 1];
@@ -212,6 +328,8 @@ int dits_walk(dits_odb *db, const dits_id *want, size_t nwant, const dits_id *ha
 	}
 	dits_idset_free(&w.skip);
 	dits_idset_free(&w.seen);
+	free(w.height.k);
+	free(w.height.v);
 	return rc;
 }
 

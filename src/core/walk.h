@@ -26,7 +26,12 @@ typedef int (*dits_walk_fn)(void *ctx, uint8_t type, const dits_id *id, uint32_t
  * into a commit of have or its ancestors, nor into the trees and manifests
  * of the have commits' own trees (the other side has those already). Ids in
  * have that the store does not hold are ignored. A missing object reachable
- * from want is DITS_ENOTFOUND naming it. Stops on fn's non-zero return.
+ * from want is DITS_ENOTFOUND naming it; a tree nested DITS_TREE_DEPTH_MAX
+ * levels below a want (object.h) is DITS_ECORRUPT naming it, so the walk's
+ * recursion is bounded. Each tree is walked once; its height (the longest
+ * chain of trees below it) is kept, so a tree met again, or held by the other
+ * side, is refused all the same when it would reach the limit from where it
+ * is met. Stops on fn's non-zero return.
  */
 int dits_walk(dits_odb *db, const dits_id *want, size_t nwant, const dits_id *have, size_t nhave,
               unsigned flags, dits_walk_fn fn, void *ctx);

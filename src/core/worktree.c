@@ -48,8 +48,8 @@ static int flat_push(dits_flat *f, char *path, uint32_t mode, uint64_t size, con
 
 static int flatten(dits_repo *r, const dits_id *tree, const char *prefix, dits_flat *out, int depth)
 {
-	if (depth > 256)
-		return dits_error_set(DITS_ECORRUPT, "tree nesting deeper than 256 levels");
+	if (depth >= DITS_TREE_DEPTH_MAX)
+		return dits_tree_depth_error(tree, prefix);
 	dits_tree t;
 	int rc = dits_tree_read(r->odb, tree, &t);
 	if (rc)
@@ -1459,10 +1459,16 @@ int dits_status_compute(dits_repo *r, dits_status *st)
 
 /* ---- commit --------------------------------------------------------- */
 
-/* Writes the tree for index entries [*pos, end) that lie under prefix. */
-static int write_tree(dits_pack_writer *w, dits_index *idx, size_t *pos, const char *prefix,
+/*
+ * Writes the tree for index entries [*pos, end) that lie under prefix (at
+ * depth trees below the root): never one that flatten would refuse.
+ */
+static int write_tree(dits_pack_writer *w, dits_index *idx, size_t *pos, const char *prefix, int depth,
                       dits_id *out)
 {
+	if (depth >= DITS_TREE_DEPTH_MAX)
+		return dits_error_set(DITS_EINVALID, "%s: directories nest deeper than %d levels", prefix,
+		                      DITS_TREE_DEPTH_MAX);
 	size_t pl = strlen(prefix);
 	dits_tree t;
 	dits_tree_init(&t);
@@ -1483,7 +1489,7 @@ static int write_tree(dits_pack_writer *w, dits_index *idx, size_t *pos, const c
 		dits_id sid;
 		if (!sub || !name)
 			rc = dits_error_set(DITS_ENOMEM, "out of memory");
-		else if (!(rc = write_tree(w, idx, pos, sub, &sid)))
+		else if (!(rc = write_tree(w, idx, pos, sub, depth + 1, &sid)))
 			rc = dits_tree_add(&t, name, DITS_KIND_TREE, 040000, 0, &sid);
 		free(sub);
 		free(name);
@@ -1544,7 +1550,7 @@ int dits_commit_create(dits_repo *r, const char *message, bool allow_empty, dits
 		goto out;
 	size_t pos = 0;
 	dits_index_sort(&idx);
-	if ((rc = write_tree(w, &idx, &pos, "", &tree)))
+	if ((rc = write_tree(w, &idx, &pos, "", 0, &tree)))
 		goto out;
 	if (!allow_empty) {
 		bool same;

@@ -27,6 +27,7 @@
 
 #include "error.h"
 #include "fsutil.h"
+#include "object.h"
 #include "server_internal.h"
 
 #define UPLOAD_LIMIT DITS_WIRE_MAX_UPLOAD
@@ -314,7 +315,9 @@ static uint64_t body_limit(route r)
 static int store_record(void *ctx, uint8_t type, const dits_id *id, const uint8_t *payload, uint32_t len)
 {
 	request *q = ctx;
-	return dits_pack_writer_put(q->writer, type, id, payload, len, NULL);
+	/* A tree or commit that would not parse (a reserved name...) fails the whole upload. */
+	int rc = dits_object_check(type, id, payload, len);
+	return rc ? rc : dits_pack_writer_put(q->writer, type, id, payload, len, NULL);
 }
 
 static void upload_drop(request *q)

@@ -161,7 +161,11 @@ static int on_record(void *ctx, uint8_t type, const dits_id *id, const uint8_t *
 		return dits_error_set(DITS_EINVALID, "remote %s: sent %s %s, which was not asked for",
 		                      x->rm->name, dits_otype_name(type), hex);
 	q->got++;
-	int rc = x->w ? 0 : dits_pack_writer_new(&x->w, x->r->odb);
+	/* A tree that names .dits (or will not parse) is refused before it is stored. */
+	int rc = dits_object_check(type, id, payload, len);
+	if (rc)
+		return rc;
+	rc = x->w ? 0 : dits_pack_writer_new(&x->w, x->r->odb);
 	if (!rc)
 		rc = dits_pack_writer_put(x->w, type, id, payload, len, NULL);
 	if (rc)

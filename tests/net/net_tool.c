@@ -23,7 +23,14 @@
  *       them, default 1; all in 127.0.0.0/8), sends each half a request line,
  *       holds them HOLD seconds, then prints "opened O closed_by_server C"
  *       (C: how many the server had closed by then) and closes them
+ *   net_tool craft tree|file NAME [DIR]
+ *       the record stream of a hostile commit (written without the
+ *       library's checks): its tree holds NAME, a tree holding the empty
+ *       file "hostile-marker" or the empty file itself, inside DIR if given
+ *   net_tool deep N               the record stream of a commit whose tree
+ *                                 nests N trees ("d/d/.../f")
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +45,7 @@
 #include <time.h>
 
 #include "error.h"
+#include "object.h"
 #include "odb.h"
 #include "refs.h"
 #include "repo.h"
@@ -296,6 +304,98 @@ static int cmd_rev(int argc, char **argv)
 	return 0;
 }
 
+/* ---- crafted (hostile) objects ---------------------------------------- */
+
+static int put_rec(uint8_t type, const dits_buf *b, dits_id *id)
+{
+	dits_hash_buf(id, b->data, b->len);
+	return write_record(type, id, b->data, (uint32_t)b->len);
+}
+
+/* A one-entry tree, serialized by hand: the library refuses to write a bad one. */
+static int raw_tree(const char *name, uint8_t kind, const dits_id *child, dits_id *out)
+{
+	dits_buf b = DITS_BUF_INIT;
+	dits_buf_put(&b, "DTR1", 4);
+	dits_buf_put_u32(&b, 1);
+	dits_buf_put_u8(&b, kind);
+	dits_buf_put_u32(&b, kind == DITS_KIND_TREE ? 040000 : 0100644);
+	dits_buf_put_u64(&b, 0);
+	dits_buf_put(&b, child->b, DITS_ID_LEN);
+	dits_buf_put_u16(&b, (uint16_t)strlen(name));
+	dits_buf_put(&b, name, strlen(name));
+	int rc = put_rec(DITS_OBJ_TREE, &b, out);
+	dits_buf_free(&b);
+	return rc;
+}
+
+/* The manifest of an empty file. */
+static int empty_manifest(dits_id *out)
+{
+	dits_buf b = DITS_BUF_INIT;
+	dits_id content;
+	dits_hash_buf(&content, "", 0);
+	dits_buf_put(&b, "DMF1", 4);
+	dits_buf_put_u64(&b, 0);
+	dits_buf_put(&b, content.b, DITS_ID_LEN);
+	dits_buf_put_u64(&b, 0);
+	dits_buf_put_u32(&b, 0);
+	int rc = put_rec(DITS_OBJ_MANIFEST, &b, out);
+	dits_buf_free(&b);
+	return rc;
+}
+
+static int raw_commit(const dits_id *tree)
+{
+	dits_commit c = { 0 };
+	c.tree = *tree;
+	c.author = c.committer = (dits_signature){ (char *)"Mallory", (char *)"m@example.com", 1700000000, 0 };
+	c.message = (char *)"crafted\n";
+	dits_buf b = DITS_BUF_INIT;
+	dits_id id;
+	int rc = dits_commit_serialize(&c, &b);
+	if (!rc)
+		rc = put_rec(DITS_OBJ_COMMIT, &b, &id);
+	dits_buf_free(&b);
+	return rc;
+}
+
+static int cmd_craft(int argc, char **argv)
+{
+	if (argc < 4 || argc > 5 || (strcmp(argv[2], "tree") && strcmp(argv[2], "file")))
+		return 2;
+	bool tree = !strcmp(argv[2], "tree");
+	dits_id m, t;
+	int rc = empty_manifest(&m);
+	if (!rc && tree)
+		rc = raw_tree("hostile-marker", DITS_KIND_FILE, &m, &t);
+	if (!rc)
+		rc = raw_tree(argv[3], tree ? DITS_KIND_TREE : DITS_KIND_FILE, tree ? &t : &m, &t);
+	if (!rc && argc == 5)
+		rc = raw_tree(argv[4], DITS_KIND_TREE, &t, &t);
+	if (!rc)
+		rc = raw_commit(&t);
+	return rc || fflush(stdout) ? die("craft") : 0;
+}
+
+static int cmd_deep(int argc, char **argv)
+{
+	if (argc != 3)
+		return 2;
+	long n = strtol(argv[2], NULL, 10);
+	if (n < 1)
+		return 2;
+	dits_id m, t;
+	int rc = empty_manifest(&m);
+	if (!rc)
+		rc = raw_tree("f", DITS_KIND_FILE, &m, &t);
+	for (long i = 1; i < n && !rc; i++)
+		rc = raw_tree("d", DITS_KIND_TREE, &t, &t);
+	if (!rc)
+		rc = raw_commit(&t);
+	return rc || fflush(stdout) ? die("deep") : 0;
+}
+
 static int cmd_setref(int argc, char **argv)
 {
 	if (argc != 5)
@@ -378,7 +478,7 @@ static int cmd_slowloris(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: net_tool records|random|ids|corrupt|list|entries|store|rev|setref|slowloris ...\n");
+		fprintf(stderr, "usage: net_tool records|random|ids|corrupt|list|entries|store|rev|setref|slowloris|craft|deep ...\n");
 		return 2;
 	}
 	const char *c = argv[1];
@@ -392,6 +492,8 @@ int main(int argc, char **argv)
 	       : !strcmp(c, "rev")     ? cmd_rev(argc, argv)
 	       : !strcmp(c, "setref")  ? cmd_setref(argc, argv)
 	       : !strcmp(c, "slowloris") ? cmd_slowloris(argc, argv)
+	       : !strcmp(c, "craft")   ? cmd_craft(argc, argv)
+	       : !strcmp(c, "deep")    ? cmd_deep(argc, argv)
 	                               : 2;
 	if (rc == 2)
 		fprintf(stderr, "net_tool: %s: bad usage\n", c);

@@ -365,8 +365,8 @@ static void one_entry(dits_buf *b, const char *name, size_t nl, uint8_t kind)
 	dits_buf_put(b, "DTR1", 4);
 	dits_buf_put_u32(b, 1);
 	dits_buf_put_u8(b, kind);
-	dits_buf_put_u32(b, 0100644);
-	dits_buf_put_u64(b, 5);
+	dits_buf_put_u32(b, kind == DITS_KIND_TREE ? 040000 : 0100644);
+	dits_buf_put_u64(b, kind == DITS_KIND_TREE ? 0 : 5);
 	dits_buf_put(b, id.b, DITS_ID_LEN);
 	dits_buf_put_u16(b, (uint16_t)nl);
 	dits_buf_put(b, name, nl);
@@ -408,30 +408,241 @@ static void test_tree_bad(void)
 	CHECK(dits_tree_parse(&t, b.data, b.len) != 0);
 	CHECK(dits_tree_parse(&t, (const uint8_t *)"", 0) != 0);
 
-	/* A name with '/' cannot be serialized either: it could never be read back. */
+	/* A name with '/' cannot be added, nor serialized if put in by hand: it could never be read back. */
 	dits_tree w;
 	dits_tree_init(&w);
 	dits_id id;
 	fill_id(&id, 9);
-	CHECK_RC(dits_tree_add(&w, "a/b", DITS_KIND_FILE, 0100644, 1, &id), 0);
-	int rc = dits_tree_serialize(&w, &b);
-	CHECK(rc != 0);
-	if (rc == 0) {
-		int prc = dits_tree_parse(&t, b.data, b.len);
-		fprintf(stderr, "  dits_tree_serialize accepted the name \"a/b\"; dits_tree_parse of the result "
-		                "returns %d\n", prc);
-		if (prc == 0)
-			dits_tree_free(&t);
-	}
-	dits_tree_free(&w);
-
-	/* An empty name is refused by serialize. */
-	dits_tree_init(&w);
-	CHECK_RC(dits_tree_add(&w, "", DITS_KIND_FILE, 0100644, 1, &id), 0);
-	CHECK_RC(dits_tree_serialize(&w, &b), DITS_EINVALID);
+	CHECK_RC(dits_tree_add(&w, "a/b", DITS_KIND_FILE, 0100644, 1, &id), DITS_EINVALID);
+	CHECK_EQ_U64(w.n, 0);
+	CHECK_RC(dits_tree_add(&w, "", DITS_KIND_FILE, 0100644, 1, &id), DITS_EINVALID);
+	CHECK_EQ_U64(w.n, 0);
 	dits_tree_free(&w);
 
 	dits_buf_free(&b);
+}
+
+/* Appends one entry to b (no checks); the count in b's header is bumped. */
+static void put_entry(dits_buf *b, const char *name, size_t nl, uint8_t kind, uint32_t mode, uint64_t size)
+{
+	dits_id id;
+	fill_id(&id, (uint8_t)nl);
+	if (b->len == 0) {
+		dits_buf_put(b, "DTR1", 4);
+		dits_buf_put_u32(b, 0);
+	}
+	b->data[4]++;
+	dits_buf_put_u8(b, kind);
+	dits_buf_put_u32(b, mode);
+	dits_buf_put_u64(b, size);
+	dits_buf_put(b, id.b, DITS_ID_LEN);
+	dits_buf_put_u16(b, (uint16_t)nl);
+	dits_buf_put(b, name, nl);
+}
+
+/* parse refuses b with DITS_ECORRUPT, naming the tree's id and, if want, the text want. */
+static void check_refused(const dits_buf *b, const char *want, int line)
+{
+	dits_tree t;
+	int rc = dits_tree_parse(&t, b->data, b->len);
+	if (rc == 0)
+		dits_tree_free(&t);
+	dits_id tid;
+	char hex[DITS_ID_HEXLEN + 1];
+	dits_hash_buf(&tid, b->data, b->len);
+	dits_id_hex(hex, &tid);
+	const char *msg = dits_error_last();
+	bool ok = rc == DITS_ECORRUPT && strstr(msg, hex) && (!want || strstr(msg, want));
+	if (!ok)
+		fprintf(stderr, "  line %d: parse returned %d, message: %s (want %s)\n", line, rc, msg,
+		        want ? want : "the tree id");
+	CHECK(ok);
+	/* dits_object_check (the server's and the fetch's check) says the same. */
+	CHECK_RC(dits_object_check(DITS_OBJ_TREE, NULL, b->data, b->len), DITS_ECORRUPT);
+}
+
+typedef struct named {
+	const char *s;
+	size_t len;   /* 0: strlen(s) */
+	const char *shown; /* how the message shows it */
+} named;
+
+/* Every reserved form is refused by parse, add and serialize, at the top of a tree or beside others. */
+static void test_tree_reserved(void)
+{
+	static const named bad[] = {
+		{ "", 0, "''" },
+		{ ".", 0, "'.'" },
+		{ "..", 0, "'..'" },
+		{ "a/b", 0, "'a/b'" },
+		{ "/", 0, "'/'" },
+		{ "a\\b", 0, "'a\\x5cb'" },
+		{ "a\0b", 3, "'a\\x00b'" },
+		{ ".dits", 0, "'.dits'" },
+		{ ".DITS", 0, "'.DITS'" },
+		{ ".Dits", 0, "'.Dits'" },
+		{ ".dItS", 0, "'.dItS'" },
+		{ ".dits.", 0, "'.dits.'" },
+		{ ".dits ", 0, "'.dits '" },
+		{ ".dits. . ", 0, NULL },
+		{ ".DITS...", 0, NULL },
+		{ ".dits::$INDEX_ALLOCATION", 0, NULL },
+		{ ".Dits:stream", 0, NULL },
+		{ "DITS~1", 0, "'DITS~1'" },
+		{ "dits~1", 0, NULL },
+		{ "Dits~4", 0, NULL },
+		{ "DITS~12.", 0, NULL },
+		{ "dits~1 ", 0, NULL },
+		{ "DITS~1::$DATA", 0, NULL },
+		{ ".d\xe2\x80\x8cits", 0, "'.d\\xe2\\x80\\x8cits'" },       /* U+200C inside */
+		{ ".dits\xe2\x80\x8d", 0, NULL },                             /* U+200D after */
+		{ "\xef\xbb\xbf.dits", 0, NULL },                             /* U+FEFF before */
+		{ ".D\xe2\x80\x8eI\xe2\x80\xaaTS", 0, NULL },                 /* U+200E, U+202A */
+		{ ".\xe2\x81\xaf" "dits", 0, NULL },                          /* U+206F */
+		{ ".\xe2\x80\x8f" "DiTs\xe2\x80\xae.", 0, NULL },             /* U+200F, U+202E, a dot */
+		{ "D\xe2\x80\x8cITS~1", 0, NULL },
+		{ "...", 0, NULL },
+		{ " ", 0, NULL },
+		{ ". .", 0, NULL },
+		{ "\xe2\x80\x8c", 0, NULL },                                  /* nothing but an ignorable */
+		{ ".\xe2\x80\x8c.", 0, NULL },
+	};
+	static const char *const good[] = {
+		".dits2", ".ditsignore", "dits", "x.dits", ".dit", "dits~", "dits~a", "DITS~1x", ".dits~1",
+		".dits\xc3\xa9", ".d\xc3\xacts", "10:30.mov", "..a", "a..", "a.", " a", ".d its", "\xe2\x80\x8c" "a",
+		"a\x01" "b",
+	};
+	dits_buf b = DITS_BUF_INIT, b2 = DITS_BUF_INIT;
+	dits_id id;
+	fill_id(&id, 3);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		const named *n = &bad[i];
+		size_t len = n->len ? n->len : strlen(n->s);
+		CHECK(dits_tree_name_refused(n->s, len) != NULL);
+		/* Alone, as a file and as a tree. */
+		dits_buf_reset(&b);
+		put_entry(&b, n->s, len, DITS_KIND_FILE, 0100644, 5);
+		check_refused(&b, n->shown, (int)i);
+		dits_buf_reset(&b);
+		put_entry(&b, n->s, len, DITS_KIND_TREE, 040000, 0);
+		check_refused(&b, n->shown, (int)i);
+		/* After a good entry (sorted before every bad name but the empty one). */
+		if (len) {
+			dits_buf_reset(&b);
+			put_entry(&b, "\x01", 1, DITS_KIND_FILE, 0100644, 5);
+			put_entry(&b, n->s, len, DITS_KIND_TREE, 040000, 0);
+			check_refused(&b, n->shown, (int)i);
+		}
+		/* add refuses it; serialize refuses it when put in by hand. */
+		if (len == strlen(n->s)) {
+			dits_tree t;
+			dits_tree_init(&t);
+			CHECK_RC(dits_tree_add(&t, n->s, DITS_KIND_FILE, 0100644, 1, &id), DITS_EINVALID);
+			CHECK_RC(dits_tree_add(&t, n->s, DITS_KIND_TREE, 040000, 0, &id), DITS_EINVALID);
+			CHECK_EQ_U64(t.n, 0);
+			CHECK_RC(dits_tree_add(&t, "ok", DITS_KIND_FILE, 0100644, 1, &id), 0);
+			char *nm = strdup(n->s);
+			REQUIRE(nm != NULL);
+			free(t.e[0].name);
+			t.e[0].name = nm;
+			CHECK_RC(dits_tree_serialize(&t, &b2), DITS_EINVALID);
+			dits_tree_free(&t);
+		}
+	}
+	/* Near misses are names like any other: added, serialized and parsed back. */
+	dits_tree t;
+	dits_tree_init(&t);
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+		CHECK(dits_tree_name_refused(good[i], strlen(good[i])) == NULL);
+		CHECK_RC(dits_tree_add(&t, good[i], DITS_KIND_FILE, 0100644, 1, &id), 0);
+	}
+	CHECK_RC(dits_tree_serialize(&t, &b), 0);
+	dits_tree p;
+	CHECK_RC(dits_tree_parse(&p, b.data, b.len), 0);
+	CHECK_EQ_U64(p.n, sizeof good / sizeof *good);
+	CHECK_RC(dits_object_check(DITS_OBJ_TREE, NULL, b.data, b.len), 0);
+	dits_tree_free(&p);
+	dits_tree_free(&t);
+
+	/* Canonical form: a name twice, entries out of order, a prefix after its extension. */
+	dits_buf_reset(&b);
+	put_entry(&b, "a", 1, DITS_KIND_FILE, 0100644, 5);
+	put_entry(&b, "a", 1, DITS_KIND_FILE, 0100644, 5);
+	check_refused(&b, "appears twice", __LINE__);
+	dits_buf_reset(&b);
+	put_entry(&b, "a", 1, DITS_KIND_FILE, 0100644, 5);
+	put_entry(&b, "a", 1, DITS_KIND_TREE, 040000, 0);
+	check_refused(&b, "appears twice", __LINE__);
+	dits_buf_reset(&b);
+	put_entry(&b, "b", 1, DITS_KIND_FILE, 0100644, 5);
+	put_entry(&b, "a", 1, DITS_KIND_FILE, 0100644, 5);
+	check_refused(&b, "not sorted", __LINE__);
+	dits_buf_reset(&b);
+	put_entry(&b, "ab", 2, DITS_KIND_FILE, 0100644, 5);
+	put_entry(&b, "a", 1, DITS_KIND_FILE, 0100644, 5);
+	check_refused(&b, "not sorted", __LINE__);
+	dits_buf_reset(&b);
+	put_entry(&b, "B", 1, DITS_KIND_FILE, 0100644, 5);
+	put_entry(&b, "a", 1, DITS_KIND_FILE, 0100644, 5);
+	put_entry(&b, "\xc3\xa9", 2, DITS_KIND_FILE, 0100644, 5);
+	dits_tree q;
+	CHECK_RC(dits_tree_parse(&q, b.data, b.len), 0); /* bytewise: 'B' < 'a' < 0xc3 */
+	dits_tree_free(&q);
+	/* Modes and sizes that do not fit the kind. */
+	dits_buf_reset(&b);
+	put_entry(&b, "f", 1, DITS_KIND_FILE, 0120777, 5);
+	check_refused(&b, "mode", __LINE__);
+	dits_buf_reset(&b);
+	put_entry(&b, "f", 1, DITS_KIND_FILE, 0104755, 5);
+	check_refused(&b, "mode", __LINE__);
+	dits_buf_reset(&b);
+	put_entry(&b, "d", 1, DITS_KIND_TREE, 0100644, 0);
+	check_refused(&b, "mode", __LINE__);
+	dits_buf_reset(&b);
+	put_entry(&b, "d", 1, DITS_KIND_TREE, 040000, 7);
+	check_refused(&b, "size", __LINE__);
+	dits_tree_init(&t);
+	CHECK_RC(dits_tree_add(&t, "f", DITS_KIND_FILE, 0120777, 1, &id), DITS_EINVALID);
+	CHECK_RC(dits_tree_add(&t, "d", DITS_KIND_TREE, 040000, 9, &id), DITS_EINVALID);
+	CHECK_RC(dits_tree_add(&t, "d", 7, 040000, 0, &id), DITS_EINVALID);
+	CHECK_EQ_U64(t.n, 0);
+	/* A name twice is refused by serialize. */
+	CHECK_RC(dits_tree_add(&t, "x", DITS_KIND_FILE, 0100644, 1, &id), 0);
+	CHECK_RC(dits_tree_add(&t, "x", DITS_KIND_FILE, 0100755, 1, &id), 0);
+	CHECK_RC(dits_tree_serialize(&t, &b), DITS_EINVALID);
+	CHECK(strstr(dits_error_last(), "twice") != NULL);
+	dits_tree_free(&t);
+
+	/* A long bad name is shown cut short, escaped. */
+	char longname[400];
+	memset(longname, 'x', sizeof longname);
+	memcpy(longname, "a/", 2);
+	dits_buf_reset(&b);
+	put_entry(&b, longname, sizeof longname, DITS_KIND_FILE, 0100644, 5);
+	check_refused(&b, "xxx...'", __LINE__);
+	CHECK(strlen(dits_error_last()) < 400);
+
+	/* Stored, a bad tree is refused by dits_tree_read, naming its id. */
+	dits_buf_reset(&b);
+	put_entry(&b, ".dits", 5, DITS_KIND_TREE, 040000, 0);
+	dits_pack_writer *w;
+	CHECK_RC(dits_pack_writer_new(&w, db), 0);
+	dits_id tid;
+	CHECK_RC(dits_pack_writer_put_object(w, DITS_OBJ_TREE, b.data, b.len, &tid), 0);
+	CHECK_RC(dits_pack_writer_finish(w), 0);
+	dits_pack_writer_free(w);
+	char hex[DITS_ID_HEXLEN + 1];
+	dits_id_hex(hex, &tid);
+	CHECK_RC(dits_tree_read(db, &tid, &q), DITS_ECORRUPT);
+	CHECK(strstr(dits_error_last(), hex) && strstr(dits_error_last(), "'.dits'"));
+
+	/* dits_object_check: commits must parse; other types are not looked into. */
+	CHECK_RC(dits_object_check(DITS_OBJ_COMMIT, NULL, "garbage", 7), DITS_ECORRUPT);
+	CHECK_RC(dits_object_check(DITS_OBJ_CHUNK, NULL, "garbage", 7), 0);
+	CHECK_RC(dits_object_check(DITS_OBJ_TREE, NULL, "DTR1", 4), DITS_ECORRUPT);
+
+	dits_buf_free(&b);
+	dits_buf_free(&b2);
 }
 
 /* ---- commits ---------------------------------------------------------- */
@@ -610,6 +821,7 @@ int main(void)
 	test_manifest_bad();
 	test_tree_roundtrip();
 	test_tree_bad();
+	test_tree_reserved();
 	test_commit_roundtrip();
 	test_commit_bad();
 	dits_odb_free(db);
