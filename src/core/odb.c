@@ -76,6 +76,80 @@ static void pack_close(pack *p)
 	p->fd = -1;
 }
 
+/* The pack's own header: magic, version, and room for the records the index lists. */
+static int pack_check_header(const pack *p)
+{
+	uint8_t hdr[DITS_PACK_HEADER_LEN];
+	if (p->size < DITS_PACK_HEADER_LEN)
+		return dits_error_set(DITS_ECORRUPT, "%s: pack is shorter than its header", p->pack_path);
+	if (p->data)
+		memcpy(hdr, p->data, sizeof hdr);
+	else {
+		int rc = dits_pread_all(p->fd, hdr, sizeof hdr, 0, p->pack_path);
+		if (rc)
+			return rc;
+	}
+	if (memcmp(hdr, PACK_MAGIC, 8) != 0)
+		return dits_error_set(DITS_ECORRUPT, "%s: not a dits pack", p->pack_path);
+	uint32_t version = dits_get_le32(hdr + 8);
+	if (version != 1)
+		return dits_error_set(DITS_EVERSION, "%s: pack version %u is newer than this dits supports (1)",
+		                      p->pack_path, version);
+	if (p->count > (p->size - DITS_PACK_HEADER_LEN) / DITS_PACK_RECORD_HEADER_LEN)
+		return dits_error_set(DITS_ECORRUPT, "%s: index lists %llu records, more than its pack of %llu bytes can hold",
+		                      p->idx_path, (unsigned long long)p->count, (unsigned long long)p->size);
+	return 0;
+}
+
+/*
+ * One pass over the index, so that lookups may trust it: the fan-out rises
+ * and ends at the count, ids are strictly increasing (binary search) and each
+ * sits in its fan-out bucket, every entry has a known type, a length a record
+ * may have, and an offset after the pack header and its record header.
+ * Whether a record lies inside the pack is checked when it is read
+ * (check_bounds): a pack cut short loses the records past the cut, not all.
+ */
+static int idx_check(const pack *p)
+{
+	uint32_t fan[256];
+	uint32_t prev = 0;
+	for (unsigned b = 0; b < 256; b++) {
+		fan[b] = dits_get_le32(p->fanout + b * 4);
+		if (fan[b] < prev)
+			return dits_error_set(DITS_ECORRUPT, "%s: pack index fan-out decreases at byte %02x",
+			                      p->idx_path, b);
+		prev = fan[b];
+	}
+	if (prev != p->count)
+		return dits_error_set(DITS_ECORRUPT, "%s: pack index fan-out ends at %u but the index lists %llu records",
+		                      p->idx_path, prev, (unsigned long long)p->count);
+	const uint8_t *e = p->entries;
+	unsigned bucket = 0;
+	for (uint64_t i = 0; i < p->count; i++, e += IDX_ENTRY_LEN) {
+		if (i > 0 && memcmp(e - IDX_ENTRY_LEN, e, DITS_ID_LEN) >= 0)
+			return dits_error_set(DITS_ECORRUPT, "%s: pack index entry %llu is not in id order",
+			                      p->idx_path, (unsigned long long)i);
+		/* Sorted ids have non-decreasing first bytes: the bucket only moves on. */
+		while (bucket < 255 && fan[bucket] <= i)
+			bucket++;
+		if (e[0] != bucket)
+			return dits_error_set(DITS_ECORRUPT, "%s: pack index entry %llu lies outside its fan-out bucket",
+			                      p->idx_path, (unsigned long long)i);
+		uint64_t off = dits_get_le64(e + 32);
+		uint32_t len = dits_get_le32(e + 40);
+		if (e[44] < DITS_OBJ_CHUNK || e[44] > DITS_OBJ_COMMIT)
+			return dits_error_set(DITS_ECORRUPT, "%s: pack index entry %llu has unknown type %u",
+			                      p->idx_path, (unsigned long long)i, e[44]);
+		if (len > DITS_OBJECT_MAX)
+			return dits_error_set(DITS_ECORRUPT, "%s: pack index entry %llu is %u bytes long, more than a record may be",
+			                      p->idx_path, (unsigned long long)i, len);
+		if (off < DITS_PACK_HEADER_LEN + DITS_PACK_RECORD_HEADER_LEN)
+			return dits_error_set(DITS_ECORRUPT, "%s: pack index entry %llu points into the pack header",
+			                      p->idx_path, (unsigned long long)i);
+	}
+	return 0;
+}
+
 static int pack_load(pack *p, const char *dir, const char *idx_name)
 {
 	memset(p, 0, sizeof *p);
@@ -142,10 +216,6 @@ static int pack_load(pack *p, const char *dir, const char *idx_name)
 	}
 	p->fanout = p->map + IDX_HEADER_LEN;
 	p->entries = p->fanout + IDX_FANOUT_LEN;
-	if (dits_get_le32(p->fanout + 255 * 4) != p->count) {
-		rc = dits_error_set(DITS_ECORRUPT, "%s: pack index fanout is inconsistent", p->idx_path);
-		goto fail;
-	}
 	p->fd = open(p->pack_path, O_RDONLY | O_CLOEXEC);
 	if (p->fd < 0) {
 		rc = dits_error_errno("%s: pack file for index", p->pack_path);
@@ -162,6 +232,8 @@ static int pack_load(pack *p, const char *dir, const char *idx_name)
 		if (d != MAP_FAILED)
 			p->data = d;
 	}
+	if ((rc = pack_check_header(p)) || (rc = idx_check(p)))
+		goto fail;
 	return 0;
 fail:
 	pack_close(p);
@@ -307,12 +379,24 @@ bool dits_odb_exists(dits_odb *db, const dits_id *id)
 /* The record must lie inside its pack. */
 static int check_bounds(const pack *p, const dits_odb_loc *loc, const dits_id *id)
 {
-	if (loc->offset + loc->length <= p->size)
+	if (loc->offset <= p->size && loc->length <= p->size - loc->offset)
 		return 0;
 	char hex[DITS_ID_HEXLEN + 1];
 	dits_id_hex(hex, id);
 	return dits_error_set(DITS_ECORRUPT, "%s: %s %s lies past the end of the pack", p->pack_path,
 	                      dits_otype_name(loc->type), hex);
+}
+
+/* The record header in front of a mapped payload must repeat the index entry. */
+static int check_record_header(const pack *p, const dits_odb_loc *loc, const dits_id *id)
+{
+	const uint8_t *h = p->data + loc->offset - DITS_PACK_RECORD_HEADER_LEN;
+	if (h[0] == loc->type && dits_get_le32(h + 4) == loc->length && !memcmp(h + 8, id->b, DITS_ID_LEN))
+		return 0;
+	char hex[DITS_ID_HEXLEN + 1];
+	dits_id_hex(hex, id);
+	return dits_error_set(DITS_ECORRUPT, "%s: the record header of %s %s does not match the pack index",
+	                      p->pack_path, dits_otype_name(loc->type), hex);
 }
 
 /* The payload must hash to the id it is stored under. */
@@ -337,7 +421,7 @@ int dits_odb_verify_at(dits_odb *db, const dits_odb_loc *loc, const dits_id *id,
 	if (!p->data)
 		return DITS_ENOTFOUND; /* not mapped: the caller reads and verifies instead */
 	const uint8_t *start = p->data + loc->offset;
-	if ((rc = check_hash(p, loc, id, start)))
+	if ((rc = check_record_header(p, loc, id)) || (rc = check_hash(p, loc, id, start)))
 		return rc;
 	*data_out = start;
 	return 0;
@@ -356,6 +440,8 @@ int dits_odb_read_at(dits_odb *db, const dits_odb_loc *loc, const dits_id *id, v
 {
 	const pack *p = &db->packs[loc->pack];
 	int rc = check_bounds(p, loc, id);
+	if (!rc && p->data)
+		rc = check_record_header(p, loc, id);
 	if (!rc)
 		rc = dits_pread_all(p->fd, buf, loc->length, loc->offset, p->pack_path);
 	if (!rc)
