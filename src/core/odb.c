@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -656,6 +657,53 @@ size_t dits_odb_verify_pack(dits_odb *db, size_t pi, dits_odb_report_fn report, 
 	return problems;
 }
 
+bool dits_odb_file_in_use(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	bool busy = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
+int64_t dits_file_mtime_ns(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return -1;
+	return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+int64_t dits_odb_pack_mtime_ns(const dits_odb *db, size_t i)
+{
+	return dits_file_mtime_ns(db->packs[i].pack_path);
+}
+
+/* A leftover: a temporary file, or a pack that has no index (never became visible). */
+static bool is_leftover_name(const dits_odb *db, const char *n, bool *temporary)
+{
+	size_t l = strlen(n);
+	*temporary = !strncmp(n, "tmp-", 4) || strstr(n, ".tmp-");
+	if (*temporary)
+		return true;
+	if (l > 10 && !strncmp(n, "pack-", 5) && !strcmp(n + l - 5, ".pack")) {
+		char *idx = dits_strfmt("%s/%.*s.idx", db->dir, (int)(l - 5), n);
+		struct stat st;
+		bool orphan = idx && stat(idx, &st) < 0 && errno == ENOENT;
+		free(idx);
+		return orphan;
+	}
+	return false;
+}
+
+/*
+ * Writers hold a lock (flock) on their temporary pack from its creation until
+ * its index is in place, so a leftover that is locked is being written, on
+ * this host or another, and is never touched. Otherwise at lock time: a
+ * temporary file goes when the process named in it is gone; a pack without
+ * its index goes (its writer finishes only under the repository lock).
+ */
 void dits_odb_remove_leftovers(dits_odb *db)
 {
 	DIR *d = opendir(db->dir);
@@ -664,25 +712,38 @@ void dits_odb_remove_leftovers(dits_odb *db)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		const char *n = e->d_name;
-		size_t l = strlen(n);
-		bool stale = (!strncmp(n, "tmp-", 4) && !dits_tmp_owner_alive(n, "tmp-")) ||
-		             (strstr(n, ".tmp-") && !dits_tmp_owner_alive(n, ".tmp-"));
-		/* Packs are renamed into place only under the lock, so a pack
-		 * without its index now belongs to a writer that died. */
-		if (!stale && l > 10 && !strncmp(n, "pack-", 5) && !strcmp(n + l - 5, ".pack")) {
-			char *idx = dits_strfmt("%s/%.*s.idx", db->dir, (int)(l - 5), n);
-			struct stat st;
-			stale = idx && stat(idx, &st) < 0 && errno == ENOENT;
-			free(idx);
-		}
-		if (!stale)
+		bool temporary;
+		if (!is_leftover_name(db, n, &temporary))
+			continue;
+		if (temporary && (dits_tmp_owner_alive(n, strncmp(n, "tmp-", 4) ? ".tmp-" : "tmp-")))
 			continue;
 		char *p = dits_path_join(db->dir, n);
-		if (p)
+		if (p && !dits_odb_file_in_use(p))
 			unlink(p);
 		free(p);
 	}
 	closedir(d);
+}
+
+uint64_t dits_odb_remove_old_leftovers(dits_odb *db, int64_t cutoff_ns)
+{
+	DIR *d = opendir(db->dir);
+	if (!d)
+		return 0;
+	uint64_t removed = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		bool temporary;
+		if (!is_leftover_name(db, e->d_name, &temporary))
+			continue;
+		char *p = dits_path_join(db->dir, e->d_name);
+		int64_t m = p ? dits_file_mtime_ns(p) : -1;
+		if (m >= 0 && m <= cutoff_ns && !dits_odb_file_in_use(p) && unlink(p) == 0)
+			removed++;
+		free(p);
+	}
+	closedir(d);
+	return removed;
 }
 
 /* ---- writer -------------------------------------------------------- */
@@ -957,6 +1018,9 @@ int dits_pack_writer_put(dits_pack_writer *w, int type, const dits_id *id,
 			w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (w->fd < 0)
 			return dits_error_errno("%s", w->tmp_path);
+		/* Held until the index is in place: cleaners leave a locked pack alone. */
+		if (flock(w->fd, LOCK_EX | LOCK_NB) < 0)
+			return dits_error_errno("%s: lock failed", w->tmp_path);
 		uint8_t hdr[DITS_PACK_HEADER_LEN] = { 0 };
 		memcpy(hdr, PACK_MAGIC, 8);
 		dits_put_le32(hdr + 8, 1);
@@ -1065,9 +1129,8 @@ int dits_pack_writer_finish(dits_pack_writer *w)
 		rc = dits_error_set(DITS_ENOMEM, "out of memory");
 		goto out;
 	}
-	close(w->fd);
-	w->fd = -1;
-	/* Pack first: an index must never name a pack that is not there. */
+	/* Pack first: an index must never name a pack that is not there. The
+	 * descriptor (and its lock) stays open until the index is written. */
 	if (rename(w->tmp_path, pack_path) < 0) {
 		rc = dits_error_errno("%s: rename failed", pack_path);
 		goto out;
@@ -1075,8 +1138,13 @@ int dits_pack_writer_finish(dits_pack_writer *w)
 	rc = dits_atomic_write(idx_path, idx.data, idx.len);
 	if (rc) {
 		unlink(pack_path);
+		close(w->fd);
+		w->fd = -1;
+		w->finished = true; /* nothing left under the temporary name */
 		goto out;
 	}
+	close(w->fd);
+	w->fd = -1;
 	w->finished = true;
 	rc = odb_add_pack(w->db, idx_name);
 out:

@@ -6,6 +6,8 @@
 #include "hash.h"
 #include "odb.h"
 
+#include <sys/file.h>
+
 #include "check.h"
 #include "util.h"
 
@@ -663,8 +665,9 @@ static void test_gc_helpers(const char *base)
 	CHECK_RC(dits_odb_read(db, &recs[1].id, &b, NULL), 0);
 
 	/* Leftovers: temporary files and a pack without an index. */
-	const char *junk[] = { "tmp-1234-0x1.pack", "pack-0123456789abcdef.pack",
-	                       "pack-0123456789abcdef.idx.tmp-99" };
+	/* Owners that cannot be running: above any pid_max. */
+	const char *junk[] = { "tmp-999999999-0x1.pack", "pack-0123456789abcdef.pack",
+	                       "pack-0123456789abcdef.idx.tmp-999999998" };
 	for (size_t i = 0; i < 3; i++) {
 		char *p = join(dir, junk[i]);
 		REQUIRE(util_write_file(p, "junk", 4) == 0);
@@ -673,6 +676,40 @@ static void test_gc_helpers(const char *base)
 	CHECK_EQ_U64(util_count_dir(dir), 7);
 	dits_odb_remove_leftovers(db);
 	CHECK_EQ_U64(util_count_dir(dir), 4); /* the two real packs and their indexes */
+
+	/* A temporary pack of a live process, and one locked by its writer: kept at
+	 * lock time; gc's variant drops the unlocked one only once it is older than
+	 * the cutoff, and never the locked one. */
+	char live[64];
+	snprintf(live, sizeof live, "tmp-%ld-0x2.pack", (long)getpid());
+	char *lp = join(dir, live), *kp = join(dir, "tmp-999999999-0x3.pack"), *op = join(dir, "pack-00ff.pack");
+	REQUIRE(util_write_file(lp, "junk", 4) == 0);
+	REQUIRE(util_write_file(kp, "junk", 4) == 0);
+	REQUIRE(util_write_file(op, "junk", 4) == 0);
+	int kfd = open(kp, O_RDONLY);
+	REQUIRE(kfd >= 0 && flock(kfd, LOCK_EX) == 0);
+	CHECK(dits_odb_file_in_use(kp));
+	CHECK(!dits_odb_file_in_use(lp));
+	int ofd = open(op, O_RDONLY);
+	REQUIRE(ofd >= 0 && flock(ofd, LOCK_EX) == 0);
+	dits_odb_remove_leftovers(db);
+	CHECK_EQ_U64(util_count_dir(dir), 7);
+	int64_t m = dits_file_mtime_ns(lp);
+	CHECK(m > 0);
+	CHECK_EQ_U64(dits_odb_remove_old_leftovers(db, m - 1), 0);
+	CHECK_EQ_U64(util_count_dir(dir), 7);
+	CHECK_EQ_U64(dits_odb_remove_old_leftovers(db, INT64_MAX), 1); /* only the unlocked one */
+	CHECK(access(lp, F_OK) != 0);
+	close(ofd); /* the writer of the index-less pack died: it goes at lock time */
+	dits_odb_remove_leftovers(db);
+	CHECK(access(op, F_OK) != 0);
+	CHECK(access(kp, F_OK) == 0);
+	close(kfd);
+	CHECK_EQ_U64(dits_odb_remove_old_leftovers(db, INT64_MAX), 1);
+	CHECK_EQ_U64(util_count_dir(dir), 4);
+	free(lp);
+	free(kp);
+	free(op);
 	for (size_t i = 0; i < 4; i++)
 		CHECK_RC(dits_odb_read(db, &recs[i].id, &b, NULL), 0);
 	dits_odb_free(db);
