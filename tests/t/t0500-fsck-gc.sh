@@ -350,4 +350,46 @@ test_expect_success 'gc.pruneExpire sets the grace; a bad value is one line nami
 	assert_ge "$(gc_objects ../out)" 1 "objects removed"
 '
 
+# ---- crafted pack index ----------------------------------------------------
+# An index whose checksum is right but whose fan-out points past its
+# entries: every command refuses the repository with one line naming the
+# index, never a crash.
+
+test_expect_success 'setup: a pack index with fan-out beyond its count, checksum recomputed' '
+	dits init crafted >/dev/null &&
+	cd crafted &&
+	gen_data a.mov 200000 crafted-a &&
+	dits add a.mov >/dev/null &&
+	dits commit -m a >/dev/null &&
+	idx=$(ls .dits/objects/pack/*.idx | head -n 1) &&
+	size=$(file_size "$idx") &&
+	head -c 24 "$idx" >../body &&
+	i=0 &&
+	while [ $i -lt 255 ]; do printf "\377\377\377\377" >>../body || return 1; i=$((i + 1)); done &&
+	tail -c +1045 "$idx" | head -c $((size - 1044 - 32)) >>../body &&
+	cp ../body ../craft &&
+	b3sum --raw ../body >>../craft &&
+	assert_eq "$size" "$(file_size ../craft)" "crafted index size" &&
+	rm -f "$idx" &&
+	cp ../craft "$idx" &&
+	basename "$idx" >../idx.name
+'
+
+test_expect_failure_exit 'fsck on it exits 1' 1 '
+	cd crafted &&
+	dits fsck >../out 2>../err
+'
+
+test_expect_success '... with one line naming the index and the fan-out' '
+	assert_one_line_error err "$(cat idx.name)" fan-out
+'
+
+test_expect_success 'status, log, checkout and gc fail cleanly: exit 1, one line naming the index' '
+	cd crafted &&
+	for c in status log "checkout HEAD" "ls-files" gc; do
+		test_expect_code 1 dits $c >../out 2>../err &&
+		assert_one_line_error ../err "$(cat ../idx.name)" || return 1
+	done
+'
+
 test_done
