@@ -920,13 +920,18 @@ static int cmd_fsck(int argc, char **argv)
 
 static int cmd_gc(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	const char *prune = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "--prune=", 8))
+			prune = argv[i] + 8;
+		else
+			return usage_error("gc: unknown option '%s' (gc [--prune=<2.weeks.ago|now|never>])", argv[i]);
+	}
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
 	dits_gc_result res;
-	int rc = dits_gc(r, &res);
+	int rc = dits_gc(r, prune, &res);
 	dits_repo_free(r);
 	if (rc)
 		return fail(rc);
@@ -1105,7 +1110,7 @@ static const command commands[] = {
 	{ "ls-files", cmd_ls_files, "ls-files [--json]           the index: mode, asset id, size, path" },
 	{ "stats", cmd_stats, "stats [--json]              logical and stored bytes, chunks, dedup ratio" },
 	{ "fsck", cmd_fsck, "fsck [-v]                   verify every stored byte and reference (-v: list leftovers of killed commands)" },
-	{ "gc", cmd_gc, "gc                          remove unreachable chunks and objects" },
+	{ "gc", cmd_gc, "gc [--prune=WHEN]           remove unreachable chunks and objects older than WHEN (gc.pruneExpire, 2.weeks.ago; now)" },
 	{ "hash", cmd_hash, "hash FILE...                BLAKE3 of files (b3sum's format)" },
 	{ "debug", cmd_debug, "debug chunks FILE [--min N --avg N --max N --level L --seed S]  FastCDC cut points" },
 	{ "config", cmd_config, "config KEY [VALUE] | --unset KEY | --list  repository settings (proxy.auto, proxy.profile, proxy.lut.GLOB ...)" },

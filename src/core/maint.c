@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -409,12 +411,127 @@ static int copy_live(void *ctx, const dits_id *id, const dits_odb_loc *loc)
 	return rc;
 }
 
-int dits_gc(dits_repo *r, dits_gc_result *res)
+int dits_parse_expire(const char *s, int64_t *grace_s)
+{
+	if (!strcmp(s, "now")) {
+		*grace_s = 0;
+		return 0;
+	}
+	if (!strcmp(s, "never")) {
+		*grace_s = INT64_MAX;
+		return 0;
+	}
+	static const struct { const char *name; int64_t secs; } units[] = {
+		{ "s", 1 }, { "sec", 1 }, { "second", 1 }, { "seconds", 1 },
+		{ "m", 60 }, { "min", 60 }, { "minute", 60 }, { "minutes", 60 },
+		{ "h", 3600 }, { "hour", 3600 }, { "hours", 3600 },
+		{ "d", 86400 }, { "day", 86400 }, { "days", 86400 },
+		{ "w", 604800 }, { "week", 604800 }, { "weeks", 604800 },
+	};
+	const char *p = s;
+	uint64_t n = 0;
+	while (*p >= '0' && *p <= '9') {
+		if (n > 1000000000ull)
+			goto bad;
+		n = n * 10 + (uint64_t)(*p++ - '0');
+	}
+	if (p == s)
+		goto bad;
+	if (*p == '.' || *p == ' ')
+		p++;
+	size_t ul = strcspn(p, ". ");
+	int64_t unit = ul == 0 ? 1 : -1;
+	for (size_t i = 0; i < sizeof units / sizeof *units && unit < 0; i++)
+		if (strlen(units[i].name) == ul && !strncmp(p, units[i].name, ul))
+			unit = units[i].secs;
+	if (unit < 0)
+		goto bad;
+	p += ul;
+	if (*p && strcmp(p, ".ago") && strcmp(p, " ago"))
+		goto bad;
+	*grace_s = (int64_t)n * unit;
+	return 0;
+bad:
+	return dits_error_set(DITS_EINVALID, "'%s' is not an expiry (e.g. 2.weeks.ago, 3d, 12h, now, never)", s);
+}
+
+/* The grace: --prune=WHEN, else gc.pruneExpire, else DITS_GC_PRUNE_EXPIRE_DEFAULT. */
+static int gc_grace(dits_repo *r, const char *prune, int64_t *grace_s)
+{
+	if (prune)
+		return dits_parse_expire(prune, grace_s);
+	const char *v = dits_config_get(r->config, "gc.pruneExpire");
+	int rc = dits_parse_expire(v ? v : DITS_GC_PRUNE_EXPIRE_DEFAULT, grace_s);
+	if (rc) {
+		char msg[512];
+		snprintf(msg, sizeof msg, "%s", dits_error_last());
+		return dits_error_set(rc, "%s/config: gc.pruneExpire: %s", r->dir, msg);
+	}
+	return 0;
+}
+
+static int64_t realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+typedef struct gc_recent_ctx {
+	walker *w;
+	size_t pack;
+} gc_recent_ctx;
+
+/* A record of a recent pack is a root: kept, with everything it reaches. */
+static int keep_recent(void *ctx, const dits_id *id, const dits_odb_loc *loc)
+{
+	gc_recent_ctx *g = ctx;
+	if (loc->pack != g->pack)
+		return 0;
+	switch (loc->type) {
+	case DITS_OBJ_COMMIT: return walk_commit(g->w, id, "recent commit");
+	case DITS_OBJ_TREE: return walk_tree(g->w, id, "", 0);
+	case DITS_OBJ_MANIFEST: return walk_manifest(g->w, id, "recent manifest");
+	default: {
+		int a = dits_idset_add(&g->w->seen, id);
+		return a < 0 ? a : 0;
+	}
+	}
+}
+
+/* The repository's top-level temporary files (atomic writes) no one holds and older than cutoff. */
+static void remove_old_tmp(const char *dir, int64_t cutoff_ns, uint64_t *count)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strstr(e->d_name, ".tmp-"))
+			continue;
+		char *p = dits_path_join(dir, e->d_name);
+		int64_t m = p ? dits_file_mtime_ns(p) : -1;
+		if (m >= 0 && m <= cutoff_ns && !dits_odb_file_in_use(p) && unlink(p) == 0)
+			(*count)++;
+		free(p);
+	}
+	closedir(d);
+}
+
+int dits_gc(dits_repo *r, const char *prune, dits_gc_result *res)
 {
 	memset(res, 0, sizeof *res);
-	int rc = dits_repo_lock(r);
+	int64_t grace_s;
+	int rc = gc_grace(r, prune, &grace_s);
 	if (rc)
 		return rc;
+	if ((rc = dits_repo_lock(r)))
+		return rc;
+	/* Everything written after cutoff is in the grace period: uploads whose
+	 * ref update has not landed yet, temporary packs still being received. */
+	int64_t now = realtime_ns();
+	int64_t cutoff = grace_s >= now / 1000000000 ? INT64_MIN : now - grace_s * 1000000000;
+	res->grace_seconds = grace_s;
 	walker w = { 0 };
 	w.r = r;
 	w.check_chunks = true;
@@ -424,6 +541,18 @@ int dits_gc(dits_repo *r, dits_gc_result *res)
 		rc = dits_error_set(DITS_ECORRUPT, "gc stopped: the repository has %ld problem(s); run dits fsck",
 		                    w.problems);
 	size_t np = dits_odb_pack_count(r->odb);
+	int64_t newest_rewritten = INT64_MIN;
+	for (size_t i = 0; i < np && !rc; i++) {
+		if (dits_odb_pack_mtime_ns(r->odb, i) <= cutoff)
+			continue;
+		/* What a recent record reaches may be incomplete (an upload still in
+		 * flight): that is not a problem of the repository. */
+		long problems = w.problems;
+		gc_recent_ctx g = { &w, i };
+		rc = dits_odb_foreach(r->odb, keep_recent, &g);
+		w.problems = problems;
+		res->recent_packs++;
+	}
 	res->packs_before = np;
 	bool *rewrite = calloc(np ? np : 1, sizeof *rewrite);
 	if (!rc && !rewrite)
@@ -434,6 +563,9 @@ int dits_gc(dits_repo *r, dits_gc_result *res)
 		dits_odb_foreach(r->odb, count_live, &g);
 		if (g.dead_n) {
 			rewrite[i] = true;
+			int64_t m = dits_odb_pack_mtime_ns(r->odb, i);
+			if (m > newest_rewritten)
+				newest_rewritten = m;
 			nrewrite++;
 			res->removed_objects += g.dead_n;
 			res->removed_bytes += g.dead_bytes;
@@ -458,6 +590,13 @@ int dits_gc(dits_repo *r, dits_gc_result *res)
 				rc = dits_error_set(DITS_ENOMEM, "out of memory");
 		if (!rc)
 			rc = dits_pack_writer_finish(g.w);
+		/* The copies are as old as the records they copy: a gc must not give
+		 * them a new grace period. */
+		if (!rc && dits_odb_pack_count(r->odb) > np && newest_rewritten > 0) {
+			struct timespec ts[2] = { { 0, UTIME_OMIT },
+			                          { newest_rewritten / 1000000000, newest_rewritten % 1000000000 } };
+			utimensat(AT_FDCWD, dits_odb_pack_path(r->odb, np), ts, 0);
+		}
 		dits_pack_writer_free(g.w);
 		dits_buf_free(&g.buf);
 		/* The live copies are durable: now the old packs can go, index first. */
@@ -478,9 +617,8 @@ int dits_gc(dits_repo *r, dits_gc_result *res)
 		res->packs_after = np;
 	}
 	if (!rc) {
-		scan_leftovers(dits_odb_dir(r->odb), "tmp-", NULL, NULL, NULL, true, &res->leftovers);
-		scan_orphan_packs(r, NULL, NULL, true, &res->leftovers);
-		scan_leftovers(r->dir, ".tmp-", NULL, NULL, NULL, true, &res->leftovers);
+		res->leftovers += dits_odb_remove_old_leftovers(r->odb, cutoff);
+		remove_old_tmp(r->dir, cutoff, &res->leftovers);
 	}
 	for (size_t i = 0; doomed && i < np; i++)
 		free(doomed[i]);

@@ -30,11 +30,30 @@ long dits_fsck_partial(dits_repo *r, dits_report_fn problem, dits_report_fn note
 
 typedef struct dits_gc_result {
 	uint64_t removed_objects, removed_bytes, kept_objects, packs_before, packs_after;
-	uint64_t leftovers; /* temporary files removed */
+	uint64_t leftovers;    /* temporary files removed */
+	uint64_t recent_packs; /* packs inside the grace period, kept whole as roots */
+	int64_t grace_seconds;
 } dits_gc_result;
 
-/* Removes what refs, HEAD and the index cannot reach. */
-int dits_gc(dits_repo *r, dits_gc_result *res);
+/* gc.pruneExpire when unset: like git's gc.pruneExpire. */
+#define DITS_GC_PRUNE_EXPIRE_DEFAULT "2.weeks.ago"
+
+/*
+ * Parses an expiry: "now" (0), "never", or N with a unit (s, m/min, h, d, w
+ * or their English words), optionally joined by '.' or ' ' and followed by
+ * "ago": 2.weeks.ago, 3d, 12h, 3600.
+ */
+int dits_parse_expire(const char *s, int64_t *grace_s);
+
+/*
+ * Removes what refs, HEAD and the index cannot reach, except what is in its
+ * grace period: every record of a pack written within the grace (and all it
+ * reaches) is kept, and temporary packs and index-less packs modified within
+ * the grace, or locked by their writer, are not deleted. The grace is prune
+ * ("now", "2.weeks.ago"...) or, when prune is NULL, the config key
+ * gc.pruneExpire, else DITS_GC_PRUNE_EXPIRE_DEFAULT.
+ */
+int dits_gc(dits_repo *r, const char *prune, dits_gc_result *res);
 
 typedef struct dits_stats {
 	uint64_t logical_bytes;  /* every committed version of every file, counted in full */

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -74,6 +75,80 @@ static void pack_close(pack *p)
 	free(p->idx_path);
 	memset(p, 0, sizeof *p);
 	p->fd = -1;
+}
+
+/* The pack's own header: magic, version, and room for the records the index lists. */
+static int pack_check_header(const pack *p)
+{
+	uint8_t hdr[DITS_PACK_HEADER_LEN];
+	if (p->size < DITS_PACK_HEADER_LEN)
+		return dits_error_set(DITS_ECORRUPT, "%s: pack is shorter than its header", p->pack_path);
+	if (p->data)
+		memcpy(hdr, p->data, sizeof hdr);
+	else {
+		int rc = dits_pread_all(p->fd, hdr, sizeof hdr, 0, p->pack_path);
+		if (rc)
+			return rc;
+	}
+	if (memcmp(hdr, PACK_MAGIC, 8) != 0)
+		return dits_error_set(DITS_ECORRUPT, "%s: not a dits pack", p->pack_path);
+	uint32_t version = dits_get_le32(hdr + 8);
+	if (version != 1)
+		return dits_error_set(DITS_EVERSION, "%s: pack version %u is newer than this dits supports (1)",
+		                      p->pack_path, version);
+	if (p->count > (p->size - DITS_PACK_HEADER_LEN) / DITS_PACK_RECORD_HEADER_LEN)
+		return dits_error_set(DITS_ECORRUPT, "%s: index lists %llu records, more than its pack of %llu bytes can hold",
+		                      p->idx_path, (unsigned long long)p->count, (unsigned long long)p->size);
+	return 0;
+}
+
+/*
+ * One pass over the index, so that lookups may trust it: the fan-out rises
+ * and ends at the count, ids are strictly increasing (binary search) and each
+ * sits in its fan-out bucket, every entry has a known type, a length a record
+ * may have, and an offset after the pack header and its record header.
+ * Whether a record lies inside the pack is checked when it is read
+ * (check_bounds): a pack cut short loses the records past the cut, not all.
+ */
+static int idx_check(const pack *p)
+{
+	uint32_t fan[256];
+	uint32_t prev = 0;
+	for (unsigned b = 0; b < 256; b++) {
+		fan[b] = dits_get_le32(p->fanout + b * 4);
+		if (fan[b] < prev)
+			return dits_error_set(DITS_ECORRUPT, "%s: pack index fan-out decreases at byte %02x",
+			                      p->idx_path, b);
+		prev = fan[b];
+	}
+	if (prev != p->count)
+		return dits_error_set(DITS_ECORRUPT, "%s: pack index fan-out ends at %u but the index lists %llu records",
+		                      p->idx_path, prev, (unsigned long long)p->count);
+	const uint8_t *e = p->entries;
+	unsigned bucket = 0;
+	for (uint64_t i = 0; i < p->count; i++, e += IDX_ENTRY_LEN) {
+		if (i > 0 && memcmp(e - IDX_ENTRY_LEN, e, DITS_ID_LEN) >= 0)
+			return dits_error_set(DITS_ECORRUPT, "%s: pack index entry %llu is not in id order",
+			                      p->idx_path, (unsigned long long)i);
+		/* Sorted ids have non-decreasing first bytes: the bucket only moves on. */
+		while (bucket < 255 && fan[bucket] <= i)
+			bucket++;
+		if (e[0] != bucket)
+			return dits_error_set(DITS_ECORRUPT, "%s: pack index entry %llu lies outside its fan-out bucket",
+			                      p->idx_path, (unsigned long long)i);
+		uint64_t off = dits_get_le64(e + 32);
+		uint32_t len = dits_get_le32(e + 40);
+		if (e[44] < DITS_OBJ_CHUNK || e[44] > DITS_OBJ_COMMIT)
+			return dits_error_set(DITS_ECORRUPT, "%s: pack index entry %llu has unknown type %u",
+			                      p->idx_path, (unsigned long long)i, e[44]);
+		if (len > DITS_OBJECT_MAX)
+			return dits_error_set(DITS_ECORRUPT, "%s: pack index entry %llu is %u bytes long, more than a record may be",
+			                      p->idx_path, (unsigned long long)i, len);
+		if (off < DITS_PACK_HEADER_LEN + DITS_PACK_RECORD_HEADER_LEN)
+			return dits_error_set(DITS_ECORRUPT, "%s: pack index entry %llu points into the pack header",
+			                      p->idx_path, (unsigned long long)i);
+	}
+	return 0;
 }
 
 static int pack_load(pack *p, const char *dir, const char *idx_name)
@@ -142,10 +217,6 @@ static int pack_load(pack *p, const char *dir, const char *idx_name)
 	}
 	p->fanout = p->map + IDX_HEADER_LEN;
 	p->entries = p->fanout + IDX_FANOUT_LEN;
-	if (dits_get_le32(p->fanout + 255 * 4) != p->count) {
-		rc = dits_error_set(DITS_ECORRUPT, "%s: pack index fanout is inconsistent", p->idx_path);
-		goto fail;
-	}
 	p->fd = open(p->pack_path, O_RDONLY | O_CLOEXEC);
 	if (p->fd < 0) {
 		rc = dits_error_errno("%s: pack file for index", p->pack_path);
@@ -162,6 +233,8 @@ static int pack_load(pack *p, const char *dir, const char *idx_name)
 		if (d != MAP_FAILED)
 			p->data = d;
 	}
+	if ((rc = pack_check_header(p)) || (rc = idx_check(p)))
+		goto fail;
 	return 0;
 fail:
 	pack_close(p);
@@ -307,12 +380,24 @@ bool dits_odb_exists(dits_odb *db, const dits_id *id)
 /* The record must lie inside its pack. */
 static int check_bounds(const pack *p, const dits_odb_loc *loc, const dits_id *id)
 {
-	if (loc->offset + loc->length <= p->size)
+	if (loc->offset <= p->size && loc->length <= p->size - loc->offset)
 		return 0;
 	char hex[DITS_ID_HEXLEN + 1];
 	dits_id_hex(hex, id);
 	return dits_error_set(DITS_ECORRUPT, "%s: %s %s lies past the end of the pack", p->pack_path,
 	                      dits_otype_name(loc->type), hex);
+}
+
+/* The record header in front of a mapped payload must repeat the index entry. */
+static int check_record_header(const pack *p, const dits_odb_loc *loc, const dits_id *id)
+{
+	const uint8_t *h = p->data + loc->offset - DITS_PACK_RECORD_HEADER_LEN;
+	if (h[0] == loc->type && dits_get_le32(h + 4) == loc->length && !memcmp(h + 8, id->b, DITS_ID_LEN))
+		return 0;
+	char hex[DITS_ID_HEXLEN + 1];
+	dits_id_hex(hex, id);
+	return dits_error_set(DITS_ECORRUPT, "%s: the record header of %s %s does not match the pack index",
+	                      p->pack_path, dits_otype_name(loc->type), hex);
 }
 
 /* The payload must hash to the id it is stored under. */
@@ -337,7 +422,7 @@ int dits_odb_verify_at(dits_odb *db, const dits_odb_loc *loc, const dits_id *id,
 	if (!p->data)
 		return DITS_ENOTFOUND; /* not mapped: the caller reads and verifies instead */
 	const uint8_t *start = p->data + loc->offset;
-	if ((rc = check_hash(p, loc, id, start)))
+	if ((rc = check_record_header(p, loc, id)) || (rc = check_hash(p, loc, id, start)))
 		return rc;
 	*data_out = start;
 	return 0;
@@ -356,6 +441,8 @@ int dits_odb_read_at(dits_odb *db, const dits_odb_loc *loc, const dits_id *id, v
 {
 	const pack *p = &db->packs[loc->pack];
 	int rc = check_bounds(p, loc, id);
+	if (!rc && p->data)
+		rc = check_record_header(p, loc, id);
 	if (!rc)
 		rc = dits_pread_all(p->fd, buf, loc->length, loc->offset, p->pack_path);
 	if (!rc)
@@ -570,6 +657,53 @@ size_t dits_odb_verify_pack(dits_odb *db, size_t pi, dits_odb_report_fn report, 
 	return problems;
 }
 
+bool dits_odb_file_in_use(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+	if (fd < 0)
+		return false;
+	bool busy = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
+int64_t dits_file_mtime_ns(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return -1;
+	return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+int64_t dits_odb_pack_mtime_ns(const dits_odb *db, size_t i)
+{
+	return dits_file_mtime_ns(db->packs[i].pack_path);
+}
+
+/* A leftover: a temporary file, or a pack that has no index (never became visible). */
+static bool is_leftover_name(const dits_odb *db, const char *n, bool *temporary)
+{
+	size_t l = strlen(n);
+	*temporary = !strncmp(n, "tmp-", 4) || strstr(n, ".tmp-");
+	if (*temporary)
+		return true;
+	if (l > 10 && !strncmp(n, "pack-", 5) && !strcmp(n + l - 5, ".pack")) {
+		char *idx = dits_strfmt("%s/%.*s.idx", db->dir, (int)(l - 5), n);
+		struct stat st;
+		bool orphan = idx && stat(idx, &st) < 0 && errno == ENOENT;
+		free(idx);
+		return orphan;
+	}
+	return false;
+}
+
+/*
+ * Writers hold a lock (flock) on their temporary pack from its creation until
+ * its index is in place, so a leftover that is locked is being written, on
+ * this host or another, and is never touched. Otherwise at lock time: a
+ * temporary file goes when the process named in it is gone; a pack without
+ * its index goes (its writer finishes only under the repository lock).
+ */
 void dits_odb_remove_leftovers(dits_odb *db)
 {
 	DIR *d = opendir(db->dir);
@@ -578,25 +712,38 @@ void dits_odb_remove_leftovers(dits_odb *db)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		const char *n = e->d_name;
-		size_t l = strlen(n);
-		bool stale = (!strncmp(n, "tmp-", 4) && !dits_tmp_owner_alive(n, "tmp-")) ||
-		             (strstr(n, ".tmp-") && !dits_tmp_owner_alive(n, ".tmp-"));
-		/* Packs are renamed into place only under the lock, so a pack
-		 * without its index now belongs to a writer that died. */
-		if (!stale && l > 10 && !strncmp(n, "pack-", 5) && !strcmp(n + l - 5, ".pack")) {
-			char *idx = dits_strfmt("%s/%.*s.idx", db->dir, (int)(l - 5), n);
-			struct stat st;
-			stale = idx && stat(idx, &st) < 0 && errno == ENOENT;
-			free(idx);
-		}
-		if (!stale)
+		bool temporary;
+		if (!is_leftover_name(db, n, &temporary))
+			continue;
+		if (temporary && (dits_tmp_owner_alive(n, strncmp(n, "tmp-", 4) ? ".tmp-" : "tmp-")))
 			continue;
 		char *p = dits_path_join(db->dir, n);
-		if (p)
+		if (p && !dits_odb_file_in_use(p))
 			unlink(p);
 		free(p);
 	}
 	closedir(d);
+}
+
+uint64_t dits_odb_remove_old_leftovers(dits_odb *db, int64_t cutoff_ns)
+{
+	DIR *d = opendir(db->dir);
+	if (!d)
+		return 0;
+	uint64_t removed = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		bool temporary;
+		if (!is_leftover_name(db, e->d_name, &temporary))
+			continue;
+		char *p = dits_path_join(db->dir, e->d_name);
+		int64_t m = p ? dits_file_mtime_ns(p) : -1;
+		if (m >= 0 && m <= cutoff_ns && !dits_odb_file_in_use(p) && unlink(p) == 0)
+			removed++;
+		free(p);
+	}
+	closedir(d);
+	return removed;
 }
 
 /* ---- writer -------------------------------------------------------- */
@@ -871,6 +1018,9 @@ int dits_pack_writer_put(dits_pack_writer *w, int type, const dits_id *id,
 			w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (w->fd < 0)
 			return dits_error_errno("%s", w->tmp_path);
+		/* Held until the index is in place: cleaners leave a locked pack alone. */
+		if (flock(w->fd, LOCK_EX | LOCK_NB) < 0)
+			return dits_error_errno("%s: lock failed", w->tmp_path);
 		uint8_t hdr[DITS_PACK_HEADER_LEN] = { 0 };
 		memcpy(hdr, PACK_MAGIC, 8);
 		dits_put_le32(hdr + 8, 1);
@@ -979,9 +1129,8 @@ int dits_pack_writer_finish(dits_pack_writer *w)
 		rc = dits_error_set(DITS_ENOMEM, "out of memory");
 		goto out;
 	}
-	close(w->fd);
-	w->fd = -1;
-	/* Pack first: an index must never name a pack that is not there. */
+	/* Pack first: an index must never name a pack that is not there. The
+	 * descriptor (and its lock) stays open until the index is written. */
 	if (rename(w->tmp_path, pack_path) < 0) {
 		rc = dits_error_errno("%s: rename failed", pack_path);
 		goto out;
@@ -989,8 +1138,13 @@ int dits_pack_writer_finish(dits_pack_writer *w)
 	rc = dits_atomic_write(idx_path, idx.data, idx.len);
 	if (rc) {
 		unlink(pack_path);
+		close(w->fd);
+		w->fd = -1;
+		w->finished = true; /* nothing left under the temporary name */
 		goto out;
 	}
+	close(w->fd);
+	w->fd = -1;
 	w->finished = true;
 	rc = odb_add_pack(w->db, idx_name);
 out:

@@ -101,11 +101,25 @@ size_t dits_odb_verify_pack(dits_odb *db, size_t i, dits_odb_report_fn report, v
 
 /*
  * Deletes what interrupted writers left in the pack directory: temporary
- * packs and indexes of processes that no longer run, and packs that never
- * got their index. Call it holding the repository lock: packs are finished
- * (renamed into place) only under that lock.
+ * files of processes that no longer run, and packs that never got their
+ * index. A writer holds a lock (flock) on its temporary pack from creation
+ * until its index is in place; a locked file is never deleted. Call it
+ * holding the repository lock: packs are finished (renamed into place) only
+ * under that lock.
  */
 void dits_odb_remove_leftovers(dits_odb *db);
+/*
+ * gc's variant: deletes temporary files and index-less packs last modified
+ * at or before cutoff_ns (CLOCK_REALTIME nanoseconds) that no writer holds
+ * locked, whatever process they name. Returns the number deleted.
+ */
+uint64_t dits_odb_remove_old_leftovers(dits_odb *db, int64_t cutoff_ns);
+/* True when some process holds a lock (flock) on path: a writer is at work. */
+bool dits_odb_file_in_use(const char *path);
+/* Modification time in CLOCK_REALTIME nanoseconds, -1 when path cannot be read. */
+int64_t dits_file_mtime_ns(const char *path);
+/* The .pack file's modification time: when its newest record was written. */
+int64_t dits_odb_pack_mtime_ns(const dits_odb *db, size_t i);
 
 /* ---- writing ------------------------------------------------------ */
 

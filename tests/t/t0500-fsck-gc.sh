@@ -198,7 +198,7 @@ test_expect_success 'add a file, then rm --cached it without committing' '
 
 test_expect_success 'gc removes its chunks' '
 	cd lib &&
-	dits gc >../out &&
+	dits gc --prune=now >../out &&
 	assert_ge "$(gc_objects ../out)" 1 "objects removed" &&
 	assert_ge "$(gc_bytes ../out)" $((2 * MiB)) "bytes removed" &&
 	dits stats --json >../s2.json &&
@@ -228,7 +228,7 @@ test_expect_success 'gc keeps what only the index refers to (staged, uncommitted
 	gen_data staged.mov $((1 * MiB)) gc-staged &&
 	cp staged.mov ../staged.ref &&
 	dits add staged.mov >/dev/null &&
-	dits gc >/dev/null &&
+	dits gc --prune=now >/dev/null &&
 	dits fsck >../out &&
 	assert_eq ok "$(cat ../out)" &&
 	dits commit -m staged >/dev/null &&
@@ -249,7 +249,7 @@ test_expect_success 'gc keeps a commit only a tag refers to, and one only HEAD r
 	dits add head-only.mov >/dev/null &&
 	dits commit -m "detached, HEAD only" >/dev/null &&
 	sums_of . >../sums.head-only &&
-	dits gc >/dev/null &&
+	dits gc --prune=now >/dev/null &&
 	dits fsck >../out &&
 	assert_eq ok "$(cat ../out)" &&
 	rm -f tagged.mov head-only.mov &&
@@ -264,7 +264,7 @@ test_expect_success 'gc keeps a commit only a tag refers to, and one only HEAD r
 
 test_expect_success 'leaving the detached HEAD-only commit: gc removes it, about 500000 bytes' '
 	cd lib &&
-	dits gc >../out &&
+	dits gc --prune=now >../out &&
 	assert_ge "$(gc_objects ../out)" 1 "objects removed" &&
 	assert_ge "$(gc_bytes ../out)" 480000 "bytes removed" &&
 	assert_le "$(gc_bytes ../out)" 600000 "bytes removed"
@@ -272,11 +272,124 @@ test_expect_success 'leaving the detached HEAD-only commit: gc removes it, about
 
 test_expect_success 'a second gc removes nothing' '
 	cd lib &&
-	dits gc >../out &&
+	dits gc --prune=now >../out &&
 	assert_eq 0 "$(gc_objects ../out)" "objects removed" &&
 	assert_eq 0 "$(gc_bytes ../out)" "bytes removed" &&
 	dits fsck >../out &&
 	assert_eq ok "$(cat ../out)"
+'
+
+# ---- gc grace period -------------------------------------------------------
+# Uploads land in a temporary pack, then a finished pack, and only then does
+# a ref update make them reachable. gc keeps anything written within
+# gc.pruneExpire (2 weeks unless set); --prune=now drops it.
+
+test_expect_success 'setup: a fresh unreferenced pack and a temporary pack of a live writer' '
+	dits init grace >/dev/null &&
+	cd grace &&
+	gen_data kept.mov 300000 grace-kept &&
+	dits add kept.mov >/dev/null &&
+	dits commit -m kept >/dev/null &&
+	gen_data kept.mov 700000 grace-fresh &&
+	dits add kept.mov >/dev/null &&
+	dits checkout HEAD -- kept.mov >/dev/null &&
+	printf "DITSPACK partial upload" >.dits/objects/pack/tmp-$$-0x1.pack &&
+	ls .dits/objects/pack >../packs.before &&
+	assert_ge "$(grep -c "^pack-.*\.pack$" ../packs.before)" 2 "packs"
+'
+
+test_expect_success 'gc keeps both: they are inside the grace period' '
+	cd grace &&
+	dits gc >../out &&
+	assert_eq 0 "$(gc_objects ../out)" "objects removed" &&
+	ls .dits/objects/pack >../packs.after &&
+	assert_files_eq ../packs.before ../packs.after &&
+	dits fsck >../out &&
+	assert_eq ok "$(cat ../out)"
+'
+
+test_expect_success 'gc --prune=now removes the fresh objects and the temporary pack' '
+	cd grace &&
+	dits gc --prune=now >../out &&
+	assert_ge "$(gc_objects ../out)" 1 "objects removed" &&
+	assert_ge "$(gc_bytes ../out)" 600000 "bytes removed" &&
+	assert_missing .dits/objects/pack/tmp-$$-0x1.pack &&
+	dits fsck >../out &&
+	assert_eq ok "$(cat ../out)" &&
+	rm -f kept.mov &&
+	dits checkout HEAD -- kept.mov >/dev/null &&
+	gen_data ../kept.v1 300000 grace-kept &&
+	cmp ../kept.v1 kept.mov
+'
+
+test_expect_success 'a temporary pack locked by its writer survives even --prune=now' '
+	cd grace &&
+	tmp=.dits/objects/pack/tmp-999999999-0x2.pack &&
+	printf "DITSPACK" >$tmp &&
+	flock $tmp "$DITS" gc --prune=now >../out &&
+	assert_exists $tmp &&
+	dits gc --prune=now >../out &&
+	assert_missing $tmp
+'
+
+test_expect_success 'gc.pruneExpire sets the grace; a bad value is one line naming the key' '
+	cd grace &&
+	gen_data kept.mov 500000 grace-fresh-2 &&
+	dits add kept.mov >/dev/null &&
+	dits checkout HEAD -- kept.mov >/dev/null &&
+	dits config gc.pruneExpire 1.hour.ago &&
+	dits gc >../out &&
+	assert_eq 0 "$(gc_objects ../out)" "objects removed" &&
+	dits config gc.pruneExpire soon &&
+	test_expect_code 1 dits gc >../out 2>../err &&
+	assert_one_line_error ../err gc.pruneExpire soon &&
+	test_expect_code 1 dits gc --prune=yesterday >../out 2>../err &&
+	assert_one_line_error ../err yesterday &&
+	dits config gc.pruneExpire now &&
+	dits gc >../out &&
+	assert_ge "$(gc_objects ../out)" 1 "objects removed"
+'
+
+# ---- crafted pack index ----------------------------------------------------
+# An index whose checksum is right but whose fan-out points past its
+# entries: every command refuses the repository with one line naming the
+# index, never a crash.
+
+test_expect_success 'setup: a pack index with fan-out beyond its count, checksum recomputed' '
+	dits init crafted >/dev/null &&
+	cd crafted &&
+	gen_data a.mov 200000 crafted-a &&
+	dits add a.mov >/dev/null &&
+	dits commit -m a >/dev/null &&
+	idx=$(ls .dits/objects/pack/*.idx | head -n 1) &&
+	size=$(file_size "$idx") &&
+	head -c 24 "$idx" >../body &&
+	i=0 &&
+	while [ $i -lt 255 ]; do printf "\377\377\377\377" >>../body || return 1; i=$((i + 1)); done &&
+	tail -c +1045 "$idx" | head -c $((size - 1044 - 32)) >>../body &&
+	cp ../body ../craft &&
+	b3sum --raw ../body >>../craft &&
+	assert_eq "$size" "$(file_size ../craft)" "crafted index size" &&
+	rm -f "$idx" &&
+	cp ../craft "$idx" &&
+	basename "$idx" >../idx.name
+'
+
+test_expect_failure_exit 'fsck on it exits 1' 1 '
+	cd crafted &&
+	dits fsck >../out 2>../err
+'
+
+test_expect_success '... with one line naming the index and the fan-out' '
+	assert_one_line_error err "$(cat idx.name)" fan-out
+'
+
+test_expect_success 'status, log, checkout and gc fail cleanly: exit 1, one line naming the index' '
+	cd crafted &&
+	for c in status log "checkout HEAD" "ls-files" gc; do
+		test_expect_code 1 dits $c >../out 2>../err &&
+		assert_one_line_error ../err "$(cat ../idx.name)" || return 1
+	done
 '
 
 test_done

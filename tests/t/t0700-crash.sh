@@ -160,7 +160,7 @@ make_garbage () {
 test_expect_success 'calibrate: time a gc that has garbage to remove' '
 	make_garbage 100 &&
 	t0=$(now_ms) &&
-	dits gc >../out &&
+	dits gc --prune=now >../out &&
 	t1=$(now_ms) &&
 	gc_ms=$((t1 - t0)) &&
 	say "gc took $gc_ms ms: $(cat ../out)" &&
@@ -175,7 +175,7 @@ while [ $g -lt "$GC_ROUNDS" ]; do
 	d=$(delay_for $g $GC_ROUNDS $gc_max)
 	test_expect_success "gc round $((g + 1)): kill -9 during gc after ${d}s: fsck ok, baseline and HEAD intact" '
 		make_garbage $((101 + g)) &&
-		kill_after $d "$DITS" gc &&
+		kill_after $d "$DITS" gc --prune=now &&
 		verify_after_kill &&
 		rm -rf big.mov many &&
 		dits checkout HEAD -- big.mov many >/dev/null &&
@@ -186,7 +186,7 @@ while [ $g -lt "$GC_ROUNDS" ]; do
 done
 
 test_expect_success 'after the killed gcs, a full gc completes' '
-	dits gc >../out &&
+	dits gc --prune=now >../out &&
 	assert_match "^removed [0-9]+ objects?, " "$(cat ../out)"
 '
 

@@ -6,6 +6,8 @@
 #include "hash.h"
 #include "odb.h"
 
+#include <sys/file.h>
+
 #include "check.h"
 #include "util.h"
 
@@ -548,6 +550,187 @@ static void test_corrupt_idx(const char *base)
 	free(dir);
 }
 
+/* Writes idx with its checksum recomputed, opens the store, expects rc and a message naming name. */
+static void expect_crafted(const char *dir, const char *idx_path, uint8_t *idx, size_t len, int rc,
+                           const char *name, const char *what)
+{
+	if (len >= 32)
+		dits_hash_buf((dits_id *)(void *)(idx + len - 32), idx, len - 32);
+	REQUIRE(util_write_file(idx_path, idx, len) == 0);
+	dits_odb *db = NULL;
+	int got = dits_odb_open(&db, dir);
+	if (got != rc)
+		fprintf(stderr, "  %s: rc %d, want %d (%s)\n", what, got, rc, dits_error_last());
+	CHECK_RC(got, rc);
+	CHECK(db == NULL);
+	CHECK(strstr(dits_error_last(), name) != NULL);
+	dits_odb_free(db);
+}
+
+/* Indexes whose checksum is right but whose structure lies: each is refused at open. */
+static void test_crafted_idx(const char *base)
+{
+	char *dir = join(base, "crafted");
+	dits_odb *db = NULL;
+	CHECK_RC(dits_odb_open(&db, dir), 0);
+	REQUIRE(db != NULL);
+	dits_pack_writer *w;
+	CHECK_RC(dits_pack_writer_new(&w, db), 0);
+	for (size_t i = 1; i < 6; i++)
+		CHECK_RC(dits_pack_writer_put(w, recs[i].type, &recs[i].id, recs[i].data, recs[i].len, NULL), 0);
+	CHECK_RC(dits_pack_writer_finish(w), 0);
+	dits_pack_writer_free(w);
+	char *pack_path = strdup(dits_odb_pack_path(db, 0));
+	char *idx_path = strdup(pack_path);
+	REQUIRE(idx_path != NULL && pack_path != NULL);
+	strcpy(idx_path + strlen(idx_path) - 5, ".idx");
+	dits_odb_free(db);
+	size_t len = 0;
+	uint8_t *orig = util_read_file(idx_path, &len);
+	REQUIRE(orig != NULL);
+	const size_t n = 5, fan = 24, ent = 24 + 1024;
+	CHECK_EQ_U64(len, ent + n * 48 + 32);
+	uint8_t *c = malloc(len + 4096);
+	REQUIRE(c != NULL);
+
+	/* The untouched bytes with a recomputed checksum open. */
+	memcpy(c, orig, len);
+	dits_hash_buf((dits_id *)(void *)(c + len - 32), c, len - 32);
+	REQUIRE(memcmp(c, orig, len) == 0);
+
+	/* Fan-out that decreases. */
+	memcpy(c, orig, len);
+	dits_put_le32(c + fan + 10 * 4, 4);
+	dits_put_le32(c + fan + 11 * 4, 0);
+	expect_crafted(dir, idx_path, c, len, DITS_ECORRUPT, idx_path, "decreasing fan-out");
+	/* Fan-out beyond the count (a lookup would read past the entries). */
+	memcpy(c, orig, len);
+	for (int b = 0; b < 255; b++)
+		dits_put_le32(c + fan + b * 4, 0xffffffffu);
+	expect_crafted(dir, idx_path, c, len, DITS_ECORRUPT, idx_path, "fan-out beyond the count");
+	/* Last fan-out entry not the count. */
+	memcpy(c, orig, len);
+	dits_put_le32(c + fan + 255 * 4, (uint32_t)n - 1);
+	expect_crafted(dir, idx_path, c, len, DITS_ECORRUPT, idx_path, "fan-out end");
+	/* Count that does not match the file size, both ways. */
+	memcpy(c, orig, len);
+	dits_put_le64(c + 16, n + 1);
+	expect_crafted(dir, idx_path, c, len, DITS_ECORRUPT, idx_path, "count too large");
+	memcpy(c, orig, len);
+	dits_put_le64(c + 16, UINT64_MAX / 48 + 2); /* overflows count * 48 */
+	expect_crafted(dir, idx_path, c, len, DITS_ECORRUPT, idx_path, "count overflowing");
+	/* Truncated: the checksum is then taken over the shorter file. */
+	for (size_t cut = 0; cut < len; cut += 37) {
+		memcpy(c, orig, len);
+		expect_crafted(dir, idx_path, c, cut, DITS_ECORRUPT, idx_path, "truncated");
+	}
+	/* Unsorted ids: two entries swapped (fan-out still right when they share a bucket,
+	 * otherwise a bucket error: either is refused). */
+	memcpy(c, orig, len);
+	uint8_t tmp[48];
+	memcpy(tmp, c + ent + 48, 48);
+	memcpy(c + ent + 48, c + ent + 2 * 48, 48);
+	memcpy(c + ent + 2 * 48, tmp, 48);
+	expect_crafted(dir, idx_path, c, len, DITS_ECORRUPT, idx_path, "unsorted ids");
+	/* A duplicate id. */
+	memcpy(c, orig, len);
+	memcpy(c + ent + 48, c + ent, 32);
+	expect_crafted(dir, idx_path, c, len, DITS_ECORRUPT, idx_path, "duplicate id");
+	/* An id outside its fan-out bucket. */
+	memcpy(c, orig, len);
+	c[ent + 4 * 48] = 0x00;
+	c[ent + 4 * 48 + 1] = 0x00;
+	expect_crafted(dir, idx_path, c, len, DITS_ECORRUPT, idx_path, "id outside its bucket");
+	/* Unknown type, oversized length, offset into the pack header. */
+	memcpy(c, orig, len);
+	c[ent + 44] = 9;
+	expect_crafted(dir, idx_path, c, len, DITS_ECORRUPT, idx_path, "unknown type");
+	memcpy(c, orig, len);
+	dits_put_le32(c + ent + 40, DITS_OBJECT_MAX + 1);
+	expect_crafted(dir, idx_path, c, len, DITS_ECORRUPT, idx_path, "length above the record limit");
+	memcpy(c, orig, len);
+	dits_put_le64(c + ent + 32, 3);
+	expect_crafted(dir, idx_path, c, len, DITS_ECORRUPT, idx_path, "offset in the pack header");
+	/* More records than the pack can hold: a longer index for a 16-byte pack header. */
+	memcpy(c, orig, len);
+	REQUIRE(util_write_file(idx_path, orig, len) == 0);
+
+	/* Offsets and lengths past the end of the pack: the store opens, that record
+	 * is DITS_ECORRUPT naming the pack, never a read outside it. */
+	dits_buf b = DITS_BUF_INIT;
+	struct stat st;
+	REQUIRE(stat(pack_path, &st) == 0);
+	const uint64_t bad_off[] = { (uint64_t)st.st_size + 1, UINT64_MAX - 3, (uint64_t)st.st_size - 1 };
+	for (size_t k = 0; k < 3; k++) {
+		memcpy(c, orig, len);
+		dits_put_le64(c + ent + 32, bad_off[k]);
+		if (k == 2)
+			dits_put_le32(c + ent + 40, 1000);
+		dits_hash_buf((dits_id *)(void *)(c + len - 32), c, len - 32);
+		REQUIRE(util_write_file(idx_path, c, len) == 0);
+		db = NULL;
+		CHECK_RC(dits_odb_open(&db, dir), 0);
+		REQUIRE(db != NULL);
+		dits_id first;
+		memcpy(first.b, c + ent, 32);
+		CHECK_RC(dits_odb_read(db, &first, &b, NULL), DITS_ECORRUPT);
+		CHECK(strstr(dits_error_last(), pack_path) != NULL);
+		dits_odb_loc loc;
+		CHECK_RC(dits_odb_locate(db, &first, &loc), 0);
+		const uint8_t *data = NULL;
+		CHECK_RC(dits_odb_verify_at(db, &loc, &first, &data), DITS_ECORRUPT);
+		dits_odb_free(db);
+	}
+	/* An entry pointing at another record: the record header gives it away. */
+	memcpy(c, orig, len);
+	memcpy(c + ent + 32, c + ent + 48 + 32, 12);
+	dits_hash_buf((dits_id *)(void *)(c + len - 32), c, len - 32);
+	REQUIRE(util_write_file(idx_path, c, len) == 0);
+	db = NULL;
+	CHECK_RC(dits_odb_open(&db, dir), 0);
+	REQUIRE(db != NULL);
+	dits_id first;
+	memcpy(first.b, c + ent, 32);
+	CHECK_RC(dits_odb_read(db, &first, &b, NULL), DITS_ECORRUPT);
+	CHECK(strstr(dits_error_last(), pack_path) != NULL);
+	dits_odb_free(db);
+
+	/* A pack that is not a dits pack. */
+	REQUIRE(util_write_file(idx_path, orig, len) == 0);
+	size_t plen = 0;
+	uint8_t *porig = util_read_file(pack_path, &plen);
+	REQUIRE(porig != NULL);
+	REQUIRE(util_write_file(pack_path, "NOTAPACK", 8) == 0);
+	db = NULL;
+	CHECK_RC(dits_odb_open(&db, dir), DITS_ECORRUPT);
+	CHECK(strstr(dits_error_last(), pack_path) != NULL);
+	porig[0] ^= 0xff;
+	REQUIRE(util_write_file(pack_path, porig, plen) == 0);
+	db = NULL;
+	CHECK_RC(dits_odb_open(&db, dir), DITS_ECORRUPT);
+	CHECK(strstr(dits_error_last(), pack_path) != NULL);
+	porig[0] ^= 0xff;
+	/* An index listing more records than its pack can hold. */
+	REQUIRE(util_write_file(pack_path, porig, 16 + 40 * 4) == 0);
+	db = NULL;
+	CHECK_RC(dits_odb_open(&db, dir), DITS_ECORRUPT);
+	CHECK(strstr(dits_error_last(), idx_path) != NULL);
+	REQUIRE(util_write_file(pack_path, porig, plen) == 0);
+	db = NULL;
+	CHECK_RC(dits_odb_open(&db, dir), 0);
+	for (size_t i = 1; i < 6; i++)
+		CHECK_RC(dits_odb_read(db, &recs[i].id, &b, NULL), 0);
+	dits_odb_free(db);
+
+	dits_buf_free(&b);
+	free(porig);
+	free(c);
+	free(orig);
+	free(idx_path);
+	free(pack_path);
+	free(dir);
+}
+
 /* Many records in one writer: its hash table grows, the index gets every fanout bucket. */
 static void test_many(const char *base)
 {
@@ -663,8 +846,9 @@ static void test_gc_helpers(const char *base)
 	CHECK_RC(dits_odb_read(db, &recs[1].id, &b, NULL), 0);
 
 	/* Leftovers: temporary files and a pack without an index. */
-	const char *junk[] = { "tmp-1234-0x1.pack", "pack-0123456789abcdef.pack",
-	                       "pack-0123456789abcdef.idx.tmp-99" };
+	/* Owners that cannot be running: above any pid_max. */
+	const char *junk[] = { "tmp-999999999-0x1.pack", "pack-0123456789abcdef.pack",
+	                       "pack-0123456789abcdef.idx.tmp-999999998" };
 	for (size_t i = 0; i < 3; i++) {
 		char *p = join(dir, junk[i]);
 		REQUIRE(util_write_file(p, "junk", 4) == 0);
@@ -673,6 +857,40 @@ static void test_gc_helpers(const char *base)
 	CHECK_EQ_U64(util_count_dir(dir), 7);
 	dits_odb_remove_leftovers(db);
 	CHECK_EQ_U64(util_count_dir(dir), 4); /* the two real packs and their indexes */
+
+	/* A temporary pack of a live process, and one locked by its writer: kept at
+	 * lock time; gc's variant drops the unlocked one only once it is older than
+	 * the cutoff, and never the locked one. */
+	char live[64];
+	snprintf(live, sizeof live, "tmp-%ld-0x2.pack", (long)getpid());
+	char *lp = join(dir, live), *kp = join(dir, "tmp-999999999-0x3.pack"), *op = join(dir, "pack-00ff.pack");
+	REQUIRE(util_write_file(lp, "junk", 4) == 0);
+	REQUIRE(util_write_file(kp, "junk", 4) == 0);
+	REQUIRE(util_write_file(op, "junk", 4) == 0);
+	int kfd = open(kp, O_RDONLY);
+	REQUIRE(kfd >= 0 && flock(kfd, LOCK_EX) == 0);
+	CHECK(dits_odb_file_in_use(kp));
+	CHECK(!dits_odb_file_in_use(lp));
+	int ofd = open(op, O_RDONLY);
+	REQUIRE(ofd >= 0 && flock(ofd, LOCK_EX) == 0);
+	dits_odb_remove_leftovers(db);
+	CHECK_EQ_U64(util_count_dir(dir), 7);
+	int64_t m = dits_file_mtime_ns(lp);
+	CHECK(m > 0);
+	CHECK_EQ_U64(dits_odb_remove_old_leftovers(db, m - 1), 0);
+	CHECK_EQ_U64(util_count_dir(dir), 7);
+	CHECK_EQ_U64(dits_odb_remove_old_leftovers(db, INT64_MAX), 1); /* only the unlocked one */
+	CHECK(access(lp, F_OK) != 0);
+	close(ofd); /* the writer of the index-less pack died: it goes at lock time */
+	dits_odb_remove_leftovers(db);
+	CHECK(access(op, F_OK) != 0);
+	CHECK(access(kp, F_OK) == 0);
+	close(kfd);
+	CHECK_EQ_U64(dits_odb_remove_old_leftovers(db, INT64_MAX), 1);
+	CHECK_EQ_U64(util_count_dir(dir), 4);
+	free(lp);
+	free(kp);
+	free(op);
 	for (size_t i = 0; i < 4; i++)
 		CHECK_RC(dits_odb_read(db, &recs[i].id, &b, NULL), 0);
 	dits_odb_free(db);
@@ -691,6 +909,7 @@ int main(void)
 	test_store(base);
 	test_unfinished_writer(base);
 	test_corrupt_idx(base);
+	test_crafted_idx(base);
 	test_many(base);
 	test_gc_helpers(base);
 	free_records();
