@@ -770,9 +770,13 @@ int cmd_clone(int argc, char **argv)
 	}
 	if (rc) {
 		code = cli_fail();
-		/* A clone that did not finish leaves no repository behind. */
+		/* A clone that did not finish leaves no repository behind: in an
+		 * existing directory, the .dits it made goes (nothing else was
+		 * written when the checkout refused before its first file). */
 		if (r && made_dir)
 			remove_tree(dir);
+		else if (r)
+			remove_tree(r->dir);
 	} else {
 		dits_buf b = DITS_BUF_INIT;
 		char th[DITS_ID_HEXLEN + 1] = "";

@@ -2,9 +2,16 @@
  * checkout: switching the worktree to another commit, and restoring paths.
  *
  * Every conflict is found before the first file is touched, so a refused
- * checkout changes nothing. Each file is written beside its target, fsynced
- * and renamed over it (dits_materialize), so a reader never sees a
+ * checkout changes nothing. Each file is staged in .dits/tmp, fsynced and
+ * renamed over its target (dits_materialize_at), so a reader never sees a
  * half-written file; the index and HEAD move last.
+ *
+ * No write follows a symbolic link out of the worktree: directories are
+ * opened from the worktree root component by component without following
+ * links, and files are created, renamed and removed relative to them. A
+ * path whose leading directory is a symbolic link is refused before the
+ * first change ("DIR: is a symbolic link"); a link where a file goes is
+ * replaced itself (renameat), its target is never written.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,17 +35,53 @@ static void co_advance(void *ctx, uint64_t delta)
 		p->advance(p->ctx, delta);
 }
 
-static int ensure_parent(dits_repo *r, const char *rel)
+int dits_wt_fds_open(dits_repo *r, dits_wt_fds *f)
 {
-	const char *slash = strrchr(rel, '/');
-	if (!slash)
+	f->root = open(r->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f->root < 0) {
+		f->tmp = -1;
+		dits_dircache_init(&f->dir, -1);
+		return dits_error_errno("%s", r->workdir);
+	}
+	/* Staging in .dits/tmp keeps a killed checkout's leftovers out of the
+	 * worktree; without it (or if it is a link) files are staged beside
+	 * their targets. */
+	char *tmp = dits_path_join(r->dir, "tmp");
+	f->tmp = tmp ? open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW) : -1;
+	free(tmp);
+	dits_dircache_init(&f->dir, f->root);
+	return 0;
+}
+
+void dits_wt_fds_close(dits_wt_fds *f)
+{
+	dits_dircache_close(&f->dir);
+	if (f->tmp >= 0)
+		close(f->tmp);
+	if (f->root >= 0)
+		close(f->root);
+	f->tmp = f->root = -1;
+}
+
+int dits_wt_check(dits_wt_fds *f, const char *rel)
+{
+	return dits_check_beneath(f->root, rel);
+}
+
+int dits_wt_unlink(dits_wt_fds *f, const char *rel)
+{
+	int dfd;
+	const char *name;
+	int rc = dits_dircache_parent(&f->dir, rel, false, &dfd, &name);
+	if (rc == DITS_ENOTFOUND) { /* its directory is gone: so is the file */
+		dits_error_clear();
 		return 0;
-	char *dir = strndup(rel, (size_t)(slash - rel));
-	char *abs = dir ? dits_path_join(r->workdir, dir) : NULL;
-	int rc = abs ? dits_mkdir_p(abs, 0755) : dits_error_set(DITS_ENOMEM, "out of memory");
-	free(dir);
-	free(abs);
-	return rc;
+	}
+	if (rc)
+		return rc;
+	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+		return dits_error_errno("%s: cannot remove", rel);
+	return 0;
 }
 
 /*
@@ -46,31 +89,32 @@ static int ensure_parent(dits_repo *r, const char *rel)
  * set, the proxy's bytes go to the master's path and the entry keeps the
  * master's id and size in proxy mode (invariant 4).
  */
-static int materialize_file(dits_repo *r, dits_index *idx, const char *path, uint32_t mode,
+static int materialize_file(dits_repo *r, dits_wt_fds *f, dits_index *idx, const char *path, uint32_t mode,
                             const dits_id *id, uint64_t size, const dits_id *proxy, const dits_progress *p)
 {
 	dits_manifest m;
 	int rc = dits_manifest_read(r->odb, proxy ? proxy : id, &m);
 	if (rc)
 		return dits_error_wrap(rc, "%s", path);
-	char *abs = dits_path_join(r->workdir, path);
 	struct stat st;
-	rc = abs ? ensure_parent(r, path) : dits_error_set(DITS_ENOMEM, "out of memory");
+	int dfd = -1;
+	const char *name = NULL;
+	rc = dits_dircache_parent(&f->dir, path, true, &dfd, &name);
 	if (!rc) {
 		/* A directory where the file goes (left over from another tree). */
 		struct stat cur;
-		if (lstat(abs, &cur) == 0 && S_ISDIR(cur.st_mode) && rmdir(abs) < 0)
+		if (fstatat(dfd, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(cur.st_mode) &&
+		    unlinkat(dfd, name, AT_REMOVEDIR) < 0)
 			rc = dits_error_errno("%s: a directory is in the way", path);
 	}
 	/* Staged inside .dits/tmp, so a killed checkout leaves nothing in the
 	 * worktree; the lock holder of the next command removes it. */
 	static unsigned seq;
-	char *tmp = dits_strfmt("%s/tmp/co-%ld-%u", r->dir, (long)getpid(), seq++);
-	if (!rc && !tmp)
-		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	char tmp[64];
+	snprintf(tmp, sizeof tmp, "co-%ld-%u", (long)getpid(), seq++);
 	if (!rc)
-		rc = dits_materialize(r->odb, &m, abs, tmp, (mode & 0111) ? 0755 : 0644, &st, co_advance, (void *)p);
-	free(tmp);
+		rc = dits_materialize_at(r->odb, &m, dfd, name, path, f->tmp, tmp, (mode & 0111) ? 0755 : 0644, &st,
+		                         co_advance, (void *)p);
 	if (!rc && proxy) {
 		rc = dits_index_set_nostat(idx, path, mode, size, id);
 		if (!rc)
@@ -80,15 +124,8 @@ static int materialize_file(dits_repo *r, dits_index *idx, const char *path, uin
 	}
 	if (p && p->file_done)
 		p->file_done(p->ctx);
-	free(abs);
 	dits_manifest_free(&m);
 	return rc;
-}
-
-static int materialize_entry(dits_repo *r, dits_index *idx, const char *path, uint32_t mode,
-                             const dits_id *id, const dits_progress *p)
-{
-	return materialize_file(r, idx, path, mode, id, 0, NULL, p);
 }
 
 /*
@@ -175,6 +212,10 @@ int dits_checkout_commit_opts(dits_repo *r, const dits_id *commit, const char *b
 	bool idx_loaded = false, has_head = false;
 	dits_id head_id;
 	char *state = NULL;
+	bool *need = NULL;
+	dits_wt_fds f;
+	if ((rc = dits_wt_fds_open(r, &f)))
+		goto out;
 	if ((rc = dits_flat_from_head(r, &head, &has_head, &head_id)))
 		goto out;
 	if ((rc = dits_flat_from_commit(r, commit, &target)))
@@ -238,6 +279,11 @@ int dits_checkout_commit_opts(dits_repo *r, const dits_id *commit, const char *b
 
 	/* Plan: files to write and bytes to move. */
 	uint64_t total = 0, nfiles = 0;
+	need = calloc(target.n ? target.n : 1, sizeof *need);
+	if (!need) {
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < target.n; i++) {
 		const dits_flat_entry *h = dits_flat_find(&head, target.e[i].path);
 		dits_index_entry *e = dits_index_find(&idx, target.e[i].path);
@@ -247,47 +293,46 @@ int dits_checkout_commit_opts(dits_repo *r, const dits_id *commit, const char *b
 			missing = state[k] == 'D';
 		}
 		if (!same_entry(h, &target.e[i]) || !e || missing) {
+			need[i] = true;
 			total += target.e[i].size;
 			nfiles++;
 		}
 	}
+	/* No path written or removed may go through a symbolic link: refused
+	 * here, before the first change. */
+	for (size_t i = 0; i < head.n && !rc; i++)
+		if (!dits_flat_find(&target, head.e[i].path))
+			rc = dits_wt_check(&f, head.e[i].path);
+	for (size_t i = 0; i < target.n && !rc; i++)
+		if (need[i])
+			rc = dits_wt_check(&f, target.e[i].path);
+	if (rc)
+		goto out;
 	/* Removals first: a file may be in the way of a directory. */
 	for (size_t i = 0; i < head.n; i++) {
 		if (dits_flat_find(&target, head.e[i].path))
 			continue;
-		char *abs = dits_path_join(r->workdir, head.e[i].path);
-		if (abs && unlink(abs) < 0 && errno != ENOENT) {
-			rc = dits_error_errno("%s: cannot remove", head.e[i].path);
-			free(abs);
+		if ((rc = dits_wt_unlink(&f, head.e[i].path)))
 			goto out;
-		}
-		free(abs);
 		dits_index_remove(&idx, head.e[i].path);
 	}
+	/* A directory just emptied may be the cached one: reopen from the root. */
+	dits_dircache_close(&f.dir);
 	if (p && p->start)
 		p->start(p->ctx, "checkout", total, nfiles);
 	for (size_t i = 0; i < target.n && !rc; i++) {
 		const dits_flat_entry *t = &target.e[i];
-		const dits_flat_entry *h = dits_flat_find(&head, t->path);
-		dits_index_entry *e = dits_index_find(&idx, t->path);
-		bool missing = false;
-		if (e && state) {
-			/* state was computed on the index before removals; look it up by path */
-			char *abs = dits_path_join(r->workdir, t->path);
-			struct stat st;
-			missing = abs && lstat(abs, &st) < 0;
-			free(abs);
-		}
-		if (same_entry(h, t) && e && !missing)
+		if (!need[i])
 			continue;
 		dits_id proxy;
 		bool use_proxy = db && local_variant(r, db, &t->id, o->proxy_variant, &proxy);
-		rc = materialize_file(r, &idx, t->path, t->mode, &t->id, t->size, use_proxy ? &proxy : NULL, p);
+		rc = materialize_file(r, &f, &idx, t->path, t->mode, &t->id, t->size, use_proxy ? &proxy : NULL, p);
 		if (!rc && o && o->report)
 			o->report(o->ctx, t->path, use_proxy ? DITS_MODE_SWAPPED : DITS_MODE_KEPT_MASTER, NULL);
 	}
 	if (p && p->finish)
 		p->finish(p->ctx);
+	dits_dircache_close(&f.dir);
 	if (rc)
 		goto out;
 	for (size_t i = 0; i < head.n; i++)
@@ -306,9 +351,11 @@ int dits_checkout_commit_opts(dits_repo *r, const dits_id *commit, const char *b
 		rc = dits_head_set_detached(r, commit, msg ? msg : "checkout");
 	free(msg);
 out:
+	dits_wt_fds_close(&f);
 	if (db)
 		dits_metadb_close(db);
 	free(state);
+	free(need);
 	if (idx_loaded)
 		dits_index_free(&idx);
 	dits_flat_free(&head);
@@ -369,14 +416,27 @@ int dits_checkout_paths(dits_repo *r, const dits_id *commit, const char *const *
 				nfiles++;
 				break;
 			}
+	dits_wt_fds f;
+	if (!rc)
+		rc = dits_wt_fds_open(r, &f);
+	else
+		f = (dits_wt_fds){ -1, -1, { -1, NULL, -1 } };
+	/* Every path is checked for links before the first is written. */
+	for (size_t k = 0; !rc && k < src.n; k++)
+		for (size_t i = 0; i < n; i++)
+			if (dits_path_is_under(src.e[k].path, rels[i])) {
+				rc = dits_wt_check(&f, src.e[k].path);
+				break;
+			}
 	if (!rc && p && p->start)
 		p->start(p->ctx, "checkout", total, nfiles);
 	for (size_t k = 0; !rc && k < src.n; k++)
 		for (size_t i = 0; i < n; i++)
 			if (dits_path_is_under(src.e[k].path, rels[i])) {
-				rc = materialize_entry(r, &idx, src.e[k].path, src.e[k].mode, &src.e[k].id, p);
+				rc = materialize_file(r, &f, &idx, src.e[k].path, src.e[k].mode, &src.e[k].id, 0, NULL, p);
 				break;
 			}
+	dits_wt_fds_close(&f);
 	if (p && p->finish)
 		p->finish(p->ctx);
 	if (!rc)

@@ -7,11 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "error.h"
+
+#if defined(__linux__) && defined(SYS_openat2)
+#include <linux/openat2.h>
+#endif
 
 int dits_write_all(int fd, const void *data, size_t len, const char *path)
 {
@@ -196,6 +201,191 @@ bool dits_tmp_owner_alive(const char *name, const char *prefix)
 	if (pid == (long)getpid())
 		return true;
 	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+/* ---- writes beneath the worktree root --------------------------------- */
+
+/* Why the component rel[0..len) (a child of dirfd named comp) cannot be
+ * opened as a directory. */
+static int beneath_fail(int dirfd, const char *comp, const char *rel, size_t len, int err)
+{
+	struct stat st;
+	if ((err == ELOOP || err == ENOTDIR || err == EEXIST) &&
+	    fstatat(dirfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISLNK(st.st_mode))
+			return dits_error_set(DITS_ECONFLICT,
+			                      "%.*s: is a symbolic link; dits does not write through it (remove or move it first)",
+			                      (int)len, rel);
+		if (!S_ISDIR(st.st_mode))
+			return dits_error_set(DITS_ECONFLICT, "%.*s: is not a directory", (int)len, rel);
+	}
+	errno = err;
+	if (err == ENOENT)
+		return dits_error_set(DITS_ENOTFOUND, "%.*s: no such directory", (int)len, rel);
+	return dits_error_errno("%.*s", (int)len, rel);
+}
+
+/* One openat2 call; -1 with errno when it fails, ENOSYS when the kernel (or
+ * a seccomp filter) does not have it. */
+static int open_resolved(int rootfd, const char *rel)
+{
+#if defined(__linux__) && defined(SYS_openat2) && defined(RESOLVE_BENEATH)
+	static int missing; /* set once openat2 is known not to work here */
+	if (!__atomic_load_n(&missing, __ATOMIC_RELAXED)) {
+		struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
+		                        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+		long fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
+		if (fd >= 0)
+			return (int)fd;
+		if (errno != ENOSYS && errno != EPERM && errno != E2BIG && errno != EINVAL)
+			return -1;
+		__atomic_store_n(&missing, 1, __ATOMIC_RELAXED);
+	}
+#else
+	(void)rootfd;
+	(void)rel;
+#endif
+	errno = ENOSYS;
+	return -1;
+}
+
+int dits_open_beneath(int rootfd, const char *rel, bool create, int *out)
+{
+	*out = -1;
+	if (!*rel) {
+		int fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return dits_error_errno("the worktree root");
+		*out = fd;
+		return 0;
+	}
+	/* The common case, every directory there: one call. Anything else
+	 * (missing, a link, no openat2) takes the walk, which names the
+	 * component and creates what is missing. */
+	int fd = open_resolved(rootfd, rel);
+	if (fd >= 0) {
+		*out = fd;
+		return 0;
+	}
+	int cur = rootfd;
+	const char *p = rel;
+	int rc = 0;
+	char comp[256];
+	while (*p) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		size_t upto = (size_t)(p - rel) + n;
+		if (n == 0 || n >= sizeof comp || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.')) {
+			rc = dits_error_set(DITS_EINVALID, "%s: not a path inside the worktree", rel);
+			break;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		int nfd = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (nfd < 0 && errno == ENOENT && create) {
+			if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST) {
+				rc = beneath_fail(cur, comp, rel, upto, errno);
+				break;
+			}
+			nfd = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		}
+		if (nfd < 0) {
+			rc = beneath_fail(cur, comp, rel, upto, errno);
+			break;
+		}
+		if (cur != rootfd)
+			close(cur);
+		cur = nfd;
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	if (rc) {
+		if (cur != rootfd)
+			close(cur);
+		return rc;
+	}
+	*out = cur;
+	return 0;
+}
+
+int dits_check_beneath(int rootfd, const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+	if (!slash)
+		return 0;
+	char *dir = strndup(rel, (size_t)(slash - rel));
+	if (!dir)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	int rc = 0, fd = open_resolved(rootfd, dir);
+	if (fd >= 0) { /* all of them directories */
+		close(fd);
+		free(dir);
+		return 0;
+	}
+	/* Shallowest first: every component before the one looked at is a
+	 * real directory, so fstatat resolves no link on the way. */
+	for (char *s = dir;; s++) {
+		if (*s && *s != '/')
+			continue;
+		char c = *s;
+		*s = '\0';
+		struct stat st;
+		bool stat_ok = fstatat(rootfd, dir, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		if (stat_ok && S_ISLNK(st.st_mode))
+			rc = dits_error_set(DITS_ECONFLICT,
+			                    "%s: is a symbolic link; dits does not write through it (remove or move it first)",
+			                    dir);
+		/* Missing: made later. A file: removed first by a checkout, or
+		 * refused when the write gets there. */
+		bool stop = !stat_ok || !S_ISDIR(st.st_mode);
+		*s = c;
+		if (stop || !c)
+			break;
+	}
+	free(dir);
+	return rc;
+}
+
+void dits_dircache_init(dits_dircache *c, int rootfd)
+{
+	c->rootfd = rootfd;
+	c->rel = NULL;
+	c->fd = -1;
+}
+
+void dits_dircache_close(dits_dircache *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->rel);
+	c->rel = NULL;
+	c->fd = -1;
+}
+
+int dits_dircache_parent(dits_dircache *c, const char *rel, bool create, int *fd, const char **name)
+{
+	const char *slash = strrchr(rel, '/');
+	size_t dl = slash ? (size_t)(slash - rel) : 0;
+	*name = slash ? slash + 1 : rel;
+	if (!**name)
+		return dits_error_set(DITS_EINVALID, "%s: not a file path", rel);
+	if (c->fd >= 0 && strlen(c->rel) == dl && !memcmp(c->rel, rel, dl)) {
+		*fd = c->fd;
+		return 0;
+	}
+	dits_dircache_close(c);
+	char *dir = strndup(rel, dl);
+	if (!dir)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	int rc = dits_open_beneath(c->rootfd, dir, create, &c->fd);
+	if (rc) {
+		free(dir);
+		return rc;
+	}
+	c->rel = dir;
+	*fd = c->fd;
+	return 0;
 }
 
 double dits_now(void)

@@ -815,15 +815,33 @@ static int write_ranges(int out, const block *b, const mat_block *mb, const char
 int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, const char *tmp_path,
                      mode_t mode, struct stat *st_out, dits_progress_fn progress, void *pctx)
 {
-	char *tmp = tmp_path ? strdup(tmp_path) : dits_strfmt("%s.dits-tmp-%ld", path, (long)getpid());
+	return dits_materialize_at(db, m, AT_FDCWD, path, path, tmp_path ? AT_FDCWD : -1, tmp_path, mode,
+	                           st_out, progress, pctx);
+}
+
+int dits_materialize_at(dits_odb *db, const dits_manifest *m, int dirfd, const char *name, const char *path,
+                        int tmpdirfd, const char *tmp_name, mode_t mode, struct stat *st_out,
+                        dits_progress_fn progress, void *pctx)
+{
+	bool beside = tmpdirfd < 0 || !tmp_name;
+	int tdir = beside ? dirfd : tmpdirfd;
+	char *tmp = beside ? dits_strfmt("%s.dits-tmp-%ld", name, (long)getpid()) : strdup(tmp_name);
 	if (!tmp)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
-	/* Large files go around the page cache (see write_packed). */
+	/* Large files go around the page cache (see write_packed). The
+	 * temporary name is made afresh (a leftover of a killed run with this
+	 * pid goes first) and never followed if it is a link. */
 	bool packed = m->size >= DIRECT_MIN, direct = packed;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (direct ? O_DIRECT : 0), mode & 0777);
+	const int oflags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	if (unlinkat(tdir, tmp, 0) < 0 && errno != ENOENT) {
+		int rc = dits_error_errno("%s: cannot remove the stale temporary file %s", path, tmp);
+		free(tmp);
+		return rc;
+	}
+	int fd = openat(tdir, tmp, oflags | (direct ? O_DIRECT : 0), mode & 0777);
 	if (fd < 0 && direct && errno == EINVAL) { /* no direct I/O here (tmpfs) */
 		direct = false;
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 0777);
+		fd = openat(tdir, tmp, oflags, mode & 0777);
 	}
 	if (fd < 0) {
 		int rc = dits_error_errno("%s", path);
@@ -895,8 +913,10 @@ int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, con
 		rc = dits_error_errno("%s: chmod failed", path);
 	if (!rc && fsync(fd) < 0)
 		rc = dits_error_errno("%s: fsync failed", path);
-	if (!rc && rename(tmp, path) < 0) {
-		cross_device = errno == EXDEV && tmp_path;
+	/* renameat replaces the name itself: a link there is replaced, never
+	 * followed. */
+	if (!rc && renameat(tdir, tmp, dirfd, name) < 0) {
+		cross_device = errno == EXDEV && !beside;
 		rc = dits_error_errno("%s: rename failed", path);
 	}
 	/* After the rename: it changes the inode's ctime, which the stat cache compares. */
@@ -909,9 +929,11 @@ out:
 	if (fd >= 0)
 		close(fd);
 	if (rc)
-		unlink(tmp);
+		unlinkat(tdir, tmp, 0);
 	free(tmp);
-	if (cross_device) /* path is on another mount: stage beside it instead */
-		return dits_materialize(db, m, path, NULL, mode, st_out, progress, pctx);
+	if (cross_device) { /* path is on another mount: stage beside it instead */
+		dits_error_clear();
+		return dits_materialize_at(db, m, dirfd, name, path, -1, NULL, mode, st_out, progress, pctx);
+	}
 	return rc;
 }

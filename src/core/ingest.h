@@ -49,4 +49,16 @@ struct stat;
 int dits_materialize(dits_odb *db, const dits_manifest *m, const char *path, const char *tmp_path,
                      mode_t mode, struct stat *st, dits_progress_fn progress, void *pctx);
 
+/*
+ * The same, relative to directory fds, for worktree files: the file is
+ * name in dirfd (path names it in messages); the bytes are staged as
+ * tmp_name in tmpdirfd (tmpdirfd < 0: beside the target in dirfd) and
+ * renamed with renameat, which replaces whatever is at name (a symbolic
+ * link included) without following it. The temporary file is created
+ * with O_EXCL | O_NOFOLLOW.
+ */
+int dits_materialize_at(dits_odb *db, const dits_manifest *m, int dirfd, const char *name, const char *path,
+                        int tmpdirfd, const char *tmp_name, mode_t mode, struct stat *st,
+                        dits_progress_fn progress, void *pctx);
+
 #endif

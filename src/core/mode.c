@@ -10,6 +10,11 @@
  * master. Then each file is written beside its target, fsynced and renamed
  * over it (a reader never sees the path missing or half-written), and the
  * index is written again with the final modes and fresh stat data.
+ *
+ * As in checkout, no write follows a symbolic link: a planned path with a
+ * link among its leading directories is refused before the first index
+ * write, and files are staged and renamed relative to directory fds opened
+ * without following links (checkout.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -143,6 +148,19 @@ int dits_worktree_set_mode(dits_repo *r, const char *const *paths, size_t n, boo
 		plan[nplan++] = s;
 	}
 
+	/* No swap may write through a link: refused before anything changes. */
+	dits_wt_fds f;
+	if ((rc = dits_wt_fds_open(r, &f))) {
+		dits_wt_fds_close(&f);
+		goto out;
+	}
+	for (size_t i = 0; i < nplan && !rc; i++)
+		rc = dits_wt_check(&f, plan[i].path);
+	if (rc) {
+		dits_wt_fds_close(&f);
+		goto out;
+	}
+
 	/* 1. Intent: every file about to change accepts either content. */
 	for (size_t i = 0; i < nplan; i++) {
 		dits_index_entry *e = &idx.e[plan[i].entry];
@@ -155,8 +173,10 @@ int dits_worktree_set_mode(dits_repo *r, const char *const *paths, size_t n, boo
 		e->wt_size = 0;
 		idx.dirty = true;
 	}
-	if (nplan && (rc = dits_index_write(r, &idx)))
+	if (nplan && (rc = dits_index_write(r, &idx))) {
+		dits_wt_fds_close(&f);
 		goto out;
+	}
 
 	/* 2. The swaps. */
 	if (p && p->start)
@@ -169,21 +189,18 @@ int dits_worktree_set_mode(dits_repo *r, const char *const *paths, size_t n, boo
 			dits_error_wrap(rc, "%s", s->path);
 			break;
 		}
-		char *abs = dits_path_join(r->workdir, s->path);
-		char *tmp = dits_strfmt("%s/tmp/mode-%ld-%zu", r->dir, (long)getpid(), i);
-		int old_fd = abs ? open(abs, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+		char tmp[64];
+		snprintf(tmp, sizeof tmp, "mode-%ld-%zu", (long)getpid(), i);
+		int dfd = -1, old_fd = -1;
+		const char *name = NULL;
 		struct stat st;
-		if (!abs || !tmp)
-			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		rc = dits_dircache_parent(&f.dir, s->path, true, &dfd, &name);
 		if (!rc) {
-			const char *slash = strrchr(abs, '/');
-			char *dir = strndup(abs, (size_t)(slash - abs));
-			rc = dir ? dits_mkdir_p(dir, 0755) : DITS_ENOMEM;
-			free(dir);
+			old_fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+			rc = dits_materialize_at(r->odb, &m, dfd, name, s->path, f.tmp, tmp,
+			                         (e->mode & 0111) ? 0755 : 0644, &st, p ? p->advance : NULL,
+			                         p ? p->ctx : NULL);
 		}
-		if (!rc)
-			rc = dits_materialize(r->odb, &m, abs, tmp, (e->mode & 0111) ? 0755 : 0644, &st,
-			                      p ? p->advance : NULL, p ? p->ctx : NULL);
 		/* The replaced content is not needed in the page cache any more. */
 		if (old_fd >= 0) {
 			posix_fadvise(old_fd, 0, 0, POSIX_FADV_DONTNEED);
@@ -204,9 +221,8 @@ int dits_worktree_set_mode(dits_repo *r, const char *const *paths, size_t n, boo
 		if (p && p->file_done)
 			p->file_done(p->ctx);
 		dits_manifest_free(&m);
-		free(abs);
-		free(tmp);
 	}
+	dits_wt_fds_close(&f);
 	if (p && p->finish)
 		p->finish(p->ctx);
 	/* 3. Final modes and stat data (also after a failure: what was done stands). */

@@ -1159,16 +1159,30 @@ out:
 void dits_prune_empty_dirs(dits_repo *r, const char *rel)
 {
 	char *p = strdup(rel);
-	if (!p)
-		return;
-	for (char *s = strrchr(p, '/'); s; s = strrchr(p, '/')) {
+	int root = p ? open(r->workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	/* Each directory is removed from its parent's fd, opened without
+	 * following links: an emptied directory behind a link is never removed. */
+	for (char *s = root >= 0 ? strrchr(p, '/') : NULL; s; s = strrchr(p, '/')) {
 		*s = '\0';
-		char *abs = dits_path_join(r->workdir, p);
-		int ok = abs ? rmdir(abs) : -1;
-		free(abs);
+		char *slash = strrchr(p, '/');
+		int dfd = root;
+		if (slash) {
+			*slash = '\0';
+			int rc = dits_open_beneath(root, p, false, &dfd);
+			*slash = '/';
+			if (rc) {
+				dits_error_clear();
+				break;
+			}
+		}
+		int ok = unlinkat(dfd, slash ? slash + 1 : p, AT_REMOVEDIR);
+		if (dfd != root)
+			close(dfd);
 		if (ok < 0)
 			break;
 	}
+	if (root >= 0)
+		close(root);
 	free(p);
 }
 
@@ -1218,15 +1232,20 @@ int dits_rm(dits_repo *r, const char *const *paths, size_t n, bool cached, dits_
 		}
 		dits_index_remove(&idx, gone[ng++]);
 	}
+	/* Removal never goes through a link: refused before the index moves. */
+	dits_wt_fds f = { -1, -1, { -1, NULL, -1 } };
+	if (!rc && !cached)
+		rc = dits_wt_fds_open(r, &f);
+	for (size_t i = 0; i < ng && !rc && !cached; i++)
+		rc = dits_wt_check(&f, gone[i]);
 	if (!rc)
 		rc = dits_index_write(r, &idx);
 	for (size_t i = 0; i < ng; i++) {
 		if (!rc) {
 			if (!cached) {
-				char *abs = dits_path_join(r->workdir, gone[i]);
-				if (abs)
-					unlink(abs);
-				free(abs);
+				if (dits_wt_unlink(&f, gone[i]))
+					dits_error_clear(); /* as before: the index has moved */
+				dits_dircache_close(&f.dir);
 				dits_prune_empty_dirs(r, gone[i]);
 			}
 			if (fn)
@@ -1234,6 +1253,7 @@ int dits_rm(dits_repo *r, const char *const *paths, size_t n, bool cached, dits_
 		}
 		free(gone[i]);
 	}
+	dits_wt_fds_close(&f);
 	free(gone);
 	for (size_t i = 0; i < n; i++)
 		free(rels[i]);

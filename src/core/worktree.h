@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "hash.h"
+#include "fsutil.h"
 #include "index.h"
 #include "ingest.h"
 #include "repo.h"
@@ -157,7 +158,29 @@ int dits_worktree_set_mode(dits_repo *r, const char *const *paths, size_t n, boo
  * index entry; untracked files are appended to untracked (may be NULL).
  */
 int dits_worktree_state(dits_repo *r, dits_index *idx, char *state, dits_status_list *untracked);
-/* Removes the now-empty parent directories of rel. */
+/* Removes the now-empty parent directories of rel (never through a link). */
 void dits_prune_empty_dirs(dits_repo *r, const char *rel);
+
+/*
+ * The directories a worktree write goes through (fsutil.h): the worktree
+ * root, .dits/tmp where files are staged (-1: staged beside the target),
+ * and the directory of the last file. No write follows a symbolic link.
+ */
+typedef struct dits_wt_fds {
+	int root, tmp;
+	dits_dircache dir;
+} dits_wt_fds;
+
+int dits_wt_fds_open(dits_repo *r, dits_wt_fds *f);
+void dits_wt_fds_close(dits_wt_fds *f);
+/*
+ * Refuses (DITS_ECONFLICT, "<dir>: is a symbolic link; ...") a worktree
+ * path whose leading directories hold a symbolic link or a file; missing
+ * ones are fine. Every path a command writes or removes is checked before
+ * the first change.
+ */
+int dits_wt_check(dits_wt_fds *f, const char *rel);
+/* Removes the worktree file rel (gone already is fine). */
+int dits_wt_unlink(dits_wt_fds *f, const char *rel);
 
 #endif
