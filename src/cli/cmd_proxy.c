@@ -54,19 +54,34 @@ static int print_kv(void *ctx, const char *key, const char *value)
 
 int cmd_config(int argc, char **argv)
 {
+	bool list = false, unset = false;
+	const cli_opt opts[] = {
+		{ "--list", NULL, NULL, &list },
+		{ "--unset", NULL, NULL, &unset },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int n, code = cli_parse(argc, argv, opts, NULL, &n, NULL);
+	if (code)
+		return code;
+	if (list && (unset || n))
+		return cli_usage_error(NULL, "config: --list takes no other argument");
+	if (unset && n != 1)
+		return cli_usage_error(NULL, "config: --unset takes one KEY");
+	if (!list && (n < 1 || n > 2))
+		return cli_usage_error(NULL, n ? "config: too many arguments" : "config: which KEY?");
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
 		return cli_fail();
 	int rc = 0;
 	char *path = dits_repo_path(r, "config");
-	if (argc == 2 && !strcmp(argv[1], "--list")) {
+	if (list) {
 		dits_config_foreach(r->config, "", print_kv, NULL);
-	} else if (argc == 3 && !strcmp(argv[1], "--unset")) {
-		if (dits_config_unset(r->config, argv[2]))
-			rc = dits_error_set(DITS_ENOTFOUND, "%s: not set", argv[2]);
+	} else if (unset) {
+		if (dits_config_unset(r->config, argv[1]))
+			rc = dits_error_set(DITS_ENOTFOUND, "%s: not set", argv[1]);
 		else if (!(rc = dits_repo_lock(r)))
 			rc = dits_config_write(r->config, path);
-	} else if (argc == 2) {
+	} else if (n == 1) {
 		const char *v = dits_config_get(r->config, argv[1]);
 		if (!v) {
 			free(path);
@@ -74,15 +89,11 @@ int cmd_config(int argc, char **argv)
 			return 1; /* unset: like git config, silent */
 		}
 		printf("%s\n", v);
-	} else if (argc == 3) {
+	} else {
 		if (!strncmp(argv[1], "core.", 5) || !strncmp(argv[1], "chunker.", 8))
 			rc = dits_error_set(DITS_EINVALID, "%s: fixed when the repository was created", argv[1]);
 		else if (!(rc = dits_config_set(r->config, argv[1], argv[2])) && !(rc = dits_repo_lock(r)))
 			rc = dits_config_write(r->config, path);
-	} else {
-		free(path);
-		dits_repo_free(r);
-		return cli_usage("usage: dits config KEY [VALUE] | --unset KEY | --list");
 	}
 	free(path);
 	dits_repo_free(r);
@@ -143,23 +154,25 @@ static int run_worker(dits_repo *r, bool once, bool drain, int jobs, bool quiet,
 int cmd_worker(int argc, char **argv)
 {
 	bool once = false, drain = false, background = false;
+	const char *jobs_arg = NULL;
+	const cli_opt opts[] = {
+		{ "--once", NULL, NULL, &once },
+		{ "--drain", NULL, NULL, &drain },
+		{ "--background", NULL, NULL, &background }, /* started by commit and proxy wait */
+		{ "--jobs", "-j", &jobs_arg, NULL },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int code = cli_no_args(argc, argv, opts, NULL);
+	if (code)
+		return code;
 	int jobs = 1;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--once"))
-			once = true;
-		else if (!strcmp(argv[i], "--drain"))
-			drain = true;
-		else if (!strcmp(argv[i], "--background"))
-			background = true;
-		else if (!strcmp(argv[i], "--jobs") && i + 1 < argc)
-			jobs = atoi(argv[++i]);
-		else if (!strncmp(argv[i], "--jobs=", 7))
-			jobs = atoi(argv[i] + 7);
-		else
-			return cli_usage("usage: dits worker [--once|--drain] [--jobs N]");
+	if (jobs_arg) {
+		char *end;
+		long v = strtol(jobs_arg, &end, 10);
+		if (*end || end == jobs_arg || v < 1 || v > 64)
+			return cli_usage_error(NULL, "worker: --jobs takes 1..64, not '%s'", jobs_arg);
+		jobs = (int)v;
 	}
-	if (jobs < 1 || jobs > 64)
-		return cli_usage("worker: --jobs takes 1..64");
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
 		return cli_fail();
@@ -332,26 +345,43 @@ static void json_kv_str(dits_buf *b, const char *key, const char *v, bool comma)
 		dits_buf_puts(b, "null");
 }
 
-static int proxy_status(dits_repo *r, int argc, char **argv)
+static const char USE_STATUS[] = "dits proxy status [--json] [--] [PATH...]";
+static const char USE_GENERATE[] =
+	"dits proxy generate [--profile prores_proxy|dnxhr_lb|h264] [--resolution 1080|720|540] [--lut L] "
+	"[--no-extras] [--background|--queue] [--] [PATH...]";
+static const char USE_WAIT[] = "dits proxy wait [--timeout SECONDS]";
+static const char USE_RETRY[] = "dits proxy retry [--] PATH...";
+static const char USE_EXPORT[] = "dits proxy export [--variant TYPE] [--] PATH OUT";
+static const char USE_PROXY[] = "dits proxy status|generate|wait|retry|export [ARGS]";
+
+static int open_here(dits_repo **r)
+{
+	return dits_repo_open(r, ".") ? cli_fail() : 0;
+}
+
+static int proxy_status(int argc, char **argv)
 {
 	bool json = false;
-	char **paths = calloc((size_t)argc + 1, sizeof *paths);
-	int np = 0;
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = true;
-		else
-			paths[np++] = argv[i];
-	}
+	const cli_opt opts[] = {
+		{ "--json", NULL, NULL, &json },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int np, code = cli_parse(argc, argv, opts, USE_STATUS, &np, NULL);
+	if (code)
+		return code;
+	dits_repo *r;
+	if (open_here(&r))
+		return 1;
 	asset_ref *assets;
 	size_t n;
-	int rc = select_assets(r, paths, np, true, &assets, &n);
-	free(paths);
-	if (rc)
-		return cli_fail();
 	dits_metadb *db;
+	if (select_assets(r, argv + 1, np, true, &assets, &n)) {
+		dits_repo_free(r);
+		return cli_fail();
+	}
 	if (dits_metadb_open_repo(&db, r)) {
 		free_assets(assets, n);
+		dits_repo_free(r);
 		return cli_fail();
 	}
 	const char *type = configured_type(r);
@@ -411,87 +441,104 @@ static int proxy_status(dits_repo *r, int argc, char **argv)
 	dits_buf_free(&b);
 	dits_metadb_close(db);
 	free_assets(assets, n);
+	dits_repo_free(r);
 	return 0;
 }
 
 /* ---- proxy generate / retry / wait / export ------------------------- */
 
-static int proxy_generate(dits_repo *r, int argc, char **argv)
+static int proxy_generate(int argc, char **argv)
 {
+	const char *profile = NULL, *resolution = NULL, *lut = NULL;
+	bool background = false, queue_only = false, no_extras = false;
+	const cli_opt opts[] = {
+		{ "--profile", NULL, &profile, NULL },
+		{ "--resolution", NULL, &resolution, NULL },
+		{ "--lut", NULL, &lut, NULL },
+		{ "--background", NULL, NULL, &background },
+		{ "--queue", NULL, NULL, &queue_only },
+		{ "--no-extras", NULL, NULL, &no_extras },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int np, code = cli_parse(argc, argv, opts, USE_GENERATE, &np, NULL);
+	if (code)
+		return code;
+	if (background && queue_only)
+		return cli_usage_error(USE_GENERATE, "proxy generate: --background and --queue do not go together");
+	dits_repo *r;
+	if (open_here(&r))
+		return 1;
 	dits_proxy_recipe rec;
-	if (dits_hologram_recipe_from_config(r, &rec))
+	if (dits_hologram_recipe_from_config(r, &rec)) {
+		dits_repo_free(r);
 		return cli_fail();
-	char **paths = calloc((size_t)argc + 1, sizeof *paths);
-	int np = 0;
-	bool background = false, queue_only = false;
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--profile") && i + 1 < argc) {
-			rec.codec = dits_proxy_codec_from_name(argv[++i]);
-			if (rec.codec < 0) {
-				free(paths);
-				return cli_usage("proxy generate: --profile is prores_proxy, dnxhr_lb or h264");
-			}
-		} else if (!strcmp(argv[i], "--resolution") && i + 1 < argc) {
-			rec.max_height = atoi(argv[++i]);
-			if (rec.max_height != 1080 && rec.max_height != 720 && rec.max_height != 540) {
-				free(paths);
-				return cli_usage("proxy generate: --resolution is 1080, 720 or 540");
-			}
-		} else if (!strcmp(argv[i], "--lut") && i + 1 < argc) {
-			snprintf(rec.lut, sizeof rec.lut, "%s", argv[++i]);
-		} else if (!strcmp(argv[i], "--background")) {
-			background = true;
-		} else if (!strcmp(argv[i], "--queue")) {
-			queue_only = true;
-		} else if (!strcmp(argv[i], "--no-extras")) {
-			rec.poster = rec.sprite = rec.preview = false; /* the proxy alone */
-		} else if (argv[i][0] == '-') {
-			free(paths);
-			return cli_usage("usage: dits proxy generate [PATH...] [--profile P] [--resolution R] [--lut L] [--no-extras] [--background|--queue]");
-		} else {
-			paths[np++] = argv[i];
-		}
 	}
+	if (profile && (rec.codec = dits_proxy_codec_from_name(profile)) < 0)
+		code = cli_usage_error(USE_GENERATE, "proxy generate: --profile is prores_proxy, dnxhr_lb or h264, not '%s'",
+		                       profile);
+	if (!code && resolution) {
+		rec.max_height = atoi(resolution);
+		if (strcmp(resolution, "1080") && strcmp(resolution, "720") && strcmp(resolution, "540"))
+			code = cli_usage_error(USE_GENERATE, "proxy generate: --resolution is 1080, 720 or 540, not '%s'",
+			                       resolution);
+	}
+	if (code) {
+		dits_repo_free(r);
+		return code;
+	}
+	if (lut)
+		snprintf(rec.lut, sizeof rec.lut, "%s", lut);
+	if (no_extras)
+		rec.poster = rec.sprite = rec.preview = false; /* the proxy alone */
 	asset_ref *assets;
 	size_t n;
-	int rc = select_assets(r, paths, np, np == 0, &assets, &n);
-	free(paths);
-	if (rc)
-		return cli_fail();
+	int rc = select_assets(r, argv + 1, np, np == 0, &assets, &n);
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = dits_hologram_enqueue_asset(r, &assets[i].id, assets[i].path, &rec);
 	free_assets(assets, n);
-	if (rc)
+	if (rc) {
+		dits_repo_free(r);
 		return cli_fail();
+	}
 	if (queue_only) {
 		printf("queued %zu file%s (run dits worker, or dits proxy wait)\n", n, n == 1 ? "" : "s");
-		return 0;
-	}
-	if (background) {
+	} else if (background) {
 		char *exe = self_exe();
 		rc = dits_worker_spawn_background(r, exe);
 		free(exe);
 		if (rc)
-			return cli_fail();
-		printf("queued %zu file%s; a background worker is making the proxies\n", n, n == 1 ? "" : "s");
-		return 0;
+			code = cli_fail();
+		else
+			printf("queued %zu file%s; a background worker is making the proxies\n", n, n == 1 ? "" : "s");
+	} else {
+		/* In the foreground, with progress. */
+		dits_worker_stats st;
+		if (run_worker(r, false, true, 1, false, &st))
+			code = cli_fail();
+		else
+			code = st.failed ? 1 : 0;
 	}
-	/* In the foreground, with progress. */
-	dits_worker_stats st;
-	if (run_worker(r, false, true, 1, false, &st))
-		return cli_fail();
-	return st.failed ? 1 : 0;
+	dits_repo_free(r);
+	return code;
 }
 
-static int proxy_retry(dits_repo *r, int argc, char **argv)
+static int proxy_retry(int argc, char **argv)
 {
-	if (argc < 1)
-		return cli_usage("usage: dits proxy retry PATH...");
+	int np, code = cli_parse(argc, argv, NULL, USE_RETRY, &np, NULL);
+	if (code)
+		return code;
+	if (np < 1)
+		return cli_usage_error(USE_RETRY, "proxy retry: which files?");
+	dits_repo *r;
+	if (open_here(&r))
+		return 1;
 	asset_ref *assets;
 	size_t n;
-	if (select_assets(r, argv, argc, false, &assets, &n))
+	if (select_assets(r, argv + 1, np, false, &assets, &n)) {
+		dits_repo_free(r);
 		return cli_fail();
-	dits_metadb *db;
+	}
+	dits_metadb *db = NULL;
 	int rc = dits_metadb_open_repo(&db, r);
 	for (size_t i = 0; i < n && !rc; i++) {
 		dits_variant *vs = NULL;
@@ -509,28 +556,41 @@ static int proxy_retry(dits_repo *r, int argc, char **argv)
 	if (db)
 		dits_metadb_close(db);
 	free_assets(assets, n);
-	if (rc)
+	if (rc) {
+		dits_repo_free(r);
 		return cli_fail();
+	}
 	if (proxy_auto(r)) {
 		char *exe = self_exe();
 		dits_worker_spawn_background(r, exe);
 		free(exe);
 	}
+	dits_repo_free(r);
 	return 0;
 }
 
-static int proxy_wait(dits_repo *r, int argc, char **argv)
+static int proxy_wait(int argc, char **argv)
 {
+	const char *tmo = NULL;
+	const cli_opt opts[] = { { "--timeout", NULL, &tmo, NULL }, { NULL, NULL, NULL, NULL } };
+	int code = cli_no_args(argc, argv, opts, USE_WAIT);
+	if (code)
+		return code;
 	double timeout = -1;
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
-			timeout = atof(argv[++i]);
-		else
-			return cli_usage("usage: dits proxy wait [--timeout SECONDS]");
+	if (tmo) {
+		char *end;
+		timeout = strtod(tmo, &end);
+		if (*end || end == tmo || !(timeout >= 0) || timeout > 1e9)
+			return cli_usage_error(USE_WAIT, "proxy wait: --timeout takes a number of seconds, not '%s'", tmo);
 	}
+	dits_repo *r;
+	if (open_here(&r))
+		return 1;
 	dits_metadb *db;
-	if (dits_metadb_open_repo(&db, r))
+	if (dits_metadb_open_repo(&db, r)) {
+		dits_repo_free(r);
 		return cli_fail();
+	}
 	/* Somebody has to do the work: start a background worker if none runs. */
 	char *exe = self_exe();
 	dits_worker_spawn_background(r, exe);
@@ -554,6 +614,7 @@ static int proxy_wait(dits_repo *r, int argc, char **argv)
 	if (!rc)
 		rc = dits_job_counts(db, &c);
 	dits_metadb_close(db);
+	dits_repo_free(r);
 	if (rc)
 		return cli_fail();
 	if (c.dead || c.failed) {
@@ -565,28 +626,30 @@ static int proxy_wait(dits_repo *r, int argc, char **argv)
 	return 0;
 }
 
-static int proxy_export(dits_repo *r, int argc, char **argv)
+static int proxy_export(int argc, char **argv)
 {
-	const char *type = NULL, *path = NULL, *out = NULL;
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--variant") && i + 1 < argc)
-			type = argv[++i];
-		else if (!path)
-			path = argv[i];
-		else if (!out)
-			out = argv[i];
-		else
-			return cli_usage("usage: dits proxy export PATH OUT [--variant TYPE]");
-	}
-	if (!path || !out)
-		return cli_usage("usage: dits proxy export PATH OUT [--variant TYPE]");
+	const char *type = NULL;
+	const cli_opt opts[] = { { "--variant", NULL, &type, NULL }, { NULL, NULL, NULL, NULL } };
+	int np, code = cli_parse(argc, argv, opts, USE_EXPORT, &np, NULL);
+	if (code)
+		return code;
+	if (np < 2)
+		return cli_usage_error(USE_EXPORT, "proxy export: name a PATH and an OUT file");
+	if (np > 2)
+		return cli_usage_error(USE_EXPORT, "proxy export: unexpected argument '%s'", argv[3]);
+	const char *path = argv[1], *out = argv[2];
+	dits_repo *r;
+	if (open_here(&r))
+		return 1;
 	if (!type)
 		type = configured_type(r);
 	char *pv[1] = { (char *)path };
 	asset_ref *assets;
 	size_t n;
-	if (select_assets(r, pv, 1, false, &assets, &n))
+	if (select_assets(r, pv, 1, false, &assets, &n)) {
+		dits_repo_free(r);
 		return cli_fail();
+	}
 	int rc = 0;
 	if (n != 1)
 		rc = dits_error_set(DITS_EINVALID, "%s: names %zu files; name one", path, n);
@@ -617,32 +680,28 @@ static int proxy_export(dits_repo *r, int argc, char **argv)
 	if (db)
 		dits_metadb_close(db);
 	free_assets(assets, n);
+	dits_repo_free(r);
 	return rc ? cli_fail() : 0;
 }
 
 int cmd_proxy(int argc, char **argv)
 {
 	if (argc < 2)
-		return cli_usage("usage: dits proxy status|generate|wait|retry|export ...");
-	dits_repo *r;
-	if (dits_repo_open(&r, "."))
-		return cli_fail();
-	int rc;
+		return cli_usage_error(USE_PROXY, "proxy: which proxy command?");
 	const char *sub = argv[1];
 	if (!strcmp(sub, "status"))
-		rc = proxy_status(r, argc - 2, argv + 2);
-	else if (!strcmp(sub, "generate"))
-		rc = proxy_generate(r, argc - 2, argv + 2);
-	else if (!strcmp(sub, "wait"))
-		rc = proxy_wait(r, argc - 2, argv + 2);
-	else if (!strcmp(sub, "retry"))
-		rc = proxy_retry(r, argc - 2, argv + 2);
-	else if (!strcmp(sub, "export"))
-		rc = proxy_export(r, argc - 2, argv + 2);
-	else
-		rc = cli_usage("usage: dits proxy status|generate|wait|retry|export ...");
-	dits_repo_free(r);
-	return rc;
+		return proxy_status(argc - 1, argv + 1);
+	if (!strcmp(sub, "generate"))
+		return proxy_generate(argc - 1, argv + 1);
+	if (!strcmp(sub, "wait"))
+		return proxy_wait(argc - 1, argv + 1);
+	if (!strcmp(sub, "retry"))
+		return proxy_retry(argc - 1, argv + 1);
+	if (!strcmp(sub, "export"))
+		return proxy_export(argc - 1, argv + 1);
+	if (sub[0] == '-')
+		return cli_usage_error(USE_PROXY, "unknown option '%s'", sub);
+	return cli_usage_error(USE_PROXY, "proxy: '%s' is not a proxy command", sub);
 }
 
 /* ---- hooks used by main.c ------------------------------------------- */
@@ -897,59 +956,65 @@ static int mode_list(dits_repo *r, bool json)
 
 int cmd_mode(int argc, char **argv)
 {
+	bool json = false;
+	const char *variant = NULL;
+	const cli_opt opts[] = {
+		{ "--json", NULL, NULL, &json },
+		{ "--variant", NULL, &variant, NULL },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int np, dd, code = cli_parse(argc, argv, opts, NULL, &np, &dd);
+	if (code)
+		return code;
+	/* `mode proxy|master [PATH...]` switches; otherwise every argument is a path to list. */
+	bool set = np > 0 && dd != 0 && (!strcmp(argv[1], "proxy") || !strcmp(argv[1], "master"));
+	bool proxy = set && !strcmp(argv[1], "proxy");
+	char **paths = argv + 1 + (set ? 1 : 0);
+	int npaths = np - (set ? 1 : 0);
+	if (set && json)
+		return cli_usage_error(NULL, "mode: --json lists; it does not go with %s", argv[1]);
+	if (!set && variant)
+		return cli_usage_error(NULL, "mode: --variant goes with mode proxy");
 	/* Inside a Dits mount (not a worktree), the mount switches live. */
 	int in_mount_rc;
-	if (cli_mode_in_mount(argc, argv, &in_mount_rc))
+	if (cli_mode_in_mount(set, proxy, json, variant, paths, npaths, &in_mount_rc))
 		return in_mount_rc;
+	if (!set && npaths)
+		return cli_usage_error(NULL, "mode: unexpected argument '%s' (mode proxy|master PATH... switches)", paths[0]);
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
 		return cli_fail();
-	int rc;
-	if (argc < 2 || !strcmp(argv[1], "--json")) {
-		rc = mode_list(r, argc >= 2);
-	} else if (!strcmp(argv[1], "proxy") || !strcmp(argv[1], "master")) {
-		const char *variant = NULL;
-		char **paths = calloc((size_t)argc, sizeof *paths);
-		int np = 0;
-		for (int i = 2; i < argc; i++) {
-			if (!strcmp(argv[i], "--variant") && i + 1 < argc)
-				variant = argv[++i];
-			else if (strcmp(argv[i], "--"))
-				paths[np++] = argv[i];
-		}
-		rc = cli_checkout_mode(r, !strcmp(argv[1], "proxy"), variant, paths, np);
-		free(paths);
-	} else {
-		rc = cli_usage("usage: dits mode [--json] | dits mode proxy|master [PATH...] [--variant TYPE]");
-	}
+	int rc = set ? cli_checkout_mode(r, proxy, variant, paths, npaths) : mode_list(r, json);
 	dits_repo_free(r);
 	return rc;
 }
 
 int cmd_fetch_proxy(int argc, char **argv)
 {
-	const char *use = "usage: dits fetch-proxy PATH... [--wait [--timeout SECS]] [--checkout]";
-	bool checkout = false, wait = false;
+	bool checkout = false, wait = false; /* local proxies are made in the foreground: always waited for */
+	const char *tmo = NULL;
+	const cli_opt opts[] = {
+		{ "--checkout", NULL, NULL, &checkout },
+		{ "--wait", NULL, NULL, &wait },
+		{ "--timeout", NULL, &tmo, NULL },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int np, code = cli_parse(argc, argv, opts, NULL, &np, NULL);
+	if (code)
+		return code;
 	double timeout = 0;
-	char **paths = calloc((size_t)argc + 1, sizeof *paths);
-	int np = 0;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--checkout"))
-			checkout = true;
-		else if (!strcmp(argv[i], "--wait"))
-			wait = true; /* local proxies are made in the foreground: always waits */
-		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc && atof(argv[i + 1]) > 0)
-			timeout = atof(argv[++i]);
-		else if (argv[i][0] == '-') {
-			free(paths);
-			return cli_usage(use);
-		} else
-			paths[np++] = argv[i];
+	if (tmo) {
+		char *end;
+		timeout = strtod(tmo, &end);
+		if (*end || end == tmo || !(timeout > 0) || timeout > 1e9)
+			return cli_usage_error(NULL, "fetch-proxy: --timeout takes a number of seconds above 0, not '%s'", tmo);
 	}
-	if (np == 0) {
-		free(paths);
-		return cli_usage(use);
-	}
+	if (np == 0)
+		return cli_usage_error(NULL, "fetch-proxy: which files?");
+	char **paths = calloc((size_t)np + 1, sizeof *paths);
+	if (!paths)
+		return cli_fail();
+	memcpy(paths, argv + 1, (size_t)np * sizeof *paths);
 	dits_repo *r;
 	if (dits_repo_open(&r, ".")) {
 		free(paths);
@@ -979,7 +1044,7 @@ int cmd_fetch_proxy(int argc, char **argv)
 		free(ids);
 		free(names);
 		if (rrc) {
-			int code = rrc < 0 ? cli_fail() : 1;
+			code = rrc < 0 ? cli_fail() : 1;
 			free_assets(assets, n);
 			free(paths);
 			dits_repo_free(r);
@@ -1002,7 +1067,6 @@ int cmd_fetch_proxy(int argc, char **argv)
 		}
 		dits_metadb_close(db);
 	}
-	int code = 0;
 	if (rc) {
 		code = cli_fail();
 	} else if (queued) {
