@@ -84,17 +84,17 @@ int cmd_mount(int argc, char **argv)
 	size_t files, proxies;
 	dits_mount_counts(m, &files, &proxies);
 	if (o.foreground) {
-		printf("serving %s at %s (%zu files, %zu with a ready proxy; mode %s); Ctrl-C or "
+		printf("serving %s at %s (%zu %s, %zu with a ready proxy; mode %s); Ctrl-C or "
 		       "'dits umount %s' ends it\n",
-		       o.rev ? o.rev : "HEAD", dits_mount_point(m), files, proxies,
+		       o.rev ? o.rev : "HEAD", dits_mount_point(m), files, cli_plural(files, "file", "files"), proxies,
 		       o.proxy ? "proxy" : "master", dits_mount_point(m));
 		fflush(stdout);
 	}
 	pid_t pid;
 	int rc = dits_mount_serve(m, &pid);
 	if (!rc && !o.foreground)
-		printf("mounted %s at %s (%zu files, %zu with a ready proxy; mode %s; server pid %ld)\n",
-		       o.rev ? o.rev : "HEAD", dits_mount_point(m), files, proxies,
+		printf("mounted %s at %s (%zu %s, %zu with a ready proxy; mode %s; server pid %ld)\n",
+		       o.rev ? o.rev : "HEAD", dits_mount_point(m), files, cli_plural(files, "file", "files"), proxies,
 		       o.proxy ? "proxy" : "master", (long)pid);
 	if (rc)
 		rc = mount_fail();

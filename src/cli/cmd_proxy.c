@@ -423,7 +423,8 @@ static int proxy_status(int argc, char **argv)
 					dits_buf_printf(&b, "  %dx%d", atoi(w + 8), atoi(h + 9));
 				if (tc && tc[12] != '"')
 					dits_buf_printf(&b, "  TC %.11s", tc + 12);
-				dits_buf_printf(&b, "  %llu bytes  validated", (unsigned long long)s.v.size);
+				dits_buf_printf(&b, "  %llu %s  validated", (unsigned long long)s.v.size,
+				                cli_plural(s.v.size, "byte", "bytes"));
 			}
 			if (s.has_variant && s.v.warnings && *s.v.warnings)
 				dits_buf_printf(&b, "\n         warning: %s", s.v.warnings);
@@ -652,7 +653,7 @@ static int proxy_export(int argc, char **argv)
 	}
 	int rc = 0;
 	if (n != 1)
-		rc = dits_error_set(DITS_EINVALID, "%s: names %zu files; name one", path, n);
+		rc = dits_error_set(DITS_EINVALID, "%s: names %zu %s; name one", path, n, cli_plural(n, "file", "files"));
 	dits_metadb *db = NULL;
 	dits_variant v;
 	bool have = false;
@@ -1077,7 +1078,7 @@ int cmd_fetch_proxy(int argc, char **argv)
 			code = 1;
 	}
 	if (!code)
-		printf("%zu proxy%s ready\n", n, n == 1 ? "" : "ies");
+		printf("%zu %s ready\n", n, cli_plural(n, "proxy", "proxies"));
 	if (!code && checkout)
 		code = cli_checkout_mode(r, true, NULL, paths, np);
 	free_assets(assets, n);

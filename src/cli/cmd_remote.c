@@ -320,9 +320,10 @@ int cmd_push(int argc, char **argv)
 		} else {
 			char human[32];
 			cli_human_bytes(human, sizeof human, (double)dits_remote_stats(rm)->bytes_sent);
-			dits_buf_printf(&b, "To %s\n   %.12s..%.12s  %s -> %s%s (%llu objects, %s sent)\n",
+			dits_buf_printf(&b, "To %s\n   %.12s..%.12s  %s -> %s%s (%llu %s, %s sent)\n",
 			                dits_remote_url(rm), dits_id_is_zero(&res.old) ? "(new)" : oh, nh, branch, branch,
-			                a.force ? " (forced)" : "", (unsigned long long)res.objects, human);
+			                a.force ? " (forced)" : "", (unsigned long long)res.objects,
+			                cli_plural(res.objects, "object", "objects"), human);
 		}
 		print_buf(&b);
 		if (*res.variant_warning)
@@ -436,10 +437,12 @@ int cmd_fetch(int argc, char **argv)
 		} else {
 			char human[32];
 			cli_human_bytes(human, sizeof human, (double)dits_remote_stats(rm)->bytes_received);
-			dits_buf_printf(&b, "From %s: %llu ref%s updated, %llu objects and %llu chunks received (%s), %llu variant%s imported\n",
-			                dits_remote_url(rm), (unsigned long long)res.refs_updated, res.refs_updated == 1 ? "" : "s",
-			                (unsigned long long)res.objects, (unsigned long long)res.chunks, human,
-			                (unsigned long long)res.variants, res.variants == 1 ? "" : "s");
+			dits_buf_printf(&b, "From %s: %llu %s updated, %llu %s and %llu %s received (%s), %llu %s imported\n",
+			                dits_remote_url(rm), (unsigned long long)res.refs_updated,
+			                cli_plural(res.refs_updated, "ref", "refs"), (unsigned long long)res.objects,
+			                cli_plural(res.objects, "object", "objects"), (unsigned long long)res.chunks,
+			                cli_plural(res.chunks, "chunk", "chunks"), human, (unsigned long long)res.variants,
+			                cli_plural(res.variants, "variant", "variants"));
 		}
 		print_buf(&b);
 	}
@@ -811,7 +814,8 @@ int cmd_clone(int argc, char **argv)
 			dits_buf_printf(&b, "Cloned %s into %s (%s mode): %llu file%s", url, dir, partial ? "proxy" : "master",
 			                (unsigned long long)(ui.proxies + ui.masters), ui.proxies + ui.masters == 1 ? "" : "s");
 			if (partial)
-				dits_buf_printf(&b, ", %llu as proxies", (unsigned long long)ui.proxies);
+				dits_buf_printf(&b, ", %llu as %s", (unsigned long long)ui.proxies,
+				                cli_plural(ui.proxies, "a proxy", "proxies"));
 			dits_buf_printf(&b, ", %s received\n", human);
 			if (!branch)
 				dits_buf_puts(&b, "the remote has no branches yet\n");

@@ -11,6 +11,12 @@
 #include "hash.h"
 #include "repo.h"
 
+/* The word for a count: one when n is 1, else many ("1 proxy", "0 proxies"). */
+static inline const char *cli_plural(unsigned long long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
 /* Prints dits_error_last() as "dits: error: ..." and returns exit code 1. */
 int cli_fail(void);
 /* Prints "dits: MSG" and a pointer to `dits help`; returns exit code 2. */

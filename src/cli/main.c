@@ -125,8 +125,9 @@ static int cmd_add(int argc, char **argv)
 	dits_repo_free(r);
 	if (rc)
 		return fail(rc);
-	printf("added %llu file%s, %llu bytes (%llu new bytes stored)", (unsigned long long)res.files,
-	       res.files == 1 ? "" : "s", (unsigned long long)res.bytes, (unsigned long long)res.new_bytes);
+	printf("added %llu %s, %llu %s (%llu new %s stored)", (unsigned long long)res.files,
+	       cli_plural(res.files, "file", "files"), (unsigned long long)res.bytes, cli_plural(res.bytes, "byte", "bytes"),
+	       (unsigned long long)res.new_bytes, cli_plural(res.new_bytes, "byte", "bytes"));
 	if (res.removed)
 		printf(", %llu removal%s staged", (unsigned long long)res.removed, res.removed == 1 ? "" : "s");
 	printf("\n");
@@ -449,19 +450,20 @@ static void print_diff_stat(const dits_diff *d)
 	for (size_t i = 0; i < d->n; i++) {
 		const dits_diff_file *f = &d->v[i];
 		char a[32], b[32], c[32], e[32];
-		printf(" %c %s | %s -> %s | +%llu chunks (%s) new, %llu chunks (%s) shared\n", f->status, f->path,
+		printf(" %c %s | %s -> %s | +%llu %s (%s) new, %llu %s (%s) shared\n", f->status, f->path,
 		       cli_human_bytes(a, sizeof a, (double)f->old_size), cli_human_bytes(b, sizeof b, (double)f->new_size),
-		       (unsigned long long)f->chunks_new, cli_human_bytes(c, sizeof c, (double)f->bytes_new),
-		       (unsigned long long)f->chunks_shared, cli_human_bytes(e, sizeof e, (double)f->bytes_shared));
+		       (unsigned long long)f->chunks_new, cli_plural(f->chunks_new, "chunk", "chunks"),
+		       cli_human_bytes(c, sizeof c, (double)f->bytes_new), (unsigned long long)f->chunks_shared,
+		       cli_plural(f->chunks_shared, "chunk", "chunks"), cli_human_bytes(e, sizeof e, (double)f->bytes_shared));
 		tn += f->chunks_new;
 		tbn += f->bytes_new;
 		ts += f->chunks_shared;
 		tbs += f->bytes_shared;
 	}
 	char c[32], e[32];
-	printf(" %zu file%s changed, %llu chunks (%s) new, %llu chunks (%s) shared\n", d->n, d->n == 1 ? "" : "s",
-	       (unsigned long long)tn, cli_human_bytes(c, sizeof c, (double)tbn), (unsigned long long)ts,
-	       cli_human_bytes(e, sizeof e, (double)tbs));
+	printf(" %zu %s changed, %llu %s (%s) new, %llu %s (%s) shared\n", d->n, cli_plural(d->n, "file", "files"),
+	       (unsigned long long)tn, cli_plural(tn, "chunk", "chunks"), cli_human_bytes(c, sizeof c, (double)tbn),
+	       (unsigned long long)ts, cli_plural(ts, "chunk", "chunks"), cli_human_bytes(e, sizeof e, (double)tbs));
 }
 
 static int cmd_show(int argc, char **argv)
@@ -835,11 +837,11 @@ static int cmd_stats(int argc, char **argv)
 		       cli_human_bytes(d, sizeof d, (double)st.head_bytes));
 		printf("logical bytes:  %s (every committed version in full)\n",
 		       cli_human_bytes(a, sizeof a, (double)st.logical_bytes));
-		printf("chunk bytes:    %s in %llu unique chunks\n", cli_human_bytes(b, sizeof b, (double)st.chunk_bytes),
-		       (unsigned long long)st.chunks);
-		printf("stored bytes:   %s in %llu packs (%llu records)\n",
-		       cli_human_bytes(c, sizeof c, (double)st.stored_bytes), (unsigned long long)st.packs,
-		       (unsigned long long)st.objects);
+		printf("chunk bytes:    %s in %llu unique %s\n", cli_human_bytes(b, sizeof b, (double)st.chunk_bytes),
+		       (unsigned long long)st.chunks, cli_plural(st.chunks, "chunk", "chunks"));
+		printf("stored bytes:   %s in %llu %s (%llu %s)\n", cli_human_bytes(c, sizeof c, (double)st.stored_bytes),
+		       (unsigned long long)st.packs, cli_plural(st.packs, "pack", "packs"), (unsigned long long)st.objects,
+		       cli_plural(st.objects, "record", "records"));
 		printf("dedup ratio:    %.2fx\n", ratio);
 	}
 	return 0;
@@ -899,11 +901,12 @@ static int cmd_gc(int argc, char **argv)
 	dits_repo_free(r);
 	if (rc)
 		return fail(rc);
-	printf("removed %llu objects, %llu bytes\n", (unsigned long long)res.removed_objects,
-	       (unsigned long long)res.removed_bytes);
+	printf("removed %llu %s, %llu %s\n", (unsigned long long)res.removed_objects,
+	       cli_plural(res.removed_objects, "object", "objects"), (unsigned long long)res.removed_bytes,
+	       cli_plural(res.removed_bytes, "byte", "bytes"));
 	if (res.packs_before != res.packs_after)
-		fprintf(stderr, "repacked: %llu packs -> %llu\n", (unsigned long long)res.packs_before,
-		        (unsigned long long)res.packs_after);
+		fprintf(stderr, "repacked: %llu %s -> %llu\n", (unsigned long long)res.packs_before,
+		        cli_plural(res.packs_before, "pack", "packs"), (unsigned long long)res.packs_after);
 	return 0;
 }
 
