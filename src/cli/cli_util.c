@@ -100,3 +100,13 @@ int cli_no_args(int argc, char **argv, const cli_opt *opts, const char *usage)
 		code = cli_usage_error(usage, "unexpected argument '%s'", argv[1]);
 	return code;
 }
+
+const char *cli_reason(const char *path, const char *error)
+{
+	if (!error || !path)
+		return error;
+	size_t l = strlen(path);
+	if (l && !strncmp(error, path, l) && error[l] == ':' && error[l + 1] == ' ')
+		return error + l + 2;
+	return error;
+}

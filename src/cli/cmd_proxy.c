@@ -129,7 +129,8 @@ static void on_event(void *ctx, const dits_worker_event *ev)
 	FILE *f = !strcmp(ev->what, "failed") || !strcmp(ev->what, "retry") ? stderr : stdout;
 	if (!strcmp(ev->what, "start") && ui->tty)
 		return;
-	fprintf(f, "%s: %s%s%s\n", ev->path, ev->what, ev->message ? ": " : "", ev->message ? ev->message : "");
+	const char *why = cli_reason(ev->path, ev->message);
+	fprintf(f, "%s: %s%s%s\n", ev->path, ev->what, why ? ": " : "", why ? why : "");
 	fflush(f);
 }
 #endif
@@ -393,7 +394,7 @@ static int proxy_status(int argc, char **argv)
 		proxy_state_of(db, &assets[i].id, type, &s);
 		char hex[DITS_ID_HEXLEN + 1];
 		dits_id_hex(hex, &assets[i].id);
-		const char *err = s.has_variant && s.v.error ? s.v.error : s.job_error;
+		const char *err = cli_reason(assets[i].path, s.has_variant && s.v.error ? s.v.error : s.job_error);
 		if (json) {
 			dits_buf_puts(&b, i ? ",{" : "{");
 			json_kv_str(&b, "path", assets[i].path, false);
@@ -665,9 +666,11 @@ static int proxy_export(int argc, char **argv)
 		if (rc == DITS_ENOTFOUND)
 			rc = dits_error_set(DITS_ENOTFOUND, "%s: no %s variant", path, type);
 	}
-	if (!rc && strcmp(v.status, "ready"))
+	if (!rc && strcmp(v.status, "ready")) {
+		const char *why = cli_reason(assets[0].path, v.error);
 		rc = dits_error_set(DITS_ENOTFOUND, "%s: the %s variant is %s%s%s", path, type, v.status,
-		                    v.error ? ": " : "", v.error ? v.error : "");
+		                    why ? ": " : "", why ? why : "");
+	}
 	if (!rc) {
 		dits_manifest m;
 		rc = dits_manifest_read(r->odb, &v.manifest, &m);
@@ -765,7 +768,7 @@ void cli_status_proxies(dits_repo *r, const struct dits_index *idx, dits_buf *ou
 	for (size_t i = 0; i < shown; i++) {
 		proxy_state s;
 		proxy_state_of(db, &assets[i].id, type, &s);
-		const char *err = s.has_variant && s.v.error ? s.v.error : s.job_error;
+		const char *err = cli_reason(assets[i].path, s.has_variant && s.v.error ? s.v.error : s.job_error);
 		if (json) {
 			dits_buf_puts(out, i ? ",{" : "{");
 			json_kv_str(out, "path", assets[i].path, false);

@@ -55,6 +55,12 @@ int cli_no_args(int argc, char **argv, const cli_opt *opts, const char *usage);
 /* Prints "dits: error: MSG" and "usage: USAGE"; returns exit code 2. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * A proxy failure's reason for printing beside its path: error without a
+ * leading "PATH: " (the library's messages name the file first, and every
+ * output that shows a reason names the path already).
+ */
+const char *cli_reason(const char *path, const char *error);
 
 int cmd_config(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
