@@ -401,11 +401,10 @@ static int proxy_status(int argc, char **argv)
 			json_kv_str(&b, "asset_id", hex, true);
 			json_kv_str(&b, "variant", type, true);
 			json_kv_str(&b, "state", s.state, true);
-			if (s.has_variant)
-				json_kv_str(&b, "variant_id", s.v.id, true);
+			json_kv_str(&b, "variant_id", s.has_variant ? s.v.id : NULL, true);
 			dits_buf_puts(&b, ",\"facts\":");
 			dits_buf_puts(&b, s.has_variant && s.v.facts ? s.v.facts : "null");
-			json_kv_str(&b, "warnings", s.has_variant ? s.v.warnings : NULL, true);
+			json_kv_str(&b, "warnings", s.has_variant && s.v.warnings && *s.v.warnings ? s.v.warnings : NULL, true);
 			json_kv_str(&b, "error", err, true);
 			if (s.has_variant && s.v.has_manifest) {
 				char mh[DITS_ID_HEXLEN + 1];
@@ -827,10 +826,9 @@ void cli_log_proxies(dits_repo *r, const dits_id *commit, dits_buf *out, bool js
 	dits_flat_free(&now);
 	dits_flat_free(&before);
 	dits_error_clear();
-	/* Flat keys keep each commit one flat JSON object. */
 	if (json)
-		dits_buf_printf(out, ",\"proxies_ready\":%u,\"proxies_pending\":%u,\"proxies_failed\":%u", ready,
-		                pending, failed);
+		dits_buf_printf(out, ",\"proxies\":{\"ready\":%u,\"pending\":%u,\"failed\":%u,\"none\":%u}", ready,
+		                pending, failed, none);
 	else if (!rc && ready + pending + failed > 0)
 		dits_buf_printf(out, "Proxies: %u ready, %u pending, %u failed%s\n", ready, pending, failed,
 		                none ? " (some not queued)" : "");
