@@ -350,7 +350,7 @@ static const char USE_STATUS[] = "dits proxy status [--json] [--] [PATH...]";
 static const char USE_GENERATE[] =
 	"dits proxy generate [--profile prores_proxy|dnxhr_lb|h264] [--resolution 1080|720|540] [--lut L] "
 	"[--no-extras] [--background|--queue] [--] [PATH...]";
-static const char USE_WAIT[] = "dits proxy wait [--timeout SECONDS]";
+static const char USE_WAIT[] = "dits proxy wait [--timeout SECONDS] [--] [PATH...]";
 static const char USE_RETRY[] = "dits proxy retry [--] PATH...";
 static const char USE_EXPORT[] = "dits proxy export [--variant TYPE] [--] PATH OUT";
 static const char USE_PROXY[] = "dits proxy status|generate|wait|retry|export [ARGS]";
@@ -570,11 +570,25 @@ static int proxy_retry(int argc, char **argv)
 	return 0;
 }
 
+static bool job_live(const dits_job *j)
+{
+	return !strcmp(j->state, "queued") || !strcmp(j->state, "running");
+}
+
+/* Names at most this many earlier dead jobs in proxy wait's note. */
+#define WAIT_NAMES_MAX 10
+
+/*
+ * proxy wait judges the jobs it waits for: those queued or running when it
+ * starts, or (with paths) the newest job of each of those files per
+ * target. It exits 0 when every one of them is done and 1 when one died; a
+ * job that had died before the wait began is named in a note, not counted.
+ */
 static int proxy_wait(int argc, char **argv)
 {
 	const char *tmo = NULL;
 	const cli_opt opts[] = { { "--timeout", NULL, &tmo, NULL }, { NULL, NULL, NULL, NULL } };
-	int code = cli_no_args(argc, argv, opts, USE_WAIT);
+	int np, code = cli_parse(argc, argv, opts, USE_WAIT, &np, NULL);
 	if (code)
 		return code;
 	double timeout = -1;
@@ -587,44 +601,128 @@ static int proxy_wait(int argc, char **argv)
 	dits_repo *r;
 	if (open_here(&r))
 		return 1;
-	dits_metadb *db;
-	if (dits_metadb_open_repo(&db, r)) {
-		dits_repo_free(r);
-		return cli_fail();
+	asset_ref *assets = NULL;
+	size_t na = 0;
+	dits_metadb *db = NULL;
+	dits_job *jobs = NULL;
+	size_t nj = 0;
+	int rc = np ? select_assets(r, argv + 1, np, false, &assets, &na) : 0;
+	if (!rc)
+		rc = dits_metadb_open_repo(&db, r);
+	if (!rc)
+		rc = dits_job_list(db, NULL, NULL, &jobs, &nj); /* in id order */
+	/* watch[k]: index in jobs of the k-th job waited for. */
+	size_t *watch = rc ? NULL : calloc(nj + 1, sizeof *watch);
+	size_t nw = 0;
+	if (!rc && !watch)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; !rc && i < nj; i++) {
+		if (!np) {
+			if (job_live(&jobs[i]))
+				watch[nw++] = i;
+			continue;
+		}
+		bool mine = false;
+		for (size_t a = 0; a < na && !mine; a++)
+			mine = dits_id_eq(&assets[a].id, &jobs[i].asset);
+		bool newest = true;
+		for (size_t k = i + 1; k < nj && newest; k++)
+			newest = !(dits_id_eq(&jobs[k].asset, &jobs[i].asset) && !strcmp(jobs[k].target, jobs[i].target));
+		if (mine && newest)
+			watch[nw++] = i;
 	}
-	/* Somebody has to do the work: start a background worker if none runs. */
-	char *exe = self_exe();
-	dits_worker_spawn_background(r, exe);
-	free(exe);
+	/* Without paths: the dead jobs of before this wait that nothing newer replaced. */
+	dits_buf old = DITS_BUF_INIT;
+	size_t nold = 0;
+	for (size_t i = 0; !rc && !np && i < nj; i++) {
+		if (strcmp(jobs[i].state, "dead") && strcmp(jobs[i].state, "failed"))
+			continue;
+		bool replaced = false;
+		for (size_t k = i + 1; k < nj && !replaced; k++)
+			replaced = dits_id_eq(&jobs[k].asset, &jobs[i].asset) && !strcmp(jobs[k].target, jobs[i].target);
+		if (replaced)
+			continue;
+		if (nold < WAIT_NAMES_MAX)
+			dits_buf_printf(&old, "%s%s", nold ? ", " : "", jobs[i].path ? jobs[i].path : "?");
+		nold++;
+	}
+	bool any_live = false;
+	for (size_t k = 0; !rc && k < nw; k++)
+		any_live = any_live || job_live(&jobs[watch[k]]);
+	if (!rc && any_live) {
+		/* Somebody has to do the work: start a background worker if none runs. */
+		char *exe = self_exe();
+		dits_worker_spawn_background(r, exe);
+		free(exe);
+	}
+	/* Jobs finish roughly in id order: look at the first unfinished one until it is done. */
 	double start = dits_now();
-	int64_t pending = 0;
-	int rc = 0;
-	for (;;) {
-		if ((rc = dits_job_pending(db, &pending)))
+	size_t next = 0;
+	while (!rc && next < nw) {
+		dits_job *j = &jobs[watch[next]];
+		if (!job_live(j)) {
+			next++;
+			continue;
+		}
+		dits_job now;
+		rc = dits_job_get(db, j->id, &now);
+		if (rc == DITS_ENOTFOUND) { /* removed under us: nothing left to wait for */
+			dits_error_clear();
+			snprintf(j->state, sizeof j->state, "done");
+			rc = 0;
+			continue;
+		}
+		if (rc)
 			break;
-		if (pending == 0)
-			break;
+		snprintf(j->state, sizeof j->state, "%s", now.state);
+		free(j->last_error);
+		j->last_error = now.last_error;
+		now.last_error = NULL;
+		dits_job_free(&now);
+		if (!job_live(j))
+			continue;
 		if (timeout >= 0 && dits_now() - start >= timeout) {
-			rc = dits_error_set(DITS_ERROR, "timed out after %.0f s with %lld job%s still pending", timeout,
-			                    (long long)pending, pending == 1 ? "" : "s");
+			size_t left = nw - next;
+			rc = dits_error_set(DITS_ERROR, "timed out after %.0f s with %zu proxy job%s still pending", timeout,
+			                    left, left == 1 ? "" : "s");
 			break;
 		}
 		usleep(100000);
 	}
-	struct dits_job_counts c = { 0 };
-	if (!rc)
-		rc = dits_job_counts(db, &c);
-	dits_metadb_close(db);
-	dits_repo_free(r);
-	if (rc)
-		return cli_fail();
-	if (c.dead || c.failed) {
-		fprintf(stderr, "dits: error: %lld proxy job%s failed (see dits proxy status)\n",
-		        (long long)(c.dead + c.failed), c.dead + c.failed == 1 ? "" : "s");
-		return 1;
+	size_t done = 0, dead = 0;
+	for (size_t k = 0; !rc && k < nw; k++) {
+		const dits_job *j = &jobs[watch[k]];
+		if (!strcmp(j->state, "done")) {
+			done++;
+			continue;
+		}
+		dead++;
+		const char *path = j->path ? j->path : "?";
+		fprintf(stderr, "dits: error: %s: %s failed: %s\n", path, j->target,
+		        j->last_error ? cli_reason(path, j->last_error) : "no reason recorded");
 	}
-	printf("all proxies done (%lld job%s)\n", (long long)c.done, c.done == 1 ? "" : "s");
-	return 0;
+	if (rc) {
+		code = cli_fail();
+	} else {
+		if (nold)
+			fprintf(stderr, "dits: note: %zu proxy job%s had already failed before this wait: %s%s "
+			        "(dits proxy status says why; dits proxy retry PATH queues one again)\n",
+			        nold, nold == 1 ? "" : "s", old.data ? (char *)old.data : "", nold > WAIT_NAMES_MAX ? ", ..." : "");
+		if (dead) {
+			fprintf(stderr, "dits: error: %zu of %zu proxy job%s failed\n", dead, nw, nw == 1 ? "" : "s");
+			code = 1;
+		} else {
+			printf("all proxies done (%zu job%s)\n", done, done == 1 ? "" : "s");
+		}
+	}
+	dits_buf_free(&old);
+	free(watch);
+	dits_job_list_free(jobs, nj);
+	if (db)
+		dits_metadb_close(db);
+	free_assets(assets, na);
+	dits_repo_free(r);
+	return code;
 }
 
 static int proxy_export(int argc, char **argv)
