@@ -211,7 +211,7 @@ int cmd_worker(int argc, char **argv)
 	return st.failed ? 1 : 0;
 }
 
-/* ---- helpers over the index ----------------------------------------- */
+/* ---- helpers over the tracked files --------------------------------- */
 
 /* Video files of the index under the given user paths (all when n == 0). */
 typedef struct asset_ref {
@@ -219,25 +219,28 @@ typedef struct asset_ref {
 	dits_id id;
 } asset_ref;
 
-static int select_assets_in(dits_repo *r, const dits_index *given, char **paths, int n, bool videos_only,
-                            asset_ref **out, size_t *count)
+typedef struct tracked_file {
+	const char *path;
+	dits_id id;
+} tracked_file;
+
+/* The files of all[] under the user paths (all when n == 0), videos only when asked. */
+static int select_from(dits_repo *r, const tracked_file *all, size_t nall, char **paths, int n, bool videos_only,
+                       asset_ref **out, size_t *count)
 {
 	*out = NULL;
 	*count = 0;
-	dits_index idx;
-	int rc = given ? 0 : dits_index_load(r, &idx);
-	if (rc)
-		return rc;
-	if (given)
-		idx = *given;
+	int rc = 0;
 	char **rels = calloc((size_t)n + 1, sizeof *rels);
+	asset_ref *v = calloc(nall + 1, sizeof *v);
+	bool *matched = calloc((size_t)n + 1, sizeof *matched);
+	if (!rels || !v || !matched)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
 	for (int i = 0; i < n && !rc; i++)
 		rc = dits_repo_relpath(r, paths[i], &rels[i]);
-	asset_ref *v = calloc(idx.n + 1, sizeof *v);
 	size_t k = 0;
-	bool *matched = calloc((size_t)n + 1, sizeof *matched);
-	for (size_t e = 0; !rc && e < idx.n; e++) {
-		const char *p = idx.e[e].path;
+	for (size_t e = 0; !rc && e < nall; e++) {
+		const char *p = all[e].path;
 		bool want = n == 0;
 		for (int i = 0; i < n && !want; i++) {
 			if (dits_path_is_under(p, rels[i])) {
@@ -247,19 +250,20 @@ static int select_assets_in(dits_repo *r, const dits_index *given, char **paths,
 		}
 		if (!want || (videos_only && !dits_hologram_is_video_path(p)))
 			continue;
-		v[k].path = strdup(p);
-		v[k].id = idx.e[e].id;
+		if (!(v[k].path = strdup(p))) {
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+			break;
+		}
+		v[k].id = all[e].id;
 		k++;
 	}
 	for (int i = 0; i < n && !rc; i++)
 		if (!matched[i])
 			rc = dits_error_set(DITS_ENOTFOUND, "%s: not tracked by dits", paths[i]);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; rels && i < n; i++)
 		free(rels[i]);
 	free(rels);
 	free(matched);
-	if (!given)
-		dits_index_free(&idx);
 	if (rc) {
 		for (size_t i = 0; i < k; i++)
 			free(v[i].path);
@@ -271,9 +275,81 @@ static int select_assets_in(dits_repo *r, const dits_index *given, char **paths,
 	return 0;
 }
 
+static int select_assets_in(dits_repo *r, const dits_index *idx, char **paths, int n, bool videos_only,
+                            asset_ref **out, size_t *count)
+{
+	tracked_file *all = calloc(idx->n + 1, sizeof *all);
+	if (!all)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < idx->n; i++) {
+		all[i].path = idx->e[i].path;
+		all[i].id = idx->e[i].id;
+	}
+	int rc = select_from(r, all, idx->n, paths, n, videos_only, out, count);
+	free(all);
+	return rc;
+}
+
+/* The files of commit's tree under the user paths. */
+static int select_assets_at(dits_repo *r, const dits_id *commit, char **paths, int n, bool videos_only,
+                            asset_ref **out, size_t *count)
+{
+	dits_flat f = { 0 };
+	int rc = dits_flat_from_commit(r, commit, &f);
+	tracked_file *all = rc ? NULL : calloc(f.n + 1, sizeof *all);
+	if (!rc && !all)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; !rc && i < f.n; i++) {
+		all[i].path = f.e[i].path;
+		all[i].id = f.e[i].id;
+	}
+	if (!rc)
+		rc = select_from(r, all, f.n, paths, n, videos_only, out, count);
+	free(all);
+	dits_flat_free(&f);
+	return rc;
+}
+
+/* True when the repository has no index: a server's repository (no worktree). */
+static bool has_no_index(dits_repo *r)
+{
+	char *p = dits_repo_path(r, "index");
+	struct stat st;
+	bool none = p && stat(p, &st) < 0 && errno == ENOENT;
+	free(p);
+	return none;
+}
+
+/*
+ * The tracked files under paths: those of REV's tree when rev is given, of
+ * HEAD's tree in a repository without a worktree (a server's, which has no
+ * index), else of the index.
+ */
+static int select_tracked(dits_repo *r, const char *rev, char **paths, int n, bool videos_only, asset_ref **out,
+                          size_t *count)
+{
+	if (rev || has_no_index(r)) {
+		dits_id c = { { 0 } };
+		int rc = dits_revparse(r, rev ? rev : "HEAD", &c);
+		if (rc == DITS_ENOTFOUND && !rev) {
+			dits_error_clear(); /* no commit yet: nothing is tracked */
+			memset(&c, 0, sizeof c);
+			rc = 0;
+		}
+		return rc ? rc : select_assets_at(r, &c, paths, n, videos_only, out, count);
+	}
+	dits_index idx;
+	int rc = dits_index_load(r, &idx);
+	if (rc)
+		return rc;
+	rc = select_assets_in(r, &idx, paths, n, videos_only, out, count);
+	dits_index_free(&idx);
+	return rc;
+}
+
 static int select_assets(dits_repo *r, char **paths, int n, bool videos_only, asset_ref **out, size_t *count)
 {
-	return select_assets_in(r, NULL, paths, n, videos_only, out, count);
+	return select_tracked(r, NULL, paths, n, videos_only, out, count);
 }
 
 static void free_assets(asset_ref *v, size_t n)
@@ -346,7 +422,7 @@ static void json_kv_str(dits_buf *b, const char *key, const char *v, bool comma)
 		dits_buf_puts(b, "null");
 }
 
-static const char USE_STATUS[] = "dits proxy status [--json] [--] [PATH...]";
+static const char USE_STATUS[] = "dits proxy status [--json] [--rev REV] [--] [PATH...]";
 static const char USE_GENERATE[] =
 	"dits proxy generate [--profile prores_proxy|dnxhr_lb|h264] [--resolution 1080|720|540] [--lut L] "
 	"[--no-extras] [--background|--queue] [--] [PATH...]";
@@ -363,8 +439,10 @@ static int open_here(dits_repo **r)
 static int proxy_status(int argc, char **argv)
 {
 	bool json = false;
+	const char *rev = NULL;
 	const cli_opt opts[] = {
 		{ "--json", NULL, NULL, &json },
+		{ "--rev", NULL, &rev, NULL },
 		{ NULL, NULL, NULL, NULL },
 	};
 	int np, code = cli_parse(argc, argv, opts, USE_STATUS, &np, NULL);
@@ -376,7 +454,7 @@ static int proxy_status(int argc, char **argv)
 	asset_ref *assets;
 	size_t n;
 	dits_metadb *db;
-	if (select_assets(r, argv + 1, np, true, &assets, &n)) {
+	if (select_tracked(r, rev, argv + 1, np, true, &assets, &n)) {
 		dits_repo_free(r);
 		return cli_fail();
 	}
