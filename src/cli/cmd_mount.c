@@ -9,24 +9,17 @@
 #include <sys/stat.h>
 
 #include "buf.h"
+#include "commands.h"
 #include "error.h"
 #include "mount.h"
 #include "mount_cmds.h"
 #include "repo.h"
-
-#define EXIT_USAGE 2
 
 static int mount_fail(void)
 {
 	const char *msg = dits_error_last();
 	fprintf(stderr, "dits: error: %s\n", *msg ? msg : "failed");
 	return 1;
-}
-
-static int mount_usage(const char *what)
-{
-	fprintf(stderr, "dits: %s\n(see 'dits help')\n", what);
-	return EXIT_USAGE;
 }
 
 static int list_mounts(void)
@@ -52,39 +45,27 @@ int cmd_mount(int argc, char **argv)
 {
 	dits_mount_opts o;
 	memset(&o, 0, sizeof o);
-	const char *pos[2] = { NULL, NULL };
-	size_t npos = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--mode")) {
-			if (++i >= argc)
-				return mount_usage("mount: --mode needs proxy or master");
-			if (!strcmp(argv[i], "proxy"))
-				o.proxy = true;
-			else if (!strcmp(argv[i], "master"))
-				o.proxy = false;
-			else
-				return mount_usage("mount: --mode must be proxy or master");
-		} else if (!strncmp(a, "--mode=", 7)) {
-			if (strcmp(a + 7, "proxy") && strcmp(a + 7, "master"))
-				return mount_usage("mount: --mode must be proxy or master");
-			o.proxy = !strcmp(a + 7, "proxy");
-		} else if (!strcmp(a, "--variant")) {
-			if (++i >= argc)
-				return mount_usage("mount: --variant needs a variant type");
-			o.variant = argv[i];
-		} else if (!strcmp(a, "--foreground") || !strcmp(a, "-f")) {
-			o.foreground = true;
-		} else if (a[0] == '-' && a[1]) {
-			fprintf(stderr, "dits: mount: unknown option '%s'\n(see 'dits help')\n", a);
-			return EXIT_USAGE;
-		} else if (npos < 2) {
-			pos[npos++] = a;
-		} else {
-			return mount_usage("mount: usage: dits mount MOUNTPOINT [--mode proxy|master] "
-			                   "[--variant TYPE] [--foreground] [REV]");
-		}
-	}
+	const char *mode = NULL, *variant = NULL;
+	bool foreground = false;
+	const cli_opt opts[] = {
+		{ "--mode", NULL, &mode, NULL },
+		{ "--variant", NULL, &variant, NULL },
+		{ "--foreground", "-f", NULL, &foreground },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int npos, code = cli_parse(argc, argv, opts, NULL, &npos, NULL);
+	if (code)
+		return code;
+	if (mode && strcmp(mode, "proxy") && strcmp(mode, "master"))
+		return cli_usage_error(NULL, "mount: --mode must be proxy or master, not '%s'", mode);
+	if (npos > 2)
+		return cli_usage_error(NULL, "unexpected argument '%s'", argv[3]);
+	if (npos == 0 && (mode || variant || foreground))
+		return cli_usage_error(NULL, "mount: which MOUNTPOINT?");
+	o.proxy = mode && !strcmp(mode, "proxy");
+	o.variant = variant;
+	o.foreground = foreground;
+	const char *pos[2] = { npos > 0 ? argv[1] : NULL, npos > 1 ? argv[2] : NULL };
 	if (npos == 0)
 		return list_mounts();
 	o.mountpoint = pos[0];
@@ -103,17 +84,17 @@ int cmd_mount(int argc, char **argv)
 	size_t files, proxies;
 	dits_mount_counts(m, &files, &proxies);
 	if (o.foreground) {
-		printf("serving %s at %s (%zu files, %zu with a ready proxy; mode %s); Ctrl-C or "
+		printf("serving %s at %s (%zu %s, %zu with a ready proxy; mode %s); Ctrl-C or "
 		       "'dits umount %s' ends it\n",
-		       o.rev ? o.rev : "HEAD", dits_mount_point(m), files, proxies,
+		       o.rev ? o.rev : "HEAD", dits_mount_point(m), files, cli_plural(files, "file", "files"), proxies,
 		       o.proxy ? "proxy" : "master", dits_mount_point(m));
 		fflush(stdout);
 	}
 	pid_t pid;
 	int rc = dits_mount_serve(m, &pid);
 	if (!rc && !o.foreground)
-		printf("mounted %s at %s (%zu files, %zu with a ready proxy; mode %s; server pid %ld)\n",
-		       o.rev ? o.rev : "HEAD", dits_mount_point(m), files, proxies,
+		printf("mounted %s at %s (%zu %s, %zu with a ready proxy; mode %s; server pid %ld)\n",
+		       o.rev ? o.rev : "HEAD", dits_mount_point(m), files, cli_plural(files, "file", "files"), proxies,
 		       o.proxy ? "proxy" : "master", (long)pid);
 	if (rc)
 		rc = mount_fail();
@@ -125,19 +106,14 @@ int cmd_mount(int argc, char **argv)
 int cmd_umount(int argc, char **argv)
 {
 	bool lazy = false;
-	const char *mp = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--lazy") || !strcmp(argv[i], "-l"))
-			lazy = true;
-		else if (argv[i][0] == '-' && argv[i][1])
-			return mount_usage("umount: usage: dits umount [--lazy] MOUNTPOINT");
-		else if (!mp)
-			mp = argv[i];
-		else
-			return mount_usage("umount: usage: dits umount [--lazy] MOUNTPOINT");
-	}
-	if (!mp)
-		return mount_usage("umount: usage: dits umount [--lazy] MOUNTPOINT");
+	const cli_opt opts[] = { { "--lazy", "-l", NULL, &lazy }, { NULL, NULL, NULL, NULL } };
+	int n, code = cli_parse(argc, argv, opts, NULL, &n, NULL);
+	if (code)
+		return code;
+	if (n != 1)
+		return n ? cli_usage_error(NULL, "unexpected argument '%s'", argv[2])
+		         : cli_usage_error(NULL, "umount: which MOUNTPOINT?");
+	const char *mp = argv[1];
 	if (dits_umount(mp, lazy))
 		return mount_fail();
 	return 0;
@@ -207,34 +183,13 @@ static int print_modes(const char *root, char **rels, size_t n, bool json, bool 
 	return 0;
 }
 
-int cli_mode_in_mount(int argc, char **argv, int *exit_code)
+int cli_mode_in_mount(bool set, bool proxy, bool json, const char *variant, char **paths, int npaths,
+                      int *exit_code)
 {
-	bool json = false, set = false, proxy = false;
-	const char *variant = NULL;
-	char **paths = calloc((size_t)argc + 1, sizeof *paths);
-	size_t np = 0;
-	if (!paths)
-		return 0;
-	int i = 1;
-	if (i < argc && (!strcmp(argv[i], "proxy") || !strcmp(argv[i], "master"))) {
-		set = true;
-		proxy = !strcmp(argv[i], "proxy");
-		i++;
-	}
-	for (; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = true;
-		else if (!strcmp(argv[i], "--variant") && i + 1 < argc)
-			variant = argv[++i];
-		else if (!strcmp(argv[i], "--"))
-			continue;
-		else
-			paths[np++] = argv[i];
-	}
-
+	size_t np = npaths > 0 ? (size_t)npaths : 0;
 	char *root = NULL;
 	if (dits_mount_find_root(np ? paths[0] : ".", &root, NULL) || !root) {
-		free(paths);
+		dits_error_clear();
 		return 0; /* not inside a mount: the worktree's `dits mode` goes on */
 	}
 	int rc = 0;
@@ -277,7 +232,6 @@ int cli_mode_in_mount(int argc, char **argv, int *exit_code)
 	for (size_t k = 0; k < np; k++)
 		free(rels[k]);
 	free(rels);
-	free(paths);
 	free(root);
 	*exit_code = rc;
 	return 1;

@@ -54,19 +54,34 @@ static int print_kv(void *ctx, const char *key, const char *value)
 
 int cmd_config(int argc, char **argv)
 {
+	bool list = false, unset = false;
+	const cli_opt opts[] = {
+		{ "--list", NULL, NULL, &list },
+		{ "--unset", NULL, NULL, &unset },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int n, code = cli_parse(argc, argv, opts, NULL, &n, NULL);
+	if (code)
+		return code;
+	if (list && (unset || n))
+		return cli_usage_error(NULL, "config: --list takes no other argument");
+	if (unset && n != 1)
+		return cli_usage_error(NULL, "config: --unset takes one KEY");
+	if (!list && (n < 1 || n > 2))
+		return cli_usage_error(NULL, n ? "config: too many arguments" : "config: which KEY?");
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
 		return cli_fail();
 	int rc = 0;
 	char *path = dits_repo_path(r, "config");
-	if (argc == 2 && !strcmp(argv[1], "--list")) {
+	if (list) {
 		dits_config_foreach(r->config, "", print_kv, NULL);
-	} else if (argc == 3 && !strcmp(argv[1], "--unset")) {
-		if (dits_config_unset(r->config, argv[2]))
-			rc = dits_error_set(DITS_ENOTFOUND, "%s: not set", argv[2]);
+	} else if (unset) {
+		if (dits_config_unset(r->config, argv[1]))
+			rc = dits_error_set(DITS_ENOTFOUND, "%s: not set", argv[1]);
 		else if (!(rc = dits_repo_lock(r)))
 			rc = dits_config_write(r->config, path);
-	} else if (argc == 2) {
+	} else if (n == 1) {
 		const char *v = dits_config_get(r->config, argv[1]);
 		if (!v) {
 			free(path);
@@ -74,15 +89,11 @@ int cmd_config(int argc, char **argv)
 			return 1; /* unset: like git config, silent */
 		}
 		printf("%s\n", v);
-	} else if (argc == 3) {
+	} else {
 		if (!strncmp(argv[1], "core.", 5) || !strncmp(argv[1], "chunker.", 8))
 			rc = dits_error_set(DITS_EINVALID, "%s: fixed when the repository was created", argv[1]);
 		else if (!(rc = dits_config_set(r->config, argv[1], argv[2])) && !(rc = dits_repo_lock(r)))
 			rc = dits_config_write(r->config, path);
-	} else {
-		free(path);
-		dits_repo_free(r);
-		return cli_usage("usage: dits config KEY [VALUE] | --unset KEY | --list");
 	}
 	free(path);
 	dits_repo_free(r);
@@ -118,7 +129,8 @@ static void on_event(void *ctx, const dits_worker_event *ev)
 	FILE *f = !strcmp(ev->what, "failed") || !strcmp(ev->what, "retry") ? stderr : stdout;
 	if (!strcmp(ev->what, "start") && ui->tty)
 		return;
-	fprintf(f, "%s: %s%s%s\n", ev->path, ev->what, ev->message ? ": " : "", ev->message ? ev->message : "");
+	const char *why = cli_reason(ev->path, ev->message);
+	fprintf(f, "%s: %s%s%s\n", ev->path, ev->what, why ? ": " : "", why ? why : "");
 	fflush(f);
 }
 #endif
@@ -143,23 +155,25 @@ static int run_worker(dits_repo *r, bool once, bool drain, int jobs, bool quiet,
 int cmd_worker(int argc, char **argv)
 {
 	bool once = false, drain = false, background = false;
+	const char *jobs_arg = NULL;
+	const cli_opt opts[] = {
+		{ "--once", NULL, NULL, &once },
+		{ "--drain", NULL, NULL, &drain },
+		{ "--background", NULL, NULL, &background }, /* started by commit and proxy wait */
+		{ "--jobs", "-j", &jobs_arg, NULL },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int code = cli_no_args(argc, argv, opts, NULL);
+	if (code)
+		return code;
 	int jobs = 1;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--once"))
-			once = true;
-		else if (!strcmp(argv[i], "--drain"))
-			drain = true;
-		else if (!strcmp(argv[i], "--background"))
-			background = true;
-		else if (!strcmp(argv[i], "--jobs") && i + 1 < argc)
-			jobs = atoi(argv[++i]);
-		else if (!strncmp(argv[i], "--jobs=", 7))
-			jobs = atoi(argv[i] + 7);
-		else
-			return cli_usage("usage: dits worker [--once|--drain] [--jobs N]");
+	if (jobs_arg) {
+		char *end;
+		long v = strtol(jobs_arg, &end, 10);
+		if (*end || end == jobs_arg || v < 1 || v > 64)
+			return cli_usage_error(NULL, "worker: --jobs takes 1..64, not '%s'", jobs_arg);
+		jobs = (int)v;
 	}
-	if (jobs < 1 || jobs > 64)
-		return cli_usage("worker: --jobs takes 1..64");
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
 		return cli_fail();
@@ -197,7 +211,7 @@ int cmd_worker(int argc, char **argv)
 	return st.failed ? 1 : 0;
 }
 
-/* ---- helpers over the index ----------------------------------------- */
+/* ---- helpers over the tracked files --------------------------------- */
 
 /* Video files of the index under the given user paths (all when n == 0). */
 typedef struct asset_ref {
@@ -205,25 +219,28 @@ typedef struct asset_ref {
 	dits_id id;
 } asset_ref;
 
-static int select_assets_in(dits_repo *r, const dits_index *given, char **paths, int n, bool videos_only,
-                            asset_ref **out, size_t *count)
+typedef struct tracked_file {
+	const char *path;
+	dits_id id;
+} tracked_file;
+
+/* The files of all[] under the user paths (all when n == 0), videos only when asked. */
+static int select_from(dits_repo *r, const tracked_file *all, size_t nall, char **paths, int n, bool videos_only,
+                       asset_ref **out, size_t *count)
 {
 	*out = NULL;
 	*count = 0;
-	dits_index idx;
-	int rc = given ? 0 : dits_index_load(r, &idx);
-	if (rc)
-		return rc;
-	if (given)
-		idx = *given;
+	int rc = 0;
 	char **rels = calloc((size_t)n + 1, sizeof *rels);
+	asset_ref *v = calloc(nall + 1, sizeof *v);
+	bool *matched = calloc((size_t)n + 1, sizeof *matched);
+	if (!rels || !v || !matched)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
 	for (int i = 0; i < n && !rc; i++)
 		rc = dits_repo_relpath(r, paths[i], &rels[i]);
-	asset_ref *v = calloc(idx.n + 1, sizeof *v);
 	size_t k = 0;
-	bool *matched = calloc((size_t)n + 1, sizeof *matched);
-	for (size_t e = 0; !rc && e < idx.n; e++) {
-		const char *p = idx.e[e].path;
+	for (size_t e = 0; !rc && e < nall; e++) {
+		const char *p = all[e].path;
 		bool want = n == 0;
 		for (int i = 0; i < n && !want; i++) {
 			if (dits_path_is_under(p, rels[i])) {
@@ -233,19 +250,20 @@ static int select_assets_in(dits_repo *r, const dits_index *given, char **paths,
 		}
 		if (!want || (videos_only && !dits_hologram_is_video_path(p)))
 			continue;
-		v[k].path = strdup(p);
-		v[k].id = idx.e[e].id;
+		if (!(v[k].path = strdup(p))) {
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+			break;
+		}
+		v[k].id = all[e].id;
 		k++;
 	}
 	for (int i = 0; i < n && !rc; i++)
 		if (!matched[i])
 			rc = dits_error_set(DITS_ENOTFOUND, "%s: not tracked by dits", paths[i]);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; rels && i < n; i++)
 		free(rels[i]);
 	free(rels);
 	free(matched);
-	if (!given)
-		dits_index_free(&idx);
 	if (rc) {
 		for (size_t i = 0; i < k; i++)
 			free(v[i].path);
@@ -257,9 +275,81 @@ static int select_assets_in(dits_repo *r, const dits_index *given, char **paths,
 	return 0;
 }
 
+static int select_assets_in(dits_repo *r, const dits_index *idx, char **paths, int n, bool videos_only,
+                            asset_ref **out, size_t *count)
+{
+	tracked_file *all = calloc(idx->n + 1, sizeof *all);
+	if (!all)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < idx->n; i++) {
+		all[i].path = idx->e[i].path;
+		all[i].id = idx->e[i].id;
+	}
+	int rc = select_from(r, all, idx->n, paths, n, videos_only, out, count);
+	free(all);
+	return rc;
+}
+
+/* The files of commit's tree under the user paths. */
+static int select_assets_at(dits_repo *r, const dits_id *commit, char **paths, int n, bool videos_only,
+                            asset_ref **out, size_t *count)
+{
+	dits_flat f = { 0 };
+	int rc = dits_flat_from_commit(r, commit, &f);
+	tracked_file *all = rc ? NULL : calloc(f.n + 1, sizeof *all);
+	if (!rc && !all)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; !rc && i < f.n; i++) {
+		all[i].path = f.e[i].path;
+		all[i].id = f.e[i].id;
+	}
+	if (!rc)
+		rc = select_from(r, all, f.n, paths, n, videos_only, out, count);
+	free(all);
+	dits_flat_free(&f);
+	return rc;
+}
+
+/* True when the repository has no index: a server's repository (no worktree). */
+static bool has_no_index(dits_repo *r)
+{
+	char *p = dits_repo_path(r, "index");
+	struct stat st;
+	bool none = p && stat(p, &st) < 0 && errno == ENOENT;
+	free(p);
+	return none;
+}
+
+/*
+ * The tracked files under paths: those of REV's tree when rev is given, of
+ * HEAD's tree in a repository without a worktree (a server's, which has no
+ * index), else of the index.
+ */
+static int select_tracked(dits_repo *r, const char *rev, char **paths, int n, bool videos_only, asset_ref **out,
+                          size_t *count)
+{
+	if (rev || has_no_index(r)) {
+		dits_id c = { { 0 } };
+		int rc = dits_revparse(r, rev ? rev : "HEAD", &c);
+		if (rc == DITS_ENOTFOUND && !rev) {
+			dits_error_clear(); /* no commit yet: nothing is tracked */
+			memset(&c, 0, sizeof c);
+			rc = 0;
+		}
+		return rc ? rc : select_assets_at(r, &c, paths, n, videos_only, out, count);
+	}
+	dits_index idx;
+	int rc = dits_index_load(r, &idx);
+	if (rc)
+		return rc;
+	rc = select_assets_in(r, &idx, paths, n, videos_only, out, count);
+	dits_index_free(&idx);
+	return rc;
+}
+
 static int select_assets(dits_repo *r, char **paths, int n, bool videos_only, asset_ref **out, size_t *count)
 {
-	return select_assets_in(r, NULL, paths, n, videos_only, out, count);
+	return select_tracked(r, NULL, paths, n, videos_only, out, count);
 }
 
 static void free_assets(asset_ref *v, size_t n)
@@ -332,26 +422,45 @@ static void json_kv_str(dits_buf *b, const char *key, const char *v, bool comma)
 		dits_buf_puts(b, "null");
 }
 
-static int proxy_status(dits_repo *r, int argc, char **argv)
+static const char USE_STATUS[] = "dits proxy status [--json] [--rev REV] [--] [PATH...]";
+static const char USE_GENERATE[] =
+	"dits proxy generate [--profile prores_proxy|dnxhr_lb|h264] [--resolution 1080|720|540] [--lut L] "
+	"[--no-extras] [--background|--queue] [--] [PATH...]";
+static const char USE_WAIT[] = "dits proxy wait [--timeout SECONDS] [--] [PATH...]";
+static const char USE_RETRY[] = "dits proxy retry [--] PATH...";
+static const char USE_EXPORT[] = "dits proxy export [--variant TYPE] [--] PATH OUT";
+static const char USE_PROXY[] = "dits proxy status|generate|wait|retry|export [ARGS]";
+
+static int open_here(dits_repo **r)
+{
+	return dits_repo_open(r, ".") ? cli_fail() : 0;
+}
+
+static int proxy_status(int argc, char **argv)
 {
 	bool json = false;
-	char **paths = calloc((size_t)argc + 1, sizeof *paths);
-	int np = 0;
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = true;
-		else
-			paths[np++] = argv[i];
-	}
+	const char *rev = NULL;
+	const cli_opt opts[] = {
+		{ "--json", NULL, NULL, &json },
+		{ "--rev", NULL, &rev, NULL },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int np, code = cli_parse(argc, argv, opts, USE_STATUS, &np, NULL);
+	if (code)
+		return code;
+	dits_repo *r;
+	if (open_here(&r))
+		return 1;
 	asset_ref *assets;
 	size_t n;
-	int rc = select_assets(r, paths, np, true, &assets, &n);
-	free(paths);
-	if (rc)
-		return cli_fail();
 	dits_metadb *db;
+	if (select_tracked(r, rev, argv + 1, np, true, &assets, &n)) {
+		dits_repo_free(r);
+		return cli_fail();
+	}
 	if (dits_metadb_open_repo(&db, r)) {
 		free_assets(assets, n);
+		dits_repo_free(r);
 		return cli_fail();
 	}
 	const char *type = configured_type(r);
@@ -363,18 +472,17 @@ static int proxy_status(dits_repo *r, int argc, char **argv)
 		proxy_state_of(db, &assets[i].id, type, &s);
 		char hex[DITS_ID_HEXLEN + 1];
 		dits_id_hex(hex, &assets[i].id);
-		const char *err = s.has_variant && s.v.error ? s.v.error : s.job_error;
+		const char *err = cli_reason(assets[i].path, s.has_variant && s.v.error ? s.v.error : s.job_error);
 		if (json) {
 			dits_buf_puts(&b, i ? ",{" : "{");
 			json_kv_str(&b, "path", assets[i].path, false);
 			json_kv_str(&b, "asset_id", hex, true);
 			json_kv_str(&b, "variant", type, true);
 			json_kv_str(&b, "state", s.state, true);
-			if (s.has_variant)
-				json_kv_str(&b, "variant_id", s.v.id, true);
+			json_kv_str(&b, "variant_id", s.has_variant ? s.v.id : NULL, true);
 			dits_buf_puts(&b, ",\"facts\":");
 			dits_buf_puts(&b, s.has_variant && s.v.facts ? s.v.facts : "null");
-			json_kv_str(&b, "warnings", s.has_variant ? s.v.warnings : NULL, true);
+			json_kv_str(&b, "warnings", s.has_variant && s.v.warnings && *s.v.warnings ? s.v.warnings : NULL, true);
 			json_kv_str(&b, "error", err, true);
 			if (s.has_variant && s.v.has_manifest) {
 				char mh[DITS_ID_HEXLEN + 1];
@@ -393,7 +501,8 @@ static int proxy_status(dits_repo *r, int argc, char **argv)
 					dits_buf_printf(&b, "  %dx%d", atoi(w + 8), atoi(h + 9));
 				if (tc && tc[12] != '"')
 					dits_buf_printf(&b, "  TC %.11s", tc + 12);
-				dits_buf_printf(&b, "  %llu bytes  validated", (unsigned long long)s.v.size);
+				dits_buf_printf(&b, "  %llu %s  validated", (unsigned long long)s.v.size,
+				                cli_plural(s.v.size, "byte", "bytes"));
 			}
 			if (s.has_variant && s.v.warnings && *s.v.warnings)
 				dits_buf_printf(&b, "\n         warning: %s", s.v.warnings);
@@ -411,87 +520,104 @@ static int proxy_status(dits_repo *r, int argc, char **argv)
 	dits_buf_free(&b);
 	dits_metadb_close(db);
 	free_assets(assets, n);
+	dits_repo_free(r);
 	return 0;
 }
 
 /* ---- proxy generate / retry / wait / export ------------------------- */
 
-static int proxy_generate(dits_repo *r, int argc, char **argv)
+static int proxy_generate(int argc, char **argv)
 {
+	const char *profile = NULL, *resolution = NULL, *lut = NULL;
+	bool background = false, queue_only = false, no_extras = false;
+	const cli_opt opts[] = {
+		{ "--profile", NULL, &profile, NULL },
+		{ "--resolution", NULL, &resolution, NULL },
+		{ "--lut", NULL, &lut, NULL },
+		{ "--background", NULL, NULL, &background },
+		{ "--queue", NULL, NULL, &queue_only },
+		{ "--no-extras", NULL, NULL, &no_extras },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int np, code = cli_parse(argc, argv, opts, USE_GENERATE, &np, NULL);
+	if (code)
+		return code;
+	if (background && queue_only)
+		return cli_usage_error(USE_GENERATE, "proxy generate: --background and --queue do not go together");
+	dits_repo *r;
+	if (open_here(&r))
+		return 1;
 	dits_proxy_recipe rec;
-	if (dits_hologram_recipe_from_config(r, &rec))
+	if (dits_hologram_recipe_from_config(r, &rec)) {
+		dits_repo_free(r);
 		return cli_fail();
-	char **paths = calloc((size_t)argc + 1, sizeof *paths);
-	int np = 0;
-	bool background = false, queue_only = false;
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--profile") && i + 1 < argc) {
-			rec.codec = dits_proxy_codec_from_name(argv[++i]);
-			if (rec.codec < 0) {
-				free(paths);
-				return cli_usage("proxy generate: --profile is prores_proxy, dnxhr_lb or h264");
-			}
-		} else if (!strcmp(argv[i], "--resolution") && i + 1 < argc) {
-			rec.max_height = atoi(argv[++i]);
-			if (rec.max_height != 1080 && rec.max_height != 720 && rec.max_height != 540) {
-				free(paths);
-				return cli_usage("proxy generate: --resolution is 1080, 720 or 540");
-			}
-		} else if (!strcmp(argv[i], "--lut") && i + 1 < argc) {
-			snprintf(rec.lut, sizeof rec.lut, "%s", argv[++i]);
-		} else if (!strcmp(argv[i], "--background")) {
-			background = true;
-		} else if (!strcmp(argv[i], "--queue")) {
-			queue_only = true;
-		} else if (!strcmp(argv[i], "--no-extras")) {
-			rec.poster = rec.sprite = rec.preview = false; /* the proxy alone */
-		} else if (argv[i][0] == '-') {
-			free(paths);
-			return cli_usage("usage: dits proxy generate [PATH...] [--profile P] [--resolution R] [--lut L] [--no-extras] [--background|--queue]");
-		} else {
-			paths[np++] = argv[i];
-		}
 	}
+	if (profile && (rec.codec = dits_proxy_codec_from_name(profile)) < 0)
+		code = cli_usage_error(USE_GENERATE, "proxy generate: --profile is prores_proxy, dnxhr_lb or h264, not '%s'",
+		                       profile);
+	if (!code && resolution) {
+		rec.max_height = atoi(resolution);
+		if (strcmp(resolution, "1080") && strcmp(resolution, "720") && strcmp(resolution, "540"))
+			code = cli_usage_error(USE_GENERATE, "proxy generate: --resolution is 1080, 720 or 540, not '%s'",
+			                       resolution);
+	}
+	if (code) {
+		dits_repo_free(r);
+		return code;
+	}
+	if (lut)
+		snprintf(rec.lut, sizeof rec.lut, "%s", lut);
+	if (no_extras)
+		rec.poster = rec.sprite = rec.preview = false; /* the proxy alone */
 	asset_ref *assets;
 	size_t n;
-	int rc = select_assets(r, paths, np, np == 0, &assets, &n);
-	free(paths);
-	if (rc)
-		return cli_fail();
+	int rc = select_assets(r, argv + 1, np, np == 0, &assets, &n);
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = dits_hologram_enqueue_asset(r, &assets[i].id, assets[i].path, &rec);
 	free_assets(assets, n);
-	if (rc)
+	if (rc) {
+		dits_repo_free(r);
 		return cli_fail();
+	}
 	if (queue_only) {
 		printf("queued %zu file%s (run dits worker, or dits proxy wait)\n", n, n == 1 ? "" : "s");
-		return 0;
-	}
-	if (background) {
+	} else if (background) {
 		char *exe = self_exe();
 		rc = dits_worker_spawn_background(r, exe);
 		free(exe);
 		if (rc)
-			return cli_fail();
-		printf("queued %zu file%s; a background worker is making the proxies\n", n, n == 1 ? "" : "s");
-		return 0;
+			code = cli_fail();
+		else
+			printf("queued %zu file%s; a background worker is making the proxies\n", n, n == 1 ? "" : "s");
+	} else {
+		/* In the foreground, with progress. */
+		dits_worker_stats st;
+		if (run_worker(r, false, true, 1, false, &st))
+			code = cli_fail();
+		else
+			code = st.failed ? 1 : 0;
 	}
-	/* In the foreground, with progress. */
-	dits_worker_stats st;
-	if (run_worker(r, false, true, 1, false, &st))
-		return cli_fail();
-	return st.failed ? 1 : 0;
+	dits_repo_free(r);
+	return code;
 }
 
-static int proxy_retry(dits_repo *r, int argc, char **argv)
+static int proxy_retry(int argc, char **argv)
 {
-	if (argc < 1)
-		return cli_usage("usage: dits proxy retry PATH...");
+	int np, code = cli_parse(argc, argv, NULL, USE_RETRY, &np, NULL);
+	if (code)
+		return code;
+	if (np < 1)
+		return cli_usage_error(USE_RETRY, "proxy retry: which files?");
+	dits_repo *r;
+	if (open_here(&r))
+		return 1;
 	asset_ref *assets;
 	size_t n;
-	if (select_assets(r, argv, argc, false, &assets, &n))
+	if (select_assets(r, argv + 1, np, false, &assets, &n)) {
+		dits_repo_free(r);
 		return cli_fail();
-	dits_metadb *db;
+	}
+	dits_metadb *db = NULL;
 	int rc = dits_metadb_open_repo(&db, r);
 	for (size_t i = 0; i < n && !rc; i++) {
 		dits_variant *vs = NULL;
@@ -509,87 +635,201 @@ static int proxy_retry(dits_repo *r, int argc, char **argv)
 	if (db)
 		dits_metadb_close(db);
 	free_assets(assets, n);
-	if (rc)
+	if (rc) {
+		dits_repo_free(r);
 		return cli_fail();
+	}
 	if (proxy_auto(r)) {
 		char *exe = self_exe();
 		dits_worker_spawn_background(r, exe);
 		free(exe);
 	}
+	dits_repo_free(r);
 	return 0;
 }
 
-static int proxy_wait(dits_repo *r, int argc, char **argv)
+static bool job_live(const dits_job *j)
 {
+	return !strcmp(j->state, "queued") || !strcmp(j->state, "running");
+}
+
+/* Names at most this many earlier dead jobs in proxy wait's note. */
+#define WAIT_NAMES_MAX 10
+
+/*
+ * proxy wait judges the jobs it waits for: those queued or running when it
+ * starts, or (with paths) the newest job of each of those files per
+ * target. It exits 0 when every one of them is done and 1 when one died; a
+ * job that had died before the wait began is named in a note, not counted.
+ */
+static int proxy_wait(int argc, char **argv)
+{
+	const char *tmo = NULL;
+	const cli_opt opts[] = { { "--timeout", NULL, &tmo, NULL }, { NULL, NULL, NULL, NULL } };
+	int np, code = cli_parse(argc, argv, opts, USE_WAIT, &np, NULL);
+	if (code)
+		return code;
 	double timeout = -1;
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
-			timeout = atof(argv[++i]);
-		else
-			return cli_usage("usage: dits proxy wait [--timeout SECONDS]");
+	if (tmo) {
+		char *end;
+		timeout = strtod(tmo, &end);
+		if (*end || end == tmo || !(timeout >= 0) || timeout > 1e9)
+			return cli_usage_error(USE_WAIT, "proxy wait: --timeout takes a number of seconds, not '%s'", tmo);
 	}
-	dits_metadb *db;
-	if (dits_metadb_open_repo(&db, r))
-		return cli_fail();
-	/* Somebody has to do the work: start a background worker if none runs. */
-	char *exe = self_exe();
-	dits_worker_spawn_background(r, exe);
-	free(exe);
+	dits_repo *r;
+	if (open_here(&r))
+		return 1;
+	asset_ref *assets = NULL;
+	size_t na = 0;
+	dits_metadb *db = NULL;
+	dits_job *jobs = NULL;
+	size_t nj = 0;
+	int rc = np ? select_assets(r, argv + 1, np, false, &assets, &na) : 0;
+	if (!rc)
+		rc = dits_metadb_open_repo(&db, r);
+	if (!rc)
+		rc = dits_job_list(db, NULL, NULL, &jobs, &nj); /* in id order */
+	/* watch[k]: index in jobs of the k-th job waited for. */
+	size_t *watch = rc ? NULL : calloc(nj + 1, sizeof *watch);
+	size_t nw = 0;
+	if (!rc && !watch)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; !rc && i < nj; i++) {
+		if (!np) {
+			if (job_live(&jobs[i]))
+				watch[nw++] = i;
+			continue;
+		}
+		bool mine = false;
+		for (size_t a = 0; a < na && !mine; a++)
+			mine = dits_id_eq(&assets[a].id, &jobs[i].asset);
+		bool newest = true;
+		for (size_t k = i + 1; k < nj && newest; k++)
+			newest = !(dits_id_eq(&jobs[k].asset, &jobs[i].asset) && !strcmp(jobs[k].target, jobs[i].target));
+		if (mine && newest)
+			watch[nw++] = i;
+	}
+	/* Without paths: the dead jobs of before this wait that nothing newer replaced. */
+	dits_buf old = DITS_BUF_INIT;
+	size_t nold = 0;
+	for (size_t i = 0; !rc && !np && i < nj; i++) {
+		if (strcmp(jobs[i].state, "dead") && strcmp(jobs[i].state, "failed"))
+			continue;
+		bool replaced = false;
+		for (size_t k = i + 1; k < nj && !replaced; k++)
+			replaced = dits_id_eq(&jobs[k].asset, &jobs[i].asset) && !strcmp(jobs[k].target, jobs[i].target);
+		if (replaced)
+			continue;
+		if (nold < WAIT_NAMES_MAX)
+			dits_buf_printf(&old, "%s%s", nold ? ", " : "", jobs[i].path ? jobs[i].path : "?");
+		nold++;
+	}
+	bool any_live = false;
+	for (size_t k = 0; !rc && k < nw; k++)
+		any_live = any_live || job_live(&jobs[watch[k]]);
+	if (!rc && any_live) {
+		/* Somebody has to do the work: start a background worker if none runs. */
+		char *exe = self_exe();
+		dits_worker_spawn_background(r, exe);
+		free(exe);
+	}
+	/* Jobs finish roughly in id order: look at the first unfinished one until it is done. */
 	double start = dits_now();
-	int64_t pending = 0;
-	int rc = 0;
-	for (;;) {
-		if ((rc = dits_job_pending(db, &pending)))
+	size_t next = 0;
+	while (!rc && next < nw) {
+		dits_job *j = &jobs[watch[next]];
+		if (!job_live(j)) {
+			next++;
+			continue;
+		}
+		dits_job now;
+		rc = dits_job_get(db, j->id, &now);
+		if (rc == DITS_ENOTFOUND) { /* removed under us: nothing left to wait for */
+			dits_error_clear();
+			snprintf(j->state, sizeof j->state, "done");
+			rc = 0;
+			continue;
+		}
+		if (rc)
 			break;
-		if (pending == 0)
-			break;
+		snprintf(j->state, sizeof j->state, "%s", now.state);
+		free(j->last_error);
+		j->last_error = now.last_error;
+		now.last_error = NULL;
+		dits_job_free(&now);
+		if (!job_live(j))
+			continue;
 		if (timeout >= 0 && dits_now() - start >= timeout) {
-			rc = dits_error_set(DITS_ERROR, "timed out after %.0f s with %lld job%s still pending", timeout,
-			                    (long long)pending, pending == 1 ? "" : "s");
+			size_t left = nw - next;
+			rc = dits_error_set(DITS_ERROR, "timed out after %.0f s with %zu proxy job%s still pending", timeout,
+			                    left, left == 1 ? "" : "s");
 			break;
 		}
 		usleep(100000);
 	}
-	struct dits_job_counts c = { 0 };
-	if (!rc)
-		rc = dits_job_counts(db, &c);
-	dits_metadb_close(db);
-	if (rc)
-		return cli_fail();
-	if (c.dead || c.failed) {
-		fprintf(stderr, "dits: error: %lld proxy job%s failed (see dits proxy status)\n",
-		        (long long)(c.dead + c.failed), c.dead + c.failed == 1 ? "" : "s");
-		return 1;
+	size_t done = 0, dead = 0;
+	for (size_t k = 0; !rc && k < nw; k++) {
+		const dits_job *j = &jobs[watch[k]];
+		if (!strcmp(j->state, "done")) {
+			done++;
+			continue;
+		}
+		dead++;
+		const char *path = j->path ? j->path : "?";
+		fprintf(stderr, "dits: error: %s: %s failed: %s\n", path, j->target,
+		        j->last_error ? cli_reason(path, j->last_error) : "no reason recorded");
 	}
-	printf("all proxies done (%lld job%s)\n", (long long)c.done, c.done == 1 ? "" : "s");
-	return 0;
+	if (rc) {
+		code = cli_fail();
+	} else {
+		if (nold)
+			fprintf(stderr, "dits: note: %zu proxy job%s had already failed before this wait: %s%s "
+			        "(dits proxy status says why; dits proxy retry PATH queues one again)\n",
+			        nold, nold == 1 ? "" : "s", old.data ? (char *)old.data : "", nold > WAIT_NAMES_MAX ? ", ..." : "");
+		if (dead) {
+			fprintf(stderr, "dits: error: %zu of %zu proxy job%s failed\n", dead, nw, nw == 1 ? "" : "s");
+			code = 1;
+		} else {
+			printf("all proxies done (%zu job%s)\n", done, done == 1 ? "" : "s");
+		}
+	}
+	dits_buf_free(&old);
+	free(watch);
+	dits_job_list_free(jobs, nj);
+	if (db)
+		dits_metadb_close(db);
+	free_assets(assets, na);
+	dits_repo_free(r);
+	return code;
 }
 
-static int proxy_export(dits_repo *r, int argc, char **argv)
+static int proxy_export(int argc, char **argv)
 {
-	const char *type = NULL, *path = NULL, *out = NULL;
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--variant") && i + 1 < argc)
-			type = argv[++i];
-		else if (!path)
-			path = argv[i];
-		else if (!out)
-			out = argv[i];
-		else
-			return cli_usage("usage: dits proxy export PATH OUT [--variant TYPE]");
-	}
-	if (!path || !out)
-		return cli_usage("usage: dits proxy export PATH OUT [--variant TYPE]");
+	const char *type = NULL;
+	const cli_opt opts[] = { { "--variant", NULL, &type, NULL }, { NULL, NULL, NULL, NULL } };
+	int np, code = cli_parse(argc, argv, opts, USE_EXPORT, &np, NULL);
+	if (code)
+		return code;
+	if (np < 2)
+		return cli_usage_error(USE_EXPORT, "proxy export: name a PATH and an OUT file");
+	if (np > 2)
+		return cli_usage_error(USE_EXPORT, "proxy export: unexpected argument '%s'", argv[3]);
+	const char *path = argv[1], *out = argv[2];
+	dits_repo *r;
+	if (open_here(&r))
+		return 1;
 	if (!type)
 		type = configured_type(r);
 	char *pv[1] = { (char *)path };
 	asset_ref *assets;
 	size_t n;
-	if (select_assets(r, pv, 1, false, &assets, &n))
+	if (select_assets(r, pv, 1, false, &assets, &n)) {
+		dits_repo_free(r);
 		return cli_fail();
+	}
 	int rc = 0;
 	if (n != 1)
-		rc = dits_error_set(DITS_EINVALID, "%s: names %zu files; name one", path, n);
+		rc = dits_error_set(DITS_EINVALID, "%s: names %zu %s; name one", path, n, cli_plural(n, "file", "files"));
 	dits_metadb *db = NULL;
 	dits_variant v;
 	bool have = false;
@@ -601,9 +841,11 @@ static int proxy_export(dits_repo *r, int argc, char **argv)
 		if (rc == DITS_ENOTFOUND)
 			rc = dits_error_set(DITS_ENOTFOUND, "%s: no %s variant", path, type);
 	}
-	if (!rc && strcmp(v.status, "ready"))
+	if (!rc && strcmp(v.status, "ready")) {
+		const char *why = cli_reason(assets[0].path, v.error);
 		rc = dits_error_set(DITS_ENOTFOUND, "%s: the %s variant is %s%s%s", path, type, v.status,
-		                    v.error ? ": " : "", v.error ? v.error : "");
+		                    why ? ": " : "", why ? why : "");
+	}
 	if (!rc) {
 		dits_manifest m;
 		rc = dits_manifest_read(r->odb, &v.manifest, &m);
@@ -617,32 +859,28 @@ static int proxy_export(dits_repo *r, int argc, char **argv)
 	if (db)
 		dits_metadb_close(db);
 	free_assets(assets, n);
+	dits_repo_free(r);
 	return rc ? cli_fail() : 0;
 }
 
 int cmd_proxy(int argc, char **argv)
 {
 	if (argc < 2)
-		return cli_usage("usage: dits proxy status|generate|wait|retry|export ...");
-	dits_repo *r;
-	if (dits_repo_open(&r, "."))
-		return cli_fail();
-	int rc;
+		return cli_usage_error(USE_PROXY, "proxy: which proxy command?");
 	const char *sub = argv[1];
 	if (!strcmp(sub, "status"))
-		rc = proxy_status(r, argc - 2, argv + 2);
-	else if (!strcmp(sub, "generate"))
-		rc = proxy_generate(r, argc - 2, argv + 2);
-	else if (!strcmp(sub, "wait"))
-		rc = proxy_wait(r, argc - 2, argv + 2);
-	else if (!strcmp(sub, "retry"))
-		rc = proxy_retry(r, argc - 2, argv + 2);
-	else if (!strcmp(sub, "export"))
-		rc = proxy_export(r, argc - 2, argv + 2);
-	else
-		rc = cli_usage("usage: dits proxy status|generate|wait|retry|export ...");
-	dits_repo_free(r);
-	return rc;
+		return proxy_status(argc - 1, argv + 1);
+	if (!strcmp(sub, "generate"))
+		return proxy_generate(argc - 1, argv + 1);
+	if (!strcmp(sub, "wait"))
+		return proxy_wait(argc - 1, argv + 1);
+	if (!strcmp(sub, "retry"))
+		return proxy_retry(argc - 1, argv + 1);
+	if (!strcmp(sub, "export"))
+		return proxy_export(argc - 1, argv + 1);
+	if (sub[0] == '-')
+		return cli_usage_error(USE_PROXY, "unknown option '%s'", sub);
+	return cli_usage_error(USE_PROXY, "proxy: '%s' is not a proxy command", sub);
 }
 
 /* ---- hooks used by main.c ------------------------------------------- */
@@ -705,7 +943,7 @@ void cli_status_proxies(dits_repo *r, const struct dits_index *idx, dits_buf *ou
 	for (size_t i = 0; i < shown; i++) {
 		proxy_state s;
 		proxy_state_of(db, &assets[i].id, type, &s);
-		const char *err = s.has_variant && s.v.error ? s.v.error : s.job_error;
+		const char *err = cli_reason(assets[i].path, s.has_variant && s.v.error ? s.v.error : s.job_error);
 		if (json) {
 			dits_buf_puts(out, i ? ",{" : "{");
 			json_kv_str(out, "path", assets[i].path, false);
@@ -764,10 +1002,9 @@ void cli_log_proxies(dits_repo *r, const dits_id *commit, dits_buf *out, bool js
 	dits_flat_free(&now);
 	dits_flat_free(&before);
 	dits_error_clear();
-	/* Flat keys keep each commit one flat JSON object. */
 	if (json)
-		dits_buf_printf(out, ",\"proxies_ready\":%u,\"proxies_pending\":%u,\"proxies_failed\":%u", ready,
-		                pending, failed);
+		dits_buf_printf(out, ",\"proxies\":{\"ready\":%u,\"pending\":%u,\"failed\":%u,\"none\":%u}", ready,
+		                pending, failed, none);
 	else if (!rc && ready + pending + failed > 0)
 		dits_buf_printf(out, "Proxies: %u ready, %u pending, %u failed%s\n", ready, pending, failed,
 		                none ? " (some not queued)" : "");
@@ -897,59 +1134,65 @@ static int mode_list(dits_repo *r, bool json)
 
 int cmd_mode(int argc, char **argv)
 {
+	bool json = false;
+	const char *variant = NULL;
+	const cli_opt opts[] = {
+		{ "--json", NULL, NULL, &json },
+		{ "--variant", NULL, &variant, NULL },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int np, dd, code = cli_parse(argc, argv, opts, NULL, &np, &dd);
+	if (code)
+		return code;
+	/* `mode proxy|master [PATH...]` switches; otherwise every argument is a path to list. */
+	bool set = np > 0 && dd != 0 && (!strcmp(argv[1], "proxy") || !strcmp(argv[1], "master"));
+	bool proxy = set && !strcmp(argv[1], "proxy");
+	char **paths = argv + 1 + (set ? 1 : 0);
+	int npaths = np - (set ? 1 : 0);
+	if (set && json)
+		return cli_usage_error(NULL, "mode: --json lists; it does not go with %s", argv[1]);
+	if (!set && variant)
+		return cli_usage_error(NULL, "mode: --variant goes with mode proxy");
 	/* Inside a Dits mount (not a worktree), the mount switches live. */
 	int in_mount_rc;
-	if (cli_mode_in_mount(argc, argv, &in_mount_rc))
+	if (cli_mode_in_mount(set, proxy, json, variant, paths, npaths, &in_mount_rc))
 		return in_mount_rc;
+	if (!set && npaths)
+		return cli_usage_error(NULL, "mode: unexpected argument '%s' (mode proxy|master PATH... switches)", paths[0]);
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
 		return cli_fail();
-	int rc;
-	if (argc < 2 || !strcmp(argv[1], "--json")) {
-		rc = mode_list(r, argc >= 2);
-	} else if (!strcmp(argv[1], "proxy") || !strcmp(argv[1], "master")) {
-		const char *variant = NULL;
-		char **paths = calloc((size_t)argc, sizeof *paths);
-		int np = 0;
-		for (int i = 2; i < argc; i++) {
-			if (!strcmp(argv[i], "--variant") && i + 1 < argc)
-				variant = argv[++i];
-			else if (strcmp(argv[i], "--"))
-				paths[np++] = argv[i];
-		}
-		rc = cli_checkout_mode(r, !strcmp(argv[1], "proxy"), variant, paths, np);
-		free(paths);
-	} else {
-		rc = cli_usage("usage: dits mode [--json] | dits mode proxy|master [PATH...] [--variant TYPE]");
-	}
+	int rc = set ? cli_checkout_mode(r, proxy, variant, paths, npaths) : mode_list(r, json);
 	dits_repo_free(r);
 	return rc;
 }
 
 int cmd_fetch_proxy(int argc, char **argv)
 {
-	const char *use = "usage: dits fetch-proxy PATH... [--wait [--timeout SECS]] [--checkout]";
-	bool checkout = false, wait = false;
+	bool checkout = false, wait = false; /* local proxies are made in the foreground: always waited for */
+	const char *tmo = NULL;
+	const cli_opt opts[] = {
+		{ "--checkout", NULL, NULL, &checkout },
+		{ "--wait", NULL, NULL, &wait },
+		{ "--timeout", NULL, &tmo, NULL },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int np, code = cli_parse(argc, argv, opts, NULL, &np, NULL);
+	if (code)
+		return code;
 	double timeout = 0;
-	char **paths = calloc((size_t)argc + 1, sizeof *paths);
-	int np = 0;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--checkout"))
-			checkout = true;
-		else if (!strcmp(argv[i], "--wait"))
-			wait = true; /* local proxies are made in the foreground: always waits */
-		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc && atof(argv[i + 1]) > 0)
-			timeout = atof(argv[++i]);
-		else if (argv[i][0] == '-') {
-			free(paths);
-			return cli_usage(use);
-		} else
-			paths[np++] = argv[i];
+	if (tmo) {
+		char *end;
+		timeout = strtod(tmo, &end);
+		if (*end || end == tmo || !(timeout > 0) || timeout > 1e9)
+			return cli_usage_error(NULL, "fetch-proxy: --timeout takes a number of seconds above 0, not '%s'", tmo);
 	}
-	if (np == 0) {
-		free(paths);
-		return cli_usage(use);
-	}
+	if (np == 0)
+		return cli_usage_error(NULL, "fetch-proxy: which files?");
+	char **paths = calloc((size_t)np + 1, sizeof *paths);
+	if (!paths)
+		return cli_fail();
+	memcpy(paths, argv + 1, (size_t)np * sizeof *paths);
 	dits_repo *r;
 	if (dits_repo_open(&r, ".")) {
 		free(paths);
@@ -979,7 +1222,7 @@ int cmd_fetch_proxy(int argc, char **argv)
 		free(ids);
 		free(names);
 		if (rrc) {
-			int code = rrc < 0 ? cli_fail() : 1;
+			code = rrc < 0 ? cli_fail() : 1;
 			free_assets(assets, n);
 			free(paths);
 			dits_repo_free(r);
@@ -1002,7 +1245,6 @@ int cmd_fetch_proxy(int argc, char **argv)
 		}
 		dits_metadb_close(db);
 	}
-	int code = 0;
 	if (rc) {
 		code = cli_fail();
 	} else if (queued) {
@@ -1013,7 +1255,7 @@ int cmd_fetch_proxy(int argc, char **argv)
 			code = 1;
 	}
 	if (!code)
-		printf("%zu proxy%s ready\n", n, n == 1 ? "" : "ies");
+		printf("%zu %s ready\n", n, cli_plural(n, "proxy", "proxies"));
 	if (!code && checkout)
 		code = cli_checkout_mode(r, true, NULL, paths, np);
 	free_assets(assets, n);

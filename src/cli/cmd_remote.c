@@ -57,50 +57,54 @@ typedef struct sync_args {
 	int npos;
 } sync_args;
 
+static const char USE_PUSH[] = "dits push [REMOTE] [BRANCH] [--force] [--json] [--jobs N] [--limit-rate R]";
+static const char USE_FETCH[] = "dits fetch [REMOTE] [--json] [--jobs N] [--limit-rate R]";
+static const char USE_PULL[] = "dits pull [REMOTE] [BRANCH] [--json] [--jobs N] [--limit-rate R]";
+static const char USE_CLONE[] = "dits clone URL DIR [--mode proxy|master] [--json] [--jobs N] [--limit-rate R]";
+
+/* The options that only some of the sync commands take: a usage error elsewhere. */
+static int sync_extra(const sync_args *a, const char *use, int max_pos, bool force_ok, bool mode_ok)
+{
+	if (a->npos > max_pos)
+		return cli_usage_error(use, "unexpected argument '%s'", a->pos[max_pos]);
+	if (a->force && !force_ok)
+		return cli_usage_error(use, "--force goes with push only");
+	if (a->mode && !mode_ok)
+		return cli_usage_error(use, "--mode goes with clone only");
+	return 0;
+}
+
 /* Parses the options; 0, or an exit code after a usage message. */
 static int parse_sync_args(int argc, char **argv, sync_args *a, const char *use)
 {
 	memset(a, 0, sizeof *a);
-	for (int i = 1; i < argc; i++) {
-		const char *s = argv[i];
-		const char *val = NULL;
-		if (!strcmp(s, "--json"))
-			a->json = true;
-		else if (!strcmp(s, "--force") || !strcmp(s, "-f"))
-			a->force = true;
-		else if ((!strcmp(s, "--jobs") || !strcmp(s, "-j") || !strcmp(s, "--limit-rate") || !strcmp(s, "--mode")) &&
-		         i + 1 < argc)
-			val = argv[++i];
-		else if (!strncmp(s, "--jobs=", 7) || !strncmp(s, "--mode=", 7))
-			val = s + 7, s = !strncmp(s, "--jobs=", 7) ? "--jobs" : "--mode";
-		else if (!strncmp(s, "--limit-rate=", 13))
-			val = s + 13, s = "--limit-rate";
-		else if (s[0] == '-')
-			return cli_usage(use);
-		else if (a->npos < 3)
-			a->pos[a->npos++] = argv[i];
-		else
-			return cli_usage(use);
-		if (!val)
-			continue;
-		if (!strcmp(s, "--mode")) {
-			if (strcmp(val, "proxy") && strcmp(val, "master"))
-				return cli_usage("--mode is proxy or master");
-			a->mode = val;
-		} else if (!strcmp(s, "--limit-rate")) {
-			if (dits_wire_parse_rate(val, &a->xfer.rate) || a->xfer.rate == 0) {
-				/* Names the value given and why (dits_wire_parse_rate's message). */
-				char msg[512];
-				snprintf(msg, sizeof msg, "--limit-rate %s", dits_error_last());
-				return cli_usage(msg);
-			}
-		} else {
-			char *end;
-			long n = strtol(val, &end, 10);
-			if (*end || n < 1 || n > 64)
-				return cli_usage("--jobs takes a number of connections from 1 to 64");
-			a->xfer.jobs = (int)n;
-		}
+	const char *jobs = NULL, *rate = NULL;
+	const cli_opt opts[] = {
+		{ "--json", NULL, NULL, &a->json },
+		{ "--force", "-f", NULL, &a->force },
+		{ "--jobs", "-j", &jobs, NULL },
+		{ "--limit-rate", NULL, &rate, NULL },
+		{ "--mode", NULL, &a->mode, NULL },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int n, code = cli_parse(argc, argv, opts, use, &n, NULL);
+	if (code)
+		return code;
+	if (n > 3)
+		return cli_usage_error(use, "unexpected argument '%s'", argv[4]);
+	for (int i = 0; i < n; i++)
+		a->pos[a->npos++] = argv[1 + i];
+	if (a->mode && strcmp(a->mode, "proxy") && strcmp(a->mode, "master"))
+		return cli_usage_error(use, "--mode is proxy or master, not '%s'", a->mode);
+	/* Names the value given and why (dits_wire_parse_rate's message). */
+	if (rate && (dits_wire_parse_rate(rate, &a->xfer.rate) || a->xfer.rate == 0))
+		return cli_usage_error(use, "--limit-rate %s", dits_error_last());
+	if (jobs) {
+		char *end;
+		long v = strtol(jobs, &end, 10);
+		if (*end || end == jobs || v < 1 || v > 64)
+			return cli_usage_error(use, "--jobs takes a number of connections from 1 to 64, not '%s'", jobs);
+		a->xfer.jobs = (int)v;
 	}
 	return 0;
 }
@@ -189,14 +193,27 @@ static int remove_tree(const char *path)
 
 int cmd_remote(int argc, char **argv)
 {
+	bool verbose = false;
+	const cli_opt opts[] = { { "--verbose", "-v", NULL, &verbose }, { NULL, NULL, NULL, NULL } };
+	int n, code = cli_parse(argc, argv, opts, NULL, &n, NULL);
+	if (code)
+		return code;
+	if (n && verbose)
+		return cli_usage_error(NULL, "remote: -v goes with the list only");
+	if (n && strcmp(argv[1], "add") && strcmp(argv[1], "remove") && strcmp(argv[1], "rm"))
+		return cli_usage_error(NULL, "remote: '%s' is not a remote command (add, remove)", argv[1]);
+	if (n && !strcmp(argv[1], "add") && n != 3)
+		return cli_usage_error(NULL, "remote add takes a NAME and a URL");
+	if (n && strcmp(argv[1], "add") && n != 2)
+		return cli_usage_error(NULL, "remote %s takes a NAME", argv[1]);
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
 		return cli_fail();
 	int rc = 0;
-	if (argc < 2 || !strcmp(argv[1], "-v") || !strcmp(argv[1], "--verbose")) {
-		list_ctx l = { r, argc >= 2 };
+	if (n == 0) {
+		list_ctx l = { r, verbose };
 		dits_config_foreach(r->config, "remote.", list_remote, &l);
-	} else if (!strcmp(argv[1], "add") && argc == 4) {
+	} else if (!strcmp(argv[1], "add")) {
 		const char *name = argv[2], *url = argv[3], *why;
 		char key[300];
 		snprintf(key, sizeof key, "remote.%s.url", name);
@@ -211,7 +228,7 @@ int cmd_remote(int argc, char **argv)
 		if (!rc)
 			rc = write_config(r);
 		rc = rc ? cli_fail() : 0;
-	} else if ((!strcmp(argv[1], "remove") || !strcmp(argv[1], "rm")) && argc == 3) {
+	} else {
 		unset_ctx u = { "", NULL, 0 };
 		snprintf(u.prefix, sizeof u.prefix, "remote.%s.", argv[2]);
 		if (!remote_name_valid(argv[2]))
@@ -237,8 +254,6 @@ int cmd_remote(int argc, char **argv)
 			free(u.keys[i]);
 		free(u.keys);
 		rc = rc ? cli_fail() : 0;
-	} else {
-		rc = cli_usage("usage: dits remote [-v] | remote add NAME URL | remote remove NAME");
 	}
 	dits_repo_free(r);
 	return rc;
@@ -262,11 +277,11 @@ static char *current_branch(dits_repo *r)
 int cmd_push(int argc, char **argv)
 {
 	sync_args a;
-	int code = parse_sync_args(argc, argv, &a, "usage: dits push [REMOTE] [BRANCH] [--force] [--json] [--jobs N] [--limit-rate R]");
+	int code = parse_sync_args(argc, argv, &a, USE_PUSH);
+	if (!code)
+		code = sync_extra(&a, USE_PUSH, 2, true, false);
 	if (code)
 		return code;
-	if (a.npos > 2 || a.mode)
-		return cli_usage("usage: dits push [REMOTE] [BRANCH] [--force] [--json] [--jobs N] [--limit-rate R]");
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
 		return cli_fail();
@@ -305,9 +320,10 @@ int cmd_push(int argc, char **argv)
 		} else {
 			char human[32];
 			cli_human_bytes(human, sizeof human, (double)dits_remote_stats(rm)->bytes_sent);
-			dits_buf_printf(&b, "To %s\n   %.12s..%.12s  %s -> %s%s (%llu objects, %s sent)\n",
+			dits_buf_printf(&b, "To %s\n   %.12s..%.12s  %s -> %s%s (%llu %s, %s sent)\n",
 			                dits_remote_url(rm), dits_id_is_zero(&res.old) ? "(new)" : oh, nh, branch, branch,
-			                a.force ? " (forced)" : "", (unsigned long long)res.objects, human);
+			                a.force ? " (forced)" : "", (unsigned long long)res.objects,
+			                cli_plural(res.objects, "object", "objects"), human);
 		}
 		print_buf(&b);
 		if (*res.variant_warning)
@@ -391,11 +407,11 @@ static int do_fetch(dits_repo *r, dits_remote *rm, const sync_args *a, dits_prog
 int cmd_fetch(int argc, char **argv)
 {
 	sync_args a;
-	int code = parse_sync_args(argc, argv, &a, "usage: dits fetch [REMOTE] [--json] [--jobs N] [--limit-rate R]");
+	int code = parse_sync_args(argc, argv, &a, USE_FETCH);
+	if (!code)
+		code = sync_extra(&a, USE_FETCH, 1, false, false);
 	if (code)
 		return code;
-	if (a.npos > 1 || a.mode || a.force)
-		return cli_usage("usage: dits fetch [REMOTE] [--json] [--jobs N] [--limit-rate R]");
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
 		return cli_fail();
@@ -421,10 +437,12 @@ int cmd_fetch(int argc, char **argv)
 		} else {
 			char human[32];
 			cli_human_bytes(human, sizeof human, (double)dits_remote_stats(rm)->bytes_received);
-			dits_buf_printf(&b, "From %s: %llu ref%s updated, %llu objects and %llu chunks received (%s), %llu variant%s imported\n",
-			                dits_remote_url(rm), (unsigned long long)res.refs_updated, res.refs_updated == 1 ? "" : "s",
-			                (unsigned long long)res.objects, (unsigned long long)res.chunks, human,
-			                (unsigned long long)res.variants, res.variants == 1 ? "" : "s");
+			dits_buf_printf(&b, "From %s: %llu %s updated, %llu %s and %llu %s received (%s), %llu %s imported\n",
+			                dits_remote_url(rm), (unsigned long long)res.refs_updated,
+			                cli_plural(res.refs_updated, "ref", "refs"), (unsigned long long)res.objects,
+			                cli_plural(res.objects, "object", "objects"), (unsigned long long)res.chunks,
+			                cli_plural(res.chunks, "chunk", "chunks"), human, (unsigned long long)res.variants,
+			                cli_plural(res.variants, "variant", "variants"));
 		}
 		print_buf(&b);
 	}
@@ -581,12 +599,11 @@ int cli_fetch_for_paths(dits_repo *r, const dits_id *commit, char **paths, int n
 int cmd_pull(int argc, char **argv)
 {
 	sync_args a;
-	const char *use = "usage: dits pull [REMOTE] [BRANCH] [--json] [--jobs N] [--limit-rate R]";
-	int code = parse_sync_args(argc, argv, &a, use);
+	int code = parse_sync_args(argc, argv, &a, USE_PULL);
+	if (!code)
+		code = sync_extra(&a, USE_PULL, 2, false, false);
 	if (code)
 		return code;
-	if (a.npos > 2 || a.mode || a.force)
-		return cli_usage(use);
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
 		return cli_fail();
@@ -714,12 +731,13 @@ static const char *clone_branch(const dits_remote_refs *refs, dits_id *tip)
 int cmd_clone(int argc, char **argv)
 {
 	sync_args a;
-	const char *use = "usage: dits clone URL DIR [--mode proxy|master] [--json] [--jobs N] [--limit-rate R]";
-	int code = parse_sync_args(argc, argv, &a, use);
+	int code = parse_sync_args(argc, argv, &a, USE_CLONE);
+	if (!code)
+		code = sync_extra(&a, USE_CLONE, 2, false, true);
+	if (!code && a.npos < 2)
+		code = cli_usage_error(USE_CLONE, "clone: name a URL and a DIR");
 	if (code)
 		return code;
-	if (a.npos != 2 || a.force)
-		return cli_usage(use);
 	const char *url = a.pos[0], *dir = a.pos[1];
 	bool partial = a.mode && !strcmp(a.mode, "proxy");
 	dits_remote *rm = NULL;
@@ -800,7 +818,8 @@ int cmd_clone(int argc, char **argv)
 			dits_buf_printf(&b, "Cloned %s into %s (%s mode): %llu file%s", url, dir, partial ? "proxy" : "master",
 			                (unsigned long long)(ui.proxies + ui.masters), ui.proxies + ui.masters == 1 ? "" : "s");
 			if (partial)
-				dits_buf_printf(&b, ", %llu as proxies", (unsigned long long)ui.proxies);
+				dits_buf_printf(&b, ", %llu as %s", (unsigned long long)ui.proxies,
+				                cli_plural(ui.proxies, "a proxy", "proxies"));
 			dits_buf_printf(&b, ", %s received\n", human);
 			if (!branch)
 				dits_buf_puts(&b, "the remote has no branches yet\n");

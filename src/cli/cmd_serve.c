@@ -91,7 +91,8 @@ int cmd_serve(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0; /* an unknown option is reported below, in the usage format of every command */
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
 		case 'l': o.listen = optarg; break;
@@ -121,10 +122,10 @@ int cmd_serve(int argc, char **argv)
 			if (number_opt(optarg, 1, 86400, &o.idle_timeout))
 				return cli_usage("serve: --idle-timeout takes 1..86400 seconds");
 			break;
+		case ':':
+			return cli_usage_error(NULL, "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return cli_usage("usage: dits serve [--listen ADDR:PORT] [--root DIR] [--workers N] [--auth FILE] "
-			             "[--tls-cert FILE --tls-key FILE] [--pid-file FILE] [--max-connections N] "
-			             "[--max-per-client N] [--header-timeout SEC] [--idle-timeout SEC]");
+			return cli_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

@@ -11,10 +11,56 @@
 #include "hash.h"
 #include "repo.h"
 
+/* The word for a count: one when n is 1, else many ("1 proxy", "0 proxies"). */
+static inline const char *cli_plural(unsigned long long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
 /* Prints dits_error_last() as "dits: error: ..." and returns exit code 1. */
 int cli_fail(void);
 /* Prints "dits: MSG" and a pointer to `dits help`; returns exit code 2. */
 int cli_usage(const char *msg);
+
+/*
+ * Command-line options, parsed the same way by every command:
+ *  - "--name", "--name VALUE", "--name=VALUE" and the alias ("-m VALUE")
+ *    anywhere among the arguments;
+ *  - "--" ends the options: every later argument is positional, so a path
+ *    may start with '-'; "-" alone is positional;
+ *  - any other argument starting with '-' is an unknown option: a usage
+ *    error (exit 2) before the command has opened or changed anything.
+ */
+typedef struct cli_opt {
+	const char *name;   /* "--json" */
+	const char *alias;  /* "-v", or NULL */
+	const char **value; /* non-NULL: the option takes a value, stored here (the last one given wins) */
+	bool *flag;         /* set to true when the option is given; may be NULL */
+} cli_opt;
+
+/* The running command's synopsis ("dits status [--json]"), set by main(). */
+extern const char *cli_cmd_usage;
+
+/*
+ * Parses argv[1..argc) against opts (ended by an entry with a NULL name).
+ * The positional arguments are moved, in order, to argv[1..*npos]. When
+ * dashdash is not NULL it receives how many positional arguments came
+ * before "--" (-1 without "--"). Returns 0, or 2 after printing
+ * "dits: error: unknown option 'X'" (or "option 'X' needs a value") and
+ * "usage: USAGE" (cli_cmd_usage when usage is NULL).
+ */
+int cli_parse(int argc, char **argv, const cli_opt *opts, const char *usage, int *npos, int *dashdash);
+/* cli_parse() for a command that takes no positional argument. */
+int cli_no_args(int argc, char **argv, const cli_opt *opts, const char *usage);
+/* Prints "dits: error: MSG" and "usage: USAGE"; returns exit code 2. */
+int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * A proxy failure's reason for printing beside its path: error without a
+ * leading "PATH: " (the library's messages name the file first, and every
+ * output that shows a reason names the path already).
+ */
+const char *cli_reason(const char *path, const char *error);
 
 int cmd_config(int argc, char **argv);
 int cmd_worker(int argc, char **argv);

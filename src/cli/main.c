@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,12 +38,10 @@ static int fail(int rc)
 	return 1;
 }
 
-static int usage_error(const char *fmt, const char *arg)
+/* An unexpected positional argument: a usage error. */
+static int extra_arg(const char *arg)
 {
-	fprintf(stderr, "dits: ");
-	fprintf(stderr, fmt, arg ? arg : "");
-	fprintf(stderr, "\n(see 'dits help')\n");
-	return EXIT_USAGE;
+	return cli_usage_error(NULL, "unexpected argument '%s'", arg);
 }
 
 static int open_repo(dits_repo **r)
@@ -59,14 +56,6 @@ static void short_hex(char out[13], const dits_id *id)
 	dits_id_hex(hex, id);
 	memcpy(out, hex, 12);
 	out[12] = '\0';
-}
-
-static bool has_flag(int argc, char **argv, const char *flag)
-{
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], flag))
-			return true;
-	return false;
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -86,29 +75,28 @@ static int cmd_init(int argc, char **argv)
 {
 	dits_chunker_params p;
 	dits_chunker_params_default(&p);
-	const char *dir = ".";
-	static const struct option opts[] = {
-		{ "chunk-min", required_argument, NULL, 'm' },
-		{ "chunk-avg", required_argument, NULL, 'a' },
-		{ "chunk-max", required_argument, NULL, 'x' },
-		{ NULL, 0, NULL, 0 },
+	const char *val[3] = { NULL, NULL, NULL };
+	const cli_opt opts[] = {
+		{ "--chunk-min", NULL, &val[0], NULL },
+		{ "--chunk-avg", NULL, &val[1], NULL },
+		{ "--chunk-max", NULL, &val[2], NULL },
+		{ NULL, NULL, NULL, NULL },
 	};
-	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	int n, code = cli_parse(argc, argv, opts, NULL, &n, NULL);
+	if (code)
+		return code;
+	if (n > 1)
+		return extra_arg(argv[2]);
+	uint32_t *dst[3] = { &p.min, &p.avg, &p.max };
+	for (int i = 0; i < 3; i++) {
 		uint64_t v;
-		if (c == '?' || parse_u64(optarg, &v) || v > UINT32_MAX)
-			return usage_error("init: bad option or value%s", c == '?' ? "" : optarg);
-		if (c == 'm')
-			p.min = (uint32_t)v;
-		else if (c == 'a')
-			p.avg = (uint32_t)v;
-		else
-			p.max = (uint32_t)v;
+		if (!val[i])
+			continue;
+		if (parse_u64(val[i], &v) || v > UINT32_MAX)
+			return cli_usage_error(NULL, "%s: '%s' is not a number of bytes", opts[i].name, val[i]);
+		*dst[i] = (uint32_t)v;
 	}
-	if (optind < argc)
-		dir = argv[optind++];
-	if (optind < argc)
-		return usage_error("init: too many arguments%s", "");
+	const char *dir = n ? argv[1] : ".";
 	dits_repo *r;
 	int rc = dits_repo_init(&r, dir, &p);
 	if (rc)
@@ -122,20 +110,24 @@ static int cmd_init(int argc, char **argv)
 
 static int cmd_add(int argc, char **argv)
 {
-	if (argc < 2)
-		return usage_error("add: nothing specified%s", "");
+	int n, code = cli_parse(argc, argv, NULL, NULL, &n, NULL);
+	if (code)
+		return code;
+	if (n == 0)
+		return cli_usage_error(NULL, "add: no path given");
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
 	dits_progress p;
 	cli_progress_init(&p);
 	dits_add_result res;
-	int rc = dits_add(r, (const char *const *)argv + 1, (size_t)argc - 1, &p, &res);
+	int rc = dits_add(r, (const char *const *)argv + 1, (size_t)n, &p, &res);
 	dits_repo_free(r);
 	if (rc)
 		return fail(rc);
-	printf("added %llu file%s, %llu bytes (%llu new bytes stored)", (unsigned long long)res.files,
-	       res.files == 1 ? "" : "s", (unsigned long long)res.bytes, (unsigned long long)res.new_bytes);
+	printf("added %llu %s, %llu %s (%llu new %s stored)", (unsigned long long)res.files,
+	       cli_plural(res.files, "file", "files"), (unsigned long long)res.bytes, cli_plural(res.bytes, "byte", "bytes"),
+	       (unsigned long long)res.new_bytes, cli_plural(res.new_bytes, "byte", "bytes"));
 	if (res.removed)
 		printf(", %llu removal%s staged", (unsigned long long)res.removed, res.removed == 1 ? "" : "s");
 	printf("\n");
@@ -151,22 +143,16 @@ static void print_rm(void *ctx, const char *path)
 static int cmd_rm(int argc, char **argv)
 {
 	bool cached = false;
-	int first = 1;
-	for (; first < argc && argv[first][0] == '-'; first++) {
-		if (!strcmp(argv[first], "--cached"))
-			cached = true;
-		else if (!strcmp(argv[first], "--")) {
-			first++;
-			break;
-		} else
-			return usage_error("rm: unknown option %s", argv[first]);
-	}
-	if (first >= argc)
-		return usage_error("rm: nothing specified%s", "");
+	const cli_opt opts[] = { { "--cached", NULL, NULL, &cached }, { NULL, NULL, NULL, NULL } };
+	int n, code = cli_parse(argc, argv, opts, NULL, &n, NULL);
+	if (code)
+		return code;
+	if (n == 0)
+		return cli_usage_error(NULL, "rm: no path given");
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
-	int rc = dits_rm(r, (const char *const *)argv + first, (size_t)(argc - first), cached, print_rm, NULL);
+	int rc = dits_rm(r, (const char *const *)argv + 1, (size_t)n, cached, print_rm, NULL);
 	dits_repo_free(r);
 	return rc ? fail(rc) : 0;
 }
@@ -177,18 +163,18 @@ static int cmd_commit(int argc, char **argv)
 {
 	const char *msg = NULL;
 	bool allow_empty = false;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-m") && i + 1 < argc)
-			msg = argv[++i];
-		else if (!strncmp(argv[i], "--message=", 10))
-			msg = argv[i] + 10;
-		else if (!strcmp(argv[i], "--allow-empty"))
-			allow_empty = true;
-		else
-			return usage_error("commit: unknown argument %s", argv[i]);
-	}
+	const cli_opt opts[] = {
+		{ "--message", "-m", &msg, NULL },
+		{ "--allow-empty", NULL, NULL, &allow_empty },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int n, code = cli_parse(argc, argv, opts, NULL, &n, NULL);
+	if (code)
+		return code;
+	if (n)
+		return extra_arg(argv[1]);
 	if (!msg || !*msg)
-		return usage_error("commit: a message is required (-m MSG)%s", "");
+		return cli_usage_error(NULL, "commit: a message is required (-m MSG)");
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
@@ -248,7 +234,11 @@ static void json_list(dits_buf *b, const char *key, const dits_status_list *l, b
 
 static int cmd_status(int argc, char **argv)
 {
-	bool json = has_flag(argc, argv, "--json");
+	bool json = false;
+	const cli_opt opts[] = { { "--json", NULL, NULL, &json }, { NULL, NULL, NULL, NULL } };
+	int code = cli_no_args(argc, argv, opts, NULL);
+	if (code)
+		return code;
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
@@ -355,17 +345,17 @@ static void format_time(char *buf, size_t len, int64_t t)
 static int cmd_log(int argc, char **argv)
 {
 	bool oneline = false, json = false;
-	const char *rev = "HEAD";
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--oneline"))
-			oneline = true;
-		else if (!strcmp(argv[i], "--json"))
-			json = true;
-		else if (argv[i][0] == '-')
-			return usage_error("log: unknown option %s", argv[i]);
-		else
-			rev = argv[i];
-	}
+	const cli_opt opts[] = {
+		{ "--oneline", NULL, NULL, &oneline },
+		{ "--json", NULL, NULL, &json },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int n, code = cli_parse(argc, argv, opts, NULL, &n, NULL);
+	if (code)
+		return code;
+	if (n > 1)
+		return extra_arg(argv[2]);
+	const char *rev = n ? argv[1] : "HEAD";
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
@@ -460,24 +450,30 @@ static void print_diff_stat(const dits_diff *d)
 	for (size_t i = 0; i < d->n; i++) {
 		const dits_diff_file *f = &d->v[i];
 		char a[32], b[32], c[32], e[32];
-		printf(" %c %s | %s -> %s | +%llu chunks (%s) new, %llu chunks (%s) shared\n", f->status, f->path,
+		printf(" %c %s | %s -> %s | +%llu %s (%s) new, %llu %s (%s) shared\n", f->status, f->path,
 		       cli_human_bytes(a, sizeof a, (double)f->old_size), cli_human_bytes(b, sizeof b, (double)f->new_size),
-		       (unsigned long long)f->chunks_new, cli_human_bytes(c, sizeof c, (double)f->bytes_new),
-		       (unsigned long long)f->chunks_shared, cli_human_bytes(e, sizeof e, (double)f->bytes_shared));
+		       (unsigned long long)f->chunks_new, cli_plural(f->chunks_new, "chunk", "chunks"),
+		       cli_human_bytes(c, sizeof c, (double)f->bytes_new), (unsigned long long)f->chunks_shared,
+		       cli_plural(f->chunks_shared, "chunk", "chunks"), cli_human_bytes(e, sizeof e, (double)f->bytes_shared));
 		tn += f->chunks_new;
 		tbn += f->bytes_new;
 		ts += f->chunks_shared;
 		tbs += f->bytes_shared;
 	}
 	char c[32], e[32];
-	printf(" %zu file%s changed, %llu chunks (%s) new, %llu chunks (%s) shared\n", d->n, d->n == 1 ? "" : "s",
-	       (unsigned long long)tn, cli_human_bytes(c, sizeof c, (double)tbn), (unsigned long long)ts,
-	       cli_human_bytes(e, sizeof e, (double)tbs));
+	printf(" %zu %s changed, %llu %s (%s) new, %llu %s (%s) shared\n", d->n, cli_plural(d->n, "file", "files"),
+	       (unsigned long long)tn, cli_plural(tn, "chunk", "chunks"), cli_human_bytes(c, sizeof c, (double)tbn),
+	       (unsigned long long)ts, cli_plural(ts, "chunk", "chunks"), cli_human_bytes(e, sizeof e, (double)tbs));
 }
 
 static int cmd_show(int argc, char **argv)
 {
-	const char *rev = argc > 1 ? argv[1] : "HEAD";
+	int n, code = cli_parse(argc, argv, NULL, NULL, &n, NULL);
+	if (code)
+		return code;
+	if (n > 1)
+		return extra_arg(argv[2]);
+	const char *rev = n ? argv[1] : "HEAD";
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
@@ -523,17 +519,14 @@ static int cmd_show(int argc, char **argv)
 
 static int cmd_diff(int argc, char **argv)
 {
-	const char *revs[2] = { NULL, NULL };
-	int nrev = 0;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--stat"))
-			continue;
-		if (argv[i][0] == '-')
-			return usage_error("diff: unknown option %s", argv[i]);
-		if (nrev == 2)
-			return usage_error("diff: at most two revisions%s", "");
-		revs[nrev++] = argv[i];
-	}
+	bool stat = false; /* the only format: accepted for git's spelling */
+	const cli_opt opts[] = { { "--stat", NULL, NULL, &stat }, { NULL, NULL, NULL, NULL } };
+	int nrev, code = cli_parse(argc, argv, opts, NULL, &nrev, NULL);
+	if (code)
+		return code;
+	if (nrev > 2)
+		return cli_usage_error(NULL, "diff: at most two revisions");
+	const char *revs[2] = { nrev > 0 ? argv[1] : NULL, nrev > 1 ? argv[2] : NULL };
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
@@ -581,56 +574,47 @@ static char *branch_ref_of(dits_repo *r, const char *rev)
 
 static int cmd_checkout(int argc, char **argv)
 {
-	const char *newbranch = NULL, *rev = NULL, *mode = NULL, *variant = NULL;
-	char **mode_paths = NULL;
-	int dashdash = -1;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--")) {
-			dashdash = i;
-			break;
-		}
-		if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
-			mode = argv[++i];
-			if (strcmp(mode, "proxy") && strcmp(mode, "master"))
-				return usage_error("checkout: --mode is proxy or master, not '%s'", mode);
-		} else if (!strncmp(argv[i], "--mode=", 7)) {
-			mode = argv[i] + 7;
-			if (strcmp(mode, "proxy") && strcmp(mode, "master"))
-				return usage_error("checkout: --mode is proxy or master, not '%s'", mode);
-		} else if (!strcmp(argv[i], "--variant") && i + 1 < argc)
-			variant = argv[++i];
-		else if (!strcmp(argv[i], "-b") && i + 1 < argc)
-			newbranch = argv[++i];
-		else if (argv[i][0] == '-')
-			return usage_error("checkout: unknown option %s", argv[i]);
-		else if (!rev)
-			rev = argv[i];
-		else if (!mode_paths)
-			mode_paths = argv + i; /* checkout --mode M PATH...: allowed without -- */
-		else
-			continue;
-	}
-	if (mode_paths && !mode)
-		return usage_error("checkout: unexpected argument %s (paths go after --)", mode_paths[0]);
+	const char *newbranch = NULL, *mode = NULL, *variant = NULL;
+	const cli_opt opts[] = {
+		{ "--mode", NULL, &mode, NULL },
+		{ "--variant", NULL, &variant, NULL },
+		{ "-b", NULL, &newbranch, NULL },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int n, dd;
+	int code = cli_parse(argc, argv, opts, NULL, &n, &dd);
+	if (code)
+		return code;
+	if (mode && strcmp(mode, "proxy") && strcmp(mode, "master"))
+		return cli_usage_error(NULL, "checkout: --mode is proxy or master, not '%s'", mode);
+	/* argv[1..nbefore]: before "--" (a revision, or with --mode paths); the rest after it. */
+	int nbefore = dd < 0 ? n : dd;
+	const char *rev = nbefore ? argv[1] : NULL;
+	if (nbefore > 1 && (!mode || dd >= 0))
+		return cli_usage_error(NULL, "checkout: unexpected argument '%s' (paths go after --)", argv[2]);
+	if (mode && newbranch)
+		return cli_usage_error(NULL, "checkout: --mode does not go with -b");
+	if (newbranch && dd >= 0)
+		return cli_usage_error(NULL, "checkout: -b does not go with paths");
+	if (dd >= 0 && !mode && dd == n)
+		return cli_usage_error(NULL, "checkout: no paths after --");
+	if (!mode && !newbranch && !rev)
+		return cli_usage_error(NULL, "checkout: which revision or branch?");
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
-	/* --mode with paths and no --: every argument is a path unless the
+	char **paths = dd >= 0 ? argv + 1 + dd : NULL;
+	int np = dd >= 0 ? n - dd : 0;
+	/* --mode with arguments and no --: every argument is a path unless the
 	 * only one is a revision that is not also a file. */
-	char **bare_paths = NULL;
-	int nbare = 0;
-	if (mode && rev && dashdash < 0) {
+	if (mode && rev && dd < 0) {
 		struct stat bst;
 		dits_id probe;
-		bool is_rev = !mode_paths && stat(rev, &bst) < 0 && dits_revparse(r, rev, &probe) == 0;
+		bool is_rev = nbefore == 1 && stat(rev, &bst) < 0 && dits_revparse(r, rev, &probe) == 0;
 		dits_error_clear();
 		if (!is_rev) {
-			for (int i = 1; i < argc; i++)
-				if (argv[i] == rev)
-					bare_paths = argv + i;
-			for (int i = (int)(bare_paths - argv); i < argc; i++)
-				if (argv[i][0] != '-' && (i == 0 || strcmp(argv[i - 1], "--variant")))
-					nbare++;
+			paths = argv + 1;
+			np = nbefore;
 			rev = NULL;
 		}
 	}
@@ -640,27 +624,6 @@ static int cmd_checkout(int argc, char **argv)
 	dits_id id;
 	if (mode) {
 		/* Switch (or restore the paths from REV) first, then swap in place. */
-		if (newbranch) {
-			dits_repo_free(r);
-			return usage_error("checkout: --mode does not go with -b%s", "");
-		}
-		char **paths = dashdash >= 0 ? argv + dashdash + 1 : NULL;
-		int np = dashdash >= 0 ? argc - dashdash - 1 : 0;
-		char **owned = NULL;
-		if (bare_paths) {
-			/* The paths among the arguments (options and their values left out). */
-			owned = calloc((size_t)nbare + 1, sizeof *owned);
-			np = 0;
-			for (int i = (int)(bare_paths - argv); owned && i < argc; i++) {
-				if (!strcmp(argv[i], "--variant") || !strcmp(argv[i], "--mode")) {
-					i++;
-					continue;
-				}
-				if (argv[i][0] != '-')
-					owned[np++] = argv[i];
-			}
-			paths = owned;
-		}
 		if (rev) {
 			rc = dits_revparse(r, rev, &id);
 			if (!rc && np) {
@@ -682,23 +645,17 @@ static int cmd_checkout(int argc, char **argv)
 				return fail(rc);
 			}
 		}
-		int code = cli_checkout_mode(r, !strcmp(mode, "proxy"), variant, paths, np);
-		free(owned);
+		code = cli_checkout_mode(r, !strcmp(mode, "proxy"), variant, paths, np);
 		dits_repo_free(r);
 		return code;
 	}
-	if (dashdash >= 0) {
-		if (dashdash + 1 >= argc) {
-			dits_repo_free(r);
-			return usage_error("checkout: no paths after --%s", "");
-		}
+	if (dd >= 0) {
 		if (rev)
 			rc = dits_revparse(r, rev, &id);
 		if (!rc)
-			rc = cli_fetch_for_paths(r, rev ? &id : NULL, argv + dashdash + 1, argc - dashdash - 1, false);
+			rc = cli_fetch_for_paths(r, rev ? &id : NULL, paths, np, false);
 		if (!rc)
-			rc = dits_checkout_paths(r, rev ? &id : NULL, (const char *const *)argv + dashdash + 1,
-			                         (size_t)(argc - dashdash - 1), &p);
+			rc = dits_checkout_paths(r, rev ? &id : NULL, (const char *const *)paths, (size_t)np, &p);
 		dits_repo_free(r);
 		return rc ? fail(rc) : 0;
 	}
@@ -726,10 +683,6 @@ static int cmd_checkout(int argc, char **argv)
 		free(ref);
 		dits_repo_free(r);
 		return rc ? fail(rc) : 0;
-	}
-	if (!rev) {
-		dits_repo_free(r);
-		return usage_error("checkout: which revision or branch?%s", "");
 	}
 	char *branch_ref = branch_ref_of(r, rev);
 	rc = dits_revparse(r, rev, &id);
@@ -768,11 +721,16 @@ static int print_ref(void *ctx, const char *ref, const dits_id *id)
 
 static int create_ref(const char *kind, const char *prefix, int argc, char **argv)
 {
+	int n, code = cli_parse(argc, argv, NULL, NULL, &n, NULL);
+	if (code)
+		return code;
+	if (n > 2)
+		return extra_arg(argv[3]);
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
 	int rc;
-	if (argc < 2) {
+	if (n < 1) {
 		char *target = NULL;
 		dits_head_target(r, &target);
 		list_ctx l = { !strcmp(kind, "branch") ? (target ? target : "") : NULL, strlen(prefix) };
@@ -788,7 +746,7 @@ static int create_ref(const char *kind, const char *prefix, int argc, char **arg
 		return fail(DITS_EINVALID);
 	}
 	dits_id id, zero = { { 0 } };
-	rc = dits_revparse(r, argc > 2 ? argv[2] : "HEAD", &id);
+	rc = dits_revparse(r, n > 1 ? argv[2] : "HEAD", &id);
 	char *ref = dits_strfmt("%s%s", prefix, name);
 	if (!rc)
 		rc = dits_ref_update(r, ref, &id, &zero, kind);
@@ -806,7 +764,11 @@ static int cmd_tag(int argc, char **argv) { return create_ref("tag", "refs/tags/
 
 static int cmd_ls_files(int argc, char **argv)
 {
-	bool json = has_flag(argc, argv, "--json");
+	bool json = false;
+	const cli_opt opts[] = { { "--json", NULL, NULL, &json }, { NULL, NULL, NULL, NULL } };
+	int code = cli_no_args(argc, argv, opts, NULL);
+	if (code)
+		return code;
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
@@ -846,7 +808,11 @@ static int cmd_ls_files(int argc, char **argv)
 
 static int cmd_stats(int argc, char **argv)
 {
-	bool json = has_flag(argc, argv, "--json");
+	bool json = false;
+	const cli_opt opts[] = { { "--json", NULL, NULL, &json }, { NULL, NULL, NULL, NULL } };
+	int code = cli_no_args(argc, argv, opts, NULL);
+	if (code)
+		return code;
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
@@ -871,11 +837,11 @@ static int cmd_stats(int argc, char **argv)
 		       cli_human_bytes(d, sizeof d, (double)st.head_bytes));
 		printf("logical bytes:  %s (every committed version in full)\n",
 		       cli_human_bytes(a, sizeof a, (double)st.logical_bytes));
-		printf("chunk bytes:    %s in %llu unique chunks\n", cli_human_bytes(b, sizeof b, (double)st.chunk_bytes),
-		       (unsigned long long)st.chunks);
-		printf("stored bytes:   %s in %llu packs (%llu records)\n",
-		       cli_human_bytes(c, sizeof c, (double)st.stored_bytes), (unsigned long long)st.packs,
-		       (unsigned long long)st.objects);
+		printf("chunk bytes:    %s in %llu unique %s\n", cli_human_bytes(b, sizeof b, (double)st.chunk_bytes),
+		       (unsigned long long)st.chunks, cli_plural(st.chunks, "chunk", "chunks"));
+		printf("stored bytes:   %s in %llu %s (%llu %s)\n", cli_human_bytes(c, sizeof c, (double)st.stored_bytes),
+		       (unsigned long long)st.packs, cli_plural(st.packs, "pack", "packs"), (unsigned long long)st.objects,
+		       cli_plural(st.objects, "record", "records"));
 		printf("dedup ratio:    %.2fx\n", ratio);
 	}
 	return 0;
@@ -898,7 +864,11 @@ static void print_note(void *ctx, const char *msg)
 static int cmd_fsck(int argc, char **argv)
 {
 	/* Leftovers of killed commands are harmless; they are listed on request. */
-	bool verbose = has_flag(argc, argv, "-v") || has_flag(argc, argv, "--verbose");
+	bool verbose = false;
+	const cli_opt opts[] = { { "--verbose", "-v", NULL, &verbose }, { NULL, NULL, NULL, NULL } };
+	int code = cli_no_args(argc, argv, opts, NULL);
+	if (code)
+		return code;
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
@@ -921,12 +891,10 @@ static int cmd_fsck(int argc, char **argv)
 static int cmd_gc(int argc, char **argv)
 {
 	const char *prune = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (!strncmp(argv[i], "--prune=", 8))
-			prune = argv[i] + 8;
-		else
-			return usage_error("gc: unknown option '%s' (gc [--prune=<2.weeks.ago|now|never>])", argv[i]);
-	}
+	const cli_opt opts[] = { { "--prune", NULL, &prune, NULL }, { NULL, NULL, NULL, NULL } };
+	int code = cli_no_args(argc, argv, opts, NULL);
+	if (code)
+		return code;
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
@@ -935,11 +903,12 @@ static int cmd_gc(int argc, char **argv)
 	dits_repo_free(r);
 	if (rc)
 		return fail(rc);
-	printf("removed %llu objects, %llu bytes\n", (unsigned long long)res.removed_objects,
-	       (unsigned long long)res.removed_bytes);
+	printf("removed %llu %s, %llu %s\n", (unsigned long long)res.removed_objects,
+	       cli_plural(res.removed_objects, "object", "objects"), (unsigned long long)res.removed_bytes,
+	       cli_plural(res.removed_bytes, "byte", "bytes"));
 	if (res.packs_before != res.packs_after)
-		fprintf(stderr, "repacked: %llu packs -> %llu\n", (unsigned long long)res.packs_before,
-		        (unsigned long long)res.packs_after);
+		fprintf(stderr, "repacked: %llu %s -> %llu\n", (unsigned long long)res.packs_before,
+		        cli_plural(res.packs_before, "pack", "packs"), (unsigned long long)res.packs_after);
 	return 0;
 }
 
@@ -947,13 +916,15 @@ static int cmd_gc(int argc, char **argv)
 
 static int cmd_hash(int argc, char **argv)
 {
-	if (argc < 2)
-		return usage_error("hash: no file given%s", "");
-	int status = 0;
+	int nfiles, status = cli_parse(argc, argv, NULL, NULL, &nfiles, NULL);
+	if (status)
+		return status;
+	if (nfiles == 0)
+		return cli_usage_error(NULL, "hash: no file given");
 	uint8_t *buf = malloc(1 << 20);
 	if (!buf)
 		return fail(dits_error_set(DITS_ENOMEM, "out of memory"));
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i <= nfiles; i++) {
 		int fd = open(argv[i], O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			status = fail(dits_error_errno("%s", argv[i]));
@@ -982,8 +953,25 @@ static int cmd_hash(int argc, char **argv)
 
 static int cmd_debug(int argc, char **argv)
 {
-	if (argc < 3 || strcmp(argv[1], "chunks"))
-		return usage_error("debug: usage: dits debug chunks FILE [--min N --avg N --max N --level L --seed S]%s", "");
+	const char *val[5] = { NULL, NULL, NULL, NULL, NULL };
+	const cli_opt opts[] = {
+		{ "--min", NULL, &val[0], NULL },
+		{ "--avg", NULL, &val[1], NULL },
+		{ "--max", NULL, &val[2], NULL },
+		{ "--level", NULL, &val[3], NULL },
+		{ "--seed", NULL, &val[4], NULL },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int npos, code = cli_parse(argc, argv, opts, NULL, &npos, NULL);
+	if (code)
+		return code;
+	if (npos < 1 || strcmp(argv[1], "chunks"))
+		return cli_usage_error(NULL, "debug: the only debug command is 'chunks'");
+	if (npos < 2)
+		return cli_usage_error(NULL, "debug chunks: no file given");
+	if (npos > 2)
+		return extra_arg(argv[3]);
+	const char *file = argv[2];
 	dits_chunker_params p;
 	dits_chunker_params_default(&p);
 	dits_repo *r = NULL;
@@ -992,31 +980,23 @@ static int cmd_debug(int argc, char **argv)
 		dits_repo_free(r);
 	}
 	dits_error_clear();
-	const char *file = NULL;
-	for (int i = 2; i < argc; i++) {
+	for (int i = 0; i < 5; i++) {
 		uint64_t v;
-		if (argv[i][0] == '-' && argv[i][1] == '-') {
-			if (i + 1 >= argc || parse_u64(argv[i + 1], &v))
-				return usage_error("debug chunks: %s needs a number", argv[i]);
-			if (!strcmp(argv[i], "--min"))
-				p.min = (uint32_t)v;
-			else if (!strcmp(argv[i], "--avg"))
-				p.avg = (uint32_t)v;
-			else if (!strcmp(argv[i], "--max"))
-				p.max = (uint32_t)v;
-			else if (!strcmp(argv[i], "--level"))
-				p.level = (uint32_t)v;
-			else if (!strcmp(argv[i], "--seed"))
-				p.seed = v;
-			else
-				return usage_error("debug chunks: unknown option %s", argv[i]);
-			i++;
-		} else {
-			file = argv[i];
-		}
+		if (!val[i])
+			continue;
+		if (parse_u64(val[i], &v) || (i < 4 && v > UINT32_MAX))
+			return cli_usage_error(NULL, "debug chunks: %s needs a number, not '%s'", opts[i].name, val[i]);
+		if (i == 0)
+			p.min = (uint32_t)v;
+		else if (i == 1)
+			p.avg = (uint32_t)v;
+		else if (i == 2)
+			p.max = (uint32_t)v;
+		else if (i == 3)
+			p.level = (uint32_t)v;
+		else
+			p.seed = v;
 	}
-	if (!file)
-		return usage_error("debug chunks: no file given%s", "");
 	dits_chunker c;
 	int rc = dits_chunker_init(&c, &p);
 	if (rc)
@@ -1076,7 +1056,8 @@ static int cmd_debug(int argc, char **argv)
 typedef struct command {
 	const char *name;
 	int (*fn)(int, char **);
-	const char *help;
+	const char *usage; /* the synopsis, after "dits " */
+	const char *what;
 } command;
 
 static int cmd_help(int argc, char **argv);
@@ -1096,46 +1077,65 @@ static int cmd_help(int argc, char **argv);
 #endif
 
 static const command commands[] = {
-	{ "init", cmd_init, "init [DIR] [--chunk-min N --chunk-avg N --chunk-max N]  create a repository" },
-	{ "add", cmd_add, "add PATH...                 stage files (directories recurse, .ditsignore honoured)" },
-	{ "rm", cmd_rm, "rm [--cached] PATH...        stop tracking (and delete) files" },
-	{ "commit", cmd_commit, "commit -m MSG [--allow-empty]  record the staged tree" },
-	{ "status", cmd_status, "status [--json]             staged, unstaged and untracked changes" },
-	{ "log", cmd_log, "log [--oneline] [--json] [REV]  history" },
-	{ "show", cmd_show, "show [REV]                  a commit and what it changed" },
-	{ "diff", cmd_diff, "diff --stat [REV [REV]]     bytes and chunks added and shared per file" },
-	{ "checkout", NET(cmd_checkout), "checkout REV|BRANCH | -b NAME [REV] | [REV] -- PATH... | [REV] --mode proxy|master [--variant T] [-- PATH...]" },
-	{ "branch", cmd_branch, "branch [NAME [REV]]         list or create branches" },
-	{ "tag", cmd_tag, "tag [NAME [REV]]            list or create tags" },
-	{ "ls-files", cmd_ls_files, "ls-files [--json]           the index: mode, asset id, size, path" },
-	{ "stats", cmd_stats, "stats [--json]              logical and stored bytes, chunks, dedup ratio" },
-	{ "fsck", cmd_fsck, "fsck [-v]                   verify every stored byte and reference (-v: list leftovers of killed commands)" },
-	{ "gc", cmd_gc, "gc [--prune=WHEN]           remove unreachable chunks and objects older than WHEN (gc.pruneExpire, 2.weeks.ago; now)" },
-	{ "hash", cmd_hash, "hash FILE...                BLAKE3 of files (b3sum's format)" },
-	{ "debug", cmd_debug, "debug chunks FILE [--min N --avg N --max N --level L --seed S]  FastCDC cut points" },
-	{ "config", cmd_config, "config KEY [VALUE] | --unset KEY | --list  repository settings (proxy.auto, proxy.profile, proxy.lut.GLOB ...)" },
-	{ "proxy", cmd_proxy, "proxy status|generate|wait|retry|export ...  the Hologram layer's proxies" },
-	{ "mount", NET(cmd_mount), "mount [MOUNTPOINT [--mode proxy|master] [--variant TYPE] [--foreground] [REV]]  serve a commit read-only through FUSE (no argument: list mounts)" },
-	{ "umount", NET(cmd_umount), "umount [--lazy] MOUNTPOINT  unmount a Dits mount" },
-	{ "mode", NET(cmd_mode), "mode [--json] | mode proxy|master [PATH...]  list or switch what each working file holds" },
-	{ "fetch-proxy", NET(cmd_fetch_proxy), "fetch-proxy PATH... [--wait [--timeout SECS]] [--checkout]  get ready proxies from the remote, or make them here (and switch to them)" },
-	{ "serve", NET(cmd_serve), "serve [--listen ADDR:PORT] [--root DIR] [--workers N] [--auth FILE] [--tls-cert F --tls-key F]  serve repositories over HTTP" },
-	{ "worker", cmd_worker, "worker [--once|--drain] [--jobs N]  run proxy jobs in the foreground" },
-	{ "remote", NET(cmd_remote), "remote [-v] | remote add NAME URL | remote remove NAME  the servers this repository syncs with" },
-	{ "push", NET(cmd_push), "push [REMOTE] [BRANCH] [--force] [--json] [--jobs N] [--limit-rate R]  send a branch to a remote" },
-	{ "fetch", NET(cmd_fetch), "fetch [REMOTE] [--json] [--jobs N] [--limit-rate R]  get a remote's branches, tags and ready variants" },
-	{ "pull", NET(cmd_pull), "pull [REMOTE] [BRANCH] [--json] [--jobs N] [--limit-rate R]  fetch, then fast-forward the current branch" },
-	{ "clone", NET(cmd_clone), "clone URL DIR [--mode proxy|master] [--json] [--jobs N] [--limit-rate R]  copy a remote repository (proxy: a partial clone with proxies)" },
-	{ "help", cmd_help, "help                        this list" },
+	{ "init", cmd_init, "init [DIR] [--chunk-min N] [--chunk-avg N] [--chunk-max N]", "create a repository" },
+	{ "add", cmd_add, "add [--] PATH...", "stage files (directories recurse, .ditsignore honoured)" },
+	{ "rm", cmd_rm, "rm [--cached] [--] PATH...", "stop tracking (and delete) files" },
+	{ "commit", cmd_commit, "commit -m MSG [--allow-empty]", "record the staged tree" },
+	{ "status", cmd_status, "status [--json]", "staged, unstaged and untracked changes" },
+	{ "log", cmd_log, "log [--oneline] [--json] [REV]", "history" },
+	{ "show", cmd_show, "show [REV]", "a commit and what it changed" },
+	{ "diff", cmd_diff, "diff [--stat] [REV [REV]]", "bytes and chunks added and shared per file" },
+	{ "checkout", NET(cmd_checkout),
+	  "checkout REV | -b NAME [REV] | [REV] -- PATH... | [REV] --mode proxy|master [--variant TYPE] [[--] PATH...]",
+	  "switch the worktree, restore paths, or swap proxies and masters" },
+	{ "branch", cmd_branch, "branch [NAME [REV]]", "list or create branches" },
+	{ "tag", cmd_tag, "tag [NAME [REV]]", "list or create tags" },
+	{ "ls-files", cmd_ls_files, "ls-files [--json]", "the index: mode, asset id, size, path" },
+	{ "stats", cmd_stats, "stats [--json]", "logical and stored bytes, chunks, dedup ratio" },
+	{ "fsck", cmd_fsck, "fsck [-v]", "verify every stored byte and reference (-v: list leftovers of killed commands)" },
+	{ "gc", cmd_gc, "gc [--prune=WHEN]", "remove unreachable chunks and objects older than WHEN (gc.pruneExpire, 2.weeks.ago; now)" },
+	{ "hash", cmd_hash, "hash [--] FILE...", "BLAKE3 of files (b3sum's format)" },
+	{ "debug", cmd_debug, "debug chunks FILE [--min N] [--avg N] [--max N] [--level L] [--seed S]", "FastCDC cut points" },
+	{ "config", cmd_config, "config KEY [VALUE] | config --unset KEY | config --list",
+	  "repository settings (proxy.auto, proxy.profile, proxy.lut.GLOB ...)" },
+	{ "proxy", cmd_proxy, "proxy status|generate|wait|retry|export ...", "the Hologram layer's proxies" },
+	{ "mount", NET(cmd_mount), "mount [MOUNTPOINT [--mode proxy|master] [--variant TYPE] [--foreground] [REV]]",
+	  "serve a commit read-only through FUSE (no argument: list mounts)" },
+	{ "umount", NET(cmd_umount), "umount [--lazy] MOUNTPOINT", "unmount a Dits mount" },
+	{ "mode", NET(cmd_mode), "mode [--json] [PATH...] | mode proxy|master [--variant TYPE] [--] [PATH...]",
+	  "list or switch what each working file holds" },
+	{ "fetch-proxy", NET(cmd_fetch_proxy), "fetch-proxy [--wait [--timeout SECS]] [--checkout] [--] PATH...",
+	  "get ready proxies from the remote, or make them here (and switch to them)" },
+	{ "serve", NET(cmd_serve),
+	  "serve [--listen ADDR:PORT] [--root DIR] [--workers N] [--auth FILE] [--tls-cert FILE --tls-key FILE] [--pid-file FILE]"
+	  " [--max-connections N] [--max-per-client N] [--header-timeout SECS] [--idle-timeout SECS]",
+	  "serve repositories over HTTP" },
+	{ "worker", cmd_worker, "worker [--once|--drain] [--jobs N]", "run proxy jobs in the foreground" },
+	{ "remote", NET(cmd_remote), "remote [-v] | remote add NAME URL | remote remove NAME",
+	  "the servers this repository syncs with" },
+	{ "push", NET(cmd_push), "push [REMOTE] [BRANCH] [--force] [--json] [--jobs N] [--limit-rate R]", "send a branch to a remote" },
+	{ "fetch", NET(cmd_fetch), "fetch [REMOTE] [--json] [--jobs N] [--limit-rate R]",
+	  "get a remote's branches, tags and ready variants" },
+	{ "pull", NET(cmd_pull), "pull [REMOTE] [BRANCH] [--json] [--jobs N] [--limit-rate R]",
+	  "fetch, then fast-forward the current branch" },
+	{ "clone", NET(cmd_clone), "clone URL DIR [--mode proxy|master] [--json] [--jobs N] [--limit-rate R]",
+	  "copy a remote repository (proxy: a partial clone with proxies)" },
+	{ "help", cmd_help, "help", "this list" },
 };
 
 static int cmd_help(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 1) {
+		int code = cli_no_args(argc, argv, NULL, NULL);
+		if (code)
+			return code;
+	}
 	printf("usage: dits COMMAND [ARGS]\n\nversion control for large media\n\n");
 	for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-		printf("  %s\n", commands[i].help);
+		if (strlen(commands[i].usage) <= 27)
+			printf("  %-27s %s\n", commands[i].usage, commands[i].what);
+		else
+			printf("  %s\n  %-27s %s\n", commands[i].usage, "", commands[i].what);
 	return 0;
 }
 
@@ -1186,8 +1186,11 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], commands[i].name)) {
 			if (!commands[i].fn)
 				return exec_sibling(argv, "dits-net");
-			optind = 1;
+			char *usage = dits_strfmt("dits %s", commands[i].usage);
+			if (usage)
+				cli_cmd_usage = usage;
 			int rc = commands[i].fn(argc - 1, argv + 1);
+			free(usage);
 			if (fflush(stdout) != 0 || ferror(stdout)) {
 				if (errno != EPIPE) {
 					fprintf(stderr, "dits: error: writing output: %s\n", strerror(errno));

@@ -128,7 +128,7 @@ test_expect_success 'status and log report the proxies' '
 	assert_file_has ../status.txt "ready    A001/A001C001.mov" &&
 	dits log >../log.txt &&
 	assert_file_has ../log.txt "Proxies: 1 ready, 0 pending, 0 failed" &&
-	dits log --json | json_objects | grep -q "\"proxies_ready\":2"
+	dits log --json | tr -d "\n" | grep -q "\"proxies\":{\"ready\":2,\"pending\":0,\"failed\":0,\"none\":0}"
 '
 
 test_expect_success 'gc keeps every proxy; fsck verifies their chunks' '
@@ -214,10 +214,17 @@ test_expect_success 'bad media: proxy generate fails with a reason per file and 
 	assert_missing ../nope.mov
 '
 
-test_expect_success 'proxy wait reports the failures with a non-zero exit' '
+test_expect_success 'proxy wait with nothing pending: old failures are a note, not a failure' '
 	cd project &&
-	test_expect_code 1 dits proxy wait --timeout 60 >/dev/null 2>../wait.err &&
-	assert_file_has ../wait.err "failed"
+	dits proxy wait --timeout 60 >/dev/null 2>../wait.err &&
+	assert_file_has ../wait.err "^dits: note: .*had already failed before this wait: .*A001/audio_only.mov"
+'
+
+test_expect_success 'proxy wait PATH judges that file: its failure exits 1 with the reason once' '
+	cd project &&
+	test_expect_code 1 dits proxy wait --timeout 60 A001/audio_only.mov >/dev/null 2>../wait.err &&
+	assert_file_has ../wait.err "^dits: error: A001/audio_only.mov: proxy_1080p failed: audio only" &&
+	assert_file_lacks ../wait.err "audio_only.mov: .*audio_only.mov"
 '
 
 test_expect_success 'proxy retry queues a failed file again (and it fails again, for the same reason)' '
