@@ -10,6 +10,8 @@
  *
  * Seeds: tests/fuzz/corpus/pack_index/ (indexes of a real small repository).
  */
+#include "fuzz_common.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,10 +28,7 @@ static char *g_idx;
 
 static void setup(void)
 {
-	char tmpl[] = "/tmp/fuzz-pack-index-XXXXXX";
-	if (!mkdtemp(tmpl))
-		abort();
-	g_dir = strdup(tmpl);
+	g_dir = strdup(fuzz_dir());
 	dits_odb *db = NULL;
 	dits_pack_writer *w = NULL;
 	if (dits_odb_open(&db, g_dir) || dits_pack_writer_new(&w, db))
