@@ -202,7 +202,7 @@ static void test_deep(const dits_id *manifest, uint64_t size)
 	CHECK(last && strstr(last, depth_msg));
 	size_t packs = dits_odb_pack_count(db);
 	dits_gc_result gr;
-	CHECK_RC(dits_gc(repo, &gr), DITS_ECORRUPT);
+	CHECK_RC(dits_gc(repo, "now", &gr), DITS_ECORRUPT);
 	CHECK_EQ_U64(dits_odb_pack_count(db), packs);
 	dits_stats st;
 	CHECK_RC(dits_stats_compute(repo, &st), DITS_ECORRUPT); /* HEAD's files cannot be listed */
