@@ -472,9 +472,33 @@ json_array () {
 		sed 's/^[^[]*//'
 }
 
-# json_objects < JSON: every innermost {...} object, one per line
+# json_objects < JSON: every {...} object that is an element of an array,
+# one per line, as written (objects nested inside them stay in their line)
 json_objects () {
-	tr -d '\n' | grep -o '{[^{}]*}'
+	tr -d '\n' | LC_ALL=C awk '{
+		n = length($0); depth = 0; instr = 0; esc = 0; start = 0
+		for (i = 1; i <= n; i++) {
+			c = substr($0, i, 1)
+			if (instr) {
+				if (esc) esc = 0
+				else if (c == "\\") esc = 1
+				else if (c == "\"") instr = 0
+				continue
+			}
+			if (c == "\"") { instr = 1; continue }
+			if (c == "[" || c == "{") {
+				if (c == "{" && depth > 0 && kind[depth] == "[" && !start) {
+					start = i; sdepth = depth
+				}
+				kind[++depth] = c
+			} else if (c == "]" || c == "}") {
+				depth--
+				if (c == "}" && start && depth == sdepth) {
+					print substr($0, start, i - start + 1); start = 0
+				}
+			}
+		}
+	}'
 }
 
 # json_strings < JSON-ARRAY: every string element, one per line, unquoted
