@@ -188,7 +188,6 @@ test_expect_success 'proxy wait: a job it waited for that dies is a failure (exi
 
 test_expect_success 'counts agree with their nouns: 1 proxy, 0 proxies' '
 	cd media &&
-	"$BIN/dits-net" remote remove origin 2>/dev/null ;
 	dits fetch-proxy clip.mov >../fp.out &&
 	assert_eq "1 proxy ready" "$(tail -n 1 ../fp.out)" &&
 	dits fetch-proxy notes.txt >../fp.out &&
