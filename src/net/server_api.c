@@ -313,6 +313,17 @@ static int walk_entry(void *ctx, uint8_t type, const dits_id *id, uint32_t len)
 	return rc ? rc : dits_buf_put(b, id->b, DITS_ID_LEN);
 }
 
+/*
+ * The status of a failed walk over the objects a request names. Every
+ * object was hash-checked and parsed when it was uploaded, so a walk that
+ * finds them malformed as a whole (trees nested past DITS_TREE_DEPTH_MAX)
+ * is the request's fault: 422. An I/O failure stays a 5xx.
+ */
+static unsigned graph_status(int rc)
+{
+	return rc == DITS_ECORRUPT ? MHD_HTTP_UNPROCESSABLE_CONTENT : status_for(rc);
+}
+
 enum MHD_Result api_walk(request *q)
 {
 	server_walk_req w;
@@ -327,7 +338,7 @@ enum MHD_Result api_walk(request *q)
 	server_walk_req_free(&w);
 	if (rc) {
 		dits_buf_free(&b);
-		return reply_rc(q, rc);
+		return reply_error(q, graph_status(rc), dits_error_last());
 	}
 	return reply_buf(q, MHD_HTTP_OK, "application/octet-stream", &b);
 }
@@ -411,7 +422,7 @@ static unsigned check_update(dits_repo *r, const ref_update *u, const id_vec *ti
 	}
 	if ((rc = check_closure(r->odb, &u->new_, tips->v, tips->n))) {
 		snprintf(msg, msgcap, "%s: %s", u->ref, dits_error_last());
-		return rc == DITS_ENOTFOUND ? MHD_HTTP_BAD_REQUEST : status_for(rc);
+		return rc == DITS_ENOTFOUND ? MHD_HTTP_BAD_REQUEST : graph_status(rc);
 	}
 	dits_id cur;
 	rc = dits_ref_read(r, u->ref, &cur);
@@ -655,7 +666,7 @@ enum MHD_Result api_variants_post(request *q)
 	dits_repo_free(r);
 	server_variants_req_free(&req);
 	if (rc)
-		return reply_error(q, rc == DITS_ENOTFOUND ? MHD_HTTP_BAD_REQUEST : status_for(rc), dits_error_last());
+		return reply_error(q, rc == DITS_ENOTFOUND ? MHD_HTTP_BAD_REQUEST : graph_status(rc), dits_error_last());
 	char *body = dits_strfmt("{\"registered\": %zu}\n", registered);
 	return body ? reply_data(q, MHD_HTTP_OK, "application/json", body, strlen(body)) : MHD_NO;
 }
