@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -247,14 +248,46 @@ int dits_client_http_error(dits_remote *rm, const char *path, long status, const
 	return dits_error_set(code, "remote %s: %s: %s (HTTP %ld)", rm->name, path, *msg ? msg : what, status);
 }
 
-int dits_client_call(dits_remote *rm, const char *method, const char *path, const void *body, size_t len,
-                     const char *content_type, dits_buf *resp, long *status)
+bool dits_client_transient(CURLcode cc, long status, bool replayable)
+{
+	switch (cc) {
+	case CURLE_OK:
+		return status == 503 || (replayable && (status == 502 || status == 504));
+	case CURLE_COULDNT_CONNECT:
+		return true;
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_PARTIAL_FILE:
+		return replayable;
+	default:
+		return false;
+	}
+}
+
+unsigned dits_client_backoff_ms(int tries)
+{
+	/* 100 ms doubling to 3.2 s, plus up to half again at random, so that
+	 * clients turned away together do not come back together. */
+	unsigned base = 100u << (tries < 1 ? 0 : tries > 6 ? 5 : tries - 1);
+	return base + (unsigned)(rand() % (int)(base / 2 + 1));
+}
+
+void dits_client_sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* One try of a control request; *cc and *st receive curl's code and the status. */
+static int call_once(dits_remote *rm, const char *method, const char *path, const void *body, size_t len,
+                     const char *content_type, dits_buf *resp, CURLcode *cc, long *st)
 {
 	char errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *hdrs;
-	long st = 0;
-	if (status)
-		*status = 0;
+	*cc = CURLE_OK;
+	*st = 0;
 	dits_buf_reset(resp);
 	int rc = dits_client_setup(rm, rm->easy, path, content_type, &hdrs, errbuf);
 	if (rc)
@@ -268,19 +301,38 @@ int dits_client_call(dits_remote *rm, const char *method, const char *path, cons
 		curl_easy_setopt(rm->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 		rm->st.bytes_sent += len;
 	}
-	CURLcode cc = curl_easy_perform(rm->easy);
+	*cc = curl_easy_perform(rm->easy);
 	rm->st.requests++;
 	curl_slist_free_all(hdrs);
 	if (sink.rc)
 		return sink.rc;
-	if (cc != CURLE_OK)
-		return dits_error_set(DITS_EIO, "%s: %s", rm->url, *errbuf ? errbuf : curl_easy_strerror(cc));
-	curl_easy_getinfo(rm->easy, CURLINFO_RESPONSE_CODE, &st);
+	if (*cc != CURLE_OK)
+		return dits_error_set(DITS_EIO, "%s: %s", rm->url, *errbuf ? errbuf : curl_easy_strerror(*cc));
+	curl_easy_getinfo(rm->easy, CURLINFO_RESPONSE_CODE, st);
+	if (*st >= 400 || *st < 200)
+		return dits_client_http_error(rm, path, *st, resp);
+	return 0;
+}
+
+int dits_client_call(dits_remote *rm, const char *method, const char *path, const void *body, size_t len,
+                     const char *content_type, dits_buf *resp, long *status)
+{
+	/* A ref update or a repository creation that may have landed is not
+	 * sent again: its second answer (409) would misreport the first. */
+	bool replayable = strcmp(method, "POST") || (strcmp(path, "refs") && strcmp(path, "create"));
+	CURLcode cc;
+	long st;
+	int rc;
+	for (int tries = 1;; tries++) {
+		rc = call_once(rm, method, path, body, len, content_type, resp, &cc, &st);
+		if (!rc || tries >= DITS_CLIENT_TRIES || !dits_client_transient(cc, st, replayable))
+			break;
+		dits_error_clear();
+		dits_client_sleep_ms(dits_client_backoff_ms(tries));
+	}
 	if (status)
 		*status = st;
-	if (st >= 400 || st < 200)
-		return dits_client_http_error(rm, path, st, resp);
-	return 0;
+	return rc;
 }
 
 /* ---- refs ----------------------------------------------------------- */

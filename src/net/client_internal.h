@@ -43,6 +43,21 @@ int dits_client_call(dits_remote *rm, const char *method, const char *path, cons
 int dits_remote_refs_parse(dits_remote *rm, const uint8_t *data, size_t len, dits_remote_refs *out);
 int dits_client_http_error(dits_remote *rm, const char *path, long status, const dits_buf *resp);
 
+/*
+ * Retries. A request is tried up to DITS_CLIENT_TRIES times when its
+ * failure is transient: dits_client_transient() says so for a failure with
+ * curl code cc (CURLE_OK: an answer with HTTP status came): no connection
+ * could be made, or the server answered 503 (it did nothing: busy, or
+ * shedding load); and, for a request that may be repeated whatever the
+ * server did with it (replayable: reads, object uploads, which are content
+ * addressed), a connection closed or reset before the whole answer came.
+ * Between tries the client waits dits_client_backoff_ms(tries done).
+ */
+#define DITS_CLIENT_TRIES 8
+bool dits_client_transient(CURLcode cc, long status, bool replayable);
+unsigned dits_client_backoff_ms(int tries);
+void dits_client_sleep_ms(unsigned ms);
+
 /* transfer.connections of r, or the default, overridden by o->jobs. */
 int dits_client_jobs(dits_repo *r, const dits_xfer_opts *o);
 

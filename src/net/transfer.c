@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -97,7 +98,23 @@ typedef struct xreq {
 	dits_buf resp;        /* an error answer (or a JSON one) */
 	long status;
 	int rc;
+	int tries;            /* tries made before this one */
 } xreq;
+
+/* A request to send again after a transient failure, once due. */
+typedef struct xretry {
+	const objent *ents;
+	size_t n;
+	int tries;
+	uint64_t due_ms;
+} xretry;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 static void advance(xengine *x, uint64_t n)
 {
@@ -323,23 +340,49 @@ static int xengine_run(xengine *x, const objent *ents, size_t n, bool upload, ui
 	}
 	int rc = 0, nactive = 0;
 	size_t next = 0;
-	while (!rc && (next < n || nactive)) {
-		while (!rc && nactive < x->jobs && next < n) {
+	/* A request waiting to be retried holds its connection's place: at
+	 * most x->jobs are active or waiting. */
+	xretry *retry = calloc((size_t)x->jobs, sizeof *retry);
+	size_t nretry = 0;
+	if (!retry)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	while (!rc && (next < n || nactive || nretry)) {
+		uint64_t now = now_ms(), wait_ms = 500;
+		while (!rc && nactive < x->jobs && (next < n || nretry)) {
+			const objent *start;
 			size_t k = 0;
-			uint64_t bytes = 0;
-			while (next + k < n && k < DITS_WIRE_MAX_IDS && (k == 0 || bytes < max_bytes)) {
-				bytes += DITS_PACK_RECORD_HEADER_LEN + (uint64_t)ents[next + k].len;
-				k++;
-			}
-			/* An upload ends before it would pass the server's limit. */
-			while (upload && k > 1 && bytes > DITS_WIRE_MAX_UPLOAD) {
-				k--;
-				bytes -= DITS_PACK_RECORD_HEADER_LEN + (uint64_t)ents[next + k].len;
+			int tries = 0;
+			size_t due = nretry;
+			for (size_t i = 0; i < nretry; i++)
+				if (retry[i].due_ms <= now) {
+					due = i;
+					break;
+				}
+			if (due < nretry) {
+				start = retry[due].ents;
+				k = retry[due].n;
+				tries = retry[due].tries;
+				retry[due] = retry[--nretry];
+			} else if (next < n && nactive + (int)nretry < x->jobs) {
+				uint64_t bytes = 0;
+				while (next + k < n && k < DITS_WIRE_MAX_IDS && (k == 0 || bytes < max_bytes)) {
+					bytes += DITS_PACK_RECORD_HEADER_LEN + (uint64_t)ents[next + k].len;
+					k++;
+				}
+				/* An upload ends before it would pass the server's limit. */
+				while (upload && k > 1 && bytes > DITS_WIRE_MAX_UPLOAD) {
+					k--;
+					bytes -= DITS_PACK_RECORD_HEADER_LEN + (uint64_t)ents[next + k].len;
+				}
+				start = ents + next;
+				next += k;
+			} else {
+				break; /* only retries that are not due yet */
 			}
 			xreq *q = NULL;
-			if ((rc = xreq_start(x, multi, ents + next, k, upload, &q)))
+			if ((rc = xreq_start(x, multi, start, k, upload, &q)))
 				break;
-			next += k;
+			q->tries = tries;
 			for (int s = 0; s < x->jobs; s++)
 				if (!active[s]) {
 					active[s] = q;
@@ -361,7 +404,20 @@ static int xengine_run(xengine *x, const objent *ents, size_t n, bool upload, ui
 				continue;
 			xreq *q = NULL;
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&q);
-			rc = xreq_done(q, m->data.result);
+			CURLcode cc = m->data.result;
+			long st = 0;
+			if (cc == CURLE_OK)
+				curl_easy_getinfo(q->e, CURLINFO_RESPONSE_CODE, &st);
+			/* Object transfers may be repeated: an upload is content
+			 * addressed, and a download asks again for what did not come. */
+			if (!q->rc && (cc != CURLE_OK || st != 200) && q->tries + 1 < DITS_CLIENT_TRIES &&
+			    dits_client_transient(cc, st, true) && q->got < q->n) {
+				retry[nretry++] = (xretry){ upload ? q->ents : q->ents + q->got,
+				                            upload ? q->n : q->n - q->got, q->tries + 1,
+				                            now_ms() + dits_client_backoff_ms(q->tries + 1) };
+			} else {
+				rc = xreq_done(q, cc);
+			}
 			curl_multi_remove_handle(multi, q->e);
 			for (int s = 0; s < x->jobs; s++)
 				if (active[s] == q)
@@ -369,9 +425,18 @@ static int xengine_run(xengine *x, const objent *ents, size_t n, bool upload, ui
 			xreq_free(q);
 			nactive--;
 		}
+		now = now_ms();
+		for (size_t i = 0; i < nretry; i++)
+			if (retry[i].due_ms <= now)
+				wait_ms = 0;
+			else if (retry[i].due_ms - now < wait_ms)
+				wait_ms = retry[i].due_ms - now;
 		if (!rc && nactive)
-			curl_multi_poll(multi, NULL, 0, 500, NULL);
+			curl_multi_poll(multi, NULL, 0, (int)wait_ms, NULL);
+		else if (!rc && nretry && wait_ms)
+			dits_client_sleep_ms((unsigned)wait_ms);
 	}
+	free(retry);
 	/* After an error the other requests are abandoned; what they stored stays. */
 	for (int s = 0; s < x->jobs; s++) {
 		if (!active[s])

@@ -144,4 +144,27 @@ test_expect_success 'a server killed in the middle of a push: consistent after r
 	assert_eq "$(b3 after/big.bin)" "$(b3 seed/big.bin)"
 '
 
+test_expect_success 'clients turned away by --max-per-client wait, retry and all complete' '
+	start_server narrow "$TRASH/srv-narrow" --workers 0 --max-per-client 12 &&
+	dits init small && cd small &&
+	gen_data a.bin 4000000 small-a && gen_data b.bin 2000000 small-b &&
+	dits add . >/dev/null && dits commit -m small >/dev/null &&
+	dits remote add origin "$SERVER_URL/small" &&
+	dits push origin main >/dev/null 2>&1 &&
+	cd "$TRASH" &&
+	pids= i=1 &&
+	while [ $i -le 8 ]; do
+		dits clone "$SERVER_URL/small" "n$i" >"$TRASH/narrow-$i.log" 2>&1 &
+		pids="$pids $!"
+		i=$((i + 1))
+	done &&
+	for p in $pids; do wait "$p" || { cat "$TRASH"/narrow-*.log; return 1; }; done &&
+	i=1 &&
+	while [ $i -le 8 ]; do
+		assert_eq "$(b3 "n$i/a.bin")" "$(b3 small/a.bin)" &&
+		assert_eq "$(b3 "n$i/b.bin")" "$(b3 small/b.bin)" || return 1
+		i=$((i + 1))
+	done
+'
+
 test_done
