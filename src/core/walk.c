@@ -10,81 +10,16 @@
 #include "object.h"
 #include "walk.h"
 
-/*
- * The height of each tree met (the longest chain of trees below it, 0 for
- * a tree of files only), so that a tree met again, or one the other side
- * has, is checked against the depth limit at the depth it is met now
- * without being walked again. Open addressing; v holds height + 1, 0 is
- * an empty slot.
- */
-typedef struct heights {
-	dits_id *k;
-	uint16_t *v;
-	size_t n, cap;
-} heights;
-
-static size_t height_slot(const dits_id *id, size_t cap)
-{
-	uint64_t h;
-	memcpy(&h, id->b + 8, sizeof h);
-	return (size_t)(h & (cap - 1));
-}
-
-/* The height stored for id, or -1. */
-static int height_get(const heights *m, const dits_id *id)
-{
-	if (!m->cap)
-		return -1;
-	for (size_t i = height_slot(id, m->cap);; i = (i + 1) & (m->cap - 1)) {
-		if (!m->v[i])
-			return -1;
-		if (dits_id_eq(&m->k[i], id))
-			return m->v[i] - 1;
-	}
-}
-
-static int height_put(heights *m, const dits_id *id, int h)
-{
-	if ((m->n + 1) * 2 > m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 256;
-		dits_id *k = calloc(cap, sizeof *k);
-		uint16_t *v = calloc(cap, sizeof *v);
-		if (!k || !v) {
-			free(k);
-			free(v);
-			return dits_error_set(DITS_ENOMEM, "out of memory");
-		}
-		for (size_t i = 0; i < m->cap; i++) {
-			if (!m->v[i])
-				continue;
-			size_t j = height_slot(&m->k[i], cap);
-			while (v[j])
-				j = (j + 1) & (cap - 1);
-			k[j] = m->k[i];
-			v[j] = m->v[i];
-		}
-		free(m->k);
-		free(m->v);
-		m->k = k;
-		m->v = v;
-		m->cap = cap;
-	}
-	size_t i = height_slot(id, m->cap);
-	while (m->v[i] && !dits_id_eq(&m->k[i], id))
-		i = (i + 1) & (m->cap - 1);
-	if (!m->v[i])
-		m->n++;
-	m->k[i] = *id;
-	m->v[i] = (uint16_t)(h + 1);
-	return 0;
-}
-
 typedef struct walk {
 	dits_odb *db;
 	unsigned flags;
 	dits_idset skip;  /* what the other side has */
 	dits_idset seen;  /* listed already */
-	heights height;   /* of the trees walked or marked */
+	/* The height of each tree walked or marked (the longest chain of
+	 * trees below it, 0 for a tree of files only), so that a tree met
+	 * again, or one the other side has, is checked against the depth
+	 * limit at the depth it is met now without being walked again. */
+	dits_idset height;
 	dits_walk_fn fn;
 	void *ctx;
 } walk;
@@ -124,7 +59,7 @@ static int idstack_push(idstack *s, const dits_id *id)
  */
 static int mark_tree(walk *w, const dits_id *id, int depth, int *height)
 {
-	*height = height_get(&w->height, id);
+	*height = dits_idset_get(&w->height, id);
 	if (*height >= 0)
 		return 0;
 	if (depth >= DITS_TREE_DEPTH_MAX)
@@ -148,7 +83,7 @@ static int mark_tree(walk *w, const dits_id *id, int depth, int *height)
 		}
 	}
 	dits_tree_free(&t);
-	if (!rc && h >= 0 && (rc = height_put(&w->height, id, h)) == 0)
+	if (!rc && h >= 0 && (rc = dits_idset_put(&w->height, id, (uint16_t)h)) == 0)
 		*height = h;
 	return rc;
 }
@@ -235,7 +170,7 @@ static int walk_tree(walk *w, const dits_id *id, int depth, int *height)
 	*height = 0;
 	if (depth >= DITS_TREE_DEPTH_MAX)
 		return dits_tree_depth_error(id, NULL);
-	int known = height_get(&w->height, id);
+	int known = dits_idset_get(&w->height, id);
 	if (known >= 0) {
 		if (depth + known >= DITS_TREE_DEPTH_MAX)
 			return dits_tree_depth_error(id, NULL);
@@ -261,7 +196,7 @@ static int walk_tree(walk *w, const dits_id *id, int depth, int *height)
 			h = ch + 1;
 	}
 	dits_tree_free(&t);
-	if (!rc && !(rc = height_put(&w->height, id, h)))
+	if (!rc && !(rc = dits_idset_put(&w->height, id, (uint16_t)h)))
 		*height = h;
 	return rc;
 }
@@ -328,8 +263,7 @@ int dits_walk(dits_odb *db, const dits_id *want, size_t nwant, const dits_id *ha
 	}
 	dits_idset_free(&w.skip);
 	dits_idset_free(&w.seen);
-	free(w.height.k);
-	free(w.height.v);
+	dits_idset_free(&w.height);
 	return rc;
 }
 
