@@ -85,5 +85,7 @@ void dits_dircache_close(dits_dircache *c);
 
 /* A monotonic clock in seconds. */
 double dits_now(void);
+/* Sleeps ms milliseconds, through signals. */
+void dits_sleep_ms(unsigned ms);
 
 #endif

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fsutil.h"
 
 /* ---- SQL ---------------------------------------------------------------- */
 
@@ -223,13 +224,6 @@ static int64_t monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 static int code_of_sqlite(int rc)
 {
 	switch (rc & 0xff) {
@@ -283,7 +277,7 @@ static int exec_retry(dits_metadb *db, const char *sql, const char *what)
 			return 0;
 		if (!is_busy(rc) || monotonic_ms() >= deadline)
 			return db_fail(db, rc, what);
-		sleep_ms(5);
+		dits_sleep_ms(5);
 	}
 }
 
@@ -374,7 +368,7 @@ static int read_user_version(dits_metadb *db, int *version)
 	int64_t deadline = monotonic_ms() + DITS_METADB_BUSY_TIMEOUT_MS;
 	while ((rc = sqlite3_step(s)) != SQLITE_ROW && is_busy(rc) && monotonic_ms() < deadline) {
 		sqlite3_reset(s);
-		sleep_ms(5);
+		dits_sleep_ms(5);
 	}
 	int ret = 0;
 	if (rc == SQLITE_ROW)
@@ -445,7 +439,7 @@ static int set_wal(dits_metadb *db)
 	int64_t deadline = monotonic_ms() + DITS_METADB_BUSY_TIMEOUT_MS;
 	while ((rc = sqlite3_step(s)) != SQLITE_ROW && is_busy(rc) && monotonic_ms() < deadline) {
 		sqlite3_reset(s);
-		sleep_ms(5);
+		dits_sleep_ms(5);
 	}
 	int ret = 0;
 	if (rc != SQLITE_ROW)

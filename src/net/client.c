@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -273,13 +272,6 @@ unsigned dits_client_backoff_ms(int tries)
 	return base + (unsigned)(rand() % (int)(base / 2 + 1));
 }
 
-void dits_client_sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
 /* One try of a control request; *cc and *st receive curl's code and the status. */
 static int call_once(dits_remote *rm, const char *method, const char *path, const void *body, size_t len,
                      const char *content_type, dits_buf *resp, CURLcode *cc, long *st)
@@ -328,7 +320,7 @@ int dits_client_call(dits_remote *rm, const char *method, const char *path, cons
 		if (!rc || tries >= DITS_CLIENT_TRIES || !dits_client_transient(cc, st, replayable))
 			break;
 		dits_error_clear();
-		dits_client_sleep_ms(dits_client_backoff_ms(tries));
+		dits_sleep_ms(dits_client_backoff_ms(tries));
 	}
 	if (status)
 		*status = st;

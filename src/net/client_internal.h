@@ -56,7 +56,6 @@ int dits_client_http_error(dits_remote *rm, const char *path, long status, const
 #define DITS_CLIENT_TRIES 8
 bool dits_client_transient(CURLcode cc, long status, bool replayable);
 unsigned dits_client_backoff_ms(int tries);
-void dits_client_sleep_ms(unsigned ms);
 
 /* transfer.connections of r, or the default, overridden by o->jobs. */
 int dits_client_jobs(dits_repo *r, const dits_xfer_opts *o);

@@ -38,13 +38,6 @@
 /* A connection waiting for its header this long may be shut down when the reserve is in use. */
 #define EVICT_GRACE 1.0
 
-static double now_sec(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---- responses --------------------------------------------------------- */
 
 enum MHD_Result reply_response(request *q, unsigned status, struct MHD_Response *r, uint64_t body_len)
@@ -413,7 +406,7 @@ static void slot_waiting(dits_server *s, struct MHD_Connection *c, bool waiting)
 		return;
 	pthread_mutex_lock(&s->gmu);
 	k->waiting = waiting;
-	k->since = now_sec();
+	k->since = dits_now();
 	pthread_mutex_unlock(&s->gmu);
 }
 
@@ -428,7 +421,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 			return;
 		k->fd = ci->connect_fd;
 		k->waiting = true;
-		k->since = now_sec();
+		k->since = dits_now();
 		pthread_mutex_lock(&s->gmu);
 		k->next = s->slots;
 		if (s->slots)
@@ -474,7 +467,7 @@ static void *guard_main(void *arg)
 	size_t cap = 0;
 	pthread_mutex_lock(&s->gmu);
 	while (!s->guard_stop) {
-		double now = now_sec();
+		double now = dits_now();
 		size_t open = 0, nv = 0;
 		for (conn_slot *k = s->slots; k; k = k->next) {
 			if (k->evicted)
@@ -702,9 +695,9 @@ static void drain_connection(dits_server *s, struct MHD_Connection *c)
 		shutdown(fd, SHUT_WR);
 	char buf[65536];
 	size_t total = 0;
-	double end = now_sec() + DRAIN_SECONDS;
+	double end = dits_now() + DRAIN_SECONDS;
 	for (;;) {
-		double left = end - now_sec();
+		double left = end - dits_now();
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		if (left <= 0 || total > DRAIN_BYTES || poll(&p, 1, (int)(left * 1000) + 1) <= 0)
 			break;

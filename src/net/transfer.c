@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -106,15 +105,8 @@ typedef struct xretry {
 	const objent *ents;
 	size_t n;
 	int tries;
-	uint64_t due_ms;
+	double due;           /* dits_now() */
 } xretry;
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static void advance(xengine *x, uint64_t n)
 {
@@ -347,14 +339,14 @@ static int xengine_run(xengine *x, const objent *ents, size_t n, bool upload, ui
 	if (!retry)
 		rc = dits_error_set(DITS_ENOMEM, "out of memory");
 	while (!rc && (next < n || nactive || nretry)) {
-		uint64_t now = now_ms(), wait_ms = 500;
+		double now = dits_now(), wait = 0.5;
 		while (!rc && nactive < x->jobs && (next < n || nretry)) {
 			const objent *start;
 			size_t k = 0;
 			int tries = 0;
 			size_t due = nretry;
 			for (size_t i = 0; i < nretry; i++)
-				if (retry[i].due_ms <= now) {
+				if (retry[i].due <= now) {
 					due = i;
 					break;
 				}
@@ -410,11 +402,11 @@ static int xengine_run(xengine *x, const objent *ents, size_t n, bool upload, ui
 				curl_easy_getinfo(q->e, CURLINFO_RESPONSE_CODE, &st);
 			/* Object transfers may be repeated: an upload is content
 			 * addressed, and a download asks again for what did not come. */
-			if (!q->rc && (cc != CURLE_OK || st != 200) && q->tries + 1 < DITS_CLIENT_TRIES &&
-			    dits_client_transient(cc, st, true) && q->got < q->n) {
+			if (!q->rc && q->tries + 1 < DITS_CLIENT_TRIES && dits_client_transient(cc, st, true) &&
+			    q->got < q->n) {
 				retry[nretry++] = (xretry){ upload ? q->ents : q->ents + q->got,
 				                            upload ? q->n : q->n - q->got, q->tries + 1,
-				                            now_ms() + dits_client_backoff_ms(q->tries + 1) };
+				                            dits_now() + dits_client_backoff_ms(q->tries + 1) / 1e3 };
 			} else {
 				rc = xreq_done(q, cc);
 			}
@@ -425,16 +417,14 @@ static int xengine_run(xengine *x, const objent *ents, size_t n, bool upload, ui
 			xreq_free(q);
 			nactive--;
 		}
-		now = now_ms();
+		now = dits_now();
 		for (size_t i = 0; i < nretry; i++)
-			if (retry[i].due_ms <= now)
-				wait_ms = 0;
-			else if (retry[i].due_ms - now < wait_ms)
-				wait_ms = retry[i].due_ms - now;
+			if (retry[i].due - now < wait)
+				wait = retry[i].due - now > 0 ? retry[i].due - now : 0;
 		if (!rc && nactive)
-			curl_multi_poll(multi, NULL, 0, (int)wait_ms, NULL);
-		else if (!rc && nretry && wait_ms)
-			dits_client_sleep_ms((unsigned)wait_ms);
+			curl_multi_poll(multi, NULL, 0, (int)(wait * 1e3), NULL);
+		else if (!rc && nretry && wait > 0)
+			dits_sleep_ms((unsigned)(wait * 1e3));
 	}
 	free(retry);
 	/* After an error the other requests are abandoned; what they stored stays. */
