@@ -476,19 +476,24 @@ static void test_unfinished_writer(const char *base)
 	free(dir);
 }
 
+/* Writes recs[from..to) into one finished pack of db. */
+static void put_pack(dits_odb *db, size_t from, size_t to)
+{
+	dits_pack_writer *w;
+	CHECK_RC(dits_pack_writer_new(&w, db), 0);
+	for (size_t i = from; i < to; i++)
+		CHECK_RC(dits_pack_writer_put(w, recs[i].type, &recs[i].id, recs[i].data, recs[i].len, NULL), 0);
+	CHECK_RC(dits_pack_writer_finish(w), 0);
+	dits_pack_writer_free(w);
+}
+
 static void test_corrupt_idx(const char *base)
 {
 	char *dir = join(base, "badidx");
 	dits_odb *db = NULL;
 	CHECK_RC(dits_odb_open(&db, dir), 0);
 	REQUIRE(db != NULL);
-	dits_pack_writer *w;
-	CHECK_RC(dits_pack_writer_new(&w, db), 0);
-	for (size_t i = 0; i < 3; i++)
-		CHECK_RC(dits_pack_writer_put(w, recs[i + 1].type, &recs[i + 1].id, recs[i + 1].data,
-		                              recs[i + 1].len, NULL), 0);
-	CHECK_RC(dits_pack_writer_finish(w), 0);
-	dits_pack_writer_free(w);
+	put_pack(db, 1, 4);
 	char *idx_path = strdup(dits_odb_pack_path(db, 0));
 	REQUIRE(idx_path != NULL);
 	strcpy(idx_path + strlen(idx_path) - 5, ".idx");
@@ -574,12 +579,7 @@ static void test_crafted_idx(const char *base)
 	dits_odb *db = NULL;
 	CHECK_RC(dits_odb_open(&db, dir), 0);
 	REQUIRE(db != NULL);
-	dits_pack_writer *w;
-	CHECK_RC(dits_pack_writer_new(&w, db), 0);
-	for (size_t i = 1; i < 6; i++)
-		CHECK_RC(dits_pack_writer_put(w, recs[i].type, &recs[i].id, recs[i].data, recs[i].len, NULL), 0);
-	CHECK_RC(dits_pack_writer_finish(w), 0);
-	dits_pack_writer_free(w);
+	put_pack(db, 1, 6);
 	char *pack_path = strdup(dits_odb_pack_path(db, 0));
 	char *idx_path = strdup(pack_path);
 	REQUIRE(idx_path != NULL && pack_path != NULL);
@@ -812,12 +812,8 @@ static void test_gc_helpers(const char *base)
 	dits_odb *db = NULL;
 	CHECK_RC(dits_odb_open(&db, dir), 0);
 	REQUIRE(db != NULL);
+	put_pack(db, 0, 4);
 	dits_pack_writer *w;
-	CHECK_RC(dits_pack_writer_new(&w, db), 0);
-	for (size_t i = 0; i < 4; i++)
-		CHECK_RC(dits_pack_writer_put(w, recs[i].type, &recs[i].id, recs[i].data, recs[i].len, NULL), 0);
-	CHECK_RC(dits_pack_writer_finish(w), 0);
-	dits_pack_writer_free(w);
 
 	CHECK_RC(dits_pack_writer_new(&w, db), 0);
 	dits_pack_writer_ignore_store(w);
