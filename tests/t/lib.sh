@@ -34,6 +34,7 @@
 #
 # Environment:
 #   DITS     the dits binary (meson passes it; required)
+#   NET_TOOL tests/net/net_tool (meson passes it; defaults to the build's)
 #   SRCDIR   the project source directory (meson passes it; defaults to ../..
 #            from this file). Fixtures are read from $SRCDIR/tests/fixtures.
 #   TMPDIR   where the per-script trash directory is made (default /tmp)
@@ -59,6 +60,14 @@ if [ ! -x "$DITS" ]; then
 	exit 1
 fi
 export DITS
+# the test helper for wire records and servers (meson passes it), and the
+# all-zero id of an absent ref
+NET_TOOL=${NET_TOOL:-$(dirname "$DITS")/../../tests/net/net_tool}
+case $NET_TOOL in
+/*) ;;
+*) NET_TOOL=$(cd "$(dirname "$NET_TOOL")" && pwd)/$(basename "$NET_TOOL") ;;
+esac
+ZERO=0000000000000000000000000000000000000000000000000000000000000000
 # The core stories store random bytes under video names: no proxy jobs for
 # them (t1000 turns this back on).
 export DITS_PROXY_AUTO=0

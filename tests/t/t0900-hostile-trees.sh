@@ -8,12 +8,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-sync.sh"
 
-NET_TOOL=${NET_TOOL:-$(dirname "$DITS")/../../tests/net/net_tool}
-case $NET_TOOL in
-/*) ;;
-*) NET_TOOL=$(cd "$(dirname "$NET_TOOL")" && pwd)/$(basename "$NET_TOOL") ;;
-esac
-ZERO=0000000000000000000000000000000000000000000000000000000000000000
 if ! command -v curl >/dev/null 2>&1; then
 	test_skip 'hostile trees' 'curl is not installed'
 	test_done

@@ -7,12 +7,6 @@
 # and a server killed in the middle of an upload.
 . "$(dirname "$0")/lib.sh"
 
-NET_TOOL=${NET_TOOL:-$(dirname "$DITS")/../../tests/net/net_tool}
-case $NET_TOOL in
-/*) ;;
-*) NET_TOOL=$(cd "$(dirname "$NET_TOOL")" && pwd)/$(basename "$NET_TOOL") ;;
-esac
-ZERO=0000000000000000000000000000000000000000000000000000000000000000
 if ! command -v curl >/dev/null 2>&1; then
 	test_skip 'dits serve' 'curl is not installed'
 	test_done

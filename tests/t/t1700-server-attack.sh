@@ -6,13 +6,8 @@
 # Each time the server answers 4xx (or the right 5xx), stays up (the same
 # process, /healthz 200) and stores nothing (packs and refs unchanged).
 . "$(dirname "$0")/lib.sh"
+. "$TEST_DIR/lib-sync.sh"
 
-NET_TOOL=${NET_TOOL:-$(dirname "$DITS")/../../tests/net/net_tool}
-case $NET_TOOL in
-/*) ;;
-*) NET_TOOL=$(cd "$(dirname "$NET_TOOL")" && pwd)/$(basename "$NET_TOOL") ;;
-esac
-ZERO=0000000000000000000000000000000000000000000000000000000000000000
 if ! command -v curl >/dev/null 2>&1; then
 	test_skip 'server attacks' 'curl is not installed'
 	test_done
@@ -20,26 +15,6 @@ fi
 
 cd "$TRASH" || exit 1
 mkdir root
-
-# start_server TAG ARGS...: `dits serve ARGS` in the background; sets URL, PORT and PID.
-start_server () {
-	_tag=$1
-	shift
-	DITS_PROXY_AUTO=0 "$DITS" serve "$@" >"$TRASH/$_tag.out" 2>"$TRASH/$_tag.err" &
-	PID=$!
-	test_at_end "kill -9 $PID"
-	_i=0
-	while ! grep -q '^listening on ' "$TRASH/$_tag.out" 2>/dev/null; do
-		_i=$((_i + 1))
-		if [ $_i -gt 200 ] || ! kill -0 $PID 2>/dev/null; then
-			cat "$TRASH/$_tag.err"
-			return 1
-		fi
-		sleep 0.05
-	done
-	URL=$(sed -n 's/^listening on //p' "$TRASH/$_tag.out")
-	PORT=${URL##*:}
-}
 
 # req METHOD PATH [CURL ARGS...]: the body goes to ./resp, the status to stdout.
 req () {
@@ -70,8 +45,9 @@ test_expect_success 'setup: a server with a repository holding two commits on ma
 		gen_data b.bin 200000 two && dits add . >/dev/null && dits commit -m two >/dev/null) &&
 	C1=$("$NET_TOOL" rev client HEAD~1) && C2=$("$NET_TOOL" rev client HEAD) &&
 	echo "$C1" >c1 && echo "$C2" >c2 &&
-	start_server a --listen 127.0.0.1:0 --root root --workers 0 &&
-	echo $PID >server.pid &&
+	start_server a root --workers 0 &&
+	URL=$SERVER_URL && PORT=$SERVER_PORT &&
+	echo "$SERVER_PID" >server.pid &&
 	assert_eq 201 "$(req POST /proj/create -d "{}")" &&
 	"$NET_TOOL" records client >all.rec &&
 	assert_eq 200 "$(req POST /proj/objects --data-binary @all.rec)" &&
@@ -235,15 +211,15 @@ test_expect_success 'slowloris of 1000 sockets from many addresses: /healthz ans
 '
 
 test_expect_success 'a header never finished is cut after --header-timeout' '
-	start_server t --listen 127.0.0.1:0 --root root --workers 0 --header-timeout 1 &&
-	"$NET_TOOL" slowloris "$PORT" 20 3 127.0.0.3 >slow.out &&
+	start_server t root --workers 0 --header-timeout 1 &&
+	"$NET_TOOL" slowloris "$SERVER_PORT" 20 3 127.0.0.3 >slow.out &&
 	assert_eq "opened 20 closed_by_server 20" "$(cat slow.out)" &&
-	assert_eq 200 "$(curl -s --max-time 2 -o /dev/null -w "%{http_code}" "$URL/healthz")" &&
-	kill -TERM $PID && wait $PID
+	assert_eq 200 "$(curl -s --max-time 2 -o /dev/null -w "%{http_code}" "$SERVER_URL/healthz")" &&
+	kill -TERM "$SERVER_PID" && wait "$SERVER_PID" &&
+	SERVER_PID=$(cat server.pid)
 '
 
 test_expect_success 'after all of it the first server still answers everything' '
-	URL=$(sed -n "s/^listening on //p" a.out) &&
 	alive &&
 	assert_eq 200 "$(req GET /proj/refs)" &&
 	assert_eq "$C2" "$(json_str refs/heads/main <resp)" &&
