@@ -117,7 +117,7 @@ test_expect_success 'a push killed with -9 resumes and sends only what the serve
 	dits remote add origin "$URL/big" &&
 	gen_data big.bin 80000000 big1 &&
 	dits add big.bin >/dev/null && dits commit -m big >/dev/null &&
-	(dits push --jobs 1 --limit-rate 16M >../kill.out 2>&1 & echo $! >../push.pid) &&
+	("$DITS" push --jobs 1 --limit-rate 16M >../kill.out 2>&1 & echo $! >../push.pid) &&
 	sleep 3.5 &&
 	kill -0 $(cat ../push.pid) &&
 	kill -9 $(cat ../push.pid) &&
