@@ -709,8 +709,9 @@ int dits_commit_parse(dits_commit *c, const uint8_t *data, size_t len)
 			p = nl + 1;
 			break;
 		}
+		/* tree, author and committer appear once: a second one is malformed */
 		if (!strncmp(p, "tree ", 5)) {
-			if (dits_id_from_hex(&c->tree, p + 5))
+			if (have_tree || dits_id_from_hex(&c->tree, p + 5))
 				goto out;
 			have_tree = true;
 		} else if (!strncmp(p, "parent ", 7)) {
@@ -722,11 +723,11 @@ int dits_commit_parse(dits_commit *c, const uint8_t *data, size_t len)
 				goto out;
 			c->nparents++;
 		} else if (!strncmp(p, "author ", 7)) {
-			if (parse_sig(p + 7, &c->author))
+			if (have_author || parse_sig(p + 7, &c->author))
 				goto out;
 			have_author = true;
 		} else if (!strncmp(p, "committer ", 10)) {
-			if (parse_sig(p + 10, &c->committer))
+			if (have_committer || parse_sig(p + 10, &c->committer))
 				goto out;
 			have_committer = true;
 		}

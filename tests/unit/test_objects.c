@@ -774,6 +774,16 @@ static void test_commit_bad(void)
 		/* no blank line before the message */
 		"dits-commit 1\ntree 0000000000000000000000000000000000000000000000000000000000000000\n"
 		"author A <a@b> 1 +0000\ncommitter C <c@d> 2 +0000\n",
+		/* a second author (the first one's strings once leaked) */
+		"dits-commit 1\ntree 0000000000000000000000000000000000000000000000000000000000000000\n"
+		"author A <a@b> 1 +0000\nauthor B <b@c> 1 +0000\ncommitter C <c@d> 2 +0000\n\nm",
+		/* a second committer */
+		"dits-commit 1\ntree 0000000000000000000000000000000000000000000000000000000000000000\n"
+		"author A <a@b> 1 +0000\ncommitter C <c@d> 2 +0000\ncommitter D <d@e> 2 +0000\n\nm",
+		/* a second tree */
+		"dits-commit 1\ntree 0000000000000000000000000000000000000000000000000000000000000000\n"
+		"tree 1111111111111111111111111111111111111111111111111111111111111111\n"
+		"author A <a@b> 1 +0000\ncommitter C <c@d> 2 +0000\n\nm",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		int rc = dits_commit_parse(&c, (const uint8_t *)bad[i], strlen(bad[i]));
