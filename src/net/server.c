@@ -460,6 +460,44 @@ static void evict(conn_slot *k)
 	shutdown(k->fd, SHUT_RDWR);
 }
 
+/*
+ * Called by libmicrohttpd before it takes a new connection. The guard
+ * works in 200 ms steps and spares connections younger than EVICT_GRACE,
+ * so a burst of sockets that arrive together (a flood fills the listen
+ * backlog at once) can use up the reserve between two steps, and the next
+ * newcomer, /healthz included, would be refused. So once the reserve is in
+ * use, each newcomer is let in at the cost of the connection that has
+ * waited longest for its header: an attacker's held sockets go first, and
+ * a client whose request is in flight is the newest, hence the last. When
+ * no connection is waiting (every slot busy with a real request), the
+ * newcomer is refused as before.
+ */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	(void)addr;
+	(void)addrlen;
+	dits_server *s = cls;
+	enum MHD_Result ok = MHD_YES;
+	pthread_mutex_lock(&s->gmu);
+	size_t open = 0;
+	conn_slot *oldest = NULL;
+	for (conn_slot *k = s->slots; k; k = k->next) {
+		if (k->evicted)
+			continue;
+		open++;
+		if (k->waiting && (!oldest || k->since < oldest->since))
+			oldest = k;
+	}
+	if (open + s->reserve >= s->max_conns) {
+		if (oldest)
+			evict(oldest);
+		else if (s->nconns >= s->max_conns)
+			ok = MHD_NO;
+	}
+	pthread_mutex_unlock(&s->gmu);
+	return ok;
+}
+
 static void *guard_main(void *arg)
 {
 	dits_server *s = arg;
@@ -931,7 +969,7 @@ int dits_server_start(dits_server **out, const dits_server_opts *o)
 		{ MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key_pem },
 		{ MHD_OPTION_END, 0, NULL },
 	};
-	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+	s->mhd = MHD_start_daemon(flags, 0, on_accept, s, on_request, s,
 	                          MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
 	                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 	                          MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
