@@ -116,7 +116,7 @@ typedef struct dits_proxy_outputs {
 
 typedef struct dits_proxy_result {
 	dits_media_facts proxy;   /* measured from the written proxy */
-	char warnings[512];       /* e.g. VFR: "variable frame rate source forced to 24000/1001: possible +/-1 frame drift" */
+	char warnings[512];       /* e.g. VFR: "variable frame rate: conformed to 29.97 fps, up to ±1 frame of drift" */
 	char lut_applied[64];     /* "", "slog3", ... or "cube:<hex>" */
 } dits_proxy_result;
 

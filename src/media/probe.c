@@ -120,6 +120,28 @@ static AVRational snap_rate(AVRational r, double tol)
 	return r;
 }
 
+/*
+ * The rate a variable-frame-rate clip is conformed to: the nearest of the
+ * editing rates 23.976, 24, 25, 29.97, 30, 48, 50, 59.94 and 60, so a
+ * phone clip averaging 30.2 fps becomes 30 and one at 29.3 becomes 29.97.
+ * High-speed clips (an average above 75 fps) take the nearest of 100,
+ * 119.88 and 120 instead, so they are not halved to 60.
+ */
+static AVRational conform_rate(double avg)
+{
+	static const AVRational edit[] = {
+		{24000, 1001}, {24, 1}, {25, 1}, {30000, 1001}, {30, 1}, {48, 1}, {50, 1}, {60000, 1001}, {60, 1},
+	};
+	static const AVRational high[] = { {100, 1}, {120000, 1001}, {120, 1} };
+	const AVRational *c = avg > 75.0 ? high : edit;
+	size_t n = avg > 75.0 ? sizeof(high) / sizeof(high[0]) : sizeof(edit) / sizeof(edit[0]);
+	AVRational best = c[0];
+	for (size_t i = 1; i < n; i++)
+		if (fabs(av_q2d(c[i]) - avg) < fabs(av_q2d(best) - avg))
+			best = c[i];
+	return best;
+}
+
 static bool rate_ok(AVRational r)
 {
 	return r.num > 0 && r.den > 0 && av_q2d(r) < 1000.0;
@@ -416,10 +438,12 @@ int dits_media_probe(const dits_media_source *src, dits_media_facts *out)
 	double span = 0;
 	out->vfr = detect_vfr(&pts, vst->time_base, &span);
 	if (out->vfr) {
-		/* VFR: the nominal rate is the average snapped to a standard rate. */
-		AVRational avg = span > 0 ? av_d2q((double)vcount / span, 1 << 20) : vst->avg_frame_rate;
-		AVRational snapped = snap_rate(avg, 0.02);
-		out->frame_rate = av_cmp_q(snapped, avg) ? snapped : nominal_rate(vst);
+		/* VFR: the conform rate is the standard rate nearest the average
+		   (frame count over the measured span); r_frame_rate is often a
+		   time-base artifact (60/1, 240/1, 90000/1) for such clips. */
+		double avg = span > 0 ? (double)vcount / span : av_q2d(vst->avg_frame_rate);
+		if (avg > 0)
+			out->frame_rate = conform_rate(avg);
 	}
 	if (rc == 0 && !rate_ok(out->frame_rate))
 		rc = dits_error_set(DITS_EINVALID, "%s: truncated or corrupt (no frame rate)", name);

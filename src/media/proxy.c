@@ -962,10 +962,18 @@ static int run(proxy_job *j, const dits_media_source *src)
 		j->frame_dur = 1;
 	double dw = (double)f->width * f->sar.num / f->sar.den;
 	fit(dw, f->height, j->ps.box_w, j->ps.box_h, false, &j->pw, &j->ph);
-	if (j->vfr)
+	if (j->vfr) {
+		/* "30", "29.97", "23.976": how editors name the rates */
+		char rate[32];
+		if (j->rate.den == 1)
+			snprintf(rate, sizeof(rate), "%d", j->rate.num);
+		else if (j->rate.den == 1001 && j->rate.num % 1000 == 0 && j->rate.num != 24000)
+			snprintf(rate, sizeof(rate), "%.2f", av_q2d(j->rate));
+		else
+			snprintf(rate, sizeof(rate), "%.3f", av_q2d(j->rate));
 		snprintf(j->res->warnings, sizeof(j->res->warnings),
-		         "variable frame rate source forced to %d/%d: possible +/-1 frame drift", j->rate.num,
-		         j->rate.den);
+		         "variable frame rate: conformed to %s fps, up to \u00b11 frame of drift", rate);
+	}
 
 	j->pkt = av_packet_alloc();
 	j->frame = av_frame_alloc();

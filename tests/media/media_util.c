@@ -250,6 +250,19 @@ const mu_source mu_sources[] = {
 	 "-vf \"settb=1/1000,setpts='(N+if(eq(mod(N\\,3)\\,1)\\,0.4\\,0))/(25*TB)'\" -fps_mode passthrough "
 	 "-enc_time_base:v 1/1000 -ac 2 -c:a pcm_s16le %s",
 	 25, 1, "", 1, {2}, 16, 9, true, "", 540},
+	/* Phone-like VFR: a 1/90000 time base, jittered, averaging 30.2 and 29.3 fps.
+	   The conform rate is the editing rate nearest the average (30, 29.97);
+	   r_frame_rate (88/3 for the second) is not used. */
+	{"vfr_phone30.mov",
+	 V("320x180", "30", "60") A1 F("60") PRORES
+	 "-vf \"settb=1/90000,setpts='(N/30.2+if(eq(mod(N\\,3)\\,1)\\,0.004\\,0))/TB'\" -fps_mode passthrough "
+	 "-enc_time_base:v 1/90000 -video_track_timescale 90000 -ac 2 -c:a pcm_s16le %s",
+	 30, 1, "", 1, {2}, 16, 9, true, "", 540},
+	{"vfr_phone2993.mov",
+	 V("320x180", "30", "60") A1 F("60") PRORES
+	 "-vf \"settb=1/90000,setpts='(N/29.3+if(eq(mod(N\\,3)\\,1)\\,0.004\\,0))/TB'\" -fps_mode passthrough "
+	 "-enc_time_base:v 1/90000 -video_track_timescale 90000 -ac 2 -c:a pcm_s16le %s",
+	 30000, 1001, "", 1, {2}, 16, 9, true, "", 540},
 	{"slog3.mov", V("320x180", "25", "25") A1 F("25") PRORES
 	 "-ac 2 -c:a pcm_s16le -movflags use_metadata_tags -metadata com.sony.gamma=s-log3-cine %s",
 	 25, 1, "", 1, {2}, 16, 9, false, "slog3", 540},
