@@ -431,6 +431,21 @@ static const char USE_RETRY[] = "dits proxy retry [--] PATH...";
 static const char USE_EXPORT[] = "dits proxy export [--variant TYPE] [--] PATH OUT";
 static const char USE_PROXY[] = "dits proxy status|generate|wait|retry|export [ARGS]";
 
+/* The LUT a ready proxy was made with ("slog3", "cube:<hex>"), from its facts JSON. */
+static bool facts_lut(const char *facts, char *out, size_t cap)
+{
+	const char *k = facts ? strstr(facts, "\"lut_applied\":\"") : NULL;
+	if (!k)
+		return false;
+	k += strlen("\"lut_applied\":\"");
+	size_t n = strcspn(k, "\"");
+	if (n == 0 || n >= cap)
+		return false;
+	memcpy(out, k, n);
+	out[n] = 0;
+	return true;
+}
+
 static int open_here(dits_repo **r)
 {
 	return dits_repo_open(r, ".") ? cli_fail() : 0;
@@ -503,6 +518,9 @@ static int proxy_status(int argc, char **argv)
 					dits_buf_printf(&b, "  TC %.11s", tc + 12);
 				dits_buf_printf(&b, "  %llu %s  validated", (unsigned long long)s.v.size,
 				                cli_plural(s.v.size, "byte", "bytes"));
+				char lut[64];
+				if (facts_lut(s.v.facts, lut, sizeof(lut)))
+					dits_buf_printf(&b, "\n         LUT applied: %s", lut);
 			}
 			if (s.has_variant && s.v.warnings && *s.v.warnings)
 				dits_buf_printf(&b, "\n         warning: %s", s.v.warnings);
@@ -953,6 +971,14 @@ void cli_status_proxies(dits_repo *r, const struct dits_index *idx, dits_buf *ou
 		} else {
 			dits_buf_printf(out, "\t%-8s %s%s%s\n", s.state, assets[i].path, err && strcmp(s.state, "ready") ? ": " : "",
 			                err && strcmp(s.state, "ready") ? err : "");
+			/* What an editor must know about a ready proxy: a conformed rate, a LUT. */
+			if (s.has_variant && !strcmp(s.state, "ready")) {
+				char lut[64];
+				if (s.v.warnings && *s.v.warnings)
+					dits_buf_printf(out, "\t         warning: %s\n", s.v.warnings);
+				if (facts_lut(s.v.facts, lut, sizeof(lut)))
+					dits_buf_printf(out, "\t         LUT applied: %s\n", lut);
+			}
 		}
 		proxy_state_free(&s);
 	}

@@ -189,6 +189,35 @@ test_expect_success 'a LUT rule by file name: S-Log3 footage gets a Rec.709 prox
 	b3sum -c ../log.b3 >/dev/null
 '
 
+test_expect_success 'text output names the LUT a proxy was made with, in proxy status and status' '
+	cd project &&
+	dits proxy status A001/A001C005_SLOG3.mov >../lut.txt &&
+	assert_file_has ../lut.txt "LUT applied: slog3" &&
+	dits status >../status-lut.txt &&
+	assert_file_has ../status-lut.txt "LUT applied: slog3"
+'
+
+# A phone clip: a 1/90000 time base, jittered timestamps averaging 29.3 fps,
+# r_frame_rate 88/3. Conformed to the nearest editing rate, 29.97.
+test_expect_success 'a variable-frame-rate phone clip is conformed to 29.97 and says so in text' '
+	cd project &&
+	ffmpeg -nostdin -loglevel error -y -f lavfi -i testsrc2=s=320x180:r=30 \
+		-f lavfi -i sine=f=440:r=48000:d=2 -frames:v 60 -c:v prores_ks -profile:v 3 \
+		-vf "settb=1/90000,setpts='"'"'(N/29.3+if(eq(mod(N\,3)\,1)\,0.004\,0))/TB'"'"'" \
+		-fps_mode passthrough -enc_time_base:v 1/90000 -video_track_timescale 90000 \
+		-ac 2 -c:a pcm_s16le A001/PHONE_0001.mov &&
+	dits add A001/PHONE_0001.mov >/dev/null &&
+	dits commit -m "phone clip" >/dev/null &&
+	dits proxy generate A001/PHONE_0001.mov >/dev/null &&
+	dits proxy status --json A001/PHONE_0001.mov >../vfr.json &&
+	assert_eq ready "$(json_str state <../vfr.json)" &&
+	assert_file_has ../vfr.json "\"frame_rate\":\"30000/1001\"" &&
+	dits proxy status A001/PHONE_0001.mov >../vfr.txt &&
+	assert_file_has ../vfr.txt "warning: variable frame rate: conformed to 29.97 fps, up to ±1 frame of drift" &&
+	dits status >../status-vfr.txt &&
+	assert_file_has ../status-vfr.txt "warning: variable frame rate: conformed to 29.97 fps"
+'
+
 test_expect_success 'setup: bad media under video names' '
 	cd project &&
 	gen_data A001/noise.mov 300000 noise &&
