@@ -288,8 +288,12 @@ static int run_job(dits_repo *r, dits_metadb *db, const dits_job *job, const cha
 	memset(&res, 0, sizeof res);
 	/* The demuxer reads from the start again. */
 	src.seek(src.opaque, 0, SEEK_SET);
-	if ((rc = dits_proxy_make(&src, &facts, &rec, &po, &res, on_media_progress, &jc)))
+	if ((rc = dits_proxy_make(&src, &facts, &rec, &po, &res, on_media_progress, &jc))) {
+		/* Bytes that do not decode will not decode next time either; a
+		   store that could not deliver them (DITS_EIO) is worth a retry. */
+		*permanent = rc == DITS_EINVALID;
 		goto out;
+	}
 	if ((rc = dits_proxy_validate(&facts, &res.proxy))) {
 		*permanent = true; /* the same inputs give the same proxy */
 		goto out;

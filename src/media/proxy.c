@@ -17,6 +17,7 @@
  * and written as PCM sample for sample (no resampling), so each stream's
  * sample count equals the master's.
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -789,17 +790,37 @@ static int push_video_frame(proxy_job *j, AVFrame *f)
 	return rc;
 }
 
+/*
+ * A stream that does not decode is a verdict on the source, not a reason to
+ * try again: DITS_EINVALID naming the first frame that did not come out.
+ * Frames leave the decoder in presentation order, so frames_in counts the
+ * good frames before it (frames are counted from 0, as ffprobe lists them).
+ */
+static int corrupt_video(proxy_job *j, int err)
+{
+	char why[AV_ERROR_MAX_STRING_SIZE] = "";
+	if (err < 0)
+		av_strerror(err, why, sizeof(why));
+	return dits_error_set(DITS_EINVALID, "%s: frame %" PRId64 " of stream %d is corrupt%s%s%s", j->name,
+	                      j->frames_in, j->vidx, why[0] ? " (" : "", why, why[0] ? ")" : "");
+}
+
 static int decode_video(proxy_job *j, const AVPacket *pkt)
 {
 	int err = avcodec_send_packet(j->vdec, pkt);
 	if (err < 0 && err != AVERROR_EOF)
-		return media_av_error(DITS_EINVALID, j->name, "decoding video", err);
+		return corrupt_video(j, err);
 	for (;;) {
 		err = avcodec_receive_frame(j->vdec, j->frame);
 		if (err == AVERROR(EAGAIN) || err == AVERROR_EOF)
 			return 0;
 		if (err < 0)
-			return media_av_error(DITS_EINVALID, j->name, "decoding video", err);
+			return corrupt_video(j, err);
+		/* A decoder that concealed damage says so; a proxy of it would hide it. */
+		if (j->frame->decode_error_flags || (j->frame->flags & AV_FRAME_FLAG_CORRUPT)) {
+			av_frame_unref(j->frame);
+			return corrupt_video(j, 0);
+		}
 		int rc = push_video_frame(j, j->frame);
 		av_frame_unref(j->frame);
 		if (rc < 0)
@@ -840,17 +861,25 @@ static int audio_frame(proxy_job *j, audio_path *a, AVFrame *f)
 	return write_packets(j, a->enc, j->oc, a->st, out);
 }
 
+static int corrupt_audio(proxy_job *j, const audio_path *a, int err)
+{
+	char why[AV_ERROR_MAX_STRING_SIZE];
+	av_strerror(err, why, sizeof(why));
+	return dits_error_set(DITS_EINVALID, "%s: audio of stream %d is corrupt at %.3f s (%s)", j->name,
+	                      a->in_index, (double)a->next_pts / a->enc->sample_rate, why);
+}
+
 static int decode_audio(proxy_job *j, audio_path *a, const AVPacket *pkt)
 {
 	int err = avcodec_send_packet(a->dec, pkt);
 	if (err < 0 && err != AVERROR_EOF)
-		return media_av_error(DITS_EINVALID, j->name, "decoding audio", err);
+		return corrupt_audio(j, a, err);
 	for (;;) {
 		err = avcodec_receive_frame(a->dec, j->frame);
 		if (err == AVERROR(EAGAIN) || err == AVERROR_EOF)
 			return 0;
 		if (err < 0)
-			return media_av_error(DITS_EINVALID, j->name, "decoding audio", err);
+			return corrupt_audio(j, a, err);
 		int rc = audio_frame(j, a, j->frame);
 		av_frame_unref(j->frame);
 		if (rc < 0)

@@ -264,6 +264,25 @@ test_expect_success 'proxy retry queues a failed file again (and it fails again,
 	assert_eq failed "$(state A001/audio_only.mov)"
 '
 
+# Frame 37 (counted from 0) of a ProRes master overwritten in place: the
+# container is intact, the picture does not decode.
+test_expect_success 'a master with a corrupt frame fails on the first attempt, naming the frame' '
+	cd project &&
+	make_master A001/DAMAGED.mov 640x360 2 01:00:00:00 2 &&
+	pos=$(ffprobe -v error -select_streams v -show_entries packet=pos -of csv=p=0 A001/DAMAGED.mov | sed -n 38p) &&
+	test -n "$pos" &&
+	head -c 20000 /dev/zero | tr "\0" "\377" |
+		dd of=A001/DAMAGED.mov bs=1 seek=$((pos + 200)) conv=notrunc status=none &&
+	dits add A001/DAMAGED.mov >/dev/null &&
+	dits commit -m "damaged take" >/dev/null &&
+	test_expect_code 1 dits proxy generate A001/DAMAGED.mov >../dmg.out 2>&1 &&
+	assert_eq 1 "$(grep -c "DAMAGED.mov: start" ../dmg.out)" &&
+	assert_file_lacks ../dmg.out "retry" &&
+	assert_eq failed "$(state A001/DAMAGED.mov)" &&
+	dits proxy status A001/DAMAGED.mov >../dmg.txt &&
+	assert_file_has ../dmg.txt "frame 37 of stream 0 is corrupt"
+'
+
 test_expect_success 'the repository is healthy at the end' '
 	cd project &&
 	dits fsck >../fsck3.out &&
