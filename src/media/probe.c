@@ -103,6 +103,7 @@ static const char *detect_log_curve(AVFormatContext *fmt)
 
 /* ---- frame rate --------------------------------------------------------- */
 
+/* The nine editing rates (conform_rate relies on their order), then high-speed ones. */
 static const AVRational standard_rates[] = {
 	{24000, 1001}, {24, 1}, {25, 1}, {30000, 1001}, {30, 1}, {48, 1}, {50, 1},
 	{60000, 1001}, {60, 1}, {100, 1}, {120000, 1001}, {120, 1},
@@ -129,16 +130,13 @@ static AVRational snap_rate(AVRational r, double tol)
  */
 static AVRational conform_rate(double avg)
 {
-	static const AVRational edit[] = {
-		{24000, 1001}, {24, 1}, {25, 1}, {30000, 1001}, {30, 1}, {48, 1}, {50, 1}, {60000, 1001}, {60, 1},
-	};
-	static const AVRational high[] = { {100, 1}, {120000, 1001}, {120, 1} };
-	const AVRational *c = avg > 75.0 ? high : edit;
-	size_t n = avg > 75.0 ? sizeof(high) / sizeof(high[0]) : sizeof(edit) / sizeof(edit[0]);
-	AVRational best = c[0];
-	for (size_t i = 1; i < n; i++)
-		if (fabs(av_q2d(c[i]) - avg) < fabs(av_q2d(best) - avg))
-			best = c[i];
+	/* standard_rates: the nine editing rates first, then the high-speed ones */
+	const size_t nedit = 9, nall = sizeof(standard_rates) / sizeof(standard_rates[0]);
+	size_t from = avg > 75.0 ? nedit : 0, to = avg > 75.0 ? nall : nedit;
+	AVRational best = standard_rates[from];
+	for (size_t i = from + 1; i < to; i++)
+		if (fabs(av_q2d(standard_rates[i]) - avg) < fabs(av_q2d(best) - avg))
+			best = standard_rates[i];
 	return best;
 }
 
