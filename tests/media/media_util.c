@@ -218,6 +218,11 @@ bool mu_decodes(const char *path)
 #define A1 "-f lavfi -i sine=f=440:r=48000:d=3 "
 #define A1_441 "-f lavfi -i sine=f=440:r=44100:d=3 "
 #define PRORES "-c:v prores_ks -profile:v 3 -qscale:v 8 "
+/* 60 frames on a 1/90000 time base, every third 4 ms late, averaging avg fps */
+#define PHONE_VFR(avg)                                                                                      \
+	V("320x180", "30", "60") A1 F("60") PRORES                                                           \
+	"-vf \"settb=1/90000,setpts='(N/" avg "+if(eq(mod(N\\,3)\\,1)\\,0.004\\,0))/TB'\" -fps_mode passthrough " \
+	"-enc_time_base:v 1/90000 -video_track_timescale 90000 -ac 2 -c:a pcm_s16le %s"
 
 const mu_source mu_sources[] = {
 	{"r2398_tc.mov", V("320x180", "24000/1001", "48") A1 F("48") PRORES "-ac 2 -c:a pcm_s24le -timecode '01:00:00:00' %s",
@@ -253,16 +258,8 @@ const mu_source mu_sources[] = {
 	/* Phone-like VFR: a 1/90000 time base, jittered, averaging 30.2 and 29.3 fps.
 	   The conform rate is the editing rate nearest the average (30, 29.97);
 	   r_frame_rate (88/3 for the second) is not used. */
-	{"vfr_phone30.mov",
-	 V("320x180", "30", "60") A1 F("60") PRORES
-	 "-vf \"settb=1/90000,setpts='(N/30.2+if(eq(mod(N\\,3)\\,1)\\,0.004\\,0))/TB'\" -fps_mode passthrough "
-	 "-enc_time_base:v 1/90000 -video_track_timescale 90000 -ac 2 -c:a pcm_s16le %s",
-	 30, 1, "", 1, {2}, 16, 9, true, "", 540},
-	{"vfr_phone2993.mov",
-	 V("320x180", "30", "60") A1 F("60") PRORES
-	 "-vf \"settb=1/90000,setpts='(N/29.3+if(eq(mod(N\\,3)\\,1)\\,0.004\\,0))/TB'\" -fps_mode passthrough "
-	 "-enc_time_base:v 1/90000 -video_track_timescale 90000 -ac 2 -c:a pcm_s16le %s",
-	 30000, 1001, "", 1, {2}, 16, 9, true, "", 540},
+	{"vfr_phone30.mov", PHONE_VFR("30.2"), 30, 1, "", 1, {2}, 16, 9, true, "", 540},
+	{"vfr_phone2993.mov", PHONE_VFR("29.3"), 30000, 1001, "", 1, {2}, 16, 9, true, "", 540},
 	{"slog3.mov", V("320x180", "25", "25") A1 F("25") PRORES
 	 "-ac 2 -c:a pcm_s16le -movflags use_metadata_tags -metadata com.sony.gamma=s-log3-cine %s",
 	 25, 1, "", 1, {2}, 16, 9, false, "slog3", 540},
