@@ -99,6 +99,15 @@ int dits_proxy_codec_from_name(const char *name);
 const char *dits_proxy_codec_name(int codec);
 
 /*
+ * The proxy's frame size for a master of width x height stored pixels with
+ * pixel aspect sar, under a recipe of max_height: the largest integer
+ * divisor of the master's size inside the box (1920x1080 at 1080; 2048x1080
+ * for masters wider than 16:9), else the largest even size inside it with
+ * the master's shape. The proxy keeps the master's pixel aspect.
+ */
+void dits_proxy_frame_size(int width, int height, AVRational sar, int max_height, int *pw, int *ph);
+
+/*
  * The recipe as canonical JSON: encoder, every encoder setting, scale,
  * LUT (by name or the BLAKE3 of a .cube file), and the libav library
  * versions. Same parent + same description = the same variant.

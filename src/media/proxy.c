@@ -71,7 +71,8 @@ typedef struct proxy_job {
 	AVRational rate;
 	bool vfr, interlaced, tff;
 	const char *sd_matrix; /* colorspace filter's name for a tagged BT.601 source */
-	int pw, ph; /* proxy frame size */
+	int pw, ph; /* proxy frame size, in stored pixels of the master's pixel aspect */
+	double dw, dh; /* its display size */
 	int64_t frames_in, first_pts, last_pts, frame_dur;
 
 	AVFormatContext *oc;
@@ -124,6 +125,42 @@ static void fit(double dw, double dh, int bw, int bh, bool up, int *w, int *h)
 		*w = bw & ~1;
 	if (*h > bh)
 		*h = bh & ~1;
+}
+
+/*
+ * The attach rule for the frame size (docs/MEDIA.md "Frame size"): the
+ * largest integer divisor of the master's size that fits the recipe's box
+ * with even dimensions, so every proxy pixel maps onto whole master pixels;
+ * otherwise (or when that divisor is at most three quarters of the fitted
+ * height) the largest even size inside the box with the master's shape.
+ * The box is 16:9 (1920x1080 at 1080) or, for a master wider than 16:9,
+ * DCI (2048x1080 at 1080). The pixel aspect is the master's: sizes are in
+ * stored pixels, never upscaled.
+ */
+void dits_proxy_frame_size(int width, int height, AVRational sar, int max_height, int *pw, int *ph)
+{
+	if (sar.num <= 0 || sar.den <= 0)
+		sar = (AVRational){1, 1};
+	int bh = max_height;
+	bool wide = (int64_t)width * sar.num * 9 > (int64_t)height * sar.den * 16;
+	int bw = wide ? even((double)max_height * 2048.0 / 1080.0) : (int)((max_height * 16 + 9) / 18) * 2;
+	int fw, fh;
+	fit(width, height, bw, bh, false, &fw, &fh);
+	for (int k = 1; k <= height / 2 && k <= width / 2; k++) {
+		if (width % k || height % k)
+			continue;
+		int w = width / k, h = height / k;
+		if (w > bw || h > bh)
+			continue;
+		if (w % 2 || h % 2)
+			continue;
+		if ((int64_t)h * 4 > (int64_t)fh * 3) {
+			*pw = w, *ph = h;
+			return;
+		}
+		break;
+	}
+	*pw = fw, *ph = fh;
 }
 
 static int av_fail(proxy_job *j, const char *what, int err)
@@ -359,7 +396,7 @@ static int build_graph(proxy_job *j, const AVFrame *first)
 		/* a tagged BT.601 source: convert matrix, primaries and transfer to Rec.709 */
 		dits_buf_printf(&g, ",colorspace=all=bt709:iall=%s:fast=1", j->sd_matrix);
 	}
-	dits_buf_puts(&g, ",setsar=1");
+	dits_buf_printf(&g, ",setsar=%d/%d", sar.num, sar.den);
 	if (j->vfr)
 		dits_buf_printf(&g, ",fps=%d/%d", j->rate.num, j->rate.den);
 	dits_buf_printf(&g, ",format=%s", j->ps.pix_fmt);
@@ -375,7 +412,7 @@ static int build_graph(proxy_job *j, const AVFrame *first)
 	int64_t total = j->facts->cfr_frame_count > 0 ? j->facts->cfr_frame_count : j->facts->frame_count;
 	if (want[SINK_POSTER]) {
 		int w, h;
-		fit(j->pw, j->ph, PROXY_POSTER_W, PROXY_POSTER_H, false, &w, &h);
+		fit(j->dw, j->dh, PROXY_POSTER_W, PROXY_POSTER_H, false, &w, &h);
 		/* candidates at 10 %, 20 %, ... 50 %: the first that is not black wins */
 		dits_buf_printf(&g, ";[b%d]select='", SINK_POSTER);
 		int64_t prev = -1;
@@ -387,7 +424,7 @@ static int build_graph(proxy_job *j, const AVFrame *first)
 			prev = n;
 			j->poster_candidates++;
 		}
-		dits_buf_printf(&g, "',scale=%d:%d:flags=bicubic,format=yuvj420p[poster]", w, h);
+		dits_buf_printf(&g, "',scale=%d:%d:flags=bicubic,setsar=1,format=yuvj420p[poster]", w, h);
 	}
 	if (want[SINK_SPRITE]) {
 		double dur = (double)total / av_q2d(j->rate);
@@ -407,15 +444,15 @@ static int build_graph(proxy_job *j, const AVFrame *first)
 		j->tile_cols = j->ntiles < PROXY_SPRITE_COLS ? j->ntiles : PROXY_SPRITE_COLS;
 		j->tile_rows = (j->ntiles + j->tile_cols - 1) / j->tile_cols;
 		int w, h;
-		fit(j->pw, j->ph, PROXY_TILE_W, PROXY_TILE_H, true, &w, &h);
-		dits_buf_printf(&g, ";[b%d]select='not(mod(n\\,%d))',scale=%d:%d:flags=bicubic,"
+		fit(j->dw, j->dh, PROXY_TILE_W, PROXY_TILE_H, true, &w, &h);
+		dits_buf_printf(&g, ";[b%d]select='not(mod(n\\,%d))',scale=%d:%d:flags=bicubic,setsar=1,"
 		                    "pad=%d:%d:(ow-iw)/2:(oh-ih)/2,tile=layout=%dx%d,format=yuvj420p[sprite]",
 		                SINK_SPRITE, j->tile_every, w, h, PROXY_TILE_W, PROXY_TILE_H, j->tile_cols,
 		                j->tile_rows);
 	}
 	if (want[SINK_PREVIEW]) {
 		int w, h;
-		fit(j->pw, j->ph, PROXY_PREVIEW_W, PROXY_PREVIEW_H, false, &w, &h);
+		fit(j->dw, j->dh, PROXY_PREVIEW_W, PROXY_PREVIEW_H, false, &w, &h);
 		dits_buf_printf(&g, ";[b%d]scale=%d:%d:flags=bilinear,format=yuv420p[preview]", SINK_PREVIEW, w, h);
 	}
 	if (dits_buf_cstr(&g) < 0) {
@@ -473,7 +510,7 @@ static int open_video_encoder(proxy_job *j)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	e->width = j->pw;
 	e->height = j->ph;
-	e->sample_aspect_ratio = (AVRational){1, 1};
+	e->sample_aspect_ratio = j->facts->sar;
 	e->pix_fmt = av_get_pix_fmt(j->ps.pix_fmt);
 	e->time_base = av_inv_q(j->rate);
 	e->framerate = j->rate;
@@ -580,7 +617,7 @@ static int open_audio(proxy_job *j, audio_path *a, AVStream *ist)
 static int open_preview(proxy_job *j)
 {
 	int w, h;
-	fit(j->pw, j->ph, PROXY_PREVIEW_W, PROXY_PREVIEW_H, false, &w, &h);
+	fit(j->dw, j->dh, PROXY_PREVIEW_W, PROXY_PREVIEW_H, false, &w, &h);
 	int err = avformat_alloc_output_context2(&j->woc, NULL, "webm", j->out->preview);
 	if (err < 0)
 		return av_fail(j, "creating the WEBM preview", err);
@@ -668,7 +705,7 @@ static int on_proxy_frame(proxy_job *j, AVFrame *f)
 {
 	f->pts = j->frames_out++;
 	f->pict_type = AV_PICTURE_TYPE_NONE;
-	f->sample_aspect_ratio = (AVRational){1, 1};
+	f->sample_aspect_ratio = j->facts->sar;
 	f->color_primaries = AVCOL_PRI_BT709;
 	f->color_trc = AVCOL_TRC_BT709;
 	f->colorspace = AVCOL_SPC_BT709;
@@ -989,8 +1026,10 @@ static int run(proxy_job *j, const dits_media_source *src)
 	j->frame_dur = av_rescale_q(1, av_inv_q(j->rate), j->vst->time_base);
 	if (j->frame_dur < 1)
 		j->frame_dur = 1;
-	double dw = (double)f->width * f->sar.num / f->sar.den;
-	fit(dw, f->height, j->ps.box_w, j->ps.box_h, false, &j->pw, &j->ph);
+	dits_proxy_frame_size(f->width, f->height, f->sar, j->recipe->max_height, &j->pw, &j->ph);
+	/* the side outputs (poster, sprite, preview) are square-pixel pictures of the display size */
+	j->dw = (double)j->pw * f->sar.num / f->sar.den;
+	j->dh = j->ph;
 	if (j->vfr) {
 		/* "30", "29.97", "23.976": how editors name the rates */
 		char rate[32];

@@ -82,10 +82,10 @@ char *dits_proxy_recipe_json(const dits_proxy_recipe *r)
 	if (ps.preset[0])
 		dits_buf_printf(&b, ",\"preset\":\"%s\",\"crf\":%d", ps.preset, ps.crf);
 	dits_buf_printf(&b, ",\"threads\":\"cpus\",\"color\":\"bt709/bt709/bt709\","
-	                    "\"fit\":\"%dx%d\",\"keep\":\"display_aspect\",\"square_pixels\":true,"
-	                    "\"even\":true,\"upscale\":false,\"scaler\":\"%s\",\"interlaced\":\"kept\","
+	                    "\"max_height\":%d,\"size\":\"integer divisor inside %dx%d (DCI box when wider)\","
+	                    "\"keep\":\"pixel_aspect\",\"even\":true,\"upscale\":false,\"scaler\":\"%s\",\"interlaced\":\"kept\","
 	                    "\"vfr\":\"fps filter to the nominal rate\"},",
-	                ps.box_w, ps.box_h, PROXY_SCALER);
+	                r->max_height, ps.box_w, ps.box_h, PROXY_SCALER);
 	dits_buf_puts(&b, "\"lut\":");
 	dits_buf_put_json_str(&b, lut);
 	dits_buf_printf(&b, ",\"lut_size\":%d,", PROXY_LUT_SIZE);

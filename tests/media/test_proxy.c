@@ -138,11 +138,18 @@ static void check_ffprobe(const mu_source *s, const dits_media_facts *src, const
 	CHECK(mu_json_str(v, "color_transfer", val, sizeof(val)) && streq(val, "bt709"));
 	CHECK(mu_json_str(v, "color_space", val, sizeof(val)) && streq(val, "bt709"));
 	long w = mu_json_long(v, "width", 0), h = mu_json_long(v, "height", 0);
-	int box_w = (max_height * 16 + 9) / 18 * 2;
-	CHECK(w > 0 && h > 0 && w % 2 == 0 && h % 2 == 0 && w <= box_w && h <= max_height);
-	/* square pixels showing the source's display aspect */
-	CHECK(!mu_json_str(v, "sample_aspect_ratio", val, sizeof(val)) || streq(val, "1:1"));
-	CHECK(fabs((double)w / h - av_q2d(src->dar)) / av_q2d(src->dar) <= 1.0 / w + 1.0 / h);
+	int ew, eh;
+	dits_proxy_frame_size(src->width, src->height, src->sar, max_height, &ew, &eh);
+	CHECK(w == ew && h == eh && w % 2 == 0 && h % 2 == 0 && h <= max_height);
+	/* the master's pixel aspect, showing its display aspect */
+	char want_sar[32];
+	snprintf(want_sar, sizeof(want_sar), "%d:%d", src->sar.num, src->sar.den);
+	if (mu_json_str(v, "sample_aspect_ratio", val, sizeof(val)))
+		CHECK(streq(val, want_sar));
+	else
+		CHECK(src->sar.num == src->sar.den);
+	double shown = (double)w * src->sar.num / src->sar.den / h;
+	CHECK(fabs(shown - av_q2d(src->dar)) / av_q2d(src->dar) <= 1.0 / w + 1.0 / h);
 	CHECK(mu_json_str(v, "r_frame_rate", val, sizeof(val)));
 	char want[32];
 	snprintf(want, sizeof(want), "%d/%d", s->rate_num, s->rate_den);
@@ -255,7 +262,41 @@ static void test_matrix(void)
 	}
 }
 
-/* A 2K DCI source at the default 1080 recipe: downscaled to 1920 wide. */
+/* The frame-size rule on its own: integer divisors where they fit, else the shape kept. */
+static void test_size_rule(void)
+{
+	static const struct {
+		int w, h, sn, sd, max_h, pw, ph;
+	} c[] = {
+		{7680, 4320, 1, 1, 1080, 1920, 1080}, /* 8K UHD / 4 */
+		{3840, 2160, 1, 1, 1080, 1920, 1080}, /* UHD / 2 */
+		{8192, 4320, 1, 1, 1080, 2048, 1080}, /* 8K DCI / 4, DCI box */
+		{4096, 2160, 1, 1, 1080, 2048, 1080}, /* 4K DCI / 2 */
+		{6144, 3240, 1, 1, 1080, 2048, 1080}, /* 6K / 3 */
+		{2880, 2160, 1, 1, 1080, 1440, 1080}, /* 4:3 open gate / 2 */
+		{4096, 1716, 1, 1, 1080, 2048, 858},  /* DCI scope / 2 */
+		{3996, 2160, 1, 1, 1080, 1998, 1080}, /* DCI flat / 2 */
+		{1920, 1080, 1, 1, 1080, 1920, 1080}, /* never upscaled */
+		{1280, 720, 1, 1, 1080, 1280, 720},
+		{3840, 2160, 1, 1, 720, 1280, 720},   /* / 3 */
+		{1920, 1080, 1, 1, 720, 1280, 720},   /* 1.5: no divisor, fitted */
+		{5120, 2700, 1, 1, 1080, 2048, 1080}, /* only /5 divides, too small: fitted */
+		{2048, 1080, 1, 1, 720, 1366, 720},   /* fitted, 1365.3 rounded to even */
+		{720, 576, 16, 15, 1080, 720, 576},   /* PAL 4:3 keeps its pixels */
+		{720, 576, 64, 45, 540, 676, 540},    /* anamorphic PAL in a 540 box: fitted, SAR kept */
+		{1440, 1080, 4, 3, 1080, 1440, 1080}, /* HDV: anamorphic 16:9, kept as is */
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		int w = 0, h = 0;
+		dits_proxy_frame_size(c[i].w, c[i].h, (AVRational){c[i].sn, c[i].sd}, c[i].max_h, &w, &h);
+		if (w != c[i].pw || h != c[i].ph)
+			fprintf(stderr, "size rule: %dx%d at %d gave %dx%d, want %dx%d\n", c[i].w, c[i].h, c[i].max_h, w,
+			        h, c[i].pw, c[i].ph);
+		CHECK(w == c[i].pw && h == c[i].ph);
+	}
+}
+
+/* A 2K DCI source: kept at 1080 (it fits the DCI box), fitted at 720; anamorphic keeps its pixels. */
 static void test_sizes(void)
 {
 	dits_media_facts f;
@@ -266,20 +307,28 @@ static void test_sizes(void)
 	outputs_for(&o, "dci2k-sizes", false);
 	dits_proxy_result res;
 	CHECK_RC(make(mu_path("dci2k_1080.mov"), &f, &r, &o, &res, NULL), 0);
-	CHECK_EQ_U64(res.proxy.width, 1920);
-	CHECK_EQ_U64(res.proxy.height, 1012);
+	CHECK_EQ_U64(res.proxy.width, 2048);
+	CHECK_EQ_U64(res.proxy.height, 1080);
 	r.max_height = 720;
 	CHECK_RC(make(mu_path("dci2k_1080.mov"), &f, &r, &o, &res, NULL), 0);
-	CHECK_EQ_U64(res.proxy.width, 1280);
-	CHECK(res.proxy.height == 674 || res.proxy.height == 676); /* 675 exact, rounded to even */
+	CHECK_EQ_U64(res.proxy.width, 1366);
+	CHECK_EQ_U64(res.proxy.height, 720);
 	CHECK_RC(dits_proxy_validate(&f, &res.proxy), 0);
-	/* anamorphic 360x288 at 64:45 shows as 512x288, square pixels */
+	/* anamorphic 360x288 at 64:45 stays 360x288 at 64:45 (shows as 512x288) */
 	REQUIRE(probe_path(mu_path("anamorphic.mov"), &f) == 0);
 	dits_proxy_recipe_default(&r);
+	outputs_for(&o, "anamorphic-sizes", true);
 	CHECK_RC(make(mu_path("anamorphic.mov"), &f, &r, &o, &res, NULL), 0);
-	CHECK_EQ_U64(res.proxy.width, 512);
+	CHECK_EQ_U64(res.proxy.width, 360);
 	CHECK_EQ_U64(res.proxy.height, 288);
-	CHECK(res.proxy.sar.num == 1 && res.proxy.sar.den == 1);
+	CHECK(res.proxy.sar.num == 64 && res.proxy.sar.den == 45);
+	CHECK(res.proxy.dar.num == 16 && res.proxy.dar.den == 9);
+	CHECK_RC(dits_proxy_validate(&f, &res.proxy), 0);
+	/* the poster is square pixels at the display shape */
+	char *pj = mu_ffprobe(o.poster);
+	char *ps = mu_stream(pj, "video", 0);
+	CHECK(ps && mu_json_long(ps, "width", 0) == 512 && mu_json_long(ps, "height", 0) == 288);
+	free(ps), free(pj);
 }
 
 /* The poster skips a black head: the first of 10 %, 20 %, ... 50 % that is not black. */
@@ -524,6 +573,7 @@ int main(void)
 {
 	mu_tmpdir();
 	test_matrix();
+	test_size_rule();
 	test_sizes();
 	test_poster_and_metadata();
 	test_long_sprite();
