@@ -42,6 +42,7 @@ typedef struct dits_media_audio {
 	int64_t samples;       /* decoded sample count per channel */
 	double duration;       /* samples / sample_rate, seconds */
 	char codec[32];
+	char layout[64];       /* channel layout as libavutil names it: "stereo", "5.1(side)", "8 channels" */
 } dits_media_audio;
 
 typedef struct dits_media_facts {
@@ -56,6 +57,7 @@ typedef struct dits_media_facts {
 	int64_t frame_count;   /* counted */
 	double video_duration; /* frame_count / frame_rate, seconds (VFR: vfr_span) */
 	char timecode[32];     /* start timecode "HH:MM:SS:FF" (";FF" drop-frame), "" when none */
+	char reel_name[64];    /* the timecode's reel (MOV tmcd track name, MXF reel_name), "" when none */
 	int field_order;       /* enum AVFieldOrder */
 	bool vfr;              /* variable frame rate detected from packet timestamps */
 	double vfr_span;       /* VFR only: seconds from the first frame's timestamp to the end of the last */

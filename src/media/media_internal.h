@@ -36,6 +36,8 @@ int media_video_stream(AVFormatContext *fmt);
 bool media_is_audio_stream(const AVStream *st);
 
 /* An audio decoder opened the same way by probe and proxy, so counts agree. */
+/* The channel layout's name ("stereo", "5.1(side)", "8 channels"). */
+void media_layout_name(const AVChannelLayout *l, char *out, size_t cap);
 AVCodecContext *media_open_audio_decoder(const AVStream *st);
 
 /* Records "<name>: <what>: <av_err2str(err)>" as code. */

@@ -31,6 +31,21 @@ static void copy_str(char *dst, size_t cap, const char *s)
 
 /* ---- timecode and log-curve metadata ------------------------------------ */
 
+/* The video stream's tag, else any stream's (MOV: the tmcd track; MXF: every track), else the file's. */
+static const char *find_tag(AVFormatContext *fmt, int vidx, const char *key)
+{
+	const AVDictionaryEntry *e = av_dict_get(fmt->streams[vidx]->metadata, key, NULL, 0);
+	if (e && e->value[0])
+		return e->value;
+	for (unsigned i = 0; i < fmt->nb_streams; i++) {
+		e = av_dict_get(fmt->streams[i]->metadata, key, NULL, 0);
+		if (e && e->value[0])
+			return e->value;
+	}
+	e = av_dict_get(fmt->metadata, key, NULL, 0);
+	return e && e->value[0] ? e->value : NULL;
+}
+
 static const char *find_timecode(AVFormatContext *fmt, int vidx)
 {
 	const AVDictionaryEntry *e = av_dict_get(fmt->streams[vidx]->metadata, "timecode", NULL, 0);
@@ -234,6 +249,13 @@ static int audio_count(audio_counter *ac, const AVPacket *pkt, AVFrame *frame, c
 	}
 }
 
+void media_layout_name(const AVChannelLayout *l, char *out, size_t cap)
+{
+	/* "stereo", "5.1(side)", "8 channels" when the order is unspecified */
+	if (av_channel_layout_describe(l, out, cap) < 0)
+		snprintf(out, cap, "%d channels", l->nb_channels);
+}
+
 AVCodecContext *media_open_audio_decoder(const AVStream *st)
 {
 	const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
@@ -350,6 +372,7 @@ int dits_media_probe(const dits_media_source *src, dits_media_facts *out)
 	copy_str(out->log_curve, sizeof(out->log_curve), detect_log_curve(fmt));
 	const char *tc = find_timecode(fmt, vidx);
 	copy_str(out->timecode, sizeof(out->timecode), tc);
+	copy_str(out->reel_name, sizeof(out->reel_name), find_tag(fmt, vidx, "reel_name"));
 
 	/* Which streams to read: audio always, video unless the index has it. */
 	pts_list pts = {0};
@@ -369,6 +392,7 @@ int dits_media_probe(const dits_media_source *src, dits_media_facts *out)
 		dits_media_audio *a = &out->audio[nac];
 		a->channels = st->codecpar->ch_layout.nb_channels;
 		a->sample_rate = st->codecpar->sample_rate;
+		media_layout_name(&st->codecpar->ch_layout, a->layout, sizeof(a->layout));
 		copy_str(a->codec, sizeof(a->codec), avcodec_get_name(st->codecpar->codec_id));
 		ac[nac].stream = (int)i;
 		ac[nac].samples = 0;
@@ -507,6 +531,11 @@ char *dits_media_facts_json(const dits_media_facts *f)
 		dits_buf_put_json_str(&b, f->timecode);
 	else
 		dits_buf_puts(&b, "null");
+	dits_buf_puts(&b, ",\"reel_name\":");
+	if (f->reel_name[0])
+		dits_buf_put_json_str(&b, f->reel_name);
+	else
+		dits_buf_puts(&b, "null");
 	dits_buf_printf(&b, ",\"field_order\":\"%s\",\"vfr\":%s", field_order_name(f->field_order),
 	                f->vfr ? "true" : "false");
 	if (f->vfr)
@@ -523,6 +552,8 @@ char *dits_media_facts_json(const dits_media_facts *f)
 		const dits_media_audio *a = &f->audio[i];
 		dits_buf_printf(&b, "%s{\"codec\":", i ? "," : "");
 		dits_buf_put_json_str(&b, a->codec);
+		dits_buf_puts(&b, ",\"layout\":");
+		dits_buf_put_json_str(&b, a->layout);
 		dits_buf_printf(&b, ",\"channels\":%d,\"sample_rate\":%d,\"samples\":%" PRId64
 		                    ",\"duration\":%.6f}",
 		                a->channels, a->sample_rate, a->samples, a->duration);

@@ -555,6 +555,9 @@ static int open_video_encoder(proxy_job *j)
 	/* The MOV muxer writes a tmcd track from this tag (';' = drop-frame). */
 	if (j->facts->timecode[0])
 		av_dict_set(&j->vost->metadata, "timecode", j->facts->timecode, 0);
+	/* ... and names that track after the master's reel, which Avid and Resolve match on */
+	if (j->facts->reel_name[0])
+		av_dict_set(&j->vost->metadata, "reel_name", j->facts->reel_name, 0);
 	return 0;
 }
 

@@ -235,13 +235,15 @@ const mu_source mu_sources[] = {
 	 50, 1, "00:59:59:00", 1, {8}, 16, 9, false, "", 540},
 	{"r5994_2streams.mov",
 	 V("320x180", "60000/1001", "60") A1 A1_441 F("60") PRORES
-	 "-map 0:v -map 1:a -map 2:a -ac:a:0 2 -c:a pcm_s16le -timecode '10:00:00;00' %s",
+	 "-map 0:v -map 1:a -map 2:a -ac:a:0 2 -c:a pcm_s16le -timecode '10:00:00;00' "
+	 "-metadata:s:v:0 reel_name=A001C003 %s",
 	 60000, 1001, "10:00:00;00", 2, {2, 1}, 16, 9, false, "", 540},
 	{"mxf25_tc.mxf", V("320x180", "25", "50") A1 F("50") "-c:v mpeg2video -g 1 -ac 2 -c:a pcm_s16le -timecode '01:00:00:00' %s",
 	 25, 1, "01:00:00:00", 1, {2}, 16, 9, false, "", 540},
 	{"mxf2997df.mxf",
-	 V("320x180", "30000/1001", "60") A1 F("60") "-c:v mpeg2video -ac 1 -c:a pcm_s24le -timecode '01:00:00;00' %s",
-	 30000, 1001, "01:00:00;00", 1, {1}, 16, 9, false, "", 540},
+	 V("320x180", "30000/1001", "60") A1 F("60")
+	 "-c:v mpeg2video -ac 8 -c:a pcm_s24le -timecode '01:00:00;00' -metadata reel_name=B002 %s",
+	 30000, 1001, "01:00:00;00", 1, {8}, 16, 9, false, "", 540},
 	{"ar4x3.mov", V("240x180", "25", "25") A1 F("25") PRORES "-ac 2 -c:a pcm_s16le %s",
 	 25, 1, "", 1, {2}, 4, 3, false, "", 540},
 	{"dci_17x9.mov", V("1024x540", "24", "24") A1 F("24") PRORES "-ac 2 -c:a pcm_s24le -timecode '01:00:00:00' %s",

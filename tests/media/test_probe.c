@@ -62,8 +62,17 @@ static void test_matrix(void)
 		for (int a = 0; a < f.naudio; a++) {
 			char *as = mu_stream(json, "audio", a);
 			CHECK(as && mu_json_long(as, "sample_rate", 0) == f.audio[a].sample_rate);
+			char lay[64];
+			if (as && mu_json_str(as, "channel_layout", lay, sizeof(lay)) && strcmp(lay, "unknown") != 0)
+				CHECK(strcmp(lay, f.audio[a].layout) == 0);
+			else
+				CHECK(strstr(f.audio[a].layout, "channels") != NULL);
 			free(as);
 		}
+		/* the reel: ffprobe's reel_name tag, wherever the container puts it */
+		char reel[64] = "";
+		mu_json_str(json, "reel_name", reel, sizeof(reel));
+		CHECK(strcmp(f.reel_name, reel) == 0);
 		free(vs);
 		free(json);
 		char *fj = dits_media_facts_json(&f);

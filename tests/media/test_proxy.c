@@ -160,6 +160,9 @@ static void check_ffprobe(const mu_source *s, const dits_media_facts *src, const
 		char *tmcd = mu_stream(json, "data", 0);
 		CHECK(tmcd && mu_json_str(tmcd, "codec_tag_string", val, sizeof(val)) && streq(val, "tmcd"));
 		CHECK(tmcd && mu_json_str(tmcd, "timecode", val, sizeof(val)) && streq(val, s->timecode));
+		/* the master's reel names the tmcd track */
+		if (src->reel_name[0])
+			CHECK(tmcd && mu_json_str(tmcd, "reel_name", val, sizeof(val)) && streq(val, src->reel_name));
 		free(tmcd);
 	} else {
 		CHECK(!has_tc);
@@ -245,8 +248,11 @@ static void test_matrix(void)
 		CHECK(streq(res.proxy.timecode, s->timecode));
 		CHECK(!res.proxy.vfr);
 		CHECK(streq(res.proxy.color_transfer, "bt709") && streq(res.proxy.color_primaries, "bt709"));
-		for (int a = 0; a < f.naudio; a++)
+		for (int a = 0; a < f.naudio; a++) {
 			CHECK_EQ_U64(res.proxy.audio[a].samples, f.audio[a].samples);
+			CHECK(streq(res.proxy.audio[a].layout, f.audio[a].layout));
+		}
+		CHECK(streq(res.proxy.reel_name, f.reel_name));
 		if (s->vfr)
 			CHECK(strstr(res.warnings, "variable frame rate: conformed to ") != NULL &&
 			      strstr(res.warnings, "fps, up to \u00b11 frame of drift") != NULL);
