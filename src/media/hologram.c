@@ -294,7 +294,7 @@ static int run_job(dits_repo *r, dits_metadb *db, const dits_job *job, const cha
 		*permanent = rc == DITS_EINVALID;
 		goto out;
 	}
-	if ((rc = dits_proxy_validate(&facts, &res.proxy))) {
+	if ((rc = dits_proxy_validate(&facts, &res.proxy, rec.max_height))) {
 		*permanent = true; /* the same inputs give the same proxy */
 		goto out;
 	}

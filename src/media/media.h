@@ -43,6 +43,11 @@ typedef struct dits_media_audio {
 	double duration;       /* samples / sample_rate, seconds */
 	char codec[32];
 	char layout[64];       /* channel layout as libavutil names it: "stereo", "5.1(side)", "8 channels" */
+	/* The stream's timeline, seconds from the first video frame: where its first
+	   sample plays (negative: before the picture), where its last ends, and the
+	   total length of holes between frames (more than 1 ms each) with the first's
+	   position. A continuous stream has end - start = duration and gap 0. */
+	double start, end, gap, gap_at;
 } dits_media_audio;
 
 typedef struct dits_media_facts {
@@ -56,6 +61,7 @@ typedef struct dits_media_facts {
 	AVRational frame_rate; /* exact nominal rate, e.g. 24000/1001 */
 	int64_t frame_count;   /* counted */
 	double video_duration; /* frame_count / frame_rate, seconds (VFR: vfr_span) */
+	double video_start;    /* the first frame's presentation time in the file, seconds */
 	char timecode[32];     /* start timecode "HH:MM:SS:FF" (";FF" drop-frame), "" when none */
 	char reel_name[64];    /* the timecode's reel (MOV tmcd track name, MXF reel_name), "" when none */
 	int field_order;       /* enum AVFieldOrder */
@@ -79,6 +85,14 @@ int dits_media_probe(const dits_media_source *src, dits_media_facts *out);
 
 /* The facts as one JSON object (for the variant record and --json output). */
 char *dits_media_facts_json(const dits_media_facts *f);
+
+/*
+ * Reads facts back from their JSON (a variant record's), or from its member
+ * object when member is not NULL ("master": the master's facts a proxy
+ * record carries). DITS_EINVALID when json is not an object, DITS_ENOTFOUND
+ * when member is absent. Missing members keep zero values.
+ */
+int dits_media_facts_parse(const char *json, const char *member, dits_media_facts *out);
 
 /* ---- proxies ------------------------------------------------------------- */
 
@@ -147,11 +161,30 @@ int dits_proxy_make(const dits_media_source *src, const dits_media_facts *src_fa
                     dits_proxy_result *res, dits_media_progress_fn progress, void *pctx);
 
 /*
- * What an NLE needs to relink: same frame-rate rational, frame count, start
- * timecode, audio stream count, channels and sample rate, field order, display
- * aspect (within the rounding of even dimensions), and each stream's duration
- * within 1 ms of the source's. 0, or DITS_EINVALID with the first mismatch.
+ * The attach rules (docs/MEDIA.md "Validation"): what Resolve, Premiere,
+ * Final Cut and Avid need to attach a proxy to its master and keep a cut
+ * made on it on the same frames and samples. One row per rule, in table
+ * order: frame size (when max_height > 0: the size dits_proxy_frame_size
+ * gives), pixel aspect, display aspect, field order, frame rate, frame count,
+ * video duration, start timecode, drop-frame, reel name, audio streams, and
+ * per audio stream its channels, layout, sample rate, start, end and holes.
+ * Returns the number of rows (at most DITS_PROXY_CHECKS_MAX; only the first
+ * cap are written).
  */
-int dits_proxy_validate(const dits_media_facts *src, const dits_media_facts *proxy);
+typedef struct dits_proxy_check {
+	char rule[40];
+	char master[64];
+	char proxy[64];
+	bool pass;
+} dits_proxy_check;
+
+#define DITS_PROXY_CHECKS_MAX (12 + 6 * DITS_MEDIA_MAX_AUDIO)
+
+int dits_proxy_check_all(const dits_media_facts *src, const dits_media_facts *proxy, int max_height,
+                         dits_proxy_check *out, int cap);
+
+/* 0 when every rule holds, or DITS_EINVALID naming the first that does not
+   ("frame count 59 != source 60"). */
+int dits_proxy_validate(const dits_media_facts *src, const dits_media_facts *proxy, int max_height);
 
 #endif

@@ -230,8 +230,36 @@ static bool detect_vfr(pts_list *l, AVRational tb, double *span)
 typedef struct audio_counter {
 	int stream;
 	AVCodecContext *dec;
+	AVRational tb;       /* the stream's time base */
+	int sample_rate;
 	int64_t samples;
+	bool started;
+	int64_t first, next; /* positions in samples on the stream's timeline */
+	int64_t gap, gap_at; /* samples missing between frames, and where the first hole starts */
 } audio_counter;
+
+/*
+ * Where each decoded frame sits on the stream's timeline: a frame that
+ * starts more than 1 ms after the previous one ended leaves a hole (a
+ * recorder that dropped audio, a stream cut and rejoined), which a proxy
+ * must keep as silence to stay in sync. Small jitter and overlaps are not
+ * holes: the position then runs on by the sample count.
+ */
+static void audio_place(audio_counter *ac, const AVFrame *frame)
+{
+	int64_t ts = frame->best_effort_timestamp;
+	int64_t pos = ts != AV_NOPTS_VALUE ? av_rescale_q(ts, ac->tb, (AVRational){1, ac->sample_rate}) : 0;
+	if (!ac->started) {
+		ac->started = true;
+		ac->first = ac->next = ts != AV_NOPTS_VALUE ? pos : 0;
+	} else if (ts != AV_NOPTS_VALUE && pos - ac->next > ac->sample_rate / 1000) {
+		if (ac->gap == 0)
+			ac->gap_at = ac->next;
+		ac->gap += pos - ac->next;
+		ac->next = pos;
+	}
+	ac->next += frame->nb_samples;
+}
 
 static int audio_count(audio_counter *ac, const AVPacket *pkt, AVFrame *frame, const char *name)
 {
@@ -245,6 +273,7 @@ static int audio_count(audio_counter *ac, const AVPacket *pkt, AVFrame *frame, c
 		if (err < 0)
 			return media_av_error(DITS_EINVALID, name, "truncated or corrupt (audio)", err);
 		ac->samples += frame->nb_samples;
+		audio_place(ac, frame);
 		av_frame_unref(frame);
 	}
 }
@@ -394,8 +423,7 @@ int dits_media_probe(const dits_media_source *src, dits_media_facts *out)
 		a->sample_rate = st->codecpar->sample_rate;
 		media_layout_name(&st->codecpar->ch_layout, a->layout, sizeof(a->layout));
 		copy_str(a->codec, sizeof(a->codec), avcodec_get_name(st->codecpar->codec_id));
-		ac[nac].stream = (int)i;
-		ac[nac].samples = 0;
+		ac[nac] = (audio_counter){.stream = (int)i, .tb = st->time_base, .sample_rate = a->sample_rate};
 		ac[nac].dec = media_open_audio_decoder(st);
 		if (!ac[nac].dec) {
 			for (int k = 0; k < nac; k++)
@@ -445,8 +473,13 @@ int dits_media_probe(const dits_media_source *src, dits_media_facts *out)
 	for (int k = 0; k < nac; k++) {
 		if (rc == 0)
 			rc = audio_count(&ac[k], NULL, frame, name);
-		out->audio[k].samples = ac[k].samples;
-		out->audio[k].duration = (double)ac[k].samples / out->audio[k].sample_rate;
+		dits_media_audio *a = &out->audio[k];
+		a->samples = ac[k].samples;
+		a->duration = (double)ac[k].samples / a->sample_rate;
+		a->start = (double)ac[k].first / a->sample_rate;
+		a->end = (double)ac[k].next / a->sample_rate;
+		a->gap = (double)ac[k].gap / a->sample_rate;
+		a->gap_at = ac[k].gap ? (double)ac[k].gap_at / a->sample_rate : 0;
 		avcodec_free_context(&ac[k].dec);
 	}
 	if (rc == 0 && in.pb->error < 0)
@@ -458,7 +491,19 @@ int dits_media_probe(const dits_media_source *src, dits_media_facts *out)
 
 	out->frame_count = vcount;
 	double span = 0;
-	out->vfr = detect_vfr(&pts, vst->time_base, &span);
+	out->vfr = detect_vfr(&pts, vst->time_base, &span); /* sorts pts */
+	if (vst->start_time != AV_NOPTS_VALUE)
+		out->video_start = (double)vst->start_time * av_q2d(vst->time_base);
+	else if (pts.n)
+		out->video_start = (double)pts.v[0] * av_q2d(vst->time_base);
+	/* audio positions relative to the first video frame, where every NLE anchors the clip */
+	for (int k = 0; k < nac; k++) {
+		dits_media_audio *a = &out->audio[k];
+		a->start -= out->video_start;
+		a->end -= out->video_start;
+		if (a->gap > 0)
+			a->gap_at -= out->video_start;
+	}
 	if (out->vfr) {
 		/* VFR: the conform rate is the standard rate nearest the average
 		   (frame count over the measured span); r_frame_rate is often a
@@ -525,8 +570,9 @@ char *dits_media_facts_json(const dits_media_facts *f)
 	put_rational(&b, "dar", f->dar);
 	dits_buf_puts(&b, ",");
 	put_rational(&b, "frame_rate", f->frame_rate);
-	dits_buf_printf(&b, ",\"frame_count\":%" PRId64 ",\"video_duration\":%.6f,\"timecode\":",
-	                f->frame_count, f->video_duration);
+	dits_buf_printf(&b, ",\"frame_count\":%" PRId64 ",\"video_duration\":%.6f,\"video_start\":%.6f,"
+	                    "\"timecode\":",
+	                f->frame_count, f->video_duration, f->video_start);
 	if (f->timecode[0])
 		dits_buf_put_json_str(&b, f->timecode);
 	else
@@ -555,8 +601,9 @@ char *dits_media_facts_json(const dits_media_facts *f)
 		dits_buf_puts(&b, ",\"layout\":");
 		dits_buf_put_json_str(&b, a->layout);
 		dits_buf_printf(&b, ",\"channels\":%d,\"sample_rate\":%d,\"samples\":%" PRId64
-		                    ",\"duration\":%.6f}",
-		                a->channels, a->sample_rate, a->samples, a->duration);
+		                    ",\"duration\":%.6f,\"start\":%.6f,\"end\":%.6f,\"gap\":%.6f,\"gap_at\":%.6f}",
+		                a->channels, a->sample_rate, a->samples, a->duration, a->start, a->end, a->gap,
+		                a->gap_at);
 	}
 	dits_buf_puts(&b, "]}");
 	if (dits_buf_cstr(&b) < 0) {

@@ -50,8 +50,12 @@ typedef struct audio_path {
 	SwrContext *swr; /* NULL when the decoder already gives the encoder's format */
 	AVCodecContext *enc;
 	AVStream *st;
-	AVFrame *conv;
-	int64_t next_pts;
+	AVFrame *conv, *part;
+	AVRational tb;  /* the source stream's time base */
+	int64_t origin; /* the first video frame, in samples on the source stream's timeline */
+	bool started;
+	int64_t next_pts; /* the proxy's next sample position (0 = the first video frame) */
+	int64_t filled;   /* samples of silence written into holes */
 } audio_path;
 
 enum { SINK_PROXY, SINK_POSTER, SINK_SPRITE, SINK_PREVIEW, NSINKS };
@@ -604,17 +608,13 @@ static int open_audio(proxy_job *j, audio_path *a, AVStream *ist)
 	const AVDictionaryEntry *lang = av_dict_get(ist->metadata, "language", NULL, 0);
 	if (lang)
 		av_dict_set(&a->st->metadata, "language", lang->value, 0);
-	/* Audio that starts after the video keeps its delay (the muxer writes an
-	   empty edit), so the proxy plays in sync like the master. */
-	const AVStream *vst = j->vst;
-	if (ist->start_time != AV_NOPTS_VALUE && vst->start_time != AV_NOPTS_VALUE) {
-		int64_t delay = av_rescale_q(ist->start_time, ist->time_base, e->time_base) -
-		                av_rescale_q(vst->start_time, vst->time_base, e->time_base);
-		if (delay > 0)
-			a->next_pts = delay;
-	}
+	/* Sample positions are measured from the master's first video frame
+	   (audio_frame keeps the audio's timeline there). */
+	a->tb = ist->time_base;
+	a->origin = llround(j->facts->video_start * e->sample_rate);
 	a->conv = av_frame_alloc();
-	return a->conv ? 0 : dits_error_set(DITS_ENOMEM, "out of memory");
+	a->part = av_frame_alloc();
+	return a->conv && a->part ? 0 : dits_error_set(DITS_ENOMEM, "out of memory");
 }
 
 static int open_preview(proxy_job *j)
@@ -868,8 +868,76 @@ static int decode_video(proxy_job *j, const AVPacket *pkt)
 	}
 }
 
+/* n samples of silence at the proxy's next position: a hole in the master's audio. */
+static int audio_silence(proxy_job *j, audio_path *a, int64_t n)
+{
+	while (n > 0) {
+		int chunk = n > 4096 ? 4096 : (int)n;
+		av_frame_unref(a->part);
+		a->part->format = a->enc->sample_fmt;
+		a->part->nb_samples = chunk;
+		a->part->sample_rate = a->enc->sample_rate;
+		av_channel_layout_copy(&a->part->ch_layout, &a->enc->ch_layout);
+		int err = av_frame_get_buffer(a->part, 0);
+		if (err < 0)
+			return av_fail(j, "filling an audio hole", err);
+		av_samples_set_silence(a->part->extended_data, 0, chunk, a->enc->ch_layout.nb_channels,
+		                       a->enc->sample_fmt);
+		a->part->pts = a->next_pts;
+		a->next_pts += chunk;
+		a->filled += chunk;
+		n -= chunk;
+		int rc = write_packets(j, a->enc, j->oc, a->st, a->part);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Places a decoded frame on the proxy's timeline, which starts at the
+ * master's first video frame: audio that starts later keeps its delay (the
+ * muxer writes an empty edit), audio before the first frame is cut there
+ * (no NLE plays it: clips start at their first frame's timecode), and a
+ * hole of more than 1 ms between frames becomes silence of the same length,
+ * so every sample plays at the master's time. Sets *skip to the samples to
+ * drop from the frame's head; false when the whole frame is dropped.
+ */
+static int audio_place(proxy_job *j, audio_path *a, const AVFrame *f, int *skip)
+{
+	*skip = 0;
+	int sr = a->enc->sample_rate;
+	int64_t ts = f->best_effort_timestamp;
+	if (ts == AV_NOPTS_VALUE) {
+		a->started = true;
+		return 1;
+	}
+	int64_t pos = av_rescale_q(ts, a->tb, (AVRational){1, sr}) - a->origin;
+	if (pos + f->nb_samples <= 0)
+		return 0;
+	if (pos < 0) {
+		*skip = (int)-pos;
+		pos = 0;
+	}
+	if (!a->started) {
+		a->started = true;
+		a->next_pts = pos;
+		return 1;
+	}
+	if (pos - a->next_pts > sr / 1000) {
+		int rc = audio_silence(j, a, pos - a->next_pts);
+		if (rc < 0)
+			return rc;
+	}
+	return 1;
+}
+
 static int audio_frame(proxy_job *j, audio_path *a, AVFrame *f)
 {
+	int skip;
+	int placed = audio_place(j, a, f, &skip);
+	if (placed <= 0)
+		return placed;
 	AVFrame *out = f;
 	if (f->format != a->enc->sample_fmt) {
 		if (!a->swr) {
@@ -895,6 +963,21 @@ static int audio_frame(proxy_job *j, audio_path *a, AVFrame *f)
 			return dits_error_set(DITS_ERROR, "%s: audio conversion returned %d of %d samples", j->name, n,
 			                      f->nb_samples);
 		out = a->conv;
+	}
+	if (skip > 0) {
+		/* the part of the frame from the first video frame on */
+		int n = out->nb_samples - skip;
+		av_frame_unref(a->part);
+		a->part->format = out->format;
+		a->part->nb_samples = n;
+		a->part->sample_rate = out->sample_rate;
+		av_channel_layout_copy(&a->part->ch_layout, &out->ch_layout);
+		int err = av_frame_get_buffer(a->part, 0);
+		if (err < 0)
+			return av_fail(j, "trimming audio", err);
+		av_samples_copy(a->part->extended_data, out->extended_data, 0, skip, n, out->ch_layout.nb_channels,
+		                out->format);
+		out = a->part;
 	}
 	out->pts = a->next_pts;
 	a->next_pts += out->nb_samples;
@@ -977,6 +1060,7 @@ static void job_free(proxy_job *j)
 		avcodec_free_context(&a->enc);
 		swr_free(&a->swr);
 		av_frame_free(&a->conv);
+		av_frame_free(&a->part);
 	}
 	if (j->oc) {
 		if (j->oc->pb)
@@ -1142,6 +1226,16 @@ static int run(proxy_job *j, const dits_media_source *src)
 			rc = dits_error_set(DITS_ERROR, "%s: no frame for the sprite sheet", j->name);
 		else
 			rc = write_vtt(j);
+	}
+	for (int i = 0; rc == 0 && i < j->naudio; i++) {
+		const audio_path *a = &j->audio[i];
+		const dits_media_audio *fa = &f->audio[i];
+		if (a->filled == 0)
+			continue;
+		size_t len = strlen(j->res->warnings);
+		snprintf(j->res->warnings + len, sizeof(j->res->warnings) - len,
+		         "%saudio stream %d: %.3f s of holes from %.3f s filled with silence", len ? "; " : "", i + 1,
+		         (double)a->filled / a->enc->sample_rate, fa->gap_at);
 	}
 	if (rc == 0 && j->progress)
 		j->progress(j->pctx, f->video_duration, f->video_duration);

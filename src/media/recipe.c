@@ -2,7 +2,9 @@
  * recipe.c - proxy recipes (what is made, and how, as canonical JSON) and
  * proxy validation (what an NLE needs to relink a proxy to its master).
  */
+#include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +122,7 @@ char *dits_proxy_recipe_json(const dits_proxy_recipe *r)
 	return (char *)b.data;
 }
 
-/* ---- validation ------------------------------------------------------------ */
+/* ---- validation: the attach rules --------------------------------------- */
 
 static int progressive(int fo)
 {
@@ -133,56 +135,142 @@ static const char *fo_name(int fo)
 	return fo >= 0 && fo <= 5 ? n[fo] : "?";
 }
 
-int dits_proxy_validate(const dits_media_facts *src, const dits_media_facts *p)
+typedef struct checks {
+	dits_proxy_check *v;
+	int n, cap;
+} checks;
+
+static dits_proxy_check *row(checks *c, bool pass, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static dits_proxy_check *row(checks *c, bool pass, const char *fmt, ...)
 {
-	if (av_cmp_q(src->frame_rate, p->frame_rate) != 0)
-		return dits_error_set(DITS_EINVALID, "frame rate %d/%d != source %d/%d", p->frame_rate.num,
-		                      p->frame_rate.den, src->frame_rate.num, src->frame_rate.den);
-	if (p->vfr)
-		return dits_error_set(DITS_EINVALID, "proxy has a variable frame rate");
-	if (src->vfr) {
-		/* A constant-rate conform of a VFR source may land one frame either way. */
-		if (llabs(p->frame_count - src->cfr_frame_count) > 1)
-			return dits_error_set(DITS_EINVALID,
-			                      "frame count %" PRId64 " != source %" PRId64
-			                      " (VFR source at its nominal rate, +/-1 allowed)",
-			                      p->frame_count, src->cfr_frame_count);
-	} else if (p->frame_count != src->frame_count) {
-		return dits_error_set(DITS_EINVALID, "frame count %" PRId64 " != source %" PRId64,
-		                      p->frame_count, src->frame_count);
+	static dits_proxy_check spill;
+	dits_proxy_check *k = c->n < c->cap ? &c->v[c->n] : &spill;
+	c->n++;
+	memset(k, 0, sizeof(*k));
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(k->rule, sizeof(k->rule), fmt, ap);
+	va_end(ap);
+	k->pass = pass;
+	return k;
+}
+
+#define SET(field, ...) snprintf(k->field, sizeof(k->field), __VA_ARGS__)
+
+static const char *tc_or_none(const char *tc)
+{
+	return tc[0] ? tc : "none";
+}
+
+int dits_proxy_check_all(const dits_media_facts *src, const dits_media_facts *p, int max_height,
+                         dits_proxy_check *out, int cap)
+{
+	checks c = {out, 0, cap};
+	dits_proxy_check *k;
+
+	/* picture */
+	if (max_height > 0) {
+		int w, h;
+		dits_proxy_frame_size(src->width, src->height, src->sar, max_height, &w, &h);
+		k = row(&c, p->width == w && p->height == h, "frame size");
+		SET(master, "%dx%d (proxy %dx%d)", src->width, src->height, w, h);
+		SET(proxy, "%dx%d", p->width, p->height);
 	}
-	if (strcmp(src->timecode, p->timecode) != 0)
-		return dits_error_set(DITS_EINVALID, "start timecode %s != source %s",
-		                      p->timecode[0] ? p->timecode : "none",
-		                      src->timecode[0] ? src->timecode : "none");
-	if (src->naudio != p->naudio)
-		return dits_error_set(DITS_EINVALID, "audio streams %d != source %d", p->naudio, src->naudio);
-	for (int i = 0; i < src->naudio; i++) {
-		const dits_media_audio *a = &src->audio[i], *b = &p->audio[i];
-		if (a->channels != b->channels)
-			return dits_error_set(DITS_EINVALID, "audio stream %d channels %d != source %d", i + 1,
-			                      b->channels, a->channels);
-		if (a->sample_rate != b->sample_rate)
-			return dits_error_set(DITS_EINVALID, "audio stream %d sample rate %d != source %d", i + 1,
-			                      b->sample_rate, a->sample_rate);
-	}
-	if (progressive(src->field_order) != progressive(p->field_order))
-		return dits_error_set(DITS_EINVALID, "field order %s != source %s", fo_name(p->field_order),
-		                      fo_name(src->field_order));
-	/* Display aspect: the proxy's even dimensions are each within 1 px of exact. */
+	k = row(&c, av_cmp_q(src->sar, p->sar) == 0, "pixel aspect");
+	SET(master, "%d:%d", src->sar.num, src->sar.den);
+	SET(proxy, "%d:%d", p->sar.num, p->sar.den);
+	/* display aspect: a fitted proxy's even dimensions are each within 1 px of exact */
 	double sd = av_q2d(src->dar), pd = av_q2d(p->dar);
 	double tol = (p->width > 0 && p->height > 0 ? 1.0 / p->width + 1.0 / p->height : 0) + 1e-9;
-	if (!(sd > 0) || fabs(pd - sd) / sd > tol)
-		return dits_error_set(DITS_EINVALID, "display aspect %d/%d != source %d/%d", p->dar.num,
-		                      p->dar.den, src->dar.num, src->dar.den);
+	k = row(&c, sd > 0 && fabs(pd - sd) / sd <= tol, "display aspect");
+	SET(master, "%d/%d", src->dar.num, src->dar.den);
+	SET(proxy, "%d/%d", p->dar.num, p->dar.den);
+	k = row(&c, progressive(src->field_order) == progressive(p->field_order), "field order");
+	SET(master, "%s", fo_name(progressive(src->field_order)));
+	SET(proxy, "%s", fo_name(progressive(p->field_order)));
+
+	/* time */
+	k = row(&c, av_cmp_q(src->frame_rate, p->frame_rate) == 0 && !p->vfr, "frame rate");
+	SET(master, "%d/%d%s", src->frame_rate.num, src->frame_rate.den, src->vfr ? " (conformed from VFR)" : "");
+	SET(proxy, "%d/%d%s", p->frame_rate.num, p->frame_rate.den, p->vfr ? " variable" : "");
+	if (src->vfr) {
+		/* a constant-rate conform of a VFR source may land one frame either way */
+		k = row(&c, llabs(p->frame_count - src->cfr_frame_count) <= 1, "frame count");
+		SET(master, "%" PRId64 " at the conform rate (+/-1)", src->cfr_frame_count);
+	} else {
+		k = row(&c, p->frame_count == src->frame_count, "frame count");
+		SET(master, "%" PRId64, src->frame_count);
+	}
+	SET(proxy, "%" PRId64, p->frame_count);
 	double vtol = src->vfr ? 1.0 / av_q2d(src->frame_rate) + 0.001 : 0.001;
-	if (fabs(p->video_duration - src->video_duration) > vtol)
-		return dits_error_set(DITS_EINVALID, "video duration %.6f s != source %.6f s (more than %s apart)",
-		                      p->video_duration, src->video_duration, src->vfr ? "a frame" : "1 ms");
-	for (int i = 0; i < src->naudio; i++)
-		if (fabs(p->audio[i].duration - src->audio[i].duration) > 0.001)
-			return dits_error_set(DITS_EINVALID,
-			                      "audio stream %d duration %.6f s != source %.6f s (more than 1 ms apart)",
-			                      i + 1, p->audio[i].duration, src->audio[i].duration);
+	k = row(&c, fabs(p->video_duration - src->video_duration) <= vtol, "video duration");
+	SET(master, "%.6f s", src->video_duration);
+	SET(proxy, "%.6f s", p->video_duration);
+
+	/* timecode: start, drop-frame flag, reel */
+	k = row(&c, strcmp(src->timecode, p->timecode) == 0, "start timecode");
+	SET(master, "%s", tc_or_none(src->timecode));
+	SET(proxy, "%s", tc_or_none(p->timecode));
+	if (src->timecode[0]) {
+		bool sdf = strchr(src->timecode, ';') != NULL, pdf = strchr(p->timecode, ';') != NULL;
+		k = row(&c, sdf == pdf, "drop-frame");
+		SET(master, "%s", sdf ? "yes" : "no");
+		SET(proxy, "%s", pdf ? "yes" : "no");
+	}
+	k = row(&c, strcmp(src->reel_name, p->reel_name) == 0, "reel name");
+	SET(master, "%s", tc_or_none(src->reel_name));
+	SET(proxy, "%s", tc_or_none(p->reel_name));
+
+	/* sound */
+	k = row(&c, src->naudio == p->naudio, "audio streams");
+	SET(master, "%d", src->naudio);
+	SET(proxy, "%d", p->naudio);
+	for (int i = 0; i < src->naudio && i < p->naudio; i++) {
+		const dits_media_audio *a = &src->audio[i], *b = &p->audio[i];
+		k = row(&c, a->channels == b->channels, "audio stream %d channels", i + 1);
+		SET(master, "%d", a->channels);
+		SET(proxy, "%d", b->channels);
+		k = row(&c, strcmp(a->layout, b->layout) == 0, "audio stream %d layout", i + 1);
+		SET(master, "%s", a->layout[0] ? a->layout : "?");
+		SET(proxy, "%s", b->layout[0] ? b->layout : "?");
+		k = row(&c, a->sample_rate == b->sample_rate, "audio stream %d sample rate", i + 1);
+		SET(master, "%d", a->sample_rate);
+		SET(proxy, "%d", b->sample_rate);
+		/* the timeline from the first video frame: audio before it is cut, holes become silence */
+		double ms = a->start > 0 ? a->start : 0;
+		k = row(&c, fabs(b->start - ms) <= 0.001, "audio stream %d start", i + 1);
+		SET(master, "%+.6f s", a->start);
+		SET(proxy, "%+.6f s", b->start);
+		k = row(&c, fabs(b->end - a->end) <= 0.001, "audio stream %d end", i + 1);
+		SET(master, "%.6f s", a->end);
+		SET(proxy, "%.6f s", b->end);
+		k = row(&c, b->gap == 0, "audio stream %d holes", i + 1);
+		if (a->gap > 0)
+			SET(master, "%.3f s from %.3f s", a->gap, a->gap_at);
+		else
+			SET(master, "none");
+		if (b->gap > 0)
+			SET(proxy, "%.3f s from %.3f s", b->gap, b->gap_at);
+		else
+			SET(proxy, "none");
+	}
+	return c.n;
+}
+
+int dits_proxy_validate(const dits_media_facts *src, const dits_media_facts *p, int max_height)
+{
+	dits_proxy_check v[DITS_PROXY_CHECKS_MAX];
+	int n = dits_proxy_check_all(src, p, max_height, v, DITS_PROXY_CHECKS_MAX);
+	for (int i = 0; i < n && i < DITS_PROXY_CHECKS_MAX; i++) {
+		if (v[i].pass)
+			continue;
+		const char *why = "", *r = v[i].rule;
+		size_t len = strlen(r);
+		if (strcmp(r, "video duration") == 0)
+			why = src->vfr ? " (more than a frame apart)" : " (more than 1 ms apart)";
+		else if ((len > 6 && strcmp(r + len - 6, " start") == 0) || (len > 4 && strcmp(r + len - 4, " end") == 0))
+			why = " (more than 1 ms apart)";
+		return dits_error_set(DITS_EINVALID, "%s %s != source %s%s", v[i].rule, v[i].proxy, v[i].master, why);
+	}
 	return 0;
 }

@@ -86,7 +86,7 @@ int main(int argc, char **argv)
 		printf("warning: %s\n", res.warnings);
 	if (res.lut_applied[0])
 		printf("lut: %s\n", res.lut_applied);
-	int v = dits_proxy_validate(&f, &res.proxy);
+	int v = dits_proxy_validate(&f, &res.proxy, r.max_height);
 	printf("validate: %s\n", v == 0 ? "ok" : dits_error_last());
 	fprintf(stderr, "probe %.3f s, proxy %.3f s\n", t1 - t0, t2 - t1);
 	dits_media_source_close_file(&src);

@@ -276,6 +276,13 @@ const mu_source mu_sources[] = {
 	 25, 1, "", 1, {2}, 16, 9, false, "", 540},
 	{"audio_delay.mov", V("320x180", "25", "50") "-itsoffset 0.5 " A1 F("50") PRORES "-ac 2 -c:a pcm_s16le %s",
 	 25, 1, "", 1, {2}, 16, 9, false, "", 540},
+	/* A hole in the audio (0.5 s from 1 s: whole frames dropped, timestamps kept),
+	   and audio that starts half a second before the picture. */
+	{"audio_gap.mkv", V("320x180", "25", "50") A1 F("50") PRORES
+	 "-af \"aselect='not(between(t\\,1\\,1.5))'\" -ac 2 -c:a pcm_s16le %s",
+	 25, 1, "", 1, {2}, 16, 9, false, "", 540},
+	{"video_delay.mkv", "-itsoffset 0.5 " V("320x180", "25", "50") A1 F("50") PRORES "-ac 2 -c:a pcm_s16le %s",
+	 25, 1, "", 1, {2}, 16, 9, false, "", 540},
 	{"h264_aac.mov", V("320x180", "25", "50") A1 F("50") "-c:v libx264 -preset ultrafast -ac 2 -c:a aac %s",
 	 25, 1, "", 1, {2}, 16, 9, false, "", 540},
 };
@@ -316,4 +323,18 @@ long mu_count_samples(const char *path, int idx, int channels)
 	long n = strtol(out, NULL, 10);
 	free(out);
 	return n / (2L * channels);
+}
+
+bool mu_audio_silent(const char *path, double at, double len)
+{
+	char *out = mu_capture("ffmpeg -nostdin -v error -ss %.3f -t %.3f -i '%s' -map 0:a:0 "
+	                       "-af astats=metadata=1:reset=0,ametadata=print:key=lavfi.astats.Overall.Peak_level:file=- "
+	                       "-f null - 2>/dev/null | tail -1",
+	                       at, len, path);
+	if (!out)
+		return false;
+	/* "lavfi.astats.Overall.Peak_level=-inf" for digital silence */
+	bool silent = strstr(out, "=-inf") != NULL;
+	free(out);
+	return silent;
 }

@@ -57,6 +57,8 @@ extern const int mu_nsources;
 const char *mu_make_source(const mu_source *s);
 /* ffprobe's independent count of a stream's packets (video: frames). */
 long mu_count_packets(const char *path, const char *type, int idx);
+/* True when the first audio stream is digital silence from `at` for `len` seconds (ffmpeg's astats). */
+bool mu_audio_silent(const char *path, double at, double len);
 /* Samples per channel in the idx-th audio stream, decoded by the ffmpeg program. */
 long mu_count_samples(const char *path, int idx, int channels);
 

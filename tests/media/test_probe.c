@@ -47,7 +47,21 @@ static void test_matrix(void)
 		CHECK(f.vfr == s->vfr);
 		CHECK(f.field_order == (strncmp(s->name, "sd_interlaced", 13) == 0 ? AV_FIELD_TT : AV_FIELD_PROGRESSIVE));
 		CHECK(strcmp(f.log_curve, s->log_curve) == 0);
-		CHECK(strcmp(f.container, strstr(s->name, ".mxf") ? "mxf" : "mov") == 0);
+		CHECK(strcmp(f.container, strstr(s->name, ".mxf") ? "mxf" : strstr(s->name, ".mkv") ? "matroska" : "mov") == 0);
+		/* the audio timeline, from the first video frame */
+		for (int a = 0; a < f.naudio; a++) {
+			if (strcmp(s->name, "audio_gap.mkv") == 0)
+				CHECK(f.audio[a].gap > 0.49 && f.audio[a].gap < 0.53 && f.audio[a].gap_at > 0.98 &&
+				      f.audio[a].gap_at < 1.03);
+			else
+				CHECK(f.audio[a].gap == 0 && fabs(f.audio[a].end - f.audio[a].start - f.audio[a].duration) < 1e-6);
+			if (strcmp(s->name, "video_delay.mkv") == 0)
+				CHECK(f.audio[a].start < -0.49 && f.audio[a].start > -0.53);
+			else if (strcmp(s->name, "audio_delay.mov") == 0)
+				CHECK(fabs(f.audio[a].start - 0.5) < 0.001);
+			else
+				CHECK(fabs(f.audio[a].start) < 0.001);
+		}
 		/* Independent counts from the ffmpeg tools. */
 		CHECK_EQ_U64(f.frame_count, mu_count_packets(path, "v", 0));
 		CHECK_EQ_U64(f.naudio, s->naudio);
@@ -161,7 +175,7 @@ static void test_bad_inputs(void)
 
 static void expect_reject(const dits_media_facts *src, const dits_media_facts *p, const char *a, const char *b)
 {
-	CHECK_RC(dits_proxy_validate(src, p), DITS_EINVALID);
+	CHECK_RC(dits_proxy_validate(src, p, 0), DITS_EINVALID);
 	const char *m = dits_error_last();
 	if (!strstr(m, a) || (b && !strstr(m, b))) {
 		fprintf(stderr, "validation reason '%s' lacks '%s' / '%s'\n", m, a, b ? b : "");
@@ -176,10 +190,10 @@ static void test_validate(void)
 	dits_media_facts s, p;
 	REQUIRE(probe_path(mu_make_source(&mu_sources[4]), &s) == 0); /* 59.94 DF, two audio streams */
 	p = s;
-	CHECK_RC(dits_proxy_validate(&s, &p), 0);
+	CHECK_RC(dits_proxy_validate(&s, &p, 0), 0);
 	/* a proxy at another size with the same display aspect passes */
 	p.width = 960, p.height = 540, p.sar = (AVRational){1, 1};
-	CHECK_RC(dits_proxy_validate(&s, &p), 0);
+	CHECK_RC(dits_proxy_validate(&s, &p, 0), 0);
 
 	p = s, p.frame_count = s.frame_count - 1;
 	expect_reject(&s, &p, "frame count 59 != source 60", NULL);
@@ -195,10 +209,34 @@ static void test_validate(void)
 	expect_reject(&s, &p, "audio stream 2 channels 2 != source 1", NULL);
 	p = s, p.audio[0].sample_rate = 44100;
 	expect_reject(&s, &p, "audio stream 1 sample rate 44100 != source 48000", NULL);
-	p = s, p.audio[0].duration += 0.0011;
-	expect_reject(&s, &p, "audio stream 1 duration", "more than 1 ms");
-	p = s, p.audio[0].duration += 0.0009;
-	CHECK_RC(dits_proxy_validate(&s, &p), 0);
+	p = s, p.audio[0].end += 0.0011;
+	expect_reject(&s, &p, "audio stream 1 end", "more than 1 ms");
+	p = s, p.audio[0].end += 0.0009;
+	CHECK_RC(dits_proxy_validate(&s, &p, 0), 0);
+	p = s, p.audio[1].start += 0.0011;
+	expect_reject(&s, &p, "audio stream 2 start", "more than 1 ms");
+	p = s, p.audio[1].gap = 0.5, p.audio[1].gap_at = 0.25;
+	expect_reject(&s, &p, "audio stream 2 holes 0.500 s from 0.250 s != source none", NULL);
+	p = s, snprintf(p.audio[0].layout, sizeof(p.audio[0].layout), "2 channels");
+	expect_reject(&s, &p, "audio stream 1 layout 2 channels != source stereo", NULL);
+	CHECK(strcmp(s.reel_name, "A001C003") == 0);
+	p = s, p.reel_name[0] = 0;
+	expect_reject(&s, &p, "reel name none != source A001C003", NULL);
+	p = s, p.sar = (AVRational){4, 3};
+	expect_reject(&s, &p, "pixel aspect 4:3 != source 1:1", NULL);
+	/* audio before the first video frame is cut in the proxy: its start is 0 */
+	dits_media_facts lead = s;
+	lead.audio[0].start = -0.5;
+	p = s;
+	CHECK_RC(dits_proxy_validate(&lead, &p, 0), 0);
+	/* the rule table: every row of a passing proxy passes, and the names are stable */
+	dits_proxy_check rows[DITS_PROXY_CHECKS_MAX];
+	int nr = dits_proxy_check_all(&s, &s, 540, rows, DITS_PROXY_CHECKS_MAX);
+	CHECK_EQ_U64(nr, 11 + 6 * 2);
+	for (int i = 0; i < nr; i++)
+		CHECK(rows[i].pass);
+	CHECK(strcmp(rows[0].rule, "frame size") == 0 && strcmp(rows[0].proxy, "320x180") == 0);
+	CHECK(strcmp(rows[nr - 1].rule, "audio stream 2 holes") == 0);
 	p = s, p.video_duration += 0.002;
 	expect_reject(&s, &p, "video duration", "1 ms");
 	p = s, p.field_order = 2; /* AV_FIELD_TT */
@@ -210,16 +248,21 @@ static void test_validate(void)
 	REQUIRE(probe_path(mu_make_source(&mu_sources[9]), &d) == 0);
 	p = d, p.width = 1920, p.height = 1012, p.sar = (AVRational){1, 1};
 	av_reduce(&p.dar.num, &p.dar.den, 1920, 1012, 1 << 30);
-	CHECK_RC(dits_proxy_validate(&d, &p), 0);
+	CHECK_RC(dits_proxy_validate(&d, &p, 0), 0);
 	p.height = 1080, p.dar = (AVRational){16, 9};
 	expect_reject(&d, &p, "display aspect 16/9 != source 256/135", NULL);
+	/* with the recipe's height, the size must be the one the size rule gives */
+	p = d, p.width = 1920, p.height = 1012, p.sar = (AVRational){1, 1};
+	av_reduce(&p.dar.num, &p.dar.den, 1920, 1012, 1 << 30);
+	CHECK_RC(dits_proxy_validate(&d, &p, 1080), DITS_EINVALID);
+	CHECK(strstr(dits_error_last(), "frame size 1920x1012 != source 2048x1080 (proxy 2048x1080)") != NULL);
 	/* VFR: the conform may land one frame either way, not two */
 	dits_media_facts v;
 	REQUIRE(probe_path(mu_make_source(&mu_sources[11]), &v) == 0);
 	REQUIRE(v.vfr);
 	p = v, p.vfr = false, p.frame_count = v.cfr_frame_count + 1;
 	p.video_duration = (double)p.frame_count / 25.0;
-	CHECK_RC(dits_proxy_validate(&v, &p), 0);
+	CHECK_RC(dits_proxy_validate(&v, &p, 0), 0);
 	p.frame_count = v.cfr_frame_count + 2, p.video_duration = (double)p.frame_count / 25.0;
 	expect_reject(&v, &p, "frame count", "+/-1");
 }

@@ -178,6 +178,17 @@ static void check_ffprobe(const mu_source *s, const dits_media_facts *src, const
 		CHECK(mu_json_str(as, "codec_name", val, sizeof(val)) && strncmp(val, "pcm_s", 5) == 0);
 		free(as);
 	}
+	/* the hole is silence in the proxy, at the master's time, and the audio around it is not */
+	if (strcmp(s->name, "audio_gap.mkv") == 0) {
+		CHECK(mu_audio_silent(proxy, 1.06, 0.4));
+		CHECK(!mu_audio_silent(proxy, 0.5, 0.4) && !mu_audio_silent(proxy, 1.6, 0.2));
+	}
+	/* audio before the first video frame is cut: the proxy's audio starts with its picture */
+	if (strcmp(s->name, "video_delay.mkv") == 0) {
+		char *as = mu_stream(json, "audio", 0);
+		CHECK(as && mu_json_str(as, "start_time", val, sizeof(val)) && fabs(atof(val)) < 0.001);
+		free(as);
+	}
 	/* audio that starts after the video keeps its delay (sync) */
 	if (strcmp(s->name, "audio_delay.mov") == 0) {
 		char *as = mu_stream(json, "audio", 0);
@@ -237,7 +248,7 @@ static void test_matrix(void)
 		CHECK_RC(rc, 0);
 		if (rc < 0)
 			continue;
-		int v = dits_proxy_validate(&f, &res.proxy);
+		int v = dits_proxy_validate(&f, &res.proxy, r.max_height);
 		if (v < 0)
 			fprintf(stderr, "%s: %s\n", s->name, dits_error_last());
 		CHECK_RC(v, 0);
@@ -249,13 +260,20 @@ static void test_matrix(void)
 		CHECK(!res.proxy.vfr);
 		CHECK(streq(res.proxy.color_transfer, "bt709") && streq(res.proxy.color_primaries, "bt709"));
 		for (int a = 0; a < f.naudio; a++) {
-			CHECK_EQ_U64(res.proxy.audio[a].samples, f.audio[a].samples);
+			const dits_media_audio *ma = &f.audio[a], *pa = &res.proxy.audio[a];
+			/* every sample at the master's time: holes filled, audio before the picture cut */
+			CHECK(pa->gap == 0);
+			CHECK(fabs(pa->start - (ma->start > 0 ? ma->start : 0)) < 0.001 && fabs(pa->end - ma->end) < 0.001);
+			if (ma->gap == 0 && ma->start >= 0)
+				CHECK_EQ_U64(pa->samples, ma->samples);
 			CHECK(streq(res.proxy.audio[a].layout, f.audio[a].layout));
 		}
 		CHECK(streq(res.proxy.reel_name, f.reel_name));
 		if (s->vfr)
 			CHECK(strstr(res.warnings, "variable frame rate: conformed to ") != NULL &&
 			      strstr(res.warnings, "fps, up to \u00b11 frame of drift") != NULL);
+		else if (f.audio[0].gap > 0)
+			CHECK(strstr(res.warnings, "audio stream 1: 0.5") && strstr(res.warnings, "filled with silence"));
 		else
 			CHECK(res.warnings[0] == 0 && res.proxy.frame_count == f.frame_count);
 		CHECK(streq(res.lut_applied, s->log_curve));
@@ -319,7 +337,7 @@ static void test_sizes(void)
 	CHECK_RC(make(mu_path("dci2k_1080.mov"), &f, &r, &o, &res, NULL), 0);
 	CHECK_EQ_U64(res.proxy.width, 1366);
 	CHECK_EQ_U64(res.proxy.height, 720);
-	CHECK_RC(dits_proxy_validate(&f, &res.proxy), 0);
+	CHECK_RC(dits_proxy_validate(&f, &res.proxy, r.max_height), 0);
 	/* anamorphic 360x288 at 64:45 stays 360x288 at 64:45 (shows as 512x288) */
 	REQUIRE(probe_path(mu_path("anamorphic.mov"), &f) == 0);
 	dits_proxy_recipe_default(&r);
@@ -329,7 +347,7 @@ static void test_sizes(void)
 	CHECK_EQ_U64(res.proxy.height, 288);
 	CHECK(res.proxy.sar.num == 64 && res.proxy.sar.den == 45);
 	CHECK(res.proxy.dar.num == 16 && res.proxy.dar.den == 9);
-	CHECK_RC(dits_proxy_validate(&f, &res.proxy), 0);
+	CHECK_RC(dits_proxy_validate(&f, &res.proxy, r.max_height), 0);
 	/* the poster is square pixels at the display shape */
 	char *pj = mu_ffprobe(o.poster);
 	char *ps = mu_stream(pj, "video", 0);
@@ -376,7 +394,7 @@ static void test_long_sprite(void)
 	outputs_for(&o, "long", true);
 	dits_proxy_result res;
 	CHECK_RC(make(path, &f, &r, &o, &res, NULL), 0);
-	CHECK_RC(dits_proxy_validate(&f, &res.proxy), 0);
+	CHECK_RC(dits_proxy_validate(&f, &res.proxy, r.max_height), 0);
 	char *cues = mu_capture("grep -c -- '-->' '%s'", o.vtt);
 	CHECK(cues && atoi(cues) == 70);
 	free(cues);
@@ -409,7 +427,7 @@ static void test_profiles(void)
 		CHECK_RC(rc, 0);
 		if (rc < 0)
 			continue;
-		CHECK_RC(dits_proxy_validate(&f, &res.proxy), 0);
+		CHECK_RC(dits_proxy_validate(&f, &res.proxy, r.max_height), 0);
 		CHECK(streq(res.proxy.video_codec, codec == DITS_PROXY_H264 ? "h264" : "dnxhd"));
 		check_ffprobe(s, &f, o.proxy, codec, 540);
 		CHECK(!mu_file_nonempty(o.poster) && !mu_file_nonempty(o.webm));
@@ -437,7 +455,7 @@ static void test_luts(void)
 	snprintf(r.lut, sizeof(r.lut), "logc3");
 	CHECK_RC(make(mu_path("r25_notc.mov"), &g, &r, &o, &res, NULL), 0);
 	CHECK(streq(res.lut_applied, "logc3"));
-	CHECK_RC(dits_proxy_validate(&g, &res.proxy), 0);
+	CHECK_RC(dits_proxy_validate(&g, &res.proxy, r.max_height), 0);
 	/* a user .cube (identity, 2^3) */
 	FILE *c = fopen(mu_path("identity.cube"), "w");
 	REQUIRE(c != NULL);
@@ -539,7 +557,7 @@ static void test_custom_source(void)
 	outputs_for(&o, "memory", true);
 	dits_proxy_result res;
 	CHECK_RC(dits_proxy_make(&src, &f, &r, &o.o, &res, NULL, NULL), 0);
-	CHECK_RC(dits_proxy_validate(&f, &res.proxy), 0);
+	CHECK_RC(dits_proxy_validate(&f, &res.proxy, r.max_height), 0);
 	CHECK(m.reads > 100 && m.seeks > 0);
 	/* the store failing halfway: DITS_EIO (worth a retry), not "corrupt", no outputs */
 	m.fail_after = m.reads / 2;
