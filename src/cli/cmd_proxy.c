@@ -429,7 +429,7 @@ static const char USE_GENERATE[] =
 static const char USE_WAIT[] = "dits proxy wait [--timeout SECONDS] [--] [PATH...]";
 static const char USE_RETRY[] = "dits proxy retry [--] PATH...";
 static const char USE_EXPORT[] = "dits proxy export [--variant TYPE] [--] PATH OUT";
-static const char USE_PROXY[] = "dits proxy status|generate|wait|retry|export [ARGS]";
+static const char USE_PROXY[] = "dits proxy status|generate|wait|retry|export|verify [ARGS]";
 
 /* The LUT a ready proxy was made with ("slog3", "cube:<hex>"), from its facts JSON. */
 static bool facts_lut(const char *facts, char *out, size_t cap)
@@ -541,6 +541,171 @@ static int proxy_status(int argc, char **argv)
 	dits_repo_free(r);
 	return 0;
 }
+
+/* ---- proxy verify ---------------------------------------------------- */
+
+static const char USE_VERIFY[] = "dits proxy verify [--json] [--rev REV] [--] [PATH...]";
+
+#ifdef DITS_WITH_MEDIA
+/*
+ * Facts of one side: probed from the stored bytes when they are here (the
+ * proxy and the master both, independently of the worker that made the
+ * proxy), else the facts recorded with the variant (a proxy clone has no
+ * master). *how says which. A stored file that does not probe is an error.
+ */
+static int side_facts(dits_repo *r, const dits_id *id, const char *path, const char *recorded,
+                      const char *member, dits_media_facts *f, const char **how)
+{
+	/* the bytes are here when the manifest and every chunk are (a proxy clone lacks the masters') */
+	dits_manifest m;
+	dits_manifest_init(&m);
+	int rc = dits_manifest_read(r->odb, id, &m);
+	for (uint64_t c = 0; rc == 0 && c < m.nchunks; c++)
+		if (!dits_odb_exists(r->odb, &m.chunks[c].id))
+			rc = dits_error_set(DITS_ENOTFOUND, "%s: chunk not here", path);
+	dits_manifest_free(&m);
+	dits_media_source src;
+	if (rc == 0)
+		rc = dits_media_source_open_blob(&src, r->odb, id, path);
+	if (rc == 0) {
+		rc = dits_media_probe(&src, f);
+		dits_media_source_close_blob(&src);
+	}
+	if (rc == 0) {
+		*how = "probed";
+		return 0;
+	}
+	if (rc != DITS_ENOTFOUND && rc != DITS_EIO)
+		return rc;
+	/* not here: the record */
+	if (recorded && dits_media_facts_parse(recorded, member, f) == 0) {
+		*how = "recorded";
+		dits_error_clear();
+		return 0;
+	}
+	return dits_error_set(DITS_ENOTFOUND, "%s: the %s is not here and its facts were not recorded", path,
+	                      member ? "master" : "proxy");
+}
+
+static int height_of_type(const char *type)
+{
+	int h = 0;
+	return sscanf(type, "proxy_%dp", &h) == 1 ? h : 0;
+}
+
+static int proxy_verify(int argc, char **argv)
+{
+	bool json = false;
+	const char *rev = NULL;
+	const cli_opt opts[] = {
+		{ "--json", NULL, NULL, &json },
+		{ "--rev", NULL, &rev, NULL },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int np, code = cli_parse(argc, argv, opts, USE_VERIFY, &np, NULL);
+	if (code)
+		return code;
+	dits_repo *r;
+	if (open_here(&r))
+		return 1;
+	asset_ref *assets;
+	size_t n;
+	dits_metadb *db;
+	if (select_tracked(r, rev, argv + 1, np, true, &assets, &n)) {
+		dits_repo_free(r);
+		return cli_fail();
+	}
+	if (dits_metadb_open_repo(&db, r)) {
+		free_assets(assets, n);
+		dits_repo_free(r);
+		return cli_fail();
+	}
+	const char *type = configured_type(r);
+	int max_height = height_of_type(type);
+	dits_buf b = DITS_BUF_INIT;
+	unsigned npass = 0, nfail = 0, nmissing = 0;
+	if (json)
+		dits_buf_puts(&b, "[");
+	for (size_t i = 0; i < n; i++) {
+		const char *path = assets[i].path;
+		proxy_state s;
+		proxy_state_of(db, &assets[i].id, type, &s);
+		bool ready = s.has_variant && !strcmp(s.v.status, "ready") && s.v.has_manifest;
+		dits_media_facts mf, pf;
+		const char *mhow = NULL, *phow = NULL;
+		char *err = NULL;
+		if (ready && (side_facts(r, &assets[i].id, path, s.v.facts, "master", &mf, &mhow) ||
+		              side_facts(r, &s.v.manifest, path, s.v.facts, NULL, &pf, &phow)))
+			err = strdup(cli_reason(path, dits_error_last()));
+		dits_proxy_check rows[DITS_PROXY_CHECKS_MAX];
+		int nr = ready && !err ? dits_proxy_check_all(&mf, &pf, max_height, rows, DITS_PROXY_CHECKS_MAX) : 0;
+		bool pass = ready && !err;
+		for (int k = 0; k < nr; k++)
+			pass = pass && rows[k].pass;
+		if (!ready)
+			nmissing++;
+		else if (pass)
+			npass++;
+		else
+			nfail++;
+		if (json) {
+			dits_buf_puts(&b, i ? ",{" : "{");
+			json_kv_str(&b, "path", path, false);
+			json_kv_str(&b, "variant", type, true);
+			json_kv_str(&b, "state", s.state, true);
+			json_kv_str(&b, "master_facts", mhow, true);
+			json_kv_str(&b, "proxy_facts", phow, true);
+			dits_buf_printf(&b, ",\"pass\":%s", pass ? "true" : "false");
+			json_kv_str(&b, "error", err ? err : !ready ? "no ready proxy" : NULL, true);
+			dits_buf_puts(&b, ",\"checks\":[");
+			for (int k = 0; k < nr; k++) {
+				dits_buf_puts(&b, k ? ",{" : "{");
+				json_kv_str(&b, "rule", rows[k].rule, false);
+				json_kv_str(&b, "master", rows[k].master, true);
+				json_kv_str(&b, "proxy", rows[k].proxy, true);
+				dits_buf_printf(&b, ",\"pass\":%s}", rows[k].pass ? "true" : "false");
+			}
+			dits_buf_puts(&b, "]}");
+		} else if (!ready) {
+			dits_buf_printf(&b, "%s: no ready proxy (%s)\n", path, s.state);
+		} else if (err) {
+			dits_buf_printf(&b, "%s: FAIL: %s\n", path, err);
+		} else {
+			dits_buf_printf(&b, "%s: %s (master %s, proxy %s)\n", path, pass ? "pass" : "FAIL", mhow, phow);
+			dits_buf_printf(&b, "  %-26s %-34s %-26s %s\n", "rule", "master", "proxy", "");
+			for (int k = 0; k < nr; k++)
+				dits_buf_printf(&b, "  %-26s %-34s %-26s %s\n", rows[k].rule, rows[k].master, rows[k].proxy,
+				                rows[k].pass ? "pass" : "FAIL");
+		}
+		free(err);
+		proxy_state_free(&s);
+	}
+	if (json)
+		dits_buf_puts(&b, "]\n");
+	else if (n == 0)
+		dits_buf_puts(&b, "no video files\n");
+	else
+		dits_buf_printf(&b, "%u %s pass, %u %s, %u without a ready proxy\n", npass,
+		                cli_plural(npass, "proxy", "proxies"), nfail, cli_plural(nfail, "fails", "fail"), nmissing);
+	fwrite(b.data ? (void *)b.data : (void *)"", 1, b.len, stdout);
+	dits_buf_free(&b);
+	dits_metadb_close(db);
+	free_assets(assets, n);
+	dits_repo_free(r);
+	return nfail || nmissing ? 1 : 0;
+}
+#else
+static int proxy_verify(int argc, char **argv)
+{
+	/* dits hands this command to dits-media before it gets here */
+	int np, code = cli_parse(argc, argv, NULL, USE_VERIFY, &np, NULL);
+	(void)np;
+	if (code)
+		return code;
+	dits_error_set(DITS_ERROR, "verifying proxies runs in dits-media, which was not started");
+	return cli_fail();
+}
+#endif
 
 /* ---- proxy generate / retry / wait / export ------------------------- */
 
@@ -896,6 +1061,8 @@ int cmd_proxy(int argc, char **argv)
 		return proxy_retry(argc - 1, argv + 1);
 	if (!strcmp(sub, "export"))
 		return proxy_export(argc - 1, argv + 1);
+	if (!strcmp(sub, "verify"))
+		return proxy_verify(argc - 1, argv + 1);
 	if (sub[0] == '-')
 		return cli_usage_error(USE_PROXY, "unknown option '%s'", sub);
 	return cli_usage_error(USE_PROXY, "proxy: '%s' is not a proxy command", sub);

@@ -313,17 +313,22 @@ static int run_job(dits_repo *r, dits_metadb *db, const dits_job *job, const cha
 	if (!rc)
 		rc = dits_pack_writer_finish(w);
 	char *facts_json = rc ? NULL : dits_media_facts_json(&res.proxy);
-	if (facts_json && res.lut_applied[0]) {
-		/* Record which LUT the proxy carries beside its measured facts. */
+	char *master_json = rc ? NULL : dits_media_facts_json(&facts);
+	if (facts_json && master_json) {
+		/* Record which LUT the proxy carries, and the master's facts it was
+		   validated against (a proxy clone verifies without the master). */
 		size_t fl = strlen(facts_json);
 		char *with = fl && facts_json[fl - 1] == '}'
-			? dits_strfmt("%.*s,\"lut_applied\":\"%s\"}", (int)(fl - 1), facts_json, res.lut_applied)
+			? dits_strfmt("%.*s%s%s%s,\"master\":%s}", (int)(fl - 1), facts_json,
+			              res.lut_applied[0] ? ",\"lut_applied\":\"" : "", res.lut_applied,
+			              res.lut_applied[0] ? "\"" : "", master_json)
 			: NULL;
 		if (with) {
 			free(facts_json);
 			facts_json = with;
 		}
 	}
+	free(master_json);
 	for (int i = 0; i < NOUT && !rc; i++) {
 		if (!out[i].wanted)
 			continue;

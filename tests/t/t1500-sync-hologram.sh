@@ -88,6 +88,15 @@ test_expect_success 'the proxy clone is clean: status, mode and fsck' '
 	dits fsck
 '
 
+test_expect_success 'proxy verify in the proxy clone: the master'"'"'s recorded facts, the proxy probed' '
+	cd edit &&
+	dits proxy verify >"$TRASH/verify.txt" &&
+	assert_file_has "$TRASH/verify.txt" "^media/day1/A001.mov: pass \\(master recorded, proxy probed\\)$" &&
+	assert_file_has "$TRASH/verify.txt" "^media/day1/B002.mov: pass \\(master recorded, proxy probed\\)$" &&
+	assert_file_has "$TRASH/verify.txt" "frame size +7680x4320 \\(proxy 1920x1080\\) +1920x1080 +pass" &&
+	assert_file_has "$TRASH/verify.txt" "^2 proxies pass, 0 fail, 0 without a ready proxy$"
+'
+
 test_expect_success 'on a 50 Mbit/s link the proxy clone completes, at that rate' '
 	start=$(now_ms) &&
 	dits clone "$SERVER_URL/film" slow --mode proxy --limit-rate 50Mbit --json >"$TRASH/slow.json" &&
