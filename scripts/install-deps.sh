@@ -17,7 +17,9 @@ pkgs=(
   libfuse3-dev fuse3      # dits mount (FUSE, low-level API); fuse3 brings fusermount3
   libmicrohttpd-dev       # dits serve (HTTP server, TLS through GnuTLS)
   libcurl4-openssl-dev    # push, fetch, clone (HTTP client)
-  libcjson-dev            # JSON of the wire protocol
+  libcjson-dev            # JSON of the wire protocol, and proxy facts read by proxy handoff
+  libxml2-dev             # proxy handoff writes FCPXML and FCP7 XML through libxml2
+  libxml2-utils           # xmllint: the handoff test checks those files' structure
   curl rsync openssl      # the sync tests and benchmarks: peers, malformed requests, a test certificate
 )
 missing=()

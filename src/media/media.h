@@ -83,6 +83,20 @@ typedef struct dits_media_facts {
  */
 int dits_media_probe(const dits_media_source *src, dits_media_facts *out);
 
+/* What a file's headers say of its picture, read without counting anything. */
+typedef struct dits_media_header {
+	int width, height;
+	AVRational sar;        /* 1/1 when unknown */
+	char reel_name[64];    /* a "reel_name" tag of any stream or the file (MOV tmcd), "" when none */
+} dits_media_header;
+
+/*
+ * Opens src and reads its headers only (MOV and MXF: no packet is read):
+ * the video stream's frame size, sample aspect ratio and reel name.
+ * DITS_EINVALID, naming the source, when there is no video stream.
+ */
+int dits_media_probe_header(const dits_media_source *src, dits_media_header *out);
+
 /* The facts as one JSON object (for the variant record and --json output). */
 char *dits_media_facts_json(const dits_media_facts *f);
 

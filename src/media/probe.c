@@ -540,6 +540,34 @@ int dits_media_probe(const dits_media_source *src, dits_media_facts *out)
 
 /* ---- JSON ---------------------------------------------------------------- */
 
+int dits_media_probe_header(const dits_media_source *src, dits_media_header *out)
+{
+	memset(out, 0, sizeof(*out));
+	media_input in;
+	int rc = media_input_open_fast(&in, src);
+	if (rc < 0)
+		return rc;
+	int vidx = media_video_stream(in.fmt);
+	if (vidx < 0) {
+		media_input_close(&in);
+		return dits_error_set(DITS_EINVALID, "%s: no video stream", in.name);
+	}
+	AVStream *vst = in.fmt->streams[vidx];
+	out->width = vst->codecpar->width;
+	out->height = vst->codecpar->height;
+	out->sar = av_guess_sample_aspect_ratio(in.fmt, vst, NULL);
+	if (out->sar.num <= 0 || out->sar.den <= 0)
+		out->sar = (AVRational){1, 1};
+	av_reduce(&out->sar.num, &out->sar.den, out->sar.num, out->sar.den, INT_MAX);
+	const AVDictionaryEntry *e = av_dict_get(in.fmt->metadata, "reel_name", NULL, 0);
+	for (unsigned i = 0; !e && i < in.fmt->nb_streams; i++)
+		e = av_dict_get(in.fmt->streams[i]->metadata, "reel_name", NULL, 0);
+	if (e && e->value)
+		copy_str(out->reel_name, sizeof(out->reel_name), e->value);
+	media_input_close(&in);
+	return 0;
+}
+
 static void put_rational(dits_buf *b, const char *key, AVRational r)
 {
 	dits_buf_printf(b, "\"%s\":\"%d/%d\"", key, r.num, r.den);
