@@ -429,7 +429,7 @@ static const char USE_GENERATE[] =
 static const char USE_WAIT[] = "dits proxy wait [--timeout SECONDS] [--] [PATH...]";
 static const char USE_RETRY[] = "dits proxy retry [--] PATH...";
 static const char USE_EXPORT[] = "dits proxy export [--variant TYPE] [--] PATH OUT";
-static const char USE_PROXY[] = "dits proxy status|generate|wait|retry|export|verify [ARGS]";
+static const char USE_PROXY[] = "dits proxy status|generate|wait|retry|export|verify|handoff [ARGS]";
 
 /* The LUT a ready proxy was made with ("slog3", "cube:<hex>"), from its facts JSON. */
 static bool facts_lut(const char *facts, char *out, size_t cap)
@@ -1063,6 +1063,8 @@ int cmd_proxy(int argc, char **argv)
 		return proxy_export(argc - 1, argv + 1);
 	if (!strcmp(sub, "verify"))
 		return proxy_verify(argc - 1, argv + 1);
+	if (!strcmp(sub, "handoff"))
+		return proxy_handoff(argc - 1, argv + 1);
 	if (sub[0] == '-')
 		return cli_usage_error(USE_PROXY, "unknown option '%s'", sub);
 	return cli_usage_error(USE_PROXY, "proxy: '%s' is not a proxy command", sub);

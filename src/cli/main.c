@@ -1098,7 +1098,7 @@ static const command commands[] = {
 	{ "debug", cmd_debug, "debug chunks FILE [--min N] [--avg N] [--max N] [--level L] [--seed S]", "FastCDC cut points" },
 	{ "config", cmd_config, "config KEY [VALUE] | config --unset KEY | config --list",
 	  "repository settings (proxy.auto, proxy.profile, proxy.lut.GLOB ...)" },
-	{ "proxy", cmd_proxy, "proxy status|generate|wait|retry|export|verify ...", "the Hologram layer's proxies" },
+	{ "proxy", cmd_proxy, "proxy status|generate|wait|retry|export|verify|handoff ...", "the Hologram layer's proxies" },
 	{ "mount", NET(cmd_mount), "mount [MOUNTPOINT [--mode proxy|master] [--variant TYPE] [--foreground] [REV]]",
 	  "serve a commit read-only through FUSE (no argument: list mounts)" },
 	{ "umount", NET(cmd_umount), "umount [--lazy] MOUNTPOINT", "unmount a Dits mount" },
@@ -1140,11 +1140,12 @@ static int cmd_help(int argc, char **argv)
 }
 
 #ifndef DITS_WITH_MEDIA
-/* The commands that transcode run in dits-media, beside this program. */
+/* The commands that transcode (and proxy handoff, which reads media headers) run in dits-media. */
 static bool needs_media(int argc, char **argv)
 {
 	return !strcmp(argv[1], "worker") || !strcmp(argv[1], "fetch-proxy") || !strcmp(argv[1], "serve") ||
-	       (!strcmp(argv[1], "proxy") && argc > 2 && (!strcmp(argv[2], "generate") || !strcmp(argv[2], "verify")));
+	       (!strcmp(argv[1], "proxy") && argc > 2 && (!strcmp(argv[2], "generate") || !strcmp(argv[2], "verify") ||
+	                                               !strcmp(argv[2], "handoff")));
 }
 #endif
 
