@@ -36,6 +36,7 @@ proxy generate
 proxy wait
 proxy retry
 proxy export
+proxy handoff
 mount
 umount
 mode
@@ -79,7 +80,7 @@ test_expect_success 'every command of dits, dits-net and dits-media refuses --bo
 		$COMMANDS
 		LIST
 	done &&
-	assert_eq 114 "$n" "commands tried"
+	assert_eq 117 "$n" "commands tried"
 '
 
 test_expect_success '--bogus=VALUE, a bogus short option and a missing value are usage errors too' '
