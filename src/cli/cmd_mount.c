@@ -11,9 +11,11 @@
 #include "buf.h"
 #include "commands.h"
 #include "error.h"
+#include "hash.h"
 #include "mount.h"
 #include "mount_cmds.h"
 #include "repo.h"
+#include "worktree.h"
 
 static int mount_fail(void)
 {
@@ -183,6 +185,79 @@ static int print_modes(const char *root, char **rels, size_t n, bool json, bool 
 	return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Before files of the mount at root switch to their masters: fetches the
+ * masters a partial clone lacks of those now served as proxies (the mount
+ * refuses content whose chunks are not here). Prints the error, naming the
+ * file, and returns 1 when one cannot be fetched: nothing is switched then.
+ */
+static int fetch_masters(const char *root, char **rels, size_t n)
+{
+	char *workdir = NULL, *rev = NULL;
+	dits_repo *r = NULL;
+	dits_flat flat = { 0 };
+	dits_buf listing = DITS_BUF_INIT;
+	char **proxied = NULL;
+	size_t nproxied = 0;
+	dits_id commit;
+	/* the files served as proxies now, from the control file's "P PATH" lines */
+	int rc = dits_mount_control_list(root, &listing);
+	if (!rc)
+		rc = dits_buf_cstr(&listing);
+	if (!rc && !(proxied = calloc(listing.len / 3 + 1, sizeof *proxied)))
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	for (char *line = rc ? NULL : (char *)listing.data; line && *line;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		if (line[0] == 'P' && line[1] == ' ' && line[2])
+			proxied[nproxied++] = line + 2;
+		line = nl ? nl + 1 : NULL;
+	}
+	if (!nproxied) {
+		free(proxied);
+		dits_buf_free(&listing);
+		return rc ? mount_fail() : 0;
+	}
+	qsort(proxied, nproxied, sizeof *proxied, cmp_str);
+	rc = dits_mount_source(root, &workdir, &rev);
+	if (!rc)
+		rc = dits_repo_open(&r, workdir);
+	if (!rc && dits_id_from_hex(&commit, rev))
+		rc = dits_error_set(DITS_ECORRUPT, "%s: the mount's record names no commit", root);
+	if (!rc)
+		rc = dits_flat_from_commit(r, &commit, &flat);
+	dits_id *ids = rc ? NULL : calloc(flat.n + 1, sizeof *ids);
+	char **names = rc ? NULL : calloc(flat.n + 1, sizeof *names);
+	size_t k = 0;
+	if (!rc && (!ids || !names))
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; !rc && i < flat.n; i++) {
+		char *path = flat.e[i].path;
+		if (!under_any(path, rels, n) || !bsearch(&path, proxied, nproxied, sizeof *proxied, cmp_str))
+			continue;
+		ids[k] = flat.e[i].id;
+		names[k++] = path;
+	}
+	if (!rc && k)
+		rc = cli_fetch_masters_of(r, ids, names, k);
+	free(ids);
+	free(names);
+	dits_flat_free(&flat);
+	if (r)
+		dits_repo_free(r);
+	free(workdir);
+	free(rev);
+	free(proxied);
+	dits_buf_free(&listing);
+	return rc ? mount_fail() : 0;
+}
+
 int cli_mode_in_mount(bool set, bool proxy, bool json, const char *variant, char **paths, int npaths,
                       int *exit_code)
 {
@@ -219,6 +294,8 @@ int cli_mode_in_mount(bool set, bool proxy, bool json, const char *variant, char
 		rels[k] = rel;
 		free(r2);
 	}
+	if (!rc && set && !proxy)
+		rc = fetch_masters(root, rels, np);
 	if (!rc && set) {
 		if (dits_mount_control_set(root, proxy, (const char *const *)rels, np)) {
 			rc = mount_fail();

@@ -508,6 +508,39 @@ int cli_fetch_contents(dits_repo *r, const dits_id *ids, size_t n)
 	return rc;
 }
 
+int cli_fetch_masters_of(dits_repo *r, const dits_id *ids, char **names, size_t n)
+{
+	dits_id *need = calloc(n + 1, sizeof *need);
+	const char *first = NULL;
+	size_t k = 0;
+	if (!need)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		if (contents_local(r, &ids[i]))
+			continue;
+		if (!first)
+			first = names[i];
+		need[k++] = ids[i];
+	}
+	char more[48] = "";
+	if (k > 1)
+		snprintf(more, sizeof more, " (and %zu more)", k - 1);
+	char *remote = NULL;
+	int rc = 0;
+	if (k && !dits_repo_partial_remote(r, &remote)) {
+		rc = dits_error_set(DITS_ENOTFOUND, "%s%s: the master's chunks are not here and there is no remote "
+		                    "to fetch them from", first, more);
+	} else if (k && (rc = cli_fetch_contents(r, need, k))) {
+		char *why = strdup(dits_error_last());
+		rc = dits_error_set(rc, "%s%s: the master's chunks are not here and could not be fetched: %s", first,
+		                    more, why ? why : "out of memory");
+		free(why);
+	}
+	free(remote);
+	free(need);
+	return rc;
+}
+
 int cli_fetch_for_commit(dits_repo *r, const dits_id *commit, const char *skip_variant)
 {
 	if (!dits_repo_partial_remote(r, NULL))

@@ -82,6 +82,10 @@ int cmd_clone(int argc, char **argv);
  * fetches from the partial remote what these manifests' contents lack.
  */
 int cli_fetch_contents(dits_repo *r, const dits_id *ids, size_t n);
+/* ... for the masters ids (files names, for errors) whose chunks are not
+ * all here; an error, naming the first such file, when there is no partial
+ * remote or the fetch fails. */
+int cli_fetch_masters_of(dits_repo *r, const dits_id *ids, char **names, size_t n);
 /* ... for the files commit changes against HEAD, except those with a local
  * ready skip_variant (may be NULL) that a checkout will write instead. */
 int cli_fetch_for_commit(dits_repo *r, const dits_id *commit, const char *skip_variant);

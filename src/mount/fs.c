@@ -39,6 +39,7 @@
 #include "blob.h"
 #include "buf.h"
 #include "error.h"
+#include "object.h"
 #include "worktree.h"
 
 /* Names and node attributes never change while mounted (a switch changes
@@ -719,6 +720,42 @@ static int odb_with(dits_mount *m, const dits_id *id)
 	return 0;
 }
 
+/* True in *here when every chunk of manifest id is in the store: a
+ * partial clone lacks the chunks it never fetched, and serving such content
+ * would only fail its reads. Packs finished since (a fetch) are loaded
+ * first. Runs under m->switch_lock (m->odb only changes under it). */
+static int content_here(dits_mount *m, const dits_id *id, bool *here)
+{
+	pthread_mutex_lock(&m->lock);
+	dits_odb *odb = m->odb;
+	pthread_mutex_unlock(&m->lock);
+	*here = false;
+	pthread_rwlock_wrlock(&m->odb_rw);
+	dits_manifest man;
+	int rc = dits_manifest_read(odb, id, &man);
+	if (rc == DITS_ENOTFOUND) {
+		dits_error_clear();
+		pthread_rwlock_unlock(&m->odb_rw);
+		return 0;
+	}
+	bool refreshed = false, ok = !rc;
+	for (uint64_t k = 0; ok && k < man.nchunks; k++) {
+		if (dits_odb_exists(odb, &man.chunks[k].id))
+			continue;
+		if (!refreshed) {
+			refreshed = true;
+			dits_odb_refresh(odb);
+		}
+		ok = dits_odb_exists(odb, &man.chunks[k].id);
+	}
+	if (!rc) {
+		dits_manifest_free(&man);
+		*here = ok;
+	}
+	pthread_rwlock_unlock(&m->odb_rw);
+	return rc;
+}
+
 static int apply_mode_locked(dits_mount *m, bool proxy, const bool *sel);
 
 /* Switches the selected files; invalidates what the kernel cached.
@@ -756,19 +793,48 @@ static int apply_mode_locked(dits_mount *m, bool proxy, const bool *sel)
 			if (!rc && has) {
 				pthread_mutex_lock(&m->lock);
 				rc = odb_with(m, &id);
-				if (!rc) {
+				pthread_mutex_unlock(&m->lock);
+				/* a proxy whose chunks are not here is not served */
+				bool here = false;
+				if (!rc)
+					rc = content_here(m, &id, &here);
+				if (!rc && here) {
+					pthread_mutex_lock(&m->lock);
 					m->nodes[i].has_proxy = true;
 					m->nodes[i].proxy = id;
 					m->nodes[i].proxy_size = size;
 					m->nproxies++;
+					pthread_mutex_unlock(&m->lock);
 				}
-				pthread_mutex_unlock(&m->lock);
 			}
 		}
 		pthread_mutex_unlock(&m->db_lock);
 		if (rc) {
 			fprintf(stderr, "dits mount: %s\n", dits_error_last());
 			return -EIO;
+		}
+	} else {
+		/* A master whose chunks are not here (a partial clone that has
+		 * not fetched it) is never switched to: its reads could only
+		 * fail. The whole switch is refused, nothing changes. */
+		for (size_t i = NODE_CONTROL + 1; i < nn; i++) {
+			if (!sel[i] || m->nodes[i].dir)
+				continue;
+			pthread_mutex_lock(&m->lock);
+			bool was = serves_proxy(&m->nodes[i]);
+			pthread_mutex_unlock(&m->lock);
+			if (!was)
+				continue;
+			bool here;
+			if (content_here(m, &m->nodes[i].master, &here)) {
+				fprintf(stderr, "dits mount: %s: %s\n", m->nodes[i].path, dits_error_last());
+				return -EIO;
+			}
+			if (!here) {
+				fprintf(stderr, "dits mount: %s: the master's chunks are not in this repository "
+				                "(partial clone): not switched\n", m->nodes[i].path);
+				return -ENODATA;
+			}
 		}
 	}
 

@@ -811,6 +811,38 @@ int dits_umount(const char *mountpoint, bool lazy)
 
 /* ---- the control file, from a client ------------------------------------- */
 
+int dits_mount_source(const char *root, char **workdir, char **rev_hex)
+{
+	*workdir = NULL;
+	*rev_hex = NULL;
+	char *source = NULL;
+	if (!is_dits_mount(root, &source) || !source) {
+		free(source);
+		return dits_error_set(DITS_EINVALID, "%s: not a Dits mount", root);
+	}
+	char *dits_dir = malloc(strlen(source) + 8);
+	char *rpath = NULL;
+	if (dits_dir) {
+		sprintf(dits_dir, "%s/.dits", source);
+		rpath = record_path(dits_dir, root);
+		free(dits_dir);
+	}
+	dits_mount_record rec;
+	memset(&rec, 0, sizeof rec);
+	if (!rpath || record_read(rpath, &rec) || !rec.rev) {
+		record_free(&rec);
+		free(rpath);
+		free(source);
+		return dits_error_set(DITS_ENOTFOUND, "%s: the mount's record is missing from its repository", root);
+	}
+	free(rpath);
+	*workdir = source;
+	*rev_hex = rec.rev;
+	rec.rev = NULL;
+	record_free(&rec);
+	return 0;
+}
+
 static bool holds_control(const char *dir)
 {
 	struct statfs sf;
@@ -911,6 +943,10 @@ int dits_mount_control_set(const char *root, bool proxy, const char *const *rels
 			int e = errno;
 			if (e == ENOENT)
 				rc = dits_error_set(DITS_ENOTFOUND, "%s: a path is not in the mounted tree", root);
+			else if (e == ENODATA)
+				rc = dits_error_set(DITS_ENOTFOUND,
+				                    "%s: a master's chunks are not in this repository (partial "
+				                    "clone); nothing was switched", root);
 			else
 				rc = dits_error_set(DITS_EIO, "%s: switching failed: %s", root, strerror(e));
 		} else if ((size_t)w != line.len) {

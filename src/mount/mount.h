@@ -114,6 +114,12 @@ int dits_mount_find_root(const char *path, char **root, char **rel);
  */
 int dits_mount_control_set(const char *root, bool proxy, const char *const *rels, size_t n);
 
+/*
+ * The repository (its worktree, *workdir) and the commit (*rev_hex, hex)
+ * served by the Dits mount at root (as found by dits_mount_find_root).
+ */
+int dits_mount_source(const char *root, char **workdir, char **rev_hex);
+
 /* Reads the control file's listing ("MODE PATH" lines) into out (replacing it). */
 int dits_mount_control_list(const char *root, dits_buf *out);
 

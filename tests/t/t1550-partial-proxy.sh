@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# An editor works in a proxy clone: the masters stay on the server until a
+# path needs one. Switching a mounted file to its master fetches that master
+# first (or refuses, changing nothing, when it cannot); fetch and pull leave
+# out a master whose proxy the server is still making, and bring the proxy
+# once it is ready.
+. "$(dirname "$0")/lib.sh"
+. "$TEST_DIR/lib-sync.sh"
+
+if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+	test_skip 'partial clone' 'ffmpeg is not installed'
+	test_done
+fi
+
+MNT=$TRASH/mnt
+A=media/day1/A001.mov
+B=media/day1/B002.mov
+C=media/day2/C003.mov
+
+# proxies_now: the server makes the proxies it has queued (it runs no
+# workers of its own here, so a proxy stays queued until this is called)
+proxies_now () {
+	(cd "$TRASH/srv/film" && dits worker --drain >/dev/null 2>&1)
+}
+
+mode_in () { # mode_in DIR PATH: the marker of PATH in `dits mode` run in DIR
+	(cd "$1" && dits mode) | grep " $2\$" | cut -c2
+}
+
+test_expect_success 'setup: two masters pushed; the server makes their proxies' '
+	DITS_PROXY_AUTO=1 start_server main "$TRASH/srv" --workers 0 &&
+	dits init room >/dev/null && cd room &&
+	mkdir -p media/day1 &&
+	make_master $A 1280x720 2 01:00:00:00 2 25 &&
+	make_master $B 1280x720 2 02:00:00:00 2 25 &&
+	dits add media >/dev/null && dits commit -m "day 1" >/dev/null &&
+	dits remote add origin "$SERVER_URL/film" &&
+	dits push origin main >/dev/null 2>&1 &&
+	proxies_now &&
+	wait_proxies "$SERVER_URL" film 2 60
+'
+
+test_expect_success 'a proxy clone holds the proxies, not the masters' '
+	dits clone "$SERVER_URL/film" edit --mode proxy >/dev/null 2>&1 &&
+	cd edit &&
+	assert_eq P "$(mode_in . $A)" &&
+	assert_eq P "$(mode_in . $B)" &&
+	b3 $B >../B.proxy.b3 &&
+	assert_ne "$(b3 $B)" "$(b3 ../room/$B)" "the proxy differs from the master"
+'
+
+fuse_reason=
+if [ ! -e /dev/fuse ]; then
+	fuse_reason="/dev/fuse is not available here"
+else
+	mkdir -p "$TRASH/probe"
+	if (cd "$TRASH/edit" && dits mount "$TRASH/probe" >"$TRASH/probe.out" 2>&1); then
+		(cd "$TRASH/edit" && dits umount "$TRASH/probe" >/dev/null 2>&1)
+	else
+		fuse_reason="mounting is not permitted here: $(head -n 1 "$TRASH/probe.out")"
+	fi
+fi
+if [ -n "$fuse_reason" ]; then
+	for step in 'mount: mode master fetches the master' 'mount: refusal when the server is gone' \
+		'mount: the control file refuses an absent master'; do
+		test_skip "$step" "$fuse_reason"
+	done
+else
+	test_at_end "dits umount --lazy '$MNT'; fusermount3 -uz '$MNT'"
+
+	test_expect_success 'mount, then mode master PATH: the master is fetched first and reads byte for byte' '
+		mkdir "$MNT" &&
+		(cd edit && dits mount "$MNT" --mode proxy >/dev/null) &&
+		cd "$MNT" &&
+		dits mode master $A >../mode.out 2>../mode.err &&
+		assert_file_has ../mode.err "fetched 1 master" &&
+		assert_eq M "$(mode_in "$MNT" $A)" &&
+		assert_eq P "$(mode_in "$MNT" $B)" &&
+		assert_eq "$(b3 "$MNT/$A")" "$(b3 "$TRASH/room/$A")"
+	'
+
+	test_expect_success 'with the server gone, mode master PATH refuses in one line; the proxy is still served' '
+		{ kill -9 $SERVER_PID; wait $SERVER_PID; true; } 2>/dev/null &&
+		cd "$MNT" &&
+		test_expect_code 1 dits mode master $B 2>../refuse.err &&
+		assert_one_line_error ../refuse.err "$B" &&
+		assert_eq P "$(mode_in "$MNT" $B)" &&
+		assert_eq "$(cat ../B.proxy.b3)" "$(b3 "$MNT/$B")"
+	'
+
+	test_expect_success 'the mount itself refuses to switch to a master whose chunks are absent' '
+		{ printf "master %s\n" $B >"$MNT/.dits-control"; rc=$?; } 2>/dev/null &&
+		assert_ne 0 "$rc" "the control write" &&
+		assert_eq P "$(mode_in "$MNT" $B)" &&
+		assert_eq "$(cat B.proxy.b3)" "$(b3 "$MNT/$B")" &&
+		(cd edit && dits umount "$MNT")
+	'
+fi
+
+test_done
