@@ -602,10 +602,29 @@ enum MHD_Result api_variants_get(request *q)
 		return reply_rc(q, rc);
 	dits_metadb *db = NULL;
 	dits_variant *v = NULL;
-	size_t n = 0;
+	dits_job *jobs = NULL, *running = NULL;
+	size_t n = 0, nj = 0, nr = 0;
 	rc = dits_metadb_open_repo(&db, r);
 	if (!rc)
 		rc = dits_variant_list(db, parent_hex ? &parent : NULL, &v, &n);
+	if (!rc)
+		rc = dits_job_list(db, parent_hex ? &parent : NULL, "queued", &jobs, &nj);
+	if (!rc)
+		rc = dits_job_list(db, parent_hex ? &parent : NULL, "running", &running, &nr);
+	if (!rc && nr) {
+		dits_job *all = realloc(jobs, (nj + nr) * sizeof *all);
+		if (!all) {
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		} else {
+			jobs = all;
+			memcpy(jobs + nj, running, nr * sizeof *running);
+			nj += nr;
+			free(running); /* the entries moved into jobs */
+			running = NULL;
+			nr = 0;
+		}
+	}
+	dits_job_list_free(running, nr);
 	dits_metadb_close(db);
 	dits_repo_free(r);
 	dits_buf b = DITS_BUF_INIT;
@@ -615,6 +634,32 @@ enum MHD_Result api_variants_get(request *q)
 			dits_buf_puts(&b, ", ");
 		rc = dits_wire_variant_json(&b, &v[i]);
 	}
+	/* A job a worker has not started yet has no variant record: it is
+	 * listed as a variant in the job's state (id "job-N", no manifest), so a client
+	 * can tell "not ready yet" from "none". */
+	size_t listed = n;
+	for (size_t i = 0; !rc && i < nj; i++) {
+		bool known = false;
+		for (size_t k = 0; k < n && !known; k++)
+			known = dits_id_eq(&v[k].parent, &jobs[i].asset) && !strcmp(v[k].type, jobs[i].target) &&
+			        strcmp(v[k].status, "failed");
+		if (known || !dits_variant_type_valid(jobs[i].target))
+			continue;
+		dits_variant jv;
+		memset(&jv, 0, sizeof jv);
+		snprintf(jv.id, sizeof jv.id, "job-%lld", (long long)jobs[i].id);
+		jv.parent = jobs[i].asset;
+		snprintf(jv.type, sizeof jv.type, "%s", jobs[i].target);
+		snprintf(jv.status, sizeof jv.status, "%s", jobs[i].state);
+		jv.recipe = jobs[i].recipe;
+		jv.recipe_hash = jobs[i].recipe_hash;
+		jv.created_at = jobs[i].created_at;
+		jv.updated_at = jobs[i].updated_at;
+		if (listed++)
+			dits_buf_puts(&b, ", ");
+		rc = dits_wire_variant_json(&b, &jv);
+	}
+	dits_job_list_free(jobs, nj);
 	dits_variant_list_free(v, n);
 	if (!rc && dits_buf_puts(&b, "]}\n"))
 		rc = dits_error_set(DITS_ENOMEM, "out of memory");

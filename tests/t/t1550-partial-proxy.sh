@@ -97,4 +97,19 @@ else
 	'
 fi
 
+test_expect_success 'a new master is pushed; its proxy stays queued on the server' '
+	{ kill -9 $SERVER_PID; wait $SERVER_PID; true; } 2>/dev/null &&
+	DITS_PROXY_AUTO=1 start_server again "$TRASH/srv" --workers 0 &&
+	(cd edit && dits config remote.origin.url "$SERVER_URL/film") &&
+	cd room &&
+	dits config remote.origin.url "$SERVER_URL/film" &&
+	mkdir -p media/day2 &&
+	make_master $C 1024x576 2 03:00:00:00 2 25 &&
+	dits add media >/dev/null && dits commit -m "day 2" >/dev/null &&
+	dits push origin main >/dev/null 2>&1 &&
+	curl -s "$SERVER_URL/film/variants" >../variants.json &&
+	assert_file_has ../variants.json "\"type\":\"proxy_1080p\",\"status\":\"queued\"" &&
+	assert_eq 2 "$(ready_proxies "$SERVER_URL" film)"
+'
+
 test_done
