@@ -340,24 +340,44 @@ int cmd_push(int argc, char **argv)
 typedef struct fallback_list {
 	char **path, **why;
 	size_t n;
+	/* partial fetch and pull: the files whose proxy the remote is still
+	 * making, left out (the master stays on the server) */
+	char **pend_path, **pend_why;
+	size_t npend;
 } fallback_list;
+
+static void list_add(char ***path, char ***why, size_t *n, const char *p, const char *w)
+{
+	char **np = realloc(*path, (*n + 1) * sizeof *np);
+	if (np)
+		*path = np;
+	char **nw = realloc(*why, (*n + 1) * sizeof *nw);
+	if (nw)
+		*why = nw;
+	if (!np || !nw)
+		return;
+	(*path)[*n] = strdup(p);
+	(*why)[*n] = strdup(w);
+	if ((*path)[*n] && (*why)[*n]) {
+		(*n)++;
+	} else {
+		free((*path)[*n]);
+		free((*why)[*n]);
+	}
+}
 
 static void on_fallback(void *ctx, const char *path, const char *why)
 {
 	fallback_list *f = ctx;
 	if (!dits_hologram_is_video_path(path))
 		return; /* only videos are expected to have proxies */
-	char **np = realloc(f->path, (f->n + 1) * sizeof *np);
-	if (np)
-		f->path = np;
-	char **nw = realloc(f->why, (f->n + 1) * sizeof *nw);
-	if (nw)
-		f->why = nw;
-	if (!np || !nw)
-		return;
-	f->path[f->n] = strdup(path);
-	f->why[f->n] = strdup(why);
-	f->n++;
+	list_add(&f->path, &f->why, &f->n, path, why);
+}
+
+static void on_pending(void *ctx, const char *path, const char *why)
+{
+	fallback_list *f = ctx;
+	list_add(&f->pend_path, &f->pend_why, &f->npend, path, why);
 }
 
 static void fallback_free(fallback_list *f)
@@ -366,8 +386,22 @@ static void fallback_free(fallback_list *f)
 		free(f->path[i]);
 		free(f->why[i]);
 	}
+	for (size_t i = 0; i < f->npend; i++) {
+		free(f->pend_path[i]);
+		free(f->pend_why[i]);
+	}
 	free(f->path);
 	free(f->why);
+	free(f->pend_path);
+	free(f->pend_why);
+}
+
+/* One line per file whose proxy is not ready on the remote yet. */
+static void print_pending(const fallback_list *f, const char *remote)
+{
+	for (size_t i = 0; i < f->npend; i++)
+		fprintf(stderr, "dits: %s: proxy not ready on %s yet (%s); its master was left out\n", f->pend_path[i],
+		        remote, f->pend_why[i]);
 }
 
 static bool remote_is_partial(dits_repo *r, const char *remote)
@@ -392,13 +426,27 @@ static void json_fetch(dits_buf *b, const dits_fetch_result *res, const fallback
 		dits_buf_puts(b, "}");
 	}
 	dits_buf_puts(b, "]");
+	if (!fb || !fb->npend)
+		return;
+	dits_buf_puts(b, ",\"proxies_not_ready\":[");
+	for (size_t i = 0; i < fb->npend; i++) {
+		dits_buf_puts(b, i ? ",{\"path\":" : "{\"path\":");
+		dits_buf_put_json_str(b, fb->pend_path[i]);
+		dits_buf_puts(b, ",\"why\":");
+		dits_buf_put_json_str(b, fb->pend_why[i]);
+		dits_buf_puts(b, "}");
+	}
+	dits_buf_puts(b, "]");
 }
 
-/* Fetches from remote into r; prints nothing. */
+/* Fetches from remote into r; prints nothing. leave_pending: a master whose
+ * proxy the remote is still making is left out (fetch and pull; a clone
+ * needs every file it checks out). */
 static int do_fetch(dits_repo *r, dits_remote *rm, const sync_args *a, dits_progress *p, fallback_list *fb,
-                    dits_fetch_result *res)
+                    bool leave_pending, dits_fetch_result *res)
 {
-	dits_fetch_opts o = { a->xfer, remote_is_partial(r, dits_remote_name(rm)), proxy_type_of(r), on_fallback, fb };
+	dits_fetch_opts o = { a->xfer, remote_is_partial(r, dits_remote_name(rm)), proxy_type_of(r), on_fallback, fb,
+	                      leave_pending ? on_pending : NULL };
 	if (!a->json)
 		o.xfer.progress = p;
 	return dits_fetch(r, rm, &o, res);
@@ -423,7 +471,7 @@ int cmd_fetch(int argc, char **argv)
 	dits_fetch_result res = { 0 };
 	int rc = dits_remote_open(&rm, r, remote);
 	if (!rc)
-		rc = do_fetch(r, rm, &a, &p, &fb, &res);
+		rc = do_fetch(r, rm, &a, &p, &fb, true, &res);
 	if (rc) {
 		code = cli_fail();
 	} else {
@@ -445,6 +493,8 @@ int cmd_fetch(int argc, char **argv)
 			                cli_plural(res.variants, "variant", "variants"));
 		}
 		print_buf(&b);
+		fflush(stdout);
+		print_pending(&fb, remote);
 	}
 	dits_fetch_result_free(&res);
 	fallback_free(&fb);
@@ -629,6 +679,37 @@ int cli_fetch_for_paths(dits_repo *r, const dits_id *commit, char **paths, int n
 
 /* ---- dits pull ------------------------------------------------------- */
 
+/*
+ * A file the pull would write whose master is not here while the remote is
+ * still making its proxy stops the pull before anything is written:
+ * fetching that master is what the proxy is for. A later pull brings the
+ * proxy.
+ */
+static int pending_in_the_way(dits_repo *r, const dits_id *commit, const fallback_list *fb)
+{
+	if (!fb->npend)
+		return 0;
+	dits_flat head = { 0 }, target = { 0 };
+	bool has_head;
+	dits_id head_id;
+	int rc = dits_flat_from_head(r, &head, &has_head, &head_id);
+	if (!rc)
+		rc = dits_flat_from_commit(r, commit, &target);
+	for (size_t i = 0; i < fb->npend && !rc; i++) {
+		const dits_flat_entry *t = dits_flat_find(&target, fb->pend_path[i]);
+		const dits_flat_entry *h = dits_flat_find(&head, fb->pend_path[i]);
+		if (!t || (h && dits_id_eq(&h->id, &t->id)) || contents_local(r, &t->id))
+			continue;
+		rc = dits_error_set(DITS_ENOTFOUND,
+		                    "%s: its proxy is not ready on the remote yet and its master is not here; "
+		                    "nothing was checked out: pull again once it is ready",
+		                    fb->pend_path[i]);
+	}
+	dits_flat_free(&head);
+	dits_flat_free(&target);
+	return rc;
+}
+
 int cmd_pull(int argc, char **argv)
 {
 	sync_args a;
@@ -655,7 +736,9 @@ int cmd_pull(int argc, char **argv)
 	if (!rc)
 		rc = dits_remote_open(&rm, r, remote);
 	if (!rc)
-		rc = do_fetch(r, rm, &a, &p, &fb, &res);
+		rc = do_fetch(r, rm, &a, &p, &fb, true, &res);
+	if (!rc)
+		print_pending(&fb, remote);
 	dits_id theirs, ours;
 	bool has_ours = false, ff = false;
 	const char *outcome = "up to date";
@@ -686,7 +769,9 @@ int cmd_pull(int argc, char **argv)
 			bool partial = dits_repo_partial_remote(r, NULL);
 			const char *variant = partial ? proxy_type_of(r) : NULL;
 			dits_checkout_opts co = { variant, NULL, NULL };
-			rc = cli_fetch_for_commit(r, &theirs, variant);
+			rc = pending_in_the_way(r, &theirs, &fb);
+			if (!rc)
+				rc = cli_fetch_for_commit(r, &theirs, variant);
 			if (!rc)
 				rc = dits_checkout_commit_opts(r, &theirs, target, a.json ? NULL : &p, &co);
 			dits_id zero = { { 0 } };
@@ -808,7 +893,7 @@ int cmd_clone(int argc, char **argv)
 	fallback_list fb = { 0 };
 	dits_fetch_result res = { 0 };
 	if (!rc)
-		rc = do_fetch(r, rm, &a, &p, &fb, &res);
+		rc = do_fetch(r, rm, &a, &p, &fb, false, &res);
 	dits_id tip;
 	const char *branch = rc ? NULL : clone_branch(&res.refs, &tip);
 	clone_ui ui = { 0, 0 };

@@ -109,6 +109,11 @@ typedef struct dits_fetch_opts {
 	const char *proxy_type;    /* the variant a partial repository works with (proxy_1080p) */
 	dits_fallback_fn fallback; /* called for each tip file without a ready proxy (partial) */
 	void *ctx;
+	/* When set (partial): called instead of fallback for each tip file
+	 * whose proxy the server has queued or running; that master's chunks
+	 * are left out (a later fetch brings the proxy). Unset: the master is
+	 * fetched as for any file without a ready proxy. */
+	dits_fallback_fn pending;
 } dits_fetch_opts;
 
 typedef struct dits_fetch_result {

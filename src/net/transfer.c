@@ -1018,20 +1018,32 @@ static int partial_tip_chunks(dits_repo *r, const dits_id *tip, const rvariants 
 			rc = a;
 			break;
 		}
-		if (a && o->fallback) {
-			/* Say why: the server's variant of that type, whatever its state. */
-			char why[400];
-			snprintf(why, sizeof why, "no %s on the remote", o->proxy_type);
-			const cJSON *v;
-			cJSON_ArrayForEach(v, rv->list) {
-				dits_id p;
-				const char *t = vstr(v, "type"), *st = vstr(v, "status"), *err = vstr(v, "error");
-				if (t && st && !strcmp(t, o->proxy_type) && vid(v, "parent", &p) && dits_id_eq(&p, &f.e[i].id))
-					snprintf(why, sizeof why, "its %s on the remote is %s%s%.300s", o->proxy_type, st,
-					         err ? ": " : "", err ? err : "");
-			}
-			o->fallback(o->ctx, f.e[i].path, why);
+		/* The server's variant of that type, whatever its state (work in
+		 * progress wins over an old failure), and why there is no proxy. */
+		char why[400];
+		const char *state = NULL;
+		snprintf(why, sizeof why, "no %s on the remote", o->proxy_type);
+		const cJSON *v;
+		cJSON_ArrayForEach(v, rv->list) {
+			dits_id p;
+			const char *t = vstr(v, "type"), *st = vstr(v, "status"), *err = vstr(v, "error");
+			if (!t || !st || strcmp(t, o->proxy_type) || !vid(v, "parent", &p) || !dits_id_eq(&p, &f.e[i].id))
+				continue;
+			if (state && (!strcmp(state, "queued") || !strcmp(state, "running")))
+				continue;
+			state = st;
+			snprintf(why, sizeof why, "its %s on the remote is %s%s%.300s", o->proxy_type, st,
+			         err ? ": " : "", err ? err : "");
 		}
+		if (o->pending && state && (!strcmp(state, "queued") || !strcmp(state, "running"))) {
+			/* Its proxy is on the way: the master stays on the server, a
+			 * later fetch brings the proxy. */
+			if (a)
+				o->pending(o->ctx, f.e[i].path, why);
+			continue;
+		}
+		if (a && o->fallback)
+			o->fallback(o->ctx, f.e[i].path, why);
 		rc = want_chunks(r, &f.e[i].id, seen, need, bytes);
 	}
 	dits_flat_free(&f);

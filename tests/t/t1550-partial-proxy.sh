@@ -112,4 +112,47 @@ test_expect_success 'a new master is pushed; its proxy stays queued on the serve
 	assert_eq 2 "$(ready_proxies "$SERVER_URL" film)"
 '
 
+test_expect_success 'fetch in the proxy clone leaves that master out and says its proxy is not ready' '
+	cd edit &&
+	dits fetch --json >../f1.json 2>../f1.err &&
+	assert_eq 1 "$(grep -c "^dits: $C: proxy not ready on origin yet (its proxy_1080p on the remote is queued)" ../f1.err)" &&
+	assert_eq 1 "$(wc -l <../f1.err | tr -d " ")" &&
+	json_array proxies_not_ready <../f1.json | json_objects | grep -q "\"path\":\"$C\"" &&
+	assert_eq 1 "$(json_num refs_updated <../f1.json)" &&
+	got=$(json_num bytes_received <../f1.json) &&
+	say "fetched $got bytes; the master is $(file_size ../room/$C) bytes" &&
+	assert_le "$got" $(( $(file_size ../room/$C) / 4 ))
+'
+
+test_expect_success 'pull does not write that file without its master: one line, nothing changed' '
+	cd edit &&
+	dits log >../log.before &&
+	test_expect_code 1 dits pull >../p1.out 2>../p1.err &&
+	tail -n 1 ../p1.err >../p1.last &&
+	assert_one_line_error ../p1.last "$C" &&
+	assert_file_has ../p1.last "pull again once it is ready" &&
+	dits log >../log.after &&
+	assert_files_eq ../log.before ../log.after &&
+	assert_missing $C &&
+	dits status --json | json_raw clean | grep -qx true
+'
+
+test_expect_success 'once the proxy is ready, fetch brings the proxy and pull writes it in proxy mode' '
+	proxies_now &&
+	wait_proxies "$SERVER_URL" film 3 60 &&
+	cd edit &&
+	dits fetch --json >../f2.json 2>../f2.err &&
+	assert_file_lacks ../f2.err "not ready" &&
+	assert_ge "$(json_num variants_imported <../f2.json)" 1 &&
+	dits pull >/dev/null 2>../p2.err &&
+	assert_eq P "$(mode_in . $C)" &&
+	got=$(json_num bytes_received <../f2.json) &&
+	say "fetched $got bytes for a $(file_size $C)-byte proxy of a $(file_size ../room/$C)-byte master" &&
+	assert_le "$got" $(( $(file_size $C) * 11 / 10 + 65536 )) &&
+	assert_eq "$(probe_tc $C)" 03:00:00:00 &&
+	assert_ne "$(b3 $C)" "$(b3 ../room/$C)" "the proxy, not the master" &&
+	dits status --json | json_raw clean | grep -qx true &&
+	dits fsck >/dev/null 2>&1
+'
+
 test_done
