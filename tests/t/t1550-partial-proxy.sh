@@ -112,6 +112,17 @@ test_expect_success 'a new master is pushed; its proxy stays queued on the serve
 	assert_eq 2 "$(ready_proxies "$SERVER_URL" film)"
 '
 
+test_expect_success 'fetch-proxy names the file whose proxy is still queued there, exit 1, makes none here' '
+	cd room &&
+	test_expect_code 1 dits fetch-proxy $C >../fp.out 2>../fp.err &&
+	assert_eq "dits: $C: the proxy on origin is queued (pending); use --wait" "$(cat ../fp.err)" &&
+	test_expect_code 1 dits fetch-proxy --wait --timeout 1 $C >/dev/null 2>../fpw.err &&
+	assert_eq "dits: $C: the proxy on origin is queued (pending); gave up waiting" "$(cat ../fpw.err)" &&
+	dits proxy status $C >../ps.out 2>&1 &&
+	assert_file_lacks ../ps.out "^ready" &&
+	assert_eq 2 "$(ready_proxies "$SERVER_URL" film)"
+'
+
 test_expect_success 'fetch in the proxy clone leaves that master out and says its proxy is not ready' '
 	cd edit &&
 	dits fetch --json >../f1.json 2>../f1.err &&
