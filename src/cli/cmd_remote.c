@@ -604,6 +604,8 @@ int cli_fetch_for_commit(dits_repo *r, const dits_id *commit, const char *skip_v
 		rc = dits_flat_from_commit(r, commit, &target);
 	if (!rc && skip_variant && dits_metadb_open_repo(&db, r))
 		db = NULL;
+	char ctype[DITS_VARIANT_NAME_MAX], profile[DITS_VARIANT_NAME_MAX];
+	dits_variant_configured(r, ctype, profile);
 	dits_id *ids = calloc(target.n + 1, sizeof *ids);
 	size_t n = 0;
 	if (!rc && !ids)
@@ -613,8 +615,8 @@ int cli_fetch_for_commit(dits_repo *r, const dits_id *commit, const char *skip_v
 		if (h && dits_id_eq(&h->id, &target.e[i].id))
 			continue;
 		dits_variant v;
-		if (db && dits_variant_get(db, &target.e[i].id, skip_variant, &v) == 0) {
-			bool ready = !strcmp(v.status, "ready") && v.has_manifest && contents_local(r, &v.manifest);
+		if (db && dits_variant_pick(db, &target.e[i].id, skip_variant, profile, &v) == 0) {
+			bool ready = v.has_manifest && contents_local(r, &v.manifest);
 			dits_variant_free(&v);
 			if (ready)
 				continue; /* its proxy will be written instead */

@@ -134,12 +134,14 @@ static int materialize_file(dits_repo *r, dits_wt_fds *f, dits_index *idx, const
  */
 static bool local_variant(dits_repo *r, dits_metadb *db, const dits_id *asset, const char *type, dits_id *out)
 {
+	char ctype[DITS_VARIANT_NAME_MAX], profile[DITS_VARIANT_NAME_MAX];
+	dits_variant_configured(r, ctype, profile);
 	dits_variant v;
-	if (dits_variant_get(db, asset, type, &v)) {
+	if (dits_variant_pick(db, asset, type, profile, &v)) {
 		dits_error_clear();
 		return false;
 	}
-	bool ok = !strcmp(v.status, "ready") && v.has_manifest;
+	bool ok = v.has_manifest;
 	if (ok)
 		*out = v.manifest;
 	dits_variant_free(&v);

@@ -81,6 +81,9 @@ static const char *const migrations[DITS_METADB_SCHEMA_VERSION] = {
 	"id, parent_asset_id, variant_type, chunk_hash_list, manifest_id, recipe, recipe_hash, " \
 	"facts, status, error, warnings, size, created_at, updated_at"
 
+/* The "profile" of a variant's recipe (prores_proxy, h264, ...), or NULL. */
+#define RECIPE_PROFILE "(CASE WHEN json_valid(recipe) THEN json_extract(recipe, '$.profile') END)"
+
 #define JOB_COLS                                                                           \
 	"id, kind, asset_id, path, target, recipe, recipe_hash, state, attempts, max_attempts, " \
 	"lease_owner, lease_expires, not_before, last_error, created_at, updated_at"
@@ -91,6 +94,7 @@ enum stmt_id {
 	S_VARIANT_INSERT,
 	S_VARIANT_BY_ID,
 	S_VARIANT_NEWEST,
+	S_VARIANT_PICK,
 	S_VARIANT_LIST,
 	S_VARIANT_STATUS,
 	S_VARIANT_SET_RUNNING,
@@ -128,6 +132,15 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_VARIANT_NEWEST] = "SELECT " VARIANT_COLS " FROM asset_variants"
 	                     " WHERE parent_asset_id = ?1 AND variant_type = ?2"
 	                     " ORDER BY created_at DESC, rowid DESC LIMIT 1",
+	/* ?2 type, ?3 profile: the configured recipe's, then the default
+	 * recipe's, then any ready one of type; newest first, then by id. */
+	[S_VARIANT_PICK] = "SELECT " VARIANT_COLS " FROM asset_variants"
+	                   " WHERE parent_asset_id = ?1 AND status = 'ready' AND manifest_id IS NOT NULL"
+	                   " AND (variant_type = ?2 OR (variant_type = 'proxy_1080p' AND " RECIPE_PROFILE
+	                   " = 'prores_proxy'))"
+	                   " ORDER BY CASE WHEN variant_type = ?2 AND " RECIPE_PROFILE " = ?3 THEN 0"
+	                   " WHEN variant_type = 'proxy_1080p' AND " RECIPE_PROFILE " = 'prores_proxy' THEN 1"
+	                   " ELSE 2 END, created_at DESC, id LIMIT 1",
 	[S_VARIANT_LIST] = "SELECT " VARIANT_COLS " FROM asset_variants"
 	                   " WHERE ?1 IS NULL OR parent_asset_id = ?1"
 	                   " ORDER BY parent_asset_id, variant_type, created_at, rowid",
@@ -884,6 +897,41 @@ int dits_variant_get(dits_metadb *db, const dits_id *parent, const char *type, d
 		char hex[DITS_ID_HEXLEN + 1];
 		dits_id_hex(hex, parent);
 		rc = dits_error_set(DITS_ENOTFOUND, "no %s variant of %.12s", type, hex);
+	}
+	return rc;
+}
+
+void dits_variant_configured(const dits_repo *r, char *type, char *profile)
+{
+	const char *res = dits_config_get(r->config, "proxy.resolution");
+	const char *prof = dits_config_get(r->config, "proxy.profile");
+	const char *t = "proxy_1080p";
+	if (res && !strcmp(res, "720"))
+		t = "proxy_720p";
+	else if (res && !strcmp(res, "540"))
+		t = "proxy_540p";
+	if (!prof || (strcmp(prof, "prores_proxy") && strcmp(prof, "dnxhr_lb") && strcmp(prof, "h264")))
+		prof = "prores_proxy";
+	snprintf(type, DITS_VARIANT_NAME_MAX, "%s", t);
+	snprintf(profile, DITS_VARIANT_NAME_MAX, "%s", prof);
+}
+
+int dits_variant_pick(dits_metadb *db, const dits_id *parent, const char *type, const char *profile,
+                      dits_variant *out)
+{
+	memset(out, 0, sizeof *out);
+	sqlite3_stmt *s = NULL;
+	int rc = stmt(db, S_VARIANT_PICK, &s);
+	if (rc)
+		return rc;
+	bind_id(s, 1, parent);
+	bind_text(s, 2, type);
+	bind_text(s, 3, profile ? profile : "prores_proxy");
+	rc = query_variant(db, s, out);
+	if (rc == DITS_ENOTFOUND) {
+		char hex[DITS_ID_HEXLEN + 1];
+		dits_id_hex(hex, parent);
+		rc = dits_error_set(DITS_ENOTFOUND, "no ready %s variant of %.12s", type, hex);
 	}
 	return rc;
 }

@@ -165,6 +165,27 @@ int dits_variant_register(dits_metadb *db, const char *id, const dits_id *manife
  */
 int dits_variant_get(dits_metadb *db, const dits_id *parent, const char *type, dits_variant *out);
 
+/*
+ * The proxy the repository's configuration asks for: its variant type
+ * (proxy.resolution: proxy_1080p, proxy_720p, proxy_540p) and its recipe's
+ * profile (proxy.profile: prores_proxy, dnxhr_lb, h264), into type and
+ * profile (DITS_VARIANT_NAME_MAX bytes each). Unset or unknown values give
+ * the default recipe's: proxy_1080p, prores_proxy.
+ */
+#define DITS_VARIANT_NAME_MAX 32
+void dits_variant_configured(const dits_repo *r, char *type, char *profile);
+
+/*
+ * The ready variant to serve as parent's proxy when type is asked for with
+ * a recipe of this profile (NULL: the default, prores_proxy), whichever
+ * recipes made the ready ones: first one of type made with profile, else
+ * one of the default recipe (proxy_1080p, prores_proxy), else any of type.
+ * Among equals the newest, then the smallest id: the choice is the same on
+ * every call. DITS_ENOTFOUND (with a message) when there is none.
+ */
+int dits_variant_pick(dits_metadb *db, const dits_id *parent, const char *type, const char *profile,
+                      dits_variant *out);
+
 /* The variant with the given UUID; DITS_ENOTFOUND when there is none. */
 int dits_variant_get_by_id(dits_metadb *db, const char *id, dits_variant *out);
 

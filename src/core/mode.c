@@ -92,6 +92,8 @@ int dits_worktree_set_mode(dits_repo *r, const char *const *paths, size_t n, boo
 	if (rc)
 		goto out;
 
+	char ctype[DITS_VARIANT_NAME_MAX], profile[DITS_VARIANT_NAME_MAX];
+	dits_variant_configured(r, ctype, profile);
 	char *dbpath = dits_repo_path(r, "dits.db");
 	struct stat dst;
 	if (dbpath && stat(dbpath, &dst) == 0)
@@ -109,8 +111,12 @@ int dits_worktree_set_mode(dits_repo *r, const char *const *paths, size_t n, boo
 		bool missing = state[k] == DITS_ST_DELETED;
 		swap s = { k, e->path, proxy, e->id, e->wt_id, e->size };
 		if (proxy) {
+			/* The ready proxy the configured recipe names (else, to say
+			 * why there is none, the newest variant of that type). */
 			dits_variant v;
-			int vr = db ? dits_variant_get(db, &e->id, variant_type, &v) : DITS_ENOTFOUND;
+			int vr = db ? dits_variant_pick(db, &e->id, variant_type, profile, &v) : DITS_ENOTFOUND;
+			if (vr == DITS_ENOTFOUND && db)
+				vr = dits_variant_get(db, &e->id, variant_type, &v);
 			dits_error_clear();
 			if (vr || strcmp(v.status, "ready") || !v.has_manifest) {
 				char why[600];

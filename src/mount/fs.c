@@ -216,14 +216,14 @@ static int lookup_proxy(dits_mount *m, dits_metadb *db, const mount_node *n, boo
 	dits_variant v;
 	memset(&v, 0, sizeof v);
 	*has = false;
-	int rc = dits_variant_get(db, &n->master, m->variant, &v);
+	int rc = dits_variant_pick(db, &n->master, m->variant, m->profile, &v);
 	if (rc == DITS_ENOTFOUND) {
 		dits_error_clear();
 		return 0;
 	}
 	if (rc)
 		return rc;
-	if (!strcmp(v.status, "ready") && v.has_manifest) {
+	if (v.has_manifest) {
 		*has = true;
 		*id = v.manifest;
 		*size = v.size;

@@ -230,7 +230,10 @@ int dits_mount_new(dits_mount **out, dits_repo *r, const dits_mount_opts *o)
 	m->repo = r;
 	m->odb = r->odb;
 	m->foreground = o->foreground;
-	m->variant = strdup(o->variant ? o->variant : DITS_MOUNT_DEFAULT_VARIANT);
+	/* The configured proxy (type and recipe profile) unless --variant names a type. */
+	char type[DITS_VARIANT_NAME_MAX];
+	dits_variant_configured(r, type, m->profile);
+	m->variant = strdup(o->variant ? o->variant : type);
 	m->mountpoint = abs_normal(o->mountpoint);
 	int rc = 0;
 	if (!m->variant || !m->mountpoint)

@@ -32,13 +32,12 @@
 #include "repo.h"
 
 #define DITS_MOUNT_CONTROL ".dits-control"
-#define DITS_MOUNT_DEFAULT_VARIANT "proxy_1080p"
 
 typedef struct dits_mount_opts {
 	const char *mountpoint; /* an existing empty directory */
 	const char *rev;        /* the revision served; NULL: HEAD */
 	bool proxy;             /* start in proxy mode (default: master) */
-	const char *variant;    /* proxy variant type; NULL: proxy_1080p */
+	const char *variant;    /* proxy variant type; NULL: the configured one (proxy.resolution) */
 	bool foreground;        /* serve in this process until unmounted */
 } dits_mount_opts;
 

@@ -59,7 +59,8 @@ struct dits_mount {
 	dits_repo *repo;
 	char *mountpoint;
 	char *rev_hex;
-	char *variant;
+	char *variant; /* the proxy type served */
+	char profile[DITS_VARIANT_NAME_MAX]; /* the configured recipe's profile: picks among ready proxies */
 	bool foreground;
 	int64_t mtime; /* the commit's time: every file's mtime */
 	mount_node *nodes; /* nodes[0] unused; index = FUSE node id */

@@ -667,17 +667,50 @@ static bool vready(const cJSON *v, dits_id *manifest)
 	return st && type && !strcmp(st, "ready") && dits_variant_type_valid(type) && vid(v, "manifest", manifest);
 }
 
-/* The ready variant of type for parent in the server's list, or NULL. */
-static const cJSON *find_ready(const rvariants *rv, const dits_id *parent, const char *type, dits_id *manifest)
+/* The "profile" of a listed variant's recipe (prores_proxy, h264, ...), or NULL. */
+static const char *vprofile(const cJSON *v)
 {
-	const cJSON *v;
+	const cJSON *rec = cJSON_GetObjectItemCaseSensitive(v, "recipe");
+	return cJSON_IsObject(rec) ? vstr(rec, "profile") : NULL;
+}
+
+/*
+ * The ready variant to use as parent's proxy of type in the server's list,
+ * made with a recipe of profile: the same choice as dits_variant_pick makes
+ * locally (that profile, else the default recipe, else any of type; newest,
+ * then smallest id). NULL when there is none.
+ */
+static const cJSON *find_ready(const rvariants *rv, const dits_id *parent, const char *type, const char *profile,
+                               dits_id *manifest)
+{
+	const cJSON *v, *best = NULL;
+	int best_rank = 3;
+	double best_created = 0;
+	const char *best_id = "";
 	cJSON_ArrayForEach(v, rv->list) {
-		dits_id p;
-		const char *t = vstr(v, "type");
-		if (t && !strcmp(t, type) && vid(v, "parent", &p) && dits_id_eq(&p, parent) && vready(v, manifest))
-			return v;
+		dits_id p, m;
+		const char *t = vstr(v, "type"), *prof = vprofile(v), *id = vstr(v, "id");
+		if (!t || !vid(v, "parent", &p) || !dits_id_eq(&p, parent) || !vready(v, &m))
+			continue;
+		int rank = !strcmp(t, type) && prof && !strcmp(prof, profile)                 ? 0
+		           : !strcmp(t, "proxy_1080p") && prof && !strcmp(prof, "prores_proxy") ? 1
+		           : !strcmp(t, type)                                                  ? 2
+		                                                                               : 3;
+		const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, "created_at");
+		double created = cJSON_IsNumber(c) ? c->valuedouble : 0;
+		if (!id)
+			id = "";
+		if (rank == 3 || (best && (rank > best_rank || (rank == best_rank && (created < best_created ||
+		                                                                     (created == best_created &&
+		                                                                      strcmp(id, best_id) >= 0))))))
+			continue;
+		best = v;
+		best_rank = rank;
+		best_created = created;
+		best_id = id;
+		*manifest = m;
 	}
-	return NULL;
+	return best;
 }
 
 /* Imports every ready variant whose manifest is local (a partial repository fetched only the proxies'). */
@@ -1005,13 +1038,14 @@ static int add_have(void *ctx, const char *ref, const dits_id *id)
 
 /* The chunks a partial repository wants of one tip: proxies, else masters. */
 static int partial_tip_chunks(dits_repo *r, const dits_id *tip, const rvariants *rv, const dits_fetch_opts *o,
-                              dits_idset *seen, dits_idset *reported, objlist *need, uint64_t *bytes)
+                              const char *profile, dits_idset *seen, dits_idset *reported, objlist *need,
+                              uint64_t *bytes)
 {
 	dits_flat f = { 0 };
 	int rc = dits_flat_from_commit(r, tip, &f);
 	for (size_t i = 0; i < f.n && !rc; i++) {
 		dits_id pm;
-		if (find_ready(rv, &f.e[i].id, o->proxy_type, &pm))
+		if (find_ready(rv, &f.e[i].id, o->proxy_type, profile, &pm))
 			continue; /* its proxy's chunks come with the proxies */
 		int a = dits_idset_add(reported, &f.e[i].id);
 		if (a < 0) {
@@ -1080,7 +1114,11 @@ int dits_fetch(dits_repo *r, dits_remote *rm, const dits_fetch_opts *o, dits_fet
 	res->objects = x.records;
 	if (!rc)
 		rc = get_variants(rm, &rv);
-	/* The ready variants' manifests: every one in a full repository, the proxies in a partial one. */
+	/* The ready variants' manifests: every one in a full repository; in a
+	 * partial one, for each master the proxy its checkout will use (the
+	 * configured recipe's, see find_ready). */
+	char ctype[DITS_VARIANT_NAME_MAX], profile[DITS_VARIANT_NAME_MAX];
+	dits_variant_configured(r, ctype, profile);
 	dits_id *vman = NULL;
 	size_t nvman = 0;
 	if (!rc) {
@@ -1088,9 +1126,13 @@ int dits_fetch(dits_repo *r, dits_remote *rm, const dits_fetch_opts *o, dits_fet
 		rc = vman ? 0 : dits_error_set(DITS_ENOMEM, "out of memory");
 		const cJSON *v;
 		cJSON_ArrayForEach(v, rv.list) {
-			dits_id m;
-			if (!rc && vready(v, &m) && (!o->partial || is_proxy_type(vstr(v, "type"))))
-				vman[nvman++] = m;
+			dits_id m, p, pm;
+			if (rc || !vready(v, &m))
+				continue;
+			if (o->partial && (!is_proxy_type(vstr(v, "type")) || !vid(v, "parent", &p) ||
+			                   find_ready(&rv, &p, o->proxy_type, profile, &pm) != v))
+				continue;
+			vman[nvman++] = m;
 		}
 	}
 	if (!rc)
@@ -1104,7 +1146,7 @@ int dits_fetch(dits_repo *r, dits_remote *rm, const dits_fetch_opts *o, dits_fet
 	for (size_t i = 0; i < nvman && !rc; i++)
 		rc = want_chunks(r, &vman[i], &seen, &need, &bytes);
 	for (size_t i = 0; i < res->refs.n && !rc && o->partial; i++)
-		rc = partial_tip_chunks(r, &res->refs.ids[i], &rv, o, &seen, &reported, &need, &bytes);
+		rc = partial_tip_chunks(r, &res->refs.ids[i], &rv, o, profile, &seen, &reported, &need, &bytes);
 	if (!rc)
 		rc = fetch_chunks(&x, &need, bytes, "fetch");
 	res->chunks = x.chunks;
@@ -1182,6 +1224,8 @@ int dits_fetch_variants(dits_repo *r, dits_remote *rm, const dits_id *parents, s
 	int rc = get_variants(rm, &rv);
 	if (rc)
 		return rc;
+	char ctype[DITS_VARIANT_NAME_MAX], profile[DITS_VARIANT_NAME_MAX];
+	dits_variant_configured(r, ctype, profile);
 	dits_id *man = calloc(n + 1, sizeof *man);
 	size_t nman = 0;
 	if (!man)
@@ -1190,7 +1234,7 @@ int dits_fetch_variants(dits_repo *r, dits_remote *rm, const dits_id *parents, s
 		error[i] = NULL;
 		snprintf(state[i], sizeof state[i], "none");
 		dits_id m;
-		if (find_ready(&rv, &parents[i], type, &m)) {
+		if (find_ready(&rv, &parents[i], type, profile, &m)) {
 			snprintf(state[i], sizeof state[i], "ready");
 			man[nman++] = m;
 			continue;
@@ -1217,7 +1261,7 @@ int dits_fetch_variants(dits_repo *r, dits_remote *rm, const dits_id *parents, s
 		if (!(rc = dits_metadb_open_repo(&db, r))) {
 			for (size_t i = 0; i < n && !rc; i++) {
 				dits_id m;
-				const cJSON *v = find_ready(&rv, &parents[i], type, &m);
+				const cJSON *v = find_ready(&rv, &parents[i], type, profile, &m);
 				if (v)
 					rc = dits_wire_variant_import(r->odb, db, v, NULL);
 			}

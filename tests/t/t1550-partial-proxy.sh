@@ -16,6 +16,7 @@ MNT=$TRASH/mnt
 A=media/day1/A001.mov
 B=media/day1/B002.mov
 C=media/day2/C003.mov
+E=media/day3/E004.mov
 
 # proxies_now: the server makes the proxies it has queued (it runs no
 # workers of its own here, so a proxy stays queued until this is called)
@@ -164,6 +165,63 @@ test_expect_success 'once the proxy is ready, fetch brings the proxy and pull wr
 	assert_ne "$(b3 $C)" "$(b3 ../room/$C)" "the proxy, not the master" &&
 	dits status --json | json_raw clean | grep -qx true &&
 	dits fsck >/dev/null 2>&1
+'
+
+# codec FILE: the video codec ffprobe reads (prores, h264, dnxhd)
+codec () {
+	ffprobe -v error -select_streams v:0 -show_entries stream=codec_name -of csv=p=0 "$1"
+}
+
+test_expect_success 'three recipes for one master: checkout --mode proxy takes the configured one, else the default' '
+	cd room &&
+	orig=$(b3 $A) &&
+	dits proxy generate --no-extras --profile h264 $A >/dev/null 2>&1 &&
+	dits proxy generate --no-extras $A >/dev/null 2>&1 &&
+	dits proxy generate --no-extras --profile dnxhr_lb --resolution 720 $A >/dev/null 2>&1 &&
+	for c in ":prores" "h264:1080:h264" "dnxhr_lb:720:dnxhd" "h264:540:prores" "prores_proxy:720:prores"; do
+		prof=${c%%:*} want=${c##*:} res=${c#*:} && res=${res%:*} &&
+		{ dits config --unset proxy.profile 2>/dev/null; dits config --unset proxy.resolution 2>/dev/null; true; } &&
+		if [ -n "$prof" ]; then dits config proxy.profile $prof && dits config proxy.resolution $res; fi &&
+		dits checkout --mode proxy -- $A >/dev/null 2>&1 &&
+		assert_eq "$want" "$(codec $A)" "proxy for profile ${prof:-default} at ${res:-default}" &&
+		dits checkout --mode master -- $A >/dev/null 2>&1 || return 1
+	done &&
+	assert_eq "$orig" "$(b3 $A)"
+'
+
+if [ -z "$fuse_reason" ]; then
+	test_expect_success 'the mount serves the proxy of the configured recipe' '
+		cd room &&
+		dits config proxy.profile h264 && dits config proxy.resolution 1080 &&
+		dits mount "$MNT" --mode proxy >/dev/null &&
+		{ got=$(codec "$MNT/$A"); dits umount "$MNT"; } &&
+		assert_eq h264 "$got" &&
+		dits config --unset proxy.profile && dits config --unset proxy.resolution &&
+		dits mount "$MNT" --mode proxy >/dev/null &&
+		{ got=$(codec "$MNT/$A"); dits umount "$MNT"; } &&
+		assert_eq prores "$got"
+	'
+else
+	test_skip 'the mount serves the proxy of the configured recipe' "$fuse_reason"
+fi
+
+test_expect_success 'a proxy clone fetches and checks out the proxy of its configured recipe' '
+	cd room &&
+	mkdir -p media/day3 &&
+	make_master $E 640x360 1 04:00:00:00 2 25 &&
+	dits add media >/dev/null && dits commit -m "day 3" >/dev/null &&
+	dits proxy generate --no-extras --profile h264 $E >/dev/null 2>&1 &&
+	dits proxy generate --no-extras $E >/dev/null 2>&1 &&
+	dits push origin main >/dev/null 2>&1 &&
+	cd ../edit &&
+	dits config proxy.profile h264 &&
+	dits pull >/dev/null 2>../p3.err &&
+	assert_eq P "$(mode_in . $E)" &&
+	assert_eq h264 "$(codec $E)" &&
+	cd .. &&
+	dits clone "$SERVER_URL/film" edit2 --mode proxy >/dev/null 2>&1 &&
+	assert_eq prores "$(codec edit2/$E)" &&
+	(cd edit2 && dits fsck >/dev/null 2>&1)
 '
 
 test_done
