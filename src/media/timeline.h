@@ -92,6 +92,13 @@ typedef struct dits_timeline {
  * where it applies, the line or event.
  */
 int dits_timeline_parse(const char *data, size_t len, const char *name, dits_timeline *out);
+/*
+ * The same, with the frame rate of an EDL, which does not say it (`--rate`):
+ * edl_rate {0, 1} is what dits_timeline_parse uses, 24/1, or 30000/1001 when
+ * the EDL's first FCM line says DROP FRAME. Other formats ignore edl_rate.
+ */
+int dits_timeline_parse_rate(const char *data, size_t len, const char *name, AVRational edl_rate,
+                             dits_timeline *out);
 /* Reads path (a file, or an .fcpxmld bundle directory: its Info.fcpxml) and parses it. */
 int dits_timeline_parse_file(const char *path, dits_timeline *out);
 void dits_timeline_free(dits_timeline *t);

@@ -7,7 +7,11 @@
 
 #include "timeline.h"
 
-/* The parsers: data is the whole file (NUL-terminated at data[len]), name is for messages. */
+/*
+ * The parsers: data is the whole file (NUL-terminated at data[len]), name is
+ * for messages, out is zeroed but for the EDL parser's rate: out->rate when
+ * set, else 24/1 (30000/1001 under a first "FCM: DROP FRAME").
+ */
 int media_tl_parse_edl(const char *data, size_t len, const char *name, dits_timeline *out);
 int media_tl_parse_otio(const char *data, size_t len, const char *name, dits_timeline *out);
 int media_tl_parse_xmeml(const char *data, size_t len, const char *name, dits_timeline *out);

@@ -36,6 +36,12 @@ static int detect(const char *d, size_t len)
 
 int dits_timeline_parse(const char *data, size_t len, const char *name, dits_timeline *out)
 {
+	return dits_timeline_parse_rate(data, len, name, (AVRational){0, 1}, out);
+}
+
+int dits_timeline_parse_rate(const char *data, size_t len, const char *name, AVRational edl_rate,
+                             dits_timeline *out)
+{
 	memset(out, 0, sizeof(*out));
 	/* the parsers get a NUL-terminated copy */
 	char *copy = malloc(len + 1);
@@ -49,7 +55,12 @@ int dits_timeline_parse(const char *data, size_t len, const char *name, dits_tim
 	}
 	int fmt = detect(copy, len), rc;
 	switch (fmt) {
-	case DITS_TL_EDL: rc = media_tl_parse_edl(copy, len, name, out); break;
+	case DITS_TL_EDL:
+		/* the EDL parser reads the rate it is told from out->rate */
+		if (edl_rate.num > 0 && edl_rate.den > 0)
+			out->rate = edl_rate;
+		rc = media_tl_parse_edl(copy, len, name, out);
+		break;
 	case DITS_TL_OTIO: rc = media_tl_parse_otio(copy, len, name, out); break;
 	case DITS_TL_XMEML: rc = media_tl_parse_xmeml(copy, len, name, out); break;
 	case DITS_TL_FCPXML: rc = media_tl_parse_fcpxml(copy, len, name, out); break;
