@@ -106,7 +106,7 @@ int dits_timeline_parse_file(const char *path, dits_timeline *out)
 	free(file);
 	if (rc < 0) {
 		dits_buf_free(&b);
-		return dits_error_wrap(rc, path);
+		return dits_error_wrap(rc, "%s", path);
 	}
 	rc = dits_timeline_parse((const char *)b.data, b.len, path, out);
 	dits_buf_free(&b);
