@@ -149,7 +149,8 @@ int media_tl_finish(dits_timeline *t, const char *name)
 {
 	if (t->rate.num <= 0 || t->rate.den <= 0)
 		return dits_error_set(DITS_EINVALID, "%s: no frame rate", name);
-	qsort(t->clips, t->nclips, sizeof(*t->clips), cmp_clip);
+	if (t->nclips)
+		qsort(t->clips, t->nclips, sizeof(*t->clips), cmp_clip);
 	t->duration = 0;
 	t->nvideo_tracks = t->naudio_tracks = 0;
 	for (size_t i = 0; i < t->nclips; i++) {
