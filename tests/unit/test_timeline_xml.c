@@ -1,0 +1,404 @@
+/*
+ * The XML timeline parsers (src/media/timeline_xml.c): every fixture under
+ * tests/fixtures/timelines/{xmeml,fcpxml} against values read off the
+ * files by hand, the model's transition and speed forms, and refused
+ * inputs: not well-formed, no sequence, dangling references, entities.
+ */
+#include <string.h>
+
+#include "error.h"
+#include "timeline_internal.h"
+
+#include "check.h"
+#include "util.h"
+
+typedef int (*parse_fn)(const char *, size_t, const char *, dits_timeline *);
+
+/* parse + finish as dits_timeline_parse does, without the dispatcher */
+static int parse_mem(parse_fn fn, const char *data, dits_timeline *t)
+{
+	memset(t, 0, sizeof(*t));
+	int rc = fn(data, strlen(data), "test.xml", t);
+	if (rc == 0)
+		rc = media_tl_finish(t, "test.xml");
+	if (rc < 0)
+		dits_timeline_free(t);
+	return rc;
+}
+
+static int parse_fixture(parse_fn fn, const char *name, dits_timeline *t)
+{
+	char *path = util_fixture(name);
+	size_t len = 0;
+	uint8_t *data = path ? util_read_file(path, &len) : NULL;
+	if (!data) {
+		fprintf(stderr, "  cannot read %s\n", path ? path : name);
+		free(path);
+		memset(t, 0, sizeof(*t));
+		return DITS_ENOTFOUND;
+	}
+	char *s = realloc(data, len + 1);
+	REQUIRE(s != NULL);
+	s[len] = 0;
+	memset(t, 0, sizeof(*t));
+	int rc = fn(s, len, name, t);
+	if (rc == 0)
+		rc = media_tl_finish(t, name);
+	if (rc < 0) {
+		fprintf(stderr, "  %s: %s\n", name, dits_error_last());
+		dits_timeline_free(t);
+	}
+	free(s);
+	free(path);
+	return rc;
+}
+
+/* the clip of kind on track that starts at rec_in */
+static const dits_tl_clip *clip_at(const dits_timeline *t, int kind, int track, int64_t rec_in)
+{
+	for (size_t i = 0; i < t->nclips; i++)
+		if (t->clips[i].kind == kind && t->clips[i].track == track && t->clips[i].rec_in == rec_in)
+			return &t->clips[i];
+	fprintf(stderr, "  no %s clip on track %d at %lld\n", kind ? "audio" : "video", track, (long long)rec_in);
+	return NULL;
+}
+
+static size_t clips_on(const dits_timeline *t, int kind, int track)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->nclips; i++)
+		n += t->clips[i].kind == kind && t->clips[i].track == track;
+	return n;
+}
+
+static bool has_skip(const dits_timeline *t, const char *line)
+{
+	for (size_t i = 0; i < t->nskipped; i++)
+		if (strcmp(t->skipped[i], line) == 0)
+			return true;
+	fprintf(stderr, "  no skipped line \"%s\" among:\n", line);
+	for (size_t i = 0; i < t->nskipped; i++)
+		fprintf(stderr, "    %s\n", t->skipped[i]);
+	return false;
+}
+
+static bool str_is(const char *got, const char *want)
+{
+	if ((got == NULL) != (want == NULL) || (got && strcmp(got, want))) {
+		fprintf(stderr, "  got \"%s\", want \"%s\"\n", got ? got : "(null)", want ? want : "(null)");
+		return false;
+	}
+	return true;
+}
+
+static bool q_is(AVRational q, int num, int den)
+{
+	if (q.num != num || q.den != den) {
+		fprintf(stderr, "  got %d/%d, want %d/%d\n", q.num, q.den, num, den);
+		return false;
+	}
+	return true;
+}
+
+#define CLIP_IS(c, in, out, src, rnum, rden)                                                         \
+	do {                                                                                           \
+		REQUIRE((c) != NULL);                                                                      \
+		CHECK_EQ_U64((c)->rec_in, (in));                                                           \
+		CHECK_EQ_U64((c)->rec_out, (out));                                                         \
+		CHECK_EQ_U64((c)->src_in, (src));                                                          \
+		CHECK(q_is((c)->src_rate, (rnum), (rden)));                                                \
+	} while (0)
+
+/* ---- xmeml ---- */
+
+static void test_xmeml_premiere_example(void)
+{
+	dits_timeline t;
+	REQUIRE(parse_fixture(media_tl_parse_xmeml, "timelines/xmeml/premiere_example.xml", &t) == 0);
+	CHECK(str_is(t.name, "sc01_sh010_layerA"));
+	CHECK(q_is(t.rate, 30, 1));
+	CHECK(!t.drop_frame);
+	CHECK_EQ_U64(t.rec_start, 0);
+	CHECK_EQ_U64(t.nvideo_tracks, 4);
+	CHECK_EQ_U64(t.naudio_tracks, 8);
+	CHECK_EQ_U64(t.nclips, 19);
+	CHECK_EQ_U64(clips_on(&t, DITS_TL_VIDEO, 0), 1);
+	CHECK_EQ_U64(clips_on(&t, DITS_TL_VIDEO, 1), 3);
+	CHECK_EQ_U64(clips_on(&t, DITS_TL_VIDEO, 2), 1);
+	CHECK_EQ_U64(clips_on(&t, DITS_TL_VIDEO, 3), 2);
+	CHECK_EQ_U64(t.duration, 1258);
+	/* clipitem-1: 50 frames of a 15 fps clip over 100 record frames at 30 */
+	const dits_tl_clip *c = clip_at(&t, DITS_TL_VIDEO, 0, 536);
+	CLIP_IS(c, 536, 636, 0, 15, 1);
+	CHECK(q_is(c->speed, 1, 2));
+	CHECK(str_is(t.media[c->media].name, "sc01_sh010_anim.mov"));
+	CHECK(str_is(t.media[c->media].path, "D:/media/sc01_sh010_anim.mov"));
+	CHECK(q_is(t.media[c->media].rate, 30, 1));
+	CHECK_EQ_U64(t.media[c->media].tc_start, 0);
+	/* clipitem-2 refers back to file-1 */
+	const dits_tl_clip *c2 = clip_at(&t, DITS_TL_VIDEO, 1, 13);
+	REQUIRE(c2 != NULL);
+	CHECK(c2->media == c->media);
+	CHECK(q_is(c2->speed, 1, 1));
+	/* clipitem-4 ends at -1: the end of the fade to black after it (538..557) */
+	CLIP_IS(clip_at(&t, DITS_TL_VIDEO, 1, 322), 322, 557, 0, 30, 1);
+	/* clipitem-11 (in 34, file timecode 00:00:03:09) dissolves into clipitem-12 over 1152..1177 */
+	const dits_tl_clip *a = clip_at(&t, DITS_TL_VIDEO, 3, 956);
+	CLIP_IS(a, 956, 1152, 99 + 34, 30, 1);
+	CHECK_EQ_U64(a->dissolve, 0);
+	CHECK_EQ_U64(t.media[a->media].tc_start, 99);
+	const dits_tl_clip *b = clip_at(&t, DITS_TL_VIDEO, 3, 1152);
+	CLIP_IS(b, 1152, 1246, 6, 30, 1);
+	CHECK_EQ_U64(b->dissolve, 25);
+	CHECK(b->enabled);
+	/* the title's file has no pathurl; its timecode is drop-frame "00;00;00;00" */
+	const dits_tl_clip *title = clip_at(&t, DITS_TL_VIDEO, 2, 15);
+	CLIP_IS(title, 15, 956, 108000, 30, 1);
+	CHECK(str_is(t.media[title->media].path, NULL));
+	/* audio: the source channel from sourcetrack/trackindex */
+	const dits_tl_clip *au = clip_at(&t, DITS_TL_AUDIO, 2, 335);
+	CLIP_IS(au, 335, 505, 8497, 30, 1);
+	CHECK_EQ_U64(au->src_channel, 0);
+	CHECK(str_is(t.media[au->media].name, "sc01_placeholder.wav"));
+	CHECK_EQ_U64(clip_at(&t, DITS_TL_AUDIO, 1, 13)->src_channel, 1);
+	CHECK(has_skip(&t, "3 nested sequences (events 6, 16, 18)"));
+	CHECK(has_skip(&t, "1 fade (event 5)"));
+	CHECK_EQ_U64(t.nskipped, 2);
+	dits_timeline_free(&t);
+}
+
+static void test_xmeml_hiero(void)
+{
+	dits_timeline t;
+	REQUIRE(parse_fixture(media_tl_parse_xmeml, "timelines/xmeml/hiero_xml_export.xml", &t) == 0);
+	CHECK(str_is(t.name, "hiero_xml_export"));
+	CHECK(q_is(t.rate, 24, 1));
+	CHECK_EQ_U64(t.rec_start, 86400); /* 01:00:00:00 */
+	CHECK_EQ_U64(t.nclips, 2);
+	CHECK_EQ_U64(t.naudio_tracks, 0);
+	/* in 0.0 of a file whose timecode is 12:44:37:23 */
+	const dits_tl_clip *c = clip_at(&t, DITS_TL_VIDEO, 0, 14);
+	CLIP_IS(c, 14, 1069, 1101071, 24, 1);
+	CHECK(q_is(c->speed, 1, 1));
+	CHECK(str_is(t.media[c->media].path, "/A160R0MN/A160R0MN/A160C005_171213_R0MN.mxf"));
+	CHECK(str_is(t.media[c->media].name, "A160C005_171213_R0MN"));
+	CHECK_EQ_U64(t.media[c->media].tc_start, 1101071);
+	/* time remap speed 0.25 (percent): in 326400 retimed is source frame 816 */
+	const dits_tl_clip *s = clip_at(&t, DITS_TL_VIDEO, 0, 1085);
+	CLIP_IS(s, 1085, 1324, 816, 24, 1);
+	CHECK(q_is(s->speed, 1, 400));
+	CHECK_EQ_U64(t.nskipped, 0);
+	dits_timeline_free(&t);
+}
+
+static void test_xmeml_generators(void)
+{
+	dits_timeline t;
+	REQUIRE(parse_fixture(media_tl_parse_xmeml, "timelines/xmeml/premiere_generators.xml", &t) == 0);
+	CHECK(str_is(t.name, "Generators"));
+	CHECK(q_is(t.rate, 24000, 1001));
+	CHECK_EQ_U64(t.nclips, 8);
+	CHECK_EQ_U64(clips_on(&t, DITS_TL_VIDEO, 0), 5);
+	CHECK_EQ_U64(t.naudio_tracks, 2);
+	/* "Black Video": 24000/1001 clip of a 29.97 DF file at timecode 00;00;00;00 */
+	const dits_tl_clip *c = clip_at(&t, DITS_TL_VIDEO, 0, 264);
+	CLIP_IS(c, 264, 383, 86313, 24000, 1001);
+	CHECK(q_is(t.media[c->media].rate, 30000, 1001));
+	CHECK(str_is(t.media[c->media].name, "Black Video"));
+	CHECK(has_skip(&t, "1 generator (event 3)"));
+	CHECK(has_skip(&t, "1 filter (event 6)"));
+	dits_timeline_free(&t);
+}
+
+static void test_xmeml_enabled(void)
+{
+	dits_timeline t;
+	REQUIRE(parse_fixture(media_tl_parse_xmeml, "timelines/xmeml/premiere_enable_property.xml", &t) == 0);
+	CHECK(str_is(t.name, "disabled_test_sequence"));
+	CHECK(q_is(t.rate, 25, 1));
+	CHECK_EQ_U64(t.nclips, 16);
+	CHECK_EQ_U64(t.nvideo_tracks, 3);
+	CHECK_EQ_U64(t.naudio_tracks, 4);
+	CHECK_EQ_U64(clips_on(&t, DITS_TL_VIDEO, 0), 4);
+	const dits_tl_clip *on = clip_at(&t, DITS_TL_VIDEO, 0, 0);
+	CLIP_IS(on, 0, 81, 353, 25, 1); /* file timecode 00:00:14:03 */
+	CHECK(on->enabled);
+	CHECK(str_is(t.media[on->media].path, "/source.mp4"));
+	const dits_tl_clip *off = clip_at(&t, DITS_TL_VIDEO, 0, 81);
+	CLIP_IS(off, 81, 177, 434, 25, 1); /* 00:00:17:09 */
+	CHECK(!off->enabled);
+	CHECK(str_is(off->name, "video_track_1_disabled_1"));
+	CHECK(!clip_at(&t, DITS_TL_AUDIO, 0, 177)->enabled);
+	CHECK(clip_at(&t, DITS_TL_AUDIO, 0, 220)->enabled);
+	CHECK_EQ_U64(t.nskipped, 0);
+	dits_timeline_free(&t);
+}
+
+static void test_xmeml_empty_names(void)
+{
+	dits_timeline t;
+	REQUIRE(parse_fixture(media_tl_parse_xmeml, "timelines/xmeml/empty_name_tags.xml", &t) == 0);
+	CHECK(str_is(t.name, "myshow"));
+	CHECK(q_is(t.rate, 24000, 1001));
+	CHECK_EQ_U64(t.nclips, 216);
+	CHECK_EQ_U64(t.nvideo_tracks, 10);
+	CHECK_EQ_U64(t.naudio_tracks, 2);
+	CHECK_EQ_U64(t.duration, 3517);
+	const dits_tl_clip *c = clip_at(&t, DITS_TL_VIDEO, 0, 15);
+	CLIP_IS(c, 15, 90, 120717, 24000, 1001);
+	CHECK(str_is(t.media[c->media].path, "/Volumes/mydisk/mymovie.mov"));
+	/* reel names come from file/timecode/reel/name */
+	size_t reels = 0;
+	for (size_t i = 0; i < t.nmedia; i++)
+		reels += t.media[i].reel && strcmp(t.media[i].reel, "reel_name") == 0;
+	CHECK(reels > 0);
+	CHECK(has_skip(&t, "1 generator (event 1)"));
+	CHECK(has_skip(&t, "2 nested sequences (events 38, 54)"));
+	dits_timeline_free(&t);
+}
+
+static void test_xmeml_small(void)
+{
+	dits_timeline t;
+	/* a sequence without media: a valid, empty timeline */
+	REQUIRE(parse_fixture(media_tl_parse_xmeml, "timelines/xmeml/sample_just_track.xml", &t) == 0);
+	CHECK(str_is(t.name, "sc01_sh010_layerA"));
+	CHECK(q_is(t.rate, 30, 1));
+	CHECK_EQ_U64(t.nclips, 0);
+	CHECK_EQ_U64(t.duration, 0);
+	dits_timeline_free(&t);
+	/* a lone <filter> is not an xmeml document */
+	CHECK_RC(parse_fixture(media_tl_parse_xmeml, "timelines/xmeml/premiere_example_filter.xml", &t), DITS_EINVALID);
+	CHECK(strstr(dits_error_last(), "premiere_example_filter.xml: line 2: <filter>") != NULL);
+}
+
+#define XM_HEAD                                                                                              \
+	"<?xml version=\"1.0\"?>\n<xmeml version=\"5\"><sequence><name>s</name>"                               \
+	"<rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate>"                                                  \
+	"<timecode><string>01:00:00;00</string><displayformat>DF</displayformat></timecode>"
+#define XM_FILE_A                                                                                            \
+	"<file id=\"a\"><name>a.mov</name><pathurl>file:///media/a%20b.mov</pathurl>"                            \
+	"<rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate>"                                                  \
+	"<timecode><string>00:00:10;00</string><reel><name>R001</name></reel></timecode></file>"
+
+static void test_xmeml_forms(void)
+{
+	const char *doc = XM_HEAD
+		"<media><video><track>"
+		/* outgoing: 0..-1 (the transition's end, 70), in 10 */
+		"<clipitem><name>A</name><start>0</start><end>-1</end><in>10</in><out>80</out>" XM_FILE_A "</clipitem>"
+		"<transitionitem><start>50</start><end>70</end><alignment>center</alignment>"
+		"<effect><name>Cross Dissolve</name><effectid>Cross Dissolve</effectid></effect></transitionitem>"
+		"<clipitem><name>B</name><start>-1</start><end>100</end><in>0</in><out>50</out><file id=\"a\"/></clipitem>"
+		/* a wipe: a cut in its middle */
+		"<transitionitem><start>90</start><end>110</end><effect><name>Wipe</name></effect></transitionitem>"
+		"<clipitem><name>C</name><start>100</start><end>150</end><in>0</in><out>50</out><file id=\"a\"/>"
+		"<filter><effect><effectid>timeremap</effectid><parameter><parameterid>speed</parameterid>"
+		"<value>-200</value></parameter></effect></filter></clipitem>"
+		"<clipitem><name>D</name><start>150</start><end>160</end><in>0</in><out>10</out><file id=\"a\"/>"
+		"<filter><effect><effectid>timeremap</effectid><parameter><parameterid>speed</parameterid>"
+		"<value>50</value></parameter><parameter><parameterid>reverse</parameterid><value>TRUE</value>"
+		"</parameter></effect></filter>"
+		"<filter><effect><name>Crop</name><effectid>crop</effectid></effect></filter></clipitem>"
+		"</track></video></media></sequence></xmeml>";
+	dits_timeline t;
+	REQUIRE(parse_mem(media_tl_parse_xmeml, doc, &t) == 0);
+	CHECK(q_is(t.rate, 30000, 1001));
+	CHECK(t.drop_frame);
+	CHECK_EQ_U64(t.rec_start, 107892); /* 01:00:00;00 drop-frame */
+	CHECK_EQ_U64(t.nmedia, 1);
+	CHECK(str_is(t.media[0].path, "/media/a b.mov"));
+	CHECK(str_is(t.media[0].reel, "R001"));
+	CHECK_EQ_U64(t.media[0].tc_start, 300);
+	CHECK_EQ_U64(t.nclips, 4);
+	const dits_tl_clip *a = clip_at(&t, DITS_TL_VIDEO, 0, 0);
+	CLIP_IS(a, 0, 50, 310, 30000, 1001);
+	const dits_tl_clip *b = clip_at(&t, DITS_TL_VIDEO, 0, 50);
+	CLIP_IS(b, 50, 100, 300, 30000, 1001);
+	CHECK_EQ_U64(b->dissolve, 20);
+	/* the wipe's middle is 100: C keeps its start; reverse at twice the speed shows 399 first */
+	const dits_tl_clip *c = clip_at(&t, DITS_TL_VIDEO, 0, 100);
+	CLIP_IS(c, 100, 150, 300 + 100 - 1, 30000, 1001);
+	CHECK(q_is(c->speed, -2, 1));
+	CHECK_EQ_U64(c->dissolve, 0);
+	const dits_tl_clip *d = clip_at(&t, DITS_TL_VIDEO, 0, 150);
+	CLIP_IS(d, 150, 160, 300 + 5 - 1, 30000, 1001);
+	CHECK(q_is(d->speed, -1, 2));
+	CHECK(has_skip(&t, "1 transition (event 4)"));
+	CHECK(has_skip(&t, "1 filter (event 6)"));
+	dits_timeline_free(&t);
+}
+
+static void test_xmeml_bad(void)
+{
+	dits_timeline t;
+	CHECK_RC(parse_mem(media_tl_parse_xmeml, "<xmeml><sequence>", &t), DITS_EINVALID);
+	CHECK(strstr(dits_error_last(), "test.xml: line 1: not well-formed XML") != NULL);
+	CHECK_RC(parse_mem(media_tl_parse_xmeml, "<xmeml version=\"4\"><project/></xmeml>", &t), DITS_EINVALID);
+	CHECK(strstr(dits_error_last(), "no <sequence>") != NULL);
+	CHECK_RC(parse_mem(media_tl_parse_xmeml, "<xmeml><sequence><name>x</name></sequence></xmeml>", &t),
+	         DITS_EINVALID);
+	CHECK(strstr(dits_error_last(), "<rate>") != NULL);
+	const char *dangling = XM_HEAD "<media><video><track><clipitem><start>0</start><end>10</end><in>0</in>"
+	                               "<out>10</out><file id=\"nope\"/></clipitem></track></video></media></sequence></xmeml>";
+	CHECK_RC(parse_mem(media_tl_parse_xmeml, dangling, &t), DITS_EINVALID);
+	CHECK(strstr(dits_error_last(), "<file id=\"nope\"> refers to no file") != NULL);
+	const char *no_end = XM_HEAD "<media><video><track><clipitem><start>0</start><end>-1</end><in>0</in>"
+	                             "<out>10</out>" XM_FILE_A "</clipitem></track></video></media></sequence></xmeml>";
+	CHECK_RC(parse_mem(media_tl_parse_xmeml, no_end, &t), DITS_EINVALID);
+	CHECK(strstr(dits_error_last(), "ends at -1 with no transition") != NULL);
+	const char *bad_in = XM_HEAD "<media><video><track><clipitem><start>0</start><end>10</end><in>zero</in>"
+	                             "<out>10</out>" XM_FILE_A "</clipitem></track></video></media></sequence></xmeml>";
+	CHECK_RC(parse_mem(media_tl_parse_xmeml, bad_in, &t), DITS_EINVALID);
+	CHECK(strstr(dits_error_last(), "without a valid <in>") != NULL);
+}
+
+/* ---- hostile XML (both formats) ---- */
+
+static const char *laughs =
+	"<?xml version=\"1.0\"?>\n<!DOCTYPE xmeml [\n<!ENTITY a \"aaaaaaaaaa\">\n"
+	"<!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">\n<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">\n"
+	"<!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\">\n<!ENTITY e \"&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;\">\n"
+	"<!ENTITY f \"&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;\">\n<!ENTITY g \"&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;\">\n"
+	"<!ENTITY h \"&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;\">\n<!ENTITY i \"&h;&h;&h;&h;&h;&h;&h;&h;&h;&h;\">\n]>\n"
+	"<xmeml><sequence><name>&i;</name><rate><timebase>25</timebase></rate></sequence></xmeml>\n";
+
+static void test_hostile(void)
+{
+	dits_timeline t;
+	CHECK_RC(parse_mem(media_tl_parse_xmeml, laughs, &t), DITS_EINVALID);
+	char *fx = strdup(laughs);
+	REQUIRE(fx != NULL);
+	memcpy(strstr(fx, "<!DOCTYPE xmeml"), "<!DOCTYPE fcpxm", 15);
+	CHECK_RC(parse_mem(media_tl_parse_fcpxml, fx, &t), DITS_EINVALID);
+	free(fx);
+	/* an external entity naming a local file: refused, its content never read */
+	const char *xxe = "<?xml version=\"1.0\"?>\n<!DOCTYPE xmeml [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\n"
+	                  "<xmeml><sequence><name>&x;</name><rate><timebase>25</timebase></rate></sequence></xmeml>";
+	CHECK_RC(parse_mem(media_tl_parse_xmeml, xxe, &t), DITS_EINVALID);
+	CHECK(strstr(dits_error_last(), "root:") == NULL);
+	const char *xxe2 = "<?xml version=\"1.0\"?>\n<!DOCTYPE fcpxml [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>\n"
+	                   "<fcpxml version=\"1.8\"><project name=\"&x;\"/></fcpxml>";
+	CHECK_RC(parse_mem(media_tl_parse_fcpxml, xxe2, &t), DITS_EINVALID);
+	CHECK(strstr(dits_error_last(), "root:") == NULL);
+	/* an external DTD is not loaded: the document parses, nothing from the file */
+	const char *ext = "<?xml version=\"1.0\"?>\n<!DOCTYPE xmeml SYSTEM \"file:///etc/passwd\">\n"
+	                  "<xmeml><sequence><name>n</name><rate><timebase>25</timebase></rate></sequence></xmeml>";
+	CHECK_RC(parse_mem(media_tl_parse_xmeml, ext, &t), 0);
+	CHECK(str_is(t.name, "n"));
+	dits_timeline_free(&t);
+}
+
+int main(void)
+{
+	test_xmeml_premiere_example();
+	test_xmeml_hiero();
+	test_xmeml_generators();
+	test_xmeml_enabled();
+	test_xmeml_empty_names();
+	test_xmeml_small();
+	test_xmeml_forms();
+	test_xmeml_bad();
+	test_hostile();
+	return check_done();
+}
