@@ -733,8 +733,658 @@ int media_tl_parse_xmeml(const char *data, size_t len, const char *name, dits_ti
 	return rc;
 }
 
+/* ---- FCPXML ---- */
+
+/* An exact time in seconds; arithmetic that leaves int64 sets the context's overflow flag. */
+typedef struct fx_time {
+	int64_t n, d; /* d > 0 */
+} fx_time;
+
+typedef struct fx_asset {
+	char id[128];
+	const xmlNode *node;
+	int media;         /* index in the model once used, else -1 */
+	AVRational rate;   /* from its format's frameDuration, {0, 1} when none */
+	fx_time start;     /* the media's first time (its start timecode) */
+	bool video, audio;
+} fx_asset;
+
+typedef struct fx_ctx {
+	const char *name;
+	dits_timeline *t;
+	xmlNode *resources;
+	fx_asset *assets;
+	size_t nassets;
+	char **roles; /* audio roles in order of first use: role k is audio track k */
+	size_t nroles;
+	int event;
+	bool overflow;
+	int min_lane;
+} fx_ctx;
+
+/*
+ * Where an element's local time sits: local(seq) = l + (seq - p) * s, seq
+ * being the sequence's time from its first frame; content outside the
+ * window [w0, w1) is hidden (trimmed by an enclosing clip).
+ */
+typedef struct fx_map {
+	fx_time p, l, s;
+	fx_time w0, w1;
+	bool bounded; /* the window applies */
+	int lane;     /* video lane of the storyline this element is on */
+	bool enabled;
+	const char *name; /* the enclosing clip's name, for <video> and <audio> that have none */
+} fx_map;
+
+static int64_t gcd64(int64_t a, int64_t b)
+{
+	if (a < 0)
+		a = -a;
+	while (b) {
+		int64_t r = a % b;
+		a = b;
+		b = r;
+	}
+	return a ? a : 1;
+}
+
+static fx_time fx_make(fx_ctx *x, i128 n, i128 d)
+{
+	if (d < 0)
+		n = -n, d = -d;
+	if (d == 0) {
+		x->overflow = true;
+		return (fx_time){0, 1};
+	}
+	/* reduce in 128 bits, then it must fit */
+	i128 a = n < 0 ? -n : n, b = d;
+	while (b) {
+		i128 r = a % b;
+		a = b;
+		b = r;
+	}
+	if (a > 1)
+		n /= a, d /= a;
+	if (n > INT64_MAX / 4 || n < -INT64_MAX / 4 || d > INT64_MAX / 4) {
+		x->overflow = true;
+		return (fx_time){0, 1};
+	}
+	return (fx_time){(int64_t)n, (int64_t)d};
+}
+
+static fx_time fx_add(fx_ctx *x, fx_time a, fx_time b)
+{
+	int64_t g = gcd64(a.d, b.d);
+	return fx_make(x, (i128)a.n * (b.d / g) + (i128)b.n * (a.d / g), (i128)a.d * (b.d / g));
+}
+
+static fx_time fx_sub(fx_ctx *x, fx_time a, fx_time b)
+{
+	return fx_add(x, a, (fx_time){-b.n, b.d});
+}
+
+static fx_time fx_mul(fx_ctx *x, fx_time a, fx_time b)
+{
+	int64_t g1 = gcd64(a.n, b.d), g2 = gcd64(b.n, a.d);
+	return fx_make(x, (i128)(a.n / g1) * (b.n / g2), (i128)(a.d / g2) * (b.d / g1));
+}
+
+static fx_time fx_div(fx_ctx *x, fx_time a, fx_time b)
+{
+	if (b.n == 0) {
+		x->overflow = true;
+		return (fx_time){0, 1};
+	}
+	return fx_mul(x, a, (fx_time){b.d, b.n});
+}
+
+static int fx_cmp(fx_time a, fx_time b)
+{
+	i128 l = (i128)a.n * b.d, r = (i128)b.n * a.d;
+	return l < r ? -1 : l > r;
+}
+
+/* Frames at rate of time t, rounded to the nearest (halves up). */
+static int64_t fx_frames(fx_ctx *x, fx_time t, AVRational rate)
+{
+	fx_time f = fx_mul(x, t, (fx_time){rate.num, rate.den});
+	i128 num = (i128)f.n * 2 + f.d, den = (i128)f.d * 2;
+	i128 q = num / den;
+	if (num % den != 0 && num < 0)
+		q--;
+	if (q > MAX_FRAMES || q < -MAX_FRAMES) {
+		x->overflow = true;
+		return 0;
+	}
+	return (int64_t)q;
+}
+
+/* "1001/24000s", "10s", "0s" (and "10.5s"); false when malformed. */
+static bool fx_parse_time(fx_ctx *x, const char *s, fx_time *out)
+{
+	const char *p = s;
+	bool neg = *p == '-';
+	if (neg)
+		p++;
+	if (!isdigit((unsigned char)*p))
+		return false;
+	int64_t n = 0, d = 1;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (n > INT64_MAX / 100)
+			return false;
+		n = n * 10 + (*p - '0');
+	}
+	if (*p == '.') {
+		for (p++; isdigit((unsigned char)*p); p++) {
+			if (n > INT64_MAX / 100 || d > INT64_MAX / 100)
+				return false;
+			n = n * 10 + (*p - '0');
+			d *= 10;
+		}
+	} else if (*p == '/') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return false;
+		int64_t dd = 0;
+		for (; isdigit((unsigned char)*p); p++) {
+			if (dd > INT64_MAX / 100)
+				return false;
+			dd = dd * 10 + (*p - '0');
+		}
+		if (dd == 0)
+			return false;
+		d = dd;
+	}
+	if (*p == 's')
+		p++;
+	if (*p)
+		return false;
+	bool was = x->overflow;
+	x->overflow = false;
+	*out = fx_make(x, neg ? -(i128)n : n, d);
+	bool ok = !x->overflow;
+	x->overflow = was;
+	return ok;
+}
+
+/* A time attribute: *v untouched and true when absent; false (error set) when malformed. */
+static bool fx_attr_time(fx_ctx *x, const xmlNode *n, const char *attr, fx_time *v)
+{
+	char s[96];
+	if (!attr_of(n, attr, s, sizeof(s)))
+		return true;
+	if (fx_parse_time(x, s, v))
+		return true;
+	dits_error_set(DITS_EINVALID, "%s: line %d: <%s %s=\"%s\">: not a time", x->name, line_of(n),
+	               (const char *)n->name, attr, s);
+	return false;
+}
+
+/* the resource element with id */
+static const xmlNode *fx_resource(fx_ctx *x, const char *id)
+{
+	for (const xmlNode *c = x->resources ? x->resources->children : NULL; c; c = c->next) {
+		char rid[128];
+		if (c->type == XML_ELEMENT_NODE && attr_of(c, "id", rid, sizeof(rid)) && strcmp(rid, id) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/* a <format>'s frameDuration as a rate; {0, 1} when it has none */
+static AVRational fx_format_rate(fx_ctx *x, const char *id)
+{
+	const xmlNode *f = fx_resource(x, id);
+	char s[96];
+	fx_time fd;
+	if (!is_el(f, "format") || !attr_of(f, "frameDuration", s, sizeof(s)) || !fx_parse_time(x, s, &fd) ||
+	    fd.n <= 0 || fd.n > INT_MAX || fd.d > INT_MAX)
+		return (AVRational){0, 1};
+	int n, d;
+	av_reduce(&n, &d, fd.d, fd.n, INT_MAX);
+	return (AVRational){n, d};
+}
+
+/* The asset an element's ref names, its media entry added on first use; NULL with the error set. */
+static fx_asset *fx_asset_of(fx_ctx *x, const xmlNode *el)
+{
+	char ref[128];
+	if (!attr_of(el, "ref", ref, sizeof(ref))) {
+		dits_error_set(DITS_EINVALID, "%s: line %d: <%s> without a ref", x->name, line_of(el),
+		               (const char *)el->name);
+		return NULL;
+	}
+	for (size_t i = 0; i < x->nassets; i++)
+		if (strcmp(x->assets[i].id, ref) == 0)
+			return &x->assets[i];
+	const xmlNode *a = fx_resource(x, ref);
+	if (!is_el(a, "asset")) {
+		dits_error_set(DITS_EINVALID, "%s: line %d: <%s ref=\"%s\"> names no asset in the resources", x->name,
+		               line_of(el), (const char *)el->name, ref);
+		return NULL;
+	}
+	fx_asset *v = realloc(x->assets, (x->nassets + 1) * sizeof(*v));
+	if (!v) {
+		dits_error_set(DITS_ENOMEM, "out of memory");
+		return NULL;
+	}
+	x->assets = v;
+	fx_asset *as = &v[x->nassets];
+	memset(as, 0, sizeof(*as));
+	snprintf(as->id, sizeof(as->id), "%s", ref);
+	as->node = a;
+	as->start = (fx_time){0, 1};
+	if (!fx_attr_time(x, a, "start", &as->start))
+		return NULL;
+	char s[4096], fmt[128], aname[1024];
+	as->rate = attr_of(a, "format", fmt, sizeof(fmt)) ? fx_format_rate(x, fmt) : (AVRational){0, 1};
+	/* without hasVideo / hasAudio: video when its format has a frame rate, else audio */
+	as->video = attr_of(a, "hasVideo", s, sizeof(s)) ? strcmp(s, "1") == 0 : as->rate.num > 0;
+	as->audio = attr_of(a, "hasAudio", s, sizeof(s)) ? strcmp(s, "1") == 0 : !as->video;
+	bool has_src = attr_of(a, "src", s, sizeof(s));
+	if (!has_src) /* FCPXML 1.9+: <media-rep kind="original-media" src=...> */
+		for (const xmlNode *m = child(a, "media-rep"); m && !has_src; m = next_el((xmlNode *)m, "media-rep")) {
+			char kind[64];
+			if (!attr_of(m, "kind", kind, sizeof(kind)) || strcmp(kind, "original-media") == 0)
+				has_src = attr_of(m, "src", s, sizeof(s));
+		}
+	char *path = has_src && s[0] ? url_to_path(s) : NULL;
+	if (has_src && s[0] && !path) {
+		dits_error_set(DITS_ENOMEM, "out of memory");
+		return NULL;
+	}
+	bool has_name = attr_of(a, "name", aname, sizeof(aname)) && aname[0];
+	int64_t tc = as->rate.num > 0 ? fx_frames(x, as->start, as->rate) : -1;
+	int m = media_tl_add_media(x->t, has_name ? aname : NULL, path, NULL, as->rate, tc);
+	free(path);
+	if (m < 0)
+		return NULL;
+	as->media = m;
+	x->nassets++;
+	return as;
+}
+
+/* the audio track of a role ("dialogue.dialogue-1" and "dialogue" are different tracks) */
+static int fx_role_track(fx_ctx *x, const char *role)
+{
+	for (size_t i = 0; i < x->nroles; i++)
+		if (strcmp(x->roles[i], role) == 0)
+			return (int)i;
+	char **v = realloc(x->roles, (x->nroles + 1) * sizeof(*v));
+	if (!v)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	x->roles = v;
+	if (!(v[x->nroles] = strdup(role)))
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	return (int)x->nroles++;
+}
+
+static fx_time fx_to_seq(fx_ctx *x, const fx_map *m, fx_time local)
+{
+	return fx_add(x, m->p, fx_div(x, fx_sub(x, local, m->l), m->s));
+}
+
+static fx_time fx_to_local(fx_ctx *x, const fx_map *m, fx_time seq)
+{
+	return fx_add(x, m->l, fx_mul(x, fx_sub(x, seq, m->p), m->s));
+}
+
+/* what an element placed on a storyline left behind: its main video and audio clips */
+typedef struct fx_made {
+	long video, audio; /* indices in t->clips, -1 none */
+} fx_made;
+
+/*
+ * One media clip: the element covers [b, e) in sequence time, its content
+ * time at sequence time seq is content(seq) (map cm). Added when visible.
+ */
+static int fx_add_clip(fx_ctx *x, const xmlNode *el, const fx_map *cm, fx_time b, fx_time e, fx_asset *as,
+                       int kind, int track, int event, long *idx)
+{
+	*idx = -1;
+	if (cm->bounded) {
+		if (fx_cmp(b, cm->w0) < 0)
+			b = cm->w0;
+		if (fx_cmp(e, cm->w1) > 0)
+			e = cm->w1;
+	}
+	AVRational rate = x->t->rate;
+	int64_t rin = fx_frames(x, b, rate), rout = fx_frames(x, e, rate);
+	if (rout <= rin)
+		return 0; /* hidden by its container, or shorter than a frame */
+	AVRational src_rate = as->rate.num > 0 ? as->rate : rate;
+	fx_time at = fx_make(x, (i128)rin * rate.den, rate.num);
+	int64_t src_in = fx_frames(x, fx_to_local(x, cm, at), src_rate);
+	char cname[1024];
+	bool has_name = attr_of(el, "name", cname, sizeof(cname)) && cname[0];
+	if (!has_name && cm->name && cm->name[0]) {
+		snprintf(cname, sizeof(cname), "%s", cm->name);
+		has_name = true;
+	}
+	char en[8];
+	bool on = cm->enabled && !(attr_of(el, "enabled", en, sizeof(en)) && strcmp(en, "0") == 0);
+	/* source frames per record frame: content seconds per sequence second, in frames */
+	fx_time sp = fx_mul(x, cm->s, fx_make(x, (i128)src_rate.num * rate.den, (i128)src_rate.den * rate.num));
+	int sn, sd;
+	av_reduce(&sn, &sd, sp.n, sp.d, INT_MAX);
+	if (x->overflow)
+		return dits_error_set(DITS_EINVALID, "%s: line %d: <%s>: time out of range", x->name, line_of(el),
+		                      (const char *)el->name);
+	dits_tl_clip c = {
+		.kind = kind,
+		.track = track,
+		.event = event,
+		.media = as->media,
+		.name = has_name ? cname : NULL,
+		.rec_in = rin,
+		.rec_out = rout,
+		.src_in = src_in,
+		.src_rate = src_rate,
+		.speed = {sn, sd},
+		.src_channel = -1,
+		.enabled = on,
+	};
+	if (kind == DITS_TL_VIDEO && track < x->min_lane)
+		x->min_lane = track;
+	int rc = media_tl_add_clip(x->t, &c);
+	if (rc)
+		return rc;
+	*idx = (long)x->t->nclips - 1;
+	return 0;
+}
+
+static int fx_items(fx_ctx *x, const xmlNode *first, const fx_map *m, bool storyline);
+
+/*
+ * The content map of an element at [b, ...) whose local time starts at
+ * start: a linear timeMap or a conform-rate scales it.
+ */
+static int fx_content(fx_ctx *x, const xmlNode *el, const fx_map *m, fx_time b, fx_time start, int event,
+                      fx_map *cm)
+{
+	*cm = *m;
+	cm->p = b;
+	cm->l = start;
+	const xmlNode *tm = child(el, "timeMap");
+	if (tm) {
+		const xmlNode *p0 = child(tm, "timept");
+		const xmlNode *p1 = p0 ? next_el((xmlNode *)p0, "timept") : NULL;
+		char interp[32];
+		fx_time t0 = {0, 1}, v0 = {0, 1}, t1 = {0, 1}, v1 = {0, 1};
+		bool linear = p0 && p1 && !next_el((xmlNode *)p1, "timept");
+		if (linear && attr_of(p0, "interp", interp, sizeof(interp)) && strcmp(interp, "linear") != 0)
+			linear = false;
+		if (linear && (!fx_attr_time(x, p0, "time", &t0) || !fx_attr_time(x, p0, "value", &v0) ||
+		               !fx_attr_time(x, p1, "time", &t1) || !fx_attr_time(x, p1, "value", &v1)))
+			return DITS_EINVALID;
+		if (linear && fx_cmp(t1, t0) > 0) {
+			fx_time k = fx_div(x, fx_sub(x, v1, v0), fx_sub(x, t1, t0));
+			/* content(local) = v0 + (local - t0) * k */
+			cm->l = fx_add(x, v0, fx_mul(x, fx_sub(x, start, t0), k));
+			cm->s = fx_mul(x, m->s, k);
+		} else {
+			int rc = media_tl_skip(x->t, "retime", event);
+			if (rc)
+				return rc;
+		}
+	}
+	const xmlNode *cr = child(el, "conform-rate");
+	char s[64], se[8];
+	fx_time src;
+	if (cr && attr_of(cr, "srcFrameRate", s, sizeof(s)) && fx_parse_time(x, s, &src) && src.n > 0 &&
+	    !(attr_of(cr, "scaleEnabled", se, sizeof(se)) && strcmp(se, "0") == 0)) {
+		/* frame for frame: the source's rate played at the sequence's */
+		fx_time k = fx_div(x, (fx_time){x->t->rate.num, x->t->rate.den}, src);
+		cm->l = start;
+		cm->s = fx_mul(x, cm->s, k);
+	}
+	return 0;
+}
+
+/* One story element on a storyline or inside a clip; made gets its main clips. */
+static int fx_item(fx_ctx *x, const xmlNode *el, const fx_map *m, fx_made *made)
+{
+	made->video = made->audio = -1;
+	const char *en = (const char *)el->name;
+	bool asset_clip = strcmp(en, "asset-clip") == 0, clip = strcmp(en, "clip") == 0;
+	bool video = strcmp(en, "video") == 0, audio = strcmp(en, "audio") == 0, gap = strcmp(en, "gap") == 0;
+	bool spine = strcmp(en, "spine") == 0;
+	int event = ++x->event;
+	if (strncmp(en, "filter-", 7) == 0)
+		return media_tl_skip(x->t, "filter", event);
+	if (strcmp(en, "title") == 0)
+		return media_tl_skip(x->t, "title", event);
+	if (strcmp(en, "ref-clip") == 0)
+		return media_tl_skip(x->t, "compound clip", event);
+	if (strcmp(en, "sync-clip") == 0)
+		return media_tl_skip(x->t, "sync clip", event);
+	if (strcmp(en, "mc-clip") == 0)
+		return media_tl_skip(x->t, "multicam clip", event);
+	if (!asset_clip && !clip && !video && !audio && !gap && !spine)
+		return 0; /* markers, keywords, notes, metadata, adjustments */
+	char s[64];
+	int64_t lane = 0;
+	if (attr_of(el, "lane", s, sizeof(s)) && (!parse_int(s, &lane) || lane < -1000 || lane > 1000))
+		return dits_error_set(DITS_EINVALID, "%s: line %d: <%s lane=\"%s\">", x->name, line_of(el), en, s);
+	fx_time o = {0, 1}, d = {0, 1}, st = {0, 1};
+	if (!fx_attr_time(x, el, "offset", &o) || !fx_attr_time(x, el, "duration", &d))
+		return DITS_EINVALID;
+	fx_asset *as = NULL;
+	if (asset_clip || video || audio) {
+		if (!(as = fx_asset_of(x, el)))
+			return DITS_EINVALID;
+		st = as->start; /* no start: the media's first frame */
+	}
+	if (!fx_attr_time(x, el, "start", &st))
+		return DITS_EINVALID;
+	if (d.n < 0)
+		return dits_error_set(DITS_EINVALID, "%s: line %d: <%s> with a negative duration", x->name, line_of(el), en);
+	fx_time b = fx_to_seq(x, m, o);
+	fx_time e = fx_add(x, b, fx_div(x, d, m->s));
+	if (m->s.n < 0) {
+		fx_time tmp = b;
+		b = e, e = tmp;
+	}
+	fx_map cm;
+	int rc = fx_content(x, el, m, b, st, event, &cm);
+	if (rc)
+		return rc;
+	cm.lane = m->lane + (int)lane;
+	char own_name[1024];
+	if ((clip || asset_clip) && attr_of(el, "name", own_name, sizeof(own_name)) && own_name[0])
+		cm.name = own_name;
+	char en_attr[8];
+	if (attr_of(el, "enabled", en_attr, sizeof(en_attr)) && strcmp(en_attr, "0") == 0)
+		cm.enabled = false;
+	if (spine) {
+		/* a secondary storyline: its items' offsets count from its own zero */
+		cm.l = (fx_time){0, 1};
+		cm.s = m->s;
+		return fx_items(x, el->children, &cm, true);
+	}
+	if (as) {
+		char sen[16] = "all", role[256];
+		attr_of(el, "srcEnable", sen, sizeof(sen));
+		bool want_v = (asset_clip || video) && as->video && strcmp(sen, "audio") != 0;
+		bool want_a = (asset_clip && as->audio && strcmp(sen, "video") != 0) || audio;
+		if (want_v && (rc = fx_add_clip(x, el, &cm, b, e, as, DITS_TL_VIDEO, cm.lane, event, &made->video)))
+			return rc;
+		if (want_a) {
+			if (!attr_of(el, audio ? "role" : "audioRole", role, sizeof(role)) || !role[0])
+				snprintf(role, sizeof(role), "dialogue");
+			int track = fx_role_track(x, role);
+			if (track < 0)
+				return track;
+			if ((rc = fx_add_clip(x, el, &cm, b, e, as, DITS_TL_AUDIO, track, event, &made->audio)))
+				return rc;
+		}
+	}
+	/* what the element holds: a clip's own content is trimmed to the clip; connected clips are not */
+	fx_map inner = cm;
+	if (clip) {
+		if (!inner.bounded || fx_cmp(b, inner.w0) > 0)
+			inner.w0 = b;
+		if (!inner.bounded || fx_cmp(e, inner.w1) < 0)
+			inner.w1 = e;
+		inner.bounded = true;
+	} else {
+		inner = cm;
+		inner.l = st; /* connected clips' offsets count in the element's own time, before any retime */
+		inner.s = m->s;
+	}
+	if (clip) {
+		/* the clip's primary video is its main clip */
+		for (const xmlNode *c = el->children; c && !rc; c = c->next) {
+			if (c->type != XML_ELEMENT_NODE)
+				continue;
+			fx_made sub;
+			rc = fx_item(x, c, &inner, &sub);
+			char l[16];
+			if (!rc && !attr_of(c, "lane", l, sizeof(l)) && made->video < 0 && sub.video >= 0)
+				made->video = sub.video;
+		}
+		return rc;
+	}
+	return fx_items(x, el->children, &inner, false);
+}
+
+/* Carries a transition over [ts, te) between the clips before and after it. */
+static void fx_dissolve(dits_timeline *t, long a, long b, int64_t ts, int64_t te)
+{
+	dits_tl_clip *ca = &t->clips[a], *cb = &t->clips[b];
+	if (ca->kind != cb->kind || ca->track != cb->track || ca->rec_out != cb->rec_in)
+		return;
+	if (ts < ca->rec_in)
+		ts = ca->rec_in;
+	if (ts >= cb->rec_in || te <= cb->rec_in)
+		return;
+	ca->rec_out = ts;
+	move_in(cb, ts);
+	int64_t d = te - ts;
+	cb->dissolve = d < cb->rec_out - cb->rec_in ? d : cb->rec_out - cb->rec_in;
+}
+
+/*
+ * The elements from first on: on a storyline (a spine) a transition mixes
+ * the items either side of it, in the model's form (carried by the
+ * incoming clip); anything else there is a fade, reported.
+ */
+static int fx_items(fx_ctx *x, const xmlNode *first, const fx_map *m, bool storyline)
+{
+	int rc = 0;
+	fx_made prev = {-1, -1};
+	const xmlNode *pend = NULL; /* a transition waiting for the item after it */
+	fx_made pend_prev = {-1, -1};
+	int pend_event = 0;
+	bool prev_item = false;
+	for (const xmlNode *c = first; c && !rc; c = c->next) {
+		if (c->type != XML_ELEMENT_NODE)
+			continue;
+		if (storyline && is_el(c, "transition")) {
+			if (pend)
+				rc = media_tl_skip(x->t, "fade", pend_event);
+			pend = c;
+			pend_prev = prev_item ? prev : (fx_made){-1, -1};
+			pend_event = ++x->event;
+			continue;
+		}
+		fx_made made;
+		char l[16];
+		bool connected = attr_of(c, "lane", l, sizeof(l));
+		rc = fx_item(x, c, m, &made);
+		if (rc || connected || !storyline)
+			continue;
+		if (pend) {
+			fx_time o = {0, 1}, d = {0, 1};
+			char nm[128] = "";
+			attr_of(pend, "name", nm, sizeof(nm));
+			const xmlNode *fv = child(pend, "filter-video");
+			char fvn[128] = "";
+			attr_of(fv, "name", fvn, sizeof(fvn));
+			bool dissolve = !fv || icontains(fvn, "dissolve") || (!fvn[0] && icontains(nm, "dissolve"));
+			if (!fx_attr_time(x, pend, "offset", &o) || !fx_attr_time(x, pend, "duration", &d)) {
+				rc = DITS_EINVALID;
+				break;
+			}
+			fx_time tb = fx_to_seq(x, m, o), tend = fx_add(x, tb, fx_div(x, d, m->s));
+			int64_t ts = fx_frames(x, tb, x->t->rate), te = fx_frames(x, tend, x->t->rate);
+			bool done = false;
+			if (pend_prev.video >= 0 && made.video >= 0) {
+				if (dissolve)
+					fx_dissolve(x->t, pend_prev.video, made.video, ts, te);
+				done = true;
+			}
+			if (pend_prev.audio >= 0 && made.audio >= 0) {
+				fx_dissolve(x->t, pend_prev.audio, made.audio, ts, te);
+				done = true;
+			}
+			if (!done || !dissolve)
+				rc = media_tl_skip(x->t, done ? "transition" : "fade", pend_event);
+			pend = NULL;
+		}
+		prev = made;
+		prev_item = true;
+	}
+	if (!rc && pend)
+		rc = media_tl_skip(x->t, "fade", pend_event);
+	return rc;
+}
+
 int media_tl_parse_fcpxml(const char *data, size_t len, const char *name, dits_timeline *out)
 {
-	(void)data, (void)len, (void)out;
-	return dits_error_set(DITS_EINVALID, "%s: FCPXML not read yet", name);
+	xmlDocPtr doc = read_doc(data, len, name);
+	if (!doc)
+		return DITS_EINVALID;
+	fx_ctx x = {.name = name, .t = out};
+	xmlNode *root = xmlDocGetRootElement(doc);
+	int rc = 0;
+	xmlNode *project = is_el(root, "fcpxml") ? find(root->children, "project") : NULL;
+	xmlNode *seq = project ? child(project, "sequence") : NULL;
+	xmlNode *spine = seq ? child(seq, "spine") : NULL;
+	x.resources = is_el(root, "fcpxml") ? child(root, "resources") : NULL;
+	char s[1024];
+	if (!is_el(root, "fcpxml"))
+		rc = dits_error_set(DITS_EINVALID, "%s: line %d: <%s> is not an FCPXML document (<fcpxml> expected)", name,
+		                    line_of(root), (const char *)root->name);
+	else if (!project)
+		rc = dits_error_set(DITS_EINVALID, "%s: no <project> in the document (clips only, no timeline)", name);
+	else if (!seq || !spine)
+		rc = dits_error_set(DITS_EINVALID, "%s: line %d: <project> without a <sequence> and its <spine>", name,
+		                    line_of(project));
+	if (!rc) {
+		out->rate = attr_of(seq, "format", s, sizeof(s)) ? fx_format_rate(&x, s) : (AVRational){0, 1};
+		if (out->rate.num <= 0)
+			rc = dits_error_set(DITS_EINVALID, "%s: line %d: <sequence> without a format with a frameDuration",
+			                    name, line_of(seq));
+	}
+	if (!rc) {
+		if (attr_of(project, "name", s, sizeof(s)) && s[0] && !(out->name = strdup(s)))
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		fx_time tc = {0, 1};
+		if (!rc && !fx_attr_time(&x, seq, "tcStart", &tc))
+			rc = DITS_EINVALID;
+		if (!rc) {
+			out->rec_start = fx_frames(&x, tc, out->rate);
+			out->drop_frame = attr_of(seq, "tcFormat", s, sizeof(s)) && strcmp(s, "DF") == 0 &&
+			                  dits_tc_can_drop(out->rate.num, out->rate.den);
+			if (out->rec_start < 0 || x.overflow)
+				rc = dits_error_set(DITS_EINVALID, "%s: line %d: <sequence tcStart>: out of range", name,
+				                    line_of(seq));
+		}
+	}
+	if (!rc) {
+		fx_map m = {.p = {0, 1}, .l = {0, 1}, .s = {1, 1}, .w0 = {0, 1}, .w1 = {0, 1}, .enabled = true};
+		rc = fx_items(&x, spine->children, &m, true);
+	}
+	/* lanes below the storyline: the lowest video lane is track 0 */
+	if (!rc && x.min_lane < 0)
+		for (size_t i = 0; i < out->nclips; i++)
+			if (out->clips[i].kind == DITS_TL_VIDEO)
+				out->clips[i].track -= x.min_lane;
+	free(x.assets);
+	for (size_t i = 0; i < x.nroles; i++)
+		free(x.roles[i]);
+	free(x.roles);
+	xmlFreeDoc(doc);
+	return rc;
 }
