@@ -62,8 +62,7 @@ static xmlDocPtr read_doc(const char *data, size_t len, const char *name)
 	xmlFreeParserCtxt(ctxt);
 	xmlDtdPtr dtd = doc->intSubset;
 	if (dtd && (dtd->entities || dtd->pentities || dtd->children)) {
-		dits_error_set(DITS_EINVALID, "%s: line %d: the document declares entities or a DTD (not read)", name,
-		               dtd->children ? (int)xmlGetLineNo(dtd->children) : 1);
+		dits_error_set(DITS_EINVALID, "%s: the document declares entities or an internal DTD (not read)", name);
 		xmlFreeDoc(doc);
 		return NULL;
 	}
