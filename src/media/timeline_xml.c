@@ -380,6 +380,14 @@ typedef struct xm_ctx {
 	int event;
 } xm_ctx;
 
+static bool has_elements(const xmlNode *n)
+{
+	for (const xmlNode *c = n->children; c; c = c->next)
+		if (c->type == XML_ELEMENT_NODE)
+			return true;
+	return false;
+}
+
 /* every <file id> with content, in document order (a later <file id="x"/> refers back to it) */
 static int xm_collect_files(xm_ctx *x, xmlNode *n)
 {
@@ -387,7 +395,7 @@ static int xm_collect_files(xm_ctx *x, xmlNode *n)
 		if (n->type != XML_ELEMENT_NODE)
 			continue;
 		char id[128];
-		if (is_el(n, "file") && attr_of(n, "id", id, sizeof(id)) && child(n, "name") != NULL) {
+		if (is_el(n, "file") && attr_of(n, "id", id, sizeof(id)) && has_elements(n)) {
 			bool dup = false;
 			for (size_t i = 0; i < x->nfiles && !dup; i++)
 				dup = strcmp(x->files[i].id, id) == 0;

@@ -344,6 +344,15 @@ static void test_xmeml_bad(void)
 	                               "<out>10</out><file id=\"nope\"/></clipitem></track></video></media></sequence></xmeml>";
 	CHECK_RC(parse_mem(media_tl_parse_xmeml, dangling, &t), DITS_EINVALID);
 	CHECK(strstr(dits_error_last(), "<file id=\"nope\"> refers to no file") != NULL);
+	/* a file defined without a name is still a definition */
+	const char *unnamed = XM_HEAD "<media><video><track><clipitem><start>0</start><end>10</end><in>0</in>"
+	                              "<out>10</out><file id=\"u\"><pathurl>file:///u.mov</pathurl></file></clipitem>"
+	                              "</track></video></media></sequence></xmeml>";
+	REQUIRE(parse_mem(media_tl_parse_xmeml, unnamed, &t) == 0);
+	CHECK(str_is(t.media[0].path, "/u.mov"));
+	CHECK_EQ_U64(t.media[0].tc_start, -1);
+	CHECK_EQ_U64(t.clips[0].src_in, 0);
+	dits_timeline_free(&t);
 	const char *no_end = XM_HEAD "<media><video><track><clipitem><start>0</start><end>-1</end><in>0</in>"
 	                             "<out>10</out>" XM_FILE_A "</clipitem></track></video></media></sequence></xmeml>";
 	CHECK_RC(parse_mem(media_tl_parse_xmeml, no_end, &t), DITS_EINVALID);
