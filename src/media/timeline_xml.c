@@ -1049,6 +1049,8 @@ static int fx_add_clip(fx_ctx *x, const xmlNode *el, const fx_map *cm, fx_time b
                        int kind, int track, int event, long *idx)
 {
 	*idx = -1;
+	if (b.n < 0) /* nothing before the sequence's first frame is shown */
+		b = (fx_time){0, 1};
 	if (cm->bounded) {
 		if (fx_cmp(b, cm->w0) < 0)
 			b = cm->w0;

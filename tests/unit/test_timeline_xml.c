@@ -513,6 +513,23 @@ static void test_fcpxml_forms(void)
 	dits_timeline_free(&t);
 }
 
+/* A connected clip starting before the sequence: only what follows frame 0 is shown. */
+static void test_fcpxml_before_start(void)
+{
+	const char *doc =
+		"<fcpxml version=\"1.9\"><resources><format id=\"r1\" frameDuration=\"1/25s\"/>"
+		"<asset id=\"a\" name=\"x\" start=\"0s\" format=\"r1\" hasVideo=\"1\" src=\"file:///x.mov\"/></resources>"
+		"<project name=\"p\"><sequence format=\"r1\"><spine><gap offset=\"0s\" duration=\"10s\" start=\"0s\">"
+		"<asset-clip ref=\"a\" lane=\"1\" offset=\"-1s\" start=\"0s\" duration=\"2s\"/></gap></spine></sequence>"
+		"</project></fcpxml>";
+	dits_timeline t;
+	REQUIRE(parse_mem(media_tl_parse_fcpxml, doc, &t) == 0);
+	CHECK_EQ_U64(t.nclips, 1);
+	CLIP_IS(clip_at(&t, DITS_TL_VIDEO, 1, 0), 0, 25, 25, 25, 1);
+	CHECK_EQ_U64(t.nvideo_tracks, 2);
+	dits_timeline_free(&t);
+}
+
 static void test_fcpxml_bad(void)
 {
 	dits_timeline t;
@@ -608,6 +625,7 @@ int main(void)
 	test_xmeml_bad();
 	test_fcpxml_fixtures();
 	test_fcpxml_forms();
+	test_fcpxml_before_start();
 	test_fcpxml_bad();
 	test_fcpxml_bundle();
 	test_hostile();
