@@ -1384,6 +1384,8 @@ int media_tl_parse_fcpxml(const char *data, size_t len, const char *name, dits_t
 	if (!rc) {
 		fx_map m = {.p = {0, 1}, .l = {0, 1}, .s = {1, 1}, .w0 = {0, 1}, .w1 = {0, 1}, .enabled = true};
 		rc = fx_items(&x, spine->children, &m, true);
+		if (!rc && x.overflow)
+			rc = dits_error_set(DITS_EINVALID, "%s: a time out of range", name);
 	}
 	/* lanes below the storyline: the lowest video lane is track 0 */
 	if (!rc && x.min_lane < 0)
