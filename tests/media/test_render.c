@@ -1,0 +1,317 @@
+/*
+ * test_render.c - dits_render_run on masters whose every frame is a flat
+ * grey level that names it (master A: 16 + 7n mod 200, master B: 16 +
+ * (11n + 50) mod 200, long-GOP H.264 so reverse and seeks are exercised),
+ * with start timecodes and a sine each. A timeline of cuts, a gap, a second
+ * video track, a dissolve, speed 2, a freeze and a reverse is rendered to
+ * FFV1 and every output frame's centre is checked against the formula in
+ * timeline.h, the pillarbox of the 4:3 master is black, the frame count,
+ * tmcd and audio length come out right (ffprobe, ffmpeg's astats), and
+ * dits_render_verify passes the render and fails it against a timeline
+ * shifted by one frame. ProRes HQ once; a source range beyond the master
+ * fails naming the event and leaves nothing.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "error.h"
+#include "media.h"
+#include "media_util.h"
+#include "render.h"
+#include "timecode.h"
+#include "timeline_internal.h"
+
+#define W 320
+#define H 180
+#define NFRAMES 100
+
+static char master_path[2][512];
+static dits_media_facts facts[2];
+static int64_t tc_a, tc_b;
+
+static int level_a(int64_t n)
+{
+	return 16 + (int)((n * 7) % 200);
+}
+
+static int level_b(int64_t n)
+{
+	return 16 + (int)((n * 11 + 50) % 200);
+}
+
+static int open_master(void *ctx, int media, dits_media_source *src)
+{
+	(void)ctx;
+	return dits_media_source_open_file(src, master_path[media]);
+}
+
+static void close_master(void *ctx, dits_media_source *src)
+{
+	(void)ctx;
+	dits_media_source_close_file(src);
+}
+
+static bool make_masters(void)
+{
+	snprintf(master_path[0], sizeof(master_path[0]), "%s", mu_path("A.mov"));
+	snprintf(master_path[1], sizeof(master_path[1]), "%s", mu_path("B.mov"));
+	if (mu_sh("ffmpeg -nostdin -y -v error -f lavfi -i \"nullsrc=s=320x180:r=25:d=4,format=yuv420p,"
+	          "geq=lum='16+mod(N*7,200)':cb=128:cr=128\" -f lavfi -i \"sine=f=440:r=48000:d=4\" "
+	          "-c:v libx264 -qp 0 -g 10 -bf 2 -c:a pcm_s16le -timecode 01:00:00:00 '%s'",
+	          master_path[0]) != 0)
+		return false;
+	if (mu_sh("ffmpeg -nostdin -y -v error -f lavfi -i \"nullsrc=s=240x180:r=25:d=4,format=yuv420p,"
+	          "geq=lum='16+mod(N*11+50,200)':cb=128:cr=128\" -f lavfi -i \"sine=f=1000:r=44100:d=4\" "
+	          "-c:v libx264 -qp 0 -g 12 -bf 2 -c:a pcm_s16le -timecode 02:00:00:00 '%s'",
+	          master_path[1]) != 0)
+		return false;
+	for (int i = 0; i < 2; i++) {
+		dits_media_source src;
+		if (dits_media_source_open_file(&src, master_path[i]) < 0)
+			return false;
+		int rc = dits_media_probe(&src, &facts[i]);
+		dits_media_source_close_file(&src);
+		if (rc < 0)
+			return false;
+	}
+	dits_tc_parse("01:00:00:00", 25, 1, &tc_a, NULL);
+	dits_tc_parse("02:00:00:00", 25, 1, &tc_b, NULL);
+	return facts[0].frame_count == NFRAMES && facts[1].frame_count == NFRAMES;
+}
+
+static void add(dits_timeline *tl, int kind, int track, int event, int media, int64_t rin, int64_t rout,
+                int64_t src, int speed, int64_t dissolve)
+{
+	dits_tl_clip c = {0};
+	c.kind = kind;
+	c.track = track;
+	c.event = event;
+	c.media = media;
+	c.rec_in = rin;
+	c.rec_out = rout;
+	c.src_in = src;
+	c.src_rate = (AVRational){25, 1};
+	c.speed = (AVRational){speed, 1};
+	c.dissolve = dissolve;
+	c.src_channel = 0;
+	c.enabled = true;
+	CHECK(media_tl_add_clip(tl, &c) == 0);
+}
+
+/* The conform under test; shift moves every source in by that many frames. */
+static void build(dits_timeline *tl, int shift)
+{
+	memset(tl, 0, sizeof(*tl));
+	tl->format = DITS_TL_EDL;
+	tl->rate = (AVRational){25, 1};
+	dits_tc_parse("10:00:00:00", 25, 1, &tl->rec_start, NULL);
+	CHECK(media_tl_add_media(tl, "A.mov", master_path[0], "A", (AVRational){25, 1}, tc_a) == 0);
+	CHECK(media_tl_add_media(tl, "B.mov", master_path[1], "B", (AVRational){25, 1}, tc_b) == 1);
+	add(tl, DITS_TL_VIDEO, 0, 1, 0, 0, 20, tc_a + 10 + shift, 1, 0);
+	add(tl, DITS_TL_VIDEO, 0, 2, 1, 25, 45, tc_b + 5 + shift, 1, 0);
+	add(tl, DITS_TL_VIDEO, 0, 3, 0, 45, 65, tc_a + 50 + shift, 1, 5);
+	add(tl, DITS_TL_VIDEO, 0, 4, 0, 65, 75, tc_a + 0 + shift, 2, 0);
+	add(tl, DITS_TL_VIDEO, 0, 5, 1, 75, 80, tc_b + 30 + shift, 0, 0);
+	add(tl, DITS_TL_VIDEO, 0, 6, 0, 80, 100, tc_a + 90 + shift, -1, 0);
+	add(tl, DITS_TL_VIDEO, 1, 7, 1, 5, 10, tc_b + 60 + shift, 1, 0);
+	add(tl, DITS_TL_AUDIO, 0, 8, 0, 0, 20, tc_a + 10, 1, 0);
+	add(tl, DITS_TL_AUDIO, 1, 9, 1, 25, 45, tc_b + 5, 1, 0);
+	CHECK(media_tl_finish(tl, "test") == 0);
+}
+
+/* The expected luma (8-bit) at record frame r, per timeline.h, written out by hand. */
+static double expected_level(int64_t r)
+{
+	if (r >= 5 && r < 10)
+		return level_b(60 + (r - 5));
+	if (r < 20)
+		return level_a(10 + r);
+	if (r < 25)
+		return 16;
+	if (r < 45)
+		return level_b(5 + (r - 25));
+	if (r < 50) {
+		double w = (double)(r - 45 + 1) / 6;
+		return level_b(5 + (r - 25)) * (1 - w) + level_a(50 + (r - 45)) * w;
+	}
+	if (r < 65)
+		return level_a(50 + (r - 45));
+	if (r < 75)
+		return level_a(2 * (r - 65));
+	if (r < 80)
+		return level_b(30);
+	return level_a(90 - (r - 80));
+}
+
+static bool shows_b(int64_t r)
+{
+	return (r >= 5 && r < 10) || (r >= 25 && r < 45) || (r >= 75 && r < 80);
+}
+
+static void progress_cb(void *ctx, double done, double total)
+{
+	double *last = ctx;
+	CHECK(done >= last[0] && done <= total + 1e-9);
+	last[0] = done;
+	last[1] = total;
+}
+
+static void check_frames(const char *out)
+{
+	const char *raw = mu_path("out.y");
+	CHECK(mu_sh("ffmpeg -nostdin -y -v error -i '%s' -map 0:v:0 -f rawvideo -pix_fmt yuv422p10le '%s'", out, raw) == 0);
+	FILE *f = fopen(raw, "rb");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	/* the planes as rendered (a grey format would expand video range) */
+	uint16_t *fr = malloc(W * H * 4);
+	int64_t r = 0, bad = 0;
+	while (fread(fr, 2, W * H * 2, f) == W * H * 2) {
+		double got = fr[(H / 2) * W + W / 2] / 4.0;
+		double want = expected_level(r);
+		if (fabs(got - want) > 1.0) {
+			if (bad++ < 10)
+				fprintf(stderr, "frame %lld: level %.2f, want %.2f\n", (long long)r, got, want);
+		}
+		/* B is 4:3: pillarboxed in black */
+		double edge = fr[(H / 2) * W + 5] / 4.0;
+		if (shows_b(r) && fabs(edge - 16) > 0.5) {
+			if (bad++ < 10)
+				fprintf(stderr, "frame %lld: pillar %.2f\n", (long long)r, edge);
+		}
+		r++;
+	}
+	fclose(f);
+	free(fr);
+	CHECK(bad == 0);
+	CHECK(r == NFRAMES);
+}
+
+static void test_ffv1(void)
+{
+	dits_timeline tl, shifted;
+	build(&tl, 0);
+	build(&shifted, 1);
+	CHECK(tl.duration == NFRAMES);
+	const char *out = mu_path("conform.mov");
+	double last[2] = {0, 0};
+	dits_render_opts o = {W, H, DITS_RENDER_FFV1, 48000, 2, progress_cb, last};
+	CHECK_RC(dits_render_run(&tl, facts, open_master, close_master, NULL, &o, out), 0);
+	CHECK(fabs(last[0] - 4.0) < 1e-9 && fabs(last[1] - 4.0) < 1e-9);
+	check_frames(out);
+	CHECK(mu_count_packets(out, "v", 0) == NFRAMES);
+	char *json = mu_ffprobe(out);
+	char v[64] = "";
+	CHECK(json && mu_json_str(json, "timecode", v, sizeof(v)) && strcmp(v, "10:00:00:00") == 0);
+	char *vs = json ? mu_stream(json, "video", 0) : NULL;
+	CHECK(vs && mu_json_str(vs, "codec_name", v, sizeof(v)) && strcmp(v, "ffv1") == 0);
+	CHECK(vs && mu_json_str(vs, "color_primaries", v, sizeof(v)) && strcmp(v, "bt709") == 0);
+	CHECK(vs && mu_json_str(vs, "r_frame_rate", v, sizeof(v)) && strcmp(v, "25/1") == 0);
+	char *as = json ? mu_stream(json, "audio", 0) : NULL;
+	CHECK(as && mu_json_str(as, "codec_name", v, sizeof(v)) && strcmp(v, "pcm_s24le") == 0);
+	CHECK(as && mu_json_long(as, "channels", 0) == 2 && mu_json_long(as, "sample_rate", 0) == 48000);
+	free(vs);
+	free(as);
+	free(json);
+	CHECK(mu_count_samples(out, 0, 2) == 4 * 48000);
+	/* the gap [20, 25) is silent on both channels; the clips are not */
+	CHECK(mu_audio_silent(out, 0.82, 0.16));
+	CHECK(!mu_audio_silent(out, 0.1, 0.6));
+	CHECK(!mu_audio_silent(out, 1.1, 0.6));
+	CHECK(mu_audio_silent(out, 1.85, 2.1));
+
+	dits_render_report rep;
+	CHECK_RC(dits_render_verify(&tl, facts, open_master, close_master, NULL, &o, out, &rep), 0);
+	CHECK(rep.pass && rep.frames_ok && rep.timecode_ok && rep.audio_ok);
+	CHECK(rep.nchecks >= 15);
+	for (size_t i = 0; i < rep.nchecks; i++)
+		if (!rep.checks[i].pass)
+			fprintf(stderr, "event %d frame %lld: psnr %.2f\n", rep.checks[i].event,
+			        (long long)rep.checks[i].frame, rep.checks[i].psnr);
+	dits_render_report_free(&rep);
+	CHECK_RC(dits_render_verify(&shifted, facts, open_master, close_master, NULL, &o, out, &rep), 0);
+	CHECK(!rep.pass);
+	size_t failed = 0;
+	for (size_t i = 0; i < rep.nchecks; i++)
+		failed += !rep.checks[i].pass;
+	/* every clip is off by one, so every compared frame differs */
+	CHECK(failed == rep.nchecks);
+	dits_render_report_free(&rep);
+	dits_timeline_free(&tl);
+	dits_timeline_free(&shifted);
+}
+
+static void test_prores(void)
+{
+	dits_timeline tl, shifted;
+	build(&tl, 0);
+	build(&shifted, 1);
+	const char *out = mu_path("conform_hq.mov");
+	dits_render_opts o = {W, H, DITS_RENDER_PRORES_HQ, 48000, 2, NULL, NULL};
+	CHECK_RC(dits_render_run(&tl, facts, open_master, close_master, NULL, &o, out), 0);
+	char *json = mu_ffprobe(out);
+	char *vs = json ? mu_stream(json, "video", 0) : NULL;
+	char v[64] = "";
+	CHECK(vs && mu_json_str(vs, "codec_tag_string", v, sizeof(v)) && strcmp(v, "apch") == 0);
+	CHECK(vs && mu_json_str(vs, "pix_fmt", v, sizeof(v)) && strcmp(v, "yuv422p10le") == 0);
+	free(vs);
+	free(json);
+	check_frames(out);
+	dits_render_report rep;
+	CHECK_RC(dits_render_verify(&tl, facts, open_master, close_master, NULL, &o, out, &rep), 0);
+	CHECK(rep.pass);
+	for (size_t i = 0; i < rep.nchecks; i++)
+		if (!rep.checks[i].pass)
+			fprintf(stderr, "prores: event %d frame %lld: psnr %.2f\n", rep.checks[i].event,
+			        (long long)rep.checks[i].frame, rep.checks[i].psnr);
+	dits_render_report_free(&rep);
+	CHECK_RC(dits_render_verify(&shifted, facts, open_master, close_master, NULL, &o, out, &rep), 0);
+	CHECK(!rep.pass);
+	dits_render_report_free(&rep);
+	dits_timeline_free(&tl);
+	dits_timeline_free(&shifted);
+}
+
+static void test_beyond_master(void)
+{
+	dits_timeline tl;
+	memset(&tl, 0, sizeof(tl));
+	tl.format = DITS_TL_EDL;
+	tl.rate = (AVRational){25, 1};
+	CHECK(media_tl_add_media(&tl, "A.mov", master_path[0], NULL, (AVRational){25, 1}, tc_a) == 0);
+	add(&tl, DITS_TL_VIDEO, 0, 1, 0, 0, 10, tc_a, 1, 0);
+	add(&tl, DITS_TL_VIDEO, 0, 2, 0, 10, 20, tc_a + 95, 1, 0);
+	CHECK(media_tl_finish(&tl, "test") == 0);
+	const char *out = mu_path("bad.mov");
+	dits_render_opts o = {W, H, DITS_RENDER_FFV1, 48000, 2, NULL, NULL};
+	CHECK_RC(dits_render_run(&tl, facts, open_master, close_master, NULL, &o, out), DITS_EINVALID);
+	const char *msg = dits_error_last();
+	CHECK(strstr(msg, "event 2") != NULL && strchr(msg, '\n') == NULL);
+	CHECK(strstr(msg, "01:00:04:00") != NULL);
+	CHECK(access(out, F_OK) != 0);
+	/* before the master's start too */
+	tl.clips[1].src_in = tc_a - 1;
+	CHECK_RC(dits_render_run(&tl, facts, open_master, close_master, NULL, &o, out), DITS_EINVALID);
+	CHECK(strstr(dits_error_last(), "event 2") != NULL);
+	CHECK(access(out, F_OK) != 0);
+	dits_timeline_free(&tl);
+}
+
+int main(void)
+{
+	mu_tmpdir();
+	if (!make_masters()) {
+		fprintf(stderr, "cannot make the masters\n");
+		return 1;
+	}
+	test_ffv1();
+	test_prores();
+	test_beyond_master();
+	mu_tmpdir_remove();
+	return check_done();
+}
