@@ -391,11 +391,16 @@ static int vr_scale(vreader *v, const AVFrame *src, AVFrame *dst)
 	return 0;
 }
 
-/* Scales cur into the next cache slot. */
-static int vr_keep(vreader *v, AVFrame **out)
+/*
+ * Scales cur into a slot: when keep, the next one of the ring (reverse play
+ * fills it), else the current one, overwritten by the next frame, so forward
+ * play holds one scaled frame whatever the budget.
+ */
+static int vr_keep(vreader *v, bool keep, AVFrame **out)
 {
 	int i = v->next;
-	v->next = (v->next + 1) % v->nslots;
+	if (keep)
+		v->next = (v->next + 1) % v->nslots;
 	bool fresh = false;
 	if (i >= v->nalloc) {
 		v->slot[i] = canvas_frame(v->cv);
@@ -442,7 +447,7 @@ static int vr_get(vreader *v, int64_t idx, const AVFrame **out)
 		if (v->cur_idx >= idx)
 			break;
 		if (v->cur_idx >= lo) {
-			int rc = vr_keep(v, &kept);
+			int rc = vr_keep(v, true, &kept);
 			if (rc < 0)
 				return rc;
 		}
@@ -452,7 +457,7 @@ static int vr_get(vreader *v, int64_t idx, const AVFrame **out)
 		if (rc == 1)
 			return dits_error_set(DITS_EINVALID, "%s: frame %" PRId64 " is past the end", v->src.name, idx);
 	}
-	int rc = vr_keep(v, &kept);
+	int rc = vr_keep(v, lo < idx, &kept);
 	if (rc < 0)
 		return rc;
 	*out = kept;
