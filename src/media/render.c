@@ -731,6 +731,8 @@ static int pix_setup(int codec, canvas *cv, const char **enc, const char **profi
 		return 0;
 	case DITS_RENDER_DNXHR_HQX:
 		*enc = "dnxhd", *profile = "dnxhr_hqx";
+		if (cv->w < 256 || cv->h < 120)
+			return dits_error_set(DITS_EINVALID, "DNxHR needs at least 256x120, not %dx%d", cv->w, cv->h);
 		return 0;
 	case DITS_RENDER_FFV1:
 		*enc = "ffv1";
