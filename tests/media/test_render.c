@@ -277,6 +277,117 @@ static void test_prores(void)
 	dits_timeline_free(&shifted);
 }
 
+/* Channel ch of the render's audio as the s24 samples (in s32), n of them in *n. */
+static int32_t *read_channel(const char *path, int ch, int nch, long *n)
+{
+	const char *raw = mu_path("pcm.raw");
+	*n = 0;
+	if (mu_sh("ffmpeg -nostdin -y -v error -i '%s' -map 0:a:0 -f s32le -c:a pcm_s32le '%s'", path, raw) != 0)
+		return NULL;
+	FILE *f = fopen(raw, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long frames = ftell(f) / 4 / nch;
+	fseek(f, 0, SEEK_SET);
+	int32_t *all = malloc((size_t)frames * (size_t)nch * 4), *out = malloc((size_t)frames * 4);
+	if (all && out && fread(all, 4, (size_t)frames * (size_t)nch, f) == (size_t)frames * (size_t)nch) {
+		for (long i = 0; i < frames; i++)
+			out[i] = all[i * nch + ch];
+		*n = frames;
+	}
+	fclose(f);
+	free(all);
+	return out;
+}
+
+/* Audio is cut at sample accuracy: channel 0 is master A's samples 19200.. (src_in + 10 frames) exactly. */
+static void test_audio_samples(void)
+{
+	const char *out = mu_path("conform.mov");
+	const char *araw = mu_path("a.raw");
+	CHECK(mu_sh("ffmpeg -nostdin -y -v error -i '%s' -map 0:a:0 -f s16le -c:a pcm_s16le '%s'", master_path[0],
+	            araw) == 0);
+	FILE *f = fopen(araw, "rb");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	int16_t *a = malloc(4 * 48000 * 2);
+	size_t na = fread(a, 2, 4 * 48000, f);
+	fclose(f);
+	long n0 = 0, n1 = 0;
+	int32_t *c0 = read_channel(out, 0, 2, &n0), *c1 = read_channel(out, 1, 2, &n1);
+	CHECK(c0 && c1 && n0 == 4 * 48000 && n1 == n0 && na == 4 * 48000);
+	if (c0 && c1 && n0 == 4 * 48000 && na == 4 * 48000) {
+		long bad = 0, outside = 0;
+		for (long i = 0; i < 38400; i++)
+			bad += c0[i] != (int32_t)((uint32_t)(int32_t)a[19200 + i] << 16);
+		for (long i = 38400; i < n0; i++)
+			outside += c0[i] != 0;
+		for (long i = 0; i < 48000; i++)
+			outside += c1[i] != 0;
+		for (long i = 86400; i < n1; i++)
+			outside += c1[i] != 0;
+		double e = 0;
+		for (long i = 48000; i < 86400; i++)
+			e += (double)c1[i] * c1[i];
+		CHECK(bad == 0);
+		CHECK(outside == 0);
+		CHECK(sqrt(e / 38400) > 1e8); /* B's sine, resampled from 44.1 kHz, is there */
+	}
+	free(a);
+	free(c0);
+	free(c1);
+}
+
+/* 29.97 drop-frame record timecode, a smaller output (scaled down), DNxHR HQX and ProRes 4444. */
+static void test_ntsc_and_codecs(void)
+{
+	static const struct {
+		int codec;
+		const char *tag;
+	} codecs[] = {{DITS_RENDER_FFV1, "FFV1"}, {DITS_RENDER_DNXHR_HQX, "AVdh"}, {DITS_RENDER_PRORES_4444, "ap4h"}};
+	dits_timeline tl;
+	memset(&tl, 0, sizeof(tl));
+	tl.format = DITS_TL_EDL;
+	tl.rate = (AVRational){30000, 1001};
+	tl.drop_frame = true;
+	CHECK(dits_tc_parse("00:59:59;28", 30000, 1001, &tl.rec_start, NULL) == 0);
+	CHECK(media_tl_add_media(&tl, "A.mov", master_path[0], NULL, (AVRational){25, 1}, tc_a) == 0);
+	add(&tl, DITS_TL_VIDEO, 0, 1, 0, 0, 31, tc_a + 3, 1, 0);
+	add(&tl, DITS_TL_AUDIO, 0, 2, 0, 0, 31, tc_a + 3, 1, 0);
+	CHECK(media_tl_finish(&tl, "ntsc") == 0);
+	for (size_t k = 0; k < sizeof(codecs) / sizeof(codecs[0]); k++) {
+		char name[64];
+		snprintf(name, sizeof(name), "ntsc%zu.mov", k);
+		const char *out = mu_path(name);
+		dits_render_opts o = {256, 144, codecs[k].codec, 48000, 2, NULL, NULL};
+		CHECK_RC(dits_render_run(&tl, facts, open_master, close_master, NULL, &o, out), 0);
+		char *json = mu_ffprobe(out);
+		char *vs = json ? mu_stream(json, "video", 0) : NULL;
+		char v[64] = "";
+		CHECK(json && mu_json_str(json, "timecode", v, sizeof(v)) && strcmp(v, "00:59:59;28") == 0);
+		CHECK(vs && mu_json_str(vs, "codec_tag_string", v, sizeof(v)) && strcmp(v, codecs[k].tag) == 0);
+		CHECK(vs && mu_json_str(vs, "r_frame_rate", v, sizeof(v)) && strcmp(v, "30000/1001") == 0);
+		CHECK(vs && mu_json_long(vs, "width", 0) == 256 && mu_json_long(vs, "height", 0) == 144);
+		free(vs);
+		free(json);
+		CHECK(mu_count_packets(out, "v", 0) == 31);
+		/* S(31) = round(31 * 48000 * 1001 / 30000) */
+		CHECK(mu_count_samples(out, 0, 2) == 49650);
+		dits_render_report rep;
+		CHECK_RC(dits_render_verify(&tl, facts, open_master, close_master, NULL, &o, out, &rep), 0);
+		CHECK(rep.pass && rep.nchecks == 3);
+		dits_render_report_free(&rep);
+	}
+	/* DNxHR has a minimum frame size: refused before anything is written */
+	dits_render_opts small = {160, 90, DITS_RENDER_DNXHR_HQX, 48000, 2, NULL, NULL};
+	CHECK_RC(dits_render_run(&tl, facts, open_master, close_master, NULL, &small, mu_path("small.mov")),
+	         DITS_EINVALID);
+	CHECK(access(mu_path("small.mov"), F_OK) != 0);
+	dits_timeline_free(&tl);
+}
+
 static void test_beyond_master(void)
 {
 	dits_timeline tl;
@@ -310,6 +421,8 @@ int main(void)
 		return 1;
 	}
 	test_ffv1();
+	test_audio_samples();
+	test_ntsc_and_codecs();
 	test_prores();
 	test_beyond_master();
 	mu_tmpdir_remove();
