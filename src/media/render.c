@@ -635,8 +635,16 @@ static int ar_push(areader *a, AVFrame *fr)
 	return 0;
 }
 
-/* Adds the next n samples of the clip into dst (silence past the master's end). */
-static int ar_pull(areader *a, float *dst, int n)
+/* A dissolve's gain ramp over output samples [start, start + len): the incoming
+   clip's weight on sample start + j is (j + 1) / (len + 1), the outgoing's the rest. */
+typedef struct ramp {
+	int64_t start, len; /* len 0: no ramp, gain 1 */
+	bool out;           /* the outgoing clip */
+} ramp;
+
+/* Adds the next n samples of the clip into dst, the first at output sample
+   at, through the ramp (silence past the master's end). */
+static int ar_pull(areader *a, double *dst, int n, int64_t at, const ramp *rp)
 {
 	while (av_audio_fifo_size(a->fifo) < n && !a->done) {
 		int err = avcodec_receive_frame(a->dec, a->fr);
@@ -681,8 +689,14 @@ static int ar_pull(areader *a, float *dst, int n)
 		int got = av_audio_fifo_read(a->fifo, &p, m);
 		if (got <= 0)
 			break;
-		for (int i = 0; i < got; i++)
-			dst[done + i] += buf[i];
+		for (int i = 0; i < got; i++) {
+			double g = 1;
+			if (rp->len > 0) {
+				double w = (double)(at + done + i - rp->start + 1) / (double)(rp->len + 1);
+				g = rp->out ? 1 - w : w;
+			}
+			dst[done + i] += buf[i] * g;
+		}
 		done += got;
 	}
 	return 0;
@@ -711,7 +725,7 @@ typedef struct render_job {
 	AVCodecContext *venc, *aenc;
 	AVStream *vst, *ast;
 	AVPacket *pkt;
-	float *mix;            /* channels x frame samples */
+	double *mix;           /* channels x frame samples */
 	int mixcap;
 } render_job;
 
@@ -980,18 +994,33 @@ static int audio_frame(render_job *j, int64_t r, const char *out)
 		return 0;
 	if (n > j->mixcap) {
 		free(j->mix);
-		j->mix = malloc((size_t)n * (size_t)nch * sizeof(float));
+		j->mix = malloc((size_t)n * (size_t)nch * sizeof(double));
 		if (!j->mix)
 			return dits_error_set(DITS_ENOMEM, "out of memory");
 		j->mixcap = n;
 	}
-	memset(j->mix, 0, (size_t)n * (size_t)nch * sizeof(float));
+	memset(j->mix, 0, (size_t)n * (size_t)nch * sizeof(double));
 	for (size_t i = 0; i < tl->nclips; i++) {
 		const dits_tl_clip *c = &tl->clips[i];
 		if (c->kind != DITS_TL_AUDIO)
 			continue;
-		bool active = c->enabled && c->rec_in <= r && r < c->rec_out && c->track < nch &&
-		              c->speed.num == c->speed.den;
+		/* in a dissolve the outgoing clip goes on past rec_out, on its handles */
+		const dits_tl_clip *in = i + 1 < tl->nclips ? &tl->clips[i + 1] : NULL;
+		if (in && !(in->kind == c->kind && in->track == c->track && in->enabled && in->dissolve > 0 &&
+		            in->rec_in == c->rec_out))
+			in = NULL;
+		bool body = c->rec_in <= r && r < c->rec_out;
+		bool tail = in && r >= c->rec_out && r < in->rec_in + in->dissolve;
+		bool active = c->enabled && (body || tail) && c->track < nch && c->speed.num == c->speed.den;
+		ramp rp = {0, 0, false};
+		if (body && in_dissolve(c, r)) {
+			rp.start = frame_sample(c->rec_in, tl->rate, sr);
+			rp.len = frame_sample(c->rec_in + c->dissolve, tl->rate, sr) - rp.start;
+		} else if (tail) {
+			rp.start = frame_sample(in->rec_in, tl->rate, sr);
+			rp.len = frame_sample(in->rec_in + in->dissolve, tl->rate, sr) - rp.start;
+			rp.out = true;
+		}
 		if (!active) {
 			if (j->ar[i]) {
 				ar_free(j->ar[i]);
@@ -1003,9 +1032,8 @@ static int audio_frame(render_job *j, int64_t r, const char *out)
 			int rc = ar_open(tl, j->facts, c, j->open, j->close, j->ctx, sr, &j->ar[i]);
 			if (rc < 0)
 				return rc;
-			/* a clip starting mid-render (never: r starts at rec_in) needs no skip here */
 		}
-		int rc = ar_pull(j->ar[i], j->mix + (size_t)c->track * (size_t)n, n);
+		int rc = ar_pull(j->ar[i], j->mix + (size_t)c->track * (size_t)n, n, s0, &rp);
 		if (rc < 0)
 			return dits_error_wrap(rc, "event %d (%s)", c->event, clip_name(tl, c));
 	}

@@ -388,6 +388,49 @@ static void test_ntsc_and_codecs(void)
 	dits_timeline_free(&tl);
 }
 
+/* An audio dissolve: the outgoing clip continues on its handles, the gains ramp per sample. */
+static void test_audio_dissolve(void)
+{
+	dits_timeline tl;
+	memset(&tl, 0, sizeof(tl));
+	tl.format = DITS_TL_EDL;
+	tl.rate = (AVRational){25, 1};
+	CHECK(media_tl_add_media(&tl, "A.mov", master_path[0], NULL, (AVRational){25, 1}, tc_a) == 0);
+	add(&tl, DITS_TL_AUDIO, 0, 1, 0, 0, 20, tc_a + 10, 1, 0);
+	add(&tl, DITS_TL_AUDIO, 0, 2, 0, 20, 40, tc_a + 60, 1, 5);
+	CHECK(media_tl_finish(&tl, "xfade") == 0);
+	const char *out = mu_path("xfade.mov");
+	dits_render_opts o = {256, 144, DITS_RENDER_FFV1, 48000, 2, NULL, NULL};
+	CHECK_RC(dits_render_run(&tl, facts, open_master, close_master, NULL, &o, out), 0);
+	const char *araw = mu_path("a.raw");
+	CHECK(mu_sh("ffmpeg -nostdin -y -v error -i '%s' -map 0:a:0 -f s16le -c:a pcm_s16le '%s'", master_path[0],
+	            araw) == 0);
+	FILE *f = fopen(araw, "rb");
+	int16_t *a = malloc(4 * 48000 * 2);
+	size_t na = f ? fread(a, 2, 4 * 48000, f) : 0;
+	if (f)
+		fclose(f);
+	long n0 = 0;
+	int32_t *c0 = read_channel(out, 0, 2, &n0);
+	CHECK(c0 && n0 == 40 * 1920 && na == 4 * 48000);
+	if (c0 && n0 == 40 * 1920 && na == 4 * 48000) {
+		long bad = 0;
+		for (long i = 0; i < n0; i++) {
+			/* outgoing: A from sample 19200 (frame 10); incoming: A from 115200 (frame 60) at sample 38400 */
+			double out_s = i < 38400 + 9600 ? a[19200 + i] : 0;
+			double in_s = i >= 38400 ? a[115200 + (i - 38400)] : 0;
+			double w = i < 38400 ? 0 : i >= 48000 ? 1 : (double)(i - 38400 + 1) / 9601;
+			double want = (out_s * (1 - w) + in_s * w) * 256; /* s16 -> s24 */
+			if (fabs(c0[i] / 256.0 - want) > 2 && bad++ < 5)
+				fprintf(stderr, "xfade sample %ld: %.1f, want %.1f\n", i, c0[i] / 256.0, want);
+		}
+		CHECK(bad == 0);
+	}
+	free(a);
+	free(c0);
+	dits_timeline_free(&tl);
+}
+
 static void test_beyond_master(void)
 {
 	dits_timeline tl;
@@ -422,6 +465,7 @@ int main(void)
 	}
 	test_ffv1();
 	test_audio_samples();
+	test_audio_dissolve();
 	test_ntsc_and_codecs();
 	test_prores();
 	test_beyond_master();
