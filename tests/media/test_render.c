@@ -431,6 +431,40 @@ static void test_audio_dissolve(void)
 	dits_timeline_free(&tl);
 }
 
+/* A reverse longer than a reader's cache (64 frames at 1080p): the reader refills it from earlier GOPs. */
+static void test_long_reverse(void)
+{
+	dits_timeline tl;
+	memset(&tl, 0, sizeof(tl));
+	tl.format = DITS_TL_EDL;
+	tl.rate = (AVRational){25, 1};
+	CHECK(media_tl_add_media(&tl, "A.mov", master_path[0], NULL, (AVRational){25, 1}, tc_a) == 0);
+	add(&tl, DITS_TL_VIDEO, 0, 1, 0, 0, NFRAMES, tc_a + NFRAMES - 1, -1, 0);
+	CHECK(media_tl_finish(&tl, "reverse") == 0);
+	const char *out = mu_path("reverse.mov");
+	dits_render_opts o = {1920, 1080, DITS_RENDER_FFV1, 48000, 2, NULL, NULL};
+	CHECK_RC(dits_render_run(&tl, facts, open_master, close_master, NULL, &o, out), 0);
+	const char *raw = mu_path("reverse.y");
+	CHECK(mu_sh("ffmpeg -nostdin -y -v error -i '%s' -map 0:v:0 -vf crop=2:2:958:538 -f rawvideo "
+	            "-pix_fmt yuv422p10le '%s'", out, raw) == 0);
+	FILE *f = fopen(raw, "rb");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	uint16_t px[8];
+	int64_t r = 0, bad = 0;
+	while (fread(px, 2, 8, f) == 8) {
+		if (fabs(px[0] / 4.0 - level_a(NFRAMES - 1 - r)) > 1 && bad++ < 5)
+			fprintf(stderr, "reverse frame %lld: %.2f, want %d\n", (long long)r, px[0] / 4.0,
+			        level_a(NFRAMES - 1 - r));
+		r++;
+	}
+	fclose(f);
+	CHECK(bad == 0);
+	CHECK(r == NFRAMES);
+	dits_timeline_free(&tl);
+}
+
 static void test_beyond_master(void)
 {
 	dits_timeline tl;
@@ -466,6 +500,7 @@ int main(void)
 	test_ffv1();
 	test_audio_samples();
 	test_audio_dissolve();
+	test_long_reverse();
 	test_ntsc_and_codecs();
 	test_prores();
 	test_beyond_master();
