@@ -98,15 +98,21 @@ static const char *clip_name(const dits_timeline *tl, const dits_tl_clip *c)
 	return m->name ? m->name : m->path ? m->path : m->reel ? m->reel : "";
 }
 
-static int outside(const dits_timeline *tl, const dits_media_facts *facts, const dits_tl_clip *c, int64_t s)
+/* Source frames [s0 .. s1] of c (one frame when equal) do not all lie in the master. */
+static int outside(const dits_timeline *tl, const dits_media_facts *facts, const dits_tl_clip *c, int64_t s0,
+                   int64_t s1)
 {
-	char tc[DITS_TC_MAX] = "?";
+	char a[DITS_TC_MAX] = "?", b[DITS_TC_MAX] = "?";
 	AVRational sr = clip_rate(c, tl);
-	dits_tc_format(s, sr.num, sr.den, false, tc);
+	dits_tc_format(s0, sr.num, sr.den, false, a);
+	dits_tc_format(s1, sr.num, sr.den, false, b);
 	const dits_media_facts *f = &facts[c->media];
-	return dits_error_set(DITS_EINVALID, "event %d (%s): source frame %s is outside the master (%" PRId64
-	                      " frames from %s)", c->event, clip_name(tl, c), tc, f->frame_count,
-	                      f->timecode[0] ? f->timecode : "00:00:00:00");
+	const char *start = f->timecode[0] ? f->timecode : "00:00:00:00";
+	if (s0 == s1)
+		return dits_error_set(DITS_EINVALID, "event %d (%s): source frame %s is outside the master (%" PRId64
+		                      " frames from %s)", c->event, clip_name(tl, c), a, f->frame_count, start);
+	return dits_error_set(DITS_EINVALID, "event %d (%s): source frames %s-%s reach outside the master (%" PRId64
+	                      " frames from %s)", c->event, clip_name(tl, c), a, b, f->frame_count, start);
 }
 
 /* ---- the canvas ----------------------------------------------------------------- */
@@ -914,7 +920,7 @@ static int clip_frame(render_job *j, size_t ci, int64_t r, const AVFrame **out)
 	int64_t s = clip_source(c, r);
 	int64_t idx = master_index(f, clip_rate(c, j->tl), s);
 	if (idx < 0 || idx >= f->frame_count)
-		return outside(j->tl, j->facts, c, s);
+		return outside(j->tl, j->facts, c, s, s);
 	if (!j->vr[ci]) {
 		dits_media_source src;
 		memset(&src, 0, sizeof(src));
@@ -1125,6 +1131,40 @@ static int setup_tracks(render_job *j)
 	return 0;
 }
 
+/*
+ * Every source frame the video clips will show is inside its master: the
+ * formula is monotonic, so the first and last record frames of each clip
+ * (for an outgoing clip, the last frame of the dissolve it continues into)
+ * bound it. Checked before the output exists.
+ */
+static int check_ranges(const dits_timeline *tl, const dits_media_facts *facts)
+{
+	for (size_t i = 0; i < tl->nclips; i++) {
+		const dits_tl_clip *c = &tl->clips[i];
+		if (c->kind != DITS_TL_VIDEO || !c->enabled || c->rec_out <= c->rec_in)
+			continue;
+		int64_t last = c->rec_out - 1;
+		for (size_t k = i + 1; k < tl->nclips; k++) {
+			const dits_tl_clip *n = &tl->clips[k];
+			if (n->kind != c->kind || n->track != c->track || n->rec_in > c->rec_out)
+				break;
+			if (n->enabled && n->rec_in == c->rec_out && n->dissolve > 0 && dissolve_from(tl, k, n->rec_in) ==
+			    (ssize_t)i)
+				last = n->rec_in + n->dissolve - 1;
+		}
+		const dits_media_facts *f = &facts[c->media];
+		AVRational sr = clip_rate(c, tl);
+		int64_t ends[2] = {clip_source(c, c->rec_in), clip_source(c, last)};
+		for (int e = 0; e < 2; e++) {
+			int64_t idx = master_index(f, sr, ends[e]);
+			if (idx < 0 || idx >= f->frame_count)
+				return outside(tl, facts, c, ends[0] < ends[1] ? ends[0] : ends[1],
+				               ends[0] < ends[1] ? ends[1] : ends[0]);
+		}
+	}
+	return 0;
+}
+
 int dits_render_run(const dits_timeline *tl, const dits_media_facts *facts, dits_render_open_fn open,
                     dits_render_close_fn close, void *ctx, const dits_render_opts *o, const char *out_path)
 {
@@ -1135,6 +1175,8 @@ int dits_render_run(const dits_timeline *tl, const dits_media_facts *facts, dits
 	j.cv.w = o->width;
 	j.cv.h = o->height;
 	rc = setup_tracks(&j);
+	if (rc == 0)
+		rc = check_ranges(tl, facts);
 	if (rc == 0)
 		rc = open_output(&j, out_path);
 	double total = (double)tl->duration * tl->rate.den / tl->rate.num;
@@ -1271,7 +1313,7 @@ static int check_frame(render_job *j, vreader *rv, size_t ci, int64_t r, dits_re
 		rc = expected(j, &m, ci, ck->src_frame + k - 1, &ef[k], e[k]);
 	if (rc == 0) {
 		if (!ef[1]) {
-			rc = outside(j->tl, j->facts, c, ck->src_frame);
+			rc = outside(j->tl, j->facts, c, ck->src_frame, ck->src_frame);
 		} else if (j->o->codec == DITS_RENDER_FFV1) {
 			ck->pass = frames_equal(&j->cv, got, ef[1]);
 			ck->psnr = luma_psnr(&j->cv, got, ef[1]);

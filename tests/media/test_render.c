@@ -480,12 +480,20 @@ static void test_beyond_master(void)
 	CHECK_RC(dits_render_run(&tl, facts, open_master, close_master, NULL, &o, out), DITS_EINVALID);
 	const char *msg = dits_error_last();
 	CHECK(strstr(msg, "event 2") != NULL && strchr(msg, '\n') == NULL);
-	CHECK(strstr(msg, "01:00:04:00") != NULL);
+	CHECK(strstr(msg, "01:00:03:20-01:00:04:04") != NULL);
 	CHECK(access(out, F_OK) != 0);
 	/* before the master's start too */
 	tl.clips[1].src_in = tc_a - 1;
 	CHECK_RC(dits_render_run(&tl, facts, open_master, close_master, NULL, &o, out), DITS_EINVALID);
 	CHECK(strstr(dits_error_last(), "event 2") != NULL);
+	CHECK(access(out, F_OK) != 0);
+	/* a dissolve needs the outgoing clip's handles: A ends at frame 99, the dissolve wants 100..104 */
+	tl.clips[0].src_in = tc_a + 90;
+	tl.clips[1].src_in = tc_a;
+	tl.clips[1].dissolve = 5;
+	CHECK_RC(dits_render_run(&tl, facts, open_master, close_master, NULL, &o, out), DITS_EINVALID);
+	CHECK(strstr(dits_error_last(), "event 1 (A.mov)") != NULL);
+	CHECK(strstr(dits_error_last(), "01:00:03:15-01:00:04:04") != NULL);
 	CHECK(access(out, F_OK) != 0);
 	dits_timeline_free(&tl);
 }
