@@ -44,6 +44,8 @@
 #define READER_CACHE_MAX 256
 /* Decode forward up to this many frames to reach a later one; further, seek. */
 #define FORWARD_LIMIT 96
+/* Seconds of audio decoded before a clip's first sample and dropped. */
+#define AUDIO_PREROLL 0.2
 
 /* ---- arithmetic -------------------------------------------------------------- */
 
@@ -558,7 +560,8 @@ static int ar_open(const dits_timeline *tl, const dits_media_facts *facts, const
 	AVRational srate = clip_rate(c, tl);
 	int64_t rel = c->src_in - master_tc(f, srate);
 	a->t0 = (double)rel * srate.den / srate.num + f->video_start;
-	int64_t ts = (int64_t)floor(a->t0 / av_q2d(a->st->time_base));
+	/* a little early: a compressed stream's first frames after a seek prime the decoder (dropped by ar_push) */
+	int64_t ts = (int64_t)floor((a->t0 - AUDIO_PREROLL) / av_q2d(a->st->time_base));
 	if (av_seek_frame(a->in.fmt, a->si, ts, AVSEEK_FLAG_BACKWARD) < 0)
 		av_seek_frame(a->in.fmt, a->si, 0, AVSEEK_FLAG_BACKWARD);
 	*out = a;
@@ -592,6 +595,8 @@ static int ar_push(areader *a, AVFrame *fr)
 		}
 		a->tmpcap = cap;
 	}
+	/* output samples still inside the resampler come out before this frame's */
+	int64_t delay = swr_get_delay(a->swr, a->sr);
 	int n = swr_convert(a->swr, (uint8_t **)a->tmp, cap, fr ? (const uint8_t **)fr->extended_data : NULL,
 	                    fr ? fr->nb_samples : 0);
 	if (n < 0)
@@ -613,7 +618,7 @@ static int ar_push(areader *a, AVFrame *fr)
 	if (!a->started && fr) {
 		/* place the first decoded sample against the clip's first */
 		int64_t pts = fr->best_effort_timestamp != AV_NOPTS_VALUE ? fr->best_effort_timestamp : fr->pts;
-		double t = pts == AV_NOPTS_VALUE ? a->t0 : pts * av_q2d(a->st->time_base);
+		double t = pts == AV_NOPTS_VALUE ? a->t0 : pts * av_q2d(a->st->time_base) - (double)delay / a->sr;
 		int64_t skip = llround((a->t0 - t) * a->sr);
 		a->started = true;
 		if (skip < 0) {

@@ -334,6 +334,16 @@ static void test_audio_samples(void)
 		CHECK(bad == 0);
 		CHECK(outside == 0);
 		CHECK(sqrt(e / 38400) > 1e8); /* B's sine, resampled from 44.1 kHz, is there */
+		/* ... in phase: sample i is B's 1 kHz sine (amplitude 1/8) at 0.2 s + (i - 48000) / 48000 */
+		double worst = 0;
+		for (long i = 48000 + 64; i < 86400 - 64; i++) {
+			double want = 0.125 * sin(2 * M_PI * 1000 * (0.2 + (i - 48000) / 48000.0));
+			double d = fabs(c1[i] / 2147483648.0 - want);
+			if (d > worst)
+				worst = d;
+		}
+		fprintf(stderr, "resampled audio: worst error %.5f of full scale\n", worst);
+		CHECK(worst < 0.0025); /* a sample late or early is 0.016 */
 	}
 	free(a);
 	free(c0);
