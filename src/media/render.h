@@ -35,9 +35,11 @@ typedef struct dits_render_opts {
  * timeline's rate, tl->duration frames, a tmcd track at tl->rec_start, the
  * codec's 10-bit Y'CbCr tagged Rec.709, PCM s24le audio at o->sample_rate
  * with o->channels channels (audio track k in channel k). Sources are
- * opened through open/close, at most two per video track and one per audio
- * clip at a time. On failure out_path is removed and the error is one line
- * naming the event; a source frame outside its master is DITS_EINVALID.
+ * opened through open/close: at most two for video (a dissolve's two clips)
+ * and one per audio track (two in a dissolve) at a time. Every clip's
+ * source range is checked against its master before out_path is created
+ * (DITS_EINVALID naming the event); on any failure out_path is removed and
+ * the error is one line naming the event.
  */
 int dits_render_run(const dits_timeline *tl, const dits_media_facts *facts, dits_render_open_fn open,
                     dits_render_close_fn close, void *ctx, const dits_render_opts *o, const char *out_path);
