@@ -101,6 +101,8 @@ int dits_timeline_parse_rate(const char *data, size_t len, const char *name, AVR
                              dits_timeline *out);
 /* Reads path (a file, or an .fcpxmld bundle directory: its Info.fcpxml) and parses it. */
 int dits_timeline_parse_file(const char *path, dits_timeline *out);
+/* The same with an EDL's rate, as dits_timeline_parse_rate. */
+int dits_timeline_parse_file_rate(const char *path, AVRational edl_rate, dits_timeline *out);
 void dits_timeline_free(dits_timeline *t);
 
 /* "EDL", "FCP7 XML", "FCPXML", "OTIO" */

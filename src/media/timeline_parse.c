@@ -80,6 +80,11 @@ int dits_timeline_parse_rate(const char *data, size_t len, const char *name, AVR
 
 int dits_timeline_parse_file(const char *path, dits_timeline *out)
 {
+	return dits_timeline_parse_file_rate(path, (AVRational){0, 1}, out);
+}
+
+int dits_timeline_parse_file_rate(const char *path, AVRational edl_rate, dits_timeline *out)
+{
 	memset(out, 0, sizeof(*out));
 	struct stat st;
 	if (stat(path, &st) < 0)
@@ -108,7 +113,7 @@ int dits_timeline_parse_file(const char *path, dits_timeline *out)
 		dits_buf_free(&b);
 		return dits_error_wrap(rc, "%s", path);
 	}
-	rc = dits_timeline_parse((const char *)b.data, b.len, path, out);
+	rc = dits_timeline_parse_rate((const char *)b.data, b.len, path, edl_rate, out);
 	dits_buf_free(&b);
 	return rc;
 }

@@ -1,0 +1,44 @@
+/*
+ * conform.h - from a parsed timeline to the masters it names: each piece of
+ * media the editor had (a proxy at a master's path, a file name, a reel and
+ * a timecode range) resolved to one master of a commit, its source ranges
+ * checked against the master's timecode extent (docs/RENDER.md).
+ */
+#ifndef DITS_CONFORM_H
+#define DITS_CONFORM_H
+
+#include <stdbool.h>
+
+#include "hash.h"
+#include "media.h"
+#include "repo.h"
+#include "timeline.h"
+
+typedef struct dits_conform_master {
+	char *path;             /* the master's path in the commit */
+	dits_id asset;          /* its manifest id */
+	dits_media_facts facts; /* probed from the store, or recorded with its proxy */
+	bool recorded;          /* facts from the proxy record: the master's bytes are not here */
+	const char *how;        /* "path", "name", "reel+timecode": how it was found */
+	int64_t tc_start;       /* the master's start timecode, frames at its rate (0 without one) */
+} dits_conform_master;
+
+/*
+ * Resolves every media entry of tl that a clip uses to a video file of
+ * commit: by path (the longest tracked path that ends the timeline's path
+ * at a '/'), then by file name (with or without extension), then by reel
+ * (the master's reel name or file name, also cut to 8 characters as EDLs
+ * write reels) whose timecode extent holds the clip's source range. Then
+ * checks every clip's source range, dissolve handles included, lies inside
+ * its master. *out gets tl->nmedia entries (path NULL for unused media).
+ * On failure: DITS_EINVALID with one line that lists every unresolved,
+ * ambiguous or out-of-range clip (event, name, reason); *out is NULL.
+ */
+int dits_conform_resolve(dits_repo *r, const dits_id *commit, const dits_timeline *tl, const char *tl_name,
+                         dits_conform_master **out);
+void dits_conform_masters_free(dits_conform_master *m, size_t n);
+
+/* The source frame (timecode frame number at src_rate) a clip shows at record frame rec. */
+int64_t dits_conform_src_frame(const dits_tl_clip *c, int64_t rec);
+
+#endif
