@@ -65,6 +65,7 @@ const char *cli_reason(const char *path, const char *error);
 int cmd_config(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
+int cmd_render(int argc, char **argv);
 /* dits proxy handoff (cmd_handoff.c); argv[0] is "handoff". */
 int proxy_handoff(int argc, char **argv);
 extern const char USE_HANDOFF[];

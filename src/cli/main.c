@@ -1099,6 +1099,8 @@ static const command commands[] = {
 	{ "config", cmd_config, "config KEY [VALUE] | config --unset KEY | config --list",
 	  "repository settings (proxy.auto, proxy.profile, proxy.lut.GLOB ...)" },
 	{ "proxy", cmd_proxy, "proxy status|generate|wait|retry|export|verify|handoff ...", "the Hologram layer's proxies" },
+	{ "render", cmd_render, "render TIMELINE [--target 4k_master|8k_master|source|WxH] [--codec C] [--rev REV] [--out PATH] [--rate FPS] [--verify] [--strict] [--json]",
+	  "conform an EDL, FCP7 XML, FCPXML or OTIO edit from the masters" },
 	{ "mount", NET(cmd_mount), "mount [MOUNTPOINT [--mode proxy|master] [--variant TYPE] [--foreground] [REV]]",
 	  "serve a commit read-only through FUSE (no argument: list mounts)" },
 	{ "umount", NET(cmd_umount), "umount [--lazy] MOUNTPOINT", "unmount a Dits mount" },
@@ -1144,6 +1146,7 @@ static int cmd_help(int argc, char **argv)
 static bool needs_media(int argc, char **argv)
 {
 	return !strcmp(argv[1], "worker") || !strcmp(argv[1], "fetch-proxy") || !strcmp(argv[1], "serve") ||
+	       !strcmp(argv[1], "render") ||
 	       (!strcmp(argv[1], "proxy") && argc > 2 && (!strcmp(argv[2], "generate") || !strcmp(argv[2], "verify") ||
 	                                               !strcmp(argv[2], "handoff")));
 }

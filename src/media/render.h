@@ -2,7 +2,7 @@
  * render.h - conforms a dits_timeline from its masters: every record frame
  * decoded frame-accurately from the original, scaled to the output size,
  * dissolves mixed, audio cut at sample accuracy, written as one MOV with the
- * record start timecode. See docs/RENDER-ENGINE.md.
+ * record start timecode. See docs/RENDER.md, "The conform engine".
  */
 #ifndef DITS_RENDER_H
 #define DITS_RENDER_H

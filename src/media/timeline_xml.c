@@ -1,7 +1,7 @@
 /*
  * timeline_xml.c - the XML timelines: Final Cut Pro 7 XML (xmeml v4/v5, as
  * Premiere, Resolve and Hiero write it) and FCPXML 1.8-1.11, read with
- * libxml2 into the model of timeline.h (see docs/TIMELINES-XML.md).
+ * libxml2 into the model of timeline.h (see docs/RENDER.md).
  *
  * Documents are parsed without network access, without loading external
  * DTDs and without substituting entities; a document that declares

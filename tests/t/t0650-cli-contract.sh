@@ -37,6 +37,8 @@ proxy wait
 proxy retry
 proxy export
 proxy handoff
+proxy verify
+render
 mount
 umount
 mode
@@ -80,7 +82,7 @@ test_expect_success 'every command of dits, dits-net and dits-media refuses --bo
 		$COMMANDS
 		LIST
 	done &&
-	assert_eq 117 "$n" "commands tried"
+	assert_eq 123 "$n" "commands tried"
 '
 
 test_expect_success '--bogus=VALUE, a bogus short option and a missing value are usage errors too' '

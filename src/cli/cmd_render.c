@@ -1,0 +1,410 @@
+/*
+ * dits render: conforms an edit from the originals (docs/RENDER.md). Parses
+ * the timeline, resolves its media to masters, renders from the chunk
+ * store, optionally verifies, and commits the result as renders/NAME.mov.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "error.h"
+#include "fsutil.h"
+#include "refs.h"
+#include "worktree.h"
+
+static const char USE_RENDER[] =
+    "dits render TIMELINE [--target 4k_master|8k_master|source|WxH] [--codec prores_hq|prores_4444|dnxhr_hqx|ffv1] "
+    "[--rev REV] [--out PATH] [--rate FPS] [--verify] [--strict] [--json]";
+
+#ifdef DITS_WITH_MEDIA
+#include "conform.h"
+#include "hologram.h"
+#include "render.h"
+#include "timecode.h"
+
+typedef struct render_ui {
+	bool tty;
+	double last;
+} render_ui;
+
+static void on_progress(void *ctx, double done, double total)
+{
+	render_ui *ui = ctx;
+	if (!ui->tty || total <= 0)
+		return;
+	double now = dits_now();
+	if (now - ui->last < 0.1 && done < total)
+		return;
+	ui->last = now;
+	fprintf(stderr, "\rrender %3.0f%%  %.1f / %.1f s\033[K", 100 * done / total, done, total);
+}
+
+typedef struct open_ctx {
+	dits_repo *r;
+	const dits_conform_master *m;
+} open_ctx;
+
+static int open_master(void *ctx, int media, dits_media_source *src)
+{
+	open_ctx *o = ctx;
+	return dits_media_source_open_blob(src, o->r->odb, &o->m[media].asset, o->m[media].path);
+}
+
+static void close_master(void *ctx, dits_media_source *src)
+{
+	(void)ctx;
+	dits_media_source_close_blob(src);
+}
+
+/* "4k_master", "8k_master", "source", "WxH": the output size; source = the first video clip's master */
+static int target_size(const char *t, const dits_timeline *tl, const dits_conform_master *m, int *w, int *h)
+{
+	if (!strcmp(t, "4k_master"))
+		*w = 3840, *h = 2160;
+	else if (!strcmp(t, "8k_master"))
+		*w = 7680, *h = 4320;
+	else if (!strcmp(t, "source")) {
+		*w = *h = 0;
+		for (size_t i = 0; i < tl->nclips && !*w; i++)
+			if (tl->clips[i].kind == DITS_TL_VIDEO && tl->clips[i].media >= 0 && m[tl->clips[i].media].path)
+				*w = m[tl->clips[i].media].facts.width, *h = m[tl->clips[i].media].facts.height;
+		if (!*w)
+			return -1;
+	} else {
+		char x;
+		if (sscanf(t, "%dx%d%c", w, h, &x) != 2 || *w < 16 || *h < 16 || *w > 16384 || *h > 16384 || *w % 2 ||
+		    *h % 2)
+			return -1;
+	}
+	return 0;
+}
+
+static int codec_of(const char *c)
+{
+	if (!strcmp(c, "prores_hq"))
+		return DITS_RENDER_PRORES_HQ;
+	if (!strcmp(c, "prores_4444"))
+		return DITS_RENDER_PRORES_4444;
+	if (!strcmp(c, "dnxhr_hqx"))
+		return DITS_RENDER_DNXHR_HQX;
+	if (!strcmp(c, "ffv1"))
+		return DITS_RENDER_FFV1;
+	return -1;
+}
+
+/* renders/<the timeline file's name without extension>.mov, with '/' and control bytes made '_' */
+static char *default_out(const char *timeline)
+{
+	const char *b = strrchr(timeline, '/');
+	b = b ? b + 1 : timeline;
+	char stem[200];
+	snprintf(stem, sizeof(stem), "%s", b);
+	/* an .fcpxmld bundle given as "x.fcpxmld/" */
+	size_t n = strlen(stem);
+	while (n && stem[n - 1] == '/')
+		stem[--n] = 0;
+	char *dot = strrchr(stem, '.');
+	if (dot && dot != stem)
+		*dot = 0;
+	for (char *p = stem; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == '/' || *p == '\\')
+			*p = '_';
+	if (!stem[0] || !strcmp(stem, ".") || !strcmp(stem, ".."))
+		snprintf(stem, sizeof(stem), "render");
+	return dits_strfmt("renders/%s.mov", stem);
+}
+
+/* "25", "23.976", "29.97", "59.94", "24000/1001": NTSC decimals are the 1001 rates, exactly */
+static int parse_rate(const char *s, AVRational *out)
+{
+	int num, den;
+	char x;
+	if (sscanf(s, "%d/%d%c", &num, &den, &x) == 2 && num > 0 && den > 0 && num / den <= 1000) {
+		*out = (AVRational){num, den};
+		return 0;
+	}
+	char *end;
+	double v = strtod(s, &end);
+	if (*end || !(v > 0 && v <= 1000))
+		return -1;
+	static const struct { double v; int num, den; } ntsc[] = {
+		{23.976, 24000, 1001}, {29.97, 30000, 1001}, {47.952, 48000, 1001}, {59.94, 60000, 1001},
+		{119.88, 120000, 1001},
+	};
+	for (size_t i = 0; i < sizeof(ntsc) / sizeof(ntsc[0]); i++)
+		if (fabs(v - ntsc[i].v) < 0.006) {
+			*out = (AVRational){ntsc[i].num, ntsc[i].den};
+			return 0;
+		}
+	if (fabs(v - (double)lround(v)) > 1e-9)
+		return -1;
+	*out = (AVRational){(int)lround(v), 1};
+	return 0;
+}
+
+static bool staged_changes(dits_repo *r)
+{
+	dits_status st;
+	memset(&st, 0, sizeof(st));
+	if (dits_status_compute(r, &st) < 0) {
+		dits_error_clear();
+		return false;
+	}
+	bool any = st.staged.n > 0;
+	dits_status_free(&st);
+	return any;
+}
+
+/* the verify table (text mode, on stdout): one line per compared frame */
+static void print_report(const dits_render_report *rep, bool json)
+{
+	if (json)
+		return;
+	printf("verify: %" PRId64 " frames %s, timecode %s %s, audio %.3f s %s\n", rep->frames,
+	       rep->frames_ok ? "ok" : "WRONG", rep->timecode, rep->timecode_ok ? "ok" : "WRONG", rep->audio_seconds,
+	       rep->audio_ok ? "ok" : "WRONG");
+	printf("  %-6s %-24s %-8s %-8s %s\n", "event", "clip", "record", "source", "match");
+	for (size_t i = 0; i < rep->nchecks; i++) {
+		const dits_render_check *c = &rep->checks[i];
+		char match[32];
+		if (isinf(c->psnr))
+			snprintf(match, sizeof(match), "exact");
+		else
+			snprintf(match, sizeof(match), "PSNR %.1f dB", c->psnr);
+		printf("  %-6d %-24.24s %-8" PRId64 " %-8" PRId64 " %-16s %s\n", c->event, c->name, c->frame, c->src_frame,
+		       match, c->pass ? "pass" : "FAIL");
+	}
+}
+
+static const char *first_failure(const dits_render_report *rep)
+{
+	static char why[160];
+	if (!rep->frames_ok)
+		return "frame count";
+	if (!rep->timecode_ok)
+		return "start timecode";
+	if (!rep->audio_ok)
+		return "audio length";
+	for (size_t i = 0; i < rep->nchecks; i++)
+		if (!rep->checks[i].pass) {
+			snprintf(why, sizeof(why), "event %d at record frame %" PRId64, rep->checks[i].event,
+			         rep->checks[i].frame);
+			return why;
+		}
+	return "?";
+}
+
+int cmd_render(int argc, char **argv)
+{
+	const char *target = "4k_master", *codec = "prores_hq", *rev = NULL, *out = NULL, *rate = NULL;
+	bool verify = false, strict = false, json = false;
+	const cli_opt opts[] = {
+		{ "--target", NULL, &target, NULL },
+		{ "--codec", NULL, &codec, NULL },
+		{ "--rev", NULL, &rev, NULL },
+		{ "--out", NULL, &out, NULL },
+		{ "--rate", NULL, &rate, NULL },
+		{ "--verify", NULL, NULL, &verify },
+		{ "--strict", NULL, NULL, &strict },
+		{ "--json", NULL, NULL, &json },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int np, code = cli_parse(argc, argv, opts, USE_RENDER, &np, NULL);
+	if (code)
+		return code;
+	if (np != 1)
+		return cli_usage_error(USE_RENDER, np ? "render: one timeline at a time" : "render: which timeline?");
+	const char *tlpath = argv[1];
+	int vcodec = codec_of(codec);
+	if (vcodec < 0)
+		return cli_usage_error(USE_RENDER, "render: --codec is prores_hq, prores_4444, dnxhr_hqx or ffv1, not '%s'",
+		                       codec);
+	if (strcmp(target, "4k_master") && strcmp(target, "8k_master") && strcmp(target, "source") &&
+	    !strchr(target, 'x'))
+		return cli_usage_error(USE_RENDER, "render: --target is 4k_master, 8k_master, source or WxH, not '%s'",
+		                       target);
+	AVRational edl_rate = {0, 1};
+	if (rate && parse_rate(rate, &edl_rate) < 0)
+		return cli_usage_error(USE_RENDER, "render: --rate is a frame rate (24, 23.976, 24000/1001), not '%s'",
+		                       rate);
+
+	dits_repo *r;
+	if (dits_repo_open(&r, "."))
+		return cli_fail();
+	dits_timeline tl;
+	int rc = dits_timeline_parse_file_rate(tlpath, edl_rate, &tl);
+	if (rc) {
+		dits_repo_free(r);
+		return cli_fail();
+	}
+	/* what the conform leaves out, said once per kind (or refused) */
+	for (size_t i = 0; i < tl.nskipped; i++)
+		fprintf(stderr, "dits: %s: %s: %s\n", strict ? "error" : "warning", tlpath, tl.skipped[i]);
+	dits_id commit;
+	dits_conform_master *m = NULL;
+	char *final = NULL, *tmp = NULL, *rel = NULL;
+	if (strict && tl.nskipped)
+		rc = dits_error_set(DITS_EINVALID, "%s: --strict: %zu kind%s of item not conformed (above)", tlpath,
+		                    tl.nskipped, tl.nskipped == 1 ? "" : "s");
+	if (!rc)
+		rc = dits_revparse(r, rev ? rev : "HEAD", &commit);
+	if (!rc && !out && staged_changes(r))
+		rc = dits_error_set(DITS_ECONFLICT,
+		                    "the index has staged changes: commit them first (the render is committed alone), "
+		                    "or give --out");
+	if (!rc)
+		rc = dits_conform_resolve(r, &commit, &tl, tlpath, &m);
+	int w = 0, h = 0;
+	if (!rc && target_size(target, &tl, m, &w, &h) < 0)
+		rc = dits_error_set(DITS_EINVALID, "--target %s: not a size (WxH, even, 16..16384)", target);
+	if (!rc) {
+		if (out) {
+			final = strdup(out);
+		} else {
+			rel = default_out(tlpath);
+			final = rel ? dits_strfmt("%s/%s", r->workdir, rel) : NULL;
+		}
+		if (!final)
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	if (!rc && !out) {
+		char *dir = dits_strfmt("%s/renders", r->workdir);
+		if (!dir || (mkdir(dir, 0777) < 0 && errno != EEXIST))
+			rc = dits_error_set(DITS_EIO, "%s: %s", dir ? dir : "renders", strerror(errno));
+		free(dir);
+	}
+	if (!rc) {
+		/* beside the result, renamed into place only once complete (and verified) */
+		char *slash = strrchr(final, '/');
+		tmp = slash ? dits_strfmt("%.*s/.%s.render-%d.tmp", (int)(slash - final), final, slash + 1, (int)getpid())
+		            : dits_strfmt(".%s.render-%d.tmp", final, (int)getpid());
+		if (!tmp)
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	double t0 = dits_now(), elapsed = 0;
+	render_ui ui = { isatty(STDERR_FILENO) && !getenv("DITS_NO_PROGRESS"), 0 };
+	open_ctx oc = { r, m };
+	dits_render_opts ro = { .width = w, .height = h, .codec = vcodec, .sample_rate = 48000,
+		                .channels = tl.naudio_tracks > 2 ? tl.naudio_tracks : 2,
+		                .progress = on_progress, .pctx = &ui };
+	dits_media_facts *facts = NULL;
+	if (!rc && !(facts = calloc(tl.nmedia + 1, sizeof(*facts))))
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; !rc && i < tl.nmedia; i++)
+		if (m[i].path)
+			facts[i] = m[i].facts;
+	if (!rc)
+		rc = dits_render_run(&tl, facts, open_master, close_master, &oc, &ro, tmp);
+	if (ui.tty)
+		fprintf(stderr, "\r\033[K");
+	elapsed = dits_now() - t0;
+	dits_render_report rep;
+	memset(&rep, 0, sizeof(rep));
+	bool verified = false;
+	if (!rc && verify) {
+		rc = dits_render_verify(&tl, facts, open_master, close_master, &oc, &ro, tmp, &rep);
+		if (!rc)
+			print_report(&rep, json);
+		if (!rc && !rep.pass)
+			rc = dits_error_set(DITS_EINVALID, "%s: the render does not match the timeline (%s); nothing kept",
+			                    tlpath, first_failure(&rep));
+		verified = rc == 0;
+	}
+	if (!rc && rename(tmp, final) < 0)
+		rc = dits_error_set(DITS_EIO, "%s: %s", final, strerror(errno));
+	if (rc && tmp)
+		unlink(tmp);
+	dits_id made = {{0}};
+	bool committed = false;
+	if (!rc && !out) {
+		const char *paths[] = { final };
+		dits_add_result ar;
+		char *msg = dits_strfmt("Render %s (%s, %zu %s) at %dx%d", tlpath, dits_timeline_format_name(tl.format),
+		                        tl.nclips, cli_plural(tl.nclips, "clip", "clips"), w, h);
+		rc = msg ? dits_add(r, paths, 1, NULL, &ar) : dits_error_set(DITS_ENOMEM, "out of memory");
+		if (!rc)
+			rc = dits_commit_create(r, msg, false, &made, NULL);
+		committed = rc == 0;
+		free(msg);
+	}
+	if (rc) {
+		code = cli_fail();
+	} else {
+		char tc[DITS_TC_MAX] = "";
+		dits_tc_format(tl.rec_start, tl.rate.num, tl.rate.den, tl.drop_frame, tc);
+		char hex[DITS_ID_HEXLEN + 1] = "";
+		if (committed)
+			dits_id_hex(hex, &made);
+		if (json) {
+			dits_buf b = DITS_BUF_INIT;
+			dits_buf_puts(&b, "{\"timeline\":");
+			dits_buf_put_json_str(&b, tlpath);
+			dits_buf_printf(&b, ",\"format\":\"%s\",\"frames\":%" PRId64 ",\"rate\":\"%d/%d\",\"timecode\":\"%s\","
+			                    "\"width\":%d,\"height\":%d,\"codec\":\"%s\",\"seconds\":%.3f,\"output\":",
+			                dits_timeline_format_name(tl.format), tl.duration, tl.rate.num, tl.rate.den, tc, w, h,
+			                codec, elapsed);
+			dits_buf_put_json_str(&b, rel ? rel : final);
+			dits_buf_puts(&b, ",\"commit\":");
+			if (committed)
+				dits_buf_printf(&b, "\"%s\"", hex);
+			else
+				dits_buf_puts(&b, "null");
+			dits_buf_puts(&b, ",\"media\":[");
+			bool first = true;
+			for (size_t i = 0; i < tl.nmedia; i++) {
+				if (!m[i].path)
+					continue;
+				dits_buf_puts(&b, first ? "{\"master\":" : ",{\"master\":");
+				dits_buf_put_json_str(&b, m[i].path);
+				dits_buf_printf(&b, ",\"by\":\"%s\"}", m[i].how);
+				first = false;
+			}
+			dits_buf_puts(&b, "],\"skipped\":[");
+			for (size_t i = 0; i < tl.nskipped; i++) {
+				if (i)
+					dits_buf_puts(&b, ",");
+				dits_buf_put_json_str(&b, tl.skipped[i]);
+			}
+			dits_buf_puts(&b, "]");
+			if (verified)
+				dits_buf_printf(&b, ",\"verify\":{\"pass\":true,\"checks\":%zu}", rep.nchecks);
+			dits_buf_puts(&b, "}\n");
+			fwrite(b.data, 1, b.len, stdout);
+			dits_buf_free(&b);
+		} else {
+			printf("rendered %s: %" PRId64 " frames at %d/%d, %dx%d %s, TC %s, in %.1f s\n", rel ? rel : final,
+			       tl.duration, tl.rate.num, tl.rate.den, w, h, codec, tc, elapsed);
+			if (verified)
+				printf("verified: %zu frames compared, frame count, timecode and audio length match\n", rep.nchecks);
+			if (committed)
+				printf("committed %.12s %s\n", hex, rel);
+		}
+	}
+	dits_render_report_free(&rep);
+	free(facts);
+	free(final);
+	free(tmp);
+	free(rel);
+	dits_conform_masters_free(m, tl.nmedia);
+	dits_timeline_free(&tl);
+	dits_repo_free(r);
+	return code;
+}
+#else
+int cmd_render(int argc, char **argv)
+{
+	int np, code = cli_parse(argc, argv, NULL, USE_RENDER, &np, NULL);
+	(void)np;
+	if (code)
+		return code;
+	dits_error_set(DITS_ERROR, "rendering runs in dits-media, which was not started");
+	return cli_fail();
+}
+#endif
