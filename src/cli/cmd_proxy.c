@@ -1072,24 +1072,31 @@ int cmd_proxy(int argc, char **argv)
 
 /* ---- hooks used by main.c ------------------------------------------- */
 
-void cli_after_commit(dits_repo *r, const dits_id *commit)
+size_t cli_queue_proxies(dits_repo *r, const dits_id *commit)
 {
 	if (!proxy_auto(r))
-		return;
+		return 0;
 	dits_proxy_recipe rec;
 	size_t n = 0;
 	if (dits_hologram_recipe_from_config(r, &rec) || dits_hologram_enqueue_commit(r, commit, &rec, &n)) {
 		fprintf(stderr, "dits: warning: proxies not queued: %s\n", dits_error_last());
-		return;
+		return 0;
 	}
 	if (n == 0)
-		return;
+		return 0;
 	char *exe = self_exe();
 	if (dits_worker_spawn_background(r, exe))
 		fprintf(stderr, "dits: warning: background worker not started: %s\n", dits_error_last());
 	free(exe);
-	printf("queued %zu proxy job%s; a background worker is making them (dits proxy status)\n", n,
-	       n == 1 ? "" : "s");
+	return n;
+}
+
+void cli_after_commit(dits_repo *r, const dits_id *commit)
+{
+	size_t n = cli_queue_proxies(r, commit);
+	if (n)
+		printf("queued %zu proxy job%s; a background worker is making them (dits proxy status)\n", n,
+		       n == 1 ? "" : "s");
 }
 
 void cli_status_proxies(dits_repo *r, const struct dits_index *idx, dits_buf *out, bool json)

@@ -323,15 +323,18 @@ int cmd_render(int argc, char **argv)
 		unlink(tmp);
 	dits_id made = {{0}};
 	bool committed = false;
+	size_t queued = 0;
 	if (!rc && !out) {
 		const char *paths[] = { final };
 		dits_add_result ar;
-		char *msg = dits_strfmt("Render %s (%s, %zu %s) at %dx%d", tlpath, dits_timeline_format_name(tl.format),
+		char *msg = dits_strfmt("Render %s (%s, %zu %s) at %dx%d\n", tlpath, dits_timeline_format_name(tl.format),
 		                        tl.nclips, cli_plural(tl.nclips, "clip", "clips"), w, h);
 		rc = msg ? dits_add(r, paths, 1, NULL, &ar) : dits_error_set(DITS_ENOMEM, "out of memory");
 		if (!rc)
 			rc = dits_commit_create(r, msg, false, &made, NULL);
 		committed = rc == 0;
+		if (committed)
+			queued = cli_queue_proxies(r, &made); /* its proxies, like any master's */
 		free(msg);
 	}
 	if (rc) {
@@ -375,6 +378,7 @@ int cmd_render(int argc, char **argv)
 			dits_buf_puts(&b, "]");
 			if (verified)
 				dits_buf_printf(&b, ",\"verify\":{\"pass\":true,\"checks\":%zu}", rep.nchecks);
+			dits_buf_printf(&b, ",\"proxies_queued\":%zu", queued);
 			dits_buf_puts(&b, "}\n");
 			fwrite(b.data, 1, b.len, stdout);
 			dits_buf_free(&b);
@@ -385,6 +389,9 @@ int cmd_render(int argc, char **argv)
 				printf("verified: %zu frames compared, frame count, timecode and audio length match\n", rep.nchecks);
 			if (committed)
 				printf("committed %.12s %s\n", hex, rel);
+			if (queued)
+				printf("queued %zu proxy job%s; a background worker is making them (dits proxy status)\n", queued,
+				       queued == 1 ? "" : "s");
 		}
 	}
 	dits_render_report_free(&rep);

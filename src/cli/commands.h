@@ -122,6 +122,8 @@ const char *cli_marker_word(char m); /* "proxy", "master", "pending", "failed" *
 
 /* After a commit: enqueue proxy jobs for new video assets, start a background worker. */
 void cli_after_commit(dits_repo *r, const dits_id *commit);
+/* cli_after_commit without its line: the number of proxy jobs queued (0 with proxy.auto off). */
+size_t cli_queue_proxies(dits_repo *r, const dits_id *commit);
 
 /*
  * Appends the proxy section of `dits status` (text or JSON member

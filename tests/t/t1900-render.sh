@@ -11,6 +11,7 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; 
 fi
 
 cd "$TRASH" || exit 1
+unset DITS_PROXY_AUTO # the render step below wants automatic proxies; setup turns them off
 
 # A master whose frame N has luma $2 + $3*N (flat grey) and chroma $4: a decoded frame names itself.
 gray_master () { # OUT LUMA0 STEP CB TC REEL FREQ
@@ -113,6 +114,18 @@ test_expect_success 'OTIO: a clip found by the editor'"'"'s path, another by ree
 	assert_file_has ../reel.json "\"master\":\"media/day2/XYZ_0001.mov\",\"by\":\"reel\+timecode\"" &&
 	frame_lumas ../reel.mov >../reel.lumas &&
 	assert_eq "80 82 84 86 88" "$(tr "\n" " " <../reel.lumas | sed "s/ $//")"
+'
+
+test_expect_success 'a committed render gets its proxy like any master' '
+	cd project &&
+	dits config --unset proxy.auto &&
+	cp ../cut1.edl ../cut3.edl &&
+	dits render ../cut3.edl --rate 25 --target 320x180 --codec prores_hq >../cut3.out 2>&1 &&
+	assert_file_has ../cut3.out "queued 1 proxy job" &&
+	dits proxy wait --timeout 120 >/dev/null &&
+	dits proxy status renders/cut3.mov >../cut3.status &&
+	assert_file_has ../cut3.status "^ready +renders/cut3.mov" &&
+	dits config proxy.auto false
 '
 
 test_expect_success 'a clip that names no master: one error listing it, nothing written' '
