@@ -1524,6 +1524,66 @@ static int write_tree(dits_pack_writer *w, dits_index *idx, size_t *pos, const c
 	return rc;
 }
 
+
+/* One level of dits_tree_put_file: path is relative to the tree base (NULL: empty). */
+static int put_file(dits_odb *odb, dits_pack_writer *w, const dits_id *base, const char *path, uint32_t mode,
+                    uint64_t size, const dits_id *manifest, int depth, dits_id *out)
+{
+	if (depth >= DITS_TREE_DEPTH_MAX)
+		return dits_error_set(DITS_EINVALID, "%s: directories nest deeper than %d levels", path,
+		                      DITS_TREE_DEPTH_MAX);
+	dits_tree t;
+	dits_tree_init(&t);
+	int rc = base ? dits_tree_read(odb, base, &t) : 0;
+	const char *slash = strchr(path, '/');
+	size_t nl = slash ? (size_t)(slash - path) : strlen(path);
+	char *name = strndup(path, nl);
+	if (!rc && !name)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	size_t at = t.n;
+	for (size_t i = 0; !rc && i < t.n; i++)
+		if (!strcmp(t.e[i].name, name))
+			at = i;
+	dits_id sub;
+	if (!rc && slash) {
+		bool dir = at < t.n && t.e[at].kind == DITS_KIND_TREE;
+		if (at < t.n && !dir)
+			rc = dits_error_set(DITS_ECONFLICT, "%s: a file is in the way of %s", name, path);
+		else
+			rc = put_file(odb, w, dir ? &t.e[at].id : NULL, slash + 1, mode, size, manifest, depth + 1, &sub);
+	}
+	if (!rc && at < t.n && !slash && t.e[at].kind != DITS_KIND_FILE)
+		rc = dits_error_set(DITS_ECONFLICT, "%s: a directory is in the way", path);
+	if (!rc && at < t.n) {
+		/* replaced in place: the entry keeps its name */
+		dits_tree_entry *e = &t.e[at];
+		e->kind = slash ? DITS_KIND_TREE : DITS_KIND_FILE;
+		e->mode = slash ? 040000 : mode;
+		e->size = slash ? 0 : size;
+		e->id = slash ? sub : *manifest;
+	} else if (!rc) {
+		rc = slash ? dits_tree_add(&t, name, DITS_KIND_TREE, 040000, 0, &sub)
+		           : dits_tree_add(&t, name, DITS_KIND_FILE, mode, size, manifest);
+	}
+	dits_buf b = DITS_BUF_INIT;
+	if (!rc)
+		rc = dits_tree_serialize(&t, &b);
+	if (!rc)
+		rc = dits_pack_writer_put_object(w, DITS_OBJ_TREE, b.data, b.len, out);
+	dits_buf_free(&b);
+	dits_tree_free(&t);
+	free(name);
+	return rc;
+}
+
+int dits_tree_put_file(dits_odb *odb, dits_pack_writer *w, const dits_id *base, const char *path, uint32_t mode,
+                       uint64_t size, const dits_id *manifest, dits_id *out)
+{
+	if (!path[0] || path[0] == '/' || path[strlen(path) - 1] == '/' || strstr(path, "//"))
+		return dits_error_set(DITS_EINVALID, "%s: not a path in a tree", path);
+	return put_file(odb, w, base, path, mode, size, manifest, 0, out);
+}
+
 int dits_commit_create(dits_repo *r, const char *message, bool allow_empty, dits_id *out,
                        const dits_progress *p)
 {

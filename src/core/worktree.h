@@ -101,6 +101,17 @@ void dits_status_free(dits_status *st);
 int dits_commit_create(dits_repo *r, const char *message, bool allow_empty, dits_id *out,
                        const dits_progress *p);
 
+/*
+ * Writes (to w) the trees of base (a tree id; NULL: an empty tree) with the
+ * file at path ("renders/cut.mov") added or replaced by manifest, creating
+ * the directories it needs; *out receives the new root tree's id. For a
+ * repository without an index (a server's). A file where a directory must
+ * go, or the other way round, is DITS_ECONFLICT; a refused name
+ * DITS_EINVALID.
+ */
+int dits_tree_put_file(dits_odb *odb, dits_pack_writer *w, const dits_id *base, const char *path, uint32_t mode,
+                       uint64_t size, const dits_id *manifest, dits_id *out);
+
 /* ---- checkout ------------------------------------------------------ */
 
 /*

@@ -6,6 +6,7 @@
 #include "hash.h"
 #include "object.h"
 #include "odb.h"
+#include "worktree.h"
 
 #include "check.h"
 #include "util.h"
@@ -821,6 +822,66 @@ static void test_commit_bad(void)
 	CHECK_RC(dits_commit_read(db, &cid, &c), DITS_ECORRUPT);
 }
 
+/* The entry name of t, or NULL. */
+static const dits_tree_entry *tree_find(const dits_tree *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->e[i].name, name))
+			return &t->e[i];
+	return NULL;
+}
+
+static void test_tree_put_file(void)
+{
+	dits_id a, b, root1, root2, root3, x;
+	id_of_counter(&a, 77, 1);
+	id_of_counter(&b, 77, 2);
+	dits_pack_writer *w;
+	REQUIRE(dits_pack_writer_new(&w, db) == 0);
+	/* into an empty tree: the directory is made */
+	CHECK_RC(dits_tree_put_file(db, w, NULL, "renders/cut.mov", 0100644, 10, &a, &root1), 0);
+	/* beside it, and a top-level file */
+	CHECK_RC(dits_tree_put_file(db, w, NULL, "notes.txt", 0100644, 3, &b, &x), 0);
+	REQUIRE(dits_pack_writer_finish(w) == 0);
+	dits_pack_writer_free(w);
+	REQUIRE(dits_pack_writer_new(&w, db) == 0);
+	CHECK_RC(dits_tree_put_file(db, w, &root1, "renders/cut2.mov", 0100644, 20, &b, &root2), 0);
+	/* a base tree is read from the store: what w holds is there once it is finished */
+	REQUIRE(dits_pack_writer_finish(w) == 0);
+	dits_pack_writer_free(w);
+	REQUIRE(dits_pack_writer_new(&w, db) == 0);
+	/* replaced: same name, new content */
+	CHECK_RC(dits_tree_put_file(db, w, &root2, "renders/cut.mov", 0100755, 30, &b, &root3), 0);
+	REQUIRE(dits_pack_writer_finish(w) == 0);
+	dits_pack_writer_free(w);
+	REQUIRE(dits_pack_writer_new(&w, db) == 0);
+	/* a file where a directory must go, a directory where a file must go, a refused name */
+	CHECK_RC(dits_tree_put_file(db, w, &root3, "renders/cut.mov/x", 0100644, 1, &a, &x), DITS_ECONFLICT);
+	CHECK_RC(dits_tree_put_file(db, w, &root3, "renders", 0100644, 1, &a, &x), DITS_ECONFLICT);
+	CHECK_RC(dits_tree_put_file(db, w, &root3, "renders/.dits", 0100644, 1, &a, &x), DITS_EINVALID);
+	CHECK_RC(dits_tree_put_file(db, w, &root3, "renders//a", 0100644, 1, &a, &x), DITS_EINVALID);
+	CHECK_RC(dits_tree_put_file(db, w, &root3, "/a", 0100644, 1, &a, &x), DITS_EINVALID);
+	REQUIRE(dits_pack_writer_finish(w) == 0);
+	dits_pack_writer_free(w);
+
+	dits_tree t, sub;
+	dits_tree_init(&t);
+	dits_tree_init(&sub);
+	REQUIRE(dits_tree_read(db, &root3, &t) == 0);
+	CHECK_EQ_U64(t.n, 1);
+	const dits_tree_entry *e = tree_find(&t, "renders");
+	REQUIRE(e && e->kind == DITS_KIND_TREE);
+	REQUIRE(dits_tree_read(db, &e->id, &sub) == 0);
+	CHECK_EQ_U64(sub.n, 2);
+	const dits_tree_entry *c1 = tree_find(&sub, "cut.mov"), *c2 = tree_find(&sub, "cut2.mov");
+	REQUIRE(c1 && c2);
+	CHECK(dits_id_eq(&c1->id, &b) && c1->size == 30 && c1->mode == 0100755);
+	CHECK(dits_id_eq(&c2->id, &b) && c2->size == 20);
+	dits_tree_free(&sub);
+	dits_tree_free(&t);
+	dits_error_clear();
+}
+
 int main(void)
 {
 	char *dir = util_mkdtemp("objects");
@@ -832,6 +893,7 @@ int main(void)
 	test_tree_roundtrip();
 	test_tree_bad();
 	test_tree_reserved();
+	test_tree_put_file();
 	test_commit_roundtrip();
 	test_commit_bad();
 	dits_odb_free(db);
