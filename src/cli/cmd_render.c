@@ -63,42 +63,6 @@ static void close_master(void *ctx, dits_media_source *src)
 	dits_media_source_close_blob(src);
 }
 
-/* "4k_master", "8k_master", "source", "WxH": the output size; source = the first video clip's master */
-static int target_size(const char *t, const dits_timeline *tl, const dits_conform_master *m, int *w, int *h)
-{
-	if (!strcmp(t, "4k_master"))
-		*w = 3840, *h = 2160;
-	else if (!strcmp(t, "8k_master"))
-		*w = 7680, *h = 4320;
-	else if (!strcmp(t, "source")) {
-		*w = *h = 0;
-		for (size_t i = 0; i < tl->nclips && !*w; i++)
-			if (tl->clips[i].kind == DITS_TL_VIDEO && tl->clips[i].media >= 0 && m[tl->clips[i].media].path)
-				*w = m[tl->clips[i].media].facts.width, *h = m[tl->clips[i].media].facts.height;
-		if (!*w)
-			return -1;
-	} else {
-		char x;
-		if (sscanf(t, "%dx%d%c", w, h, &x) != 2 || *w < 16 || *h < 16 || *w > 16384 || *h > 16384 || *w % 2 ||
-		    *h % 2)
-			return -1;
-	}
-	return 0;
-}
-
-static int codec_of(const char *c)
-{
-	if (!strcmp(c, "prores_hq"))
-		return DITS_RENDER_PRORES_HQ;
-	if (!strcmp(c, "prores_4444"))
-		return DITS_RENDER_PRORES_4444;
-	if (!strcmp(c, "dnxhr_hqx"))
-		return DITS_RENDER_DNXHR_HQX;
-	if (!strcmp(c, "ffv1"))
-		return DITS_RENDER_FFV1;
-	return -1;
-}
-
 /* renders/<the timeline file's name without extension>.mov, with '/' and control bytes made '_' */
 static char *default_out(const char *timeline)
 {
@@ -119,34 +83,6 @@ static char *default_out(const char *timeline)
 	if (!stem[0] || !strcmp(stem, ".") || !strcmp(stem, ".."))
 		snprintf(stem, sizeof(stem), "render");
 	return dits_strfmt("renders/%s.mov", stem);
-}
-
-/* "25", "23.976", "29.97", "59.94", "24000/1001": NTSC decimals are the 1001 rates, exactly */
-static int parse_rate(const char *s, AVRational *out)
-{
-	int num, den;
-	char x;
-	if (sscanf(s, "%d/%d%c", &num, &den, &x) == 2 && num > 0 && den > 0 && num / den <= 1000) {
-		*out = (AVRational){num, den};
-		return 0;
-	}
-	char *end;
-	double v = strtod(s, &end);
-	if (*end || !(v > 0 && v <= 1000))
-		return -1;
-	static const struct { double v; int num, den; } ntsc[] = {
-		{23.976, 24000, 1001}, {29.97, 30000, 1001}, {47.952, 48000, 1001}, {59.94, 60000, 1001},
-		{119.88, 120000, 1001},
-	};
-	for (size_t i = 0; i < sizeof(ntsc) / sizeof(ntsc[0]); i++)
-		if (fabs(v - ntsc[i].v) < 0.006) {
-			*out = (AVRational){ntsc[i].num, ntsc[i].den};
-			return 0;
-		}
-	if (fabs(v - (double)lround(v)) > 1e-9)
-		return -1;
-	*out = (AVRational){(int)lround(v), 1};
-	return 0;
 }
 
 static bool staged_changes(dits_repo *r)
@@ -222,7 +158,7 @@ int cmd_render(int argc, char **argv)
 	if (np != 1)
 		return cli_usage_error(USE_RENDER, np ? "render: one timeline at a time" : "render: which timeline?");
 	const char *tlpath = argv[1];
-	int vcodec = codec_of(codec);
+	int vcodec = dits_render_codec_of(codec);
 	if (vcodec < 0)
 		return cli_usage_error(USE_RENDER, "render: --codec is prores_hq, prores_4444, dnxhr_hqx or ffv1, not '%s'",
 		                       codec);
@@ -231,7 +167,7 @@ int cmd_render(int argc, char **argv)
 		return cli_usage_error(USE_RENDER, "render: --target is 4k_master, 8k_master, source or WxH, not '%s'",
 		                       target);
 	AVRational edl_rate = {0, 1};
-	if (rate && parse_rate(rate, &edl_rate) < 0)
+	if (rate && dits_render_parse_rate(rate, &edl_rate) < 0)
 		return cli_usage_error(USE_RENDER, "render: --rate is a frame rate (24, 23.976, 24000/1001), not '%s'",
 		                       rate);
 
@@ -262,7 +198,7 @@ int cmd_render(int argc, char **argv)
 	if (!rc)
 		rc = dits_conform_resolve(r, &commit, &tl, tlpath, &m);
 	int w = 0, h = 0;
-	if (!rc && target_size(target, &tl, m, &w, &h) < 0)
+	if (!rc && dits_conform_target_size(target, &tl, m, &w, &h) < 0)
 		rc = dits_error_set(DITS_EINVALID, "--target %s: not a size (WxH, even, 16..16384)", target);
 	if (!rc) {
 		if (out) {

@@ -396,3 +396,26 @@ void dits_conform_masters_free(dits_conform_master *m, size_t n)
 		free(m[i].path);
 	free(m);
 }
+
+/* "4k_master", "8k_master", "source", "WxH": the output size (conform.h) */
+int dits_conform_target_size(const char *t, const dits_timeline *tl, const dits_conform_master *m, int *w, int *h)
+{
+	if (!strcmp(t, "4k_master"))
+		*w = 3840, *h = 2160;
+	else if (!strcmp(t, "8k_master"))
+		*w = 7680, *h = 4320;
+	else if (!strcmp(t, "source")) {
+		*w = *h = 0;
+		for (size_t i = 0; i < tl->nclips && !*w; i++)
+			if (tl->clips[i].kind == DITS_TL_VIDEO && tl->clips[i].media >= 0 && m[tl->clips[i].media].path)
+				*w = m[tl->clips[i].media].facts.width, *h = m[tl->clips[i].media].facts.height;
+		if (!*w)
+			return -1;
+	} else {
+		char x;
+		if (sscanf(t, "%dx%d%c", w, h, &x) != 2 || *w < 16 || *h < 16 || *w > 16384 || *h > 16384 || *w % 2 ||
+		    *h % 2)
+			return -1;
+	}
+	return 0;
+}

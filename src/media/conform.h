@@ -41,4 +41,12 @@ void dits_conform_masters_free(dits_conform_master *m, size_t n);
 /* The source frame (timecode frame number at src_rate) a clip shows at record frame rec. */
 int64_t dits_conform_src_frame(const dits_tl_clip *c, int64_t rec);
 
+/*
+ * The output size of --target: "4k_master" (3840x2160), "8k_master"
+ * (7680x4320), "source" (the first video clip's master), or "WxH" (even,
+ * 16..16384). -1 for anything else.
+ */
+int dits_conform_target_size(const char *target, const dits_timeline *tl, const dits_conform_master *m, int *w,
+                             int *h);
+
 #endif

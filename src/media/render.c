@@ -1436,3 +1436,44 @@ int dits_render_verify(const dits_timeline *tl, const dits_media_facts *facts, d
 	out->pass = all && out->frames_ok && out->timecode_ok && out->audio_ok;
 	return 0;
 }
+
+int dits_render_codec_of(const char *c)
+{
+	if (!strcmp(c, "prores_hq"))
+		return DITS_RENDER_PRORES_HQ;
+	if (!strcmp(c, "prores_4444"))
+		return DITS_RENDER_PRORES_4444;
+	if (!strcmp(c, "dnxhr_hqx"))
+		return DITS_RENDER_DNXHR_HQX;
+	if (!strcmp(c, "ffv1"))
+		return DITS_RENDER_FFV1;
+	return -1;
+}
+
+/* "25", "23.976", "29.97", "59.94", "24000/1001": NTSC decimals are the 1001 rates, exactly */
+int dits_render_parse_rate(const char *s, AVRational *out)
+{
+	int num, den;
+	char x;
+	if (sscanf(s, "%d/%d%c", &num, &den, &x) == 2 && num > 0 && den > 0 && num / den <= 1000) {
+		*out = (AVRational){num, den};
+		return 0;
+	}
+	char *end;
+	double v = strtod(s, &end);
+	if (*end || !(v > 0 && v <= 1000))
+		return -1;
+	static const struct { double v; int num, den; } ntsc[] = {
+		{23.976, 24000, 1001}, {29.97, 30000, 1001}, {47.952, 48000, 1001}, {59.94, 60000, 1001},
+		{119.88, 120000, 1001},
+	};
+	for (size_t i = 0; i < sizeof(ntsc) / sizeof(ntsc[0]); i++)
+		if (fabs(v - ntsc[i].v) < 0.006) {
+			*out = (AVRational){ntsc[i].num, ntsc[i].den};
+			return 0;
+		}
+	if (fabs(v - (double)lround(v)) > 1e-9)
+		return -1;
+	*out = (AVRational){(int)lround(v), 1};
+	return 0;
+}

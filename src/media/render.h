@@ -80,4 +80,9 @@ int dits_render_verify(const dits_timeline *tl, const dits_media_facts *facts, d
                        dits_render_report *out);
 void dits_render_report_free(dits_render_report *r);
 
+/* The enum dits_render_codec of "prores_hq", "prores_4444", "dnxhr_hqx", "ffv1"; -1 for another name. */
+int dits_render_codec_of(const char *name);
+/* An EDL's --rate: "25", "23.976" (NTSC decimals are the 1001 rates, exactly), "24000/1001"; -1 if not one. */
+int dits_render_parse_rate(const char *s, AVRational *out);
+
 #endif
