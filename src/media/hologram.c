@@ -31,6 +31,7 @@
 #include "metadb.h"
 #include "object.h"
 #include "refs.h"
+#include "render.h"
 #include "worktree.h"
 
 /* ---- a media source over stored chunks ------------------------------- */
@@ -420,7 +421,12 @@ static void *worker_main(void *arg)
 		hb.lease = lease;
 		bool hb_running = pthread_create(&hb.th, NULL, heartbeat_main, &hb) == 0;
 		bool permanent, lost;
-		rc = run_job(r, db, &job, owner, o, wt->event_mu, &permanent, &lost);
+		if (!strcmp(job.kind, "RENDER")) {
+			lost = false;
+			rc = dits_render_job_run(r, &job, &permanent);
+		} else {
+			rc = run_job(r, db, &job, owner, o, wt->event_mu, &permanent, &lost);
+		}
 		pthread_mutex_lock(&hb.mu);
 		hb.stop = true;
 		pthread_cond_signal(&hb.cv);

@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "media.h"
+#include "metadb.h"
+#include "repo.h"
 #include "timeline.h"
 
 /* Opens a source for the timeline's media index; 0 or a DITS_E* code with the error set. */
@@ -84,5 +86,16 @@ void dits_render_report_free(dits_render_report *r);
 int dits_render_codec_of(const char *name);
 /* An EDL's --rate: "25", "23.976" (NTSC decimals are the 1001 rates, exactly), "24000/1001"; -1 if not one. */
 int dits_render_parse_rate(const char *s, AVRational *out);
+
+/*
+ * Runs a render job of the queue (kind RENDER, its request as the recipe:
+ * docs/RENDER.md, "On the server"): parse, resolve against the branch (or
+ * rev), render into r's tmp directory, verify when asked, store, commit
+ * renders/NAME.mov on the branch with its head as the only expected value
+ * (tried once more when it moved), queue the new file's proxies. Progress
+ * and the result's commit go to .dits/renders/ID.json. On failure no ref
+ * moved; *permanent says whether trying again could help.
+ */
+int dits_render_job_run(dits_repo *r, const dits_job *job, bool *permanent);
 
 #endif

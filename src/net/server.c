@@ -29,6 +29,7 @@
 #include "fsutil.h"
 #include "object.h"
 #include "server_internal.h"
+#include "server_json.h"
 
 #define UPLOAD_LIMIT DITS_WIRE_MAX_UPLOAD
 #define IDS_LIMIT ((uint64_t)DITS_WIRE_MAX_IDS * DITS_ID_LEN)
@@ -208,6 +209,8 @@ static const route_def repo_routes[] = {
 	{ "POST", "walk", R_WALK, PERM_READ },
 	{ "GET", "variants", R_VARIANTS_GET, PERM_READ },
 	{ "POST", "variants", R_VARIANTS_POST, PERM_WRITE },
+	{ "POST", "render", R_RENDER_POST, PERM_WRITE },
+	{ "GET", "render", R_RENDER_GET, PERM_READ },
 };
 
 /*
@@ -245,6 +248,21 @@ static unsigned find_route(request *q, const char *url, const char *method, int 
 		q->name[0] = '\0';
 		*why = "invalid repository name";
 		return MHD_HTTP_BAD_REQUEST;
+	}
+	/* GET /NAME/render/ID: one render job */
+	if (!strncmp(slash + 1, "render/", 7)) {
+		const char *id = slash + 8;
+		size_t nd = strspn(id, "0123456789");
+		if (nd == 0 || nd > 15 || id[nd] || id[0] == '0')
+			return MHD_HTTP_NOT_FOUND;
+		if (!get) {
+			*why = "method not allowed";
+			return MHD_HTTP_METHOD_NOT_ALLOWED;
+		}
+		q->render_id = strtoll(id, NULL, 10);
+		q->route = R_RENDER_GET;
+		*perm = PERM_READ;
+		return 0;
 	}
 	bool known_rest = false;
 	for (size_t i = 0; i < sizeof repo_routes / sizeof *repo_routes; i++) {
@@ -298,6 +316,8 @@ static uint64_t body_limit(route r)
 	case R_HAVE:
 	case R_GET:
 		return IDS_LIMIT;
+	case R_RENDER_POST:
+		return DITS_SERVER_MAX_RENDER;
 	default:
 		return DITS_WIRE_MAX_JSON;
 	}
@@ -686,6 +706,10 @@ static enum MHD_Result finish(request *q)
 		return api_variants_get(q);
 	case R_VARIANTS_POST:
 		return api_variants_post(q);
+	case R_RENDER_POST:
+		return api_render_post(q);
+	case R_RENDER_GET:
+		return api_render_get(q);
 	default:
 		return reply_error(q, MHD_HTTP_NOT_FOUND, "no such endpoint");
 	}

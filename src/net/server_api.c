@@ -643,8 +643,8 @@ enum MHD_Result api_variants_get(request *q)
 		for (size_t k = 0; k < n && !known; k++)
 			known = dits_id_eq(&v[k].parent, &jobs[i].asset) && !strcmp(v[k].type, jobs[i].target) &&
 			        strcmp(v[k].status, "failed");
-		if (known || !dits_variant_type_valid(jobs[i].target))
-			continue;
+		if (known || strcmp(jobs[i].kind, "TRANSCODE") || !dits_variant_type_valid(jobs[i].target))
+			continue; /* render jobs make commits, not variants */
 		dits_variant jv;
 		memset(&jv, 0, sizeof jv);
 		snprintf(jv.id, sizeof jv.id, "job-%lld", (long long)jobs[i].id);
@@ -871,4 +871,207 @@ enum MHD_Result api_metrics(request *q)
 	                (long long)(jc.queued + jc.running), (unsigned long long)atomic_load(&s->m.objects_received),
 	                (unsigned long long)atomic_load(&s->m.pushes));
 	return reply_buf(q, MHD_HTTP_OK, "text/plain; version=0.0.4", &b);
+}
+
+/* ---- POST /NAME/render, GET /NAME/render[/ID] -------------------------------------------- */
+
+/* renders/<timeline_name without its extension>.mov (the name has no '/': server_parse_render) */
+static char *render_out(const char *timeline_name)
+{
+	char stem[256];
+	snprintf(stem, sizeof stem, "%s", timeline_name);
+	char *dot = strrchr(stem, '.');
+	if (dot && dot != stem)
+		*dot = 0;
+	if (!stem[0] || !strcmp(stem, ".") || !strcmp(stem, ".."))
+		snprintf(stem, sizeof stem, "render");
+	return dits_strfmt("renders/%s.mov", stem);
+}
+
+static void json_member(cJSON *o, const char *key, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, key, v);
+}
+
+enum MHD_Result api_render_post(request *q)
+{
+	server_render_req req;
+	int rc = server_parse_render(q->body.data, q->body.len, &req);
+	if (rc)
+		return reply_rc(q, rc);
+	dits_repo *r = NULL;
+	dits_metadb *db = NULL;
+	char *branch = NULL, *out = NULL, *recipe = NULL;
+	cJSON *j = NULL;
+	unsigned st = 0;
+	char msg[512] = "";
+	dits_id head, commit;
+	if ((rc = server_open_repo(q->srv, q->name, &r)))
+		goto fail;
+	if (req.branch)
+		branch = strdup(req.branch);
+	else if ((rc = dits_head_target(r, &branch)))
+		goto fail;
+	if (!branch) {
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	/* what the job needs that is cheap to check now: the branch and the revision */
+	if (dits_ref_read(r, branch, &head)) {
+		st = MHD_HTTP_UNPROCESSABLE_CONTENT;
+		snprintf(msg, sizeof msg, "%s: no such branch", branch);
+		goto fail;
+	}
+	if (req.rev && dits_revparse(r, req.rev, &commit)) {
+		st = MHD_HTTP_UNPROCESSABLE_CONTENT;
+		snprintf(msg, sizeof msg, "%s", dits_error_last());
+		goto fail;
+	}
+	if (!(out = render_out(req.timeline_name)) || !(j = cJSON_CreateObject())) {
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	json_member(j, "timeline_name", req.timeline_name);
+	json_member(j, "timeline", req.timeline);
+	json_member(j, "branch", branch);
+	json_member(j, "rev", req.rev);
+	json_member(j, "target", req.target);
+	json_member(j, "codec", req.codec);
+	json_member(j, "rate", req.rate);
+	cJSON_AddBoolToObject(j, "verify", req.verify);
+	json_member(j, "out", out);
+	if (!(recipe = cJSON_PrintUnformatted(j))) {
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		goto fail;
+	}
+	/* the same request while its job is queued or running is that job */
+	dits_id key;
+	dits_hash_buf(&key, recipe, strlen(recipe));
+	int64_t id = 0;
+	if ((rc = dits_metadb_open_repo(&db, r)) ||
+	    (rc = dits_job_enqueue(db, "RENDER", &key, out, "render", recipe, NULL, &id)))
+		goto fail;
+	dits_metadb_close(db);
+	dits_repo_free(r);
+	server_render_req_free(&req);
+	cJSON_Delete(j);
+	free(recipe);
+	free(branch);
+	free(out);
+	workers_wake(q->srv, q->name);
+	char *body = dits_strfmt("{\"job\": %lld}\n", (long long)id);
+	return body ? reply_data(q, MHD_HTTP_ACCEPTED, "application/json", body, strlen(body)) : MHD_NO;
+fail:
+	if (!st)
+		snprintf(msg, sizeof msg, "%s", dits_error_last());
+	dits_metadb_close(db);
+	dits_repo_free(r);
+	server_render_req_free(&req);
+	cJSON_Delete(j);
+	free(recipe);
+	free(branch);
+	free(out);
+	return st ? reply_error(q, st, msg) : reply_rc(q, rc);
+}
+
+/* One render job as GET /NAME/render/ID answers it, from the job and the worker's .dits/renders/ID.json. */
+static void render_job_json(dits_repo *r, const dits_job *job, dits_buf *b)
+{
+	const char *state = job->state;
+	if (!strcmp(state, "dead"))
+		state = "failed"; /* a retry waiting for its backoff stays queued */
+	double progress = !strcmp(state, "done") ? 1 : 0;
+	char *commit = NULL;
+	char *file = dits_strfmt("%s/renders/%lld.json", r->dir, (long long)job->id);
+	dits_buf f = DITS_BUF_INIT;
+	cJSON *j = NULL;
+	if (file && dits_read_file(file, &f) == 0)
+		j = cJSON_ParseWithLength((const char *)f.data, f.len);
+	dits_error_clear();
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "progress");
+	if (cJSON_IsNumber(p) && strcmp(state, "done") && p->valuedouble >= 0 && p->valuedouble <= 1)
+		progress = !strcmp(state, "running") ? p->valuedouble : 0;
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "commit");
+	if (!strcmp(state, "done") && cJSON_IsString(c))
+		commit = c->valuestring;
+	dits_buf_printf(b, "{\"job\": %lld, \"state\": \"%s\", \"progress\": %.3f, \"error\": ", (long long)job->id,
+	                state, progress);
+	if (!strcmp(state, "done") || !job->last_error)
+		dits_buf_puts(b, "null");
+	else
+		dits_buf_put_json_str(b, job->last_error);
+	dits_buf_puts(b, ", \"commit\": ");
+	if (commit)
+		dits_buf_put_json_str(b, commit);
+	else
+		dits_buf_puts(b, "null");
+	dits_buf_puts(b, ", \"path\": ");
+	if (job->path)
+		dits_buf_put_json_str(b, job->path);
+	else
+		dits_buf_puts(b, "null");
+	dits_buf_printf(b, ", \"created\": %lld, \"updated\": %lld}", (long long)job->created_at,
+	                (long long)job->updated_at);
+	cJSON_Delete(j);
+	dits_buf_free(&f);
+	free(file);
+}
+
+#define RENDER_LIST_MAX 20
+
+enum MHD_Result api_render_get(request *q)
+{
+	dits_repo *r;
+	int rc = server_open_repo(q->srv, q->name, &r);
+	if (rc)
+		return reply_rc(q, rc);
+	dits_metadb *db = NULL;
+	dits_buf b = DITS_BUF_INIT;
+	if ((rc = dits_metadb_open_repo(&db, r)))
+		goto out;
+	if (q->render_id) {
+		dits_job job;
+		if ((rc = dits_job_get(db, q->render_id, &job)))
+			goto out;
+		if (strcmp(job.kind, "RENDER")) {
+			dits_job_free(&job);
+			rc = dits_error_set(DITS_ENOTFOUND, "no render job %lld", (long long)q->render_id);
+			goto out;
+		}
+		render_job_json(r, &job, &b);
+		dits_buf_puts(&b, "\n");
+		dits_job_free(&job);
+	} else {
+		dits_job *list = NULL;
+		size_t n = 0;
+		if ((rc = dits_job_list(db, NULL, NULL, &list, &n)))
+			goto out;
+		size_t shown = 0, first = n;
+		/* the most recent RENDER_LIST_MAX, oldest first */
+		while (first > 0 && shown < RENDER_LIST_MAX)
+			if (!strcmp(list[--first].kind, "RENDER"))
+				shown++;
+		dits_buf_puts(&b, "{\"renders\": [");
+		bool any = false;
+		for (size_t i = first; i < n; i++) {
+			if (strcmp(list[i].kind, "RENDER"))
+				continue;
+			dits_buf_puts(&b, any ? ", " : "");
+			render_job_json(r, &list[i], &b);
+			any = true;
+		}
+		dits_buf_puts(&b, "]}\n");
+		dits_job_list_free(list, n);
+	}
+out:
+	if (rc == DITS_ENOTFOUND && q->render_id)
+		dits_error_set(DITS_ENOTFOUND, "no render job %lld", (long long)q->render_id);
+	dits_metadb_close(db);
+	dits_repo_free(r);
+	if (rc) {
+		dits_buf_free(&b);
+		return reply_rc(q, rc);
+	}
+	return reply_json(q, MHD_HTTP_OK, &b);
 }

@@ -102,7 +102,7 @@ struct dits_server {
 
 typedef enum route {
 	R_NONE, R_HEALTHZ, R_METRICS, R_S3, R_REFS_GET, R_REFS_POST, R_CREATE, R_OBJECTS,
-	R_HAVE, R_GET, R_WALK, R_VARIANTS_GET, R_VARIANTS_POST,
+	R_HAVE, R_GET, R_WALK, R_VARIANTS_GET, R_VARIANTS_POST, R_RENDER_POST, R_RENDER_GET,
 } route;
 
 typedef struct request {
@@ -110,6 +110,7 @@ typedef struct request {
 	struct MHD_Connection *conn;
 	route route;
 	char name[128];          /* repository name, "" for global routes */
+	int64_t render_id;       /* GET /NAME/render/ID; 0: GET /NAME/render */
 	char *token;             /* bearer token or NULL */
 	uint64_t length;         /* Content-Length (none when chunked) */
 	uint64_t got;            /* body bytes actually received, whatever the framing */
@@ -152,6 +153,8 @@ enum MHD_Result api_walk(request *q);
 enum MHD_Result api_variants_get(request *q);
 enum MHD_Result api_variants_post(request *q);
 enum MHD_Result api_s3(request *q);
+enum MHD_Result api_render_post(request *q);
+enum MHD_Result api_render_get(request *q);
 enum MHD_Result api_metrics(request *q);
 
 /* ---- workers (server_workers.c) ------------------------------------------ */

@@ -11,6 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "error.h"
+#include "fsutil.h"
 #include "idset.h"
 #include "refs.h"
 #include "server_json.h"
@@ -450,5 +451,95 @@ int server_parse_ids(const void *data, size_t len, bool dedup, dits_id **out, si
 	}
 	*out = v;
 	*n = cnt;
+	return 0;
+}
+
+/* ---- render -------------------------------------------------------------- */
+
+void server_render_req_free(server_render_req *r)
+{
+	free(r->timeline_name);
+	free(r->timeline);
+	free(r->branch);
+	free(r->rev);
+	free(r->target);
+	free(r->codec);
+	free(r->rate);
+	memset(r, 0, sizeof *r);
+}
+
+/* An optional string member of at most max bytes, without control bytes unless text; NULL when absent. */
+static int get_string(const cJSON *obj, const char *key, size_t max, bool text, bool required, char **out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	*out = NULL;
+	if (!v || cJSON_IsNull(v)) {
+		if (required)
+			return dits_error_set(DITS_EINVALID, "%s: missing", key);
+		return 0;
+	}
+	if (!cJSON_IsString(v))
+		return dits_error_set(DITS_EINVALID, "%s: expected a string, not %s", key, jtype(v));
+	size_t n = strlen(v->valuestring);
+	if (n > max)
+		return dits_error_set(DITS_EINVALID, "%s: longer than %zu bytes", key, max);
+	if (required && n == 0)
+		return dits_error_set(DITS_EINVALID, "%s: empty", key);
+	for (size_t i = 0; !text && i < n; i++)
+		if ((unsigned char)v->valuestring[i] < 0x20)
+			return dits_error_set(DITS_EINVALID, "%s: holds a control character", key);
+	if (!(*out = strdup(v->valuestring)))
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	return 0;
+}
+
+int server_parse_render(const void *data, size_t len, server_render_req *out)
+{
+	memset(out, 0, sizeof *out);
+	if (len > DITS_SERVER_MAX_RENDER)
+		return dits_error_set(DITS_EINVALID, "the body is larger than %u bytes", DITS_SERVER_MAX_RENDER);
+	cJSON *j;
+	int rc = parse_object(data, len, &j);
+	if (rc)
+		return rc;
+	server_render_req r = { 0 };
+	char *branch = NULL;
+	if (!(rc = get_string(j, "timeline_name", 255, false, true, &r.timeline_name)) &&
+	    !(rc = get_string(j, "timeline", DITS_SERVER_MAX_RENDER, true, true, &r.timeline)) &&
+	    !(rc = get_string(j, "branch", 200, false, false, &branch)) &&
+	    !(rc = get_string(j, "rev", 200, false, false, &r.rev)) &&
+	    !(rc = get_string(j, "target", 32, false, false, &r.target)) &&
+	    !(rc = get_string(j, "codec", 32, false, false, &r.codec)))
+		rc = get_string(j, "rate", 32, false, false, &r.rate);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "verify");
+	if (!rc && v && !cJSON_IsNull(v)) {
+		if (!cJSON_IsBool(v))
+			rc = dits_error_set(DITS_EINVALID, "verify: expected a boolean, not %s", jtype(v));
+		r.verify = cJSON_IsTrue(v);
+	}
+	cJSON_Delete(j);
+	if (!rc) {
+		/* the file's name only: a client's directories mean nothing here */
+		char *base = strrchr(r.timeline_name, '/');
+		if (base && !base[1])
+			rc = dits_error_set(DITS_EINVALID, "timeline_name: ends with '/'");
+		else if (base)
+			memmove(r.timeline_name, base + 1, strlen(base + 1) + 1);
+		if (!rc && (!strcmp(r.timeline_name, ".") || !strcmp(r.timeline_name, "..") || strchr(r.timeline_name, '\\')))
+			rc = dits_error_set(DITS_EINVALID, "timeline_name: not a file name");
+	}
+	if (!rc && branch) {
+		r.branch = strncmp(branch, "refs/heads/", 11) ? dits_strfmt("refs/heads/%s", branch) : strdup(branch);
+		if (!r.branch)
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		else if (!dits_ref_name_valid(r.branch))
+			rc = dits_error_set(DITS_EINVALID, "branch: not a branch name");
+	}
+	free(branch);
+	if (rc) {
+		server_render_req_free(&r);
+		return rc;
+	}
+	*out = r;
 	return 0;
 }

@@ -82,6 +82,24 @@ typedef struct server_s3_req {
 int server_parse_s3(const void *data, size_t len, server_s3_req *out);
 void server_s3_req_free(server_s3_req *s);
 
+/* Most bytes of a POST /NAME/render body (the timeline's text is in it). */
+#define DITS_SERVER_MAX_RENDER (4u << 20)
+
+/*
+ * POST /NAME/render: {"timeline_name": S, "timeline": S, "branch"?: S,
+ * "rev"?: S, "target"?: S, "codec"?: S, "rate"?: S, "verify"?: B}. The
+ * timeline's text is not parsed here (the job does it); timeline_name is
+ * reduced to its last path component and must leave a name a tree takes.
+ * branch is a branch name ("main" or "refs/heads/main", stored in the
+ * second form) or NULL; absent strings are NULL.
+ */
+typedef struct server_render_req {
+	char *timeline_name, *timeline, *branch, *rev, *target, *codec, *rate;
+	bool verify;
+} server_render_req;
+int server_parse_render(const void *data, size_t len, server_render_req *out);
+void server_render_req_free(server_render_req *r);
+
 /*
  * POST /NAME/objects/have and /objects/get: N x 32 bytes, 1 <= N <= 65 536.
  * *out is an aligned copy; with dedup, an id named again is dropped (the

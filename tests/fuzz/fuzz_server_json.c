@@ -33,6 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (server_parse_s3(data, size, &s) == 0)
 		server_s3_req_free(&s);
 
+	server_render_req rr;
+	if (server_parse_render(data, size, &rr) == 0)
+		server_render_req_free(&rr);
+
 	dits_id *ids;
 	size_t n;
 	if (server_parse_ids(data, size, false, &ids, &n) == 0)
