@@ -452,6 +452,21 @@ static int do_fetch(dits_repo *r, dits_remote *rm, const sync_args *a, dits_prog
 	return dits_fetch(r, rm, &o, res);
 }
 
+int cli_fetch_remote(dits_repo *r, dits_remote *rm, uint64_t *chunks)
+{
+	sync_args a;
+	memset(&a, 0, sizeof a);
+	a.json = true; /* no progress */
+	fallback_list fb = { 0 };
+	dits_fetch_result res = { 0 };
+	int rc = do_fetch(r, rm, &a, NULL, &fb, true, &res);
+	if (!rc && chunks)
+		*chunks = res.chunks;
+	dits_fetch_result_free(&res);
+	fallback_free(&fb);
+	return rc;
+}
+
 int cmd_fetch(int argc, char **argv)
 {
 	sync_args a;

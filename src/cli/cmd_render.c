@@ -2,6 +2,8 @@
  * dits render: conforms an edit from the originals (docs/RENDER.md). Parses
  * the timeline, resolves its media to masters, renders from the chunk
  * store, optionally verifies, and commits the result as renders/NAME.mov.
+ * With --remote the same happens on the server, as a job of its queue, and
+ * the result is fetched (dits render status follows such jobs).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -13,6 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef DITS_WITH_MEDIA
+#include "client.h"
+#endif
 #include "commands.h"
 #include "error.h"
 #include "fsutil.h"
@@ -21,13 +26,16 @@
 
 static const char USE_RENDER[] =
     "dits render TIMELINE [--target 4k_master|8k_master|source|WxH] [--codec prores_hq|prores_4444|dnxhr_hqx|ffv1] "
-    "[--rev REV] [--out PATH] [--rate FPS] [--verify] [--strict] [--json]";
+    "[--rev REV] [--out PATH] [--rate FPS] [--verify] [--strict] [--json] [--remote NAME [--detach]]";
+static const char USE_RENDER_STATUS[] = "dits render status [ID] [--remote NAME] [--json]";
 
 #ifdef DITS_WITH_MEDIA
 #include "conform.h"
 #include "hologram.h"
 #include "render.h"
 #include "timecode.h"
+
+#include <cjson/cJSON.h>
 
 typedef struct render_ui {
 	bool tty;
@@ -137,10 +145,294 @@ static const char *first_failure(const dits_render_report *rep)
 	return "?";
 }
 
+/* ---- on the server (--remote) ----------------------------------------- */
+
+/* The remote's JSON answer to GET render/ID (id 0: GET render, the recent jobs). */
+static int job_get(dits_remote *rm, int64_t id, cJSON **out)
+{
+	char path[48];
+	if (id)
+		snprintf(path, sizeof path, "render/%lld", (long long)id);
+	else
+		snprintf(path, sizeof path, "render");
+	dits_buf resp = DITS_BUF_INIT;
+	int rc = dits_remote_json(rm, "GET", path, NULL, 0, &resp);
+	*out = rc ? NULL : cJSON_ParseWithLength((const char *)resp.data, resp.len);
+	if (!rc && !*out)
+		rc = dits_error_set(DITS_ECORRUPT, "%s: GET %s: the answer is not JSON", dits_remote_name(rm), path);
+	dits_buf_free(&resp);
+	return rc;
+}
+
+static const char *jstr(const cJSON *j, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static double jnum(const cJSON *j, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* One job as `render status` prints it. */
+static void print_job(const cJSON *j)
+{
+	const char *state = jstr(j, "state"), *commit = jstr(j, "commit"), *path = jstr(j, "path"),
+	           *err = jstr(j, "error");
+	printf("%-6lld %-8s %3.0f%%  %-24s %.12s%s\n", (long long)jnum(j, "job"), state ? state : "?",
+	       100 * jnum(j, "progress"), path ? path : "-", commit ? commit : "", err && !commit ? err : "");
+}
+
+/* The branch HEAD is on, short ("main"), or NULL when detached. */
+static char *current_branch(dits_repo *r)
+{
+	char *t = NULL;
+	if (dits_head_target(r, &t) || !t) {
+		dits_error_clear();
+		return NULL;
+	}
+	if (strncmp(t, "refs/heads/", 11)) {
+		free(t);
+		return NULL;
+	}
+	char *b = strdup(t + 11);
+	free(t);
+	return b;
+}
+
+/*
+ * After the job: the new commit's objects, and in a partial repository the
+ * render's proxy (waited for) instead of its master's chunks.
+ */
+static int fetch_result(dits_repo *r, dits_remote *rm, const char *hex, const char *path, uint64_t *chunks)
+{
+	int rc = cli_fetch_remote(r, rm, chunks);
+	if (rc || !dits_repo_partial_remote(r, NULL))
+		return rc;
+	dits_id commit;
+	dits_flat f = { 0 };
+	if (dits_id_from_hex(&commit, hex))
+		return dits_error_set(DITS_ECORRUPT, "%s: the job's commit '%s' is not an id", dits_remote_name(rm), hex);
+	if ((rc = dits_flat_from_commit(r, &commit, &f)))
+		return rc;
+	for (size_t i = 0; i < f.n; i++) {
+		if (strcmp(f.e[i].path, path))
+			continue;
+		dits_proxy_recipe rec;
+		if (dits_hologram_recipe_from_config(r, &rec)) {
+			dits_error_clear();
+			dits_proxy_recipe_default(&rec);
+		}
+		/* through rm, so that its byte count is the whole of what came */
+		const char *type = dits_hologram_proxy_type(&rec);
+		double start = dits_now();
+		for (;;) {
+			char state[1][16];
+			char *err[1] = { NULL };
+			dits_xfer_opts xo = { 0 };
+			if ((rc = dits_fetch_variants(r, rm, &f.e[i].id, 1, type, &xo, state, err)))
+				break;
+			bool pending = !strcmp(state[0], "queued") || !strcmp(state[0], "running");
+			if (pending && dits_now() - start < 600) {
+				free(err[0]);
+				dits_sleep_ms(1000);
+				continue;
+			}
+			if (strcmp(state[0], "ready"))
+				fprintf(stderr, "dits: warning: %s: no %s from %s yet (%s%s%s); dits fetch-proxy brings it\n", path,
+				        type, dits_remote_name(rm), state[0], err[0] ? ": " : "", err[0] ? err[0] : "");
+			free(err[0]);
+			break;
+		}
+		break;
+	}
+	dits_flat_free(&f);
+	return rc;
+}
+
+static int render_remote(const char *tlpath, const char *remote, const char *target, const char *codec,
+                         const char *rev, const char *rate, bool verify, bool detach, bool json)
+{
+	dits_repo *r;
+	if (dits_repo_open(&r, "."))
+		return cli_fail();
+	dits_remote *rm = NULL;
+	dits_buf text = DITS_BUF_INIT, resp = DITS_BUF_INIT;
+	cJSON *req = NULL, *ans = NULL;
+	char *body = NULL, *branch = current_branch(r);
+	int64_t id = 0;
+	int rc = dits_remote_open(&rm, r, remote);
+	/* a timeline that does not parse is refused here, before anything is sent */
+	dits_timeline tl;
+	AVRational edl_rate = {0, 1};
+	if (rate)
+		dits_render_parse_rate(rate, &edl_rate);
+	if (!rc && !(rc = dits_read_file(tlpath, &text)) &&
+	    !(rc = dits_timeline_parse_rate((const char *)text.data, text.len, tlpath, edl_rate, &tl)))
+		dits_timeline_free(&tl);
+	if (!rc && memchr(text.data, 0, text.len))
+		rc = dits_error_set(DITS_EINVALID, "%s: not a text file", tlpath);
+	if (!rc) {
+		const char *b = strrchr(tlpath, '/');
+		if (!(req = cJSON_CreateObject()) || dits_buf_put(&text, "", 1))
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		else {
+			cJSON_AddStringToObject(req, "timeline_name", b ? b + 1 : tlpath);
+			cJSON_AddStringToObject(req, "timeline", (const char *)text.data);
+			if (branch)
+				cJSON_AddStringToObject(req, "branch", branch);
+			if (rev)
+				cJSON_AddStringToObject(req, "rev", rev);
+			cJSON_AddStringToObject(req, "target", target);
+			cJSON_AddStringToObject(req, "codec", codec);
+			if (rate)
+				cJSON_AddStringToObject(req, "rate", rate);
+			cJSON_AddBoolToObject(req, "verify", verify);
+			if (!(body = cJSON_PrintUnformatted(req)))
+				rc = dits_error_set(DITS_ENOMEM, "out of memory");
+		}
+	}
+	if (!rc)
+		rc = dits_remote_json(rm, "POST", "render", body, strlen(body), &resp);
+	if (!rc) {
+		cJSON *a = cJSON_ParseWithLength((const char *)resp.data, resp.len);
+		id = (int64_t)jnum(a, "job");
+		cJSON_Delete(a);
+		if (id <= 0)
+			rc = dits_error_set(DITS_ECORRUPT, "%s: POST render: no job id in the answer", remote);
+	}
+	int code = 0;
+	if (!rc && detach) {
+		if (json) {
+			dits_buf b = DITS_BUF_INIT;
+			dits_buf_printf(&b, "{\"job\":%lld,\"remote\":", (long long)id);
+			dits_buf_put_json_str(&b, remote);
+			dits_buf_puts(&b, ",\"state\":\"queued\"}\n");
+			fwrite(b.data, 1, b.len, stdout);
+			dits_buf_free(&b);
+		} else
+			printf("render job %lld queued on %s (dits render status %lld --remote %s)\n", (long long)id, remote,
+			       (long long)id, remote);
+		goto out;
+	}
+	bool tty = isatty(STDERR_FILENO) && !getenv("DITS_NO_PROGRESS");
+	const char *state = "queued";
+	while (!rc) {
+		cJSON_Delete(ans);
+		if ((rc = job_get(rm, id, &ans)))
+			break;
+		state = jstr(ans, "state");
+		if (!state)
+			rc = dits_error_set(DITS_ECORRUPT, "%s: render job %lld: no state", remote, (long long)id);
+		else if (!strcmp(state, "done") || !strcmp(state, "failed"))
+			break;
+		if (tty && state)
+			fprintf(stderr, "\rrender job %lld on %s: %s %3.0f%%\033[K", (long long)id, remote, state,
+			        100 * jnum(ans, "progress"));
+		dits_sleep_ms(300);
+	}
+	if (tty)
+		fprintf(stderr, "\r\033[K");
+	if (!rc && !strcmp(state, "failed")) {
+		const char *e = jstr(ans, "error");
+		rc = dits_error_set(DITS_EINVALID, "render job %lld on %s failed: %s", (long long)id, remote,
+		                    e ? e : "no reason given");
+	}
+	const char *hex = rc ? NULL : jstr(ans, "commit"), *path = rc ? NULL : jstr(ans, "path");
+	if (!rc && (!hex || !path))
+		rc = dits_error_set(DITS_ECORRUPT, "%s: render job %lld is done but names no commit", remote, (long long)id);
+	uint64_t chunks = 0;
+	if (!rc)
+		rc = fetch_result(r, rm, hex, path, &chunks);
+	if (!rc) {
+		if (json) {
+			dits_buf b = DITS_BUF_INIT;
+			dits_buf_printf(&b, "{\"job\":%lld,\"remote\":", (long long)id);
+			dits_buf_put_json_str(&b, remote);
+			dits_buf_printf(&b, ",\"state\":\"done\",\"commit\":\"%s\",\"output\":", hex);
+			dits_buf_put_json_str(&b, path);
+			dits_buf_printf(&b, ",\"bytes_received\":%llu}\n",
+			                (unsigned long long)dits_remote_stats(rm)->bytes_received);
+			fwrite(b.data, 1, b.len, stdout);
+			dits_buf_free(&b);
+		} else
+			printf("rendered on %s (job %lld): committed %.12s %s; fetched (dits pull to merge)\n", remote,
+			       (long long)id, hex, path);
+	}
+out:
+	if (rc)
+		code = cli_fail();
+	cJSON_Delete(ans);
+	cJSON_Delete(req);
+	free(body);
+	free(branch);
+	dits_buf_free(&text);
+	dits_buf_free(&resp);
+	dits_remote_free(rm);
+	dits_repo_free(r);
+	return code;
+}
+
+static int render_status(int argc, char **argv)
+{
+	const char *remote = "origin";
+	bool json = false;
+	const cli_opt opts[] = {
+		{ "--remote", NULL, &remote, NULL },
+		{ "--json", NULL, NULL, &json },
+		{ NULL, NULL, NULL, NULL },
+	};
+	int np, code = cli_parse(argc, argv, opts, USE_RENDER_STATUS, &np, NULL);
+	if (code)
+		return code;
+	if (np > 1)
+		return cli_usage_error(USE_RENDER_STATUS, "render status: one job at a time");
+	long long id = 0;
+	if (np == 1) {
+		char *end;
+		id = strtoll(argv[1], &end, 10);
+		if (*end || id <= 0)
+			return cli_usage_error(USE_RENDER_STATUS, "render status: '%s' is not a job id", argv[1]);
+	}
+	dits_repo *r;
+	if (dits_repo_open(&r, "."))
+		return cli_fail();
+	dits_remote *rm = NULL;
+	cJSON *ans = NULL;
+	int rc = dits_remote_open(&rm, r, remote);
+	if (!rc)
+		rc = job_get(rm, id, &ans);
+	if (rc) {
+		code = cli_fail();
+	} else if (json) {
+		char *t = cJSON_PrintUnformatted(ans);
+		if (t)
+			printf("%s\n", t);
+		free(t);
+	} else {
+		const cJSON *list = id ? NULL : cJSON_GetObjectItemCaseSensitive(ans, "renders");
+		const cJSON *e;
+		if (id)
+			print_job(ans);
+		else if (!cJSON_GetArraySize(list))
+			printf("no render jobs on %s\n", remote);
+		cJSON_ArrayForEach(e, list)
+			print_job(e);
+	}
+	cJSON_Delete(ans);
+	dits_remote_free(rm);
+	dits_repo_free(r);
+	return code;
+}
+
 int cmd_render(int argc, char **argv)
 {
-	const char *target = "4k_master", *codec = "prores_hq", *rev = NULL, *out = NULL, *rate = NULL;
-	bool verify = false, strict = false, json = false;
+	if (argc > 1 && !strcmp(argv[1], "status"))
+		return render_status(argc - 1, argv + 1);
+	const char *target = "4k_master", *codec = "prores_hq", *rev = NULL, *out = NULL, *rate = NULL, *remote = NULL;
+	bool verify = false, strict = false, json = false, detach = false;
 	const cli_opt opts[] = {
 		{ "--target", NULL, &target, NULL },
 		{ "--codec", NULL, &codec, NULL },
@@ -150,6 +442,8 @@ int cmd_render(int argc, char **argv)
 		{ "--verify", NULL, NULL, &verify },
 		{ "--strict", NULL, NULL, &strict },
 		{ "--json", NULL, NULL, &json },
+		{ "--remote", NULL, &remote, NULL },
+		{ "--detach", NULL, NULL, &detach },
 		{ NULL, NULL, NULL, NULL },
 	};
 	int np, code = cli_parse(argc, argv, opts, USE_RENDER, &np, NULL);
@@ -170,6 +464,13 @@ int cmd_render(int argc, char **argv)
 	if (rate && dits_render_parse_rate(rate, &edl_rate) < 0)
 		return cli_usage_error(USE_RENDER, "render: --rate is a frame rate (24, 23.976, 24000/1001), not '%s'",
 		                       rate);
+	if (detach && !remote)
+		return cli_usage_error(USE_RENDER, "render: --detach goes with --remote");
+	if (remote && (out || strict))
+		return cli_usage_error(USE_RENDER, "render: --%s is for a render here, not with --remote",
+		                       out ? "out" : "strict");
+	if (remote)
+		return render_remote(tlpath, remote, target, codec, rev, rate, verify, detach, json);
 
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
@@ -343,7 +644,9 @@ int cmd_render(int argc, char **argv)
 #else
 int cmd_render(int argc, char **argv)
 {
-	int np, code = cli_parse(argc, argv, NULL, USE_RENDER, &np, NULL);
+	bool status = argc > 1 && !strcmp(argv[1], "status");
+	int np, code = status ? cli_parse(argc - 1, argv + 1, NULL, USE_RENDER_STATUS, &np, NULL)
+	                      : cli_parse(argc, argv, NULL, USE_RENDER, &np, NULL);
 	(void)np;
 	if (code)
 		return code;

@@ -75,6 +75,10 @@ int cmd_serve(int argc, char **argv);
 int cmd_remote(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
+#ifdef DITS_CLIENT_H
+/* dits fetch from rm without printing: masters whose proxy rm is making are left out (partial). */
+int cli_fetch_remote(dits_repo *r, dits_remote *rm, uint64_t *chunks);
+#endif
 int cmd_pull(int argc, char **argv);
 int cmd_clone(int argc, char **argv);
 

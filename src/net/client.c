@@ -327,6 +327,12 @@ int dits_client_call(dits_remote *rm, const char *method, const char *path, cons
 	return rc;
 }
 
+int dits_remote_json(dits_remote *rm, const char *method, const char *path, const char *body, size_t len,
+                     dits_buf *resp)
+{
+	return dits_client_call(rm, method, path, body, len, body ? "application/json" : NULL, resp, NULL);
+}
+
 /* ---- refs ----------------------------------------------------------- */
 
 void dits_remote_refs_free(dits_remote_refs *refs)

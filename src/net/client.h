@@ -145,6 +145,15 @@ int dits_fetch_contents(dits_repo *r, dits_remote *rm, const dits_id *manifests,
 int dits_fetch_variants(dits_repo *r, dits_remote *rm, const dits_id *parents, size_t n, const char *type,
                         const dits_xfer_opts *o, char (*state)[16], char **error);
 
+/*
+ * A JSON request of the server's render jobs (docs/PROTOCOL.md): method
+ * "GET" or "POST" on path ("render", "render/ID"), body NULL for a GET.
+ * resp receives the answer; an answer >= 400 is an error with the server's
+ * one-line reason.
+ */
+int dits_remote_json(dits_remote *rm, const char *method, const char *path, const char *body, size_t len,
+                     dits_buf *resp);
+
 /* True when some remote of r is partial (remote.NAME.partial); *name receives it (malloc'd). */
 bool dits_repo_partial_remote(dits_repo *r, char **name);
 

@@ -39,6 +39,7 @@ proxy export
 proxy handoff
 proxy verify
 render
+render status
 mount
 umount
 mode
@@ -82,7 +83,7 @@ test_expect_success 'every command of dits, dits-net and dits-media refuses --bo
 		$COMMANDS
 		LIST
 	done &&
-	assert_eq 123 "$n" "commands tried"
+	assert_eq 126 "$n" "commands tried"
 '
 
 test_expect_success '--bogus=VALUE, a bogus short option and a missing value are usage errors too' '
