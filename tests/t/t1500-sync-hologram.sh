@@ -97,6 +97,21 @@ test_expect_success 'proxy verify in the proxy clone: the master'"'"'s recorded 
 	assert_file_has "$TRASH/verify.txt" "^2 proxies pass, 0 fail, 0 without a ready proxy$"
 '
 
+test_expect_success 'a render job on the server: the proxy clone receives under 2 % of the masters'"'"' bytes' '
+	cd edit &&
+	dits render edit/cut1.edl --remote origin --rate 24000/1001 --target 4k_master --json >"$TRASH/rr.json" &&
+	assert_eq done "$(json_str state <"$TRASH/rr.json")" &&
+	got=$(json_num bytes_received <"$TRASH/rr.json") &&
+	masters=$(( $(file_size "$TRASH/room/media/day1/A001.mov") + $(file_size "$TRASH/room/media/day1/B002.mov") )) &&
+	say "render --remote: received $got of the masters'"'"' $masters bytes ($(awk -v p="$got" -v f="$masters" "BEGIN { printf \"%.2f\", 100 * p / f }") %)" |
+		tee -a "$TRASH/ratio.txt" &&
+	assert_ge "$got" 1 &&
+	assert_le $((got * 100)) $((masters * 2)) &&
+	dits pull origin >/dev/null &&
+	dits mode >"$TRASH/mode2.txt" &&
+	assert_file_has "$TRASH/mode2.txt" "^\\[P\\] renders/cut1.mov$"
+'
+
 test_expect_success 'on a 50 Mbit/s link the proxy clone completes, at that rate' '
 	start=$(now_ms) &&
 	dits clone "$SERVER_URL/film" slow --mode proxy --limit-rate 50Mbit --json >"$TRASH/slow.json" &&
