@@ -26,7 +26,8 @@
 
 static const char USE_RENDER[] =
     "dits render TIMELINE [--target 4k_master|8k_master|source|WxH] [--codec prores_hq|prores_4444|dnxhr_hqx|ffv1] "
-    "[--rev REV] [--out PATH] [--rate FPS] [--verify] [--strict] [--json] [--remote NAME [--detach]]";
+    "[--rev REV] [--out PATH] [--rate FPS] [--verify] [--verify-only FILE] [--strict] [--json] "
+    "[--remote NAME [--detach]]";
 static const char USE_RENDER_STATUS[] = "dits render status [ID] [--remote NAME] [--json]";
 
 #ifdef DITS_WITH_MEDIA
@@ -143,6 +144,83 @@ static const char *first_failure(const dits_render_report *rep)
 			return why;
 		}
 	return "?";
+}
+
+/*
+ * --verify-only FILE: checks a render made elsewhere (an earlier dits render,
+ * an NLE's export) against the timeline, writing nothing. The size is the
+ * file's (w 0) or must be it; the codec is the file's unless given (codec -1):
+ * FFV1 is compared exactly, anything else as a lossy render.
+ */
+static int verify_only(dits_repo *r, const dits_timeline *tl, const char *tlpath, const dits_conform_master *m,
+                       const char *path, int w, int h, int codec, bool json)
+{
+	dits_media_facts ff;
+	dits_media_source src;
+	int rc = dits_media_source_open_file(&src, path);
+	if (!rc) {
+		rc = dits_media_probe(&src, &ff);
+		dits_media_source_close_file(&src);
+	}
+	if (!rc && !ff.has_video)
+		rc = dits_error_set(DITS_EINVALID, "%s: no video to verify", path);
+	if (!rc && w && (ff.width != w || ff.height != h))
+		rc = dits_error_set(DITS_EINVALID, "%s: the file is %dx%d, not the --target %dx%d", path, ff.width,
+		                    ff.height, w, h);
+	if (rc)
+		return cli_fail();
+	int channels = tl->naudio_tracks > 2 ? tl->naudio_tracks : 2;
+	if (ff.naudio && ff.audio[0].channels >= channels)
+		channels = ff.audio[0].channels;
+	if (codec < 0)
+		codec = !strcmp(ff.video_codec, "ffv1") ? DITS_RENDER_FFV1 : DITS_RENDER_PRORES_HQ;
+	dits_render_opts ro = { .width = ff.width, .height = ff.height, .codec = codec, .sample_rate = 48000,
+		                .channels = channels };
+	dits_media_facts *facts = calloc(tl->nmedia + 1, sizeof(*facts));
+	if (!facts) {
+		dits_error_set(DITS_ENOMEM, "out of memory");
+		return cli_fail();
+	}
+	for (size_t i = 0; i < tl->nmedia; i++)
+		if (m[i].path)
+			facts[i] = m[i].facts;
+	open_ctx oc = { r, m };
+	dits_render_report rep;
+	memset(&rep, 0, sizeof(rep));
+	rc = dits_render_verify(tl, facts, open_master, close_master, &oc, &ro, path, &rep);
+	free(facts);
+	if (!rc)
+		print_report(&rep, json);
+	if (!rc && json) {
+		dits_buf b = DITS_BUF_INIT;
+		dits_buf_puts(&b, "{\"timeline\":");
+		dits_buf_put_json_str(&b, tlpath);
+		dits_buf_puts(&b, ",\"file\":");
+		dits_buf_put_json_str(&b, path);
+		dits_buf_printf(&b, ",\"format\":\"%s\",\"frames\":%" PRId64 ",\"timecode\":\"%s\",\"width\":%d,"
+		                    "\"height\":%d,\"verify\":{\"pass\":%s,\"checks\":%zu,\"failed\":[",
+		                dits_timeline_format_name(tl->format), rep.frames, rep.timecode, ff.width, ff.height,
+		                rep.pass ? "true" : "false", rep.nchecks);
+		bool first = true;
+		for (size_t i = 0; i < rep.nchecks; i++) {
+			if (rep.checks[i].pass)
+				continue;
+			dits_buf_printf(&b, "%s{\"event\":%d,\"frame\":%" PRId64 "}", first ? "" : ",", rep.checks[i].event,
+			                rep.checks[i].frame);
+			first = false;
+		}
+		dits_buf_puts(&b, "]}}\n");
+		fwrite(b.data, 1, b.len, stdout);
+		dits_buf_free(&b);
+	}
+	if (!rc && !rep.pass)
+		rc = dits_error_set(DITS_EINVALID, "%s: %s does not match the timeline (%s)", tlpath, path,
+		                    first_failure(&rep));
+	if (!rc && !json)
+		printf("verified %s: %zu frames compared, frame count, timecode and audio length match\n", path,
+		       rep.nchecks);
+	dits_render_report_free(&rep);
+	return rc ? cli_fail() : 0;
 }
 
 /* ---- on the server (--remote) ----------------------------------------- */
@@ -431,7 +509,8 @@ int cmd_render(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "status"))
 		return render_status(argc - 1, argv + 1);
-	const char *target = "4k_master", *codec = "prores_hq", *rev = NULL, *out = NULL, *rate = NULL, *remote = NULL;
+	const char *target = NULL, *codec = NULL, *rev = NULL, *out = NULL, *rate = NULL, *remote = NULL;
+	const char *vonly = NULL;
 	bool verify = false, strict = false, json = false, detach = false;
 	const cli_opt opts[] = {
 		{ "--target", NULL, &target, NULL },
@@ -440,6 +519,7 @@ int cmd_render(int argc, char **argv)
 		{ "--out", NULL, &out, NULL },
 		{ "--rate", NULL, &rate, NULL },
 		{ "--verify", NULL, NULL, &verify },
+		{ "--verify-only", NULL, &vonly, NULL },
 		{ "--strict", NULL, NULL, &strict },
 		{ "--json", NULL, NULL, &json },
 		{ "--remote", NULL, &remote, NULL },
@@ -452,6 +532,12 @@ int cmd_render(int argc, char **argv)
 	if (np != 1)
 		return cli_usage_error(USE_RENDER, np ? "render: one timeline at a time" : "render: which timeline?");
 	const char *tlpath = argv[1];
+	/* --verify-only takes the size and the codec from the file unless they are given */
+	bool given_target = target != NULL, given_codec = codec != NULL;
+	if (!target)
+		target = "4k_master";
+	if (!codec)
+		codec = "prores_hq";
 	int vcodec = dits_render_codec_of(codec);
 	if (vcodec < 0)
 		return cli_usage_error(USE_RENDER, "render: --codec is prores_hq, prores_4444, dnxhr_hqx or ffv1, not '%s'",
@@ -469,6 +555,9 @@ int cmd_render(int argc, char **argv)
 	if (remote && (out || strict))
 		return cli_usage_error(USE_RENDER, "render: --%s is for a render here, not with --remote",
 		                       out ? "out" : "strict");
+	if (vonly && (remote || out))
+		return cli_usage_error(USE_RENDER, "render: --verify-only checks a file here, not with --%s",
+		                       remote ? "remote" : "out");
 	if (remote)
 		return render_remote(tlpath, remote, target, codec, rev, rate, verify, detach, json);
 
@@ -492,7 +581,7 @@ int cmd_render(int argc, char **argv)
 		                    tl.nskipped, tl.nskipped == 1 ? "" : "s");
 	if (!rc)
 		rc = dits_revparse(r, rev ? rev : "HEAD", &commit);
-	if (!rc && !out && staged_changes(r))
+	if (!rc && !out && !vonly && staged_changes(r))
 		rc = dits_error_set(DITS_ECONFLICT,
 		                    "the index has staged changes: commit them first (the render is committed alone), "
 		                    "or give --out");
@@ -501,6 +590,13 @@ int cmd_render(int argc, char **argv)
 	int w = 0, h = 0;
 	if (!rc && dits_conform_target_size(target, &tl, m, &w, &h) < 0)
 		rc = dits_error_set(DITS_EINVALID, "--target %s: not a size (WxH, even, 16..16384)", target);
+	if (!rc && vonly) {
+		code = verify_only(r, &tl, tlpath, m, vonly, given_target ? w : 0, h, given_codec ? vcodec : -1, json);
+		dits_conform_masters_free(m, tl.nmedia);
+		dits_timeline_free(&tl);
+		dits_repo_free(r);
+		return code;
+	}
 	if (!rc) {
 		if (out) {
 			final = strdup(out);

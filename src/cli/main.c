@@ -1099,7 +1099,7 @@ static const command commands[] = {
 	{ "config", cmd_config, "config KEY [VALUE] | config --unset KEY | config --list",
 	  "repository settings (proxy.auto, proxy.profile, proxy.lut.GLOB ...)" },
 	{ "proxy", cmd_proxy, "proxy status|generate|wait|retry|export|verify|handoff ...", "the Hologram layer's proxies" },
-	{ "render", cmd_render, "render TIMELINE [--target 4k_master|8k_master|source|WxH] [--codec C] [--rev REV] [--out PATH] [--rate FPS] [--verify] [--strict] [--json] [--remote NAME [--detach]] | render status [ID] [--remote NAME] [--json]",
+	{ "render", cmd_render, "render TIMELINE [--target 4k_master|8k_master|source|WxH] [--codec C] [--rev REV] [--out PATH] [--rate FPS] [--verify] [--verify-only FILE] [--strict] [--json] [--remote NAME [--detach]] | render status [ID] [--remote NAME] [--json]",
 	  "conform an EDL, FCP7 XML, FCPXML or OTIO edit from the masters (here or on a server)" },
 	{ "mount", NET(cmd_mount), "mount [MOUNTPOINT [--mode proxy|master] [--variant TYPE] [--foreground] [REV]]",
 	  "serve a commit read-only through FUSE (no argument: list mounts)" },
