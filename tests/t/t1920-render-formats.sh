@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# An editor hands over the same kind of cut from four NLEs: a CMX3600 EDL,
+# FCP7 XML, FCPXML and OTIO, each with cuts, a dissolve, a speed change, a
+# reverse or a freeze, at 23.976, 25 or 29.97 drop-frame. `dits render`
+# conforms each from the masters; every output frame is checked against
+# the frame the timeline names, worked out by hand. Then `--verify-only`
+# checks an existing render against a timeline, and catches an EDL whose
+# event is one frame off.
+. "$(dirname "$0")/lib.sh"
+
+if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+	test_skip 'render formats' 'ffmpeg is not installed'
+	test_done
+fi
+
+cd "$TRASH" || exit 1
+
+# A master whose frame N has luma $2 + 2*N (flat grey) and chroma $3: a decoded frame names itself.
+gray_master () { # OUT LUMA0 CB RATE FRAMES TC REEL
+	ffmpeg -nostdin -v error -y -f lavfi -i "nullsrc=s=320x180:r=$4,format=yuv422p10le,geq=lum='($2+2*N)*4':cb=$3*4:cr=512" \
+		-f lavfi -i "sine=f=440:r=48000:d=5" -frames:v "$5" -c:v prores_ks -profile:v 3 -ac 2 -c:a pcm_s24le \
+		-timecode "$6" -metadata:s:v:0 reel_name="$7" "$1"
+}
+
+# frame_lumas FILE: the mean luma of every frame, one per line, rounded
+frame_lumas () {
+	ffmpeg -nostdin -v error -i "$1" -vf "format=yuv422p,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-" \
+		-an -f null - | sed -n 's/.*YAVG=\([0-9.]*\).*/\1/p' | awk '{ printf "%d\n", $1 + 0.5 }'
+}
+
+# Expected lumas, one line per record frame: "lo hi" (equal for a frame of one source).
+# show L0 FROM STEP COUNT: COUNT frames of a master of luma L0 + 2N, N = FROM, FROM + STEP, ...
+show () {
+	k=0; while [ $k -lt "$4" ]; do
+		y=$(($1 + 2 * ($2 + $3 * k))); echo "$y $y"; k=$((k + 1))
+	done
+}
+# mix L0 OUT_FROM IN_FROM COUNT: a dissolve from N = OUT_FROM.. to N = IN_FROM.. of one master, both forward
+mix () {
+	k=0; while [ $k -lt "$4" ]; do
+		a=$(($1 + 2 * ($2 + k))); b=$(($1 + 2 * ($3 + k)))
+		if [ $a -le $b ]; then echo "$a $b"; else echo "$b $a"; fi; k=$((k + 1))
+	done
+}
+
+# check_render OUT EXPECTED TC: frame count, record timecode and every frame's luma
+check_render () {
+	n=$(wc -l <"$2" | tr -d " ") &&
+	assert_eq "$n" "$(ffprobe -v error -count_packets -select_streams v:0 -show_entries stream=nb_read_packets -of csv=p=0 "$1")" "$1 frames" &&
+	ffprobe -v error -select_streams v:0 -show_entries stream_tags=timecode -of default=nw=1 "$1" >tc.out &&
+	assert_file_has tc.out "TAG:timecode=$3" &&
+	frame_lumas "$1" >lumas.out &&
+	assert_eq "$n" "$(wc -l <lumas.out | tr -d " ")" "$1 frames decoded" &&
+	paste -d " " lumas.out "$2" >pairs.out &&
+	k=0 && while read -r y lo hi; do
+		assert_le $((lo - 1)) "$y" "$1 frame $k luma $y, want $lo..$hi" &&
+		assert_le "$y" $((hi + 1)) "$1 frame $k luma $y, want $lo..$hi" || return 1
+		k=$((k + 1))
+	done <pairs.out
+}
+
+test_expect_success 'setup: masters at 23.976, 25 and 29.97 drop-frame, committed' '
+	dits init project >/dev/null &&
+	cd project &&
+	dits config proxy.auto false &&
+	mkdir -p media &&
+	gray_master media/M24.mov 20 100 24000/1001 90 01:00:00:00 M24 &&
+	gray_master media/M25.mov 30 160 25 90 10:00:00:00 M25 &&
+	gray_master media/M30.mov 16 60 30000/1001 100 "01:00:00;00" M30 &&
+	dits add media >/dev/null && dits commit -m "masters" >/dev/null
+'
+
+# 25 fps, M25 starts at 10:00:00:00 (N = 0), luma 30 + 2N
+test_expect_success 'CMX3600 EDL at 25: cuts, a dissolve, M2 at 2x, reverse, freeze' '
+	cat >cut.edl <<-\EOF &&
+	TITLE: FORMATS EDL
+	FCM: NON-DROP FRAME
+
+	001  M25      V     C        10:00:00:10 10:00:00:20 01:00:00:00 01:00:00:10
+	* FROM CLIP NAME: M25.mov
+
+	002  M25      V     C        10:00:01:00 10:00:01:10 01:00:00:10 01:00:00:20
+	* FROM CLIP NAME: M25.mov
+
+	003  M25      V     C        10:00:01:10 10:00:01:10 01:00:00:20 01:00:00:20
+	003  M25      V     D    010 10:00:02:00 10:00:02:20 01:00:00:20 01:00:01:15
+	* FROM CLIP NAME: M25.mov
+	* TO CLIP NAME: M25.mov
+
+	004  M25      V     C        10:00:00:00 10:00:00:20 01:00:01:15 01:00:02:00
+	M2   M25       050.0                10:00:00:00
+	* FROM CLIP NAME: M25.mov
+
+	005  M25      V     C        10:00:03:00 10:00:03:10 01:00:02:00 01:00:02:10
+	M2   M25      -025.0                10:00:03:00
+	* FROM CLIP NAME: M25.mov
+
+	006  M25      V     C        10:00:01:20 10:00:01:21 01:00:02:10 01:00:02:15
+	M2   M25       000.0                10:00:01:20
+	* FROM CLIP NAME: M25.mov
+	EOF
+	{
+		show 30 10 1 10 && show 30 25 1 10 && mix 30 35 50 10 && show 30 60 1 10 &&
+		show 30 0 2 10 && show 30 84 -1 10 && show 30 45 0 5
+	} >edl.want &&
+	cd project &&
+	dits render ../cut.edl --rate 25 --target 320x180 --codec ffv1 --verify --out ../edl.mov >../edl.out &&
+	assert_file_has ../edl.out "^verified: " &&
+	assert_file_lacks ../edl.out "FAIL" &&
+	cd .. &&
+	check_render edl.mov edl.want 01:00:00:00
+'
+
+test_expect_success '--verify-only: the right EDL passes, one event a frame off fails naming it' '
+	cd project &&
+	dits render ../cut.edl --rate 25 --verify-only ../edl.mov >../vo.out &&
+	assert_file_has ../vo.out "^verified ../edl.mov: " &&
+	assert_file_lacks ../vo.out "FAIL" &&
+	sed "s/^002  M25      V     C        10:00:01:00 10:00:01:10/002  M25      V     C        10:00:01:01 10:00:01:11/" \
+		../cut.edl >../shifted.edl &&
+	assert_file_has ../shifted.edl "10:00:01:01 10:00:01:11" &&
+	test_expect_code 1 dits render ../shifted.edl --rate 25 --verify-only ../edl.mov >../vs.out 2>../vs.err &&
+	assert_one_line_error ../vs.err "shifted.edl" "event 2" &&
+	assert_file_has ../vs.out "^  2 +M25.mov +[0-9]+ +[0-9]+ .*FAIL$" &&
+	test_expect_code 1 dits render ../cut.edl --rate 25 --target 640x360 --verify-only ../edl.mov 2>../vt.err &&
+	assert_one_line_error ../vt.err "edl.mov" "320x180" &&
+	dits status --json >../st.json &&
+	assert_eq true "$(json_raw clean <../st.json)" &&
+	assert_missing renders
+'
+
+test_done
