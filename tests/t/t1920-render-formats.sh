@@ -129,4 +129,58 @@ test_expect_success '--verify-only: the right EDL passes, one event a frame off 
 	assert_missing renders
 '
 
+# 23.976, M24 starts at 01:00:00:00 (N = 0), luma 20 + 2N; a centred dissolve of 5 + 5 frames at 20
+test_expect_success 'OTIO at 23.976: cuts, a dissolve, LinearTimeWarp 2 and -1, a freeze' '
+	cat >cut.otio <<-\EOF &&
+	{"OTIO_SCHEMA": "Timeline.1", "name": "formats otio",
+	 "global_start_time": {"OTIO_SCHEMA": "RationalTime.1", "rate": 23.976023976023978, "value": 86400},
+	 "tracks": {"OTIO_SCHEMA": "Stack.1", "children": [{"OTIO_SCHEMA": "Track.1", "kind": "Video", "children": [
+	  {"OTIO_SCHEMA": "Clip.1", "name": "one",
+	   "source_range": {"OTIO_SCHEMA": "TimeRange.1", "start_time": {"OTIO_SCHEMA": "RationalTime.1", "rate": 23.976023976023978, "value": 86410},
+	    "duration": {"OTIO_SCHEMA": "RationalTime.1", "rate": 23.976023976023978, "value": 10}},
+	   "media_reference": {"OTIO_SCHEMA": "ExternalReference.1",
+	    "target_url": "file:///Volumes/RAID/proj/media/M24.mov"}},
+	  {"OTIO_SCHEMA": "Clip.1", "name": "two",
+	   "source_range": {"OTIO_SCHEMA": "TimeRange.1", "start_time": {"OTIO_SCHEMA": "RationalTime.1", "rate": 23.976023976023978, "value": 86430},
+	    "duration": {"OTIO_SCHEMA": "RationalTime.1", "rate": 23.976023976023978, "value": 10}},
+	   "media_reference": {"OTIO_SCHEMA": "ExternalReference.1",
+	    "target_url": "file:///Volumes/RAID/proj/media/M24.mov"}},
+	  {"OTIO_SCHEMA": "Transition.1", "name": "Cross Dissolve", "transition_type": "SMPTE_Dissolve",
+	   "in_offset": {"OTIO_SCHEMA": "RationalTime.1", "rate": 23.976023976023978, "value": 5}, "out_offset": {"OTIO_SCHEMA": "RationalTime.1", "rate": 23.976023976023978, "value": 5}},
+	  {"OTIO_SCHEMA": "Clip.1", "name": "three",
+	   "source_range": {"OTIO_SCHEMA": "TimeRange.1", "start_time": {"OTIO_SCHEMA": "RationalTime.1", "rate": 23.976023976023978, "value": 86460},
+	    "duration": {"OTIO_SCHEMA": "RationalTime.1", "rate": 23.976023976023978, "value": 15}},
+	   "media_reference": {"OTIO_SCHEMA": "ExternalReference.1",
+	    "target_url": "file:///Volumes/RAID/proj/media/M24.mov"}},
+	  {"OTIO_SCHEMA": "Clip.1", "name": "fast",
+	   "source_range": {"OTIO_SCHEMA": "TimeRange.1", "start_time": {"OTIO_SCHEMA": "RationalTime.1", "rate": 23.976023976023978, "value": 86400},
+	    "duration": {"OTIO_SCHEMA": "RationalTime.1", "rate": 23.976023976023978, "value": 10}},
+	   "effects": [{"OTIO_SCHEMA": "LinearTimeWarp.1", "name": "", "effect_name": "LinearTimeWarp", "time_scalar": 2.0}],
+	   "media_reference": {"OTIO_SCHEMA": "ExternalReference.1",
+	    "target_url": "file:///Volumes/RAID/proj/media/M24.mov"}},
+	  {"OTIO_SCHEMA": "Clip.1", "name": "back",
+	   "source_range": {"OTIO_SCHEMA": "TimeRange.1", "start_time": {"OTIO_SCHEMA": "RationalTime.1", "rate": 23.976023976023978, "value": 86470},
+	    "duration": {"OTIO_SCHEMA": "RationalTime.1", "rate": 23.976023976023978, "value": 10}},
+	   "effects": [{"OTIO_SCHEMA": "LinearTimeWarp.1", "name": "", "effect_name": "LinearTimeWarp", "time_scalar": -1.0}],
+	   "media_reference": {"OTIO_SCHEMA": "ExternalReference.1",
+	    "target_url": "file:///Volumes/RAID/proj/media/M24.mov"}},
+	  {"OTIO_SCHEMA": "Clip.1", "name": "hold",
+	   "source_range": {"OTIO_SCHEMA": "TimeRange.1", "start_time": {"OTIO_SCHEMA": "RationalTime.1", "rate": 23.976023976023978, "value": 86450},
+	    "duration": {"OTIO_SCHEMA": "RationalTime.1", "rate": 23.976023976023978, "value": 5}},
+	   "effects": [{"OTIO_SCHEMA": "FreezeFrame.1", "name": "", "effect_name": "FreezeFrame", "time_scalar": 0.0}],
+	   "media_reference": {"OTIO_SCHEMA": "ExternalReference.1",
+	    "target_url": "file:///Volumes/RAID/proj/media/M24.mov"}}]}]}}
+	EOF
+	{
+		show 20 10 1 10 && show 20 30 1 5 && mix 20 35 55 10 && show 20 65 1 10 &&
+		show 20 0 2 10 && show 20 79 -1 10 && show 20 50 0 5
+	} >otio.want &&
+	cd project &&
+	dits render ../cut.otio --target 320x180 --codec ffv1 --verify --out ../otio.mov >../otio.out &&
+	assert_file_has ../otio.out "^verified: " &&
+	assert_file_lacks ../otio.out "FAIL" &&
+	cd .. &&
+	check_render otio.mov otio.want 01:00:00:00
+'
+
 test_done
