@@ -183,4 +183,49 @@ test_expect_success 'OTIO at 23.976: cuts, a dissolve, LinearTimeWarp 2 and -1, 
 	check_render otio.mov otio.want 01:00:00:00
 '
 
+# 23.976 again, M24 from an FCP7 XML: the clips either side of the dissolve end and start at -1
+test_expect_success 'FCP7 XML at 23.976: cuts, a dissolve, a time remap at 200% and reversed' '
+	cat >cut.xml <<-\EOF &&
+	<?xml version="1.0" encoding="UTF-8"?>
+	<xmeml version="4">
+	<sequence id="sequence-1"><name>formats xml</name><duration>60</duration><rate><timebase>24</timebase><ntsc>TRUE</ntsc></rate>
+	<timecode><rate><timebase>24</timebase><ntsc>TRUE</ntsc></rate><string>01:00:00:00</string><frame>86400</frame><displayformat>NDF</displayformat></timecode>
+	<media><video><track>
+	<clipitem id="clipitem-1"><name>one</name><enabled>TRUE</enabled><rate><timebase>24</timebase><ntsc>TRUE</ntsc></rate><start>0</start><end>10</end><in>10</in><out>20</out>
+	 <file id="file-1"><name>M24.mov</name><pathurl>file://localhost/Volumes/RAID/proj/media/M24.mov</pathurl><rate><timebase>24</timebase><ntsc>TRUE</ntsc></rate><duration>90</duration><timecode><rate><timebase>24</timebase><ntsc>TRUE</ntsc></rate><string>01:00:00:00</string><frame>86400</frame><displayformat>NDF</displayformat></timecode><media><video><samplecharacteristics><width>320</width><height>180</height></samplecharacteristics></video></media></file></clipitem>
+	<clipitem id="clipitem-2"><name>two</name><enabled>TRUE</enabled><rate><timebase>24</timebase><ntsc>TRUE</ntsc></rate><start>10</start><end>-1</end><in>30</in><out>45</out>
+	 <file id="file-1"/></clipitem>
+	<transitionitem><start>15</start><end>25</end><alignment>center</alignment><rate><timebase>24</timebase><ntsc>TRUE</ntsc></rate><effect><name>Cross Dissolve</name><effectid>Cross Dissolve</effectid><effectcategory>Dissolve</effectcategory><effecttype>transition</effecttype><mediatype>video</mediatype></effect></transitionitem>
+	<clipitem id="clipitem-3"><name>three</name><enabled>TRUE</enabled><rate><timebase>24</timebase><ntsc>TRUE</ntsc></rate><start>-1</start><end>35</end><in>55</in><out>75</out>
+	 <file id="file-1"/></clipitem>
+	<clipitem id="clipitem-4"><name>fast</name><enabled>TRUE</enabled><rate><timebase>24</timebase><ntsc>TRUE</ntsc></rate><start>35</start><end>45</end><in>0</in><out>10</out>
+	 <file id="file-1"/>
+	 <filter><effect><name>Time Remap</name><effectid>timeremap</effectid><effecttype>motion</effecttype><mediatype>video</mediatype>
+	  <parameter><parameterid>variablespeed</parameterid><name>variablespeed</name><value>0</value></parameter>
+	  <parameter><parameterid>speed</parameterid><name>speed</name><value>200</value></parameter>
+	  <parameter><parameterid>reverse</parameterid><name>reverse</name><value>FALSE</value></parameter>
+	 </effect></filter></clipitem>
+	<clipitem id="clipitem-5"><name>back</name><enabled>TRUE</enabled><rate><timebase>24</timebase><ntsc>TRUE</ntsc></rate><start>45</start><end>55</end><in>70</in><out>80</out>
+	 <file id="file-1"/>
+	 <filter><effect><name>Time Remap</name><effectid>timeremap</effectid><effecttype>motion</effecttype><mediatype>video</mediatype>
+	  <parameter><parameterid>variablespeed</parameterid><name>variablespeed</name><value>0</value></parameter>
+	  <parameter><parameterid>speed</parameterid><name>speed</name><value>100</value></parameter>
+	  <parameter><parameterid>reverse</parameterid><name>reverse</name><value>TRUE</value></parameter>
+	 </effect></filter></clipitem>
+	<clipitem id="clipitem-6"><name>last</name><enabled>TRUE</enabled><rate><timebase>24</timebase><ntsc>TRUE</ntsc></rate><start>55</start><end>60</end><in>50</in><out>55</out>
+	 <file id="file-1"/></clipitem>
+	</track></video></media></sequence></xmeml>
+	EOF
+	{
+		show 20 10 1 10 && show 20 30 1 5 && mix 20 35 55 10 && show 20 65 1 10 &&
+		show 20 0 2 10 && show 20 79 -1 10 && show 20 50 1 5
+	} >xml.want &&
+	cd project &&
+	dits render ../cut.xml --target 320x180 --codec ffv1 --verify --out ../xml.mov >../xml.out &&
+	assert_file_has ../xml.out "^verified: " &&
+	assert_file_lacks ../xml.out "FAIL" &&
+	cd .. &&
+	check_render xml.mov xml.want 01:00:00:00
+'
+
 test_done
