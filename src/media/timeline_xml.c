@@ -1360,6 +1360,7 @@ int media_tl_parse_fcpxml(const char *data, size_t len, const char *name, dits_t
 	else if (!seq || !spine)
 		rc = dits_error_set(DITS_EINVALID, "%s: line %d: <project> without a <sequence> and its <spine>", name,
 		                    line_of(project));
+	fx_time tc = {0, 1};
 	if (!rc) {
 		out->rate = attr_of(seq, "format", s, sizeof(s)) ? fx_format_rate(&x, s) : (AVRational){0, 1};
 		if (out->rate.num <= 0)
@@ -1369,7 +1370,6 @@ int media_tl_parse_fcpxml(const char *data, size_t len, const char *name, dits_t
 	if (!rc) {
 		if (attr_of(project, "name", s, sizeof(s)) && s[0] && !(out->name = strdup(s)))
 			rc = dits_error_set(DITS_ENOMEM, "out of memory");
-		fx_time tc = {0, 1};
 		if (!rc && !fx_attr_time(&x, seq, "tcStart", &tc))
 			rc = DITS_EINVALID;
 		if (!rc) {
@@ -1383,6 +1383,17 @@ int media_tl_parse_fcpxml(const char *data, size_t len, const char *name, dits_t
 	}
 	if (!rc) {
 		fx_map m = {.p = {0, 1}, .l = {0, 1}, .s = {1, 1}, .w0 = {0, 1}, .w1 = {0, 1}, .enabled = true};
+		/*
+		 * The sequence's time starts at tcStart: Final Cut Pro and Resolve
+		 * put the spine's first item at offset tcStart, so record frame 0
+		 * is there. A spine that starts before tcStart counts from zero.
+		 */
+		fx_time o0;
+		const xmlNode *first = spine->children;
+		while (first && first->type != XML_ELEMENT_NODE)
+			first = first->next;
+		if (first && attr_of(first, "offset", s, sizeof(s)) && fx_parse_time(&x, s, &o0) && fx_cmp(o0, tc) >= 0)
+			m.l = tc;
 		rc = fx_items(&x, spine->children, &m, true);
 		if (!rc && x.overflow)
 			rc = dits_error_set(DITS_EINVALID, "%s: a time out of range", name);

@@ -530,6 +530,28 @@ static void test_fcpxml_before_start(void)
 	dits_timeline_free(&t);
 }
 
+/* As Final Cut Pro and Resolve write it: the spine's time starts at tcStart, record frame 0 is there. */
+static void test_fcpxml_offsets_from_tcstart(void)
+{
+	const char *doc = FX_HEAD
+		"<asset-clip name=\"one\" ref=\"a1\" offset=\"3600s\" start=\"108009902/30000s\" "
+		"duration=\"10010/30000s\" srcEnable=\"video\"/>"
+		"<transition name=\"Cross Dissolve\" offset=\"108005005/30000s\" duration=\"10010/30000s\"/>"
+		"<asset-clip name=\"two\" ref=\"a1\" offset=\"108010010/30000s\" start=\"108029922/30000s\" "
+		"duration=\"10010/30000s\" srcEnable=\"video\"/>"
+		FX_TAIL;
+	dits_timeline t;
+	REQUIRE(parse_mem(media_tl_parse_fcpxml, doc, &t) == 0);
+	CHECK_EQ_U64(t.rec_start, 107892);
+	CHECK_EQ_U64(t.duration, 20);
+	/* 01:00:00;10 of media starting at 3600 s (frame 107892.1) */
+	CLIP_IS(clip_at(&t, DITS_TL_VIDEO, 0, 0), 0, 5, 107902, 30000, 1001);
+	const dits_tl_clip *two = clip_at(&t, DITS_TL_VIDEO, 0, 5);
+	CLIP_IS(two, 5, 20, 107922 - 5, 30000, 1001);
+	CHECK_EQ_U64(two->dissolve, 10);
+	dits_timeline_free(&t);
+}
+
 static void test_fcpxml_bad(void)
 {
 	dits_timeline t;
@@ -626,6 +648,7 @@ int main(void)
 	test_fcpxml_fixtures();
 	test_fcpxml_forms();
 	test_fcpxml_before_start();
+	test_fcpxml_offsets_from_tcstart();
 	test_fcpxml_bad();
 	test_fcpxml_bundle();
 	test_hostile();
