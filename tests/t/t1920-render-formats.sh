@@ -228,4 +228,38 @@ test_expect_success 'FCP7 XML at 23.976: cuts, a dissolve, a time remap at 200% 
 	check_render xml.mov xml.want 01:00:00:00
 '
 
+# 29.97 drop-frame, M30 starts at 01:00:00;00 (frame 107892, N = 0), luma 16 + 2N; times are frames * 1001/30000 s
+test_expect_success 'FCPXML 1.10 at 29.97 DF: cuts, a dissolve, linear timeMaps at 2 and -1' '
+	cat >cut.fcpxml <<-\EOF &&
+	<?xml version="1.0" encoding="UTF-8"?>
+	<fcpxml version="1.10">
+	<resources>
+	<format id="r1" name="FFVideoFormat1080p2997" frameDuration="1001/30000s" width="320" height="180"/>
+	<asset id="r2" name="M30" start="107999892/30000s" duration="100100/30000s" hasVideo="1" hasAudio="1" format="r1" audioSources="1" audioChannels="2" audioRate="48000">
+	 <media-rep kind="original-media" src="file:///Volumes/RAID/proj/media/M30.mov"/></asset>
+	<effect id="r3" name="Cross Dissolve" uid="FxPlug:4731E73A-8DAC-4113-9A30-AE85B1761265"/>
+	</resources>
+	<library><event name="formats"><project name="formats fcpxml">
+	<sequence format="r1" duration="60060/30000s" tcStart="107999892/30000s" tcFormat="DF" audioLayout="stereo" audioRate="48k"><spine>
+	<asset-clip name="one" ref="r2" offset="107999892/30000s" start="108009902/30000s" duration="10010/30000s" tcFormat="DF" audioRole="dialogue"></asset-clip>
+	<asset-clip name="two" ref="r2" offset="108009902/30000s" start="108029922/30000s" duration="10010/30000s" tcFormat="DF" audioRole="dialogue"></asset-clip>
+	<transition name="Cross Dissolve" offset="108014907/30000s" duration="10010/30000s"><filter-video ref="r3" name="Cross Dissolve"/></transition>
+	<asset-clip name="three" ref="r2" offset="108019912/30000s" start="108059952/30000s" duration="15015/30000s" tcFormat="DF" audioRole="dialogue"></asset-clip>
+	<asset-clip name="fast" ref="r2" offset="108034927/30000s" start="107999892/30000s" duration="10010/30000s" tcFormat="DF" audioRole="dialogue"><timeMap><timept time="107999892/30000s" value="107999892/30000s" interp="linear"/><timept time="108009902/30000s" value="108019912/30000s" interp="linear"/></timeMap></asset-clip>
+	<asset-clip name="back" ref="r2" offset="108044937/30000s" start="108069962/30000s" duration="10010/30000s" tcFormat="DF" audioRole="dialogue"><timeMap><timept time="108069962/30000s" value="108078971/30000s" interp="linear"/><timept time="108079972/30000s" value="108068961/30000s" interp="linear"/></timeMap></asset-clip>
+	<asset-clip name="last" ref="r2" offset="108054947/30000s" start="108049942/30000s" duration="5005/30000s" tcFormat="DF" audioRole="dialogue"></asset-clip>
+	</spine></sequence></project></event></library></fcpxml>
+	EOF
+	{
+		show 16 10 1 10 && show 16 30 1 5 && mix 16 35 55 10 && show 16 65 1 10 &&
+		show 16 0 2 10 && show 16 79 -1 10 && show 16 50 1 5
+	} >fcpxml.want &&
+	cd project &&
+	dits render ../cut.fcpxml --target 320x180 --codec ffv1 --verify --out ../fcpxml.mov >../fcpxml.out &&
+	assert_file_has ../fcpxml.out "^verified: " &&
+	assert_file_lacks ../fcpxml.out "FAIL" &&
+	cd .. &&
+	check_render fcpxml.mov fcpxml.want "01:00:00;00"
+'
+
 test_done
