@@ -122,6 +122,11 @@ test_expect_success '--verify-only: the right EDL passes, one event a frame off 
 	test_expect_code 1 dits render ../shifted.edl --rate 25 --verify-only ../edl.mov >../vs.out 2>../vs.err &&
 	assert_one_line_error ../vs.err "shifted.edl" "event 2" &&
 	assert_file_has ../vs.out "^  2 +M25.mov +[0-9]+ +[0-9]+ .*FAIL$" &&
+	test_expect_code 1 dits render ../shifted.edl --rate 25 --verify-only ../edl.mov --json >../vs.json 2>/dev/null &&
+	assert_eq false "$(json_raw pass <../vs.json)" &&
+	assert_file_has ../vs.json "\"failed\":\[\{\"event\":2," &&
+	test_expect_code 1 dits render ../cut.edl --rate 25 --verify-only ../nothing.mov 2>../vn.err &&
+	assert_one_line_error ../vn.err "nothing.mov" &&
 	test_expect_code 1 dits render ../cut.edl --rate 25 --target 640x360 --verify-only ../edl.mov 2>../vt.err &&
 	assert_one_line_error ../vt.err "edl.mov" "320x180" &&
 	dits status --json >../st.json &&
