@@ -55,23 +55,6 @@ static void on_progress(void *ctx, double done, double total)
 	fprintf(stderr, "\rrender %3.0f%%  %.1f / %.1f s\033[K", 100 * done / total, done, total);
 }
 
-typedef struct open_ctx {
-	dits_repo *r;
-	const dits_conform_master *m;
-} open_ctx;
-
-static int open_master(void *ctx, int media, dits_media_source *src)
-{
-	open_ctx *o = ctx;
-	return dits_media_source_open_blob(src, o->r->odb, &o->m[media].asset, o->m[media].path);
-}
-
-static void close_master(void *ctx, dits_media_source *src)
-{
-	(void)ctx;
-	dits_media_source_close_blob(src);
-}
-
 /* renders/<the timeline file's name without extension>.mov, with '/' and control bytes made '_' */
 static char *default_out(const char *timeline)
 {
@@ -176,18 +159,13 @@ static int verify_only(dits_repo *r, const dits_timeline *tl, const char *tlpath
 		codec = !strcmp(ff.video_codec, "ffv1") ? DITS_RENDER_FFV1 : DITS_RENDER_PRORES_HQ;
 	dits_render_opts ro = { .width = ff.width, .height = ff.height, .codec = codec, .sample_rate = 48000,
 		                .channels = channels };
-	dits_media_facts *facts = calloc(tl->nmedia + 1, sizeof(*facts));
-	if (!facts) {
-		dits_error_set(DITS_ENOMEM, "out of memory");
+	dits_media_facts *facts;
+	if (dits_conform_facts(tl, m, &facts))
 		return cli_fail();
-	}
-	for (size_t i = 0; i < tl->nmedia; i++)
-		if (m[i].path)
-			facts[i] = m[i].facts;
-	open_ctx oc = { r, m };
+	dits_conform_store oc = { r, m };
 	dits_render_report rep;
 	memset(&rep, 0, sizeof(rep));
-	rc = dits_render_verify(tl, facts, open_master, close_master, &oc, &ro, path, &rep);
+	rc = dits_render_verify(tl, facts, dits_conform_open, dits_conform_close, &oc, &ro, path, &rep);
 	free(facts);
 	if (!rc)
 		print_report(&rep, json);
@@ -623,18 +601,15 @@ int cmd_render(int argc, char **argv)
 	}
 	double t0 = dits_now(), elapsed = 0;
 	render_ui ui = { isatty(STDERR_FILENO) && !getenv("DITS_NO_PROGRESS"), 0 };
-	open_ctx oc = { r, m };
+	dits_conform_store oc = { r, m };
 	dits_render_opts ro = { .width = w, .height = h, .codec = vcodec, .sample_rate = 48000,
 		                .channels = tl.naudio_tracks > 2 ? tl.naudio_tracks : 2,
 		                .progress = on_progress, .pctx = &ui };
 	dits_media_facts *facts = NULL;
-	if (!rc && !(facts = calloc(tl.nmedia + 1, sizeof(*facts))))
-		rc = dits_error_set(DITS_ENOMEM, "out of memory");
-	for (size_t i = 0; !rc && i < tl.nmedia; i++)
-		if (m[i].path)
-			facts[i] = m[i].facts;
 	if (!rc)
-		rc = dits_render_run(&tl, facts, open_master, close_master, &oc, &ro, tmp);
+		rc = dits_conform_facts(&tl, m, &facts);
+	if (!rc)
+		rc = dits_render_run(&tl, facts, dits_conform_open, dits_conform_close, &oc, &ro, tmp);
 	if (ui.tty)
 		fprintf(stderr, "\r\033[K");
 	elapsed = dits_now() - t0;
@@ -642,7 +617,7 @@ int cmd_render(int argc, char **argv)
 	memset(&rep, 0, sizeof(rep));
 	bool verified = false;
 	if (!rc && verify) {
-		rc = dits_render_verify(&tl, facts, open_master, close_master, &oc, &ro, tmp, &rep);
+		rc = dits_render_verify(&tl, facts, dits_conform_open, dits_conform_close, &oc, &ro, tmp, &rep);
 		if (!rc)
 			print_report(&rep, json);
 		if (!rc && !rep.pass)

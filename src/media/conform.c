@@ -419,3 +419,26 @@ int dits_conform_target_size(const char *t, const dits_timeline *tl, const dits_
 	}
 	return 0;
 }
+
+int dits_conform_facts(const dits_timeline *tl, const dits_conform_master *m, dits_media_facts **out)
+{
+	dits_media_facts *f = calloc(tl->nmedia + 1, sizeof(*f));
+	if (!(*out = f))
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < tl->nmedia; i++)
+		if (m[i].path)
+			f[i] = m[i].facts;
+	return 0;
+}
+
+int dits_conform_open(void *store, int media, dits_media_source *src)
+{
+	const dits_conform_store *s = store;
+	return dits_media_source_open_blob(src, s->r->odb, &s->m[media].asset, s->m[media].path);
+}
+
+void dits_conform_close(void *store, dits_media_source *src)
+{
+	(void)store;
+	dits_media_source_close_blob(src);
+}

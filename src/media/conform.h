@@ -38,6 +38,20 @@ int dits_conform_resolve(dits_repo *r, const dits_id *commit, const dits_timelin
                          dits_conform_master **out);
 void dits_conform_masters_free(dits_conform_master *m, size_t n);
 
+/*
+ * What dits_render_run and dits_render_verify take from resolved masters:
+ * their facts, one per timeline media (zeroed for unused media; free() the
+ * array), and sources opened on the masters' stored bytes (ctx is a
+ * dits_conform_store).
+ */
+int dits_conform_facts(const dits_timeline *tl, const dits_conform_master *m, dits_media_facts **out);
+typedef struct dits_conform_store {
+	dits_repo *r;
+	const dits_conform_master *m;
+} dits_conform_store;
+int dits_conform_open(void *ctx, int media, dits_media_source *src);
+void dits_conform_close(void *ctx, dits_media_source *src);
+
 /* The source frame (timecode frame number at src_rate) a clip shows at record frame rec. */
 int64_t dits_conform_src_frame(const dits_tl_clip *c, int64_t rec);
 

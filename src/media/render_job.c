@@ -54,23 +54,6 @@ static void on_progress(void *ctx, double done, double total)
 	write_state(s, 0.9 * done / total, NULL, NULL);
 }
 
-typedef struct open_ctx {
-	dits_repo *r;
-	const dits_conform_master *m;
-} open_ctx;
-
-static int open_master(void *ctx, int media, dits_media_source *src)
-{
-	open_ctx *o = ctx;
-	return dits_media_source_open_blob(src, o->r->odb, &o->m[media].asset, o->m[media].path);
-}
-
-static void close_master(void *ctx, dits_media_source *src)
-{
-	(void)ctx;
-	dits_media_source_close_blob(src);
-}
-
 static const char *member(const cJSON *j, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
@@ -241,12 +224,9 @@ int dits_render_job_run(dits_repo *r, const dits_job *job, bool *permanent)
 		rc = dits_conform_resolve(r, &commit, &tl, name, &m);
 	if (!rc && dits_conform_target_size(target, &tl, m, &w, &h) < 0)
 		rc = dits_error_set(DITS_EINVALID, "target %s: not a size (WxH, even, 16..16384)", target);
-	if (!rc && !(facts = calloc(tl.nmedia + 1, sizeof *facts)))
-		rc = dits_error_set(DITS_ENOMEM, "out of memory");
-	for (size_t i = 0; !rc && i < tl.nmedia; i++)
-		if (m[i].path)
-			facts[i] = m[i].facts;
-	open_ctx oc = { r, m };
+	if (!rc)
+		rc = dits_conform_facts(&tl, m, &facts);
+	dits_conform_store oc = { r, m };
 	dits_render_opts ro = { .width = w, .height = h, .codec = vcodec, .sample_rate = 48000,
 		                .channels = tl.naudio_tracks > 2 ? tl.naudio_tracks : 2,
 		                .progress = on_progress, .pctx = &js };
@@ -255,12 +235,12 @@ int dits_render_job_run(dits_repo *r, const dits_job *job, bool *permanent)
 		*permanent = false;
 		rc = dits_mkdir_p(tmpdir, 0755);
 	}
-	if (!rc && (rc = dits_render_run(&tl, facts, open_master, close_master, &oc, &ro, tmp)))
+	if (!rc && (rc = dits_render_run(&tl, facts, dits_conform_open, dits_conform_close, &oc, &ro, tmp)))
 		*permanent = rc == DITS_EINVALID;
 	if (!rc && verify) {
 		dits_render_report rep;
 		memset(&rep, 0, sizeof rep);
-		rc = dits_render_verify(&tl, facts, open_master, close_master, &oc, &ro, tmp, &rep);
+		rc = dits_render_verify(&tl, facts, dits_conform_open, dits_conform_close, &oc, &ro, tmp, &rep);
 		if (!rc && !rep.pass) {
 			*permanent = true;
 			rc = dits_error_set(DITS_EINVALID, "%s: the render does not match the timeline; nothing kept", name);
