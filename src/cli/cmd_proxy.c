@@ -451,6 +451,24 @@ static int open_here(dits_repo **r)
 	return dits_repo_open(r, ".") ? cli_fail() : 0;
 }
 
+/* The repository, its video files under paths (of REV when given) and its job database, for status and verify. */
+static int open_videos(const char *rev, char **paths, int np, dits_repo **r, asset_ref **assets, size_t *n,
+                       dits_metadb **db)
+{
+	if (open_here(r))
+		return 1;
+	if (select_tracked(*r, rev, paths, np, true, assets, n)) {
+		dits_repo_free(*r);
+		return cli_fail();
+	}
+	if (dits_metadb_open_repo(db, *r)) {
+		free_assets(*assets, *n);
+		dits_repo_free(*r);
+		return cli_fail();
+	}
+	return 0;
+}
+
 static int proxy_status(int argc, char **argv)
 {
 	bool json = false;
@@ -464,20 +482,11 @@ static int proxy_status(int argc, char **argv)
 	if (code)
 		return code;
 	dits_repo *r;
-	if (open_here(&r))
-		return 1;
 	asset_ref *assets;
 	size_t n;
 	dits_metadb *db;
-	if (select_tracked(r, rev, argv + 1, np, true, &assets, &n)) {
-		dits_repo_free(r);
-		return cli_fail();
-	}
-	if (dits_metadb_open_repo(&db, r)) {
-		free_assets(assets, n);
-		dits_repo_free(r);
-		return cli_fail();
-	}
+	if (open_videos(rev, argv + 1, np, &r, &assets, &n, &db))
+		return 1;
 	const char *type = configured_type(r);
 	dits_buf b = DITS_BUF_INIT;
 	if (json)
@@ -606,20 +615,11 @@ static int proxy_verify(int argc, char **argv)
 	if (code)
 		return code;
 	dits_repo *r;
-	if (open_here(&r))
-		return 1;
 	asset_ref *assets;
 	size_t n;
 	dits_metadb *db;
-	if (select_tracked(r, rev, argv + 1, np, true, &assets, &n)) {
-		dits_repo_free(r);
-		return cli_fail();
-	}
-	if (dits_metadb_open_repo(&db, r)) {
-		free_assets(assets, n);
-		dits_repo_free(r);
-		return cli_fail();
-	}
+	if (open_videos(rev, argv + 1, np, &r, &assets, &n, &db))
+		return 1;
 	const char *type = configured_type(r);
 	int max_height = height_of_type(type);
 	dits_buf b = DITS_BUF_INIT;
