@@ -5,6 +5,7 @@
 
 #include "error.h"
 #include "object.h"
+#include "odb_pack.h"
 
 #define CACHE_SLOTS 4
 

@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "fsutil.h"
+#include "odb_pack.h"
 
 #define BLOCK_LEN (8u << 20)
 #define NBLOCKS 4

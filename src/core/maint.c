@@ -18,6 +18,7 @@
 #include "index.h"
 #include "metadb.h"
 #include "object.h"
+#include "odb_pack.h"
 #include "refs.h"
 #include "worktree.h"
 
@@ -549,7 +550,7 @@ int dits_gc(dits_repo *r, const char *prune, dits_gc_result *res)
 		 * flight): that is not a problem of the repository. */
 		long problems = w.problems;
 		gc_recent_ctx g = { &w, i };
-		rc = dits_odb_foreach(r->odb, keep_recent, &g);
+		rc = dits_odb_pack_foreach(r->odb, keep_recent, &g);
 		w.problems = problems;
 		res->recent_packs++;
 	}
@@ -560,7 +561,7 @@ int dits_gc(dits_repo *r, const char *prune, dits_gc_result *res)
 	size_t nrewrite = 0;
 	for (size_t i = 0; i < np && !rc; i++) {
 		gc_pack_ctx g = { &w.seen, i, 0, 0, 0 };
-		dits_odb_foreach(r->odb, count_live, &g);
+		dits_odb_pack_foreach(r->odb, count_live, &g);
 		if (g.dead_n) {
 			rewrite[i] = true;
 			int64_t m = dits_odb_pack_mtime_ns(r->odb, i);
@@ -579,7 +580,7 @@ int dits_gc(dits_repo *r, const char *prune, dits_gc_result *res)
 		if (!rc) {
 			/* The store still lists the records we copy; they must be copied all the same. */
 			dits_pack_writer_ignore_store(g.w);
-			rc = dits_odb_foreach(r->odb, copy_live, &g);
+			rc = dits_odb_pack_foreach(r->odb, copy_live, &g);
 		}
 		/* Remember the old packs before finish() appends the new one. */
 		doomed = calloc(np, sizeof *doomed);
@@ -675,7 +676,7 @@ int dits_stats_compute(dits_repo *r, dits_stats *st)
 		st->head_bytes += flat.e[i].size;
 	dits_flat_free(&flat);
 	stat_ctx s = { { 0 }, st };
-	rc = dits_odb_foreach(r->odb, count_record, &s);
+	rc = dits_odb_pack_foreach(r->odb, count_record, &s);
 	dits_idset_free(&s.chunks);
 	for (size_t i = 0; i < dits_odb_pack_count(r->odb); i++) {
 		st->packs++;

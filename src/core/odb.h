@@ -1,15 +1,20 @@
 /*
- * odb.h - the object database: append-only pack files with sorted indexes.
+ * odb.h - the object database: an ordered list of backends.
  *
  * Every stored thing - a chunk of file bytes, a manifest, a tree, a commit -
- * is a record in a pack file, found through the pack's index by its BLAKE3
- * id. A 10 GB clip is ~150 000 chunks, so there is no file per chunk.
+ * is a record found by its BLAKE3 id. A dits_odb asks its backends in order
+ * and the first that has the object answers; new objects are written through
+ * a pack writer of the first writable backend. The default store has one
+ * backend, the local pack store (odb_pack.h: append-only pack files with
+ * sorted indexes). A partial clone adds a promisor backend last, which
+ * fetches what no other backend has from the remote when it is read
+ * (dits_odb_promisor_new). The interface backends implement is in
+ * odb_backend.h.
  *
- * Packs are written by a dits_pack_writer under a temporary name and become
- * visible only when the writer finishes: pack fsynced and renamed, then its
- * index fsynced and renamed (a pack without an index is invisible). Every
- * read verifies the record's hash; a mismatch is DITS_ECORRUPT naming the
- * object and the pack. The formats are in docs/FORMATS.md.
+ * Every read verifies the record's hash; a mismatch is DITS_ECORRUPT naming
+ * the object and where it is stored. Lookups (exists, read_header,
+ * resolve_prefix, foreach) never consult a promisor: they stay cheap and
+ * local. The formats are in docs/FORMATS.md.
  */
 #ifndef DITS_ODB_H
 #define DITS_ODB_H
@@ -36,95 +41,94 @@ const char *dits_otype_name(int type);
 #define DITS_OBJECT_MAX (64u << 20) /* largest record a pack accepts */
 
 typedef struct dits_odb dits_odb;
+typedef struct dits_odb_backend dits_odb_backend;
+typedef struct dits_pack_writer dits_pack_writer;
 
-typedef struct dits_odb_loc {
-	uint32_t pack;   /* index into the odb's pack list */
+/* A borrowed, verified payload (dits_odb_borrow). Only data, len and type
+ * are for the caller. */
+typedef struct dits_odb_view {
+	const uint8_t *data;
+	uint32_t len;
 	uint8_t type;
-	uint32_t length; /* payload bytes */
-	uint64_t offset; /* of the payload within the pack file */
-} dits_odb_loc;
+	dits_odb_backend *owner; /* NULL: data is a copy owned by the view */
+	void *priv;
+} dits_odb_view;
 
-/* Opens the store whose packs live in dir (created if missing). */
+typedef int (*dits_odb_sink_fn)(void *ctx, const void *data, size_t len);
+typedef int (*dits_odb_each_fn)(void *ctx, const dits_id *id, uint8_t type, uint32_t len);
+
+/* Opens the default store: one pack backend on dir (created if missing). */
 int dits_odb_open(dits_odb **out, const char *dir);
+/* An empty store; add backends with dits_odb_add_backend. */
+int dits_odb_new(dits_odb **out);
+/*
+ * Appends b to the backends of db, which owns it from now on (freed with db,
+ * or here when the version is not one this dits knows). Backends are asked
+ * in the order they were added.
+ */
+int dits_odb_add_backend(dits_odb *db, dits_odb_backend *b);
 void dits_odb_free(dits_odb *db);
 
 /*
- * Loads packs that other processes (a background worker, a concurrent add)
- * finished since the store was opened. dits_odb_read does this by itself
- * before it reports an object missing. Returns the number of packs added.
+ * Asks every backend to pick up what other processes (a background worker,
+ * a concurrent add) stored since it was opened. dits_odb_read does this by
+ * itself before it reports an object missing. Returns the number of new
+ * packs found.
  */
 int dits_odb_refresh(dits_odb *db);
 
-/* Finds id. Returns 0, or DITS_ENOTFOUND (no message set: cheap). */
-int dits_odb_locate(dits_odb *db, const dits_id *id, dits_odb_loc *loc);
+/* Type and payload length of id. Returns 0, or DITS_ENOTFOUND (no message set: cheap). */
+int dits_odb_read_header(dits_odb *db, const dits_id *id, uint8_t *type, uint32_t *len);
 bool dits_odb_exists(dits_odb *db, const dits_id *id);
 
 /*
  * Reads and verifies a record: out receives the payload, type (may be NULL)
- * its type. DITS_ENOTFOUND or DITS_ECORRUPT with a message naming the id.
+ * its type. On a miss the backends are refreshed, then promisors fetch it.
+ * DITS_ENOTFOUND or DITS_ECORRUPT with a message naming the id.
  */
 int dits_odb_read(dits_odb *db, const dits_id *id, dits_buf *out, uint8_t *type);
-/* Reads loc->length bytes into buf (which must hold them) and verifies them. */
-int dits_odb_read_at(dits_odb *db, const dits_odb_loc *loc, const dits_id *id, void *buf);
+/* Reads exactly len payload bytes of id into buf (len from read_header, or
+ * known otherwise); a different stored length is DITS_ECORRUPT. */
+int dits_odb_read_into(dits_odb *db, const dits_id *id, void *buf, uint32_t len);
 
 /*
- * Verifies a record in place, hashing the memory-mapped pack (no copy), and
- * points *data_out at the verified payload, valid while db is open. 0 when
- * verified; DITS_ENOTFOUND when the pack is not mapped (use
- * dits_odb_read_at); DITS_ECORRUPT on a mismatch.
+ * Lends the verified payload of id without copying it where the backend can
+ * (the pack store maps its packs), else a verified copy. The view stays
+ * valid until dits_odb_view_release, and while db is open. Misses are
+ * handled as by dits_odb_read.
  */
-int dits_odb_verify_at(dits_odb *db, const dits_odb_loc *loc, const dits_id *id, const uint8_t **data_out);
-/* Drops mapped payload pages from this process (they stay in the page cache). */
-void dits_odb_release(const void *data, size_t len);
+int dits_odb_borrow(dits_odb *db, const dits_id *id, dits_odb_view *view);
+void dits_odb_view_release(dits_odb_view *view);
+/* Passes the verified payload of id to sink (one or more calls). */
+int dits_odb_stream(dits_odb *db, const dits_id *id, dits_odb_sink_fn sink, void *ctx);
+
+/*
+ * Makes ids present in the local backends: those missing are fetched by the
+ * promisor backends (in one request where the promisor can). 0 when every
+ * id is here afterwards; DITS_ENOTFOUND naming the first one that is not.
+ */
+int dits_odb_fetch_missing(dits_odb *db, const dits_id *ids, size_t n);
+/* True when db has a promisor backend (a partial clone's store). */
+bool dits_odb_has_promisor(dits_odb *db);
 
 /* Resolves a hex prefix among records of the given type (0 = any). */
 int dits_odb_resolve_prefix(dits_odb *db, const char *hex, int type, dits_id *out);
 
-/* Visits every indexed record (in pack order, then id order). Stops on a non-zero return. */
-typedef int (*dits_odb_each_fn)(void *ctx, const dits_id *id, const dits_odb_loc *loc);
+/* Visits every record of every backend (in the backends' order). Stops on a non-zero return. */
 int dits_odb_foreach(dits_odb *db, dits_odb_each_fn fn, void *ctx);
 
-size_t dits_odb_pack_count(const dits_odb *db);
-const char *dits_odb_pack_path(const dits_odb *db, size_t i); /* the .pack file */
-uint64_t dits_odb_pack_size(const dits_odb *db, size_t i);
-uint64_t dits_odb_pack_records(const dits_odb *db, size_t i);
-const char *dits_odb_dir(const dits_odb *db);
-
 /*
- * Checks one pack end to end: the index checksum, that every record parses,
- * that every index entry points at a record with the same id, type and
- * length, and that every payload hashes to its id. report is called once per
- * problem with a one-line message. Returns the number of problems.
- */
-typedef void (*dits_odb_report_fn)(void *ctx, const char *msg);
-size_t dits_odb_verify_pack(dits_odb *db, size_t i, dits_odb_report_fn report, void *ctx);
-
-/*
- * Deletes what interrupted writers left in the pack directory: temporary
- * files of processes that no longer run, and packs that never got their
- * index. A writer holds a lock (flock) on its temporary pack from creation
- * until its index is in place; a locked file is never deleted. Call it
- * holding the repository lock: packs are finished (renamed into place) only
- * under that lock.
+ * Deletes what interrupted writers left behind, in every backend that
+ * keeps such things (see odb_pack.h). Call it holding the repository lock.
  */
 void dits_odb_remove_leftovers(dits_odb *db);
-/*
- * gc's variant: deletes temporary files and index-less packs last modified
- * at or before cutoff_ns (CLOCK_REALTIME nanoseconds) that no writer holds
- * locked, whatever process they name. Returns the number deleted.
- */
-uint64_t dits_odb_remove_old_leftovers(dits_odb *db, int64_t cutoff_ns);
-/* True when some process holds a lock (flock) on path: a writer is at work. */
-bool dits_odb_file_in_use(const char *path);
-/* Modification time in CLOCK_REALTIME nanoseconds, -1 when path cannot be read. */
-int64_t dits_file_mtime_ns(const char *path);
-/* The .pack file's modification time: when its newest record was written. */
-int64_t dits_odb_pack_mtime_ns(const dits_odb *db, size_t i);
 
 /* ---- writing ------------------------------------------------------ */
 
-typedef struct dits_pack_writer dits_pack_writer;
-
+/*
+ * A writer of one new pack in the first writable backend of db
+ * (DITS_EINVALID when db has none).
+ */
 int dits_pack_writer_new(dits_pack_writer **out, dits_odb *db);
 /*
  * Appends a record unless the store or this writer already has id; *stored
@@ -146,12 +150,29 @@ bool dits_pack_writer_has(dits_pack_writer *w, const dits_id *id);
 uint64_t dits_pack_writer_new_bytes(const dits_pack_writer *w);
 uint64_t dits_pack_writer_new_records(const dits_pack_writer *w);
 /*
- * Makes the pack durable and visible (fsync, index, renames, directory
- * fsync) and adds it to the odb. A writer that wrote nothing leaves nothing.
- * The caller holds the repository lock (see dits_odb_remove_leftovers).
+ * Makes the pack durable and visible and adds it to its backend. A writer
+ * that wrote nothing leaves nothing. The caller holds the repository lock
+ * (see dits_odb_remove_leftovers).
  */
 int dits_pack_writer_finish(dits_pack_writer *w);
 /* Frees w; an unfinished pack is removed. */
 void dits_pack_writer_free(dits_pack_writer *w);
+
+/* ---- promisor ----------------------------------------------------- */
+
+/*
+ * Stores ids (which the local backends lack) into the odb, e.g. by fetching
+ * them from a remote through dits_pack_writer_new(db). Objects the source
+ * lacks are left out (not an error); an error is a failure to fetch.
+ */
+typedef int (*dits_promisor_fetch_fn)(void *ctx, dits_odb *db, const dits_id *ids, size_t n);
+
+/*
+ * A promisor backend: on a miss, fetch is called (never re-entered: reads it
+ * makes that miss stay misses) and the object is read from the local
+ * backends. ctx_free (may be NULL) frees ctx with the backend.
+ */
+int dits_odb_promisor_new(dits_odb_backend **out, dits_promisor_fetch_fn fetch, void *ctx,
+                          void (*ctx_free)(void *ctx));
 
 #endif

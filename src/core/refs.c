@@ -14,6 +14,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "object.h"
+#include "odb_pack.h"
 
 bool dits_ref_name_valid(const char *name)
 {

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "idset.h"
 #include "object.h"
+#include "odb_pack.h"
 #include "walk.h"
 
 typedef struct walk {

@@ -25,6 +25,7 @@
  *   cached.
  */
 #include "mount_internal.h"
+#include "odb_pack.h"
 
 #include <errno.h>
 #include <fcntl.h>

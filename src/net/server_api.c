@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "error.h"
+#include "odb_pack.h"
 #include "fsutil.h"
 #include "hologram.h"
 #include "idset.h"

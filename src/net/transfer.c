@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "client_internal.h"
+#include "odb_pack.h"
 #include "error.h"
 #include "fsutil.h"
 #include "idset.h"

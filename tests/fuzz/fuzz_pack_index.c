@@ -22,6 +22,7 @@
 #include "fsutil.h"
 #include "hash.h"
 #include "odb.h"
+#include "odb_pack.h"
 
 static char *g_dir;
 static char *g_idx;
@@ -94,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	dits_odb *db = NULL;
 	if (dits_odb_open(&db, g_dir) == 0) {
-		dits_odb_foreach(db, visit, db);
+		dits_odb_pack_foreach(db, visit, db);
 		dits_id out;
 		dits_odb_resolve_prefix(db, "0", 0, &out);
 		dits_odb_resolve_prefix(db, "ff", DITS_OBJ_CHUNK, &out);

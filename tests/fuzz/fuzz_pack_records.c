@@ -17,6 +17,7 @@
 #include "error.h"
 #include "hash.h"
 #include "odb.h"
+#include "odb_pack.h"
 
 #define MAX_ENTRIES 256
 

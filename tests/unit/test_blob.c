@@ -7,6 +7,7 @@
 #include "error.h"
 #include "ingest.h"
 #include "odb.h"
+#include "odb_pack.h"
 #include "util.h"
 
 #include <fcntl.h>

@@ -6,6 +6,7 @@
 #include "hash.h"
 #include "object.h"
 #include "odb.h"
+#include "odb_pack.h"
 #include "worktree.h"
 
 #include "check.h"

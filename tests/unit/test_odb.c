@@ -5,6 +5,7 @@
 #include "error.h"
 #include "hash.h"
 #include "odb.h"
+#include "odb_pack.h"
 
 #include <sys/file.h>
 
@@ -300,12 +301,12 @@ static void test_store(const char *base)
 	check_all_readable(db);
 
 	seen s = { 0 };
-	CHECK_RC(dits_odb_foreach(db, on_each, &s), 0);
+	CHECK_RC(dits_odb_pack_foreach(db, on_each, &s), 0);
 	CHECK_EQ_U64(s.n, NREC);
 	for (size_t i = 0; i < NREC; i++)
 		CHECK(s.hit[i]);
 	int calls = 0;
-	CHECK_RC(dits_odb_foreach(db, stop_each, &calls), 77);
+	CHECK_RC(dits_odb_pack_foreach(db, stop_each, &calls), 77);
 	CHECK_EQ_U64(calls, 1);
 
 	reports rep = { 0 };
@@ -798,7 +799,7 @@ static void test_many(const char *base)
 	reports rep = { 0 };
 	CHECK_EQ_U64(dits_odb_verify_pack(db, 0, on_report, &rep), 0);
 	seen s = { 0 };
-	CHECK_RC(dits_odb_foreach(db, on_each, &s), 0);
+	CHECK_RC(dits_odb_pack_foreach(db, on_each, &s), 0);
 	CHECK_EQ_U64(s.n, N);
 	dits_buf_free(&b);
 	dits_odb_free(db);

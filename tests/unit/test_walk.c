@@ -13,6 +13,7 @@
 #include "maint.h"
 #include "object.h"
 #include "odb.h"
+#include "odb_pack.h"
 #include "refs.h"
 #include "repo.h"
 #include "walk.h"

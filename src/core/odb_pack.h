@@ -1,0 +1,91 @@
+/*
+ * odb_pack.h - the pack backend: append-only pack files with sorted indexes.
+ *
+ * A 10 GB clip is ~150 000 chunks, so there is no file per object: records
+ * are appended to pack files and found through each pack's index. What this
+ * backend guarantees:
+ *  - packs are written by a dits_pack_writer under a temporary name and
+ *    become visible only when the writer finishes: pack fsynced and renamed,
+ *    then its index fsynced and renamed (a pack without an index is
+ *    invisible, and is a leftover);
+ *  - packs are never modified once visible (gc writes new packs and deletes
+ *    old ones), so they are memory-mapped read-only and borrowed views
+ *    (dits_odb_borrow) point into the mapping without a copy;
+ *  - every read verifies the record's hash; a mismatch is DITS_ECORRUPT
+ *    naming the object and the pack.
+ * The formats are in docs/FORMATS.md.
+ *
+ * The functions below are the backend's own API for code that works on
+ * packs as such - gc, fsck, the chunk readers of checkout - and stay inside
+ * src/core: everything else uses odb.h. They act on the first pack backend
+ * of db (none: nothing found, no packs).
+ */
+#ifndef DITS_ODB_PACK_H
+#define DITS_ODB_PACK_H
+
+#include "odb.h"
+
+/* A pack backend on dir (created if missing), with the packs found there. */
+int dits_odb_pack_backend_new(dits_odb_backend **out, const char *dir);
+
+typedef struct dits_odb_loc {
+	uint32_t pack;   /* index into the backend's pack list */
+	uint8_t type;
+	uint32_t length; /* payload bytes */
+	uint64_t offset; /* of the payload within the pack file */
+} dits_odb_loc;
+
+/* Finds id in the packs. Returns 0, or DITS_ENOTFOUND (no message set: cheap). */
+int dits_odb_locate(dits_odb *db, const dits_id *id, dits_odb_loc *loc);
+/* Reads loc->length bytes into buf (which must hold them) and verifies them. */
+int dits_odb_read_at(dits_odb *db, const dits_odb_loc *loc, const dits_id *id, void *buf);
+/*
+ * Verifies a record in place, hashing the memory-mapped pack (no copy), and
+ * points *data_out at the verified payload, valid while db is open. 0 when
+ * verified; DITS_ENOTFOUND when the pack is not mapped (use
+ * dits_odb_read_at); DITS_ECORRUPT on a mismatch.
+ */
+int dits_odb_verify_at(dits_odb *db, const dits_odb_loc *loc, const dits_id *id, const uint8_t **data_out);
+/* Drops mapped payload pages from this process (they stay in the page cache). */
+void dits_odb_release(const void *data, size_t len);
+
+/* Visits every indexed record (in pack order, then id order). Stops on a non-zero return. */
+typedef int (*dits_odb_pack_each_fn)(void *ctx, const dits_id *id, const dits_odb_loc *loc);
+int dits_odb_pack_foreach(dits_odb *db, dits_odb_pack_each_fn fn, void *ctx);
+
+size_t dits_odb_pack_count(dits_odb *db);
+const char *dits_odb_pack_path(dits_odb *db, size_t i); /* the .pack file */
+uint64_t dits_odb_pack_size(dits_odb *db, size_t i);
+uint64_t dits_odb_pack_records(dits_odb *db, size_t i);
+const char *dits_odb_dir(dits_odb *db); /* the pack directory (NULL: no pack backend) */
+
+/*
+ * Checks one pack end to end: the index checksum, that every record parses,
+ * that every index entry points at a record with the same id, type and
+ * length, and that every payload hashes to its id. report is called once per
+ * problem with a one-line message. Returns the number of problems.
+ */
+typedef void (*dits_odb_report_fn)(void *ctx, const char *msg);
+size_t dits_odb_verify_pack(dits_odb *db, size_t i, dits_odb_report_fn report, void *ctx);
+
+/*
+ * gc's variant of dits_odb_remove_leftovers: deletes temporary files and
+ * index-less packs last modified at or before cutoff_ns (CLOCK_REALTIME
+ * nanoseconds) that no writer holds locked, whatever process they name.
+ * Returns the number deleted.
+ *
+ * dits_odb_remove_leftovers (odb.h) deletes, in the pack directory,
+ * temporary files of processes that no longer run and packs that never got
+ * their index. A writer holds a lock (flock) on its temporary pack from
+ * creation until its index is in place; a locked file is never deleted.
+ * Packs are finished (renamed into place) only under the repository lock.
+ */
+uint64_t dits_odb_remove_old_leftovers(dits_odb *db, int64_t cutoff_ns);
+/* True when some process holds a lock (flock) on path: a writer is at work. */
+bool dits_odb_file_in_use(const char *path);
+/* Modification time in CLOCK_REALTIME nanoseconds, -1 when path cannot be read. */
+int64_t dits_file_mtime_ns(const char *path);
+/* The .pack file's modification time: when its newest record was written. */
+int64_t dits_odb_pack_mtime_ns(dits_odb *db, size_t i);
+
+#endif
