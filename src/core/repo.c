@@ -86,17 +86,22 @@ static int open_at(dits_repo **out, const char *workdir)
 		rc = dits_error_set(DITS_ECORRUPT, "%s/config: no core.format version", r->dir);
 	if (!rc)
 		rc = load_params(r);
-	if (!rc) {
-		char *packs = dits_repo_path(r, "objects/pack");
-		rc = packs ? dits_odb_open(&r->odb, packs) : DITS_ENOMEM;
-		free(packs);
-	}
+	if (!rc)
+		rc = dits_repo_odb_open(r, &r->odb);
 	if (rc) {
 		dits_repo_free(r);
 		return rc;
 	}
 	*out = r;
 	return 0;
+}
+
+int dits_repo_odb_open(const dits_repo *r, dits_odb **out)
+{
+	char *packs = dits_repo_path(r, "objects/pack");
+	int rc = packs ? dits_odb_open(out, packs) : dits_error_set(DITS_ENOMEM, "out of memory");
+	free(packs);
+	return rc;
 }
 
 int dits_repo_open(dits_repo **out, const char *start)

@@ -32,6 +32,9 @@ typedef struct dits_repo {
 int dits_repo_init(dits_repo **out, const char *dir, const dits_chunker_params *params);
 /* Finds the repository containing start (walking up) and opens it. */
 int dits_repo_open(dits_repo **out, const char *start);
+/* Opens another view of r's local object store (the pack backend on
+ * .dits/objects/pack), e.g. to see packs finished since r was opened. */
+int dits_repo_odb_open(const dits_repo *r, dits_odb **out);
 void dits_repo_free(dits_repo *r);
 
 /* Takes the write lock; DITS_ELOCKED when another process holds it. */

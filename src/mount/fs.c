@@ -25,7 +25,6 @@
  *   cached.
  */
 #include "mount_internal.h"
-#include "odb_pack.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -693,18 +692,13 @@ static int mount_db(dits_mount *m)
  * seen by opening the store again). Caller holds m->lock. */
 static int odb_with(dits_mount *m, const dits_id *id)
 {
-	dits_odb_loc loc;
 	pthread_rwlock_rdlock(&m->odb_rw);
-	int found = !dits_odb_locate(m->odb, id, &loc);
+	bool found = dits_odb_exists(m->odb, id);
 	pthread_rwlock_unlock(&m->odb_rw);
 	if (found)
 		return 0;
-	char *packs = dits_repo_path(m->repo, "objects/pack");
-	if (!packs)
-		return dits_error_set(DITS_ENOMEM, "out of memory");
 	dits_odb *db;
-	int rc = dits_odb_open(&db, packs);
-	free(packs);
+	int rc = dits_repo_odb_open(m->repo, &db);
 	if (rc)
 		return rc;
 	dits_odb **o = realloc(m->old_odbs, (m->nold_odbs + 1) * sizeof *o);
@@ -716,7 +710,7 @@ static int odb_with(dits_mount *m, const dits_id *id)
 	if (m->odb != m->repo->odb)
 		m->old_odbs[m->nold_odbs++] = m->odb;
 	m->odb = db;
-	if (dits_odb_locate(m->odb, id, &loc))
+	if (!dits_odb_exists(m->odb, id))
 		return dits_error_set(DITS_ENOTFOUND, "a proxy's manifest is missing from the store");
 	return 0;
 }

@@ -13,7 +13,6 @@
 #include <cjson/cJSON.h>
 
 #include "error.h"
-#include "odb_pack.h"
 #include "fsutil.h"
 #include "hologram.h"
 #include "idset.h"
@@ -168,29 +167,32 @@ enum MHD_Result api_have(request *q)
 	return reply_data(q, MHD_HTTP_OK, "application/octet-stream", bits, len);
 }
 
-/* ---- POST /NAME/objects/get: records straight from the packs ----------------- */
+/* ---- POST /NAME/objects/get: records straight from the store ---------------- */
 
-typedef struct range {
-	int fd;
-	uint64_t off, len; /* header and payload */
-} range;
-
+/*
+ * The records are sent one after the other, each lent by the store
+ * (dits_odb_borrow: verified, and without a copy where the backend maps its
+ * data) only while it is being sent. The response owns the repository's
+ * store until it is done: what it lends stays readable even if gc deletes a
+ * pack meanwhile.
+ */
 typedef struct get_stream {
-	range *ranges;
+	dits_odb *odb;
+	dits_id *ids;
 	size_t n, cur;
-	uint64_t done;     /* bytes of ranges[cur] already sent */
-	int *fds;          /* per pack, -1 until opened */
-	size_t nfds;
+	dits_odb_view view; /* of ids[cur] while it is being sent */
+	bool lent;
+	uint8_t hdr[DITS_PACK_RECORD_HEADER_LEN];
+	uint64_t done;      /* bytes of ids[cur] (header and payload) already sent */
 } get_stream;
 
 static void get_stream_free(void *cls)
 {
 	get_stream *g = cls;
-	for (size_t i = 0; i < g->nfds; i++)
-		if (g->fds[i] >= 0)
-			close(g->fds[i]);
-	free(g->fds);
-	free(g->ranges);
+	if (g->lent)
+		dits_odb_view_release(&g->view);
+	dits_odb_free(g->odb);
+	free(g->ids);
 	free(g);
 }
 
@@ -200,74 +202,49 @@ static ssize_t get_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	get_stream *g = cls;
 	size_t out = 0;
 	while (out < max && g->cur < g->n) {
-		range *r = &g->ranges[g->cur];
-		uint64_t left = r->len - g->done;
-		size_t take = left < max - out ? (size_t)left : max - out;
-		ssize_t got = pread(r->fd, buf + out, take, (off_t)(r->off + g->done));
-		if (got <= 0)
-			return out ? (ssize_t)out : MHD_CONTENT_READER_END_WITH_ERROR;
-		out += (size_t)got;
-		g->done += (uint64_t)got;
-		if (g->done == r->len) {
-			g->cur++;
+		if (!g->lent) {
+			if (dits_odb_borrow(g->odb, &g->ids[g->cur], &g->view)) {
+				fprintf(stderr, "dits serve: %s\n", dits_error_last());
+				return out ? (ssize_t)out : MHD_CONTENT_READER_END_WITH_ERROR;
+			}
+			g->lent = true;
 			g->done = 0;
+			dits_wire_record_header(g->hdr, g->view.type, g->view.len, &g->ids[g->cur]);
+		}
+		uint64_t rec = DITS_PACK_RECORD_HEADER_LEN + (uint64_t)g->view.len;
+		while (out < max && g->done < rec) {
+			const uint8_t *src = g->done < DITS_PACK_RECORD_HEADER_LEN
+			                             ? g->hdr + g->done
+			                             : g->view.data + (g->done - DITS_PACK_RECORD_HEADER_LEN);
+			uint64_t left = g->done < DITS_PACK_RECORD_HEADER_LEN ? DITS_PACK_RECORD_HEADER_LEN - g->done
+			                                                      : rec - g->done;
+			size_t take = left < max - out ? (size_t)left : max - out;
+			memcpy(buf + out, src, take);
+			out += take;
+			g->done += take;
+		}
+		if (g->done == rec) {
+			dits_odb_view_release(&g->view);
+			g->lent = false;
+			g->cur++;
 		}
 	}
 	return out ? (ssize_t)out : MHD_CONTENT_READER_END_OF_STREAM;
 }
 
-/* Locates every id and opens the packs that hold them; 404 naming the first missing id. */
-static int get_prepare(dits_repo *r, const dits_id *ids, size_t n, get_stream *g, uint64_t *total)
+/* Finds every id and sums the records' sizes; 404 naming the first missing id. */
+static int get_prepare(dits_odb *odb, const dits_id *ids, size_t n, uint64_t *total)
 {
-	g->nfds = dits_odb_pack_count(r->odb);
-	g->fds = malloc((g->nfds + 1) * sizeof *g->fds);
-	g->ranges = calloc(n, sizeof *g->ranges);
-	if (!g->fds || !g->ranges)
-		return dits_error_set(DITS_ENOMEM, "out of memory");
-	for (size_t i = 0; i < g->nfds; i++)
-		g->fds[i] = -1;
 	*total = 0;
-	uint64_t *sizes = calloc(g->nfds + 1, sizeof *sizes);
-	if (!sizes)
-		return dits_error_set(DITS_ENOMEM, "out of memory");
-	int rc = 0;
-	for (size_t i = 0; !rc && i < n; i++) {
-		const dits_id *id = &ids[i];
-		dits_odb_loc loc;
-		if (dits_odb_locate(r->odb, id, &loc)) {
+	for (size_t i = 0; i < n; i++) {
+		uint32_t len;
+		if (dits_odb_read_header(odb, &ids[i], NULL, &len)) {
 			char hex[DITS_ID_HEXLEN + 1];
-			dits_id_hex(hex, id);
-			rc = dits_error_set(DITS_ENOTFOUND, "object %s is not in the store", hex);
-			break;
+			dits_id_hex(hex, &ids[i]);
+			return dits_error_set(DITS_ENOTFOUND, "object %s is not in the store", hex);
 		}
-		/* From here on the object exists: whatever fails is the server's fault (5xx). */
-		if (loc.pack >= g->nfds || loc.offset < DITS_PACK_RECORD_HEADER_LEN) {
-			rc = dits_error_set(DITS_ECORRUPT, "object index points outside its pack");
-			break;
-		}
-		if (g->fds[loc.pack] < 0) {
-			const char *path = dits_odb_pack_path(r->odb, loc.pack);
-			struct stat st;
-			/* An open pack stays readable even if gc deletes it meanwhile. */
-			if ((g->fds[loc.pack] = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(g->fds[loc.pack], &st) ||
-			    !S_ISREG(st.st_mode)) {
-				rc = dits_error_set(DITS_EIO, "%s: cannot read the pack", path);
-				break;
-			}
-			sizes[loc.pack] = (uint64_t)st.st_size;
-		}
-		/* The record's header sits right before its payload in the pack. */
-		g->ranges[i] = (range){ g->fds[loc.pack], loc.offset - DITS_PACK_RECORD_HEADER_LEN,
-		                        (uint64_t)loc.length + DITS_PACK_RECORD_HEADER_LEN };
-		if (g->ranges[i].off + g->ranges[i].len > sizes[loc.pack])
-			rc = dits_error_set(DITS_EIO, "%s: the pack is shorter than its index says",
-			                    dits_odb_pack_path(r->odb, loc.pack));
-		*total += g->ranges[i].len;
+		*total += DITS_PACK_RECORD_HEADER_LEN + (uint64_t)len;
 	}
-	free(sizes);
-	if (rc)
-		return rc;
-	g->n = n;
 	return 0;
 }
 
@@ -286,12 +263,20 @@ enum MHD_Result api_get(request *q)
 	}
 	get_stream *g = calloc(1, sizeof *g);
 	uint64_t total = 0;
-	rc = g ? get_prepare(r, ids, n, g, &total) : dits_error_set(DITS_ENOMEM, "out of memory");
+	if (!g) {
+		free(ids);
+		dits_repo_free(r);
+		return reply_rc(q, dits_error_set(DITS_ENOMEM, "out of memory"));
+	}
+	/* The response keeps the store (see get_stream). */
+	g->odb = r->odb;
+	r->odb = NULL;
 	dits_repo_free(r);
-	free(ids);
+	g->ids = ids;
+	g->n = n;
+	rc = get_prepare(g->odb, ids, n, &total);
 	if (rc) {
-		if (g)
-			get_stream_free(g);
+		get_stream_free(g);
 		return reply_rc(q, rc);
 	}
 	struct MHD_Response *resp = MHD_create_response_from_callback(total, 256 * 1024, get_stream_read, g,
@@ -415,9 +400,9 @@ static unsigned check_update(dits_repo *r, const ref_update *u, const id_vec *ti
 	char nhex[DITS_ID_HEXLEN + 1], ohex[DITS_ID_HEXLEN + 1];
 	dits_id_hex(nhex, &u->new_);
 	dits_id_hex(ohex, &u->old);
-	dits_odb_loc loc;
+	uint8_t type;
 	int rc;
-	if (dits_odb_locate(r->odb, &u->new_, &loc) || loc.type != DITS_OBJ_COMMIT) {
+	if (dits_odb_read_header(r->odb, &u->new_, &type, NULL) || type != DITS_OBJ_COMMIT) {
 		snprintf(msg, msgcap, "%s: %s is not a commit in the store", u->ref, nhex);
 		return MHD_HTTP_BAD_REQUEST;
 	}
@@ -681,8 +666,8 @@ static int variant_complete(dits_odb *odb, const cJSON *v)
 	dits_id id;
 	if (!cJSON_IsString(m) || dits_id_from_hex(&id, m->valuestring))
 		return dits_error_set(DITS_EINVALID, "variant: \"manifest\" is not a 64-digit hex id");
-	dits_odb_loc loc;
-	if (dits_odb_locate(odb, &id, &loc) || loc.type != DITS_OBJ_MANIFEST)
+	uint8_t type;
+	if (dits_odb_read_header(odb, &id, &type, NULL) || type != DITS_OBJ_MANIFEST)
 		return dits_error_set(DITS_ENOTFOUND, "variant: manifest %s is not in the store", m->valuestring);
 	return check_closure(odb, &id, NULL, 0);
 }
@@ -748,8 +733,8 @@ static int s3_key(request *q, char *key, int *status)
 	bool found = false;
 	int rc = dits_hologram_recipe_from_config(r, &rec);
 	if (!rc && !strncmp(path, "assets/", 7) && dits_id_from_hex(&asset, path + 7) == 0) {
-		dits_odb_loc loc;
-		found = dits_odb_locate(r->odb, &asset, &loc) == 0 && loc.type == DITS_OBJ_MANIFEST;
+		uint8_t type;
+		found = dits_odb_read_header(r->odb, &asset, &type, NULL) == 0 && type == DITS_OBJ_MANIFEST;
 	} else if (!rc && dits_hologram_is_video_path(path)) {
 		dits_flat flat = { 0 };
 		bool has_head = false;

@@ -17,7 +17,6 @@
 #include <cjson/cJSON.h>
 
 #include "client_internal.h"
-#include "odb_pack.h"
 #include "error.h"
 #include "fsutil.h"
 #include "idset.h"
@@ -118,21 +117,22 @@ static void advance(xengine *x, uint64_t n)
 /* Loads the next record to send: header and payload, verified on read. */
 static int load_record(xreq *q, const objent *o)
 {
-	dits_odb_loc loc;
+	uint8_t type;
+	uint32_t len;
 	char hex[DITS_ID_HEXLEN + 1];
-	if (dits_odb_locate(q->x->r->odb, &o->id, &loc) || loc.length != o->len) {
+	if (dits_odb_read_header(q->x->r->odb, &o->id, &type, &len) || len != o->len) {
 		dits_id_hex(hex, &o->id);
 		return dits_error_set(DITS_ENOTFOUND, "%s %s: missing from the local store while sending it",
 		                      dits_otype_name(o->type), hex);
 	}
 	dits_buf_reset(&q->rec);
-	int rc = dits_buf_grow(&q->rec, DITS_PACK_RECORD_HEADER_LEN + (size_t)loc.length);
+	int rc = dits_buf_grow(&q->rec, DITS_PACK_RECORD_HEADER_LEN + (size_t)len);
 	if (rc)
 		return rc;
-	dits_wire_record_header(q->rec.data, loc.type, loc.length, &o->id);
-	if ((rc = dits_odb_read_at(q->x->r->odb, &loc, &o->id, q->rec.data + DITS_PACK_RECORD_HEADER_LEN)))
+	dits_wire_record_header(q->rec.data, type, len, &o->id);
+	if ((rc = dits_odb_read_into(q->x->r->odb, &o->id, q->rec.data + DITS_PACK_RECORD_HEADER_LEN, len)))
 		return rc;
-	q->rec.len = DITS_PACK_RECORD_HEADER_LEN + (size_t)loc.length;
+	q->rec.len = DITS_PACK_RECORD_HEADER_LEN + (size_t)len;
 	q->rec_off = 0;
 	return 0;
 }
@@ -799,17 +799,18 @@ static int upload_missing(xengine *x, const objlist *l, uint64_t *sent)
 	int rc = ask_have(x->rm, l, &missing);
 	uint64_t total = 0;
 	for (size_t i = 0; i < missing.n && !rc; i++) {
-		dits_odb_loc loc;
-		if (dits_odb_locate(x->r->odb, &missing.v[i].id, &loc)) {
+		uint8_t type;
+		uint32_t len;
+		if (dits_odb_read_header(x->r->odb, &missing.v[i].id, &type, &len)) {
 			char hex[DITS_ID_HEXLEN + 1];
 			dits_id_hex(hex, &missing.v[i].id);
 			rc = dits_error_set(DITS_ENOTFOUND, "%s %s: missing here and on remote %s; it cannot be pushed",
 			                    dits_otype_name(missing.v[i].type), hex, x->rm->name);
 			break;
 		}
-		missing.v[i].type = loc.type;
-		missing.v[i].len = loc.length;
-		total += DITS_PACK_RECORD_HEADER_LEN + (uint64_t)loc.length;
+		missing.v[i].type = type;
+		missing.v[i].len = len;
+		total += DITS_PACK_RECORD_HEADER_LEN + (uint64_t)len;
 	}
 	if (!rc) {
 		if (x->p && x->p->start)
