@@ -8,8 +8,24 @@
 
 #include "commands.h"
 #include "error.h"
+#ifndef DITS_LEAN
+#include "client.h"
+#endif
 
 const char *cli_cmd_usage = "dits COMMAND [ARGS]";
+
+int cli_repo_open(dits_repo **r, const char *start)
+{
+	int rc = dits_repo_open(r, start);
+#ifndef DITS_LEAN
+	/* A partial clone's store fetches what it lacks when it is read. */
+	if (!rc && (rc = dits_repo_enable_promisor(*r))) {
+		dits_repo_free(*r);
+		*r = NULL;
+	}
+#endif
+	return rc;
+}
 
 int cli_fail(void)
 {

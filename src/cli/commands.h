@@ -19,6 +19,12 @@ static inline const char *cli_plural(unsigned long long n, const char *one, cons
 
 /* Prints dits_error_last() as "dits: error: ..." and returns exit code 1. */
 int cli_fail(void);
+/*
+ * dits_repo_open; in the builds with the network layer a partial clone's
+ * store also fetches the objects it lacks from its partial remote when they
+ * are read (dits_repo_enable_promisor).
+ */
+int cli_repo_open(dits_repo **r, const char *start);
 /* Prints "dits: MSG" and a pointer to `dits help`; returns exit code 2. */
 int cli_usage(const char *msg);
 

@@ -601,8 +601,9 @@ static int cmd_checkout(int argc, char **argv)
 	if (!mode && !newbranch && !rev)
 		return cli_usage_error(NULL, "checkout: which revision or branch?");
 	dits_repo *r;
-	if (open_repo(&r))
-		return 1;
+	int orc = cli_repo_open(&r, "."); /* a partial clone fetches what it lacks */
+	if (orc)
+		return fail(orc);
 	char **paths = dd >= 0 ? argv + 1 + dd : NULL;
 	int np = dd >= 0 ? n - dd : 0;
 	/* --mode with arguments and no --: every argument is a path unless the

@@ -87,6 +87,18 @@ static uint64_t chunk_at(const dits_blob *b, uint64_t off)
 }
 
 /* The verified bytes of chunk i, from the cache or the store. */
+#define FETCH_AHEAD 64 /* chunks fetched at once on a miss */
+
+/* Fetches chunk i of b and the next ones, those the store lacks. */
+static int fetch_ahead(dits_blob *b, uint64_t i)
+{
+	dits_id ids[FETCH_AHEAD];
+	size_t n = 0;
+	for (uint64_t k = i; k < b->m.nchunks && n < FETCH_AHEAD; k++)
+		ids[n++] = b->m.chunks[k].id;
+	return dits_odb_fetch_missing(b->db, ids, n);
+}
+
 static int load_chunk(dits_blob *b, uint64_t i, const uint8_t **data)
 {
 	slot *victim = &b->cache[0];
@@ -103,8 +115,15 @@ static int load_chunk(dits_blob *b, uint64_t i, const uint8_t **data)
 	dits_odb_loc loc;
 	char hex[DITS_ID_HEXLEN + 1];
 	if (dits_odb_locate(b->db, &cr->id, &loc)) {
-		dits_id_hex(hex, &cr->id);
-		return dits_error_set(DITS_ENOTFOUND, "chunk %s is missing from the store", hex);
+		/* A partial clone's store fetches it (odb.h), with the chunks that
+		 * follow it (a read goes on), in one request; then it is in a pack. */
+		int rc = dits_odb_has_promisor(b->db) ? fetch_ahead(b, i) : DITS_ENOTFOUND;
+		if (rc && rc != DITS_ENOTFOUND)
+			return rc;
+		if (rc || dits_odb_locate(b->db, &cr->id, &loc)) {
+			dits_id_hex(hex, &cr->id);
+			return dits_error_set(DITS_ENOTFOUND, "chunk %s is missing from the store", hex);
+		}
 	}
 	if (loc.length != cr->len) {
 		dits_id_hex(hex, &cr->id);

@@ -824,7 +824,20 @@ int dits_materialize_at(dits_odb *db, const dits_manifest *m, int dirfd, const c
                         int tmpdirfd, const char *tmp_name, mode_t mode, struct stat *st_out,
                         dits_progress_fn progress, void *pctx)
 {
-	bool beside = tmpdirfd < 0 || !tmp_name;
+	/* A partial clone's store fetches the chunks it lacks first, in one go:
+	 * the readers below find every chunk in a pack. */
+	if (m->nchunks > 0 && dits_odb_has_promisor(db)) {
+		dits_id *ids = malloc(m->nchunks * sizeof *ids);
+		if (!ids)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		for (uint64_t i = 0; i < m->nchunks; i++)
+			ids[i] = m->chunks[i].id;
+		int rc = dits_odb_fetch_missing(db, ids, (size_t)m->nchunks);
+		free(ids);
+		if (rc)
+			return dits_error_wrap(rc, "%s", path);
+	}
+		bool beside = tmpdirfd < 0 || !tmp_name;
 	int tdir = beside ? dirfd : tmpdirfd;
 	char *tmp = beside ? dits_strfmt("%s.dits-tmp-%ld", name, (long)getpid()) : strdup(tmp_name);
 	if (!tmp)

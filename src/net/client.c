@@ -468,3 +468,54 @@ bool dits_repo_partial_remote(dits_repo *r, char **name)
 		free(ps.name);
 	return found;
 }
+
+/* ---- the promisor of a partial clone ---------------------------------- */
+
+typedef struct promisor_ctx {
+	dits_repo *r;
+	char *remote;
+} promisor_ctx;
+
+static int promisor_fetch(void *ctx, dits_odb *db, const dits_id *ids, size_t n)
+{
+	promisor_ctx *p = ctx;
+	(void)db; /* r->odb: what dits_fetch_objects writes to */
+	dits_remote *rm = NULL;
+	int rc = dits_remote_open(&rm, p->r, p->remote);
+	if (!rc)
+		rc = dits_fetch_objects(p->r, rm, ids, n, NULL);
+	if (rc)
+		dits_error_wrap(rc, "fetching from %s (partial clone)", p->remote);
+	dits_remote_free(rm);
+	return rc;
+}
+
+static void promisor_ctx_free(void *ctx)
+{
+	promisor_ctx *p = ctx;
+	free(p->remote);
+	free(p);
+}
+
+int dits_repo_enable_promisor(dits_repo *r)
+{
+	if (dits_odb_has_promisor(r->odb))
+		return 0;
+	char *remote = NULL;
+	if (!dits_repo_partial_remote(r, &remote))
+		return 0;
+	promisor_ctx *p = calloc(1, sizeof *p);
+	if (!p) {
+		free(remote);
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	p->r = r;
+	p->remote = remote;
+	dits_odb_backend *b;
+	int rc = dits_odb_promisor_new(&b, promisor_fetch, p, promisor_ctx_free);
+	if (rc) {
+		promisor_ctx_free(p);
+		return rc;
+	}
+	return dits_odb_add_backend(r->odb, b);
+}

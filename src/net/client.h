@@ -157,4 +157,21 @@ int dits_remote_json(dits_remote *rm, const char *method, const char *path, cons
 /* True when some remote of r is partial (remote.NAME.partial); *name receives it (malloc'd). */
 bool dits_repo_partial_remote(dits_repo *r, char **name);
 
+/*
+ * Fetches these objects (any type) from the remote into r's store, whatever
+ * their kind: what a promisor asks for. An id the remote lacks is an error
+ * naming it. Takes r's lock for the moment it needs it unless r holds it.
+ */
+int dits_fetch_objects(dits_repo *r, dits_remote *rm, const dits_id *ids, size_t n, const dits_xfer_opts *o);
+
+/*
+ * Makes r's object store fetch on a miss: when r is a partial clone
+ * (remote.NAME.partial), adds a promisor backend (odb.h) that fetches the
+ * objects no local backend has from that remote, so every read through the
+ * library - checkout, the mount, a media job - gets them. Does nothing for
+ * a repository without a partial remote, or when called again. r must
+ * outlive its store (the promisor fetches through r).
+ */
+int dits_repo_enable_promisor(dits_repo *r);
+
 #endif

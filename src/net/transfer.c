@@ -1219,6 +1219,27 @@ int dits_fetch_contents(dits_repo *r, dits_remote *rm, const dits_id *manifests,
 	return rc;
 }
 
+int dits_fetch_objects(dits_repo *r, dits_remote *rm, const dits_id *ids, size_t n, const dits_xfer_opts *o)
+{
+	/* Packs are finished only under the lock; a caller that holds it keeps it. */
+	bool locked = r->lock_fd >= 0;
+	int rc = dits_repo_lock(r);
+	if (rc)
+		return rc;
+	xengine x;
+	xengine_init(&x, r, rm, o);
+	objlist l = { 0 };
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = objlist_add(&l, 0, &ids[i], 0);
+	if (!rc)
+		rc = fetch_missing(&x, &l);
+	objlist_free(&l);
+	xengine_free(&x);
+	if (!locked)
+		dits_repo_unlock(r);
+	return rc;
+}
+
 int dits_fetch_variants(dits_repo *r, dits_remote *rm, const dits_id *parents, size_t n, const char *type,
                         const dits_xfer_opts *o, char (*state)[16], char **error)
 {

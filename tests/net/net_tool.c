@@ -17,6 +17,10 @@
  *   net_tool store REPODIR        stores a verified record stream from stdin
  *   net_tool rev REPODIR REV      the id REV names
  *   net_tool setref REPODIR REF HEX
+ *   net_tool cat REPODIR ASSET    the bytes of the file whose manifest is ASSET,
+ *                                 read through the library as any program
+ *                                 would: a partial clone's store fetches what
+ *                                 it lacks (dits_repo_enable_promisor)
  *   net_tool slowloris PORT N HOLD FROM [SPREAD]
  *       opens N connections to 127.0.0.1:PORT (bounded: N <= 5000, HOLD <= 120 s,
  *       2 s per connect) from source addresses FROM, FROM+1, ... (SPREAD of
@@ -44,6 +48,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "blob.h"
+#include "client.h"
 #include "error.h"
 #include "object.h"
 #include "odb.h"
@@ -304,6 +310,36 @@ static int cmd_rev(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_cat(int argc, char **argv)
+{
+	if (argc != 4)
+		return 2;
+	dits_repo *r;
+	if (dits_repo_open(&r, argv[2]))
+		return die(argv[2]);
+	dits_id id;
+	dits_blob *b = NULL;
+	int rc = dits_id_from_hex(&id, argv[3]) ? dits_error_set(DITS_EINVALID, "not an id") : 0;
+	if (!rc)
+		rc = dits_repo_enable_promisor(r);
+	if (!rc)
+		rc = dits_blob_open(&b, r->odb, &id);
+	static uint8_t buf[1 << 20];
+	for (uint64_t off = 0; !rc && off < dits_blob_size(b);) {
+		ssize_t n = dits_blob_pread(b, buf, sizeof buf, off);
+		if (n <= 0)
+			rc = n < 0 ? (int)n : dits_error_set(DITS_EIO, "short read");
+		else if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+			rc = dits_error_set(DITS_EIO, "stdout");
+		else
+			off += (uint64_t)n;
+	}
+	if (b)
+		dits_blob_close(b);
+	dits_repo_free(r);
+	return rc ? die(argv[3]) : 0;
+}
+
 /* ---- crafted (hostile) objects ---------------------------------------- */
 
 static int put_rec(uint8_t type, const dits_buf *b, dits_id *id)
@@ -478,7 +514,7 @@ static int cmd_slowloris(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: net_tool records|random|ids|corrupt|list|entries|store|rev|setref|slowloris|craft|deep ...\n");
+		fprintf(stderr, "usage: net_tool records|random|ids|corrupt|list|entries|store|rev|setref|cat|slowloris|craft|deep ...\n");
 		return 2;
 	}
 	const char *c = argv[1];
@@ -491,6 +527,7 @@ int main(int argc, char **argv)
 	       : !strcmp(c, "store")   ? cmd_store(argc, argv)
 	       : !strcmp(c, "rev")     ? cmd_rev(argc, argv)
 	       : !strcmp(c, "setref")  ? cmd_setref(argc, argv)
+	       : !strcmp(c, "cat")     ? cmd_cat(argc, argv)
 	       : !strcmp(c, "slowloris") ? cmd_slowloris(argc, argv)
 	       : !strcmp(c, "craft")   ? cmd_craft(argc, argv)
 	       : !strcmp(c, "deep")    ? cmd_deep(argc, argv)

@@ -3,7 +3,8 @@
 # path needs one. Switching a mounted file to its master fetches that master
 # first (or refuses, changing nothing, when it cannot); fetch and pull leave
 # out a master whose proxy the server is still making, and bring the proxy
-# once it is ready.
+# once it is ready. A program that reads a master through the library gets
+# it from the server too (the store's promisor backend).
 . "$(dirname "$0")/lib.sh"
 . "$TEST_DIR/lib-sync.sh"
 
@@ -222,6 +223,18 @@ test_expect_success 'a proxy clone fetches and checks out the proxy of its confi
 	dits clone "$SERVER_URL/film" edit2 --mode proxy >/dev/null 2>&1 &&
 	assert_eq prores "$(codec edit2/$E)" &&
 	(cd edit2 && dits fsck >/dev/null 2>&1)
+'
+
+test_expect_success 'a program reading an absent master through the library fetches it from the partial remote' '
+	cd edit2 &&
+	asset=$(dits ls-files | awk -v p="$A" "\$NF == p { print \$2 }") &&
+	before=$(dits stats --json | json_num stored_bytes) &&
+	"$NET_TOOL" cat . "$asset" >../A.read &&
+	assert_eq "$(b3 ../room/$A)" "$(b3 ../A.read)" &&
+	after=$(dits stats --json | json_num stored_bytes) &&
+	say "read a $(file_size ../A.read)-byte master; the store grew by $((after - before)) bytes" &&
+	assert_ge $((after - before)) "$(file_size ../room/$A)" &&
+	dits fsck >/dev/null 2>&1
 '
 
 test_done
