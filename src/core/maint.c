@@ -370,46 +370,9 @@ long dits_fsck_partial(dits_repo *r, dits_report_fn problem, dits_report_fn note
 
 /* ---- gc ------------------------------------------------------------- */
 
-typedef struct gc_pack_ctx {
-	const dits_idset *live;
-	size_t pack;
-	uint64_t live_n, dead_n, dead_bytes;
-} gc_pack_ctx;
-
-static int count_live(void *ctx, const dits_id *id, const dits_odb_loc *loc)
+static bool is_live(void *ctx, const dits_id *id)
 {
-	gc_pack_ctx *g = ctx;
-	if (loc->pack != g->pack)
-		return 0;
-	if (dits_idset_has(g->live, id)) {
-		g->live_n++;
-	} else {
-		g->dead_n++;
-		g->dead_bytes += loc->length;
-	}
-	return 0;
-}
-
-typedef struct gc_copy_ctx {
-	dits_repo *r;
-	const dits_idset *live;
-	const bool *rewrite;
-	dits_pack_writer *w;
-	dits_buf buf;
-} gc_copy_ctx;
-
-static int copy_live(void *ctx, const dits_id *id, const dits_odb_loc *loc)
-{
-	gc_copy_ctx *g = ctx;
-	if (!g->rewrite[loc->pack] || !dits_idset_has(g->live, id))
-		return 0;
-	dits_buf_reset(&g->buf);
-	int rc = dits_buf_grow(&g->buf, loc->length);
-	if (!rc)
-		rc = dits_odb_read_at(g->r->odb, loc, id, g->buf.data);
-	if (!rc)
-		rc = dits_pack_writer_put(g->w, loc->type, id, g->buf.data, loc->length, NULL);
-	return rc;
+	return dits_idset_has(ctx, id);
 }
 
 int dits_parse_expire(const char *s, int64_t *grace_s)
@@ -542,7 +505,6 @@ int dits_gc(dits_repo *r, const char *prune, dits_gc_result *res)
 		rc = dits_error_set(DITS_ECORRUPT, "gc stopped: the repository has %ld problem(s); run dits fsck",
 		                    w.problems);
 	size_t np = dits_odb_pack_count(r->odb);
-	int64_t newest_rewritten = INT64_MIN;
 	for (size_t i = 0; i < np && !rc; i++) {
 		if (dits_odb_pack_mtime_ns(r->odb, i) <= cutoff)
 			continue;
@@ -554,77 +516,18 @@ int dits_gc(dits_repo *r, const char *prune, dits_gc_result *res)
 		w.problems = problems;
 		res->recent_packs++;
 	}
-	res->packs_before = np;
-	bool *rewrite = calloc(np ? np : 1, sizeof *rewrite);
-	if (!rc && !rewrite)
-		rc = dits_error_set(DITS_ENOMEM, "out of memory");
-	size_t nrewrite = 0;
-	for (size_t i = 0; i < np && !rc; i++) {
-		gc_pack_ctx g = { &w.seen, i, 0, 0, 0 };
-		dits_odb_pack_foreach(r->odb, count_live, &g);
-		if (g.dead_n) {
-			rewrite[i] = true;
-			int64_t m = dits_odb_pack_mtime_ns(r->odb, i);
-			if (m > newest_rewritten)
-				newest_rewritten = m;
-			nrewrite++;
-			res->removed_objects += g.dead_n;
-			res->removed_bytes += g.dead_bytes;
-		}
-		res->kept_objects += g.live_n;
-	}
-	char **doomed = NULL;
-	if (!rc && nrewrite) {
-		gc_copy_ctx g = { r, &w.seen, rewrite, NULL, DITS_BUF_INIT };
-		rc = dits_pack_writer_new(&g.w, r->odb);
-		if (!rc) {
-			/* The store still lists the records we copy; they must be copied all the same. */
-			dits_pack_writer_ignore_store(g.w);
-			rc = dits_odb_pack_foreach(r->odb, copy_live, &g);
-		}
-		/* Remember the old packs before finish() appends the new one. */
-		doomed = calloc(np, sizeof *doomed);
-		if (!rc && !doomed)
-			rc = dits_error_set(DITS_ENOMEM, "out of memory");
-		for (size_t i = 0; i < np && !rc; i++)
-			if (rewrite[i] && !(doomed[i] = strdup(dits_odb_pack_path(r->odb, i))))
-				rc = dits_error_set(DITS_ENOMEM, "out of memory");
-		if (!rc)
-			rc = dits_pack_writer_finish(g.w);
-		/* The copies are as old as the records they copy: a gc must not give
-		 * them a new grace period. */
-		if (!rc && dits_odb_pack_count(r->odb) > np && newest_rewritten > 0) {
-			struct timespec ts[2] = { { 0, UTIME_OMIT },
-			                          { newest_rewritten / 1000000000, newest_rewritten % 1000000000 } };
-			utimensat(AT_FDCWD, dits_odb_pack_path(r->odb, np), ts, 0);
-		}
-		dits_pack_writer_free(g.w);
-		dits_buf_free(&g.buf);
-		/* The live copies are durable: now the old packs can go, index first. */
-		for (size_t i = 0; i < np && !rc; i++) {
-			if (!doomed[i])
-				continue;
-			char *idx = dits_strfmt("%.*s.idx", (int)(strlen(doomed[i]) - 5), doomed[i]);
-			if (idx && unlink(idx) < 0 && errno != ENOENT)
-				rc = dits_error_errno("%s: cannot remove", idx);
-			if (!rc && unlink(doomed[i]) < 0 && errno != ENOENT)
-				rc = dits_error_errno("%s: cannot remove", doomed[i]);
-			free(idx);
-		}
-		if (!rc)
-			rc = dits_fsync_dir(dits_odb_dir(r->odb));
-		res->packs_after = np - nrewrite + 1;
-	} else {
-		res->packs_after = np;
-	}
+	dits_odb_prune_result pr = { 0 };
+	if (!rc)
+		rc = dits_odb_remove_unreachable(r->odb, is_live, &w.seen, &pr);
+	res->kept_objects = pr.kept_objects;
+	res->removed_objects = pr.removed_objects;
+	res->removed_bytes = pr.removed_bytes;
+	res->packs_before = rc ? np : pr.units_before;
+	res->packs_after = rc ? np : pr.units_after;
 	if (!rc) {
 		res->leftovers += dits_odb_remove_old_leftovers(r->odb, cutoff);
 		remove_old_tmp(r->dir, cutoff, &res->leftovers);
 	}
-	for (size_t i = 0; doomed && i < np; i++)
-		free(doomed[i]);
-	free(doomed);
-	free(rewrite);
 	dits_idset_free(&w.seen);
 	return rc;
 }

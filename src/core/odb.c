@@ -367,6 +367,19 @@ void dits_odb_remove_leftovers(dits_odb *db)
 			db->b[i]->remove_leftovers(db->b[i]);
 }
 
+int dits_odb_remove_unreachable(dits_odb *db, dits_odb_live_fn live, void *ctx, dits_odb_prune_result *res)
+{
+	for (size_t i = 0; i < db->n; i++) {
+		dits_odb_backend *b = db->b[i];
+		if (is_promisor(b) || !b->remove_unreachable)
+			continue;
+		int rc = b->remove_unreachable(b, live, ctx, res);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int dits_pack_writer_new(dits_pack_writer **out, dits_odb *db)
 {
 	*out = NULL;

@@ -117,6 +117,22 @@ int dits_odb_resolve_prefix(dits_odb *db, const char *hex, int type, dits_id *ou
 /* Visits every record of every backend (in the backends' order). Stops on a non-zero return. */
 int dits_odb_foreach(dits_odb *db, dits_odb_each_fn fn, void *ctx);
 
+/* What gc keeps: true when id is reachable (or otherwise to be kept). */
+typedef bool (*dits_odb_live_fn)(void *ctx, const dits_id *id);
+
+typedef struct dits_odb_prune_result {
+	uint64_t kept_objects, removed_objects, removed_bytes;
+	uint64_t units_before, units_after; /* packs, for the pack backend */
+} dits_odb_prune_result;
+
+/*
+ * gc's sweep: every backend that can deletes the objects for which live
+ * returns false, durably keeping the others (the pack backend copies the
+ * live records of packs holding garbage into a new pack, then deletes the
+ * old packs). Counts are added to *res. Call it holding the repository lock.
+ */
+int dits_odb_remove_unreachable(dits_odb *db, dits_odb_live_fn live, void *ctx, dits_odb_prune_result *res);
+
 /*
  * Deletes what interrupted writers left behind, in every backend that
  * keeps such things (see odb_pack.h). Call it holding the repository lock.

@@ -58,6 +58,10 @@ struct dits_odb_backend {
 	/* Optional: deletes what interrupted writers left behind (see
 	 * dits_odb_remove_leftovers). */
 	void (*remove_leftovers)(dits_odb_backend *b);
+	/* Optional: deletes the objects for which live returns false (see
+	 * dits_odb_remove_unreachable); adds its counts to *res. */
+	int (*remove_unreachable)(dits_odb_backend *b, dits_odb_live_fn live, void *ctx,
+	                          dits_odb_prune_result *res);
 	/* PROMISOR only: makes ids present in the odb's writable backend. */
 	int (*fetch)(dits_odb_backend *b, const dits_id *ids, size_t n);
 	/* Frees the backend. Required. */

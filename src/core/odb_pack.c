@@ -1134,6 +1134,110 @@ void dits_pack_writer_free(dits_pack_writer *w)
 	free(w);
 }
 
+/* ---- gc's sweep ------------------------------------------------------- */
+
+/*
+ * Copies the live records of every pack that holds garbage into one new
+ * pack, makes it durable, gives it the age of the newest pack it replaces
+ * (the copies must not get a new grace period), then deletes the old packs,
+ * index first. A kill at any point leaves every live record in some
+ * visible pack.
+ */
+static int pb_remove_unreachable(dits_odb_backend *b, dits_odb_live_fn live, void *ctx, dits_odb_prune_result *res)
+{
+	pack_store *db = (pack_store *)b;
+	size_t np = db->npacks;
+	res->units_before += np;
+	bool *rewrite = calloc(np ? np : 1, sizeof *rewrite);
+	if (!rewrite)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	size_t nrewrite = 0;
+	int64_t newest_rewritten = INT64_MIN;
+	for (size_t pi = 0; pi < np; pi++) {
+		const pack *p = &db->packs[pi];
+		uint64_t dead = 0;
+		for (uint64_t i = 0; i < p->count; i++) {
+			const uint8_t *e = p->entries + i * IDX_ENTRY_LEN;
+			dits_id id;
+			memcpy(id.b, e, DITS_ID_LEN);
+			if (live(ctx, &id)) {
+				res->kept_objects++;
+			} else {
+				dead++;
+				res->removed_bytes += dits_get_le32(e + 40);
+			}
+		}
+		if (dead) {
+			rewrite[pi] = true;
+			int64_t m = ps_pack_mtime_ns(db, pi);
+			if (m > newest_rewritten)
+				newest_rewritten = m;
+			nrewrite++;
+			res->removed_objects += dead;
+		}
+	}
+	if (!nrewrite) {
+		res->units_after += np;
+		free(rewrite);
+		return 0;
+	}
+	dits_pack_writer *w;
+	dits_buf buf = DITS_BUF_INIT;
+	int rc = ps_writer_new(b, &w);
+	if (!rc)
+		dits_pack_writer_ignore_store(w); /* the store still lists what is copied */
+	for (size_t pi = 0; pi < np && !rc; pi++) {
+		const pack *p = &db->packs[pi];
+		for (uint64_t i = 0; rewrite[pi] && i < p->count && !rc; i++) {
+			const uint8_t *e = p->entries + i * IDX_ENTRY_LEN;
+			dits_id id;
+			memcpy(id.b, e, DITS_ID_LEN);
+			if (!live(ctx, &id))
+				continue;
+			dits_odb_loc loc;
+			entry_loc(p, (uint32_t)pi, e, &loc);
+			dits_buf_reset(&buf);
+			if (!(rc = dits_buf_grow(&buf, loc.length)) && !(rc = ps_read_at(db, &loc, &id, buf.data)))
+				rc = dits_pack_writer_put(w, loc.type, &id, buf.data, loc.length, NULL);
+		}
+	}
+	/* Remember the old packs before finish() appends the new one. */
+	char **doomed = calloc(np, sizeof *doomed);
+	if (!rc && !doomed)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < np && !rc; i++)
+		if (rewrite[i] && !(doomed[i] = strdup(db->packs[i].pack_path)))
+			rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	if (!rc)
+		rc = dits_pack_writer_finish(w);
+	if (!rc && db->npacks > np && newest_rewritten > 0) {
+		struct timespec ts[2] = { { 0, UTIME_OMIT },
+		                          { newest_rewritten / 1000000000, newest_rewritten % 1000000000 } };
+		utimensat(AT_FDCWD, db->packs[np].pack_path, ts, 0);
+	}
+	dits_pack_writer_free(w);
+	dits_buf_free(&buf);
+	/* The live copies are durable: now the old packs can go, index first. */
+	for (size_t i = 0; i < np && !rc; i++) {
+		if (!doomed[i])
+			continue;
+		char *idx = dits_strfmt("%.*s.idx", (int)(strlen(doomed[i]) - 5), doomed[i]);
+		if (idx && unlink(idx) < 0 && errno != ENOENT)
+			rc = dits_error_errno("%s: cannot remove", idx);
+		if (!rc && unlink(doomed[i]) < 0 && errno != ENOENT)
+			rc = dits_error_errno("%s: cannot remove", doomed[i]);
+		free(idx);
+	}
+	if (!rc)
+		rc = dits_fsync_dir(db->dir);
+	res->units_after += np - nrewrite + 1;
+	for (size_t i = 0; doomed && i < np; i++)
+		free(doomed[i]);
+	free(doomed);
+	free(rewrite);
+	return rc;
+}
+
 /* ---- the backend's operations --------------------------------------- */
 
 static int pb_read_header(dits_odb_backend *b, const dits_id *id, uint8_t *type, uint32_t *len)
@@ -1231,6 +1335,7 @@ static void ps_init_ops(pack_store *db)
 	b->writer_new = ps_writer_new;
 	b->refresh = pb_refresh;
 	b->remove_leftovers = pb_remove_leftovers;
+	b->remove_unreachable = pb_remove_unreachable;
 	b->free = pb_free;
 }
 

@@ -1,5 +1,5 @@
 /*
- * fuzz_pack_records - pack records as src/core/odb.c reads them from a pack
+ * fuzz_pack_records - pack records as src/core/odb_pack.c reads them from a pack
  * file: dits_odb_verify_pack (what fsck runs: it walks every record) and
  * dits_odb_read / dits_odb_verify_at through the index. The input after its
  * first byte is the pack file. The target writes an index for it the simple

@@ -2,7 +2,8 @@
  * The object database's list of backends: first hit wins, writes go to the
  * first writable backend, enumeration and prefixes cover every backend,
  * borrowed views (without a copy from packs, a verified copy from a backend
- * that cannot lend), the version check, and the promisor: a miss is fetched
+ * that cannot lend), the version check, gc's sweep through the interface,
+ * and the promisor: a miss is fetched
  * from another store, lookups never fetch, a fetch is never re-entered.
  */
 #include "error.h"
@@ -259,6 +260,51 @@ static void test_order(const char *base)
 	free(dir);
 }
 
+static bool live_if_listed(void *ctx, const dits_id *id)
+{
+	const dits_id *keep = ctx;
+	return dits_id_eq(keep, id);
+}
+
+static void test_sweep(const char *base)
+{
+	char *dir = join(base, "sweep");
+	dits_odb *db;
+	CHECK_RC(dits_odb_open(&db, dir), 0);
+	dits_id keep, drop1, drop2, old;
+	put_pack(db, "kept", &keep);
+	put_pack(db, "dropped one", &drop1);
+	dits_pack_writer *w;
+	CHECK_RC(dits_pack_writer_new(&w, db), 0);
+	CHECK_RC(dits_pack_writer_put_object(w, DITS_OBJ_CHUNK, "dropped two", 11, &drop2), 0);
+	CHECK_RC(dits_pack_writer_finish(w), 0);
+	dits_pack_writer_free(w);
+	CHECK_EQ_U64(dits_odb_pack_count(db), 3);
+	old = keep;
+	dits_odb_prune_result pr = { 0 };
+	CHECK_RC(dits_odb_remove_unreachable(db, live_if_listed, &keep, &pr), 0);
+	CHECK_EQ_U64(pr.kept_objects, 1);
+	CHECK_EQ_U64(pr.removed_objects, 2);
+	CHECK_EQ_U64(pr.removed_bytes, 22);
+	CHECK_EQ_U64(pr.units_before, 3);
+	dits_odb_free(db);
+	/* What the sweep left is what a fresh open sees: the kept record only. */
+	CHECK_RC(dits_odb_open(&db, dir), 0);
+	CHECK_EQ_U64(dits_odb_pack_count(db), 1);
+	CHECK(dits_odb_exists(db, &old));
+	CHECK(!dits_odb_exists(db, &drop1) && !dits_odb_exists(db, &drop2));
+	dits_buf b = DITS_BUF_INIT;
+	CHECK_RC(dits_odb_read(db, &old, &b, NULL), 0);
+	CHECK(b.len == 4 && !memcmp(b.data, "kept", 4));
+	/* Nothing to drop: nothing is rewritten. */
+	memset(&pr, 0, sizeof pr);
+	CHECK_RC(dits_odb_remove_unreachable(db, live_if_listed, &keep, &pr), 0);
+	CHECK(pr.removed_objects == 0 && pr.units_before == 1 && pr.units_after == 1);
+	dits_buf_free(&b);
+	dits_odb_free(db);
+	free(dir);
+}
+
 /* ---- the promisor ------------------------------------------------------ */
 
 typedef struct remote_store {
@@ -360,6 +406,7 @@ int main(void)
 	char *base = util_mkdtemp("odb-backends");
 	REQUIRE(base != NULL);
 	test_order(base);
+	test_sweep(base);
 	test_promisor(base);
 	util_rm_rf(base);
 	free(base);
