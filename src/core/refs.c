@@ -14,7 +14,6 @@
 #include "error.h"
 #include "fsutil.h"
 #include "object.h"
-#include "odb_pack.h"
 
 bool dits_ref_name_valid(const char *name)
 {
@@ -341,14 +340,14 @@ int dits_revparse(dits_repo *r, const char *spec, dits_id *out)
 	}
 	if (!rc) {
 		/* The result must be a commit. */
-		dits_odb_loc loc;
+		uint8_t type;
 		char hex[DITS_ID_HEXLEN + 1];
 		dits_id_hex(hex, out);
-		if (dits_odb_locate(r->odb, out, &loc))
+		if (dits_odb_read_header(r->odb, out, &type, NULL))
 			rc = dits_error_set(DITS_ENOTFOUND, "%s: commit %s is missing from the store", spec, hex);
-		else if (loc.type != DITS_OBJ_COMMIT)
+		else if (type != DITS_OBJ_COMMIT)
 			rc = dits_error_set(DITS_EINVALID, "%s: %s is a %s, not a commit", spec, hex,
-			                    dits_otype_name(loc.type));
+			                    dits_otype_name(type));
 	}
 	free(base);
 	return rc;

@@ -8,7 +8,6 @@
 #include "error.h"
 #include "idset.h"
 #include "object.h"
-#include "odb_pack.h"
 #include "walk.h"
 
 typedef struct walk {
@@ -241,12 +240,12 @@ int dits_walk(dits_odb *db, const dits_id *want, size_t nwant, const dits_id *ha
 	for (size_t i = 0; i < nhave && !rc; i++)
 		rc = mark_have(&w, &have[i]);
 	for (size_t i = 0; i < nwant && !rc; i++) {
-		dits_odb_loc loc;
-		if (dits_odb_locate(db, &want[i], &loc)) {
+		uint8_t type;
+		if (dits_odb_read_header(db, &want[i], &type, NULL)) {
 			rc = missing(&want[i], "object");
 			break;
 		}
-		switch (loc.type) {
+		switch (type) {
 		case DITS_OBJ_COMMIT: rc = walk_commits(&w, &want[i]); break;
 		case DITS_OBJ_TREE: {
 			int h;
@@ -258,7 +257,7 @@ int dits_walk(dits_odb *db, const dits_id *want, size_t nwant, const dits_id *ha
 			char hex[DITS_ID_HEXLEN + 1];
 			dits_id_hex(hex, &want[i]);
 			rc = dits_error_set(DITS_EINVALID, "%s: a %s, not a commit, tree or manifest", hex,
-			                    dits_otype_name(loc.type));
+			                    dits_otype_name(type));
 		}
 		}
 	}
