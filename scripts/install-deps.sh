@@ -16,7 +16,8 @@ pkgs=(
   clang                   # the fuzz targets (libFuzzer is clang's)
   libfuse3-dev fuse3      # dits mount (FUSE, low-level API); fuse3 brings fusermount3
   libmicrohttpd-dev       # dits serve (HTTP server, TLS through GnuTLS)
-  libcurl4-openssl-dev    # push, fetch, clone (HTTP client)
+  libcurl4-openssl-dev    # push, fetch, clone (HTTP client); the S3 client (SigV4 signing)
+  libssl-dev              # the S3 client hashes payloads with libcrypto (x-amz-content-sha256)
   libcjson-dev            # JSON of the wire protocol, and proxy facts read by proxy handoff
   libxml2-dev             # proxy handoff writes FCPXML and FCP7 XML through libxml2
   libxml2-utils           # xmllint: the handoff test checks those files' structure
