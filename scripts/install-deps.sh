@@ -31,3 +31,12 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The S3 tests (tests/s3, docs/S3.md): s3rver, the AWS SDK's SigV4 signer and
+# S3 client for JavaScript, pinned by tests/s3/package-lock.json. Node.js and
+# npm come from Debian when the machine has none.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+(cd "$(dirname "$0")/../tests/s3" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)

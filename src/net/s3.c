@@ -346,8 +346,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *ud)
 	if (!x->status_known) {
 		curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->status);
 		x->status_known = 1;
-		/* a server that ignores Range answers 200 with the whole object */
-		x->clip = x->ranged_req && x->status == 200;
+		/* never more than was asked for: a server that ignores Range answers
+		 * 200 with the whole object, and s3rver answers "bytes=0-0" with a
+		 * 206 of the whole object */
+		x->clip = x->ranged_req;
+		if (x->status != 200)
+			x->skip = 0;
 	}
 	if (x->status < 200 || x->status > 299) {
 		size_t room = MAX_ERROR_BODY - x->err.len;
