@@ -169,14 +169,21 @@ static int control(const char *method, const char *path, const char *body, dits_
 	return rc == CURLE_OK && status / 100 == 2 ? 0 : -1;
 }
 
-static void fault(const char *match, const char *method, const char *status, const char *code, int count)
+static void fault_q(const char *match, const char *method, const char *query, const char *status,
+                    const char *code, int count)
 {
 	char body[512];
-	snprintf(body, sizeof(body), "{\"match\":\"%s\",\"method\":\"%s\",\"status\":%s,\"code\":\"%s\",\"count\":%d}",
-	         match, method, status, code, count);
+	snprintf(body, sizeof(body),
+	         "{\"match\":\"%s\",\"method\":\"%s\",\"query\":\"%s\",\"status\":%s,\"code\":\"%s\",\"count\":%d}",
+	         match, method, query, status, code, count);
 	dits_buf out = DITS_BUF_INIT;
 	CHECK(control("POST", "/__control/fault", body, &out) == 0);
 	dits_buf_free(&out);
+}
+
+static void fault(const char *match, const char *method, const char *status, const char *code, int count)
+{
+	fault_q(match, method, "", status, code, count);
 }
 
 typedef struct stats {
@@ -556,6 +563,26 @@ static void errors_and_retries(void)
 	CHECK(b.len == 4 && !memcmp(b.data, "abcd", 4));
 	CHECK_EQ_U64(after.requests - before.requests, 2);
 
+	/* a body cut off midway: the retry asks only for the rest (Range), the sink
+	 * sees each byte once */
+	const size_t cn = (1u << 20) + 9;
+	uint8_t *cdata = make_bytes(13, cn);
+	CHECK_RC(dits_s3_put(s3, "retry/cut", cdata, cn), 0);
+	free(cdata);
+	fault("retry/cut", "GET", "\"cut\"", "-", 1);
+	before = get_stats();
+	counting cc = {13, 0, 0};
+	CHECK_RC(dits_s3_get_to(s3, "retry/cut", 0, DITS_S3_TO_END, check_sink, &cc), 0);
+	after = get_stats();
+	CHECK(!cc.bad);
+	CHECK_EQ_U64(cc.pos, cn);
+	CHECK_EQ_U64(after.requests - before.requests, 2);
+	CHECK_EQ_U64(after.faults - before.faults, 1);
+	fault("retry/cut", "GET", "\"cut\"", "-", 1);
+	dits_buf_reset(&b);
+	CHECK_RC(dits_s3_get_range(s3, "retry/cut", 1001, 300001, &b), 0);
+	CHECK(same_bytes(&b, 13, 1001, 300001));
+
 	/* 429 and 500 are retried too */
 	fault("retry/a", "HEAD", "429", "TooManyRequests", 1);
 	fault("retry/a", "HEAD", "500", "InternalError", 1);
@@ -587,6 +614,25 @@ static void errors_and_retries(void)
 	dits_buf_reset(&b);
 	CHECK_RC(dits_s3_get(s3, "retry/mp", &b), 0);
 	CHECK(same_bytes(&b, 8, 0, (5u << 20) * 2 + 1));
+
+	/* CompleteMultipartUpload answering 200 with an <Error> body: retried */
+	fault_q("retry/mp", "POST", "uploadId=", "200", "InternalError", 1);
+	before = get_stats();
+	gen g3 = {.seed = 10, .size = (5u << 20) + 2};
+	CHECK_RC(dits_s3_put_stream(s3, "retry/mp", gen_read, &g3), 0);
+	after = get_stats();
+	CHECK_EQ_U64(after.requests - before.requests, 5); /* create, 2 parts, complete twice */
+	CHECK_EQ_U64(after.faults - before.faults, 1);
+	dits_buf_reset(&b);
+	CHECK_RC(dits_s3_get(s3, "retry/mp", &b), 0);
+	CHECK(same_bytes(&b, 10, 0, (5u << 20) + 2));
+	/* and when it keeps doing so, the upload fails and is aborted */
+	fault_q("retry/mp3", "POST", "uploadId=", "200", "InternalError", 10);
+	gen g4 = {.seed = 10, .size = (5u << 20) + 2};
+	CHECK_RC(dits_s3_put_stream(s3, "retry/mp3", gen_read, &g4), DITS_EIO);
+	CHECK(strstr(dits_error_last(), "CompleteMultipartUpload s3://" BUCKET "/e/retry/mp3: InternalError: injected fault (HTTP 200), after 4 attempts") != NULL);
+	CHECK_RC(dits_s3_head(s3, "retry/mp3", &st), DITS_ENOTFOUND);
+	CHECK(uploads_left() == 0);
 
 	/* a part that keeps failing: the upload is aborted, nothing visible */
 	fault("retry/mp2", "PUT", "503", "ServiceUnavailable", 100);

@@ -9,10 +9,13 @@
 //
 // It writes the proxy's port to FILE once both servers listen, and runs until
 // killed. Control requests (not S3, never signed) on /__control/:
-//   POST /__control/fault  {"match": "key substring", "method": "GET",
-//                           "status": 503 | "drop", "code": "SlowDown", "count": 2}
-//        the next COUNT matching requests get that status with an S3 error
-//        body (or their connection dropped) before reaching s3rver
+//   POST /__control/fault  {"match": "key substring", "method": "GET", "query": "uploadId=",
+//                           "status": 503 | "drop" | "cut", "code": "SlowDown", "count": 2}
+//        the next COUNT matching requests (path holding MATCH, and METHOD and
+//        a query holding QUERY when given) get that status with an S3 error
+//        body (200 too: CompleteMultipartUpload can fail that way), or their
+//        connection dropped before an answer ("drop"), or s3rver's answer
+//        cut off after half its body ("cut")
 //   GET  /__control/stats  {"requests", "verified", "rejected", "faults", "lastRejection"}
 //
 // s3rver 3.7 has no AbortMultipartUpload; the proxy answers it by removing
@@ -134,7 +137,7 @@ const req_is_head = (res) => res.req && res.req.method === 'HEAD';
 function control(req, res, pathname, body) {
   if (pathname === '/__control/fault' && req.method === 'POST') {
     const f = JSON.parse(body.toString('utf8'));
-    faults.push({ match: f.match, method: f.method, status: f.status, code: f.code || 'ServiceUnavailable', count: f.count || 1 });
+    faults.push({ match: f.match, method: f.method, query: f.query, status: f.status, code: f.code || 'ServiceUnavailable', count: f.count || 1 });
     res.writeHead(204);
     return res.end();
   }
@@ -174,12 +177,15 @@ const proxy = http.createServer(async (req, res) => {
     }
     stats.verified++;
     const decoded = decodeURIComponent(rawPath);
-    const fault = faults.find((f) => f.count > 0 && decoded.includes(f.match) && (!f.method || f.method === req.method));
+    const fault = faults.find((f) => f.count > 0 && decoded.includes(f.match) &&
+      (!f.method || f.method === req.method) && (!f.query || rawQuery.includes(f.query)));
+    let cut = false;
     if (fault) {
       fault.count--;
       stats.faults++;
       if (fault.status === 'drop') return req.socket.destroy();
-      return sendError(res, fault.status, fault.code, 'injected fault', rawPath);
+      if (fault.status === 'cut') cut = true;
+      else return sendError(res, fault.status, fault.code, 'injected fault', rawPath);
     }
     const query = parseQuery(rawQuery);
     if (req.method === 'DELETE' && 'uploadId' in query) {
@@ -199,7 +205,13 @@ const proxy = http.createServer(async (req, res) => {
     delete headers['transfer-encoding'];
     const up = http.request({ host: '127.0.0.1', port: backend.port, method: req.method, path: req.url, headers }, (r) => {
       res.writeHead(r.statusCode, r.headers);
-      r.pipe(res);
+      if (!cut) return r.pipe(res);
+      const parts = [];
+      r.on('data', (d) => parts.push(d));
+      r.on('end', () => {
+        const all = Buffer.concat(parts);
+        res.write(all.subarray(0, all.length >> 1), () => res.destroy());
+      });
     });
     up.on('error', (e) => {
       res.writeHead(502);
