@@ -41,6 +41,7 @@ struct dits_s3 {
 	char *sigv4;     /* "aws:amz:REGION:s3" */
 	int virtual_host;
 	size_t part_size;
+	int upload_parallel;
 	int max_attempts;
 	unsigned retry_base_ms;
 	unsigned list_page;
@@ -238,6 +239,9 @@ int dits_s3_open(const dits_s3_config *cfg, dits_s3 **out)
 	}
 	s3->virtual_host = cfg->virtual_host;
 	s3->part_size = cfg->part_size ? cfg->part_size : DITS_S3_DEFAULT_PART_SIZE;
+	s3->upload_parallel = cfg->upload_parallel > 0 ? cfg->upload_parallel : 4;
+	if (s3->upload_parallel > 32)
+		s3->upload_parallel = 32;
 	s3->max_attempts = cfg->max_attempts > 0 ? cfg->max_attempts : 5;
 	s3->retry_base_ms = cfg->retry_base_ms ? cfg->retry_base_ms : 200;
 	s3->list_page = cfg->list_page ? cfg->list_page : 1000;
@@ -248,6 +252,44 @@ int dits_s3_open(const dits_s3_config *cfg, dits_s3 **out)
 	if (!s3->rng)
 		s3->rng = 0x9e3779b97f4a7c15ull;
 	*out = s3;
+	return 0;
+}
+
+/* Another handle on the same store and settings, with a connection of its own. */
+static int s3_clone(const dits_s3 *s, dits_s3 **out)
+{
+	*out = NULL;
+	dits_s3 *c = calloc(1, sizeof(*c));
+	if (!c)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	int bad = 0;
+	c->scheme = xstrdup(s->scheme, &bad);
+	c->hostport = xstrdup(s->hostport, &bad);
+	c->region = xstrdup(s->region, &bad);
+	c->bucket = xstrdup(s->bucket, &bad);
+	c->prefix = xstrdup(s->prefix, &bad);
+	c->access_key = xstrdup(s->access_key, &bad);
+	c->secret_key = xstrdup(s->secret_key, &bad);
+	c->token = s->token ? xstrdup(s->token, &bad) : NULL;
+	c->sigv4 = xstrdup(s->sigv4, &bad);
+	c->amz_date = s->amz_date ? xstrdup(s->amz_date, &bad) : NULL;
+	c->connect_to = s->connect_to ? xstrdup(s->connect_to, &bad) : NULL;
+	c->curl = curl_easy_init();
+	if (bad || !c->curl) {
+		dits_s3_close(c);
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	c->virtual_host = s->virtual_host;
+	c->part_size = s->part_size;
+	c->upload_parallel = s->upload_parallel;
+	c->max_attempts = s->max_attempts;
+	c->retry_base_ms = s->retry_base_ms;
+	c->list_page = s->list_page;
+	c->timeout_s = s->timeout_s;
+	c->rng = s->rng ^ ((uintptr_t)c * 0x9e3779b97f4a7c15ull);
+	if (!c->rng)
+		c->rng = 0x2545f4914f6cdd1dull;
+	*out = c;
 	return 0;
 }
 
@@ -834,7 +876,7 @@ const char *dits_s3_upload_id(const dits_s3_upload *up)
 
 static void upload_free(dits_s3_upload *up)
 {
-	for (size_t i = 0; i < up->nparts; i++)
+	for (size_t i = 0; i < up->cap; i++)
 		free(up->etags[i]);
 	free(up->etags);
 	free(up->key);
@@ -881,22 +923,33 @@ int dits_s3_upload_begin(dits_s3 *s3, const char *key, dits_s3_upload **out)
 	return 0;
 }
 
-int dits_s3_upload_part(dits_s3_upload *up, const void *data, size_t len)
+/* Room for part number n's ETag (parts are numbered from 1). */
+static int reserve_part(dits_s3_upload *up, size_t n)
 {
-	dits_s3 *s3 = up->s3;
-	if (up->nparts >= MAX_PARTS)
+	const dits_s3 *s3 = up->s3;
+	if (n > MAX_PARTS)
 		return dits_error_set(DITS_EINVALID, "s3: UploadPart s3://%s/%s%s: more than %d parts (raise the part size)",
 		                      s3->bucket, s3->prefix, up->key, MAX_PARTS);
-	if (up->nparts == up->cap) {
+	if (n > up->cap) {
 		size_t ncap = up->cap ? up->cap * 2 : 16;
-		char **n = realloc(up->etags, ncap * sizeof(*n));
-		if (!n)
+		while (ncap < n)
+			ncap *= 2;
+		char **e = realloc(up->etags, ncap * sizeof(*e));
+		if (!e)
 			return dits_error_set(DITS_ENOMEM, "out of memory");
-		up->etags = n;
+		memset(e + up->cap, 0, (ncap - up->cap) * sizeof(*e));
+		up->etags = e;
 		up->cap = ncap;
 	}
+	return 0;
+}
+
+/* Uploads part number part through handle h; its ETag into *etag (malloc'd). */
+static int upload_part_as(dits_s3 *h, const dits_s3_upload *up, int part, const void *data, size_t len,
+                          char **etag)
+{
+	*etag = NULL;
 	dits_buf q = DITS_BUF_INIT;
-	int part = (int)up->nparts + 1;
 	int rc = upload_query(up, &q, part);
 	dits_s3_stat st;
 	memset(&st, 0, sizeof(st));
@@ -905,15 +958,26 @@ int dits_s3_upload_part(dits_s3_upload *up, const void *data, size_t len)
 	s3_req r = {.op = op, .method = "PUT", .key = up->key, .query = (const char *)q.data,
 	            .body = data ? data : "", .body_len = len, .stat = &st};
 	if (rc == 0)
-		rc = s3_perform(s3, &r);
+		rc = s3_perform(h, &r);
 	dits_buf_free(&q);
 	if (rc)
 		return rc;
 	if (!st.etag[0])
 		return dits_error_set(DITS_EIO, "s3: UploadPart %d s3://%s/%s%s: the answer has no ETag",
-		                      part, s3->bucket, s3->prefix, up->key);
-	if (!(up->etags[up->nparts] = strdup(st.etag)))
+		                      part, h->bucket, h->prefix, up->key);
+	if (!(*etag = strdup(st.etag)))
 		return dits_error_set(DITS_ENOMEM, "out of memory");
+	return 0;
+}
+
+int dits_s3_upload_part(dits_s3_upload *up, const void *data, size_t len)
+{
+	int rc = reserve_part(up, up->nparts + 1);
+	if (rc)
+		return rc;
+	int part = (int)up->nparts + 1;
+	if ((rc = upload_part_as(up->s3, up, part, data, len, &up->etags[part - 1])) < 0)
+		return rc;
 	up->nparts++;
 	return 0;
 }
@@ -1012,6 +1076,181 @@ static ssize_t fill(dits_s3_source_fn src, void *ctx, uint8_t *buf, size_t cap, 
 	return (ssize_t)got;
 }
 
+/*
+ * Parallel parts. The calling thread reads the source into part buffers
+ * and queues them; workers, each with a handle (a connection) of its own,
+ * upload them. At most upload_parallel + 1 buffers exist. The first
+ * failure (a part, or the source) stops the others after their current
+ * part; its message is kept, since dits_error_last() is per thread.
+ */
+typedef struct par_item {
+	uint8_t *data;
+	size_t len;
+	int part;
+} par_item;
+
+typedef struct par {
+	pthread_mutex_t mu;
+	pthread_cond_t work, room;
+	dits_s3_upload *up;
+	par_item *queue;        /* a ring of upload_parallel + 1 */
+	size_t qcap, qhead, qlen;
+	uint8_t **spare;        /* buffers done with */
+	size_t nspare;
+	int reading_done;
+	int rc;                 /* the first failure */
+	char msg[1024];
+} par;
+
+typedef struct par_worker {
+	par *p;
+	dits_s3 *h;
+} par_worker;
+
+static void par_fail(par *p, int rc, const char *msg)
+{
+	/* under p->mu */
+	if (!p->rc) {
+		p->rc = rc;
+		snprintf(p->msg, sizeof(p->msg), "%s", msg);
+	}
+	pthread_cond_broadcast(&p->work);
+	pthread_cond_broadcast(&p->room);
+}
+
+static void *par_run(void *arg)
+{
+	par_worker *w = arg;
+	par *p = w->p;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->qlen && !p->reading_done && !p->rc)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->rc || !p->qlen)
+			break;
+		par_item it = p->queue[p->qhead];
+		p->qhead = (p->qhead + 1) % p->qcap;
+		p->qlen--;
+		pthread_mutex_unlock(&p->mu);
+		char *etag = NULL;
+		int rc = upload_part_as(w->h, p->up, it.part, it.data, it.len, &etag);
+		pthread_mutex_lock(&p->mu);
+		if (rc)
+			par_fail(p, rc, dits_error_last());
+		else
+			p->up->etags[it.part - 1] = etag;
+		p->spare[p->nspare++] = it.data;
+		pthread_cond_broadcast(&p->room);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+/* Uploads first (n bytes, a full part) and the rest of src as parts 1, 2, ... */
+static int upload_parts(dits_s3 *s3, dits_s3_upload *up, dits_s3_source_fn src, void *ctx,
+                        uint8_t *first, size_t n)
+{
+	int nw = s3->upload_parallel;
+	par p;
+	memset(&p, 0, sizeof(p));
+	p.up = up;
+	p.qcap = (size_t)nw + 1;
+	p.queue = calloc(p.qcap, sizeof(*p.queue));
+	p.spare = calloc(p.qcap + 1, sizeof(*p.spare));
+	par_worker *ws = calloc((size_t)nw, sizeof(*ws));
+	pthread_t *th = calloc((size_t)nw, sizeof(*th));
+	if (!p.queue || !p.spare || !ws || !th) {
+		free(p.queue);
+		free(p.spare);
+		free(ws);
+		free(th);
+		free(first);
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	pthread_mutex_init(&p.mu, NULL);
+	pthread_cond_init(&p.work, NULL);
+	pthread_cond_init(&p.room, NULL);
+	int started = 0, rc = 0;
+	for (; started < nw; started++) {
+		ws[started].p = &p;
+		if ((rc = s3_clone(s3, &ws[started].h)) < 0)
+			break;
+		if (pthread_create(&th[started], NULL, par_run, &ws[started])) {
+			dits_s3_close(ws[started].h);
+			rc = dits_error_set(DITS_ERROR, "s3: cannot start an upload thread");
+			break;
+		}
+	}
+	size_t made = 1; /* buffers allocated */
+	uint8_t *buf = first;
+	int part = 1, ended = 0;
+	pthread_mutex_lock(&p.mu);
+	if (rc)
+		par_fail(&p, rc, dits_error_last());
+	while (!p.rc && started > 0) {
+		if ((rc = reserve_part(up, (size_t)part)) < 0) {
+			par_fail(&p, rc, dits_error_last());
+			break;
+		}
+		p.queue[(p.qhead + p.qlen) % p.qcap] = (par_item){buf, n, part};
+		p.qlen++;
+		buf = NULL;
+		part++;
+		pthread_cond_signal(&p.work);
+		if (ended)
+			break;
+		/* the next buffer: a spare one, a new one, or wait for one */
+		while (!p.rc && !p.nspare && made >= p.qcap)
+			pthread_cond_wait(&p.room, &p.mu);
+		if (p.rc)
+			break;
+		if (p.nspare) {
+			buf = p.spare[--p.nspare];
+		} else {
+			if (!(buf = malloc(s3->part_size))) {
+				par_fail(&p, DITS_ENOMEM, "out of memory");
+				break;
+			}
+			made++;
+		}
+		pthread_mutex_unlock(&p.mu);
+		ssize_t got = fill(src, ctx, buf, s3->part_size, &ended);
+		pthread_mutex_lock(&p.mu);
+		if (got < 0) {
+			par_fail(&p, (int)got, dits_error_last());
+			break;
+		}
+		if (got == 0)
+			break; /* the previous part was the last */
+		n = (size_t)got;
+	}
+	p.reading_done = 1;
+	pthread_cond_broadcast(&p.work);
+	pthread_mutex_unlock(&p.mu);
+	for (int i = 0; i < started; i++) {
+		pthread_join(th[i], NULL);
+		dits_s3_close(ws[i].h);
+	}
+	free(buf);
+	for (size_t i = 0; i < p.nspare; i++)
+		free(p.spare[i]);
+	for (size_t i = 0; i < p.qlen; i++)
+		free(p.queue[(p.qhead + i) % p.qcap].data);
+	rc = p.rc;
+	if (rc)
+		dits_error_set(rc, "%s", p.msg);
+	else
+		up->nparts = (size_t)part - 1;
+	pthread_mutex_destroy(&p.mu);
+	pthread_cond_destroy(&p.work);
+	pthread_cond_destroy(&p.room);
+	free(p.queue);
+	free(p.spare);
+	free(ws);
+	free(th);
+	return rc;
+}
+
 int dits_s3_put_stream(dits_s3 *s3, const char *key, dits_s3_source_fn src, void *ctx)
 {
 	int rc = check_key(s3, "PUT", key);
@@ -1038,20 +1277,7 @@ int dits_s3_put_stream(dits_s3 *s3, const char *key, dits_s3_source_fn src, void
 		free(buf);
 		return rc;
 	}
-	for (;;) {
-		if ((rc = dits_s3_upload_part(up, buf, (size_t)n)) < 0)
-			break;
-		if (ended)
-			break;
-		n = fill(src, ctx, buf, s3->part_size, &ended);
-		if (n < 0) {
-			rc = (int)n;
-			break;
-		}
-		if (n == 0)
-			break; /* the previous part was the last */
-	}
-	free(buf);
+	rc = upload_parts(s3, up, src, ctx, buf, (size_t)n);
 	if (rc) {
 		char saved[1024];
 		snprintf(saved, sizeof(saved), "%s", dits_error_last());

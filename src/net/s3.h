@@ -52,6 +52,8 @@ typedef struct dits_s3_config {
 	const char *session_token;
 	int virtual_host;          /* 1: BUCKET.host/KEY instead of host/BUCKET/KEY */
 	size_t part_size;          /* multipart part size; default 8 MiB, at least 5 MiB */
+	int upload_parallel;       /* parts put_stream/put_file send at once, each on its own
+	                            * connection; default 4, at most 32 (memory: that many parts + 1) */
 	int max_attempts;          /* tries per request, first included; default 5 */
 	unsigned retry_base_ms;    /* first backoff; doubles each retry, capped at 20 s; default 200 */
 	unsigned list_page;        /* max-keys of each ListObjectsV2 page; default 1000 */
@@ -79,9 +81,11 @@ typedef ssize_t (*dits_s3_source_fn)(void *ctx, void *buf, size_t cap);
 /* Writes an object in one PUT (up to 5 GiB). */
 int dits_s3_put(dits_s3 *s3, const char *key, const void *data, size_t len);
 /*
- * Writes an object from a source, holding at most one part in memory:
- * one PUT when it all fits in a part, else a multipart upload that is
- * aborted on any failure. Either way the object appears whole or not at all.
+ * Writes an object from a source: one PUT when it all fits in a part, else
+ * a multipart upload with upload_parallel parts in flight (threads of
+ * their own, each with its own connection; the source is read on the
+ * calling thread only), aborted on any failure. Either way the object
+ * appears whole or not at all.
  */
 int dits_s3_put_stream(dits_s3 *s3, const char *key, dits_s3_source_fn src, void *ctx);
 /* The same from a file. */
