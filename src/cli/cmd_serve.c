@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,23 @@
 #endif
 
 #ifdef DITS_WITH_MEDIA
+/* The running server, for the workers' progress reports (set once it started). */
+static _Atomic(dits_server *) the_server;
+
+typedef struct job_dir {
+	const char *dir;
+} job_dir;
+
+/* Hands a worker's progress to the server, whose web page shows it in the queue. */
+static void on_job_event(void *ctx, const dits_worker_event *ev)
+{
+	const job_dir *jd = ctx;
+	if (!strcmp(ev->what, "progress") && ev->total > 0)
+		dits_server_progress(atomic_load(&the_server), jd->dir, ev->path, ev->done / ev->total);
+	else if (!strcmp(ev->what, "start"))
+		dits_server_progress(atomic_load(&the_server), jd->dir, ev->path, 0);
+}
+
 /* One job of the repository at dir, in the calling worker thread. */
 static int run_one_job(void *ctx, const char *dir)
 {
@@ -29,7 +47,8 @@ static int run_one_job(void *ctx, const char *dir)
 	if (rc)
 		return rc;
 	dits_worker_stats st;
-	dits_worker_opts o = { .jobs = 1, .once = true, .drain = true };
+	job_dir jd = { dir };
+	dits_worker_opts o = { .jobs = 1, .once = true, .drain = true, .on_event = on_job_event, .ctx = &jd };
 	rc = dits_worker_run(r, &o, &st);
 	dits_repo_free(r);
 	if (rc)
@@ -150,10 +169,16 @@ int cmd_serve(int argc, char **argv)
 		dits_server_stop(s);
 		return cli_fail();
 	}
+#ifdef DITS_WITH_MEDIA
+	atomic_store(&the_server, s);
+#endif
 	printf("listening on %s\n", dits_server_url(s));
 	fflush(stdout);
 	int sig;
 	sigwait(&stop, &sig);
+#ifdef DITS_WITH_MEDIA
+	atomic_store(&the_server, NULL);
+#endif
 	dits_server_stop(s);
 	if (pid_file)
 		unlink(pid_file);

@@ -59,6 +59,13 @@ int dits_server_start(dits_server **out, const dits_server_opts *o);
 const char *dits_server_url(const dits_server *s);
 
 /*
+ * A worker's progress on the job of path in the repository whose worktree
+ * is repo_dir (ROOT/NAME), 0..1, shown by the web page's queue. Safe from
+ * any thread; s NULL is ignored.
+ */
+void dits_server_progress(dits_server *s, const char *repo_dir, const char *path, double fraction);
+
+/*
  * Stops accepting connections, lets the requests in progress finish (for a
  * few seconds at most), stops the workers after their current job, and
  * frees s. NULL is allowed.
