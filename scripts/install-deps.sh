@@ -21,7 +21,11 @@ pkgs=(
   libxml2-dev             # proxy handoff writes FCPXML and FCP7 XML through libxml2
   libxml2-utils           # xmllint: the handoff test checks those files' structure
   curl rsync openssl      # the sync tests and benchmarks: peers, malformed requests, a test certificate
+  chromium                # the web page's browser tests (t2000-web), headless
 )
+# The browser tests drive chromium from Node (puppeteer-core, tests/web);
+# Debian's nodejs and npm unless a node is already there.
+if ! command -v node >/dev/null 2>&1; then pkgs+=(nodejs npm); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -30,3 +34,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# puppeteer-core at the version tests/web/package-lock.json pins, from npm
+# (no browser download: the tests use Debian's chromium)
+here=$(cd "$(dirname "$0")/.." && pwd)
+(cd "$here/tests/web" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)

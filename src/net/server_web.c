@@ -181,9 +181,18 @@ static enum MHD_Result login_with(request *q, const char *token, const char *nex
 	if (token && cookie_safe(token))
 		auth_perm(&s->auth, token, NULL, &known);
 	if (!known) {
-		char *loc = dits_strfmt("/_login?failed=1");
-		enum MHD_Result res = loc ? redirect(q, loc, NULL) : MHD_NO;
-		free(loc);
+		/* back to the form, which keeps where the user was going */
+		dits_buf loc = DITS_BUF_INIT;
+		dits_buf_puts(&loc, "/_login?failed=1&next=");
+		for (const char *p = next; *p; p++) {
+			unsigned char ch = (unsigned char)*p;
+			if (isalnum(ch) || strchr("/-._~", ch))
+				dits_buf_put(&loc, p, 1);
+			else
+				dits_buf_printf(&loc, "%%%02X", ch);
+		}
+		enum MHD_Result res = dits_buf_cstr(&loc) == 0 ? redirect(q, (const char *)loc.data, NULL) : MHD_NO;
+		dits_buf_free(&loc);
 		return res;
 	}
 	char *cookie = dits_strfmt(COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s", token,
