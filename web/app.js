@@ -497,6 +497,7 @@ async function route() {
   } finally {
     document.title = [crumbs.textContent.replace(/\//g, ' / '), 'Dits'].filter(Boolean).join(' · ');
     main.dataset.ready = '1';
+    performance.mark('dits-rendered'); // bench/web.sh reads it: time to first render
   }
 }
 
