@@ -26,6 +26,7 @@
 #include "object.h"
 #include "refs.h"
 #include "server_internal.h"
+#include "server_json.h"
 #include "web_assets.h"
 #include "worktree.h"
 
@@ -202,32 +203,6 @@ static enum MHD_Result login_with(request *q, const char *token, const char *nex
 	return res;
 }
 
-/* Finds key in an application/x-www-form-urlencoded body; malloc'd, decoded. */
-static char *form_value(const dits_buf *body, const char *key)
-{
-	size_t kl = strlen(key);
-	const char *p = (const char *)body->data, *end = p + body->len;
-	while (p && p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *stop = amp ? amp : end;
-		if ((size_t)(stop - p) > kl && !memcmp(p, key, kl) && p[kl] == '=') {
-			size_t vl = (size_t)(stop - p) - kl - 1;
-			char *v = malloc(vl + 1);
-			if (!v)
-				return NULL;
-			memcpy(v, p + kl + 1, vl);
-			v[vl] = '\0';
-			for (char *c = v; *c; c++)
-				if (*c == '+')
-					*c = ' ';
-			MHD_http_unescape(v);
-			return v;
-		}
-		p = amp ? amp + 1 : NULL;
-	}
-	return NULL;
-}
-
 enum MHD_Result web_login(request *q, bool post)
 {
 	if (!post) {
@@ -236,8 +211,8 @@ enum MHD_Result web_login(request *q, bool post)
 			return login_with(q, token, arg(q, "next"));
 		return web_static_reply(q, MHD_HTTP_OK, asset_named("index.html"));
 	}
-	char *token = form_value(&q->body, "token");
-	char *next = form_value(&q->body, "next");
+	char *token = server_form_value(q->body.data, q->body.len, "token");
+	char *next = server_form_value(q->body.data, q->body.len, "next");
 	enum MHD_Result res = login_with(q, token, next);
 	free(token);
 	free(next);
@@ -916,50 +891,6 @@ static const char *type_for(const char *name)
 	return "application/octet-stream";
 }
 
-/*
- * One range of "bytes=A-B", "bytes=A-" or "bytes=-N" within size. Returns
- * 1 with [*from, *to] set, 0 when the header asks for something else
- * (several ranges, another unit: the whole file is sent), -1 when it
- * cannot be satisfied (416).
- */
-static int parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
-{
-	if (strncmp(h, "bytes=", 6) || strchr(h, ','))
-		return 0;
-	h += 6;
-	char *end;
-	if (*h == '-') {
-		if (!isdigit((unsigned char)h[1]))
-			return 0;
-		unsigned long long n = strtoull(h + 1, &end, 10);
-		if (*end)
-			return 0;
-		if (n == 0 || size == 0)
-			return -1;
-		*from = n >= size ? 0 : size - n;
-		*to = size - 1;
-		return 1;
-	}
-	if (!isdigit((unsigned char)*h))
-		return 0;
-	unsigned long long a = strtoull(h, &end, 10), b = size ? size - 1 : 0;
-	if (*end != '-')
-		return 0;
-	if (end[1]) {
-		char *e2;
-		if (!isdigit((unsigned char)end[1]))
-			return 0;
-		b = strtoull(end + 1, &e2, 10);
-		if (*e2 || b < a)
-			return 0;
-	}
-	if (a >= size)
-		return -1;
-	*from = a;
-	*to = b >= size ? size - 1 : b;
-	return 1;
-}
-
 enum MHD_Result web_content(request *q, const char *hex, const char *filename)
 {
 	dits_id id;
@@ -981,7 +912,7 @@ enum MHD_Result web_content(request *q, const char *hex, const char *filename)
 	}
 	uint64_t size = dits_blob_size(c->b), from = 0, to = size ? size - 1 : 0;
 	const char *rh = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
-	int ranged = rh ? parse_range(rh, size, &from, &to) : 0;
+	int ranged = rh ? server_parse_range(rh, size, &from, &to) : 0;
 	if (ranged < 0) {
 		content_free(c);
 		struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
