@@ -550,7 +550,7 @@ enum MHD_Result web_tree(request *q)
 		videos += video;
 		ready += video && st.proxy;
 		size_t k = nfiles++;
-		if (k + ndirs < offset || k >= offset + limit) /* dirs first: counted when pages are cut */
+		if (k < offset || k >= offset + limit) /* pages cut the files; folders all come first */
 			continue;
 		cJSON *f = cJSON_CreateObject();
 		cJSON_AddStringToObject(f, "name", rest);
