@@ -374,6 +374,13 @@ async function assetPage(repo, rev, path) {
     h('table', { id: 'facts' }, h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'Master'), h('th', {}, 'Proxy'))),
       h('tbody', {}, factRows(a.master_facts, a.proxy_facts))),
     a.master_facts ? null : h('p', { class: 'muted' }, 'Facts are measured when the proxy is made.')) : null;
+  const checks = a.checks && a.checks.length ? h('div', { class: 'panel', id: 'checks' },
+    h('div', { class: 'bar' }, h('strong', {}, 'Attach rules'),
+      h('span', { class: 'badge ' + (a.checks.every((c) => c.pass) ? 'ready' : 'failed') },
+        a.checks.filter((c) => c.pass).length + ' / ' + a.checks.length + ' pass')),
+    h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Rule'), h('th', {}, 'Master'), h('th', {}, 'Proxy'), h('th', {}, ''))),
+      h('tbody', {}, a.checks.map((c) => h('tr', {}, h('td', {}, c.rule), h('td', {}, c.master), h('td', {}, c.proxy),
+        h('td', {}, h('span', { class: 'badge ' + (c.pass ? 'ready' : 'failed') }, c.pass ? 'pass' : 'fail'))))))) : null;
   const dl = h('div', { class: 'downloads' },
     h('a', { class: 'button', id: 'dl-master', href: content(repo, a.id, name) + '?download=1' }, 'Download master · ' + bytes(a.size)),
     a.proxy.manifest ? h('a', { class: 'button ghost', id: 'dl-proxy',
@@ -387,7 +394,7 @@ async function assetPage(repo, rev, path) {
           h('tr', {}, h('th', {}, 'Size'), h('td', {}, bytes(a.size))),
           h('tr', {}, h('th', {}, 'Content'), h('td', { class: 'mono' }, short(a.id))),
           h('tr', {}, h('th', {}, 'Commit'), h('td', {}, h('a', { class: 'mono', href: base + '/-/commit/' + a.commit }, short(a.commit))))))),
-        proxyPanel, facts)));
+        proxyPanel, facts, checks)));
 }
 
 // ---- history and one commit -------------------------------------------------

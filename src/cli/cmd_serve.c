@@ -18,6 +18,7 @@
 #include "server.h"
 #ifdef DITS_WITH_MEDIA
 #include "hologram.h"
+#include "media.h"
 #endif
 
 #ifdef DITS_WITH_MEDIA
@@ -54,6 +55,39 @@ static int run_one_job(void *ctx, const char *dir)
 	if (rc)
 		return rc;
 	return st.done + st.failed + st.retried > 0 ? 1 : 0;
+}
+#endif
+
+#ifdef DITS_WITH_MEDIA
+/* The attach rules between a proxy and its master, from its variant record (the web page's asset view). */
+static char *attach_checks(const char *facts_json, const char *type)
+{
+	dits_media_facts mf, pf;
+	int h = 0;
+	if (dits_media_facts_parse(facts_json, NULL, &pf) || dits_media_facts_parse(facts_json, "master", &mf)) {
+		dits_error_clear();
+		return NULL;
+	}
+	if (sscanf(type, "proxy_%dp", &h) != 1)
+		h = 0;
+	dits_proxy_check rows[DITS_PROXY_CHECKS_MAX];
+	int n = dits_proxy_check_all(&mf, &pf, h, rows, DITS_PROXY_CHECKS_MAX);
+	dits_buf b = DITS_BUF_INIT;
+	dits_buf_puts(&b, "[");
+	for (int i = 0; i < n && i < DITS_PROXY_CHECKS_MAX; i++) {
+		dits_buf_puts(&b, i ? ", {\"rule\": " : "{\"rule\": ");
+		dits_buf_put_json_str(&b, rows[i].rule);
+		dits_buf_puts(&b, ", \"master\": ");
+		dits_buf_put_json_str(&b, rows[i].master);
+		dits_buf_puts(&b, ", \"proxy\": ");
+		dits_buf_put_json_str(&b, rows[i].proxy);
+		dits_buf_printf(&b, ", \"pass\": %s}", rows[i].pass ? "true" : "false");
+	}
+	if (dits_buf_puts(&b, "]") || dits_buf_cstr(&b)) {
+		dits_buf_free(&b);
+		return NULL;
+	}
+	return (char *)b.data;
 }
 #endif
 
@@ -151,6 +185,7 @@ int cmd_serve(int argc, char **argv)
 		return cli_usage("serve: unexpected argument");
 #ifdef DITS_WITH_MEDIA
 	o.run_job = run_one_job;
+	o.attach_checks = attach_checks;
 #else
 	o.workers = 0;
 #endif

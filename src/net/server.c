@@ -1086,6 +1086,7 @@ int dits_server_start(dits_server **out, const dits_server_opts *o)
 	s->guard_on = true;
 	s->run_job = o->run_job;
 	s->job_ctx = o->job_ctx;
+	s->attach_checks = o->attach_checks;
 	if (o->run_job && o->workers > 0 && (rc = workers_start(s, o->workers))) {
 		dits_server_stop(s);
 		return rc;

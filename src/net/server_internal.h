@@ -88,6 +88,7 @@ struct dits_server {
 	/* workers (server_workers.c) */
 	dits_server_job_fn run_job;
 	void *job_ctx;
+	dits_server_checks_fn attach_checks;
 	int nworkers;
 	pthread_t *workers;
 	pthread_mutex_t mu;

@@ -630,6 +630,14 @@ enum MHD_Result web_asset(request *q)
 	cJSON_AddItemToObject(j, "proxy_facts", facts && cJSON_IsObject(facts) ? facts : cJSON_CreateNull());
 	if (facts && !cJSON_IsObject(facts))
 		cJSON_Delete(facts);
+	/* the attach rules' verdicts, from the same records */
+	char *checks = st.proxy && st.proxy->facts && q->srv->attach_checks
+		? q->srv->attach_checks(st.proxy->facts, st.proxy->type) : NULL;
+	cJSON *cj = checks ? cJSON_Parse(checks) : NULL;
+	free(checks);
+	cJSON_AddItemToObject(j, "checks", cJSON_IsArray(cj) ? cj : cJSON_CreateNull());
+	if (cj && !cJSON_IsArray(cj))
+		cJSON_Delete(cj);
 	cJSON *jobs = cJSON_AddArrayToObject(j, "jobs");
 	for (size_t i = 0; i < w.nj; i++) {
 		const dits_job *jb = &w.jobs[i];

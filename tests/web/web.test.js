@@ -160,6 +160,9 @@ async function shot(page, name) {
   check('master and proxy facts stand side by side', fact('Frame size')[1] === '320×180' && fact('Frame size')[2] === '320×180' &&
     fact('Start timecode')[1] === '01:00:00:00' && fact('Start timecode')[2] === '01:00:00:00' &&
     fact('Frame count')[1] === '48' && fact('Frame count')[2] === '48', JSON.stringify(facts));
+  const rules = await page.$$eval('#checks tbody tr', (rows) => rows.map((r) => r.innerText));
+  check('the attach rules show their verdicts (' + rules.length + ' rules)', rules.length >= 8 &&
+    rules.some((r) => /frame count/i.test(r)) && rules.every((r) => /\tpass$/i.test(r)), JSON.stringify(rules));
   check('the proxy state reads ready', (await page.$eval('#proxy-state', (e) => e.innerText)).toLowerCase().includes('ready'));
 
   // range requests on the master, through the browser's cookie
