@@ -154,6 +154,18 @@ static const char *safe_next(const char *next)
 	return next;
 }
 
+/* Appends path percent-encoded (all but unreserved characters and '/'), for a Location header. */
+static void put_path(dits_buf *b, const char *path)
+{
+	for (const char *p = path; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (isalnum(ch) || strchr("/-._~", ch))
+			dits_buf_put(b, p, 1);
+		else
+			dits_buf_printf(b, "%%%02X", ch);
+	}
+}
+
 static enum MHD_Result redirect(request *q, const char *location, const char *cookie)
 {
 	static const char empty[] = "";
@@ -176,29 +188,21 @@ static enum MHD_Result login_with(request *q, const char *token, const char *nex
 {
 	dits_server *s = q->srv;
 	next = safe_next(next);
-	if (!s->auth_on)
-		return redirect(q, next, NULL);
-	bool known = false;
-	if (token && cookie_safe(token))
+	bool known = !s->auth_on; /* without --auth there is nothing to log in to */
+	if (s->auth_on && token && cookie_safe(token))
 		auth_perm(&s->auth, token, NULL, &known);
-	if (!known) {
-		/* back to the form, which keeps where the user was going */
-		dits_buf loc = DITS_BUF_INIT;
-		dits_buf_puts(&loc, "/_login?failed=1&next=");
-		for (const char *p = next; *p; p++) {
-			unsigned char ch = (unsigned char)*p;
-			if (isalnum(ch) || strchr("/-._~", ch))
-				dits_buf_put(&loc, p, 1);
-			else
-				dits_buf_printf(&loc, "%%%02X", ch);
-		}
-		enum MHD_Result res = dits_buf_cstr(&loc) == 0 ? redirect(q, (const char *)loc.data, NULL) : MHD_NO;
-		dits_buf_free(&loc);
-		return res;
-	}
-	char *cookie = dits_strfmt(COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s", token,
-	                           s->tls ? "; Secure" : "");
-	enum MHD_Result res = cookie ? redirect(q, next, cookie) : MHD_NO;
+	/* where to go, encoded (next is a decoded path: names may hold anything) */
+	dits_buf loc = DITS_BUF_INIT;
+	if (!known)
+		dits_buf_puts(&loc, "/_login?failed=1&next="); /* back to the form, which keeps where the user was going */
+	put_path(&loc, next);
+	char *cookie = known && s->auth_on
+		? dits_strfmt(COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict%s", token, s->tls ? "; Secure" : "")
+		: NULL;
+	enum MHD_Result res = MHD_NO;
+	if (dits_buf_cstr(&loc) == 0 && (!(known && s->auth_on) || cookie))
+		res = redirect(q, (const char *)loc.data, cookie);
+	dits_buf_free(&loc);
 	free(cookie);
 	return res;
 }
@@ -943,7 +947,9 @@ enum MHD_Result web_content(request *q, const char *hex, const char *filename)
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
 	/* content-addressed: the bytes behind an id never change */
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "private, max-age=31536000, immutable");
-	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, hex);
+	char etag[DITS_ID_HEXLEN + 3];
+	snprintf(etag, sizeof etag, "\"%s\"", hex);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
 	if (ranged) {
 		char cr[96];
 		snprintf(cr, sizeof cr, "bytes %llu-%llu/%llu", (unsigned long long)from, (unsigned long long)to,

@@ -71,7 +71,7 @@ run_browser () {
 test_expect_success 'in the browser: login, grid, scrub, preview, failure, names, queue, ranges' '
 	cat >push.sh <<-EOF &&
 	cd "$TRASH/room" &&
-	ffmpeg -nostdin -loglevel error -y -f lavfi -i "testsrc2=size=640x360:rate=24:duration=6,hue=h=300" -c:v mpeg4 -q:v 5 -timecode 01:00:00:00 c.mov &&
+	ffmpeg -nostdin -loglevel error -y -f lavfi -i "testsrc2=size=640x360:rate=24:duration=12,hue=h=300" -c:v mpeg4 -q:v 5 -timecode 01:00:00:00 c.mov &&
 	"$DITS" add c.mov >/dev/null && "$DITS" commit -m "day 2" >/dev/null &&
 	DITS_TOKEN=wtok-web-1 "$DITS" push origin main >/dev/null
 	EOF

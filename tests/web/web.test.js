@@ -94,6 +94,15 @@ async function shot(page, name) {
   check('?token= is exchanged for the cookie and dropped from the address',
     new URL(p2.url()).pathname === '/' + REPO + '/-/log/main' && !p2.url().includes('token='), p2.url());
   check('the history shows the commits', (await p2.$$('#log .row')).length >= 1);
+  const hostile = '/' + REPO + '/-/asset/main/' + encodeURIComponent('<img src=x onerror=alert(1)>.mov');
+  const p3 = await (await browser.createBrowserContext()).newPage();
+  p3.on('dialog', async (d) => { dialogs++; await d.dismiss(); });
+  await p3.goto(BASE + hostile + '?token=' + encodeURIComponent(TOKEN), { waitUntil: 'networkidle0' });
+  await ready(p3);
+  check('a ?token= link to a file with a hostile name lands on that file',
+    decodeURIComponent(new URL(p3.url()).pathname) === decodeURIComponent(hostile) && (await p3.$eval('#asset-name', (e) => e.textContent)) === '<img src=x onerror=alert(1)>.mov',
+    p3.url());
+  await p3.browserContext().close();
   await ctx.close();
 
   // ---- the asset grid -----------------------------------------------------------
