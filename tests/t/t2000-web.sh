@@ -30,6 +30,7 @@ test_expect_success 'a server that needs a token, with one worker' '
 	cat >auth.conf <<-EOF &&
 	token wtok-web-1 write *
 	token rtok-web-2 read film
+	anonymous read pub*
 	EOF
 	DITS_PROXY_AUTO=1 start_server web "$TRASH/srv" --workers 1 --auth auth.conf &&
 	curl -sf "$SERVER_URL/healthz"
@@ -56,6 +57,22 @@ test_expect_success 'the workers make the proxies, and fail the broken file for 
 	assert_eq 3 "$(json_num proxies_ready <tree.json)" &&
 	curl -s -H "Authorization: Bearer rtok-web-2" "$SERVER_URL/film/asset?path=bad.mov" >bad.json &&
 	assert_file_has bad.json "not a media file"
+'
+
+test_expect_success 'anonymous reading where the auth file allows it, and only there' '
+	dits init pubroom && cd pubroom &&
+	echo "call sheet" >callsheet.txt && dits add callsheet.txt && dits commit -m "public notes" &&
+	dits remote add origin "$SERVER_URL/pub1" &&
+	DITS_TOKEN=wtok-web-1 dits push origin main &&
+	curl -s "$SERVER_URL/_repos" >anon.json &&
+	assert_file_has anon.json "\"name\":\"pub1\"" &&
+	assert_file_lacks anon.json "\"name\":\"film\"" &&
+	assert_eq 200 "$(curl -s -o /dev/null -w "%{http_code}" "$SERVER_URL/pub1/tree")" &&
+	assert_eq 200 "$(curl -s -o /dev/null -w "%{http_code}" "$SERVER_URL/pub1")" &&
+	assert_eq 401 "$(curl -s -o /dev/null -w "%{http_code}" "$SERVER_URL/film/tree")" &&
+	assert_eq 401 "$(curl -s -o /dev/null -w "%{http_code}" "$SERVER_URL/film")" &&
+	assert_eq 401 "$(curl -s -o /dev/null -w "%{http_code}" -H "Cookie: dits_token=nope" "$SERVER_URL/pub1/tree")" &&
+	assert_eq 401 "$(curl -s -o /dev/null -w "%{http_code}" -X POST -H "Cookie: dits_token=wtok-web-1" -d "{}" "$SERVER_URL/film/create")"
 '
 
 # run_browser: the browser checks of tests/web/web.test.js; their report is
