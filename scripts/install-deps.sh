@@ -22,7 +22,12 @@ pkgs=(
   libxml2-dev             # proxy handoff writes FCPXML and FCP7 XML through libxml2
   libxml2-utils           # xmllint: the handoff test checks those files' structure
   curl rsync openssl      # the sync tests and benchmarks: peers, malformed requests, a test certificate
+  chromium                # the web page's browser tests (t2000-web), headless
 )
+# The S3 and browser tests run on Node (tests/s3, tests/web): Debian's
+# nodejs and npm unless they are already there.
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,12 +36,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-
-# The S3 tests (tests/s3, docs/S3.md): s3rver, the AWS SDK's SigV4 signer and
-# S3 client for JavaScript, pinned by tests/s3/package-lock.json. Node.js and
-# npm come from Debian when the machine has none.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
-fi
-(cd "$(dirname "$0")/../tests/s3" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+# npm packages the tests pin in their package-lock.json files:
+# tests/s3 (s3rver, the AWS SDK's SigV4 signer and S3 client for JavaScript,
+# docs/S3.md) and tests/web (puppeteer-core, no browser download: the tests
+# use Debian's chromium).
+here=$(cd "$(dirname "$0")/.." && pwd)
+(cd "$here/tests/s3" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+(cd "$here/tests/web" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
