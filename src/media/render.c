@@ -420,12 +420,22 @@ static int vr_scaler(vreader *v, const AVFrame *src)
 		v->fw = fw, v->fh = fh;
 		v->x0 = ((cv->w - fw) / 2) & ~1;
 		v->y0 = ((cv->h - fh) / 2) & ~1;
-		v->sws = sws_getContext(src->width, src->height, src->format, fw, fh, cv->fmt,
-		                        SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL, NULL, NULL);
-		if (!v->sws)
+		/* sliced over the cores: an 8K picture scaled on one thread would leave the others idle */
+		int full = src->color_range == AVCOL_RANGE_JPEG;
+		v->sws = sws_alloc_context();
+		if (!v->sws || av_opt_set_int(v->sws, "srcw", src->width, 0) < 0 ||
+		    av_opt_set_int(v->sws, "srch", src->height, 0) < 0 ||
+		    av_opt_set_int(v->sws, "src_format", src->format, 0) < 0 ||
+		    av_opt_set_int(v->sws, "dstw", fw, 0) < 0 || av_opt_set_int(v->sws, "dsth", fh, 0) < 0 ||
+		    av_opt_set_int(v->sws, "dst_format", cv->fmt, 0) < 0 ||
+		    av_opt_set_int(v->sws, "sws_flags", SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, 0) < 0 ||
+		    av_opt_set_int(v->sws, "src_range", full, 0) < 0 || av_opt_set_int(v->sws, "dst_range", 0, 0) < 0 ||
+		    av_opt_set_int(v->sws, "threads", media_ncpu(), 0) < 0 || sws_init_context(v->sws, NULL, NULL) < 0) {
+			sws_freeContext(v->sws);
+			v->sws = NULL;
 			return dits_error_set(DITS_EINVALID, "%s: cannot scale %s %dx%d", v->src.name,
 			                      av_get_pix_fmt_name(src->format), src->width, src->height);
-		int full = src->color_range == AVCOL_RANGE_JPEG;
+		}
 		int cs = src->colorspace == AVCOL_SPC_BT470BG || src->colorspace == AVCOL_SPC_SMPTE170M ? SWS_CS_ITU601
 		         : SWS_CS_ITU709;
 		sws_setColorspaceDetails(v->sws, sws_getCoefficients(cs), full, sws_getCoefficients(SWS_CS_ITU709), 0, 0,
@@ -439,15 +449,25 @@ static int vr_scaler(vreader *v, const AVFrame *src)
 	return 0;
 }
 
-/* Scales src into dst's picture area (the borders stay as they are). */
-static void vr_scale(vreader *v, const AVFrame *src, AVFrame *dst)
+/* Scales src into dst's picture area (a view of dst: the borders stay as they are). */
+static int vr_scale(vreader *v, const AVFrame *src, AVFrame *dst)
 {
-	uint8_t *d[4] = {0};
+	AVFrame *view = av_frame_alloc();
+	if (!view || av_frame_ref(view, dst) < 0) {
+		av_frame_free(&view);
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
 	for (int p = 0; p < 3; p++) {
 		int x = p ? v->x0 >> v->cv->cw : v->x0;
-		d[p] = dst->data[p] + (ptrdiff_t)v->y0 * dst->linesize[p] + (ptrdiff_t)x * 2;
+		view->data[p] += (ptrdiff_t)v->y0 * view->linesize[p] + (ptrdiff_t)x * 2;
 	}
-	sws_scale(v->sws, (const uint8_t *const *)src->data, src->linesize, 0, src->height, d, dst->linesize);
+	view->width = v->fw;
+	view->height = v->fh;
+	int err = sws_scale_frame(v->sws, view, src);
+	av_frame_free(&view);
+	if (err < 0)
+		return media_av_error(DITS_EINVALID, v->src.name, "scaling", err);
+	return 0;
 }
 
 /*
@@ -479,7 +499,9 @@ static int vr_keep(vreader *v, bool keep, AVFrame **out)
 		if (vr_letterboxed(v))
 			canvas_black(v->cv, dst);
 	}
-	vr_scale(v, v->cur, dst);
+	rc = vr_scale(v, v->cur, dst);
+	if (rc < 0)
+		return rc;
 	v->slot_idx[i] = v->cur_idx;
 	*out = dst;
 	return 0;
