@@ -300,8 +300,19 @@ static int vr_open(const dits_media_source *src, dits_render_close_fn close, voi
 	int err = avcodec_parameters_to_context(v->dec, v->st->codecpar);
 	if (err >= 0) {
 		v->dec->pkt_timebase = v->st->time_base;
+		/*
+		 * An intra-only master (ProRes, DNxHR) is decoded a frame at a time with
+		 * its slices spread over the cores: a conform seeks every few frames, and
+		 * frame threading would decode ahead past each event's end (work thrown
+		 * away at the seek) and hold a frame per thread (133 MB each at 8K).
+		 * Long-GOP masters decode forward from a key frame: frame threads.
+		 */
+		const AVCodecDescriptor *desc = avcodec_descriptor_get(codec->id);
+		bool intra = desc && (desc->props & AV_CODEC_PROP_INTRA_ONLY);
 		v->dec->thread_count = media_ncpu();
-		v->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+		v->dec->thread_type = intra && (codec->capabilities & AV_CODEC_CAP_SLICE_THREADS)
+		                          ? FF_THREAD_SLICE
+		                          : FF_THREAD_FRAME | FF_THREAD_SLICE;
 		err = avcodec_open2(v->dec, codec, NULL);
 	}
 	if (err < 0) {
