@@ -89,7 +89,7 @@ int dits_metadb_open_url(dits_metadb **out, const char *url, const char *repo_ke
 		if (!repo_key || !*repo_key)
 			return dits_error_set(DITS_EINVALID, "%s: no repository key to scope rows by",
 			                      url);
-		return dits_error_set(DITS_EINVALID, "%s: PostgreSQL is not supported yet", url);
+		return metadb_pg_open(out, url, repo_key);
 	}
 	if (!strncmp(url, "sqlite:", 7))
 		return metadb_sqlite_open(out, url + 7);
