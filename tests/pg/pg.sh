@@ -14,6 +14,8 @@
 # initdb refuses to run as root: as root the server runs as the unprivileged
 # user `nobody` (runuser), and DIR is handed to it. Only 127.0.0.1 and the
 # socket in DIR listen; authentication is `trust` for the "dits" role.
+# PG_SERVER_OPTS adds server settings (default: fsync off, for speed: the
+# data is thrown away; bench/jobs.sh keeps fsync on).
 set -euo pipefail
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
@@ -44,7 +46,7 @@ pg_start () {
 	while :; do
 		port=$((20000 + RANDOM % 40000))
 		if as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-			-o "-k $dir -p $port -h 127.0.0.1 -c fsync=off -c max_connections=200" \
+			-o "-k $dir -p $port -h 127.0.0.1 -c max_connections=200 ${PG_SERVER_OPTS--c fsync=off}" \
 			start >/dev/null 2>&1; then
 			break
 		fi

@@ -1008,6 +1008,63 @@ static void test_register_race(void)
 	                " FROM asset_variants WHERE repo = $1"));
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * dits_job_wait(): on PostgreSQL an enqueue by another process wakes the
+ * waiter at once (LISTEN/NOTIFY), long before the timeout; a notification
+ * for another repository does not. On SQLite it sleeps the timeout.
+ */
+static void test_job_wait(void)
+{
+	dits_metadb *db = open_fresh("wait.db");
+	CHECK_RC(dits_job_wait(db, 0), 0); /* PostgreSQL: starts listening */
+	if (!pg_url) {
+		double t0 = mono_s();
+		CHECK_RC(dits_job_wait(db, 200), 0);
+		CHECK(mono_s() - t0 >= 0.19);
+		dits_metadb_close(db);
+		return;
+	}
+	/* Nothing queued: the wait runs to its timeout. */
+	double t0 = mono_s();
+	CHECK_RC(dits_job_wait(db, 300), 0);
+	CHECK(mono_s() - t0 >= 0.29);
+
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		dits_metadb *other = NULL, *cdb = NULL;
+		dits_id a = make_id(80);
+		usleep(300000);
+		/* First a job of another repository, then one of ours. */
+		if (open_named(&other, "wait-other.db") ||
+		    dits_job_enqueue(other, "TRANSCODE", &a, NULL, "proxy_1080p", NULL, NULL, NULL))
+			_exit(2);
+		usleep(300000);
+		if (open_named(&cdb, "wait.db") ||
+		    dits_job_enqueue(cdb, "TRANSCODE", &a, NULL, "proxy_1080p", NULL, NULL, NULL))
+			_exit(3);
+		_exit(0);
+	}
+	t0 = mono_s();
+	CHECK_RC(dits_job_wait(db, 10000), 0);
+	double waited = mono_s() - t0;
+	CHECK(waited >= 0.5);  /* the other repository's job did not wake it */
+	CHECK(waited < 5.0);   /* ours did, long before the timeout */
+	int st = 0;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	dits_job j;
+	CHECK_RC(dits_job_claim(db, "waiter", 30, &j), 0);
+	dits_job_free(&j);
+	dits_metadb_close(db);
+}
+
 int main(void)
 {
 	tmpdir = util_mkdtemp("metadb");
@@ -1031,6 +1088,7 @@ int main(void)
 	test_killed_worker();
 	test_concurrent_claims();
 	test_register_race();
+	test_job_wait();
 	util_rm_rf(tmpdir);
 	free(tmpdir);
 	return check_done();
