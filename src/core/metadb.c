@@ -108,6 +108,8 @@ static int open_with_config(dits_metadb **out, const char *dir, const dits_confi
 {
 	*out = NULL;
 	const char *url = cfg ? dits_config_get(cfg, "metadb.url") : NULL;
+	if (!url || !*url)
+		url = getenv("DITS_METADB_URL");
 	if (url && *url) {
 		const char *key = dits_config_get(cfg, "metadb.repo");
 		char *abs = NULL;
@@ -163,7 +165,8 @@ int dits_metadb_open_dir(dits_metadb **out, const char *dits_dir, bool if_exists
 bool dits_metadb_present(const dits_repo *r)
 {
 	const char *url = dits_config_get(r->config, "metadb.url");
-	if (url && *url)
+	const char *env = getenv("DITS_METADB_URL");
+	if ((url && *url) || (env && *env))
 		return true;
 	char *path = dits_repo_path(r, "dits.db");
 	struct stat st;

@@ -71,7 +71,9 @@ int dits_metadb_open(dits_metadb **out, const char *path);
 
 /*
  * The one way to open a repository's metadata: the backend that its
- * `metadb.url` setting names, else SQLite at `.dits/dits.db`
+ * `metadb.url` setting names, else the one the environment variable
+ * DITS_METADB_URL names (a default for every repository that sets none, e.g.
+ * for a fleet's workers or the test suite), else SQLite at `.dits/dits.db`
  * (dits_metadb_open()). A PostgreSQL database may hold many repositories:
  * every row carries a repository key, the `metadb.repo` setting when set
  * (set the same key on every machine that shares a repository's queue),
