@@ -136,6 +136,7 @@ if [ -n "${DITS_TEST_METADB_URL:-}" ]; then
 		exit 1
 	fi
 	export DITS_METADB_URL=${DITS_TEST_METADB_URL%/*}/$_test_pg_db
+	echo "# metadata in PostgreSQL: $DITS_METADB_URL" >&2
 	test_at_end "\"\$_test_psql\" -qAt -d \"\$DITS_TEST_METADB_URL\" -c 'DROP DATABASE IF EXISTS $_test_pg_db WITH (FORCE)'"
 fi
 cd "$TRASH" || exit 1
