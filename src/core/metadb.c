@@ -94,7 +94,7 @@ int dits_metadb_open_url(dits_metadb **out, const char *url, const char *repo_ke
 	if (!strncmp(url, "sqlite:", 7))
 		return metadb_sqlite_open(out, url + 7);
 	return dits_error_set(DITS_EINVALID,
-	                      "metadb.url \"%s\": not a postgres:// or postgresql:// URL (nor sqlite:PATH)",
+	                      "\"%s\" is not a postgres:// or postgresql:// URL (nor sqlite:PATH)",
 	                      url);
 }
 
@@ -108,8 +108,11 @@ static int open_with_config(dits_metadb **out, const char *dir, const dits_confi
 {
 	*out = NULL;
 	const char *url = cfg ? dits_config_get(cfg, "metadb.url") : NULL;
-	if (!url || !*url)
+	bool from_env = false;
+	if (!url || !*url) {
 		url = getenv("DITS_METADB_URL");
+		from_env = true;
+	}
 	if (url && *url) {
 		const char *key = dits_config_get(cfg, "metadb.repo");
 		char *abs = NULL;
@@ -122,7 +125,9 @@ static int open_with_config(dits_metadb **out, const char *dir, const dits_confi
 		}
 		int rc = dits_metadb_open_url(out, url, key);
 		free(abs);
-		if (rc && !strstr(dits_error_last(), "/config"))
+		if (rc && from_env)
+			rc = dits_error_wrap(rc, "DITS_METADB_URL");
+		else if (rc)
 			rc = dits_error_wrap(rc, "%s/config: metadb.url", dir);
 		return rc;
 	}

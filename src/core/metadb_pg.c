@@ -312,11 +312,20 @@ static int pg_fail(dits_metadb *db, const PGresult *res, const char *what)
 	const char *msg = res ? PQresultErrorMessage(res) : NULL;
 	if (!msg || !*msg)
 		msg = PG(db)->conn ? PQerrorMessage(PG(db)->conn) : "no connection";
-	size_t n = strlen(msg);
-	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+	/* One line: libpq's messages span several, with tabs. */
+	char line[512];
+	size_t n = 0;
+	for (const char *p = msg; *p && n < sizeof line - 1; p++) {
+		char c = *p == '\n' || *p == '\t' ? ' ' : *p;
+		if (c == ' ' && (n == 0 || line[n - 1] == ' '))
+			continue;
+		line[n++] = c;
+	}
+	while (n && line[n - 1] == ' ')
 		n--;
+	line[n] = '\0';
 	int code = res ? code_of_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE)) : DITS_EIO;
-	return dits_error_set(code, "%s: %s: %.*s", db->where, what, (int)n, msg);
+	return dits_error_set(code, "%s: %s: %s", db->where, what, line);
 }
 
 /* Reconnects a broken connection (the server restarted); prepared statements go with it. */
