@@ -196,12 +196,20 @@ static const char *const stmt_sql[Q_COUNT] = {
 	                    " WHERE id IN (SELECT id FROM jobs WHERE repo = $1 AND state = 'running'"
 	                    " AND lease_expires < $2 AND attempts >= max_attempts"
 	                    " FOR UPDATE SKIP LOCKED)",
-	[Q_JOB_TAKE] = "UPDATE jobs SET state = 'running', lease_owner = $2, lease_expires = $3,"
-	               " attempts = attempts + 1, updated_at = $4"
-	               " WHERE id = (SELECT id FROM jobs WHERE repo = $1"
-	               " AND ((state = 'queued' AND not_before <= $4)"
-	               " OR (state = 'running' AND lease_expires < $4 AND attempts < max_attempts))"
+	/*
+	 * The lowest ready id: the smaller of the first free queued job and
+	 * the first free running job whose lease expired, each found by
+	 * walking jobs_by_state in id order (one OR search would visit every
+	 * queued row and sort them, at every claim).
+	 */
+	[Q_JOB_TAKE] = "WITH q AS (SELECT id FROM jobs WHERE repo = $1 AND state = 'queued'"
+	               " AND not_before <= $4 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED),"
+	               " r AS (SELECT id FROM jobs WHERE repo = $1 AND state = 'running'"
+	               " AND lease_expires < $4 AND attempts < max_attempts"
 	               " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+	               " UPDATE jobs SET state = 'running', lease_owner = $2, lease_expires = $3,"
+	               " attempts = attempts + 1, updated_at = $4"
+	               " WHERE id = (SELECT min(id) FROM (SELECT id FROM q UNION ALL SELECT id FROM r) c)"
 	               " RETURNING " JOB_COLS,
 	[Q_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE repo = $1 AND id = $2",
 	[Q_JOB_GET_LOCKED] = "SELECT " JOB_COLS " FROM jobs WHERE repo = $1 AND id = $2 FOR UPDATE",

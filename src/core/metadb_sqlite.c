@@ -166,10 +166,17 @@ static const char *const stmt_sql[S_COUNT] = {
 	                    " || ' lost its lease on attempt ' || attempts || ' of ' || max_attempts"
 	                    " || ' (killed or hung?)'"
 	                    " WHERE state = 'running' AND lease_expires < ?1 AND attempts >= max_attempts",
-	[S_JOB_NEXT] = "SELECT id FROM jobs"
-	               " WHERE (state = 'queued' AND not_before <= ?1)"
-	               " OR (state = 'running' AND lease_expires < ?1)"
-	               " ORDER BY id LIMIT 1",
+	/*
+	 * The lowest ready id, as the smaller of two searches that each walk
+	 * jobs_by_state in id order and stop at the first match: one OR
+	 * search would visit every queued row and sort them, at every claim.
+	 * NULL when nothing is ready.
+	 */
+	[S_JOB_NEXT] = "SELECT min(id) FROM ("
+	               "SELECT * FROM (SELECT id FROM jobs WHERE state = 'queued' AND not_before <= ?1"
+	               " ORDER BY id LIMIT 1) UNION ALL"
+	               " SELECT * FROM (SELECT id FROM jobs WHERE state = 'running'"
+	               " AND lease_expires < ?1 ORDER BY id LIMIT 1))",
 	[S_JOB_TAKE] = "UPDATE jobs SET state = 'running', lease_owner = ?2, lease_expires = ?3,"
 	               " attempts = attempts + 1, updated_at = ?4 WHERE id = ?1",
 	[S_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
