@@ -57,8 +57,10 @@
 typedef struct dits_metadb dits_metadb;
 
 /*
- * Opens (creating it if needed) the metadata database at path, switches it
- * to WAL mode, sets the busy timeout and creates or migrates the schema.
+ * Opens (creating it if needed) the SQLite metadata database at path (for
+ * tests and tools that name a file; a repository's database is opened with
+ * dits_metadb_open_repo(), which honours metadb.url), switches it to WAL
+ * mode, sets the busy timeout and creates or migrates the schema.
  * *out is set to NULL on failure.
  *
  * Returns DITS_EVERSION when the file was written by a newer Dits (its
