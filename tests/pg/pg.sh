@@ -79,7 +79,9 @@ stop)
 run)
 	shift
 	[ $# -ge 1 ] || die "usage: pg.sh run CMD..."
-	dir=$(mktemp -d "${TMPDIR:-/tmp}/dits-pg.XXXXXX")
+	# Always under /tmp: nobody can reach it (a TMPDIR under /root it could
+	# not), and the socket path stays under the 107-byte limit.
+	dir=$(mktemp -d /tmp/dits-pg.XXXXXX)
 	trap 'pg_stop "$dir"; rm -rf "$dir"' EXIT
 	trap 'exit 130' INT TERM
 	url=$(pg_start "$dir")
