@@ -7,6 +7,8 @@ pkgs=(
   gcc meson ninja-build pkg-config
   librust-blake3-dev      # the official BLAKE3 C sources (compiled in when no libblake3 exists)
   libsqlite3-dev          # variants and the job queue (.dits/dits.db)
+  libpq-dev               # the same in PostgreSQL (metadb.url = postgres://...)
+  postgresql              # the PostgreSQL tests start a server (initdb, pg_ctl) in a temporary directory
   libavformat-dev libavcodec-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev
   ffmpeg                  # the tests make source media with it and check proxies with ffprobe
   b3sum                   # independent BLAKE3 reference for the tests
