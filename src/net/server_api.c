@@ -769,11 +769,11 @@ enum MHD_Result api_s3(request *q)
 	size_t enqueued = 0, ignored = 0;
 	int status = 0;
 	for (size_t i = 0; i < req.n; i++) {
-		if (!req.keys[i]) {
+		if (!req.recs[i].created) {
 			ignored++;
 			continue;
 		}
-		if ((rc = s3_key(q, req.keys[i], &status)) < 0)
+		if ((rc = s3_key(q, req.recs[i].key, &status)) < 0)
 			break;
 		enqueued += (size_t)rc;
 		ignored += rc == 0;

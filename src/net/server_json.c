@@ -342,15 +342,23 @@ void server_variants_req_free(server_variants_req *v)
 
 /* ---- S3 events ------------------------------------------------------------- */
 
-/* S3 URL-encodes keys in event notifications ('+' for a space); %00 stays as it is. */
-static void url_decode(char *s)
+/*
+ * S3 URL-encodes keys in event notifications ('+' for a space). Returns
+ * false for a %00 or a malformed escape (a '%' without two hex digits).
+ */
+static bool url_decode(char *s)
 {
 	char *o = s;
 	for (char *p = s; *p; p++) {
-		unsigned v;
 		if (*p == '+') {
 			*o++ = ' ';
-		} else if (*p == '%' && p[1] && p[2] && sscanf(p + 1, "%2x", &v) == 1 && v) {
+		} else if (*p == '%') {
+			if (!isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]))
+				return false;
+			char hex[3] = { p[1], p[2], 0 };
+			unsigned v = (unsigned)strtoul(hex, NULL, 16);
+			if (!v)
+				return false;
 			*o++ = (char)v;
 			p += 2;
 		} else {
@@ -358,32 +366,83 @@ static void url_decode(char *s)
 		}
 	}
 	*o = '\0';
+	return true;
 }
 
-/* Records[i]: the key of an ObjectCreated:* event, NULL for another record. */
-static int s3_record(const cJSON *rec, size_t i, char **key_out)
+/* member name of obj: absent (NULL in *out) or a string; anything else is an error. */
+static int s3_str(const cJSON *obj, const char *name, size_t i, const char *where, const cJSON **out)
 {
-	*key_out = NULL;
-	if (!cJSON_IsObject(rec))
-		return dits_error_set(DITS_EINVALID, "Records[%zu]: expected an object, not %s", i, jtype(rec));
-	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(rec, "eventName");
-	const cJSON *s3 = cJSON_GetObjectItemCaseSensitive(rec, "s3");
-	if (ev && !cJSON_IsString(ev))
-		return dits_error_set(DITS_EINVALID, "Records[%zu].eventName: expected a string", i);
-	if (s3 && !cJSON_IsObject(s3))
-		return dits_error_set(DITS_EINVALID, "Records[%zu].s3: expected an object, not %s", i, jtype(s3));
-	const cJSON *obj = cJSON_GetObjectItemCaseSensitive(s3, "object");
-	if (obj && !cJSON_IsObject(obj))
-		return dits_error_set(DITS_EINVALID, "Records[%zu].s3.object: expected an object, not %s", i,
-		                      jtype(obj));
-	const cJSON *key = cJSON_GetObjectItemCaseSensitive(obj, "key");
-	if (key && !cJSON_IsString(key))
-		return dits_error_set(DITS_EINVALID, "Records[%zu].s3.object.key: expected a string", i);
+	*out = cJSON_GetObjectItemCaseSensitive(obj, name);
+	if (*out && !cJSON_IsString(*out))
+		return dits_error_set(DITS_EINVALID, "Records[%zu].%s%s: expected a string, not %s", i, where, name,
+		                      jtype(*out));
+	return 0;
+}
+
+static int s3_obj(const cJSON *parent, const char *name, size_t i, const char *where, const cJSON **out)
+{
+	*out = cJSON_GetObjectItemCaseSensitive(parent, name);
+	if (*out && !cJSON_IsObject(*out))
+		return dits_error_set(DITS_EINVALID, "Records[%zu].%s%s: expected an object, not %s", i, where, name,
+		                      jtype(*out));
+	return 0;
+}
+
+static int dup_or_null(const cJSON *v, char **out)
+{
+	*out = NULL;
+	if (v && !(*out = strdup(v->valuestring)))
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Records[i] into rec. */
+static int s3_record(const cJSON *j, size_t i, server_s3_record *rec)
+{
+	memset(rec, 0, sizeof *rec);
+	rec->size = -1;
+	if (!cJSON_IsObject(j))
+		return dits_error_set(DITS_EINVALID, "Records[%zu]: expected an object, not %s", i, jtype(j));
+	const cJSON *src, *ev, *s3, *bucket, *bname = NULL, *obj, *key = NULL, *etag = NULL, *seq = NULL, *size = NULL;
+	int rc;
+	if ((rc = s3_str(j, "eventSource", i, "", &src)) || (rc = s3_str(j, "eventName", i, "", &ev)) ||
+	    (rc = s3_obj(j, "s3", i, "", &s3)) || (rc = s3_obj(s3, "bucket", i, "s3.", &bucket)) ||
+	    (rc = s3_obj(s3, "object", i, "s3.", &obj)))
+		return rc;
+	if ((bucket && (rc = s3_str(bucket, "name", i, "s3.bucket.", &bname))) ||
+	    (obj && ((rc = s3_str(obj, "key", i, "s3.object.", &key)) ||
+	             (rc = s3_str(obj, "eTag", i, "s3.object.", &etag)) ||
+	             (rc = s3_str(obj, "sequencer", i, "s3.object.", &seq)))))
+		return rc;
+	if (src && strcmp(src->valuestring, "aws:s3"))
+		return dits_error_set(DITS_EINVALID, "Records[%zu].eventSource: \"%.64s\" is not \"aws:s3\"", i,
+		                      src->valuestring);
+	if (obj && (size = cJSON_GetObjectItemCaseSensitive(obj, "size"))) {
+		double d = cJSON_IsNumber(size) ? size->valuedouble : -1;
+		if (!(d >= 0 && d <= 9007199254740992.0 && d == (double)(int64_t)d))
+			return dits_error_set(DITS_EINVALID, "Records[%zu].s3.object.size: expected a whole number of bytes",
+			                      i);
+		rec->size = (int64_t)d;
+	}
+	if ((rc = dup_or_null(bname, &rec->bucket)) || (rc = dup_or_null(seq, &rec->sequencer)) ||
+	    (rc = dup_or_null(etag, &rec->etag)))
+		return rc;
+	if (rec->etag) { /* S3 sends it bare in events and quoted in HEAD: keep it bare */
+		size_t n = strlen(rec->etag);
+		if (n >= 2 && rec->etag[0] == '"' && rec->etag[n - 1] == '"') {
+			memmove(rec->etag, rec->etag + 1, n - 2);
+			rec->etag[n - 2] = '\0';
+		}
+	}
 	if (!ev || strncmp(ev->valuestring, "ObjectCreated:", 14) || !key)
 		return 0;
-	if (!(*key_out = strdup(key->valuestring)))
-		return dits_error_set(DITS_ENOMEM, "out of memory");
-	url_decode(*key_out);
+	if ((rc = dup_or_null(key, &rec->key)))
+		return rc;
+	if (!url_decode(rec->key))
+		return dits_error_set(DITS_EINVALID, "Records[%zu].s3.object.key: a malformed %%-escape or %%00", i);
+	if (!rec->key[0])
+		return dits_error_set(DITS_EINVALID, "Records[%zu].s3.object.key: empty", i);
+	rec->created = true;
 	return 0;
 }
 
@@ -398,15 +457,16 @@ int server_parse_s3(const void *data, size_t len, server_s3_req *out)
 	if (!(rc = get_array(j, "Records", "Records", DITS_SERVER_MAX_ITEMS, &recs)) && !recs)
 		rc = dits_error_set(DITS_EINVALID, "not an S3 event notification (no \"Records\" array)");
 	size_t cnt = rc ? 0 : (size_t)cJSON_GetArraySize(recs);
-	if (!rc && !(out->keys = calloc(cnt + 1, sizeof *out->keys)))
+	if (!rc && !(out->recs = calloc(cnt + 1, sizeof *out->recs)))
 		rc = dits_error_set(DITS_ENOMEM, "out of memory");
 	const cJSON *rec;
 	if (!rc) {
 		cJSON_ArrayForEach(rec, recs)
 		{
-			if ((rc = s3_record(rec, out->n, &out->keys[out->n])))
+			rc = s3_record(rec, out->n, &out->recs[out->n]);
+			out->n++; /* freed whatever it holds */
+			if (rc)
 				break;
-			out->n++;
 		}
 	}
 	cJSON_Delete(j);
@@ -417,9 +477,13 @@ int server_parse_s3(const void *data, size_t len, server_s3_req *out)
 
 void server_s3_req_free(server_s3_req *s)
 {
-	for (size_t i = 0; i < s->n; i++)
-		free(s->keys[i]);
-	free(s->keys);
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->recs[i].key);
+		free(s->recs[i].bucket);
+		free(s->recs[i].etag);
+		free(s->recs[i].sequencer);
+	}
+	free(s->recs);
 	memset(s, 0, sizeof *s);
 }
 

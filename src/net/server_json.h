@@ -72,12 +72,26 @@ int server_parse_variants(const void *data, size_t len, server_variants_req *out
 void server_variants_req_free(server_variants_req *v);
 
 /*
- * POST /_events/s3: {"Records": [{"eventName": S, "s3": {"object": {"key": S}}}...]}.
- * keys[i] is the key of an ObjectCreated:* record, URL-decoded, or NULL
- * for a record that names no such event (it is counted as ignored).
+ * POST /_events/s3: an S3 event notification, {"Records": [{"eventSource":
+ * "aws:s3", "eventName": S, "s3": {"bucket": {"name": S}, "object": {"key":
+ * S, "size": N, "eTag": S, "sequencer": S}}}...]}. A record whose eventName
+ * is ObjectCreated:* and that has a key is created (its key URL-decoded:
+ * '+' is a space, %XX a byte); any other record is counted as ignored.
+ * Members present with the wrong type, an eventSource other than "aws:s3",
+ * a negative or fractional size, and a key that decodes to an empty string
+ * or holds a NUL are errors (DITS_EINVALID naming Records[i].member).
  */
+typedef struct server_s3_record {
+	bool created;    /* ObjectCreated:* with a key */
+	char *key;       /* decoded; NULL unless created */
+	char *bucket;    /* s3.bucket.name or NULL */
+	char *etag;      /* s3.object.eTag without quotes, or NULL */
+	char *sequencer; /* s3.object.sequencer or NULL */
+	int64_t size;    /* s3.object.size, -1 when absent */
+} server_s3_record;
+
 typedef struct server_s3_req {
-	char **keys;
+	server_s3_record *recs;
 	size_t n;
 } server_s3_req;
 int server_parse_s3(const void *data, size_t len, server_s3_req *out);
