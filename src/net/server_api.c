@@ -19,6 +19,7 @@
 #include "metadb.h"
 #include "object.h"
 #include "refs.h"
+#include "server_ingest.h"
 #include "server_internal.h"
 #include "server_json.h"
 #include "walk.h"
@@ -760,30 +761,87 @@ static int s3_key(request *q, char *key, int *status)
 	return found ? 1 : 0;
 }
 
+/* Ingests one record's object into the repository t names: its JSON result appended to b. */
+static int s3_ingest(request *q, const ingest_target *t, const server_s3_record *rec, dits_buf *b, int *status)
+{
+	if (q->srv->auth_on) {
+		bool known;
+		if (auth_perm(&q->srv->auth, q->token, t->name, &known) < PERM_WRITE) {
+			*status = MHD_HTTP_FORBIDDEN;
+			return dits_error_set(DITS_EINVALID, "this token may not write to %s", t->name);
+		}
+	}
+	dits_repo *r;
+	int rc = server_open_repo(q->srv, t->name, &r);
+	if (rc)
+		return rc;
+	ingest_result res;
+	rc = ingest_object(r, t, rec, &res);
+	dits_repo_free(r);
+	if (rc)
+		return rc;
+	if (res.jobs)
+		workers_wake(q->srv, t->name);
+	dits_buf_puts(b, b->len ? ", {\"repository\": " : "{\"repository\": ");
+	dits_buf_put_json_str(b, t->name);
+	dits_buf_puts(b, ", \"path\": ");
+	dits_buf_put_json_str(b, t->path);
+	dits_buf_puts(b, ", \"branch\": ");
+	dits_buf_put_json_str(b, t->branch + 11);
+	dits_buf_printf(b, ", \"state\": \"%s\", \"commit\": ", res.state);
+	put_id(b, &res.commit);
+	dits_buf_printf(b, ", \"size\": %llu, \"jobs\": %zu}", (unsigned long long)res.size, res.jobs);
+	return 0;
+}
+
 enum MHD_Result api_s3(request *q)
 {
 	server_s3_req req;
 	int rc = server_parse_s3(q->body.data, q->body.len, &req);
 	if (rc)
-		return reply_rc(q, rc);
+		return reply_error(q, rc == DITS_EINVALID ? MHD_HTTP_BAD_REQUEST : status_for(rc), dits_error_last());
 	size_t enqueued = 0, ignored = 0;
 	int status = 0;
+	dits_buf ing = DITS_BUF_INIT;
 	for (size_t i = 0; i < req.n; i++) {
-		if (!req.recs[i].created) {
+		server_s3_record *rec = &req.recs[i];
+		if (!rec->created) {
 			ignored++;
 			continue;
 		}
-		if ((rc = s3_key(q, req.recs[i].key, &status)) < 0)
+		ingest_target t;
+		if ((rc = ingest_route(q->srv, rec->bucket, rec->key, &t)) < 0) {
+			status = MHD_HTTP_BAD_REQUEST;
+			break;
+		}
+		if (rc == 1) {
+			rc = s3_ingest(q, &t, rec, &ing, &status);
+			ingest_target_free(&t);
+			if (rc)
+				break;
+			continue;
+		}
+		if ((rc = s3_key(q, rec->key, &status)) < 0)
 			break;
 		enqueued += (size_t)rc;
 		ignored += rc == 0;
 		rc = 0;
 	}
 	server_s3_req_free(&req);
-	if (rc)
+	if (rc) {
+		dits_buf_free(&ing);
 		return reply_error(q, status ? (unsigned)status : status_for(rc), dits_error_last());
-	char *body = dits_strfmt("{\"enqueued\": %zu, \"ignored\": %zu}\n", enqueued, ignored);
-	return body ? reply_data(q, MHD_HTTP_OK, "application/json", body, strlen(body)) : MHD_NO;
+	}
+	dits_buf b = DITS_BUF_INIT;
+	dits_buf_printf(&b, "{\"enqueued\": %zu, \"ignored\": %zu, \"ingested\": [", enqueued, ignored);
+	if (ing.len)
+		dits_buf_put(&b, ing.data, ing.len);
+	dits_buf_free(&ing);
+	if (dits_buf_puts(&b, "]}\n")) {
+		dits_buf_free(&b);
+		return MHD_NO;
+	}
+	return reply_json(q, MHD_HTTP_OK, &b);
 }
 
 /* ---- GET /metrics ------------------------------------------------------------------------ */
