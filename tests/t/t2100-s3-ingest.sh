@@ -187,7 +187,7 @@ test_expect_success 'an event for a missing object: 404 naming it, no commit' '
 	before=$(tip) &&
 	body=$(event "card01/A001 clip.mov" | sed "s/A001+clip.mov/gone.mov/") &&
 	assert_eq 404 "$(post "$body")" &&
-	assert_match "s3://cards/card01/gone.mov" "$(cat resp)" &&
+	assert_match "ingest s3://cards/card01/gone.mov: s3: HEAD s3://cards/card01/gone.mov: NotFound \(HTTP 404\)" "$(cat resp)" &&
 	assert_eq "$before" "$(tip)"
 '
 
