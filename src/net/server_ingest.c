@@ -174,6 +174,10 @@ static int find_last(dits_repo *r, const dits_id *tip, const char *object, last_
 			out->commit = cur;
 			out->etag = trailer(c.message, "S3-ETag");
 			out->sequencer = trailer(c.message, "S3-Sequencer");
+			if (out->sequencer && !*out->sequencer) { /* not known for that version */
+				free(out->sequencer);
+				out->sequencer = NULL;
+			}
 		}
 		free(obj);
 		bool more = c.nparents > 0;
@@ -206,7 +210,7 @@ static int feed_sink(void *ctx, const void *data, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) /* the chunker stopped reading: it failed, and says why */
-			return dits_error_errno("ingest: s3 stream");
+			return dits_error_errno("stream to the chunker");
 		p += n;
 		len -= (size_t)n;
 		f->sent += (uint64_t)n;
@@ -222,8 +226,8 @@ static void *feed_main(void *arg)
 		uint64_t before = f->sent;
 		f->rc = dits_s3_get_to(f->s3, f->key, off, len, feed_sink, f);
 		if (!f->rc && f->sent - before != len)
-			f->rc = dits_error_set(DITS_EIO, "ingest: %s: the object ended at %llu bytes, not %llu (changed while read?)",
-			                       f->key, (unsigned long long)f->sent, (unsigned long long)f->size);
+			f->rc = dits_error_set(DITS_EIO, "the object ended at %llu bytes, not %llu (changed while read?)",
+			                       (unsigned long long)f->sent, (unsigned long long)f->size);
 	}
 	if (f->rc)
 		snprintf(f->err, sizeof f->err, "%s", dits_error_last());
@@ -251,13 +255,14 @@ static int stream_object(dits_repo *r, dits_pack_writer *w, dits_s3 *s3, const c
 	int rc = dits_ingest_fd(w, &r->chunker, sv[0], what, m, NULL, NULL, NULL);
 	close(sv[0]); /* a feeder still sending gets EPIPE and stops */
 	pthread_join(th, NULL);
-	if (f.rc) { /* the feeder's error explains a short read best */
-		if (!rc)
-			dits_manifest_free(m);
-		return dits_error_set(f.rc, "%s", f.err);
+	if (rc) /* the chunker's own error (a feeder cut off by it only saw EPIPE) */
+		return rc;
+	if (f.rc) { /* the store's error: the chunker saw the stream end early */
+		dits_manifest_free(m);
+		return dits_error_set(f.rc, "ingest %s: %s", what, f.err);
 	}
 	if (!rc && m->size != size)
-		rc = dits_error_set(DITS_EIO, "ingest: %s: read %llu bytes, the store said %llu", what,
+		rc = dits_error_set(DITS_EIO, "ingest %s: read %llu bytes, the store said %llu", what,
 		                    (unsigned long long)m->size, (unsigned long long)size);
 	return rc;
 }
@@ -348,6 +353,7 @@ int ingest_object(dits_repo *r, const ingest_target *t, const server_s3_record *
 	dits_id tip, manifest;
 	bool exists;
 	char etag[160];
+	const char *rseq = rec->sequencer && *rec->sequencer ? rec->sequencer : NULL; /* "" is none */
 	int rc = base_commit(r, t->branch, &tip, &exists);
 	if (!rc && exists)
 		rc = find_last(r, &tip, object, &last);
@@ -355,12 +361,12 @@ int ingest_object(dits_repo *r, const ingest_target *t, const server_s3_record *
 		goto out;
 	/* the event's own facts first: a repeat or a late event costs no request */
 	if (last.found && rec->etag && last.etag && !strcmp(last.etag, rec->etag) &&
-	    (!rec->sequencer || !last.sequencer || !seq_cmp(rec->sequencer, last.sequencer))) {
+	    (!rseq || !last.sequencer || !seq_cmp(rseq, last.sequencer))) {
 		res->state = "unchanged";
 		res->commit = last.commit;
 		goto out;
 	}
-	if (last.found && rec->sequencer && last.sequencer && seq_cmp(rec->sequencer, last.sequencer) < 0) {
+	if (last.found && rseq && last.sequencer && seq_cmp(rseq, last.sequencer) < 0) {
 		res->state = "stale";
 		res->commit = last.commit;
 		goto out;
@@ -381,8 +387,9 @@ int ingest_object(dits_repo *r, const ingest_target *t, const server_s3_record *
 		goto out;
 	/* the event's sequencer belongs to the version it announced: keep it only for that one */
 	bool same_version = !rec->etag || !strcmp(rec->etag, etag);
-	message = dits_strfmt("Ingest %s\n\nS3-Object: %s\nS3-ETag: %s\nS3-Sequencer: %s\nS3-Size: %llu\n", object,
-	                      object, etag, same_version && rec->sequencer ? rec->sequencer : "",
+	const char *seq = same_version ? rseq : NULL;
+	message = dits_strfmt("Ingest %s\n\nS3-Object: %s\nS3-ETag: %s\n%s%s%sS3-Size: %llu\n", object, object, etag,
+	                      seq ? "S3-Sequencer: " : "", seq ? seq : "", seq ? "\n" : "",
 	                      (unsigned long long)st.size);
 	if (!message) {
 		rc = dits_error_set(DITS_ENOMEM, "out of memory");

@@ -183,6 +183,26 @@ test_expect_success 'two deliveries of one event at once make one commit' '
 	assert_eq "$(json_str commit <r1)" "$(tip)"
 '
 
+test_expect_success 'a read cut off midway resumes; a store that keeps failing commits nothing' '
+	gen_data cut.bin 20000000 cut &&
+	sdk put card01/cut.bin cut.bin &&
+	curl -s -X POST -d "{\"match\": \"cut.bin\", \"method\": \"GET\", \"status\": \"cut\", \"count\": 1}" \
+		"$AWS_ENDPOINT_URL/__control/fault" >/dev/null &&
+	assert_eq 200 "$(post "$(event card01/cut.bin)")" &&
+	assert_eq committed "$(json_str state <resp)" &&
+	(cd copy && DITS_TOKEN=rtok dits pull origin ingest >/dev/null) &&
+	cmp cut.bin copy/footage/cut.bin &&
+	gen_data cut.bin 20000000 cut2 &&
+	sdk put card01/cut.bin cut.bin &&
+	before=$(tip) &&
+	curl -s -X POST -d "{\"match\": \"cut.bin\", \"method\": \"GET\", \"status\": 500, \"count\": 5}" \
+		"$AWS_ENDPOINT_URL/__control/fault" >/dev/null &&
+	code=$(post "$(event card01/cut.bin)") &&
+	assert_eq 500 "$code" &&
+	assert_match "ingest s3://cards/card01/cut.bin: s3: GET s3://cards/card01/cut.bin: ServiceUnavailable.*after 5 attempts" "$(cat resp)" &&
+	assert_eq "$before" "$(tip)"
+'
+
 test_expect_success 'an event for a missing object: 404 naming it, no commit' '
 	before=$(tip) &&
 	body=$(event "card01/A001 clip.mov" | sed "s/A001+clip.mov/gone.mov/") &&
