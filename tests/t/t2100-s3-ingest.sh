@@ -246,4 +246,10 @@ test_expect_success 'a 160 MiB object is streamed: no whole copy on disk or in m
 	cmp big.bin copy/footage/big.bin
 '
 
+test_expect_success 'the server stops cleanly after all that (under ASan: no leak)' '
+	kill -TERM $PID &&
+	wait $PID &&
+	assert_eq "" "$(grep -i "sanitizer\|runtime error" serve.err)"
+'
+
 test_done
