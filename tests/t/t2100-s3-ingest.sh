@@ -183,6 +183,26 @@ test_expect_success 'two deliveries of one event at once make one commit' '
 	assert_eq "$(json_str commit <r1)" "$(tip)"
 '
 
+test_expect_success 'a batch of two records, and two events for other keys at once: a commit each' '
+	gen_data b1.bin 1000000 b1 && gen_data b2.bin 1000000 b2 && gen_data b3.bin 1000000 b3 && gen_data b4.bin 1000000 b4 &&
+	for f in b1 b2 b3 b4; do sdk put card01/$f.bin $f.bin || return 1; done &&
+	event card01/b1.bin | sed "s/]}\$//" >batch.json &&
+	printf ", " >>batch.json &&
+	event card01/b2.bin | sed "s/^{\"Records\": \[//" >>batch.json &&
+	before=$(moves) &&
+	assert_eq 200 "$(post "$(cat batch.json)")" &&
+	assert_eq 2 "$(json_objects <resp | grep -c "\"state\": \"committed\"")" &&
+	event card01/b3.bin >b3.json && event card01/b4.bin >b4.json &&
+	{ curl -s -o r3 -H "Authorization: Bearer wtok" --data-binary @b3.json "$URL/_events/s3" & } &&
+	p3=$! &&
+	curl -s -o r4 -H "Authorization: Bearer wtok" --data-binary @b4.json "$URL/_events/s3" &&
+	wait $p3 &&
+	assert_eq committed "$(json_str state <r3)" && assert_eq committed "$(json_str state <r4)" &&
+	assert_eq "$((before + 4))" "$(moves)" &&
+	(cd copy && DITS_TOKEN=rtok dits pull origin ingest >/dev/null) &&
+	for f in b1 b2 b3 b4; do cmp $f.bin copy/footage/$f.bin || return 1; done
+'
+
 test_expect_success 'a read cut off midway resumes; a store that keeps failing commits nothing' '
 	gen_data cut.bin 20000000 cut &&
 	sdk put card01/cut.bin cut.bin &&
