@@ -66,7 +66,8 @@ static bool path_ok(const char *p)
 int ingest_route(dits_server *s, const char *bucket, const char *key, ingest_target *t)
 {
 	memset(t, 0, sizeof *t);
-	if (!bucket)
+	size_t kl = strlen(key);
+	if (!bucket || !kl || key[kl - 1] == '/') /* a "folder" marker holds no file */
 		return 0;
 	char **names;
 	size_t n, best = 0;

@@ -15,7 +15,8 @@ typedef struct ingest_target {
 /*
  * Finds the repository whose ingest.bucket is bucket and whose
  * ingest.prefix starts key (the longest such prefix wins). Returns 1 with
- * t filled, 0 when no repository ingests the key, or an error
+ * t filled, 0 when no repository ingests the key (or the key ends in '/',
+ * the zero-byte "folder" marker S3 consoles create), or an error
  * (DITS_EINVALID when the key maps to a path a tree cannot hold).
  */
 int ingest_route(dits_server *s, const char *bucket, const char *key, ingest_target *t);

@@ -242,6 +242,8 @@ test_expect_success 'without a token 401, with a read token 403, a malformed eve
 	assert_match "Records\[0\]\.s3\.object\.size" "$(cat resp)" &&
 	assert_eq 400 "$(post "{\"Records\": [{\"eventName\": \"ObjectCreated:Put\", \"s3\": {\"bucket\": {\"name\": \"cards\"}, \"object\": {\"key\": \"card01/../x\"}}}]}")" &&
 	assert_match "not a valid path" "$(cat resp)" &&
+	assert_eq 200 "$(post "{\"Records\": [{\"eventName\": \"ObjectCreated:Put\", \"s3\": {\"bucket\": {\"name\": \"cards\"}, \"object\": {\"key\": \"card01/Day+3/\", \"size\": 0}}}]}")" &&
+	assert_eq 1 "$(json_num ignored <resp)" "a folder marker is no file" &&
 	assert_eq "$before" "$(tip)"
 '
 
