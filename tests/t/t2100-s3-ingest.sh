@@ -183,7 +183,7 @@ test_expect_success 'two deliveries of one event at once make one commit' '
 	assert_eq "$(json_str commit <r1)" "$(tip)"
 '
 
-test_expect_success 'a batch of two records, and two events for other keys at once: a commit each' '
+test_expect_success 'a batch of two records, two events for other keys at once, an empty object: a commit each' '
 	gen_data b1.bin 1000000 b1 && gen_data b2.bin 1000000 b2 && gen_data b3.bin 1000000 b3 && gen_data b4.bin 1000000 b4 &&
 	for f in b1 b2 b3 b4; do sdk put card01/$f.bin $f.bin || return 1; done &&
 	event card01/b1.bin | sed "s/]}\$//" >batch.json &&
@@ -200,7 +200,14 @@ test_expect_success 'a batch of two records, and two events for other keys at on
 	assert_eq committed "$(json_str state <r3)" && assert_eq committed "$(json_str state <r4)" &&
 	assert_eq "$((before + 4))" "$(moves)" &&
 	(cd copy && DITS_TOKEN=rtok dits pull origin ingest >/dev/null) &&
-	for f in b1 b2 b3 b4; do cmp $f.bin copy/footage/$f.bin || return 1; done
+	for f in b1 b2 b3 b4; do cmp $f.bin copy/footage/$f.bin || return 1; done &&
+	: >empty.bin &&
+	sdk put card01/empty.bin empty.bin &&
+	assert_eq 200 "$(post "$(event card01/empty.bin)")" &&
+	assert_eq committed "$(json_str state <resp)" &&
+	assert_eq 0 "$(json_num size <resp)" &&
+	(cd copy && DITS_TOKEN=rtok dits pull origin ingest >/dev/null) &&
+	cmp empty.bin copy/footage/empty.bin
 '
 
 test_expect_success 'a read cut off midway resumes; a store that keeps failing commits nothing' '
