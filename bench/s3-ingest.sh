@@ -15,7 +15,9 @@
 # The bucket is tests/s3/server.mjs (s3rver behind the signature-checking
 # proxy) on loopback: one Node.js process, which limits the GET rate.
 #
-# Usage: bench/s3-ingest.sh [--size MIB] [--data DIR]
+# Usage: bench/s3-ingest.sh [--size MIB] [--clip FILE] [--data DIR]
+#   --clip FILE   the clip for the proxy times instead of the 1080p one
+#                 (e.g. the 8K ProRes HQ master bench/proxy.sh makes)
 # Env:   DITS (default build/src/cli/dits)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,11 +26,13 @@ DITS=${DITS:-$src/build/src/cli/dits}
 case $DITS in /*) ;; *) DITS=$PWD/$DITS ;; esac
 size=200
 data=/tmp/dits-bench/s3-ingest
+clip=
 while [ $# -gt 0 ]; do
   case $1 in
     --size) size=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
-    *) echo "usage: $0 [--size MIB] [--data DIR]" >&2; exit 2 ;;
+    --clip) clip=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
+    *) echo "usage: $0 [--size MIB] [--clip FILE] [--data DIR]" >&2; exit 2 ;;
   esac
 done
 rm -rf "$data/run" && mkdir -p "$data/run" && cd "$data/run"
@@ -63,16 +67,20 @@ grep -q '"state": "committed"' big.resp || { cat big.resp; exit 1; }
 "$DITS" init local >/dev/null && cp big.bin local/
 t2=$(ms); (cd local && DITS_PROXY_AUTO=0 "$DITS" add big.bin >/dev/null && DITS_PROXY_AUTO=0 "$DITS" commit -m big >/dev/null); t3=$(ms)
 
-ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=s=1920x1080:r=25:d=3" -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=3" \
-  -map 0:v -map 1:a -c:v prores_ks -profile:v 3 -pix_fmt yuv422p10le -c:a pcm_s24le -timecode 01:00:00:00 clip.mov
+if [ -n "$clip" ]; then
+  ln -s "$clip" clip.mov
+else
+  ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=s=1920x1080:r=25:d=3" -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=3" \
+    -map 0:v -map 1:a -c:v prores_ks -profile:v 3 -pix_fmt yuv422p10le -c:a pcm_s24le -timecode 01:00:00:00 clip.mov
+fi
 sdk put card/clip.mov clip.mov
 event card/clip.mov >clip.json
 t4=$(ms); curl -s -o clip.resp --data-binary @clip.json "$URL/_events/s3"
 until curl -s "$URL/studio/variants" | grep -q '"status": *"ready"'; do sleep 0.1; done; t5=$(ms)
-"$DITS" init localclip >/dev/null && cp clip.mov localclip/
+"$DITS" init localclip >/dev/null && cp -L clip.mov localclip/
 t6=$(ms); (cd localclip && "$DITS" add clip.mov >/dev/null && "$DITS" commit -m clip >/dev/null && "$DITS" proxy wait >/dev/null); t7=$(ms)
 
 printf '%-34s %8s\n' "measure" "ms"
 printf '%-34s %8d\n' "event -> commit ($size MiB)" $((t1 - t0)) "local add+commit ($size MiB)" $((t3 - t2)) \
-  "event -> ready proxy (1080p clip)" $((t5 - t4)) "local commit -> ready proxy" $((t7 - t6))
+  "event -> ready proxy (clip)" $((t5 - t4)) "local commit -> ready proxy" $((t7 - t6))
 echo "clip: $(wc -c <clip.mov) bytes"
