@@ -1104,10 +1104,7 @@ void cli_status_proxies(dits_repo *r, const struct dits_index *idx, dits_buf *ou
 	asset_ref *assets = NULL;
 	size_t n = 0;
 	/* No proxy ever queued, or no video files: nothing to say, and no database to open. */
-	char *dbpath = dits_repo_path(r, "dits.db");
-	struct stat dst;
-	bool have_db = dbpath && stat(dbpath, &dst) == 0;
-	free(dbpath);
+	bool have_db = dits_metadb_present(r);
 	if (have_db && select_assets_in(r, idx, NULL, 0, true, &assets, &n)) {
 		dits_error_clear();
 		return;
@@ -1227,11 +1224,8 @@ const char *cli_marker_word(char m)
 void cli_mode_markers(dits_repo *r, struct dits_index *idx, char *out)
 {
 	dits_metadb *db = NULL;
-	char *dbpath = dits_repo_path(r, "dits.db");
-	struct stat st;
-	if (dbpath && stat(dbpath, &st) == 0 && dits_metadb_open(&db, dbpath))
+	if (dits_metadb_open_repo_if_exists(&db, r))
 		db = NULL;
-	free(dbpath);
 	const char *type = db ? configured_type(r) : NULL;
 	for (size_t i = 0; i < idx->n; i++) {
 		dits_index_entry *e = &idx->e[i];

@@ -5,6 +5,7 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,27 @@
 #include "server.h"
 #ifdef DITS_WITH_MEDIA
 #include "hologram.h"
+#include "media.h"
 #endif
 
 #ifdef DITS_WITH_MEDIA
+/* The running server, for the workers' progress reports (set once it started). */
+static _Atomic(dits_server *) the_server;
+
+typedef struct job_dir {
+	const char *dir;
+} job_dir;
+
+/* Hands a worker's progress to the server, whose web page shows it in the queue. */
+static void on_job_event(void *ctx, const dits_worker_event *ev)
+{
+	const job_dir *jd = ctx;
+	if (!strcmp(ev->what, "progress") && ev->total > 0)
+		dits_server_progress(atomic_load(&the_server), jd->dir, ev->path, ev->done / ev->total);
+	else if (!strcmp(ev->what, "start"))
+		dits_server_progress(atomic_load(&the_server), jd->dir, ev->path, 0);
+}
+
 /* One job of the repository at dir, in the calling worker thread. */
 static int run_one_job(void *ctx, const char *dir)
 {
@@ -29,12 +48,46 @@ static int run_one_job(void *ctx, const char *dir)
 	if (rc)
 		return rc;
 	dits_worker_stats st;
-	dits_worker_opts o = { .jobs = 1, .once = true, .drain = true };
+	job_dir jd = { dir };
+	dits_worker_opts o = { .jobs = 1, .once = true, .drain = true, .on_event = on_job_event, .ctx = &jd };
 	rc = dits_worker_run(r, &o, &st);
 	dits_repo_free(r);
 	if (rc)
 		return rc;
 	return st.done + st.failed + st.retried > 0 ? 1 : 0;
+}
+#endif
+
+#ifdef DITS_WITH_MEDIA
+/* The attach rules between a proxy and its master, from its variant record (the web page's asset view). */
+static char *attach_checks(const char *facts_json, const char *type)
+{
+	dits_media_facts mf, pf;
+	int h = 0;
+	if (dits_media_facts_parse(facts_json, NULL, &pf) || dits_media_facts_parse(facts_json, "master", &mf)) {
+		dits_error_clear();
+		return NULL;
+	}
+	if (sscanf(type, "proxy_%dp", &h) != 1)
+		h = 0;
+	dits_proxy_check rows[DITS_PROXY_CHECKS_MAX];
+	int n = dits_proxy_check_all(&mf, &pf, h, rows, DITS_PROXY_CHECKS_MAX);
+	dits_buf b = DITS_BUF_INIT;
+	dits_buf_puts(&b, "[");
+	for (int i = 0; i < n && i < DITS_PROXY_CHECKS_MAX; i++) {
+		dits_buf_puts(&b, i ? ", {\"rule\": " : "{\"rule\": ");
+		dits_buf_put_json_str(&b, rows[i].rule);
+		dits_buf_puts(&b, ", \"master\": ");
+		dits_buf_put_json_str(&b, rows[i].master);
+		dits_buf_puts(&b, ", \"proxy\": ");
+		dits_buf_put_json_str(&b, rows[i].proxy);
+		dits_buf_printf(&b, ", \"pass\": %s}", rows[i].pass ? "true" : "false");
+	}
+	if (dits_buf_puts(&b, "]") || dits_buf_cstr(&b)) {
+		dits_buf_free(&b);
+		return NULL;
+	}
+	return (char *)b.data;
 }
 #endif
 
@@ -132,6 +185,7 @@ int cmd_serve(int argc, char **argv)
 		return cli_usage("serve: unexpected argument");
 #ifdef DITS_WITH_MEDIA
 	o.run_job = run_one_job;
+	o.attach_checks = attach_checks;
 #else
 	o.workers = 0;
 #endif
@@ -150,10 +204,16 @@ int cmd_serve(int argc, char **argv)
 		dits_server_stop(s);
 		return cli_fail();
 	}
+#ifdef DITS_WITH_MEDIA
+	atomic_store(&the_server, s);
+#endif
 	printf("listening on %s\n", dits_server_url(s));
 	fflush(stdout);
 	int sig;
 	sigwait(&stop, &sig);
+#ifdef DITS_WITH_MEDIA
+	atomic_store(&the_server, NULL);
+#endif
 	dits_server_stop(s);
 	if (pid_file)
 		unlink(pid_file);

@@ -201,12 +201,7 @@ int dits_checkout_commit_opts(dits_repo *r, const dits_id *commit, const char *b
 		return rc;
 	dits_metadb *db = NULL;
 	if (o && o->proxy_variant) {
-		char *dbpath = dits_repo_path(r, "dits.db");
-		struct stat dst;
-		if (dbpath && stat(dbpath, &dst) == 0)
-			rc = dits_metadb_open(&db, dbpath);
-		free(dbpath);
-		if (rc)
+		if ((rc = dits_metadb_open_repo_if_exists(&db, r)))
 			return rc;
 	}
 	dits_flat head = { 0 }, target = { 0 };

@@ -230,11 +230,9 @@ static int walk_all(walker *w, bool include_index)
 		problemf(w, "HEAD: %s", dits_error_last());
 	if (!rc && include_index) {
 		/* Variants (proxies, thumbnails...) are reachable through the metadata store. */
-		char *dbpath = dits_repo_path(r, "dits.db");
-		struct stat st;
 		dits_metadb *db = NULL;
-		if (dbpath && stat(dbpath, &st) == 0) {
-			if (dits_metadb_open(&db, dbpath)) {
+		if (dits_metadb_present(r)) {
+			if (dits_metadb_open_repo(&db, r)) {
 				problemf(w, "%s", dits_error_last());
 			} else {
 				dits_variant *vs = NULL;
@@ -255,7 +253,6 @@ static int walk_all(walker *w, bool include_index)
 				dits_metadb_close(db);
 			}
 		}
-		free(dbpath);
 	}
 	if (!rc && include_index) {
 		dits_index idx;

@@ -1,6 +1,9 @@
 /*
  * metadb.h - the repository's metadata database: asset variants and the job
- * queue, kept in `.dits/dits.db` (SQLite in WAL mode).
+ * queue. Two backends keep it (metadb_backend.h): SQLite in WAL mode at
+ * `.dits/dits.db`, the embedded default, and PostgreSQL when the
+ * repository's `metadb.url` setting names one (`postgres://...` or
+ * `postgresql://...`). Both give every function below the same semantics.
  *
  * A variant (a proxy, a poster, a sprite sheet, ...) is a separate asset
  * linked to its parent by the parent's manifest id; it never changes the
@@ -54,8 +57,10 @@
 typedef struct dits_metadb dits_metadb;
 
 /*
- * Opens (creating it if needed) the metadata database at path, switches it
- * to WAL mode, sets the busy timeout and creates or migrates the schema.
+ * Opens (creating it if needed) the SQLite metadata database at path (for
+ * tests and tools that name a file; a repository's database is opened with
+ * dits_metadb_open_repo(), which honours metadb.url), switches it to WAL
+ * mode, sets the busy timeout and creates or migrates the schema.
  * *out is set to NULL on failure.
  *
  * Returns DITS_EVERSION when the file was written by a newer Dits (its
@@ -66,8 +71,47 @@ typedef struct dits_metadb dits_metadb;
  */
 int dits_metadb_open(dits_metadb **out, const char *path);
 
-/* dits_metadb_open() on the repository's `.dits/dits.db`. */
+/*
+ * The one way to open a repository's metadata: the backend that its
+ * `metadb.url` setting names, else the one the environment variable
+ * DITS_METADB_URL names (a default for every repository that sets none, e.g.
+ * for a fleet's workers or the test suite), else SQLite at `.dits/dits.db`
+ * (dits_metadb_open()). A PostgreSQL database may hold many repositories:
+ * every row carries a repository key, the `metadb.repo` setting when set
+ * (set the same key on every machine that shares a repository's queue),
+ * else the absolute path of the repository's `.dits` directory.
+ */
 int dits_metadb_open_repo(dits_metadb **out, const dits_repo *r);
+
+/*
+ * Like dits_metadb_open_repo(), but an embedded database that was never
+ * created stays absent: 0 with *out NULL (nothing to read from it). A
+ * PostgreSQL database is always opened.
+ */
+int dits_metadb_open_repo_if_exists(dits_metadb **out, const dits_repo *r);
+
+/*
+ * True when the repository has metadata to read: `metadb.url` is set or
+ * `.dits/dits.db` exists (so a caller can skip opening it when it does not).
+ */
+bool dits_metadb_present(const dits_repo *r);
+
+/*
+ * dits_metadb_open_repo() (if_exists: _if_exists()) for the repository whose
+ * `.dits` directory is dits_dir, reading its config file (for a server that
+ * visits repositories without opening them).
+ */
+int dits_metadb_open_dir(dits_metadb **out, const char *dits_dir, bool if_exists);
+
+/*
+ * Opens the backend that url names: `postgres://...` or `postgresql://...`
+ * (a libpq URI; rows scoped by repo_key), or `sqlite:PATH`. DITS_EINVALID
+ * for anything else.
+ */
+int dits_metadb_open_url(dits_metadb **out, const char *url, const char *repo_key);
+
+/* "sqlite" or "postgresql". */
+const char *dits_metadb_backend(const dits_metadb *db);
 
 /* Closes the database and frees db. NULL is allowed. */
 void dits_metadb_close(dits_metadb *db);
@@ -321,6 +365,16 @@ int dits_job_pending(dits_metadb *db, int64_t *n);
  * (no message) when no job is queued or running.
  */
 int dits_job_next_ready(dits_metadb *db, int64_t *when);
+
+/*
+ * Waits until a job may have become claimable or timeout_ms passed, for an
+ * idle worker between two dits_job_claim() calls; returns 0 either way (or
+ * an error when the connection broke). PostgreSQL: LISTEN/NOTIFY, woken at
+ * once by an enqueue or a released job of this repository anywhere (the
+ * first call only starts listening and returns at once, so a worker that
+ * claims again after it misses no job). SQLite: sleeps timeout_ms.
+ */
+int dits_job_wait(dits_metadb *db, int timeout_ms);
 
 /*
  * Queues the dead (or failed) jobs of asset again with attempts reset to

@@ -94,12 +94,7 @@ int dits_worktree_set_mode(dits_repo *r, const char *const *paths, size_t n, boo
 
 	char ctype[DITS_VARIANT_NAME_MAX], profile[DITS_VARIANT_NAME_MAX];
 	dits_variant_configured(r, ctype, profile);
-	char *dbpath = dits_repo_path(r, "dits.db");
-	struct stat dst;
-	if (dbpath && stat(dbpath, &dst) == 0)
-		rc = dits_metadb_open(&db, dbpath);
-	free(dbpath);
-	if (rc)
+	if ((rc = dits_metadb_open_repo_if_exists(&db, r)))
 		goto out;
 
 	uint64_t total = 0;

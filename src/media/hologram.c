@@ -106,7 +106,7 @@ typedef struct heartbeat {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop, lost;
-	char dbpath[4096];
+	char dir[4096]; /* the repository's .dits directory */
 	int64_t job;
 	const char *owner;
 	int lease;
@@ -116,7 +116,7 @@ static void *heartbeat_main(void *arg)
 {
 	heartbeat *hb = arg;
 	dits_metadb *db = NULL;
-	if (dits_metadb_open(&db, hb->dbpath))
+	if (dits_metadb_open_dir(&db, hb->dir, false))
 		return NULL;
 	pthread_mutex_lock(&hb->mu);
 	while (!hb->stop) {
@@ -401,8 +401,12 @@ static void *worker_main(void *arg)
 			dits_job_pending(db, &pending);
 			if (o->drain && pending == 0)
 				break;
-			/* Jobs in backoff or leased by others: look again shortly. */
-			usleep(idle < 10 ? 100000 : 500000);
+			/* Jobs in backoff or leased by others: look again shortly
+			 * (PostgreSQL wakes the wait at once when a job is queued). */
+			if ((rc = dits_job_wait(db, idle < 10 ? 100 : 500))) {
+				wt->rc = rc;
+				break;
+			}
 			idle++;
 			continue;
 		}
@@ -415,7 +419,7 @@ static void *worker_main(void *arg)
 		memset(&hb, 0, sizeof hb);
 		pthread_mutex_init(&hb.mu, NULL);
 		pthread_cond_init(&hb.cv, NULL);
-		snprintf(hb.dbpath, sizeof hb.dbpath, "%s/dits.db", r->dir);
+		snprintf(hb.dir, sizeof hb.dir, "%s", r->dir);
 		hb.job = job.id;
 		hb.owner = owner;
 		hb.lease = lease;

@@ -123,20 +123,61 @@ typedef struct canvas {
 	int w, h;
 	enum AVPixelFormat fmt; /* 10-bit planar Y'CbCr in 16-bit words */
 	int cw;                 /* chroma shift in x */
+	AVBufferPool *pool[3];  /* per plane: a UHD frame is 33 MB, allocated once and recycled */
+	int linesize[3];
 } canvas;
+
+/*
+ * Frames come from per-plane pools once canvas_pools() has run: the encoder
+ * holds references to the frames it was given, and a frame returns to its
+ * pool when the last reference goes, so steady-state rendering allocates
+ * (and page-faults) nothing.
+ */
+static int canvas_pools(canvas *cv)
+{
+	for (int p = 0; p < 3; p++) {
+		int w = p ? AV_CEIL_RSHIFT(cv->w, cv->cw) : cv->w;
+		cv->linesize[p] = FFALIGN(w * 2, 64);
+		cv->pool[p] = av_buffer_pool_init((size_t)cv->linesize[p] * (size_t)cv->h + 64, av_buffer_alloc);
+		if (!cv->pool[p])
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* The pools go when their last frame does. */
+static void canvas_pools_free(canvas *cv)
+{
+	for (int p = 0; p < 3; p++)
+		av_buffer_pool_uninit(&cv->pool[p]);
+}
+
+/* Gives f (unreferenced) a canvas picture, contents undefined. */
+static int canvas_get(const canvas *cv, AVFrame *f)
+{
+	f->width = cv->w;
+	f->height = cv->h;
+	f->format = cv->fmt;
+	if (!cv->pool[0])
+		return av_frame_get_buffer(f, 0) < 0 ? -1 : 0;
+	for (int p = 0; p < 3; p++) {
+		f->buf[p] = av_buffer_pool_get(cv->pool[p]);
+		if (!f->buf[p]) {
+			av_frame_unref(f);
+			return -1;
+		}
+		f->data[p] = f->buf[p]->data;
+		f->linesize[p] = cv->linesize[p];
+	}
+	f->extended_data = f->data;
+	return 0;
+}
 
 static AVFrame *canvas_frame(const canvas *cv)
 {
 	AVFrame *f = av_frame_alloc();
-	if (!f)
-		return NULL;
-	f->width = cv->w;
-	f->height = cv->h;
-	f->format = cv->fmt;
-	if (av_frame_get_buffer(f, 0) < 0) {
+	if (f && canvas_get(cv, f) < 0)
 		av_frame_free(&f);
-		return NULL;
-	}
 	return f;
 }
 
@@ -259,8 +300,19 @@ static int vr_open(const dits_media_source *src, dits_render_close_fn close, voi
 	int err = avcodec_parameters_to_context(v->dec, v->st->codecpar);
 	if (err >= 0) {
 		v->dec->pkt_timebase = v->st->time_base;
+		/*
+		 * An intra-only master (ProRes, DNxHR) is decoded a frame at a time with
+		 * its slices spread over the cores: a conform seeks every few frames, and
+		 * frame threading would decode ahead past each event's end (work thrown
+		 * away at the seek) and hold a frame per thread (133 MB each at 8K).
+		 * Long-GOP masters decode forward from a key frame: frame threads.
+		 */
+		const AVCodecDescriptor *desc = avcodec_descriptor_get(codec->id);
+		bool intra = desc && (desc->props & AV_CODEC_PROP_INTRA_ONLY);
 		v->dec->thread_count = media_ncpu();
-		v->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+		v->dec->thread_type = intra && (codec->capabilities & AV_CODEC_CAP_SLICE_THREADS)
+		                          ? FF_THREAD_SLICE
+		                          : FF_THREAD_FRAME | FF_THREAD_SLICE;
 		err = avcodec_open2(v->dec, codec, NULL);
 	}
 	if (err < 0) {
@@ -350,7 +402,14 @@ static int vr_seek(vreader *v, int64_t idx)
 	return dits_error_set(DITS_EINVALID, "%s: cannot seek to frame %" PRId64, v->src.name, idx);
 }
 
-static int vr_scale(vreader *v, const AVFrame *src, AVFrame *dst)
+/* True when the scaled picture leaves black borders in the canvas. */
+static bool vr_letterboxed(const vreader *v)
+{
+	return v->fw != v->cv->w || v->fh != v->cv->h;
+}
+
+/* Sets up the scaler for src's geometry; a change drops every kept frame (their borders differ). */
+static int vr_scaler(vreader *v, const AVFrame *src)
 {
 	if (!v->sws || v->sws_w != src->width || v->sws_h != src->height || v->sws_fmt != src->format) {
 		sws_freeContext(v->sws);
@@ -372,59 +431,90 @@ static int vr_scale(vreader *v, const AVFrame *src, AVFrame *dst)
 		v->fw = fw, v->fh = fh;
 		v->x0 = ((cv->w - fw) / 2) & ~1;
 		v->y0 = ((cv->h - fh) / 2) & ~1;
-		v->sws = sws_getContext(src->width, src->height, src->format, fw, fh, cv->fmt,
-		                        SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL, NULL, NULL);
-		if (!v->sws)
+		/* sliced over the cores: an 8K picture scaled on one thread would leave the others idle */
+		int full = src->color_range == AVCOL_RANGE_JPEG;
+		v->sws = sws_alloc_context();
+		if (!v->sws || av_opt_set_int(v->sws, "srcw", src->width, 0) < 0 ||
+		    av_opt_set_int(v->sws, "srch", src->height, 0) < 0 ||
+		    av_opt_set_int(v->sws, "src_format", src->format, 0) < 0 ||
+		    av_opt_set_int(v->sws, "dstw", fw, 0) < 0 || av_opt_set_int(v->sws, "dsth", fh, 0) < 0 ||
+		    av_opt_set_int(v->sws, "dst_format", cv->fmt, 0) < 0 ||
+		    av_opt_set_int(v->sws, "sws_flags", SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, 0) < 0 ||
+		    av_opt_set_int(v->sws, "src_range", full, 0) < 0 || av_opt_set_int(v->sws, "dst_range", 0, 0) < 0 ||
+		    av_opt_set_int(v->sws, "threads", media_ncpu(), 0) < 0 || sws_init_context(v->sws, NULL, NULL) < 0) {
+			sws_freeContext(v->sws);
+			v->sws = NULL;
 			return dits_error_set(DITS_EINVALID, "%s: cannot scale %s %dx%d", v->src.name,
 			                      av_get_pix_fmt_name(src->format), src->width, src->height);
-		int full = src->color_range == AVCOL_RANGE_JPEG;
+		}
 		int cs = src->colorspace == AVCOL_SPC_BT470BG || src->colorspace == AVCOL_SPC_SMPTE170M ? SWS_CS_ITU601
 		         : SWS_CS_ITU709;
 		sws_setColorspaceDetails(v->sws, sws_getCoefficients(cs), full, sws_getCoefficients(SWS_CS_ITU709), 0, 0,
 		                         1 << 16, 1 << 16);
 		v->sws_w = src->width, v->sws_h = src->height, v->sws_fmt = src->format;
-		/* the picture's place changed: the borders of every kept frame are repainted */
 		for (int i = 0; i < v->nalloc; i++) {
-			canvas_black(cv, v->slot[i]);
+			av_frame_unref(v->slot[i]);
 			v->slot_idx[i] = -1;
 		}
-		canvas_black(cv, dst);
 	}
-	uint8_t *d[4] = {0};
+	return 0;
+}
+
+/* Scales src into dst's picture area (a view of dst: the borders stay as they are). */
+static int vr_scale(vreader *v, const AVFrame *src, AVFrame *dst)
+{
+	AVFrame *view = av_frame_alloc();
+	if (!view || av_frame_ref(view, dst) < 0) {
+		av_frame_free(&view);
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
 	for (int p = 0; p < 3; p++) {
 		int x = p ? v->x0 >> v->cv->cw : v->x0;
-		d[p] = dst->data[p] + (ptrdiff_t)v->y0 * dst->linesize[p] + (ptrdiff_t)x * 2;
+		view->data[p] += (ptrdiff_t)v->y0 * view->linesize[p] + (ptrdiff_t)x * 2;
 	}
-	sws_scale(v->sws, (const uint8_t *const *)src->data, src->linesize, 0, src->height, d, dst->linesize);
+	view->width = v->fw;
+	view->height = v->fh;
+	int err = sws_scale_frame(v->sws, view, src);
+	av_frame_free(&view);
+	if (err < 0)
+		return media_av_error(DITS_EINVALID, v->src.name, "scaling", err);
 	return 0;
 }
 
 /*
  * Scales cur into a slot: when keep, the next one of the ring (reverse play
  * fills it), else the current one, overwritten by the next frame, so forward
- * play holds one scaled frame whatever the budget.
+ * play holds one scaled frame whatever the budget. A slot whose picture the
+ * encoder still holds gets a new buffer instead of being overwritten.
  */
 static int vr_keep(vreader *v, bool keep, AVFrame **out)
 {
 	int i = v->next;
 	if (keep)
 		v->next = (v->next + 1) % v->nslots;
-	bool fresh = false;
 	if (i >= v->nalloc) {
-		v->slot[i] = canvas_frame(v->cv);
+		v->slot[i] = av_frame_alloc();
 		if (!v->slot[i])
 			return dits_error_set(DITS_ENOMEM, "out of memory");
 		v->nalloc = i + 1;
-		fresh = true;
 	}
-	if (fresh)
-		canvas_black(v->cv, v->slot[i]);
 	v->slot_idx[i] = -1;
-	int rc = vr_scale(v, v->cur, v->slot[i]);
+	int rc = vr_scaler(v, v->cur);
+	if (rc < 0)
+		return rc;
+	AVFrame *dst = v->slot[i];
+	if (!dst->buf[0] || !av_frame_is_writable(dst)) {
+		av_frame_unref(dst);
+		if (canvas_get(v->cv, dst) < 0)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		if (vr_letterboxed(v))
+			canvas_black(v->cv, dst);
+	}
+	rc = vr_scale(v, v->cur, dst);
 	if (rc < 0)
 		return rc;
 	v->slot_idx[i] = v->cur_idx;
-	*out = v->slot[i];
+	*out = dst;
 	return 0;
 }
 
@@ -738,6 +828,7 @@ typedef struct render_job {
 	AVPacket *pkt;
 	double *mix;           /* channels x frame samples */
 	int mixcap;
+	AVFrame *black;        /* the black canvas, once needed */
 } render_job;
 
 static int pix_setup(int codec, canvas *cv, const char **enc, const char **profile)
@@ -793,6 +884,8 @@ static int open_output(render_job *j, const char *out)
 	const dits_render_opts *o = j->o;
 	const char *encname = NULL, *profile = NULL;
 	int rc = pix_setup(o->codec, &j->cv, &encname, &profile);
+	if (rc == 0)
+		rc = canvas_pools(&j->cv);
 	if (rc < 0)
 		return rc;
 	int err = avformat_alloc_output_context2(&j->oc, NULL, "mov", out);
@@ -942,6 +1035,18 @@ static int clip_frame(render_job *j, size_t ci, int64_t r, const AVFrame **out)
 	return 0;
 }
 
+/* A reference to the black canvas, painted once per render. */
+static int black_frame(render_job *j, AVFrame *fr)
+{
+	if (!j->black) {
+		j->black = canvas_frame(&j->cv);
+		if (!j->black)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		canvas_black(&j->cv, j->black);
+	}
+	return av_frame_ref(fr, j->black) < 0 ? dits_error_set(DITS_ENOMEM, "out of memory") : 0;
+}
+
 static int video_frame(render_job *j, int64_t r, const char *out)
 {
 	ssize_t ci = top_clip(j, r);
@@ -952,12 +1057,13 @@ static int video_frame(render_job *j, int64_t r, const char *out)
 			vr_free(j->vr[i]);
 			j->vr[i] = NULL;
 		}
-	AVFrame *fr = canvas_frame(&j->cv);
+	/* the encoder gets references: a cut's frame is the reader's scaled picture, not a copy */
+	AVFrame *fr = av_frame_alloc();
 	if (!fr)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	int rc = 0;
 	if (ci < 0) {
-		canvas_black(&j->cv, fr);
+		rc = black_frame(j, fr);
 	} else {
 		const dits_tl_clip *c = &j->tl->clips[ci];
 		const AVFrame *b = NULL;
@@ -968,18 +1074,17 @@ static int video_frame(render_job *j, int64_t r, const char *out)
 			if (pi >= 0) {
 				rc = clip_frame(j, (size_t)pi, r, &a);
 			} else {
-				blk = canvas_frame(&j->cv);
-				if (!blk)
-					rc = dits_error_set(DITS_ENOMEM, "out of memory");
-				else
-					canvas_black(&j->cv, blk);
+				blk = av_frame_alloc();
+				rc = blk ? black_frame(j, blk) : dits_error_set(DITS_ENOMEM, "out of memory");
 				a = blk;
 			}
+			if (rc == 0 && canvas_get(&j->cv, fr) < 0)
+				rc = dits_error_set(DITS_ENOMEM, "out of memory");
 			if (rc == 0)
 				canvas_mix(&j->cv, fr, a, b, r - c->rec_in + 1, c->dissolve + 1);
 			av_frame_free(&blk);
 		} else if (rc == 0) {
-			rc = av_frame_copy(fr, b) < 0 ? dits_error_set(DITS_ERROR, "copying a frame") : 0;
+			rc = av_frame_ref(fr, b) < 0 ? dits_error_set(DITS_ENOMEM, "out of memory") : 0;
 		}
 	}
 	if (rc == 0) {
@@ -1100,6 +1205,7 @@ static void job_free(render_job *j)
 	free(j->ar);
 	free(j->vt);
 	free(j->mix);
+	av_frame_free(&j->black);
 	avcodec_free_context(&j->venc);
 	avcodec_free_context(&j->aenc);
 	av_packet_free(&j->pkt);
@@ -1108,6 +1214,7 @@ static void job_free(render_job *j)
 			avio_closep(&j->oc->pb);
 		avformat_free_context(j->oc);
 	}
+	canvas_pools_free(&j->cv);
 }
 
 static int setup_tracks(render_job *j)
@@ -1363,6 +1470,8 @@ int dits_render_verify(const dits_timeline *tl, const dits_media_facts *facts, d
 	j.cv.h = o->height;
 	const char *encname = NULL, *profile = NULL;
 	rc = pix_setup(o->codec, &j.cv, &encname, &profile);
+	if (rc == 0)
+		rc = canvas_pools(&j.cv);
 	if (rc == 0)
 		rc = setup_tracks(&j);
 	dits_media_facts rf;

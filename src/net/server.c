@@ -211,6 +211,11 @@ static const route_def repo_routes[] = {
 	{ "POST", "variants", R_VARIANTS_POST, PERM_WRITE },
 	{ "POST", "render", R_RENDER_POST, PERM_WRITE },
 	{ "GET", "render", R_RENDER_GET, PERM_READ },
+	{ "GET", "tree", R_WEB_TREE, PERM_READ },
+	{ "GET", "asset", R_WEB_ASSET, PERM_READ },
+	{ "GET", "log", R_WEB_LOG, PERM_READ },
+	{ "GET", "commit", R_WEB_COMMIT, PERM_READ },
+	{ "GET", "queue", R_WEB_QUEUE, PERM_READ },
 };
 
 /*
@@ -234,11 +239,23 @@ static unsigned find_route(request *q, const char *url, const char *method, int 
 		*perm = s3 ? PERM_WRITE : url[1] == 'm' ? PERM_READ : PERM_NONE;
 		return 0;
 	}
+	/* the web page (docs/WEB.md): its shell and files, the login, the repository list */
+	bool login = !strcmp(url, "/_login");
+	if (!strcmp(url, "/") || !strncmp(url, "/_web/", 6) || login || !strcmp(url, "/_logout") ||
+	    !strcmp(url, "/_repos")) {
+		if (!get && !(login && !strcmp(method, "POST"))) {
+			*why = "method not allowed";
+			return MHD_HTTP_METHOD_NOT_ALLOWED;
+		}
+		q->route = !url[1] ? R_WEB_PAGE : url[2] == 'w' ? R_WEB_STATIC : login ? R_WEB_LOGIN
+		         : url[2] == 'l' ? R_WEB_LOGOUT : R_WEB_REPOS;
+		return 0;
+	}
 	if (url[0] != '/')
 		return MHD_HTTP_BAD_REQUEST;
 	const char *slash = strchr(url + 1, '/');
 	size_t nlen = slash ? (size_t)(slash - url - 1) : strlen(url + 1);
-	if (nlen == 0 || nlen >= sizeof q->name || !slash) {
+	if (nlen == 0 || nlen >= sizeof q->name) {
 		*why = nlen >= sizeof q->name ? "invalid repository name" : "no such endpoint";
 		return nlen >= sizeof q->name ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_NOT_FOUND;
 	}
@@ -246,8 +263,19 @@ static unsigned find_route(request *q, const char *url, const char *method, int 
 	q->name[nlen] = '\0';
 	if (!dits_wire_repo_name_valid(q->name)) {
 		q->name[0] = '\0';
-		*why = "invalid repository name";
-		return MHD_HTTP_BAD_REQUEST;
+		*why = slash ? "invalid repository name" : "no such endpoint";
+		return slash ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_NOT_FOUND;
+	}
+	/* /NAME and /NAME/-/...: the page of one repository; /NAME/content/ID: a stored file */
+	bool page = !slash || !strcmp(slash + 1, "-") || !strncmp(slash + 1, "-/", 2);
+	if (page || !strncmp(slash + 1, "content/", 8)) {
+		if (!get) {
+			*why = "method not allowed";
+			return MHD_HTTP_METHOD_NOT_ALLOWED;
+		}
+		q->route = page ? R_WEB_PAGE : R_WEB_CONTENT;
+		*perm = page ? PERM_NONE : PERM_READ;
+		return 0;
 	}
 	/* GET /NAME/render/ID: one render job */
 	if (!strncmp(slash + 1, "render/", 7)) {
@@ -618,7 +646,16 @@ static enum MHD_Result begin(request *q, const char *url, const char *method)
 	q->expect_body = chunked || (has_len && q->length > 0);
 	unsigned st = find_route(q, url, method, &perm, &why);
 	const char *tok = bearer_token(q->conn);
+	/* The page's cookie counts for reading only: a write is never made by a
+	 * browser on a page's behalf (docs/SECURITY.md). */
+	if (!tok && !strcmp(method, "GET"))
+		tok = web_cookie_token(q->conn);
+	if (!tok && !strcmp(method, "HEAD"))
+		tok = web_cookie_token(q->conn);
 	if (tok && !(q->token = strdup(tok)))
+		return MHD_NO;
+	q->post = !strcmp(method, "POST");
+	if (q->route >= R_WEB_PAGE && !(q->url = strdup(url)))
 		return MHD_NO;
 	if (!st)
 		st = check_auth(q, perm, &why);
@@ -710,6 +747,35 @@ static enum MHD_Result finish(request *q)
 		return api_render_post(q);
 	case R_RENDER_GET:
 		return api_render_get(q);
+	case R_WEB_PAGE:
+		return web_page(q, q->url);
+	case R_WEB_STATIC:
+		return web_static(q, q->url + 6);
+	case R_WEB_LOGIN:
+		return web_login(q, q->post);
+	case R_WEB_LOGOUT:
+		return web_logout(q);
+	case R_WEB_REPOS:
+		return web_repos(q);
+	case R_WEB_TREE:
+		return web_tree(q);
+	case R_WEB_ASSET:
+		return web_asset(q);
+	case R_WEB_LOG:
+		return web_log(q);
+	case R_WEB_COMMIT:
+		return web_commit(q);
+	case R_WEB_QUEUE:
+		return web_queue(q);
+	case R_WEB_CONTENT: {
+		/* /NAME/content/HEX[/FILENAME] */
+		char hex[DITS_ID_HEXLEN + 1] = "";
+		const char *p = q->url + 1 + strlen(q->name) + 9;
+		size_t hl = strcspn(p, "/");
+		if (hl == DITS_ID_HEXLEN)
+			memcpy(hex, p, hl);
+		return web_content(q, hex, p[hl] == '/' ? p + hl + 1 : NULL);
+	}
 	default:
 		return reply_error(q, MHD_HTTP_NOT_FOUND, "no such endpoint");
 	}
@@ -786,6 +852,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 	dits_repo_free(q->repo);
 	dits_buf_free(&q->body);
 	free(q->token);
+	free(q->url);
 	free(q->err_msg);
 	free(q);
 	*con_cls = NULL;
@@ -925,6 +992,7 @@ static void server_free(dits_server *s)
 	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	auth_free(&s->auth);
+	server_progress_free(s);
 	free(s->tls_cert_pem);
 	free(s->tls_key_pem);
 	free(s->root);
@@ -1018,6 +1086,7 @@ int dits_server_start(dits_server **out, const dits_server_opts *o)
 	s->guard_on = true;
 	s->run_job = o->run_job;
 	s->job_ctx = o->job_ctx;
+	s->attach_checks = o->attach_checks;
 	if (o->run_job && o->workers > 0 && (rc = workers_start(s, o->workers))) {
 		dits_server_stop(s);
 		return rc;

@@ -28,6 +28,15 @@
  */
 typedef int (*dits_server_job_fn)(void *ctx, const char *repo_dir);
 
+/*
+ * The attach rules (docs/MEDIA.md) between a proxy and its master, from the
+ * facts the proxy's variant record keeps (facts_json, with the master's in
+ * its "master" member) for a proxy of variant type type: a malloc'd JSON
+ * array of {"rule", "master", "proxy", "pass"}, or NULL when they cannot
+ * be told. For the web page's asset view; the media layer computes them.
+ */
+typedef char *(*dits_server_checks_fn)(const char *facts_json, const char *type);
+
 typedef struct dits_server_opts {
 	const char *listen;     /* "ADDR:PORT" ("[::1]:PORT" for IPv6); NULL: 127.0.0.1:7780 */
 	const char *root;       /* directory holding the repositories */
@@ -41,6 +50,7 @@ typedef struct dits_server_opts {
 	unsigned header_timeout;  /* seconds for a complete request header [10] */
 	unsigned idle_timeout;    /* seconds without traffic before a connection is closed [60] */
 	dits_server_job_fn run_job; /* NULL: no workers whatever workers says */
+	dits_server_checks_fn attach_checks; /* NULL: the web page shows no rule verdicts */
 	void *job_ctx;
 } dits_server_opts;
 
@@ -57,6 +67,13 @@ int dits_server_start(dits_server **out, const dits_server_opts *o);
 
 /* "http://127.0.0.1:7780" (https with TLS), with the port actually bound. */
 const char *dits_server_url(const dits_server *s);
+
+/*
+ * A worker's progress on the job of path in the repository whose worktree
+ * is repo_dir (ROOT/NAME), 0..1, shown by the web page's queue. Safe from
+ * any thread; s NULL is ignored.
+ */
+void dits_server_progress(dits_server *s, const char *repo_dir, const char *path, double fraction);
 
 /*
  * Stops accepting connections, lets the requests in progress finish (for a

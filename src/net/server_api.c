@@ -800,11 +800,10 @@ static void sum_jobs(dits_server *s, size_t *repos, struct dits_job_counts *sum)
 	}
 	*repos = n;
 	for (size_t i = 0; i < n; i++) {
-		char *dbpath = dits_strfmt("%s/%s/.dits/dits.db", s->root, names[i]);
-		struct stat st;
-		dits_metadb *db;
+		char *dir = dits_strfmt("%s/%s/.dits", s->root, names[i]);
+		dits_metadb *db = NULL;
 		struct dits_job_counts c;
-		if (dbpath && stat(dbpath, &st) == 0 && dits_metadb_open(&db, dbpath) == 0) {
+		if (dir && dits_metadb_open_dir(&db, dir, true) == 0 && db) {
 			if (dits_job_counts(db, &c) == 0) {
 				sum->queued += c.queued;
 				sum->running += c.running;
@@ -815,7 +814,7 @@ static void sum_jobs(dits_server *s, size_t *repos, struct dits_job_counts *sum)
 			dits_metadb_close(db);
 		}
 		dits_error_clear();
-		free(dbpath);
+		free(dir);
 	}
 	server_free_names(names, n);
 }

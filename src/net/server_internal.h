@@ -88,6 +88,7 @@ struct dits_server {
 	/* workers (server_workers.c) */
 	dits_server_job_fn run_job;
 	void *job_ctx;
+	dits_server_checks_fn attach_checks;
 	int nworkers;
 	pthread_t *workers;
 	pthread_mutex_t mu;
@@ -96,6 +97,10 @@ struct dits_server {
 	char **wake;                   /* repository names to look at, FIFO */
 	size_t nwake, capwake;
 	double next_scan;
+
+	/* progress of running jobs as the workers report it (server_web.c) */
+	struct progress_entry *progress;
+	size_t nprogress;
 };
 
 /* ---- one request (server.c) ---------------------------------------------- */
@@ -103,6 +108,9 @@ struct dits_server {
 typedef enum route {
 	R_NONE, R_HEALTHZ, R_METRICS, R_S3, R_REFS_GET, R_REFS_POST, R_CREATE, R_OBJECTS,
 	R_HAVE, R_GET, R_WALK, R_VARIANTS_GET, R_VARIANTS_POST, R_RENDER_POST, R_RENDER_GET,
+	/* the web page (server_web.c) */
+	R_WEB_PAGE, R_WEB_STATIC, R_WEB_LOGIN, R_WEB_LOGOUT, R_WEB_REPOS, R_WEB_TREE, R_WEB_ASSET,
+	R_WEB_LOG, R_WEB_COMMIT, R_WEB_QUEUE, R_WEB_CONTENT,
 } route;
 
 typedef struct request {
@@ -111,7 +119,9 @@ typedef struct request {
 	route route;
 	char name[128];          /* repository name, "" for global routes */
 	int64_t render_id;       /* GET /NAME/render/ID; 0: GET /NAME/render */
-	char *token;             /* bearer token or NULL */
+	char *token;             /* bearer token (or the page's cookie) or NULL */
+	char *url;               /* the decoded path, for the web routes */
+	bool post;
 	uint64_t length;         /* Content-Length (none when chunked) */
 	uint64_t got;            /* body bytes actually received, whatever the framing */
 	bool expect_body;        /* Content-Length > 0 or chunked */
@@ -156,6 +166,26 @@ enum MHD_Result api_s3(request *q);
 enum MHD_Result api_render_post(request *q);
 enum MHD_Result api_render_get(request *q);
 enum MHD_Result api_metrics(request *q);
+
+/* ---- the web page (server_web.c) ---------------------------------------- */
+
+/* The token of the page's cookie, or NULL. */
+const char *web_cookie_token(struct MHD_Connection *c);
+enum MHD_Result web_page(request *q, const char *url);
+enum MHD_Result web_static(request *q, const char *name);
+enum MHD_Result web_login(request *q, bool post);
+enum MHD_Result web_logout(request *q);
+enum MHD_Result web_repos(request *q);
+enum MHD_Result web_tree(request *q);
+enum MHD_Result web_asset(request *q);
+enum MHD_Result web_log(request *q);
+enum MHD_Result web_commit(request *q);
+enum MHD_Result web_queue(request *q);
+/* GET /NAME/content/HEX[/FILENAME]: the stored file, with range requests. */
+enum MHD_Result web_content(request *q, const char *hex, const char *filename);
+/* What a worker last reported for the job of path in repository dits_dir (ROOT/NAME/.dits), 0..1. */
+double server_progress_get(dits_server *s, const char *dits_dir, const char *path);
+void server_progress_free(dits_server *s);
 
 /* ---- workers (server_workers.c) ------------------------------------------ */
 

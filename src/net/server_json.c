@@ -3,6 +3,8 @@
  * `dits serve` (server_json.h). Pure functions: bytes in, a struct or a
  * message naming the wrong field out.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -542,4 +544,87 @@ int server_parse_render(const void *data, size_t len, server_render_req *out)
 	}
 	*out = r;
 	return 0;
+}
+
+/* ---- the web page's small parsers ------------------------------------------ */
+
+int server_parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
+{
+	if (strncmp(h, "bytes=", 6) || strchr(h, ','))
+		return 0;
+	h += 6;
+	char *end;
+	if (*h == '-') {
+		if (!isdigit((unsigned char)h[1]))
+			return 0;
+		errno = 0;
+		unsigned long long n = strtoull(h + 1, &end, 10);
+		if (*end || errno)
+			return 0;
+		if (n == 0 || size == 0)
+			return -1;
+		*from = n >= size ? 0 : size - n;
+		*to = size - 1;
+		return 1;
+	}
+	if (!isdigit((unsigned char)*h))
+		return 0;
+	errno = 0;
+	unsigned long long a = strtoull(h, &end, 10), b = size ? size - 1 : 0;
+	if (*end != '-' || errno)
+		return 0;
+	if (end[1]) {
+		char *e2;
+		if (!isdigit((unsigned char)end[1]))
+			return 0;
+		b = strtoull(end + 1, &e2, 10);
+		if (*e2 || errno || b < a)
+			return 0;
+	}
+	if (a >= size)
+		return -1;
+	*from = a;
+	*to = b >= size ? size - 1 : b;
+	return 1;
+}
+
+static int hex_digit(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+char *server_form_value(const void *data, size_t len, const char *key)
+{
+	size_t kl = strlen(key);
+	const char *p = data, *end = p + len;
+	while (p && p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp ? amp : end;
+		if ((size_t)(stop - p) > kl && !memcmp(p, key, kl) && p[kl] == '=') {
+			const char *v = p + kl + 1;
+			char *out = malloc((size_t)(stop - v) + 1), *o = out;
+			if (!out)
+				return NULL;
+			while (v < stop) {
+				int hi, lo;
+				if (*v == '+') {
+					*o++ = ' ';
+					v++;
+				} else if (*v == '%' && stop - v >= 3 && (hi = hex_digit(v[1])) >= 0 && (lo = hex_digit(v[2])) >= 0) {
+					*o++ = (char)(hi * 16 + lo);
+					v += 3;
+				} else {
+					*o++ = *v++;
+				}
+			}
+			*o = '\0';
+			if (memchr(out, '\0', (size_t)(o - out))) { /* a %00 inside */
+				free(out);
+				return NULL;
+			}
+			return out;
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+	return NULL;
 }

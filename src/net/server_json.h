@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "chunker.h"
 #include "hash.h"
@@ -106,5 +107,21 @@ void server_render_req_free(server_render_req *r);
  * first occurrence keeps its place).
  */
 int server_parse_ids(const void *data, size_t len, bool dedup, dits_id **out, size_t *n);
+
+/*
+ * The Range header of a download, for a file of size bytes: one range,
+ * "bytes=A-B", "bytes=A-" or "bytes=-N". Returns 1 with [*from, *to]
+ * (inclusive, clipped to the file), 0 when the header asks for anything
+ * else (several ranges, another unit, malformed: the whole file is sent),
+ * -1 when the range lies past the end (416).
+ */
+int server_parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to);
+
+/*
+ * The value of key in an application/x-www-form-urlencoded body (the web
+ * page's login form), '+' and %XX decoded, malloc'd; NULL when absent, when
+ * it would hold a NUL byte, or out of memory.
+ */
+char *server_form_value(const void *data, size_t len, const char *key);
 
 #endif

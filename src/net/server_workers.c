@@ -54,17 +54,16 @@ void workers_wake(dits_server *s, const char *name)
 /* True when the repository has a job that may be claimed now. */
 static bool has_ready_job(dits_server *s, const char *name)
 {
-	char *path = dits_strfmt("%s/%s/.dits/dits.db", s->root, name);
-	struct stat st;
+	char *dir = dits_strfmt("%s/%s/.dits", s->root, name);
 	bool ready = false;
-	dits_metadb *db;
-	if (path && stat(path, &st) == 0 && dits_metadb_open(&db, path) == 0) {
+	dits_metadb *db = NULL;
+	if (dir && dits_metadb_open_dir(&db, dir, true) == 0 && db) {
 		int64_t when;
 		ready = dits_job_next_ready(db, &when) == 0 && when <= dits_metadb_now(db);
 		dits_metadb_close(db);
 	}
 	dits_error_clear();
-	free(path);
+	free(dir);
 	return ready;
 }
 

@@ -829,16 +829,12 @@ static int upload_missing(xengine *x, const objlist *l, uint64_t *sent)
 static int push_variants(xengine *x, const objlist *pushed, uint64_t *count)
 {
 	dits_repo *r = x->r;
-	char *dbpath = dits_repo_path(r, "dits.db");
-	FILE *f = dbpath ? fopen(dbpath, "rb") : NULL;
-	free(dbpath);
-	if (!f)
-		return 0; /* no variants were ever made here */
-	fclose(f);
 	dits_metadb *db;
-	int rc = dits_metadb_open_repo(&db, r);
+	int rc = dits_metadb_open_repo_if_exists(&db, r);
 	if (rc)
 		return rc;
+	if (!db)
+		return 0; /* no variants were ever made here */
 	dits_buf body = DITS_BUF_INIT;
 	objlist vm = { 0 };
 	size_t nv = 0;

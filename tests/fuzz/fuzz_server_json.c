@@ -1,11 +1,13 @@
 /*
  * fuzz_server_json - a libFuzzer target for the request-body parsers of
- * `dits serve` (src/net/server_json.h): every parser gets the same bytes;
+ * `dits serve` (src/net/server_json.h), the web page's Range header and
+ * login form included: every parser gets the same bytes;
  * none may crash, leak or read out of bounds, whatever they are.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
 #include "server_json.h"
@@ -43,6 +45,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(ids);
 	if (server_parse_ids(data, size, true, &ids, &n) == 0)
 		free(ids);
+
+	/* the web page's Range header and login form */
+	char *h = malloc(size + 1);
+	if (h) {
+		memcpy(h, data, size);
+		h[size] = '\0';
+		uint64_t from, to;
+		if (server_parse_range(h, size * 7919u, &from, &to) == 1 && (from > to || to >= size * 7919u))
+			abort();
+		free(h);
+	}
+	free(server_form_value(data, size, "token"));
+	free(server_form_value(data, size, "next"));
 	dits_error_clear();
 	return 0;
 }

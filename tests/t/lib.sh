@@ -121,7 +121,24 @@ export LC_ALL=C LANG=C TZ=UTC
 export USER=tester LOGNAME=tester
 export DITS_AUTHOR_NAME="A U Thor" DITS_AUTHOR_EMAIL="author@example.com"
 export DITS_COMMITTER_NAME="C O Mitter" DITS_COMMITTER_EMAIL="committer@example.com"
-unset DITS_DIR DITS_WORK_TREE DITS_PROGRESS 2>/dev/null
+unset DITS_DIR DITS_WORK_TREE DITS_PROGRESS DITS_METADB_URL 2>/dev/null
+
+# PostgreSQL metadata: with DITS_TEST_METADB_URL set to a server's URL
+# (tests/pg/pg.sh run sets it; the *-pg meson tests use that), every
+# repository of the script, its clones and the ones a server creates keep
+# their variants and jobs in PostgreSQL (DITS_METADB_URL), in a database of
+# the script's own, created here and dropped at the end.
+if [ -n "${DITS_TEST_METADB_URL:-}" ]; then
+	_test_pg_db=t_$(printf '%s' "$TEST_NAME" | tr -c 'a-zA-Z0-9' _)_$$
+	_test_psql=${PGBIN:-/usr/lib/postgresql/15/bin}/psql
+	if ! "$_test_psql" -qAt -d "$DITS_TEST_METADB_URL" -c "CREATE DATABASE $_test_pg_db" >/dev/null; then
+		echo "$TEST_NAME: cannot create database $_test_pg_db at $DITS_TEST_METADB_URL" >&2
+		exit 1
+	fi
+	export DITS_METADB_URL=${DITS_TEST_METADB_URL%/*}/$_test_pg_db
+	echo "# metadata in PostgreSQL: $DITS_METADB_URL" >&2
+	test_at_end "\"\$_test_psql\" -qAt -d \"\$DITS_TEST_METADB_URL\" -c 'DROP DATABASE IF EXISTS $_test_pg_db WITH (FORCE)'"
+fi
 cd "$TRASH" || exit 1
 
 test_count=0

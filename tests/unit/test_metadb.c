@@ -2,8 +2,16 @@
  * The metadata database: schema creation and versioning, variants (one per
  * parent + type + recipe, registered all at once) and the job queue
  * (idempotent enqueue, claim order, leases that expire, backoff, dead jobs,
- * retry, and 4 processes draining 200 jobs with each claimed exactly once).
+ * retry, 4 processes draining 200 jobs with each claimed exactly once, and
+ * two processes registering the same ready variant at once).
+ *
+ * The same assertions run against both backends: SQLite files in a
+ * temporary directory, and PostgreSQL when DITS_TEST_PG_URL names a server
+ * (tests/pg/pg.sh starts one; the meson test unit-metadb-pg does that).
+ * There each "database" of a test is its own repository key in the shared
+ * database, and what the API does not show is checked with libpq.
  */
+#include <libpq-fe.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -17,6 +25,7 @@
 #include "util.h"
 
 static char *tmpdir;
+static const char *pg_url; /* NULL: SQLite */
 static int64_t fake_now = 1700000000;
 
 static int64_t fake_clock(void)
@@ -34,13 +43,69 @@ static char *db_path(const char *name)
 	return p;
 }
 
-static dits_metadb *open_fresh(const char *name)
+/*
+ * Opens the test database name on the backend under test; on PostgreSQL
+ * its repository key is the path it would have as a file (unique per run).
+ */
+static int open_named(dits_metadb **db, const char *name)
 {
 	char *path = db_path(name);
-	dits_metadb *db = NULL;
-	CHECK_RC(dits_metadb_open(&db, path), 0);
-	REQUIRE(db);
+	int rc;
+	if (pg_url)
+		rc = dits_metadb_open_url(db, pg_url, path);
+	else
+		rc = dits_metadb_open(db, path);
 	free(path);
+	return rc;
+}
+
+/*
+ * Runs SQL straight on the storage of test database name (for what the
+ * API cannot do): sqlite_sql on the file, or pg_sql with $1 = its key.
+ */
+static bool raw_exec(const char *name, const char *sqlite_sql, const char *pg_sql)
+{
+	char *path = db_path(name);
+	bool ok = false;
+	if (pg_url) {
+		PGconn *c = PQconnectdb(pg_url);
+		const char *v[1] = { path };
+		PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexecParams(c, pg_sql, 1, NULL, v, NULL, NULL, 0) : NULL;
+		ok = r && (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
+		if (!ok)
+			fprintf(stderr, "raw_exec: %s\n", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+		PQclear(r);
+		PQfinish(c);
+	} else {
+		sqlite3 *h = NULL;
+		ok = sqlite3_open(path, &h) == SQLITE_OK &&
+		     sqlite3_exec(h, sqlite_sql, NULL, NULL, NULL) == SQLITE_OK;
+		sqlite3_close(h);
+	}
+	free(path);
+	return ok;
+}
+
+/* One value of a query on PostgreSQL (on url, NULL: the test server); -1 on failure. */
+static int64_t pg_int(const char *url, const char *sql)
+{
+	PGconn *c = PQconnectdb(url ? url : pg_url);
+	PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+	int64_t v = -1;
+	if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	else if (r && PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+		fprintf(stderr, "pg_int: %s\n", PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+	return v;
+}
+
+static dits_metadb *open_fresh(const char *name)
+{
+	dits_metadb *db = NULL;
+	CHECK_RC(open_named(&db, name), 0);
+	REQUIRE(db);
 	dits_metadb_set_clock(db, fake_clock);
 	return db;
 }
@@ -81,17 +146,39 @@ static bool sql_text_is(const char *path, const char *sql, const char *want)
 	return ok;
 }
 
+/* The schema version as the backend records it. */
+static int64_t schema_version(const char *path)
+{
+	if (pg_url)
+		return pg_int(NULL, "SELECT max(version) FROM dits_schema_version");
+	return sql_int(path, "PRAGMA user_version");
+}
+
 static void test_schema_and_reopen(void)
 {
 	char *path = db_path("schema.db");
 	dits_metadb *db = NULL;
-	CHECK_RC(dits_metadb_open(&db, path), 0);
+	CHECK_RC(open_named(&db, "schema.db"), 0);
 	REQUIRE(db);
-	CHECK_EQ_U64(sql_int(path, "PRAGMA user_version"), DITS_METADB_SCHEMA_VERSION);
-	CHECK(sql_text_is(path, "PRAGMA journal_mode", "wal"));
-	CHECK_EQ_U64(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
-	                           "('asset_variants', 'jobs', 'jobs_one_live')"),
-	             3);
+	CHECK(!strcmp(dits_metadb_backend(db), pg_url ? "postgresql" : "sqlite"));
+	CHECK_EQ_U64(schema_version(path), DITS_METADB_SCHEMA_VERSION);
+	if (pg_url) {
+		CHECK_EQ_U64(pg_int(NULL, "SELECT count(*) FROM pg_class WHERE relname IN "
+		                          "('asset_variants', 'jobs', 'jobs_one_live')"),
+		             3);
+		/* Ids are 32-byte BYTEA, the variant id a UUID, the chunk list JSONB. */
+		CHECK_EQ_U64(pg_int(NULL, "SELECT count(*) FROM information_schema.columns WHERE "
+		                          "table_name = 'asset_variants' AND ("
+		                          "(column_name = 'id' AND data_type = 'uuid') OR "
+		                          "(column_name = 'parent_asset_id' AND data_type = 'bytea') OR "
+		                          "(column_name = 'chunk_hash_list' AND data_type = 'jsonb'))"),
+		             3);
+	} else {
+		CHECK(sql_text_is(path, "PRAGMA journal_mode", "wal"));
+		CHECK_EQ_U64(sql_int(path, "SELECT count(*) FROM sqlite_master WHERE name IN "
+		                           "('asset_variants', 'jobs', 'jobs_one_live')"),
+		             3);
+	}
 
 	dits_id parent = make_id(1);
 	dits_variant v;
@@ -102,7 +189,7 @@ static void test_schema_and_reopen(void)
 	dits_metadb_close(db);
 
 	/* Reopening finds the same rows and does not touch the schema. */
-	CHECK_RC(dits_metadb_open(&db, path), 0);
+	CHECK_RC(open_named(&db, "schema.db"), 0);
 	REQUIRE(db);
 	dits_variant w;
 	CHECK_RC(dits_variant_get_by_id(db, v.id, &w), 0);
@@ -114,8 +201,51 @@ static void test_schema_and_reopen(void)
 	dits_variant_free(&w);
 	dits_variant_free(&v);
 	dits_metadb_close(db);
-	CHECK_EQ_U64(sql_int(path, "PRAGMA user_version"), DITS_METADB_SCHEMA_VERSION);
+	CHECK_EQ_U64(schema_version(path), DITS_METADB_SCHEMA_VERSION);
 	free(path);
+}
+
+/*
+ * PostgreSQL: a database whose dits_schema_version says 99 is refused, and
+ * left as it was; a URL that names no server fails cleanly.
+ */
+static void test_pg_newer_version_refused(void)
+{
+	CHECK_EQ_U64(pg_int(NULL, "SELECT count(*) FROM (SELECT 1) x"), 1);
+	PGconn *c = PQconnectdb(pg_url);
+	PGresult *r = PQexec(c, "CREATE DATABASE dits_newer");
+	REQUIRE(PQresultStatus(r) == PGRES_COMMAND_OK);
+	PQclear(r);
+	PQfinish(c);
+	char *url = NULL;
+	const char *slash = strrchr(pg_url, '/');
+	REQUIRE(slash);
+	size_t n = (size_t)(slash - pg_url);
+	url = malloc(n + 16);
+	REQUIRE(url);
+	snprintf(url, n + 16, "%.*s/dits_newer", (int)n, pg_url);
+
+	dits_metadb *db = NULL;
+	CHECK_RC(dits_metadb_open_url(&db, url, "k"), 0);
+	dits_metadb_close(db);
+	CHECK_EQ_U64(pg_int(url, "SELECT max(version) FROM dits_schema_version"),
+	             DITS_METADB_SCHEMA_VERSION);
+	CHECK_EQ_U64(pg_int(url, "INSERT INTO dits_schema_version VALUES (99, 0) RETURNING version"), 99);
+	db = (dits_metadb *)1;
+	CHECK_RC(dits_metadb_open_url(&db, url, "k"), DITS_EVERSION);
+	CHECK(db == NULL);
+	CHECK(strstr(dits_error_last(), "newer"));
+	CHECK(strstr(dits_error_last(), "99"));
+	CHECK_EQ_U64(pg_int(url, "SELECT max(version) FROM dits_schema_version"), 99);
+	free(url);
+
+	/* Nobody listens there (port 1), and a password never shows in messages. */
+	CHECK(dits_metadb_open_url(&db, "postgres://u:secret@127.0.0.1:1/x", "k") < 0);
+	CHECK(db == NULL);
+	CHECK(strstr(dits_error_last(), "127.0.0.1"));
+	CHECK(!strstr(dits_error_last(), "secret"));
+	/* Not a URL of any backend. */
+	CHECK_RC(dits_metadb_open_url(&db, "mysql://x/y", "k"), DITS_EINVALID);
 }
 
 static void test_newer_version_refused(void)
@@ -556,12 +686,8 @@ static void test_fail_backoff_dead_retry(void)
 	db = open_fresh("backoff.db");
 	dits_id d = make_id(52);
 	CHECK_RC(dits_job_enqueue(db, "TRANSCODE", &d, NULL, "proxy_1080p", NULL, NULL, &id), 0);
-	char *path = db_path("backoff.db");
-	sqlite3 *h = NULL;
-	REQUIRE(sqlite3_open(path, &h) == SQLITE_OK);
-	REQUIRE(sqlite3_exec(h, "UPDATE jobs SET max_attempts = 20", NULL, NULL, NULL) == SQLITE_OK);
-	sqlite3_close(h);
-	free(path);
+	REQUIRE(raw_exec("backoff.db", "UPDATE jobs SET max_attempts = 20",
+	                 "UPDATE jobs SET max_attempts = 20 WHERE repo = $1"));
 	for (int attempt = 1; attempt <= 10; attempt++) {
 		CHECK_RC(dits_job_claim(db, "w", 60, &j), 0);
 		dits_job_free(&j);
@@ -580,9 +706,8 @@ static void test_fail_backoff_dead_retry(void)
 static void test_test_now_env(void)
 {
 	setenv("DITS_TEST_NOW", "1234567", 1);
-	char *path = db_path("env.db");
 	dits_metadb *db = NULL;
-	CHECK_RC(dits_metadb_open(&db, path), 0);
+	CHECK_RC(open_named(&db, "env.db"), 0);
 	REQUIRE(db);
 	CHECK_EQ_U64(dits_metadb_now(db), 1234567);
 	dits_metadb_set_clock(db, fake_clock);
@@ -591,12 +716,11 @@ static void test_test_now_env(void)
 	CHECK_EQ_U64(dits_metadb_now(db), 1234567);
 	dits_metadb_close(db);
 	unsetenv("DITS_TEST_NOW");
-	CHECK_RC(dits_metadb_open(&db, path), 0);
+	CHECK_RC(open_named(&db, "env.db"), 0);
 	REQUIRE(db);
 	int64_t t = (int64_t)time(NULL);
 	CHECK(dits_metadb_now(db) >= t - 1 && dits_metadb_now(db) <= t + 1);
 	dits_metadb_close(db);
-	free(path);
 }
 
 /*
@@ -608,7 +732,7 @@ static void test_killed_worker(void)
 {
 	char *path = db_path("killed.db");
 	dits_metadb *db = NULL;
-	CHECK_RC(dits_metadb_open(&db, path), 0);
+	CHECK_RC(open_named(&db, "killed.db"), 0);
 	REQUIRE(db);
 	dits_id a = make_id(60);
 	int64_t id;
@@ -624,13 +748,23 @@ static void test_killed_worker(void)
 		dits_metadb *cdb = NULL;
 		dits_job j;
 		sqlite3 *h = NULL;
-		if (dits_metadb_open(&cdb, path) || dits_job_claim(cdb, "victim", 30, &j))
+		if (open_named(&cdb, "killed.db") || dits_job_claim(cdb, "victim", 30, &j))
 			_exit(2);
-		/* Half of some write, never committed. */
-		if (sqlite3_open(path, &h) != SQLITE_OK ||
-		    sqlite3_exec(h, "BEGIN IMMEDIATE; UPDATE jobs SET last_error = 'half-written'",
-		                 NULL, NULL, NULL) != SQLITE_OK)
+		/* Half of some write, never committed (holding the job's row lock). */
+		if (pg_url) {
+			PGconn *c = PQconnectdb(pg_url);
+			const char *v[1] = { path };
+			PGresult *r = PQexec(c, "BEGIN");
+			PQclear(r);
+			r = PQexecParams(c, "UPDATE jobs SET last_error = 'half-written' WHERE repo = $1",
+			                 1, NULL, v, NULL, NULL, 0);
+			if (PQresultStatus(r) != PGRES_COMMAND_OK)
+				_exit(3);
+		} else if (sqlite3_open(path, &h) != SQLITE_OK ||
+		           sqlite3_exec(h, "BEGIN IMMEDIATE; UPDATE jobs SET last_error = 'half-written'",
+		                        NULL, NULL, NULL) != SQLITE_OK) {
 			_exit(3);
+		}
 		if (write(ready[1], "x", 1) != 1)
 			_exit(4);
 		for (;;)
@@ -644,7 +778,7 @@ static void test_killed_worker(void)
 	int st = 0;
 	CHECK(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st));
 
-	CHECK_RC(dits_metadb_open(&db, path), 0);
+	CHECK_RC(open_named(&db, "killed.db"), 0);
 	REQUIRE(db);
 	dits_job j;
 	int64_t start = (int64_t)time(NULL);
@@ -652,7 +786,14 @@ static void test_killed_worker(void)
 	dits_metadb_set_clock(db, fake_clock);
 	CHECK_RC(dits_job_claim(db, "rescuer", 30, &j), DITS_ENOTFOUND);
 	fake_now = start + 32;
-	CHECK_RC(dits_job_claim(db, "rescuer", 30, &j), 0);
+	int rc = dits_job_claim(db, "rescuer", 30, &j);
+	/* PostgreSQL ends the dead client's transaction when it sees the
+	 * socket close; until then SKIP LOCKED passes over the row. */
+	for (int i = 0; pg_url && rc == DITS_ENOTFOUND && i < 200; i++) {
+		usleep(10000);
+		rc = dits_job_claim(db, "rescuer", 30, &j);
+	}
+	CHECK_RC(rc, 0);
 	CHECK(j.id == id && j.attempts == 2 && !strcmp(j.lease_owner, "rescuer"));
 	CHECK(j.last_error == NULL);
 	dits_job_free(&j);
@@ -670,10 +811,10 @@ static void test_killed_worker(void)
 #define NJOBS 200
 #define NWORKERS 4
 
-static int worker_main(const char *path, int w, int fd, int go)
+static int worker_main(const char *name, int w, int fd, int go)
 {
 	dits_metadb *db = NULL;
-	if (dits_metadb_open(&db, path))
+	if (open_named(&db, name))
 		return 2;
 	/* Start together: wait until the parent closes the "go" pipe. */
 	char c;
@@ -709,14 +850,20 @@ static int worker_main(const char *path, int w, int fd, int go)
 
 static void test_concurrent_claims(void)
 {
-	char *path = db_path("concurrent.db");
+	const char *name = "concurrent.db";
 	dits_metadb *db = NULL;
-	CHECK_RC(dits_metadb_open(&db, path), 0);
+	CHECK_RC(open_named(&db, name), 0);
 	REQUIRE(db);
+	/* Ids are consecutive from the first (PostgreSQL's may not start at 1). */
+	int64_t base = 0;
 	for (int i = 0; i < NJOBS; i++) {
 		dits_id a;
+		int64_t jid = 0;
 		dits_hash_buf(&a, &i, sizeof i);
-		CHECK_RC(dits_job_enqueue(db, "TRANSCODE", &a, NULL, "proxy_1080p", NULL, NULL, NULL), 0);
+		CHECK_RC(dits_job_enqueue(db, "TRANSCODE", &a, NULL, "proxy_1080p", NULL, NULL, &jid), 0);
+		if (i == 0)
+			base = jid - 1;
+		CHECK_EQ_U64(jid, base + i + 1);
 	}
 	/* A connection must not cross fork(): the children open their own. */
 	dits_metadb_close(db);
@@ -730,9 +877,7 @@ static void test_concurrent_claims(void)
 		if (pids[w] == 0) {
 			close(fds[0]);
 			close(go[1]);
-			int st = worker_main(path, w, fds[1], go[0]);
-			free(path);
-			_exit(st);
+			_exit(worker_main(name, w, fds[1], go[0]));
 		}
 	}
 	close(fds[1]);
@@ -744,6 +889,7 @@ static void test_concurrent_claims(void)
 	bool bad_id = false;
 	while (read(fds[0], &id, sizeof id) == (ssize_t)sizeof id) {
 		total++;
+		id -= base;
 		if (id < 1 || id > NJOBS)
 			bad_id = true;
 		else
@@ -762,7 +908,7 @@ static void test_concurrent_claims(void)
 		once += seen[i] == 1;
 	CHECK_EQ_U64(once, NJOBS);
 
-	CHECK_RC(dits_metadb_open(&db, path), 0);
+	CHECK_RC(open_named(&db, name), 0);
 	REQUIRE(db);
 	struct dits_job_counts c;
 	CHECK_RC(dits_job_counts(db, &c), 0);
@@ -785,7 +931,138 @@ static void test_concurrent_claims(void)
 	        per_worker[1], per_worker[2], per_worker[3]);
 	dits_job_list_free(list, n);
 	dits_metadb_close(db);
-	free(path);
+}
+
+/*
+ * Two processes register a ready variant for the same recipe at the same
+ * moment: both begin (and get the same row), both register; exactly one
+ * wins and the other is told DITS_ECONFLICT. The storage itself refuses a
+ * second row for the same (parent, type, recipe hash).
+ */
+static int racer_main(int w, int go)
+{
+	dits_metadb *db = NULL;
+	if (open_named(&db, "race.db"))
+		return 2;
+	dits_id parent = make_id(70), rh = make_id(71), man = make_id((uint8_t)(72 + w));
+	dits_variant v;
+	if (dits_variant_begin(db, &parent, "proxy_1080p", NULL, &rh, &v))
+		return 3;
+	char c;
+	while (read(go, &c, 1) > 0)
+		;
+	int rc = dits_variant_register(db, v.id, &man, "[]", NULL, NULL, 1);
+	dits_variant_free(&v);
+	dits_metadb_close(db);
+	return rc == 0 ? 0 : rc == DITS_ECONFLICT ? 1 : 4;
+}
+
+static void test_register_race(void)
+{
+	int wins = 0, conflicts = 0;
+	for (int round = 0; round < 5; round++) {
+		if (round > 0)
+			REQUIRE(raw_exec("race.db", "DELETE FROM asset_variants",
+			                 "DELETE FROM asset_variants WHERE repo = $1"));
+		int go[2];
+		REQUIRE(pipe(go) == 0);
+		pid_t pids[2];
+		for (int w = 0; w < 2; w++) {
+			pids[w] = fork();
+			REQUIRE(pids[w] >= 0);
+			if (pids[w] == 0) {
+				close(go[1]);
+				_exit(racer_main(w, go[0]));
+			}
+		}
+		close(go[0]);
+		usleep(100000); /* both have begun and wait on the pipe */
+		close(go[1]);
+		for (int w = 0; w < 2; w++) {
+			int st = 0;
+			CHECK(waitpid(pids[w], &st, 0) == pids[w] && WIFEXITED(st));
+			wins += WEXITSTATUS(st) == 0;
+			conflicts += WEXITSTATUS(st) == 1;
+		}
+		dits_metadb *db = NULL;
+		CHECK_RC(open_named(&db, "race.db"), 0);
+		REQUIRE(db);
+		dits_variant *list;
+		size_t n;
+		CHECK_RC(dits_variant_list(db, NULL, &list, &n), 0);
+		CHECK_EQ_U64(n, 1);
+		CHECK(n == 1 && !strcmp(list[0].status, "ready"));
+		dits_variant_list_free(list, n);
+		dits_metadb_close(db);
+	}
+	CHECK_EQ_U64(wins, 5);
+	CHECK_EQ_U64(conflicts, 5);
+	/* A second row for the key, written past the API, is refused. */
+	CHECK(!raw_exec("race.db",
+	                "INSERT INTO asset_variants(id, parent_asset_id, variant_type, recipe_hash,"
+	                " status) SELECT 'x', parent_asset_id, variant_type, recipe_hash, 'ready'"
+	                " FROM asset_variants",
+	                "INSERT INTO asset_variants(id, repo, parent_asset_id, variant_type,"
+	                " recipe_hash, status, created_at, updated_at) SELECT gen_random_uuid(), repo,"
+	                " parent_asset_id, variant_type, recipe_hash, 'ready', 0, 0"
+	                " FROM asset_variants WHERE repo = $1"));
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * dits_job_wait(): on PostgreSQL an enqueue by another process wakes the
+ * waiter at once (LISTEN/NOTIFY), long before the timeout; a notification
+ * for another repository does not. On SQLite it sleeps the timeout.
+ */
+static void test_job_wait(void)
+{
+	dits_metadb *db = open_fresh("wait.db");
+	CHECK_RC(dits_job_wait(db, 0), 0); /* PostgreSQL: starts listening */
+	if (!pg_url) {
+		double t0 = mono_s();
+		CHECK_RC(dits_job_wait(db, 200), 0);
+		CHECK(mono_s() - t0 >= 0.19);
+		dits_metadb_close(db);
+		return;
+	}
+	/* Nothing queued: the wait runs to its timeout. */
+	double t0 = mono_s();
+	CHECK_RC(dits_job_wait(db, 300), 0);
+	CHECK(mono_s() - t0 >= 0.29);
+
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		dits_metadb *other = NULL, *cdb = NULL;
+		dits_id a = make_id(80);
+		usleep(300000);
+		/* First a job of another repository, then one of ours. */
+		if (open_named(&other, "wait-other.db") ||
+		    dits_job_enqueue(other, "TRANSCODE", &a, NULL, "proxy_1080p", NULL, NULL, NULL))
+			_exit(2);
+		usleep(300000);
+		if (open_named(&cdb, "wait.db") ||
+		    dits_job_enqueue(cdb, "TRANSCODE", &a, NULL, "proxy_1080p", NULL, NULL, NULL))
+			_exit(3);
+		_exit(0);
+	}
+	t0 = mono_s();
+	CHECK_RC(dits_job_wait(db, 10000), 0);
+	double waited = mono_s() - t0;
+	CHECK(waited >= 0.5);  /* the other repository's job did not wake it */
+	CHECK(waited < 5.0);   /* ours did, long before the timeout */
+	int st = 0;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	dits_job j;
+	CHECK_RC(dits_job_claim(db, "waiter", 30, &j), 0);
+	dits_job_free(&j);
+	dits_metadb_close(db);
 }
 
 int main(void)
@@ -793,8 +1070,15 @@ int main(void)
 	tmpdir = util_mkdtemp("metadb");
 	REQUIRE(tmpdir);
 	unsetenv("DITS_TEST_NOW");
+	pg_url = getenv("DITS_TEST_PG_URL");
+	if (pg_url && !*pg_url)
+		pg_url = NULL;
+	fprintf(stderr, "backend: %s\n", pg_url ? pg_url : "sqlite");
 	test_schema_and_reopen();
-	test_newer_version_refused();
+	if (pg_url)
+		test_pg_newer_version_refused();
+	else
+		test_newer_version_refused();
 	test_variants();
 	test_enqueue_idempotent();
 	test_claim_order_and_empty();
@@ -803,6 +1087,8 @@ int main(void)
 	test_test_now_env();
 	test_killed_worker();
 	test_concurrent_claims();
+	test_register_race();
+	test_job_wait();
 	util_rm_rf(tmpdir);
 	free(tmpdir);
 	return check_done();
