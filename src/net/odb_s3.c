@@ -34,7 +34,7 @@ typedef struct s3pack {
 
 typedef struct s3repo {
 	char *name;
-	s3pack *packs;
+	s3pack **packs; /* each allocated once: a pointer stays valid while the lock is let go */
 	size_t npacks, cap;
 	bool listed;
 	struct s3repo *next;
@@ -51,7 +51,9 @@ struct dits_s3_store {
 	pthread_mutex_t mu;
 	char *bucket, *prefix;
 	dits_s3_config cfg;
-	dits_s3 *s3; /* used under mu */
+	dits_s3 *s3; /* listings and indexes, under mu */
+	dits_s3 **idle; /* connections for block GETs, taken out of mu */
+	size_t nidle, idle_cap;
 	char *cache_dir, *block_dir, *stage_dir;
 	uint64_t cache_max, block;
 	s3repo *repos;
@@ -152,7 +154,36 @@ static void cache_put(dits_s3_store *st, const char *pack, uint64_t no, const vo
 	st->stats.cached_blocks++;
 }
 
-/* Makes st->cur block no of pack p: from memory, the cache, or one ranged GET. */
+/* A connection for a GET made without the lock (one per thread at a time). */
+static int take_conn(dits_s3_store *st, dits_s3 **out)
+{
+	if (st->nidle) {
+		*out = st->idle[--st->nidle];
+		return 0;
+	}
+	return dits_s3_open(&st->cfg, out);
+}
+
+static void give_conn(dits_s3_store *st, dits_s3 *s3)
+{
+	if (st->nidle == st->idle_cap) {
+		size_t cap = st->idle_cap ? st->idle_cap * 2 : 8;
+		dits_s3 **v = realloc(st->idle, cap * sizeof *v);
+		if (!v) {
+			dits_s3_close(s3);
+			return;
+		}
+		st->idle = v;
+		st->idle_cap = cap;
+	}
+	st->idle[st->nidle++] = s3;
+}
+
+/*
+ * Makes st->cur block no of pack p: from memory, the cache, or one ranged
+ * GET. Called under st->mu, which is let go during the GET so that other
+ * requests read meanwhile (each GET on a connection of its own).
+ */
 static int load_block(dits_s3_store *st, const s3repo *r, const s3pack *p, uint64_t no)
 {
 	if (st->cur_pack && st->cur_no == no && !strcmp(st->cur_pack, p->name)) {
@@ -184,10 +215,25 @@ static int load_block(dits_s3_store *st, const s3repo *r, const s3pack *p, uint6
 		cache_drop(st, (size_t)(b - st->blocks));
 	}
 	char *key = pack_key(r, p->name, "pack");
-	rc = key ? dits_s3_get_range(st->s3, key, off, len, &st->cur) : dits_error_set(DITS_ENOMEM, "out of memory");
+	dits_s3 *conn = NULL;
+	rc = key ? take_conn(st, &conn) : dits_error_set(DITS_ENOMEM, "out of memory");
+	dits_buf got = DITS_BUF_INIT;
+	if (!rc) {
+		pthread_mutex_unlock(&st->mu);
+		rc = dits_s3_get_range(conn, key, off, len, &got);
+		pthread_mutex_lock(&st->mu);
+		give_conn(st, conn);
+	}
 	free(key);
-	if (rc)
+	if (rc) {
+		dits_buf_free(&got);
 		return rc;
+	}
+	/* Another thread may have set cur meanwhile: this block replaces it. */
+	free(st->cur_pack);
+	st->cur_pack = NULL;
+	dits_buf_free(&st->cur);
+	st->cur = got;
 	st->stats.gets++;
 	st->stats.get_bytes += st->cur.len;
 	if (st->cur.len != len) {
@@ -199,7 +245,8 @@ static int load_block(dits_s3_store *st, const s3repo *r, const s3pack *p, uint6
 		dits_buf_reset(&st->cur);
 		return rc;
 	}
-	cache_put(st, p->name, no, st->cur.data, len);
+	if (!cache_find(st, p->name, no)) /* not fetched by another thread meanwhile */
+		cache_put(st, p->name, no, st->cur.data, len);
 done:
 	if (!(st->cur_pack = strdup(p->name))) {
 		dits_buf_reset(&st->cur);
@@ -231,13 +278,13 @@ static int read_range(dits_s3_store *st, const s3repo *r, const s3pack *p, uint6
 
 static int cmp_pack(const void *a, const void *b)
 {
-	return strcmp(((const s3pack *)a)->name, ((const s3pack *)b)->name);
+	return strcmp((*(s3pack *const *)a)->name, (*(s3pack *const *)b)->name);
 }
 
 static bool repo_has(const s3repo *r, const char *name)
 {
 	for (size_t i = 0; i < r->npacks; i++)
-		if (!strcmp(r->packs[i].name, name))
+		if (!strcmp(r->packs[i]->name, name))
 			return true;
 	return false;
 }
@@ -247,18 +294,25 @@ static int repo_add(dits_s3_store *st, s3repo *r, const char *name, uint64_t siz
 {
 	if (r->npacks == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 8;
-		s3pack *np = realloc(r->packs, cap * sizeof *np);
+		s3pack **np = realloc(r->packs, cap * sizeof *np);
 		if (!np)
 			return dits_error_set(DITS_ENOMEM, "out of memory");
 		r->packs = np;
 		r->cap = cap;
 	}
 	char *url = pack_url(st, r, name);
-	s3pack p = { strdup(name), size, NULL };
-	int rc = !url || !p.name ? dits_error_set(DITS_ENOMEM, "out of memory") : dits_pack_index_load(&p.idx, idx, url, size);
+	s3pack *p = calloc(1, sizeof *p);
+	if (p) {
+		p->name = strdup(name);
+		p->size = size;
+	}
+	int rc = !url || !p || !p->name ? dits_error_set(DITS_ENOMEM, "out of memory")
+	                                : dits_pack_index_load(&p->idx, idx, url, size);
 	free(url);
 	if (rc) {
-		free(p.name);
+		if (p)
+			free(p->name);
+		free(p);
 		return rc;
 	}
 	r->packs[r->npacks++] = p;
@@ -379,8 +433,8 @@ static int repo_refresh(dits_s3_store *st, s3repo *r)
 static const s3pack *locate(const s3repo *r, const dits_id *id, dits_odb_loc *loc)
 {
 	for (size_t i = r->npacks; i-- > 0;)
-		if (dits_pack_index_find(r->packs[i].idx, id, loc) == 0)
-			return &r->packs[i];
+		if (dits_pack_index_find(r->packs[i]->idx, id, loc) == 0)
+			return r->packs[i];
 	return NULL;
 }
 
@@ -450,7 +504,7 @@ static int sb_foreach(dits_odb_backend *b, dits_odb_each_fn fn, void *ctx)
 	size_t n = sb->repo->npacks;
 	dits_pack_index **v = malloc((n ? n : 1) * sizeof *v);
 	for (size_t i = 0; v && i < n; i++)
-		v[i] = sb->repo->packs[i].idx;
+		v[i] = sb->repo->packs[i]->idx;
 	pthread_mutex_unlock(&sb->st->mu);
 	if (!v)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
@@ -611,8 +665,9 @@ void dits_s3_store_free(dits_s3_store *st)
 	for (s3repo *r = st->repos, *next; r; r = next) {
 		next = r->next;
 		for (size_t i = 0; i < r->npacks; i++) {
-			free(r->packs[i].name);
-			dits_pack_index_free(r->packs[i].idx);
+			free(r->packs[i]->name);
+			dits_pack_index_free(r->packs[i]->idx);
+			free(r->packs[i]);
 		}
 		free(r->packs);
 		free(r->name);
@@ -624,6 +679,9 @@ void dits_s3_store_free(dits_s3_store *st)
 	free(st->cur_pack);
 	dits_buf_free(&st->cur);
 	dits_s3_close(st->s3);
+	for (size_t i = 0; i < st->nidle; i++)
+		dits_s3_close(st->idle[i]);
+	free(st->idle);
 	free(st->bucket);
 	free(st->prefix);
 	free(st->cache_dir);
