@@ -86,7 +86,6 @@ static uint64_t chunk_at(const dits_blob *b, uint64_t off)
 	return lo;
 }
 
-/* The verified bytes of chunk i, from the cache or the store. */
 #define FETCH_AHEAD 64 /* chunks fetched at once on a miss */
 
 /* Fetches chunk i of b and the next ones, those the store lacks. */
@@ -99,6 +98,7 @@ static int fetch_ahead(dits_blob *b, uint64_t i)
 	return dits_odb_fetch_missing(b->db, ids, n);
 }
 
+/* The verified bytes of chunk i, from the cache or the store. */
 static int load_chunk(dits_blob *b, uint64_t i, const uint8_t **data)
 {
 	slot *victim = &b->cache[0];

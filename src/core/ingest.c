@@ -837,7 +837,7 @@ int dits_materialize_at(dits_odb *db, const dits_manifest *m, int dirfd, const c
 		if (rc)
 			return dits_error_wrap(rc, "%s", path);
 	}
-		bool beside = tmpdirfd < 0 || !tmp_name;
+	bool beside = tmpdirfd < 0 || !tmp_name;
 	int tdir = beside ? dirfd : tmpdirfd;
 	char *tmp = beside ? dits_strfmt("%s.dits-tmp-%ld", name, (long)getpid()) : strdup(tmp_name);
 	if (!tmp)

@@ -218,7 +218,7 @@ int dits_odb_read_into(dits_odb *db, const dits_id *id, void *buf, uint32_t len)
 	return b->read(b, id, buf, len);
 }
 
-int dits_odb_borrow(dits_odb *db, const dits_id *id, dits_odb_view *view)
+int dits_odb_borrow(dits_odb *db, const dits_id *id, unsigned flags, dits_odb_view *view)
 {
 	memset(view, 0, sizeof *view);
 	dits_odb_backend *b;
@@ -228,7 +228,7 @@ int dits_odb_borrow(dits_odb *db, const dits_id *id, dits_odb_view *view)
 	if (rc)
 		return rc;
 	if (b->borrow) {
-		if ((rc = b->borrow(b, id, view))) {
+		if ((rc = b->borrow(b, id, flags, view))) {
 			memset(view, 0, sizeof *view);
 			return rc;
 		}
@@ -276,7 +276,7 @@ int dits_odb_stream(dits_odb *db, const dits_id *id, dits_odb_sink_fn sink, void
 	if (b->stream)
 		return b->stream(b, id, sink, ctx);
 	dits_odb_view v;
-	if ((rc = dits_odb_borrow(db, id, &v)))
+	if ((rc = dits_odb_borrow(db, id, 0, &v)))
 		return rc;
 	rc = sink(ctx, v.data, v.len);
 	dits_odb_view_release(&v);

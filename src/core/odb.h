@@ -96,8 +96,14 @@ int dits_odb_read_into(dits_odb *db, const dits_id *id, void *buf, uint32_t len)
  * (the pack store maps its packs), else a verified copy. The view stays
  * valid until dits_odb_view_release, and while db is open. Misses are
  * handled as by dits_odb_read.
+ *
+ * flags DITS_ODB_RELAY: the caller only passes the bytes on to a receiver
+ * that hashes every record itself (the server sending records to a client),
+ * so a backend that lends in place may skip hashing them; it still checks
+ * that the record is whole and is the one asked for. 0 otherwise.
  */
-int dits_odb_borrow(dits_odb *db, const dits_id *id, dits_odb_view *view);
+#define DITS_ODB_RELAY 1u
+int dits_odb_borrow(dits_odb *db, const dits_id *id, unsigned flags, dits_odb_view *view);
 void dits_odb_view_release(dits_odb_view *view);
 /* Passes the verified payload of id to sink (one or more calls). */
 int dits_odb_stream(dits_odb *db, const dits_id *id, dits_odb_sink_fn sink, void *ctx);

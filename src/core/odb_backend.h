@@ -36,9 +36,10 @@ struct dits_odb_backend {
 	 * Optional zero-copy read: points view->data at the verified payload
 	 * (view->len, view->type filled in) and may use view->priv; valid until
 	 * release. A backend that cannot lend this object sets view->data to
-	 * NULL and returns 0: dits_odb then reads a copy.
+	 * NULL and returns 0: dits_odb then reads a copy. flags: see
+	 * dits_odb_borrow (DITS_ODB_RELAY).
 	 */
-	int (*borrow)(dits_odb_backend *b, const dits_id *id, dits_odb_view *view);
+	int (*borrow)(dits_odb_backend *b, const dits_id *id, unsigned flags, dits_odb_view *view);
 	void (*release)(dits_odb_backend *b, dits_odb_view *view);
 	/* Optional: passes the verified payload of id to sink in one or more
 	 * pieces. Fallback: borrow (or read) and one call of sink. */

@@ -171,8 +171,9 @@ enum MHD_Result api_have(request *q)
 
 /*
  * The records are sent one after the other, each lent by the store
- * (dits_odb_borrow: verified, and without a copy where the backend maps its
- * data) only while it is being sent. The response owns the repository's
+ * (dits_odb_borrow, as a relay: checked whole and under its id, without a
+ * copy where the backend maps its data, and hashed by the client that
+ * receives it) only while it is being sent. The response owns the repository's
  * store until it is done: what it lends stays readable even if gc deletes a
  * pack meanwhile.
  */
@@ -203,7 +204,7 @@ static ssize_t get_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	size_t out = 0;
 	while (out < max && g->cur < g->n) {
 		if (!g->lent) {
-			if (dits_odb_borrow(g->odb, &g->ids[g->cur], &g->view)) {
+			if (dits_odb_borrow(g->odb, &g->ids[g->cur], DITS_ODB_RELAY, &g->view)) {
 				fprintf(stderr, "dits serve: %s\n", dits_error_last());
 				return out ? (ssize_t)out : MHD_CONTENT_READER_END_WITH_ERROR;
 			}

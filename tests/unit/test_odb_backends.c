@@ -206,11 +206,11 @@ static void test_order(const char *base)
 
 	/* Views: a verified copy from memory (no borrow), the mapping of a pack. */
 	dits_odb_view v;
-	CHECK_RC(dits_odb_borrow(db, &in_mem, &v), 0);
+	CHECK_RC(dits_odb_borrow(db, &in_mem, 0, &v), 0);
 	CHECK(v.owner == NULL && v.len == 14 && !memcmp(v.data, "only in memory", 14));
 	dits_odb_view_release(&v);
 	CHECK(v.data == NULL);
-	CHECK_RC(dits_odb_borrow(db, &in_pack, &v), 0);
+	CHECK_RC(dits_odb_borrow(db, &in_pack, 0, &v), 0);
 	CHECK(v.owner == packs && v.len == 14 && !memcmp(v.data, "only in a pack", 14));
 	dits_odb_view_release(&v);
 
@@ -253,7 +253,7 @@ static void test_order(const char *base)
 	m = mem_new();
 	mem_put(m, "only in a pack", &got);
 	CHECK_RC(dits_odb_add_backend(db, &m->base), 0);
-	CHECK_RC(dits_odb_borrow(db, &in_pack, &v), 0);
+	CHECK_RC(dits_odb_borrow(db, &in_pack, 0, &v), 0);
 	CHECK(v.owner != NULL && v.owner != &m->base);
 	dits_odb_view_release(&v);
 	dits_odb_free(db);
@@ -302,6 +302,39 @@ static void test_sweep(const char *base)
 	CHECK(pr.removed_objects == 0 && pr.units_before == 1 && pr.units_after == 1);
 	dits_buf_free(&b);
 	dits_odb_free(db);
+	free(dir);
+}
+
+/* A damaged record: every read refuses it; a relay lends it (its receiver hashes it). */
+static void test_damaged(const char *base)
+{
+	char *dir = join(base, "damaged");
+	dits_odb *db;
+	CHECK_RC(dits_odb_open(&db, dir), 0);
+	dits_id id;
+	put_pack(db, "a record whose payload will be damaged", &id);
+	dits_odb_loc loc;
+	CHECK_RC(dits_odb_locate(db, &id, &loc), 0);
+	char *pack = strdup(dits_odb_pack_path(db, loc.pack));
+	REQUIRE(pack != NULL);
+	dits_odb_free(db);
+	REQUIRE(util_flip_byte(pack, (off_t)loc.offset + 3, 0x20) == 0);
+	CHECK_RC(dits_odb_open(&db, dir), 0);
+	dits_buf b = DITS_BUF_INIT;
+	dits_odb_view v;
+	CHECK_RC(dits_odb_read(db, &id, &b, NULL), DITS_ECORRUPT);
+	CHECK_RC(dits_odb_borrow(db, &id, 0, &v), DITS_ECORRUPT);
+	CHECK(v.data == NULL);
+	sink_buf s = { DITS_BUF_INIT, 0 };
+	CHECK_RC(dits_odb_stream(db, &id, sink, &s), DITS_ECORRUPT);
+	CHECK(s.calls == 0);
+	CHECK_RC(dits_odb_borrow(db, &id, DITS_ODB_RELAY, &v), 0);
+	CHECK(v.len == loc.length && v.data[3] != "a record whose payload will be damaged"[3]);
+	dits_odb_view_release(&v);
+	dits_buf_free(&s.b);
+	dits_buf_free(&b);
+	dits_odb_free(db);
+	free(pack);
 	free(dir);
 }
 
@@ -407,6 +440,7 @@ int main(void)
 	REQUIRE(base != NULL);
 	test_order(base);
 	test_sweep(base);
+	test_damaged(base);
 	test_promisor(base);
 	util_rm_rf(base);
 	free(base);
