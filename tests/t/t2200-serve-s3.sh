@@ -4,7 +4,8 @@
 # verifies every SigV4 signature). Media pushed through it lands in the
 # bucket as packs and indexes; full and proxy clones are byte-identical
 # and fsck clean, also from a restarted server with an empty cache; a pack
-# uploaded without its index is ignored; a pack changed in the bucket is
+# uploaded without its index, or left so by a push whose index upload
+# failed, is ignored; a pack changed in the bucket is
 # reported as corrupt, naming the object, and never served.
 . "$(dirname "$0")/lib.sh"
 
@@ -98,6 +99,23 @@ test_expect_success 'a pack without its index (an interrupted push) is ignored' 
 	assert_eq "$(sums_of film)" "$(sums_of c2)" &&
 	(cd c2 && dits fsck >/dev/null) &&
 	assert_file_lacks serve2.log "pack-0000000000000000000000000000000000000aa"
+'
+
+test_expect_success 'a push whose index upload fails leaves an invisible pack; a retry publishes' '
+	sdk list team/film/packs/ >before &&
+	orphans=$(( $(grep -c "\.pack " before) - $(grep -c "\.idx " before) )) &&
+	curl -sf -X POST -d "{\"match\":\".idx\",\"method\":\"PUT\",\"status\":503,\"code\":\"SlowDown\",\"count\":5}" \
+		"$AWS_ENDPOINT_URL/__control/fault" >/dev/null &&
+	cd film && gen_data A001/more.bin 3000000 more1 && dits add A001/more.bin >/dev/null &&
+	dits commit -m more >/dev/null &&
+	{ dits push >/dev/null 2>../push.err || dits push >/dev/null; } &&
+	cd .. &&
+	assert_file_has push.err "PUT s3://media/team/film/packs/pack-[0-9a-f]+\.idx: SlowDown" &&
+	sdk list team/film/packs/ >after &&
+	assert_eq $((orphans + 1)) $(( $(grep -c "\.pack " after) - $(grep -c "\.idx " after) )) "packs without an index" &&
+	dits clone "$URL/film" c4 >/dev/null &&
+	assert_eq "$(sums_of film)" "$(sums_of c4)" &&
+	(cd c4 && dits fsck >/dev/null)
 '
 
 test_expect_success 'a pack changed in the bucket is reported as corrupt, naming the object' '
