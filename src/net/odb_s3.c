@@ -641,6 +641,9 @@ int dits_s3_store_open(dits_s3_store **out, const dits_s3_store_opts *o)
 		if (!st->cache_dir || !st->block_dir || !st->stage_dir)
 			rc = dits_error_set(DITS_ENOMEM, "out of memory");
 	}
+	/* Settings first: a store that cannot be used leaves nothing on disk. */
+	if (!rc)
+		rc = dits_s3_open(&st->cfg, &st->s3);
 	/* Blocks are not remembered across runs, and staged packs of a run
 	 * that was killed are leftovers. */
 	if (!rc) {
@@ -648,8 +651,6 @@ int dits_s3_store_open(dits_s3_store **out, const dits_s3_store_opts *o)
 		remove_files(st->stage_dir);
 		rc = dits_mkdir_p(st->block_dir, 0755);
 	}
-	if (!rc)
-		rc = dits_s3_open(&st->cfg, &st->s3);
 	if (rc) {
 		dits_s3_store_free(st);
 		return rc;

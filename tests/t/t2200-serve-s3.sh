@@ -55,6 +55,17 @@ test_expect_success 'setup: an S3 server and dits serve --store on it' '
 '
 test_at_end 'kill $(cat "$TRASH/serve.pid") $(cat "$TRASH/s3.pid")'
 
+test_expect_success 'a bad --store is one line and exit 1, leaving nothing' '
+	mkdir bad &&
+	test_expect_code 1 "$DITS" serve --root bad --listen 127.0.0.1:0 --store http://media/x 2>err &&
+	assert_one_line_error err "not an s3://BUCKET/PREFIX URL" &&
+	test_expect_code 1 env -u AWS_ACCESS_KEY_ID "$DITS" serve --root bad --listen 127.0.0.1:0 --store s3://media/x 2>err &&
+	assert_one_line_error err "AWS_ACCESS_KEY_ID" &&
+	test_expect_code 2 "$DITS" serve --root bad --store s3://media/x --store-cache 12Q 2>err &&
+	assert_file_has err "store-cache" &&
+	assert_eq "" "$(ls -A bad)"
+'
+
 test_expect_success 'push media: packs and indexes land in the bucket, none on the server' '
 	dits init film >/dev/null && cd film &&
 	mkdir -p A001 &&
