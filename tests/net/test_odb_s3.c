@@ -13,6 +13,7 @@
  * SRCDIR is the source tree (tests/s3 with its node_modules).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
@@ -163,6 +164,31 @@ static int list_keys(void *ctx, const dits_s3_object *o)
 	return 0;
 }
 
+/* Threads reading every record through one odb each, sharing one store. */
+typedef struct reader {
+	dits_s3_store *st;
+	const dits_id *ids;
+	const uint8_t (*data)[RECLEN];
+	int start, same;
+} reader;
+
+static void *read_all(void *arg)
+{
+	reader *rd = arg;
+	dits_odb *db = NULL;
+	dits_odb_backend *b = NULL;
+	if (dits_s3_store_backend(rd->st, "r1", &b) || dits_odb_new(&db) || dits_odb_add_backend(db, b))
+		return NULL;
+	static _Thread_local uint8_t got[RECLEN];
+	for (int k = 0; k < NREC; k++) {
+		int i = (rd->start + k) % NREC;
+		if (dits_odb_read_into(db, &rd->ids[i], got, RECLEN) == 0 && !memcmp(got, rd->data[i], RECLEN))
+			rd->same++;
+	}
+	dits_odb_free(db);
+	return NULL;
+}
+
 static int open_store(dits_s3_store **st, const char *cache, uint64_t cache_bytes, dits_odb **db)
 {
 	dits_s3_store_opts o = { .url = "s3://" BUCKET "/t/", .cache_dir = cache, .cache_bytes = cache_bytes,
@@ -283,6 +309,29 @@ int main(void)
 	CHECK_RC(dits_odb_read(db, &missing, &out, NULL), DITS_ENOTFOUND);
 	dits_odb_free(db);
 	dits_s3_store_free(st);
+
+	/* Four threads at once (each GET made outside the store's lock). */
+	{
+		char c4[300];
+		snprintf(c4, sizeof c4, "%s/cache4", dir);
+		dits_s3_store_opts o = { .url = "s3://" BUCKET "/t/", .cache_dir = c4, .cache_bytes = 2 * BLOCK,
+		                         .block_bytes = BLOCK };
+		dits_s3_store *mt = NULL;
+		CHECK_RC(dits_s3_store_open(&mt, &o), 0);
+		pthread_t th[4];
+		reader rd[4];
+		for (int t = 0; t < 4; t++) {
+			rd[t] = (reader){ mt, ids, (const uint8_t (*)[RECLEN])data, t * 10, 0 };
+			pthread_create(&th[t], NULL, read_all, &rd[t]);
+		}
+		for (int t = 0; t < 4; t++) {
+			pthread_join(th[t], NULL);
+			CHECK_EQ_U64(rd[t].same, NREC);
+		}
+		dits_s3_store_get_stats(mt, &s);
+		CHECK(s.cached_bytes <= 2 * BLOCK);
+		dits_s3_store_free(mt);
+	}
 
 	/* A pack changed in the bucket: a byte of record 5's payload. */
 	dits_buf pk = DITS_BUF_INIT;
