@@ -38,7 +38,8 @@ timing+=("asan+ubsan $((SECONDS - t0))s")
 # ThreadSanitizer on what runs threads: the server (request threads, and
 # the worker threads making proxies in t1300), sync (parallel transfers),
 # the job queue (unit-metadb), the mount, status's parallel walk, the S3
-# client's parallel part uploads (net-s3-client). The
+# client's parallel part uploads (net-s3-client), the S3 pack backend's
+# readers sharing one store (net-odb-s3). The
 # encoder tests (media-proxy) are left out: under TSan they take ten
 # minutes, and t1300 already runs a worker thread through a whole job. Suppressions only for uninstrumented system
 # libraries (tests/tsan.supp says why for each).
@@ -46,7 +47,7 @@ t0=$SECONDS
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
   run_suite build-tsan --buildtype=debugoptimized -Dwerror=true -Db_sanitize=thread -- \
   --timeout-multiplier 3 \
-  unit-metadb unit-wire t0400-status-statcache t1100-mount t1300-serve t1400-sync net-s3-client \
+  unit-metadb unit-wire t0400-status-statcache t1100-mount t1300-serve t1400-sync net-s3-client net-odb-s3 \
   || status=1
 timing+=("tsan $((SECONDS - t0))s")
 

@@ -144,7 +144,7 @@ static int run_worker(dits_repo *r, bool once, bool drain, int jobs, bool quiet,
 	return dits_error_set(DITS_ERROR, "transcoding runs in dits-media, which was not started");
 #else
 	worker_ui ui = { isatty(STDERR_FILENO) && !getenv("DITS_NO_PROGRESS"), quiet, 0 };
-	dits_worker_opts o = { jobs, once, drain, 0, on_event, &ui };
+	dits_worker_opts o = { jobs, once, drain, 0, on_event, &ui, NULL };
 	const char *lease = getenv("DITS_WORKER_LEASE");
 	if (lease)
 		o.lease_seconds = atoi(lease);

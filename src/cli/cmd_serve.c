@@ -3,6 +3,7 @@
  * dits-media, so the server's workers make proxies in this process; the
  * server itself (src/net) links no FFmpeg and gets the worker as a callback.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -27,7 +28,15 @@ static _Atomic(dits_server *) the_server;
 
 typedef struct job_dir {
 	const char *dir;
+	dits_server *s;
 } job_dir;
+
+/* A job's repository, opened as the server opens it (its packs may be in S3). */
+static int open_job_repo(void *ctx, const char *workdir, dits_repo **out)
+{
+	const job_dir *jd = ctx;
+	return dits_server_open_repo_dir(jd->s, workdir, out);
+}
 
 /* Hands a worker's progress to the server, whose web page shows it in the queue. */
 static void on_job_event(void *ctx, const dits_worker_event *ev)
@@ -40,16 +49,17 @@ static void on_job_event(void *ctx, const dits_worker_event *ev)
 }
 
 /* One job of the repository at dir, in the calling worker thread. */
-static int run_one_job(void *ctx, const char *dir)
+static int run_one_job(void *ctx, dits_server *s, const char *dir)
 {
 	(void)ctx;
 	dits_repo *r;
-	int rc = dits_repo_open(&r, dir);
+	int rc = dits_server_open_repo_dir(s, dir, &r);
 	if (rc)
 		return rc;
 	dits_worker_stats st;
-	job_dir jd = { dir };
-	dits_worker_opts o = { .jobs = 1, .once = true, .drain = true, .on_event = on_job_event, .ctx = &jd };
+	job_dir jd = { dir, s };
+	dits_worker_opts o = { .jobs = 1, .once = true, .drain = true, .on_event = on_job_event, .ctx = &jd,
+	                       .open_repo = open_job_repo };
 	rc = dits_worker_run(r, &o, &st);
 	dits_repo_free(r);
 	if (rc)
@@ -125,6 +135,28 @@ static void raise_fd_limit(unsigned conns)
 		        (unsigned long long)rl.rlim_cur, conns);
 }
 
+/* A size in bytes with an optional K, M, G or T suffix (powers of 1024); -1 for anything else. */
+static int size_opt(const char *arg, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(arg, &end, 10);
+	if (end == arg || errno || arg[0] == '-')
+		return -1;
+	unsigned shift = 0;
+	switch (*end) {
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	case 'T': case 't': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end || v == 0 || v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	dits_server_opts o = { .listen = "127.0.0.1:7780", .root = ".", .workers = 1 };
@@ -141,6 +173,9 @@ int cmd_serve(int argc, char **argv)
 		{ "max-per-client", required_argument, NULL, 'P' },
 		{ "header-timeout", required_argument, NULL, 'H' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
+		{ "store", required_argument, NULL, 's' },
+		{ "store-cache", required_argument, NULL, 'C' },
+		{ "store-cache-dir", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -154,6 +189,12 @@ int cmd_serve(int argc, char **argv)
 		case 'c': o.tls_cert = optarg; break;
 		case 'k': o.tls_key = optarg; break;
 		case 'p': pid_file = optarg; break;
+		case 's': o.store = optarg; break;
+		case 'D': o.store_cache_dir = optarg; break;
+		case 'C':
+			if (size_opt(optarg, &o.store_cache))
+				return cli_usage("serve: --store-cache takes a size such as 512M or 4G");
+			break;
 		case 'w':
 			o.workers = (int)strtol(optarg, &end, 10);
 			if (*end || end == optarg || o.workers < 0 || o.workers > 64)

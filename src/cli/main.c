@@ -1111,7 +1111,8 @@ static const command commands[] = {
 	  "get ready proxies from the remote, or make them here (and switch to them)" },
 	{ "serve", NET(cmd_serve),
 	  "serve [--listen ADDR:PORT] [--root DIR] [--workers N] [--auth FILE] [--tls-cert FILE --tls-key FILE] [--pid-file FILE]"
-	  " [--max-connections N] [--max-per-client N] [--header-timeout SECS] [--idle-timeout SECS]",
+	  " [--max-connections N] [--max-per-client N] [--header-timeout SECS] [--idle-timeout SECS]"
+	  " [--store s3://BUCKET/PREFIX [--store-cache SIZE] [--store-cache-dir DIR]]",
 	  "serve repositories over HTTP" },
 	{ "worker", cmd_worker, "worker [--once|--drain] [--jobs N]", "run proxy jobs in the foreground" },
 	{ "remote", NET(cmd_remote), "remote [-v] | remote add NAME URL | remote remove NAME",

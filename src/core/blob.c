@@ -114,6 +114,7 @@ static int load_chunk(dits_blob *b, uint64_t i, const uint8_t **data)
 	const dits_chunk_ref *cr = &b->m.chunks[i];
 	dits_odb_loc loc;
 	char hex[DITS_ID_HEXLEN + 1];
+	bool in_pack = true;
 	if (dits_odb_locate(b->db, &cr->id, &loc)) {
 		/* A partial clone's store fetches it (odb.h), with the chunks that
 		 * follow it (a read goes on), in one request; then it is in a pack. */
@@ -121,8 +122,14 @@ static int load_chunk(dits_blob *b, uint64_t i, const uint8_t **data)
 		if (rc && rc != DITS_ENOTFOUND)
 			return rc;
 		if (rc || dits_odb_locate(b->db, &cr->id, &loc)) {
-			dits_id_hex(hex, &cr->id);
-			return dits_error_set(DITS_ENOTFOUND, "chunk %s is missing from the store", hex);
+			/* Not in a local pack: another backend (an object store) may hold it. */
+			uint32_t len = 0;
+			if (dits_odb_read_header(b->db, &cr->id, NULL, &len)) {
+				dits_id_hex(hex, &cr->id);
+				return dits_error_set(DITS_ENOTFOUND, "chunk %s is missing from the store", hex);
+			}
+			loc.length = len;
+			in_pack = false;
 		}
 	}
 	if (loc.length != cr->len) {
@@ -137,7 +144,8 @@ static int load_chunk(dits_blob *b, uint64_t i, const uint8_t **data)
 		victim->cap = cr->len;
 	}
 	victim->chunk = 0;
-	int rc = dits_odb_read_at(b->db, &loc, &cr->id, victim->data);
+	int rc = in_pack ? dits_odb_read_at(b->db, &loc, &cr->id, victim->data)
+	                 : dits_odb_read_into(b->db, &cr->id, victim->data, cr->len);
 	if (rc)
 		return rc;
 	victim->chunk = i + 1;

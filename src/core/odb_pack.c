@@ -141,22 +141,9 @@ static int idx_check(const pack *p)
 	return 0;
 }
 
-static int pack_load(pack *p, const char *dir, const char *idx_name)
+/* Maps p->idx_path and checks its header, size and checksum. */
+static int idx_map(pack *p)
 {
-	memset(p, 0, sizeof *p);
-	p->fd = -1;
-	p->idx_path = dits_path_join(dir, idx_name);
-	size_t n = strlen(idx_name);
-	char *base = strndup(idx_name, n - 4);
-	char *pack_name = base ? dits_strfmt("%s.pack", base) : NULL;
-	p->pack_path = pack_name ? dits_path_join(dir, pack_name) : NULL;
-	free(base);
-	free(pack_name);
-	if (!p->idx_path || !p->pack_path) {
-		pack_close(p);
-		return dits_error_set(DITS_ENOMEM, "out of memory");
-	}
-
 	int rc = 0;
 	int ifd = open(p->idx_path, O_RDONLY | O_CLOEXEC);
 	if (ifd < 0) {
@@ -207,6 +194,30 @@ static int pack_load(pack *p, const char *dir, const char *idx_name)
 	}
 	p->fanout = p->map + IDX_HEADER_LEN;
 	p->entries = p->fanout + IDX_FANOUT_LEN;
+	return 0;
+fail:
+	return rc;
+}
+
+static int pack_load(pack *p, const char *dir, const char *idx_name)
+{
+	memset(p, 0, sizeof *p);
+	p->fd = -1;
+	p->idx_path = dits_path_join(dir, idx_name);
+	size_t n = strlen(idx_name);
+	char *base = strndup(idx_name, n - 4);
+	char *pack_name = base ? dits_strfmt("%s.pack", base) : NULL;
+	p->pack_path = pack_name ? dits_path_join(dir, pack_name) : NULL;
+	free(base);
+	free(pack_name);
+	if (!p->idx_path || !p->pack_path) {
+		pack_close(p);
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	int rc = idx_map(p);
+	struct stat st;
+	if (rc)
+		goto fail;
 	p->fd = open(p->pack_path, O_RDONLY | O_CLOEXEC);
 	if (p->fd < 0) {
 		rc = dits_error_errno("%s: pack file for index", p->pack_path);
@@ -229,6 +240,70 @@ static int pack_load(pack *p, const char *dir, const char *idx_name)
 fail:
 	pack_close(p);
 	return rc;
+}
+
+/* ---- a pack index on its own (odb_pack.h) ---------------------------- */
+
+struct dits_pack_index {
+	pack p;
+};
+
+int dits_pack_index_load(dits_pack_index **out, const char *idx_path, const char *pack_label, uint64_t pack_size)
+{
+	*out = NULL;
+	dits_pack_index *x = calloc(1, sizeof *x);
+	if (!x)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	x->p.fd = -1;
+	x->p.idx_path = strdup(idx_path);
+	x->p.pack_path = strdup(pack_label);
+	int rc = 0;
+	if (!x->p.idx_path || !x->p.pack_path)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	if (!rc)
+		rc = idx_map(&x->p);
+	x->p.size = pack_size;
+	if (!rc && x->p.count > (pack_size < DITS_PACK_HEADER_LEN ? 0 : (pack_size - DITS_PACK_HEADER_LEN) / DITS_PACK_RECORD_HEADER_LEN))
+		rc = dits_error_set(DITS_ECORRUPT, "%s: index lists %llu records, more than its pack of %llu bytes can hold",
+		                    idx_path, (unsigned long long)x->p.count, (unsigned long long)pack_size);
+	if (!rc)
+		rc = idx_check(&x->p);
+	if (rc) {
+		dits_pack_index_free(x);
+		return rc;
+	}
+	*out = x;
+	return 0;
+}
+
+static const uint8_t *pack_find(const pack *p, const dits_id *id);
+static void entry_loc(const pack *p, uint32_t pi, const uint8_t *e, dits_odb_loc *loc);
+
+int dits_pack_index_find(const dits_pack_index *x, const dits_id *id, dits_odb_loc *loc)
+{
+	const uint8_t *e = pack_find(&x->p, id);
+	if (!e)
+		return DITS_ENOTFOUND;
+	if (loc)
+		entry_loc(&x->p, 0, e, loc);
+	return 0;
+}
+
+uint64_t dits_pack_index_count(const dits_pack_index *x) { return x->p.count; }
+
+void dits_pack_index_entry(const dits_pack_index *x, uint64_t i, dits_id *id, dits_odb_loc *loc)
+{
+	const uint8_t *e = x->p.entries + i * IDX_ENTRY_LEN;
+	memcpy(id->b, e, DITS_ID_LEN);
+	entry_loc(&x->p, 0, e, loc);
+}
+
+void dits_pack_index_free(dits_pack_index *x)
+{
+	if (!x)
+		return;
+	pack_close(&x->p);
+	free(x);
 }
 
 static int odb_add_pack(pack_store *db, const char *idx_name)
@@ -738,6 +813,11 @@ struct dits_pack_writer {
 	uint64_t io_off;
 	int io_rc;            /* sticky: the first failed write */
 	char io_msg[512];
+	/* A staged writer (dits_pack_writer_new_staged): its own store, and
+	 * where finished packs go instead of that store. */
+	pack_store *owned;
+	dits_pack_publish_fn publish;
+	void *publish_ctx;
 };
 
 static int ps_writer_new(dits_odb_backend *b, dits_pack_writer **out)
@@ -1096,6 +1176,19 @@ int dits_pack_writer_finish(dits_pack_writer *w)
 		goto out;
 	}
 	rc = dits_atomic_write(idx_path, idx.data, idx.len);
+	if (!rc && w->publish) {
+		close(w->fd);
+		w->fd = -1;
+		w->finished = true;
+		char *name = dits_strfmt("pack-%s", hex);
+		rc = name ? w->publish(w->publish_ctx, pack_path, idx_path, name)
+		          : dits_error_set(DITS_ENOMEM, "out of memory");
+		free(name);
+		/* The publisher took what it keeps; the staging copies go. */
+		unlink(idx_path);
+		unlink(pack_path);
+		goto out;
+	}
 	if (rc) {
 		unlink(pack_path);
 		close(w->fd);
@@ -1131,7 +1224,31 @@ void dits_pack_writer_free(dits_pack_writer *w)
 	free(w->bufs[1]);
 	free(w->entries);
 	free(w->table);
+	ps_free_store(w->owned);
 	free(w);
+}
+
+int dits_pack_writer_new_staged(dits_pack_writer **out, dits_odb *odb, const char *dir,
+                                dits_pack_publish_fn publish, void *ctx)
+{
+	*out = NULL;
+	pack_store *st = calloc(1, sizeof *st);
+	if (!st || !(st->dir = strdup(dir))) {
+		free(st);
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	st->base.odb = odb;
+	int rc = dits_mkdir_p(dir, 0755);
+	if (!rc)
+		rc = ps_writer_new(&st->base, out);
+	if (rc) {
+		ps_free_store(st);
+		return rc;
+	}
+	(*out)->owned = st;
+	(*out)->publish = publish;
+	(*out)->publish_ctx = ctx;
+	return 0;
 }
 
 /* ---- gc's sweep ------------------------------------------------------- */

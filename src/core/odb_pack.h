@@ -88,4 +88,36 @@ int64_t dits_file_mtime_ns(const char *path);
 /* The .pack file's modification time: when its newest record was written. */
 int64_t dits_odb_pack_mtime_ns(dits_odb *db, size_t i);
 
+/* ---- for backends that keep packs elsewhere (an object store) ------ */
+
+/*
+ * One pack index read on its own, without its pack (whose records are read
+ * by the caller): idx_path is a local copy of the index, pack_label names
+ * the pack in messages, pack_size is the pack's size. The index gets the
+ * same checks as a local pack's (checksum, order, fan-out, types, lengths).
+ * Locations have pack 0.
+ */
+typedef struct dits_pack_index dits_pack_index;
+int dits_pack_index_load(dits_pack_index **out, const char *idx_path, const char *pack_label, uint64_t pack_size);
+int dits_pack_index_find(const dits_pack_index *x, const dits_id *id, dits_odb_loc *loc); /* DITS_ENOTFOUND, no message */
+uint64_t dits_pack_index_count(const dits_pack_index *x);
+void dits_pack_index_entry(const dits_pack_index *x, uint64_t i, dits_id *id, dits_odb_loc *loc);
+void dits_pack_index_free(dits_pack_index *x);
+
+/*
+ * Called by a staged writer's finish with the complete, fsynced pack and
+ * its index in the staging directory, and their name without extension
+ * ("pack-HEX"). It makes them visible wherever the backend keeps packs
+ * (pack first, index last); the staging files are deleted afterwards
+ * (rename the index away to keep it). Its error is finish's.
+ */
+typedef int (*dits_pack_publish_fn)(void *ctx, const char *pack_path, const char *idx_path, const char *name);
+/*
+ * A pack writer that writes into dir (created if missing) and hands each
+ * finished pack to publish instead of adding it to a local store. Records
+ * that odb already has are skipped, as by dits_pack_writer_new.
+ */
+int dits_pack_writer_new_staged(dits_pack_writer **out, dits_odb *odb, const char *dir,
+                                dits_pack_publish_fn publish, void *ctx);
+
 #endif

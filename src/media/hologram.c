@@ -387,7 +387,7 @@ static void *worker_main(void *arg)
 	gethostname(host, sizeof host - 1);
 	snprintf(owner, sizeof owner, "%s:%ld:%d", host, (long)getpid(), wt->index);
 	int lease = o->lease_seconds > 0 ? o->lease_seconds : 60;
-	wt->rc = dits_repo_open(&r, wt->workdir);
+	wt->rc = o->open_repo ? o->open_repo(o->ctx, wt->workdir, &r) : dits_repo_open(&r, wt->workdir);
 	if (!wt->rc)
 		wt->rc = dits_metadb_open_repo(&db, r);
 	int idle = 0;

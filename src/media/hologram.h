@@ -56,6 +56,9 @@ typedef struct dits_worker_opts {
 	int lease_seconds;   /* 60 by default; heartbeats every third of it */
 	void (*on_event)(void *ctx, const dits_worker_event *ev);
 	void *ctx;
+	/* How each worker thread opens the repository at workdir; NULL:
+	 * dits_repo_open (a server with packs in S3 opens it its own way). */
+	int (*open_repo)(void *ctx, const char *workdir, dits_repo **out);
 } dits_worker_opts;
 
 typedef struct dits_worker_stats {

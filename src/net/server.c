@@ -28,6 +28,8 @@
 #include "error.h"
 #include "fsutil.h"
 #include "object.h"
+#include "odb_backend.h"
+#include "odb_s3.h"
 #include "server_internal.h"
 #include "server_json.h"
 
@@ -129,6 +131,8 @@ static bool repo_exists(dits_server *s, const char *name)
 	return ok;
 }
 
+static int attach_store(dits_server *s, const char *name, dits_repo **out);
+
 int server_open_repo(dits_server *s, const char *name, dits_repo **out)
 {
 	*out = NULL;
@@ -141,9 +145,44 @@ int server_open_repo(dits_server *s, const char *name, dits_repo **out)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	int rc = dits_repo_open(out, dir);
 	free(dir);
+	if (!rc)
+		rc = attach_store(s, name, out);
 	/* The repository is there: failing to open it is an I/O failure (5xx), never 404. */
 	if (rc && rc != DITS_ENOMEM && rc != DITS_ELOCKED)
 		rc = dits_error_wrap(DITS_EIO, "repository %s cannot be opened", name);
+	return rc;
+}
+
+int dits_server_open_repo_dir(dits_server *s, const char *repo_dir, dits_repo **out)
+{
+	*out = NULL;
+	int rc = dits_repo_open(out, repo_dir);
+	const char *name = strrchr(repo_dir, '/');
+	if (!rc)
+		rc = attach_store(s, name ? name + 1 : repo_dir, out);
+	return rc;
+}
+
+/* With a store, the repository's odb is the S3 backend alone: its packs live there. */
+static int attach_store(dits_server *s, const char *name, dits_repo **out)
+{
+	int rc = 0;
+	if (s->store) {
+		/* The packs live in the object store: the repository's odb is the S3 backend alone. */
+		dits_odb *db = NULL;
+		dits_odb_backend *b = NULL;
+		rc = dits_odb_new(&db);
+		if (!rc && !(rc = dits_s3_store_backend(s->store, name, &b)))
+			rc = dits_odb_add_backend(db, b);
+		if (rc) {
+			dits_odb_free(db);
+			dits_repo_free(*out);
+			*out = NULL;
+		} else {
+			dits_odb_free((*out)->odb);
+			(*out)->odb = db;
+		}
+	}
 	return rc;
 }
 
@@ -996,6 +1035,7 @@ static void server_free(dits_server *s)
 	free(s->tls_cert_pem);
 	free(s->tls_key_pem);
 	free(s->root);
+	dits_s3_store_free(s->store);
 	pthread_mutex_destroy(&s->create_mu);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
@@ -1012,6 +1052,14 @@ static int prepare(dits_server *s, const dits_server_opts *o)
 	struct stat st;
 	if (stat(abs, &st) < 0 || !S_ISDIR(st.st_mode))
 		return dits_error_set(DITS_EINVALID, "--root %s: not a directory", o->root);
+	if (o->store) {
+		char *cache = o->store_cache_dir ? strdup(o->store_cache_dir) : dits_strfmt("%s/.store-cache", abs);
+		dits_s3_store_opts so = { .url = o->store, .cache_dir = cache, .cache_bytes = o->store_cache };
+		int rc = cache ? dits_s3_store_open(&s->store, &so) : dits_error_set(DITS_ENOMEM, "out of memory");
+		free(cache);
+		if (rc)
+			return dits_error_wrap(rc, "--store %s", o->store);
+	}
 	if (!(s->root = strdup(abs)))
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	int rc;

@@ -26,7 +26,8 @@
  * (ROOT/NAME). Returns 1 when it ran (or tried) a job, 0 when none was
  * ready, a negative DITS_E* code on error. Called from worker threads.
  */
-typedef int (*dits_server_job_fn)(void *ctx, const char *repo_dir);
+typedef struct dits_server dits_server;
+typedef int (*dits_server_job_fn)(void *ctx, dits_server *s, const char *repo_dir);
 
 /*
  * The attach rules (docs/MEDIA.md) between a proxy and its master, from the
@@ -49,12 +50,23 @@ typedef struct dits_server_opts {
 	unsigned max_per_client;  /* open connections from one address [64] */
 	unsigned header_timeout;  /* seconds for a complete request header [10] */
 	unsigned idle_timeout;    /* seconds without traffic before a connection is closed [60] */
+	/* Packs in an object store (docs/SERVER.md, "Packs in S3"): NULL keeps
+	 * them in each repository. Refs, config and metadata stay local. */
+	const char *store;           /* s3://BUCKET/PREFIX */
+	const char *store_cache_dir; /* NULL: ROOT/.store-cache */
+	uint64_t store_cache;        /* bytes of cached pack blocks; 0: 2 GiB */
 	dits_server_job_fn run_job; /* NULL: no workers whatever workers says */
 	dits_server_checks_fn attach_checks; /* NULL: the web page shows no rule verdicts */
 	void *job_ctx;
 } dits_server_opts;
 
-typedef struct dits_server dits_server;
+/*
+ * Opens the repository whose worktree is repo_dir (ROOT/NAME) as the server
+ * does, with its packs in the server's store when it has one (a worker's
+ * job must read and write where the server does).
+ */
+struct dits_repo;
+int dits_server_open_repo_dir(dits_server *s, const char *repo_dir, struct dits_repo **out);
 
 /*
  * Checks the options, reads the auth file and the TLS files, cleans what

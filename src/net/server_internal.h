@@ -64,6 +64,7 @@ typedef struct metrics {
 
 struct dits_server {
 	char *root;          /* absolute, no trailing slash */
+	struct dits_s3_store *store; /* packs in S3 (odb_s3.h); NULL: local packs */
 	char url[320];
 	bool tls, loopback;
 	bool auth_on;

@@ -912,7 +912,7 @@ enum MHD_Result web_content(request *q, const char *hex, const char *filename)
 	if (!c)
 		return MHD_NO;
 	int rc = server_open_repo(q->srv, q->name, &c->r);
-	uint8_t type;
+	uint8_t type = 0;
 	if (!rc && (dits_odb_read_header(c->r->odb, &id, &type, NULL) || type != DITS_OBJ_MANIFEST))
 		rc = dits_error_set(DITS_ENOTFOUND, "content %s is not in %s", hex, q->name);
 	if (!rc)

@@ -129,7 +129,7 @@ static void *worker_main(void *arg)
 	char *name;
 	while ((name = next_repo(s))) {
 		char *dir = server_repo_dir(s, name);
-		int rc = dir ? s->run_job(s->job_ctx, dir) : 0;
+		int rc = dir ? s->run_job(s->job_ctx, s, dir) : 0;
 		if (rc < 0)
 			fprintf(stderr, "dits: serve: %s: %s\n", name, dits_error_last());
 		dits_error_clear();

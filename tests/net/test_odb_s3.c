@@ -1,0 +1,362 @@
+/*
+ * test_odb_s3 - the S3 pack backend (odb_s3.h) against a real S3 server.
+ *
+ * Starts tests/s3/server.mjs (s3rver behind a SigV4-verifying proxy) on
+ * loopback and checks: packs written through the backend appear in the
+ * bucket as pack and index; a second store (fresh cache) lists them, reads
+ * every record back byte for byte; the block cache never holds more than
+ * its bound, evicts the least recently used block, and serves hits without
+ * a GET (the backend's request counter); a pack uploaded without its index
+ * stays invisible; a pack whose bytes were changed in the bucket gives
+ * DITS_ECORRUPT naming s3://BUCKET/KEY, never the bytes.
+ *
+ * SRCDIR is the source tree (tests/s3 with its node_modules).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../unit/check.h"
+#include "error.h"
+#include "odb.h"
+#include "odb_backend.h"
+#include "odb_s3.h"
+#include "s3.h"
+
+extern char **environ;
+
+#define BUCKET "dits-test"
+#define KEY_ID "DITSTESTKEY"
+#define SECRET "dits-test-secret/KEY+1"
+#define BLOCK (64u << 10)
+#define NREC 40
+#define RECLEN (16u << 10)
+
+static char dir[256];
+static char endpoint[64];
+static pid_t server_pid;
+
+/* ---- the server ---- */
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st; (void)flag; (void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void stop_server(void)
+{
+	if (server_pid > 0) {
+		kill(server_pid, SIGTERM);
+		waitpid(server_pid, NULL, 0);
+		server_pid = 0;
+	}
+	if (dir[0] && !getenv("KEEP_S3_DIR"))
+		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void show_log(void)
+{
+	char path[300], line[512];
+	snprintf(path, sizeof(path), "%s/server.log", dir);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		fprintf(stderr, "server: %s", line);
+	if (f)
+		fclose(f);
+}
+
+static int start_server(void)
+{
+	const char *src = getenv("SRCDIR");
+	if (!src)
+		src = ".";
+	char tmpl[] = "/tmp/dits-s3-XXXXXX";
+	if (!mkdtemp(tmpl)) {
+		perror("mkdtemp");
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", tmpl);
+	char script[1024], data[300], portfile[300], logfile[300];
+	snprintf(script, sizeof(script), "%s/tests/s3/server.mjs", src);
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(portfile, sizeof(portfile), "%s/port", dir);
+	snprintf(logfile, sizeof(logfile), "%s/server.log", dir);
+	char modules[1100];
+	snprintf(modules, sizeof(modules), "%s/tests/s3/node_modules/s3rver", src);
+	if (access(modules, R_OK)) {
+		fprintf(stderr, "%s is missing: run scripts/install-deps.sh (npm ci in tests/s3)\n", modules);
+		return -1;
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, logfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	/* s3rver makes continuation tokens with DES, which OpenSSL 3 keeps in its legacy provider */
+	char *argv[] = {"node", "--openssl-legacy-provider", script, "--dir", data, "--port-file", portfile, "--bucket", BUCKET,
+	                "--access-key", KEY_ID, "--secret", SECRET, "--region", "us-east-1", NULL};
+	int rc = posix_spawnp(&server_pid, "node", &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc) {
+		fprintf(stderr, "cannot start node: %s\n", strerror(rc));
+		server_pid = 0;
+		return -1;
+	}
+	for (int i = 0; i < 600; i++) { /* 30 s */
+		FILE *f = fopen(portfile, "r");
+		int port = 0;
+		if (f) {
+			if (fscanf(f, "%d", &port) != 1)
+				port = 0;
+			fclose(f);
+		}
+		if (port > 0) {
+			snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", port);
+			return 0;
+		}
+		int st;
+		if (waitpid(server_pid, &st, WNOHANG) == server_pid) {
+			server_pid = 0;
+			fprintf(stderr, "the S3 server exited at start\n");
+			show_log();
+			return -1;
+		}
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "the S3 server did not start within 30 s\n");
+	show_log();
+	return -1;
+}
+
+
+static int count_each(void *ctx, const dits_id *id, uint8_t type, uint32_t len)
+{
+	(void)id; (void)type; (void)len;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+typedef struct keys { int packs, idx; char pack[256]; } keys;
+
+static int list_keys(void *ctx, const dits_s3_object *o)
+{
+	keys *k = ctx;
+	size_t l = strlen(o->key);
+	if (l > 5 && !strcmp(o->key + l - 5, ".pack")) {
+		k->packs++;
+		snprintf(k->pack, sizeof k->pack, "%s", o->key);
+	}
+	if (l > 4 && !strcmp(o->key + l - 4, ".idx"))
+		k->idx++;
+	return 0;
+}
+
+/* Threads reading every record through one odb each, sharing one store. */
+typedef struct reader {
+	dits_s3_store *st;
+	const dits_id *ids;
+	const uint8_t (*data)[RECLEN];
+	int start, same;
+} reader;
+
+static void *read_all(void *arg)
+{
+	reader *rd = arg;
+	dits_odb *db = NULL;
+	dits_odb_backend *b = NULL;
+	if (dits_s3_store_backend(rd->st, "r1", &b) || dits_odb_new(&db) || dits_odb_add_backend(db, b))
+		return NULL;
+	static _Thread_local uint8_t got[RECLEN];
+	for (int k = 0; k < NREC; k++) {
+		int i = (rd->start + k) % NREC;
+		if (dits_odb_read_into(db, &rd->ids[i], got, RECLEN) == 0 && !memcmp(got, rd->data[i], RECLEN))
+			rd->same++;
+	}
+	dits_odb_free(db);
+	return NULL;
+}
+
+static int open_store(dits_s3_store **st, const char *cache, uint64_t cache_bytes, dits_odb **db)
+{
+	dits_s3_store_opts o = { .url = "s3://" BUCKET "/t/", .cache_dir = cache, .cache_bytes = cache_bytes,
+	                         .block_bytes = BLOCK };
+	int rc = dits_s3_store_open(st, &o);
+	dits_odb_backend *b = NULL;
+	if (!rc)
+		rc = dits_s3_store_backend(*st, "r1", &b);
+	if (!rc)
+		rc = dits_odb_new(db);
+	if (!rc)
+		rc = dits_odb_add_backend(*db, b);
+	return rc;
+}
+
+int main(void)
+{
+	if (start_server())
+		return 1;
+	atexit(stop_server);
+	setenv("AWS_ENDPOINT_URL", endpoint, 1);
+	setenv("AWS_ACCESS_KEY_ID", KEY_ID, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+	setenv("AWS_REGION", "us-east-1", 1);
+	char c1[300], c2[300], c3[300];
+	snprintf(c1, sizeof c1, "%s/cache1", dir);
+	snprintf(c2, sizeof c2, "%s/cache2", dir);
+	snprintf(c3, sizeof c3, "%s/cache3", dir);
+
+	/* Records of random bytes, written through the backend. */
+	static uint8_t data[NREC][RECLEN];
+	dits_id ids[NREC];
+	srand(7);
+	for (int i = 0; i < NREC; i++) {
+		for (unsigned j = 0; j < RECLEN; j++)
+			data[i][j] = (uint8_t)rand();
+		dits_hash_buf(&ids[i], data[i], RECLEN);
+	}
+	dits_s3_store *st = NULL;
+	dits_odb *db = NULL;
+	CHECK_RC(open_store(&st, c1, 0, &db), 0);
+	dits_pack_writer *w = NULL;
+	CHECK_RC(dits_pack_writer_new(&w, db), 0);
+	for (int i = 0; i < NREC; i++)
+		CHECK_RC(dits_pack_writer_put(w, DITS_OBJ_CHUNK, &ids[i], data[i], RECLEN, NULL), 0);
+	CHECK_RC(dits_pack_writer_finish(w), 0);
+	dits_pack_writer_free(w);
+	CHECK(dits_odb_exists(db, &ids[0]));
+	dits_s3_store_stats s;
+	dits_s3_store_get_stats(st, &s);
+	CHECK_EQ_U64(s.packs_put, 1);
+	/* A second writer skips what the store has: nothing new, no pack. */
+	CHECK_RC(dits_pack_writer_new(&w, db), 0);
+	bool stored = true;
+	CHECK_RC(dits_pack_writer_put(w, DITS_OBJ_CHUNK, &ids[3], data[3], RECLEN, &stored), 0);
+	CHECK(!stored);
+	CHECK_RC(dits_pack_writer_finish(w), 0);
+	dits_pack_writer_free(w);
+	dits_odb_free(db);
+	dits_s3_store_free(st);
+
+	dits_s3 *s3 = NULL;
+	dits_s3_config cfg = { .bucket = BUCKET, .prefix = "t/" };
+	CHECK_RC(dits_s3_open(&cfg, &s3), 0);
+	keys k = { 0 };
+	CHECK_RC(dits_s3_list(s3, "r1/packs/", list_keys, &k), 0);
+	CHECK_EQ_U64(k.packs, 1);
+	CHECK_EQ_U64(k.idx, 1);
+
+	/* A reader with a fresh cache of three blocks. */
+	CHECK_RC(open_store(&st, c2, 3 * BLOCK, &db), 0);
+	dits_s3_store_get_stats(st, &s);
+	CHECK_EQ_U64(s.index_gets, 1);
+	size_t n = 0;
+	CHECK_RC(dits_odb_foreach(db, count_each, &n), 0);
+	CHECK_EQ_U64(n, NREC);
+	static uint8_t got[RECLEN];
+	int same = 0;
+	uint64_t max_cached = 0;
+	/* Pack order is write order: read in that order, block by block. */
+	for (int i = 0; i < NREC; i++) {
+		if (dits_odb_read_into(db, &ids[i], got, RECLEN) == 0 && !memcmp(got, data[i], RECLEN))
+			same++;
+		dits_s3_store_get_stats(st, &s);
+		if (s.cached_bytes > max_cached)
+			max_cached = s.cached_bytes;
+	}
+	CHECK_EQ_U64(same, NREC);
+	uint64_t pack_blocks = (16 + (uint64_t)NREC * (40 + RECLEN) + BLOCK - 1) / BLOCK;
+	dits_s3_store_get_stats(st, &s);
+	CHECK_EQ_U64(s.gets, pack_blocks);
+	CHECK(max_cached <= 3 * BLOCK);
+	CHECK(s.cached_blocks == 3);
+	CHECK_EQ_U64(s.evictions, pack_blocks - 3);
+	/* Hits: the last records again, and one in a block still cached. */
+	uint64_t gets = s.gets, hits = s.hits;
+	CHECK_RC(dits_odb_read_into(db, &ids[NREC - 1], got, RECLEN), 0);
+	CHECK_RC(dits_odb_read_into(db, &ids[NREC - 6], got, RECLEN), 0);
+	CHECK(!memcmp(got, data[NREC - 6], RECLEN));
+	dits_s3_store_get_stats(st, &s);
+	CHECK_EQ_U64(s.gets, gets);
+	CHECK(s.hits > hits);
+	/* The first block was evicted: reading it fetches it again. */
+	CHECK_RC(dits_odb_read_into(db, &ids[0], got, RECLEN), 0);
+	dits_s3_store_get_stats(st, &s);
+	CHECK_EQ_U64(s.gets, gets + 1);
+	CHECK(s.cached_bytes <= 3 * BLOCK);
+
+	/* A pack without its index (an interrupted push) stays invisible. */
+	CHECK_RC(dits_s3_put(s3, "r1/packs/pack-00000000000000000000000000000000000000aa.pack", "DITSPACKjunk", 12), 0);
+	CHECK_EQ_U64(dits_odb_refresh(db), 0);
+	n = 0;
+	CHECK_RC(dits_odb_foreach(db, count_each, &n), 0);
+	CHECK_EQ_U64(n, NREC);
+	dits_id missing;
+	dits_hash_buf(&missing, "absent", 6);
+	dits_buf out = DITS_BUF_INIT;
+	CHECK_RC(dits_odb_read(db, &missing, &out, NULL), DITS_ENOTFOUND);
+	dits_odb_free(db);
+	dits_s3_store_free(st);
+
+	/* Four threads at once (each GET made outside the store's lock). */
+	{
+		char c4[300];
+		snprintf(c4, sizeof c4, "%s/cache4", dir);
+		dits_s3_store_opts o = { .url = "s3://" BUCKET "/t/", .cache_dir = c4, .cache_bytes = 2 * BLOCK,
+		                         .block_bytes = BLOCK };
+		dits_s3_store *mt = NULL;
+		CHECK_RC(dits_s3_store_open(&mt, &o), 0);
+		pthread_t th[4];
+		reader rd[4];
+		for (int t = 0; t < 4; t++) {
+			rd[t] = (reader){ mt, ids, (const uint8_t (*)[RECLEN])data, t * 10, 0 };
+			pthread_create(&th[t], NULL, read_all, &rd[t]);
+		}
+		for (int t = 0; t < 4; t++) {
+			pthread_join(th[t], NULL);
+			CHECK_EQ_U64(rd[t].same, NREC);
+		}
+		dits_s3_store_get_stats(mt, &s);
+		CHECK(s.cached_bytes <= 2 * BLOCK);
+		dits_s3_store_free(mt);
+	}
+
+	/* A pack changed in the bucket: a byte of record 5's payload. */
+	dits_buf pk = DITS_BUF_INIT;
+	CHECK_RC(dits_s3_get(s3, k.pack, &pk), 0);
+	size_t at = 16 + 5 * (40 + RECLEN) + 40 + 100;
+	CHECK(pk.len > at);
+	if (pk.len > at)
+		pk.data[at] ^= 0x55;
+	CHECK_RC(dits_s3_put(s3, k.pack, pk.data, pk.len), 0);
+	CHECK_RC(open_store(&st, c3, 0, &db), 0);
+	dits_buf_reset(&out);
+	CHECK_RC(dits_odb_read(db, &ids[5], &out, NULL), DITS_ECORRUPT);
+	CHECK(out.len == 0);
+	const char *msg = dits_error_last();
+	char want[512];
+	snprintf(want, sizeof want, "s3://" BUCKET "/t/%s: chunk", k.pack);
+	CHECK(strstr(msg, want) != NULL);
+	CHECK(strstr(msg, "do not match their hash") != NULL);
+	fprintf(stderr, "corrupt record: %s\n", msg);
+	/* The others still read. */
+	CHECK_RC(dits_odb_read(db, &ids[6], &out, NULL), 0);
+	dits_odb_free(db);
+	dits_s3_store_free(st);
+	dits_buf_free(&out);
+	dits_buf_free(&pk);
+	dits_s3_close(s3);
+	return check_done();
+}
