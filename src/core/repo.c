@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "fsutil.h"
+#include "refs.h"
 
 char *dits_repo_path(const dits_repo *r, const char *rel)
 {
@@ -23,6 +24,7 @@ void dits_repo_free(dits_repo *r)
 {
 	if (!r)
 		return;
+	dits_refdb_free(r->refdb);
 	dits_odb_free(r->odb);
 	dits_config_free(r->config);
 	if (r->lock_fd >= 0)

@@ -449,10 +449,8 @@ static void restore_ref(dits_repo *r, const ref_update *u)
 			fprintf(stderr, "dits: error: %s: not restored: %s\n", u->ref, dits_error_last());
 		return;
 	}
-	char *path = dits_repo_path(r, u->ref);
-	if (!path || unlink(path))
-		fprintf(stderr, "dits: error: %s: not removed again\n", u->ref);
-	free(path);
+	if (dits_ref_delete(r, u->ref, &u->new_))
+		fprintf(stderr, "dits: error: %s: not removed again: %s\n", u->ref, dits_error_last());
 }
 
 /*
