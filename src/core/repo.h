@@ -31,6 +31,8 @@ typedef struct dits_repo {
  * DITS_EEXISTS when DIR already holds a repository.
  */
 int dits_repo_init(dits_repo **out, const char *dir, const dits_chunker_params *params);
+/* The config dits_repo_init() writes for params (NULL = defaults). */
+int dits_repo_new_config(const dits_chunker_params *params, dits_config **out);
 /* Finds the repository containing start (walking up) and opens it. */
 int dits_repo_open(dits_repo **out, const char *start);
 /* Opens another view of r's local object store (the pack backend on
