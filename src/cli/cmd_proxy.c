@@ -1282,7 +1282,7 @@ static void on_mode(void *ctx, const char *path, int outcome, const char *why)
 int cli_checkout_mode(dits_repo *r, bool proxy, const char *variant, char **paths, int npaths)
 {
 	/* A partial clone fetches the masters it is about to write first. */
-	if (!proxy && cli_fetch_for_paths(r, NULL, paths, npaths, true))
+	if (!proxy && dits_fetch_for_paths(r, NULL, paths, npaths, true, cli_fetch_report()))
 		return cli_fail();
 	dits_progress p;
 	cli_progress_init(&p);

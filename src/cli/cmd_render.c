@@ -264,7 +264,7 @@ static char *current_branch(dits_repo *r)
  */
 static int fetch_result(dits_repo *r, dits_remote *rm, const char *hex, const char *path, uint64_t *chunks)
 {
-	int rc = cli_fetch_remote(r, rm, chunks);
+	int rc = dits_fetch_configured(r, rm, chunks);
 	if (rc || !dits_repo_partial_remote(r, NULL))
 		return rc;
 	dits_id commit;

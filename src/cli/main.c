@@ -628,7 +628,7 @@ static int cmd_checkout(int argc, char **argv)
 		if (rev) {
 			rc = dits_revparse(r, rev, &id);
 			if (!rc && np) {
-				rc = cli_fetch_for_paths(r, &id, paths, np, false);
+				rc = dits_fetch_for_paths(r, &id, paths, np, false, cli_fetch_report());
 				if (!rc)
 					rc = dits_checkout_paths(r, &id, (const char *const *)paths, (size_t)np, &p);
 			} else if (!rc) {
@@ -636,7 +636,7 @@ static int cmd_checkout(int argc, char **argv)
 				bool same = dits_ref_read(r, "HEAD", &head) == 0 && dits_id_eq(&head, &id);
 				char *branch_ref = branch_ref_of(r, rev);
 				if (!same || branch_ref)
-					rc = cli_fetch_for_commit(r, &id, NULL);
+					rc = dits_fetch_for_commit(r, &id, NULL, cli_fetch_report());
 				if (!rc && (!same || branch_ref))
 					rc = dits_checkout_commit(r, &id, branch_ref, &p);
 				free(branch_ref);
@@ -654,7 +654,7 @@ static int cmd_checkout(int argc, char **argv)
 		if (rev)
 			rc = dits_revparse(r, rev, &id);
 		if (!rc)
-			rc = cli_fetch_for_paths(r, rev ? &id : NULL, paths, np, false);
+			rc = dits_fetch_for_paths(r, rev ? &id : NULL, paths, np, false, cli_fetch_report());
 		if (!rc)
 			rc = dits_checkout_paths(r, rev ? &id : NULL, (const char *const *)paths, (size_t)np, &p);
 		dits_repo_free(r);
@@ -670,7 +670,7 @@ static int cmd_checkout(int argc, char **argv)
 		char *ref = dits_strfmt("refs/heads/%s", newbranch);
 		dits_id zero = { { 0 } };
 		if (!rc && rev)
-			rc = cli_fetch_for_commit(r, &id, NULL);
+			rc = dits_fetch_for_commit(r, &id, NULL, cli_fetch_report());
 		if (!rc && rev)
 			rc = dits_checkout_commit(r, &id, NULL, &p);
 		if (!rc)
@@ -688,7 +688,7 @@ static int cmd_checkout(int argc, char **argv)
 	char *branch_ref = branch_ref_of(r, rev);
 	rc = dits_revparse(r, rev, &id);
 	if (!rc)
-		rc = cli_fetch_for_commit(r, &id, NULL);
+		rc = dits_fetch_for_commit(r, &id, NULL, cli_fetch_report());
 	if (!rc)
 		rc = dits_checkout_commit(r, &id, branch_ref, &p);
 	if (!rc) {
