@@ -34,15 +34,6 @@ static char *self_exe(void)
 	return strdup(buf);
 }
 
-/* proxy.auto, overridden for one command by DITS_PROXY_AUTO (scripts, bulk ingest). */
-static bool proxy_auto(dits_repo *r)
-{
-	const char *v = getenv("DITS_PROXY_AUTO");
-	if (!v || !*v)
-		v = dits_config_get(r->config, "proxy.auto");
-	return !v || !(!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
-}
-
 /* ---- config --------------------------------------------------------- */
 
 static int print_kv(void *ctx, const char *key, const char *value)
@@ -822,7 +813,7 @@ static int proxy_retry(int argc, char **argv)
 		dits_repo_free(r);
 		return cli_fail();
 	}
-	if (proxy_auto(r)) {
+	if (dits_repo_proxy_auto(r)) {
 		char *exe = self_exe();
 		dits_worker_spawn_background(r, exe);
 		free(exe);
@@ -1074,11 +1065,8 @@ int cmd_proxy(int argc, char **argv)
 
 size_t cli_queue_proxies(dits_repo *r, const dits_id *commit)
 {
-	if (!proxy_auto(r))
-		return 0;
-	dits_proxy_recipe rec;
 	size_t n = 0;
-	if (dits_hologram_recipe_from_config(r, &rec) || dits_hologram_enqueue_commit(r, commit, &rec, &n)) {
+	if (dits_hologram_after_commit(r, commit, &n)) {
 		fprintf(stderr, "dits: warning: proxies not queued: %s\n", dits_error_last());
 		return 0;
 	}

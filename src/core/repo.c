@@ -395,3 +395,11 @@ int dits_repo_relpath(const dits_repo *r, const char *user_path, char **out)
 		rc = dits_error_set(DITS_ENOMEM, "out of memory");
 	return rc;
 }
+
+bool dits_repo_proxy_auto(const dits_repo *r)
+{
+	const char *v = getenv("DITS_PROXY_AUTO");
+	if (!v || !*v)
+		v = dits_config_get(r->config, "proxy.auto");
+	return !v || !(!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
+}

@@ -9,6 +9,8 @@
 #ifndef DITS_REPO_H
 #define DITS_REPO_H
 
+#include <stdbool.h>
+
 #include "chunker.h"
 #include "config.h"
 #include "odb.h"
@@ -50,5 +52,12 @@ char *dits_repo_path(const dits_repo *r, const char *rel);
  * outside the worktree or inside .dits.
  */
 int dits_repo_relpath(const dits_repo *r, const char *user_path, char **out);
+
+/*
+ * True when a new commit gets its proxy jobs queued: proxy.auto (on by
+ * default), overridden by DITS_PROXY_AUTO in the environment (for one
+ * command, or for a whole server). false, off, 0 and no turn it off.
+ */
+bool dits_repo_proxy_auto(const dits_repo *r);
 
 #endif

@@ -38,6 +38,16 @@ int dits_hologram_recipe_from_config(dits_repo *r, dits_proxy_recipe *out);
 int dits_hologram_enqueue_commit(dits_repo *r, const dits_id *commit, const dits_proxy_recipe *recipe,
                                  size_t *count);
 
+/*
+ * What follows a commit, wherever it was made (dits commit, a push, an
+ * ingest, a render): with dits_repo_proxy_auto, the TRANSCODE jobs of the
+ * video files commit adds or changes, with the configured recipe. *count
+ * (may be NULL) receives how many were queued (0 with proxy.auto off).
+ * Running them is the caller's: the CLI starts a background worker, a
+ * server wakes its own.
+ */
+int dits_hologram_after_commit(dits_repo *r, const dits_id *commit, size_t *count);
+
 /* Enqueues TRANSCODE jobs for asset ids given with their paths (proxy generate). */
 int dits_hologram_enqueue_asset(dits_repo *r, const dits_id *asset, const char *path,
                                 const dits_proxy_recipe *recipe);

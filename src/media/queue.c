@@ -237,6 +237,17 @@ int dits_hologram_enqueue_commit(dits_repo *r, const dits_id *commit, const dits
 	return rc;
 }
 
+int dits_hologram_after_commit(dits_repo *r, const dits_id *commit, size_t *count)
+{
+	if (count)
+		*count = 0;
+	if (!dits_repo_proxy_auto(r))
+		return 0;
+	dits_proxy_recipe rec;
+	int rc = dits_hologram_recipe_from_config(r, &rec);
+	return rc ? rc : dits_hologram_enqueue_commit(r, commit, &rec, count);
+}
+
 int dits_worker_lock_background(dits_repo *r, int *fd_out)
 {
 	char *p = dits_repo_path(r, "worker.lock");

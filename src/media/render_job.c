@@ -60,15 +60,6 @@ static const char *member(const cJSON *j, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* proxy.auto, or DITS_PROXY_AUTO for the whole server, as for a pushed commit. */
-static bool proxy_auto(dits_repo *r)
-{
-	const char *v = getenv("DITS_PROXY_AUTO");
-	if (!v || !*v)
-		v = dits_config_get(r->config, "proxy.auto");
-	return !v || !(!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
-}
-
 /* The commit of head's tree plus out (manifest m), head as its parent. */
 static int write_commit(dits_repo *r, dits_pack_writer *w, const dits_id *head, const char *out,
                         const dits_manifest *m, const dits_id *manifest, const char *message, dits_id *made)
@@ -257,10 +248,8 @@ int dits_render_job_run(dits_repo *r, const dits_job *job, bool *permanent)
 		dits_id_hex(hex, &made);
 		write_state(&js, 1, hex, out);
 		/* its proxies, like a pushed master's: the ref landed whatever happens here */
-		dits_proxy_recipe pr;
 		size_t n = 0;
-		if (proxy_auto(r) && (dits_hologram_recipe_from_config(r, &pr) ||
-		                      dits_hologram_enqueue_commit(r, &made, &pr, &n))) {
+		if (dits_hologram_after_commit(r, &made, &n)) {
 			fprintf(stderr, "dits: warning: %s: proxies not queued: %s\n", out, dits_error_last());
 			dits_error_clear();
 		}

@@ -492,15 +492,6 @@ static unsigned apply_updates(dits_repo *r, const server_refs_req *req, char *ms
 	return st;
 }
 
-/* proxy.auto, overridden for the whole server by DITS_PROXY_AUTO (as for a local commit). */
-static bool proxy_auto(dits_repo *r)
-{
-	const char *v = getenv("DITS_PROXY_AUTO");
-	if (!v || !*v)
-		v = dits_config_get(r->config, "proxy.auto");
-	return !v || !(!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
-}
-
 static int collect_commit(void *ctx, uint8_t type, const dits_id *id, uint32_t len)
 {
 	(void)len;
@@ -510,7 +501,7 @@ static int collect_commit(void *ctx, uint8_t type, const dits_id *id, uint32_t l
 /* TRANSCODE jobs for the video files the commits between old and new add or change. */
 static size_t enqueue_new_commits(dits_repo *r, const ref_update *u)
 {
-	if (!proxy_auto(r))
+	if (!dits_repo_proxy_auto(r))
 		return 0;
 	id_vec commits = { 0 };
 	dits_proxy_recipe rec;

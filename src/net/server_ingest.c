@@ -320,14 +320,6 @@ static int make_commit(dits_repo *r, dits_pack_writer *w, const dits_id *parent,
 	return rc;
 }
 
-static bool proxy_auto(dits_repo *r)
-{
-	const char *v = getenv("DITS_PROXY_AUTO");
-	if (!v || !*v)
-		v = dits_config_get(r->config, "proxy.auto");
-	return !v || !(!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
-}
-
 static const char *etag_bare(const char *e, char *buf, size_t cap)
 {
 	size_t n = strlen(e);
@@ -441,13 +433,9 @@ int ingest_object(dits_repo *r, const ingest_target *t, const server_s3_record *
 		if ((rc = dits_manifest_write(w, &m, &manifest)))
 			break;
 	}
-	if (!rc && !strcmp(res->state, "committed") && proxy_auto(r)) {
-		dits_proxy_recipe pr;
-		if (dits_hologram_recipe_from_config(r, &pr) ||
-		    dits_hologram_enqueue_commit(r, &res->commit, &pr, &res->jobs)) {
-			fprintf(stderr, "dits: warning: %s: proxies not queued: %s\n", object, dits_error_last());
-			dits_error_clear();
-		}
+	if (!rc && !strcmp(res->state, "committed") && dits_hologram_after_commit(r, &res->commit, &res->jobs)) {
+		fprintf(stderr, "dits: warning: %s: proxies not queued: %s\n", object, dits_error_last());
+		dits_error_clear();
 	}
 out:
 	free(message);
