@@ -64,18 +64,16 @@ int cmd_config(int argc, char **argv)
 	if (dits_repo_open(&r, "."))
 		return cli_fail();
 	int rc = 0;
-	char *path = dits_repo_path(r, "config");
 	if (list) {
 		dits_config_foreach(r->config, "", print_kv, NULL);
 	} else if (unset) {
 		if (dits_config_unset(r->config, argv[1]))
 			rc = dits_error_set(DITS_ENOTFOUND, "%s: not set", argv[1]);
 		else if (!(rc = dits_repo_lock(r)))
-			rc = dits_config_write(r->config, path);
+			rc = dits_repo_config_save(r);
 	} else if (n == 1) {
 		const char *v = dits_config_get(r->config, argv[1]);
 		if (!v) {
-			free(path);
 			dits_repo_free(r);
 			return 1; /* unset: like git config, silent */
 		}
@@ -84,9 +82,8 @@ int cmd_config(int argc, char **argv)
 		if (!strncmp(argv[1], "core.", 5) || !strncmp(argv[1], "chunker.", 8))
 			rc = dits_error_set(DITS_EINVALID, "%s: fixed when the repository was created", argv[1]);
 		else if (!(rc = dits_config_set(r->config, argv[1], argv[2])) && !(rc = dits_repo_lock(r)))
-			rc = dits_config_write(r->config, path);
+			rc = dits_repo_config_save(r);
 	}
-	free(path);
 	dits_repo_free(r);
 	return rc ? cli_fail() : 0;
 }
@@ -301,16 +298,6 @@ static int select_assets_at(dits_repo *r, const dits_id *commit, char **paths, i
 	return rc;
 }
 
-/* True when the repository has no index: a server's repository (no worktree). */
-static bool has_no_index(dits_repo *r)
-{
-	char *p = dits_repo_path(r, "index");
-	struct stat st;
-	bool none = p && stat(p, &st) < 0 && errno == ENOENT;
-	free(p);
-	return none;
-}
-
 /*
  * The tracked files under paths: those of REV's tree when rev is given, of
  * HEAD's tree in a repository without a worktree (a server's, which has no
@@ -319,7 +306,7 @@ static bool has_no_index(dits_repo *r)
 static int select_tracked(dits_repo *r, const char *rev, char **paths, int n, bool videos_only, asset_ref **out,
                           size_t *count)
 {
-	if (rev || has_no_index(r)) {
+	if (rev || !dits_index_exists(r)) {
 		dits_id c = { { 0 } };
 		int rc = dits_revparse(r, rev ? rev : "HEAD", &c);
 		if (rc == DITS_ENOTFOUND && !rev) {

@@ -3,7 +3,6 @@
  * and the lazy fetch that lets a partial clone check out masters.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +22,6 @@
 #include "walk.h"
 #include "wire.h"
 #include "worktree.h"
-
-static int write_config(dits_repo *r)
-{
-	char *path = dits_repo_path(r, "config");
-	int rc = path ? dits_config_write(r->config, path) : dits_error_set(DITS_ENOMEM, "out of memory");
-	free(path);
-	return rc;
-}
 
 static const char *proxy_type_of(dits_repo *r)
 {
@@ -174,23 +165,6 @@ static int collect_key(void *ctx, const char *key, const char *value)
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* Removes a directory tree; 0 when it is gone. */
-static int remove_tree(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return 0;
-	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 int cmd_remote(int argc, char **argv)
 {
 	bool verbose = false;
@@ -226,7 +200,7 @@ int cmd_remote(int argc, char **argv)
 		if (!rc)
 			rc = dits_config_set(r->config, key, url);
 		if (!rc)
-			rc = write_config(r);
+			rc = dits_repo_config_save(r);
 		rc = rc ? cli_fail() : 0;
 	} else {
 		unset_ctx u = { "", NULL, 0 };
@@ -240,16 +214,9 @@ int cmd_remote(int argc, char **argv)
 		for (size_t i = 0; i < u.n && !rc; i++)
 			rc = dits_config_unset(r->config, u.keys[i]);
 		if (!rc && !(rc = dits_repo_lock(r)))
-			rc = write_config(r);
-		if (!rc) {
-			/* Its remote-tracking refs go with it. */
-			char *rel = dits_strfmt("refs/remotes/%s", argv[2]);
-			char *dir = rel ? dits_repo_path(r, rel) : NULL;
-			if (dir && remove_tree(dir))
-				rc = dits_error_errno("%s: cannot remove", dir);
-			free(dir);
-			free(rel);
-		}
+			rc = dits_repo_config_save(r);
+		if (!rc) /* its remote-tracking refs go with it */
+			rc = dits_refs_remove_remote(r, argv[2]);
 		for (size_t i = 0; i < u.n; i++)
 			free(u.keys[i]);
 		free(u.keys);
@@ -728,7 +695,7 @@ int cmd_clone(int argc, char **argv)
 	if (!rc && partial)
 		rc = dits_config_set(r->config, "remote.origin.partial", "true");
 	if (!rc)
-		rc = write_config(r);
+		rc = dits_repo_config_save(r);
 	dits_progress p;
 	cli_progress_init(&p);
 	fallback_list fb = { 0 };
@@ -751,9 +718,9 @@ int cmd_clone(int argc, char **argv)
 		 * existing directory, the .dits it made goes (nothing else was
 		 * written when the checkout refused before its first file). */
 		if (r && made_dir)
-			remove_tree(dir);
+			dits_remove_tree(dir);
 		else if (r)
-			remove_tree(r->dir);
+			dits_repo_remove(r);
 	} else {
 		dits_buf b = DITS_BUF_INIT;
 		char th[DITS_ID_HEXLEN + 1] = "";

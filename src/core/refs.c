@@ -352,3 +352,11 @@ int dits_revparse(dits_repo *r, const char *spec, dits_id *out)
 	free(base);
 	return rc;
 }
+
+int dits_refs_remove_remote(dits_repo *r, const char *remote)
+{
+	char *dir = dits_strfmt("%s/refs/remotes/%s", r->dir, remote);
+	int rc = dir ? dits_remove_tree(dir) : dits_error_set(DITS_ENOMEM, "out of memory");
+	free(dir);
+	return rc;
+}

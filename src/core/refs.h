@@ -42,6 +42,8 @@ int dits_head_set_detached(dits_repo *r, const dits_id *id, const char *log_msg)
 
 /* Calls fn for every ref under prefix ("refs/heads/"), sorted by name. */
 typedef int (*dits_ref_fn)(void *ctx, const char *ref, const dits_id *id);
+/* Deletes the remote-tracking refs of remote (refs/remotes/REMOTE/...). */
+int dits_refs_remove_remote(dits_repo *r, const char *remote);
 int dits_refs_foreach(dits_repo *r, const char *prefix, dits_ref_fn fn, void *ctx);
 
 /*

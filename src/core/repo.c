@@ -403,3 +403,16 @@ bool dits_repo_proxy_auto(const dits_repo *r)
 		v = dits_config_get(r->config, "proxy.auto");
 	return !v || !(!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
 }
+
+int dits_repo_config_save(dits_repo *r)
+{
+	char *path = dits_repo_path(r, "config");
+	int rc = path ? dits_config_write(r->config, path) : dits_error_set(DITS_ENOMEM, "out of memory");
+	free(path);
+	return rc;
+}
+
+int dits_repo_remove(dits_repo *r)
+{
+	return dits_remove_tree(r->dir);
+}

@@ -43,6 +43,15 @@ void dits_repo_free(dits_repo *r);
 int dits_repo_lock(dits_repo *r);
 void dits_repo_unlock(dits_repo *r);
 
+/* Writes r's configuration (as changed with dits_config_set) to .dits/config. */
+int dits_repo_config_save(dits_repo *r);
+
+/*
+ * Deletes r's .dits directory: a repository that was never finished (a
+ * clone that failed). r may then only be freed.
+ */
+int dits_repo_remove(dits_repo *r);
+
 /* A malloc'd path inside .dits/. */
 char *dits_repo_path(const dits_repo *r, const char *rel);
 
