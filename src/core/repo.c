@@ -416,3 +416,23 @@ int dits_repo_remove(dits_repo *r)
 {
 	return dits_remove_tree(r->dir);
 }
+
+const char *dits_repo_workdir(const dits_repo *r)
+{
+	return r->workdir;
+}
+
+const char *dits_repo_dir(const dits_repo *r)
+{
+	return r->dir;
+}
+
+dits_config *dits_repo_config(const dits_repo *r)
+{
+	return r->config;
+}
+
+dits_odb *dits_repo_odb(const dits_repo *r)
+{
+	return r->odb;
+}
