@@ -65,14 +65,14 @@ int cmd_config(int argc, char **argv)
 		return cli_fail();
 	int rc = 0;
 	if (list) {
-		dits_config_foreach(r->config, "", print_kv, NULL);
+		dits_config_foreach(dits_repo_config(r), "", print_kv, NULL);
 	} else if (unset) {
-		if (dits_config_unset(r->config, argv[1]))
+		if (dits_config_unset(dits_repo_config(r), argv[1]))
 			rc = dits_error_set(DITS_ENOTFOUND, "%s: not set", argv[1]);
 		else if (!(rc = dits_repo_lock(r)))
 			rc = dits_repo_config_save(r);
 	} else if (n == 1) {
-		const char *v = dits_config_get(r->config, argv[1]);
+		const char *v = dits_config_get(dits_repo_config(r), argv[1]);
 		if (!v) {
 			dits_repo_free(r);
 			return 1; /* unset: like git config, silent */
@@ -81,7 +81,7 @@ int cmd_config(int argc, char **argv)
 	} else {
 		if (!strncmp(argv[1], "core.", 5) || !strncmp(argv[1], "chunker.", 8))
 			rc = dits_error_set(DITS_EINVALID, "%s: fixed when the repository was created", argv[1]);
-		else if (!(rc = dits_config_set(r->config, argv[1], argv[2])) && !(rc = dits_repo_lock(r)))
+		else if (!(rc = dits_config_set(dits_repo_config(r), argv[1], argv[2])) && !(rc = dits_repo_lock(r)))
 			rc = dits_repo_config_save(r);
 	}
 	dits_repo_free(r);
@@ -546,14 +546,14 @@ static int side_facts(dits_repo *r, const dits_id *id, const char *path, const c
 	/* the bytes are here when the manifest and every chunk are (a proxy clone lacks the masters') */
 	dits_manifest m;
 	dits_manifest_init(&m);
-	int rc = dits_manifest_read(r->odb, id, &m);
+	int rc = dits_manifest_read(dits_repo_odb(r), id, &m);
 	for (uint64_t c = 0; rc == 0 && c < m.nchunks; c++)
-		if (!dits_odb_exists(r->odb, &m.chunks[c].id))
+		if (!dits_odb_exists(dits_repo_odb(r), &m.chunks[c].id))
 			rc = dits_error_set(DITS_ENOTFOUND, "%s: chunk not here", path);
 	dits_manifest_free(&m);
 	dits_media_source src;
 	if (rc == 0)
-		rc = dits_media_source_open_blob(&src, r->odb, id, path);
+		rc = dits_media_source_open_blob(&src, dits_repo_odb(r), id, path);
 	if (rc == 0) {
 		rc = dits_media_probe(&src, f);
 		dits_media_source_close_blob(&src);
@@ -1009,9 +1009,9 @@ static int proxy_export(int argc, char **argv)
 	}
 	if (!rc) {
 		dits_manifest m;
-		rc = dits_manifest_read(r->odb, &v.manifest, &m);
+		rc = dits_manifest_read(dits_repo_odb(r), &v.manifest, &m);
 		if (!rc) {
-			rc = dits_materialize(r->odb, &m, out, NULL, 0644, NULL, NULL, NULL);
+			rc = dits_materialize(dits_repo_odb(r), &m, out, NULL, 0644, NULL, NULL, NULL);
 			dits_manifest_free(&m);
 		}
 	}
@@ -1139,7 +1139,7 @@ void cli_status_proxies(dits_repo *r, const struct dits_index *idx, dits_buf *ou
 void cli_log_proxies(dits_repo *r, const dits_id *commit, dits_buf *out, bool json)
 {
 	dits_commit c;
-	if (dits_commit_read(r->odb, commit, &c)) {
+	if (dits_commit_read(dits_repo_odb(r), commit, &c)) {
 		dits_error_clear();
 		return;
 	}

@@ -136,7 +136,7 @@ static int list_remote(void *ctx, const char *key, const char *value)
 	if (l->verbose) {
 		char pk[300];
 		snprintf(pk, sizeof pk, "remote.%.*s.partial", len, key + 7);
-		const char *partial = dits_config_get(l->r->config, pk);
+		const char *partial = dits_config_get(dits_repo_config(l->r), pk);
 		printf("%.*s\t%s%s\n", len, key + 7, value, partial && !strcmp(partial, "true") ? " (partial)" : "");
 	} else {
 		printf("%.*s\n", len, key + 7);
@@ -186,7 +186,7 @@ int cmd_remote(int argc, char **argv)
 	int rc = 0;
 	if (n == 0) {
 		list_ctx l = { r, verbose };
-		dits_config_foreach(r->config, "remote.", list_remote, &l);
+		dits_config_foreach(dits_repo_config(r), "remote.", list_remote, &l);
 	} else if (!strcmp(argv[1], "add")) {
 		const char *name = argv[2], *url = argv[3], *why;
 		char key[300];
@@ -195,10 +195,10 @@ int cmd_remote(int argc, char **argv)
 			rc = dits_error_set(DITS_EINVALID, "'%s' is not a valid remote name", name);
 		else if (!dits_remote_url_valid(url, &why))
 			rc = dits_error_set(DITS_EINVALID, "%s: not a Dits remote URL (http(s)://HOST:PORT/NAME): %s", url, why);
-		else if (dits_config_get(r->config, key))
+		else if (dits_config_get(dits_repo_config(r), key))
 			rc = dits_error_set(DITS_EEXISTS, "remote '%s' already exists", name);
 		if (!rc)
-			rc = dits_config_set(r->config, key, url);
+			rc = dits_config_set(dits_repo_config(r), key, url);
 		if (!rc)
 			rc = dits_repo_config_save(r);
 		rc = rc ? cli_fail() : 0;
@@ -207,12 +207,12 @@ int cmd_remote(int argc, char **argv)
 		snprintf(u.prefix, sizeof u.prefix, "remote.%s.", argv[2]);
 		if (!remote_name_valid(argv[2]))
 			rc = dits_error_set(DITS_EINVALID, "'%s' is not a valid remote name", argv[2]);
-		else if (dits_config_foreach(r->config, u.prefix, collect_key, &u))
+		else if (dits_config_foreach(dits_repo_config(r), u.prefix, collect_key, &u))
 			rc = dits_error_set(DITS_ENOMEM, "out of memory");
 		else if (!u.n)
 			rc = dits_error_set(DITS_ENOTFOUND, "%s: no remote of that name", argv[2]);
 		for (size_t i = 0; i < u.n && !rc; i++)
-			rc = dits_config_unset(r->config, u.keys[i]);
+			rc = dits_config_unset(dits_repo_config(r), u.keys[i]);
 		if (!rc && !(rc = dits_repo_lock(r)))
 			rc = dits_repo_config_save(r);
 		if (!rc) /* its remote-tracking refs go with it */
@@ -562,8 +562,8 @@ int cmd_pull(int argc, char **argv)
 		dits_error_clear();
 		bool behind = false, ahead = false;
 		if (has_ours && !dits_id_eq(&ours, &theirs)) {
-			if (!(rc = dits_is_ancestor(r->odb, &ours, &theirs, &ff)) && !ff)
-				rc = dits_is_ancestor(r->odb, &theirs, &ours, &ahead);
+			if (!(rc = dits_is_ancestor(dits_repo_odb(r), &ours, &theirs, &ff)) && !ff)
+				rc = dits_is_ancestor(dits_repo_odb(r), &theirs, &ours, &ahead);
 			behind = ff;
 			if (!rc && !ff && !ahead)
 				rc = dits_error_set(DITS_ECONFLICT,
@@ -691,9 +691,9 @@ int cmd_clone(int argc, char **argv)
 	if (!rc)
 		rc = dits_repo_init(&r, dir, &refs.chunker);
 	if (!rc)
-		rc = dits_config_set(r->config, "remote.origin.url", url);
+		rc = dits_config_set(dits_repo_config(r), "remote.origin.url", url);
 	if (!rc && partial)
-		rc = dits_config_set(r->config, "remote.origin.partial", "true");
+		rc = dits_config_set(dits_repo_config(r), "remote.origin.partial", "true");
 	if (!rc)
 		rc = dits_repo_config_save(r);
 	dits_progress p;
@@ -730,7 +730,7 @@ int cmd_clone(int argc, char **argv)
 			dits_buf_puts(&b, "{\"url\":");
 			dits_buf_put_json_str(&b, url);
 			dits_buf_puts(&b, ",\"dir\":");
-			dits_buf_put_json_str(&b, r->workdir);
+			dits_buf_put_json_str(&b, dits_repo_workdir(r));
 			dits_buf_printf(&b, ",\"mode\":\"%s\",\"branch\":\"%s\",\"head\":\"%s\",\"files_proxy\":%llu,"
 			                "\"files_master\":%llu",
 			                partial ? "proxy" : "master", branch ? branch + 11 : "", th,
@@ -770,7 +770,7 @@ int cli_remote_proxies(dits_repo *r, const dits_id *assets, char **paths, size_t
 	*missing = 0;
 	char *remote = NULL;
 	if (!dits_repo_partial_remote(r, &remote)) {
-		if (!dits_config_get(r->config, "remote.origin.url"))
+		if (!dits_config_get(dits_repo_config(r), "remote.origin.url"))
 			return 0; /* no remote: proxies are made here */
 		remote = strdup("origin");
 	}

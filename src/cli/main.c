@@ -101,7 +101,7 @@ static int cmd_init(int argc, char **argv)
 	int rc = dits_repo_init(&r, dir, &p);
 	if (rc)
 		return fail(rc);
-	printf("Initialized empty Dits repository in %s\n", r->dir);
+	printf("Initialized empty Dits repository in %s\n", dits_repo_dir(r));
 	dits_repo_free(r);
 	return 0;
 }
@@ -379,7 +379,7 @@ static int cmd_log(int argc, char **argv)
 	bool first = true;
 	for (;;) {
 		dits_commit c;
-		if ((rc = dits_commit_read(r->odb, &id, &c)))
+		if ((rc = dits_commit_read(dits_repo_odb(r), &id, &c)))
 			break;
 		char hex[DITS_ID_HEXLEN + 1], th[DITS_ID_HEXLEN + 1], when[64];
 		dits_id_hex(hex, &id);
@@ -481,7 +481,7 @@ static int cmd_show(int argc, char **argv)
 	dits_commit c;
 	int rc = dits_revparse(r, rev, &id);
 	if (!rc)
-		rc = dits_commit_read(r->odb, &id, &c);
+		rc = dits_commit_read(dits_repo_odb(r), &id, &c);
 	if (rc) {
 		dits_repo_free(r);
 		return fail(rc);
@@ -977,7 +977,7 @@ static int cmd_debug(int argc, char **argv)
 	dits_chunker_params_default(&p);
 	dits_repo *r = NULL;
 	if (dits_repo_open(&r, ".") == 0) {
-		p = r->params;
+		p = *dits_repo_chunker_params(r);
 		dits_repo_free(r);
 	}
 	dits_error_clear();

@@ -14,6 +14,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "object.h"
+#include "repo_internal.h"
 
 bool dits_ref_name_valid(const char *name)
 {

@@ -1,4 +1,5 @@
 #include "repo.h"
+#include "repo_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -435,4 +436,32 @@ dits_config *dits_repo_config(const dits_repo *r)
 dits_odb *dits_repo_odb(const dits_repo *r)
 {
 	return r->odb;
+}
+
+const dits_chunker_params *dits_repo_chunker_params(const dits_repo *r)
+{
+	return &r->params;
+}
+
+const dits_chunker *dits_repo_chunker(const dits_repo *r)
+{
+	return &r->chunker;
+}
+
+bool dits_repo_locked(const dits_repo *r)
+{
+	return r->lock_fd >= 0;
+}
+
+void dits_repo_set_odb(dits_repo *r, dits_odb *db)
+{
+	dits_odb_free(r->odb);
+	r->odb = db;
+}
+
+dits_odb *dits_repo_take_odb(dits_repo *r)
+{
+	dits_odb *db = r->odb;
+	r->odb = NULL;
+	return db;
 }

@@ -19,15 +19,19 @@
 
 #define DITS_FORMAT_VERSION 1
 
-struct dits_repo {
-	char *workdir; /* absolute path of the worktree, no trailing slash */
-	char *dir;     /* workdir/.dits */
-	dits_odb *odb;
-	dits_config *config;
-	dits_chunker_params params;
-	dits_chunker chunker;
-	int lock_fd;
-};
+/* The chunker parameters the repository was created with. */
+const dits_chunker_params *dits_repo_chunker_params(const dits_repo *r);
+
+/* Its content-defined chunker, for ingesting files into it. */
+const dits_chunker *dits_repo_chunker(const dits_repo *r);
+/* True while r holds its write lock (dits_repo_lock). */
+bool dits_repo_locked(const dits_repo *r);
+/* Replaces r's object store with db, which r then owns (a server whose
+ * packs live in S3); the old store is freed. */
+void dits_repo_set_odb(dits_repo *r, dits_odb *db);
+/* Hands r's object store to the caller, who frees it; r keeps none and
+ * may then only be freed. */
+dits_odb *dits_repo_take_odb(dits_repo *r);
 
 /* Opens another view of r's local object store (the pack backend on
  * .dits/objects/pack), e.g. to see packs finished since r was opened. */

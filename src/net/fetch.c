@@ -20,7 +20,7 @@ void dits_fetch_opts_configured(dits_repo *r, dits_remote *rm, dits_fetch_opts *
 	memset(o, 0, sizeof *o);
 	char key[300];
 	snprintf(key, sizeof key, "remote.%s.partial", dits_remote_name(rm));
-	const char *v = dits_config_get(r->config, key);
+	const char *v = dits_config_get(dits_repo_config(r), key);
 	o->partial = v && !strcmp(v, "true");
 	dits_proxy_recipe rec;
 	if (dits_hologram_recipe_from_config(r, &rec)) {
@@ -58,13 +58,13 @@ int dits_fetch_configured(dits_repo *r, dits_remote *rm, uint64_t *chunks)
 bool dits_contents_local(dits_repo *r, const dits_id *manifest)
 {
 	dits_manifest m;
-	if (dits_manifest_read(r->odb, manifest, &m)) {
+	if (dits_manifest_read(dits_repo_odb(r), manifest, &m)) {
 		dits_error_clear();
 		return false;
 	}
 	bool ok = true;
 	for (uint64_t i = 0; i < m.nchunks && ok; i++)
-		ok = dits_odb_exists(r->odb, &m.chunks[i].id);
+		ok = dits_odb_exists(dits_repo_odb(r), &m.chunks[i].id);
 	dits_manifest_free(&m);
 	return ok;
 }
