@@ -381,14 +381,6 @@ static void proxy_state_of(dits_metadb *db, const dits_id *asset, const char *ty
 	dits_error_clear();
 }
 
-static const char *configured_type(dits_repo *r)
-{
-	dits_proxy_recipe rec;
-	if (dits_hologram_recipe_from_config(r, &rec))
-		dits_proxy_recipe_default(&rec);
-	return dits_hologram_proxy_type(&rec);
-}
-
 /* ---- proxy status --------------------------------------------------- */
 
 static void json_kv_str(dits_buf *b, const char *key, const char *v, bool comma)
@@ -465,7 +457,7 @@ static int proxy_status(int argc, char **argv)
 	dits_metadb *db;
 	if (open_videos(rev, argv + 1, np, &r, &assets, &n, &db))
 		return 1;
-	const char *type = configured_type(r);
+	const char *type = dits_hologram_configured_type(r);
 	dits_buf b = DITS_BUF_INIT;
 	if (json)
 		dits_buf_puts(&b, "[");
@@ -598,7 +590,7 @@ static int proxy_verify(int argc, char **argv)
 	dits_metadb *db;
 	if (open_videos(rev, argv + 1, np, &r, &assets, &n, &db))
 		return 1;
-	const char *type = configured_type(r);
+	const char *type = dits_hologram_configured_type(r);
 	int max_height = height_of_type(type);
 	dits_buf b = DITS_BUF_INIT;
 	unsigned npass = 0, nfail = 0, nmissing = 0;
@@ -980,7 +972,7 @@ static int proxy_export(int argc, char **argv)
 	if (open_here(&r))
 		return 1;
 	if (!type)
-		type = configured_type(r);
+		type = dits_hologram_configured_type(r);
 	char *pv[1] = { (char *)path };
 	asset_ref *assets;
 	size_t n;
@@ -1092,7 +1084,7 @@ void cli_status_proxies(dits_repo *r, const struct dits_index *idx, dits_buf *ou
 		dits_error_clear();
 		return;
 	}
-	const char *type = configured_type(r);
+	const char *type = dits_hologram_configured_type(r);
 	bool any = false;
 	for (size_t i = 0; i < n; i++) {
 		proxy_state s;
@@ -1152,7 +1144,7 @@ void cli_log_proxies(dits_repo *r, const dits_id *commit, dits_buf *out, bool js
 	if (!rc)
 		rc = dits_metadb_open_repo(&db, r);
 	unsigned ready = 0, pending = 0, failed = 0, none = 0;
-	const char *type = configured_type(r);
+	const char *type = dits_hologram_configured_type(r);
 	for (size_t i = 0; !rc && i < now.n; i++) {
 		if (!dits_hologram_is_video_path(now.e[i].path))
 			continue;
@@ -1201,7 +1193,7 @@ void cli_mode_markers(dits_repo *r, struct dits_index *idx, char *out)
 	dits_metadb *db = NULL;
 	if (dits_metadb_open_repo_if_exists(&db, r))
 		db = NULL;
-	const char *type = db ? configured_type(r) : NULL;
+	const char *type = db ? dits_hologram_configured_type(r) : NULL;
 	for (size_t i = 0; i < idx->n; i++) {
 		dits_index_entry *e = &idx->e[i];
 		out[i] = 'M';
@@ -1263,7 +1255,7 @@ int cli_checkout_mode(dits_repo *r, bool proxy, const char *variant, char **path
 	cli_progress_init(&p);
 	mode_ui ui = { proxy, 0, 0, 0 };
 	int rc = dits_worktree_set_mode(r, (const char *const *)paths, (size_t)npaths, proxy,
-	                                variant ? variant : configured_type(r), &p, on_mode, &ui);
+	                                variant ? variant : dits_hologram_configured_type(r), &p, on_mode, &ui);
 	fflush(stdout);
 	if (rc)
 		return cli_fail();

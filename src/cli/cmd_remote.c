@@ -23,16 +23,6 @@
 #include "wire.h"
 #include "worktree.h"
 
-static const char *proxy_type_of(dits_repo *r)
-{
-	dits_proxy_recipe rec;
-	if (dits_hologram_recipe_from_config(r, &rec)) {
-		dits_error_clear();
-		dits_proxy_recipe_default(&rec);
-	}
-	return dits_hologram_proxy_type(&rec);
-}
-
 static void hex_of(char out[DITS_ID_HEXLEN + 1], const dits_id *id)
 {
 	dits_id_hex(out, id);
@@ -575,7 +565,7 @@ int cmd_pull(int argc, char **argv)
 		if (!rc && (!has_ours || behind)) {
 			/* A partial clone keeps proxies where it has them and fetches the other masters. */
 			bool partial = dits_repo_partial_remote(r, NULL);
-			const char *variant = partial ? proxy_type_of(r) : NULL;
+			const char *variant = partial ? dits_hologram_configured_type(r) : NULL;
 			dits_checkout_opts co = { variant, NULL, NULL };
 			rc = pending_in_the_way(r, &theirs, &fb);
 			if (!rc)
@@ -706,7 +696,7 @@ int cmd_clone(int argc, char **argv)
 	const char *branch = rc ? NULL : clone_branch(&res.refs, &tip);
 	clone_ui ui = { 0, 0 };
 	if (!rc && branch) {
-		dits_checkout_opts co = { partial ? proxy_type_of(r) : NULL, on_written, &ui };
+		dits_checkout_opts co = { partial ? dits_hologram_configured_type(r) : NULL, on_written, &ui };
 		dits_id zero = { { 0 } };
 		rc = dits_checkout_commit_opts(r, &tip, branch, a.json ? NULL : &p, &co);
 		if (!rc)

@@ -24,6 +24,10 @@ bool dits_hologram_is_video_path(const char *path);
 /* "proxy_1080p", "proxy_720p", "proxy_540p" for a recipe's height. */
 const char *dits_hologram_proxy_type(const dits_proxy_recipe *r);
 
+/* The type of the configured recipe's proxies (dits_hologram_recipe_from_config),
+ * the default recipe's when the settings are not valid. */
+const char *dits_hologram_configured_type(dits_repo *r);
+
 /* A job's recipe field back into a recipe. */
 int dits_hologram_recipe_from_spec(const char *spec, dits_proxy_recipe *r);
 

@@ -237,6 +237,16 @@ int dits_hologram_enqueue_commit(dits_repo *r, const dits_id *commit, const dits
 	return rc;
 }
 
+const char *dits_hologram_configured_type(dits_repo *r)
+{
+	dits_proxy_recipe rec;
+	if (dits_hologram_recipe_from_config(r, &rec)) {
+		dits_error_clear();
+		dits_proxy_recipe_default(&rec);
+	}
+	return dits_hologram_proxy_type(&rec);
+}
+
 int dits_hologram_after_commit(dits_repo *r, const dits_id *commit, size_t *count)
 {
 	if (count)

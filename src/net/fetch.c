@@ -22,12 +22,7 @@ void dits_fetch_opts_configured(dits_repo *r, dits_remote *rm, dits_fetch_opts *
 	snprintf(key, sizeof key, "remote.%s.partial", dits_remote_name(rm));
 	const char *v = dits_config_get(dits_repo_config(r), key);
 	o->partial = v && !strcmp(v, "true");
-	dits_proxy_recipe rec;
-	if (dits_hologram_recipe_from_config(r, &rec)) {
-		dits_error_clear();
-		dits_proxy_recipe_default(&rec);
-	}
-	o->proxy_type = dits_hologram_proxy_type(&rec);
+	o->proxy_type = dits_hologram_configured_type(r);
 }
 
 static void ignore_file(void *ctx, const char *path, const char *why)
