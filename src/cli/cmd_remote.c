@@ -1,6 +1,7 @@
 /*
  * dits remote, push, fetch, pull, clone: the sync commands (docs/SYNC.md),
- * and the lazy fetch that lets a partial clone check out masters.
+ * and how the batched master fetch of a partial clone (src/net/fetch.h)
+ * reports here.
  */
 #include <errno.h>
 #include <stdio.h>

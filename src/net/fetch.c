@@ -47,7 +47,7 @@ int dits_fetch_configured(dits_repo *r, dits_remote *rm, uint64_t *chunks)
 }
 
 
-/* ---- lazy fetch of contents (partial clones) ------------------------- */
+/* ---- the batched fetch of masters ------------------------------------ */
 
 /* True when every chunk of manifest is here. */
 bool dits_contents_local(dits_repo *r, const dits_id *manifest)
