@@ -14,6 +14,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "object.h"
+#include "repo_internal.h"
 
 bool dits_ref_name_valid(const char *name)
 {
@@ -350,5 +351,13 @@ int dits_revparse(dits_repo *r, const char *spec, dits_id *out)
 			                    dits_otype_name(type));
 	}
 	free(base);
+	return rc;
+}
+
+int dits_refs_remove_remote(dits_repo *r, const char *remote)
+{
+	char *dir = dits_strfmt("%s/refs/remotes/%s", r->dir, remote);
+	int rc = dir ? dits_remove_tree(dir) : dits_error_set(DITS_ENOMEM, "out of memory");
+	free(dir);
 	return rc;
 }
