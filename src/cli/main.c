@@ -101,7 +101,7 @@ static int cmd_init(int argc, char **argv)
 	int rc = dits_repo_init(&r, dir, &p);
 	if (rc)
 		return fail(rc);
-	printf("Initialized empty Dits repository in %s\n", r->dir);
+	printf("Initialized empty Dits repository in %s\n", dits_repo_dir(r));
 	dits_repo_free(r);
 	return 0;
 }
@@ -379,7 +379,7 @@ static int cmd_log(int argc, char **argv)
 	bool first = true;
 	for (;;) {
 		dits_commit c;
-		if ((rc = dits_commit_read(r->odb, &id, &c)))
+		if ((rc = dits_commit_read(dits_repo_odb(r), &id, &c)))
 			break;
 		char hex[DITS_ID_HEXLEN + 1], th[DITS_ID_HEXLEN + 1], when[64];
 		dits_id_hex(hex, &id);
@@ -481,7 +481,7 @@ static int cmd_show(int argc, char **argv)
 	dits_commit c;
 	int rc = dits_revparse(r, rev, &id);
 	if (!rc)
-		rc = dits_commit_read(r->odb, &id, &c);
+		rc = dits_commit_read(dits_repo_odb(r), &id, &c);
 	if (rc) {
 		dits_repo_free(r);
 		return fail(rc);
@@ -628,7 +628,7 @@ static int cmd_checkout(int argc, char **argv)
 		if (rev) {
 			rc = dits_revparse(r, rev, &id);
 			if (!rc && np) {
-				rc = cli_fetch_for_paths(r, &id, paths, np, false);
+				rc = dits_fetch_for_paths(r, &id, paths, np, false, cli_fetch_report());
 				if (!rc)
 					rc = dits_checkout_paths(r, &id, (const char *const *)paths, (size_t)np, &p);
 			} else if (!rc) {
@@ -636,7 +636,7 @@ static int cmd_checkout(int argc, char **argv)
 				bool same = dits_ref_read(r, "HEAD", &head) == 0 && dits_id_eq(&head, &id);
 				char *branch_ref = branch_ref_of(r, rev);
 				if (!same || branch_ref)
-					rc = cli_fetch_for_commit(r, &id, NULL);
+					rc = dits_fetch_for_commit(r, &id, NULL, cli_fetch_report());
 				if (!rc && (!same || branch_ref))
 					rc = dits_checkout_commit(r, &id, branch_ref, &p);
 				free(branch_ref);
@@ -654,7 +654,7 @@ static int cmd_checkout(int argc, char **argv)
 		if (rev)
 			rc = dits_revparse(r, rev, &id);
 		if (!rc)
-			rc = cli_fetch_for_paths(r, rev ? &id : NULL, paths, np, false);
+			rc = dits_fetch_for_paths(r, rev ? &id : NULL, paths, np, false, cli_fetch_report());
 		if (!rc)
 			rc = dits_checkout_paths(r, rev ? &id : NULL, (const char *const *)paths, (size_t)np, &p);
 		dits_repo_free(r);
@@ -670,7 +670,7 @@ static int cmd_checkout(int argc, char **argv)
 		char *ref = dits_strfmt("refs/heads/%s", newbranch);
 		dits_id zero = { { 0 } };
 		if (!rc && rev)
-			rc = cli_fetch_for_commit(r, &id, NULL);
+			rc = dits_fetch_for_commit(r, &id, NULL, cli_fetch_report());
 		if (!rc && rev)
 			rc = dits_checkout_commit(r, &id, NULL, &p);
 		if (!rc)
@@ -688,7 +688,7 @@ static int cmd_checkout(int argc, char **argv)
 	char *branch_ref = branch_ref_of(r, rev);
 	rc = dits_revparse(r, rev, &id);
 	if (!rc)
-		rc = cli_fetch_for_commit(r, &id, NULL);
+		rc = dits_fetch_for_commit(r, &id, NULL, cli_fetch_report());
 	if (!rc)
 		rc = dits_checkout_commit(r, &id, branch_ref, &p);
 	if (!rc) {
@@ -977,7 +977,7 @@ static int cmd_debug(int argc, char **argv)
 	dits_chunker_params_default(&p);
 	dits_repo *r = NULL;
 	if (dits_repo_open(&r, ".") == 0) {
-		p = r->params;
+		p = *dits_repo_chunker_params(r);
 		dits_repo_free(r);
 	}
 	dits_error_clear();

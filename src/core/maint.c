@@ -20,6 +20,7 @@
 #include "object.h"
 #include "odb_pack.h"
 #include "refs.h"
+#include "repo_internal.h"
 #include "worktree.h"
 
 /* ---- reachability --------------------------------------------------- */

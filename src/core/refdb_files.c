@@ -7,6 +7,7 @@
  * file, fsynced and renamed.
  */
 #include "refdb_backend.h"
+#include "repo_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -22,6 +22,7 @@
  * - Ids travel as bytea's hex form (`\x...`), values only as parameters.
  */
 #include "refdb_backend.h"
+#include "repo_internal.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>

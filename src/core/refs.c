@@ -15,6 +15,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "object.h"
+#include "repo_internal.h"
 
 bool dits_ref_name_valid(const char *name)
 {
@@ -238,5 +239,53 @@ int dits_revparse(dits_repo *r, const char *spec, dits_id *out)
 			                    dits_otype_name(type));
 	}
 	free(base);
+	return rc;
+}
+
+typedef struct name_list {
+	char **v;
+	size_t n, cap;
+} name_list;
+
+static int collect_name(void *ctx, const char *ref, const dits_id *id)
+{
+	(void)id;
+	name_list *l = ctx;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		char **v = realloc(l->v, cap * sizeof *v);
+		if (!v)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		l->v = v;
+		l->cap = cap;
+	}
+	if (!(l->v[l->n] = strdup(ref)))
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	l->n++;
+	return 0;
+}
+
+int dits_refs_remove_remote(dits_repo *r, const char *remote)
+{
+	dits_refdb *db;
+	int rc = refdb_of(r, &db);
+	if (rc)
+		return rc;
+	if (!strcmp(db->ops->name, "files")) {
+		/* The whole directory, empty subdirectories included. */
+		char *dir = dits_strfmt("%s/refs/remotes/%s", r->dir, remote);
+		rc = dir ? dits_remove_tree(dir) : dits_error_set(DITS_ENOMEM, "out of memory");
+		free(dir);
+		return rc;
+	}
+	char *prefix = dits_strfmt("refs/remotes/%s/", remote);
+	name_list l = { 0 };
+	rc = prefix ? db->ops->foreach(db, prefix, collect_name, &l) : dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < l.n && !rc; i++)
+		rc = db->ops->remove(db, l.v[i], NULL);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i]);
+	free(l.v);
+	free(prefix);
 	return rc;
 }

@@ -1,4 +1,5 @@
 #include "repo.h"
+#include "repo_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -430,4 +431,73 @@ int dits_repo_relpath(const dits_repo *r, const char *user_path, char **out)
 	if (!rc && !*out)
 		rc = dits_error_set(DITS_ENOMEM, "out of memory");
 	return rc;
+}
+
+bool dits_repo_proxy_auto(const dits_repo *r)
+{
+	const char *v = getenv("DITS_PROXY_AUTO");
+	if (!v || !*v)
+		v = dits_config_get(r->config, "proxy.auto");
+	return !v || !(!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
+}
+
+int dits_repo_config_save(dits_repo *r)
+{
+	char *path = dits_repo_path(r, "config");
+	int rc = path ? dits_config_write(r->config, path) : dits_error_set(DITS_ENOMEM, "out of memory");
+	free(path);
+	return rc;
+}
+
+int dits_repo_remove(dits_repo *r)
+{
+	return dits_remove_tree(r->dir);
+}
+
+const char *dits_repo_workdir(const dits_repo *r)
+{
+	return r->workdir;
+}
+
+const char *dits_repo_dir(const dits_repo *r)
+{
+	return r->dir;
+}
+
+dits_config *dits_repo_config(const dits_repo *r)
+{
+	return r->config;
+}
+
+dits_odb *dits_repo_odb(const dits_repo *r)
+{
+	return r->odb;
+}
+
+const dits_chunker_params *dits_repo_chunker_params(const dits_repo *r)
+{
+	return &r->params;
+}
+
+const dits_chunker *dits_repo_chunker(const dits_repo *r)
+{
+	return &r->chunker;
+}
+
+bool dits_repo_locked(const dits_repo *r)
+{
+	return r->lock_fd >= 0;
+}
+
+void dits_repo_set_odb(dits_repo *r, dits_odb *db)
+{
+	dits_odb_free(r->odb);
+	r->odb = db;
+}
+
+dits_odb *dits_repo_take_odb(dits_repo *r)
+{
+	dits_odb *db = r->odb;
+	r->odb = NULL;
+	return db;
 }

@@ -293,8 +293,7 @@ static int attach_store(dits_server *s, const char *name, dits_repo **out)
 			dits_repo_free(*out);
 			*out = NULL;
 		} else {
-			dits_odb_free((*out)->odb);
-			(*out)->odb = db;
+			dits_repo_set_odb(*out, db);
 		}
 	}
 	return rc;
@@ -552,7 +551,7 @@ static unsigned upload_begin(request *q, const char **why)
 {
 	int rc = server_open_repo(q->srv, q->name, &q->repo);
 	if (!rc)
-		rc = dits_pack_writer_new(&q->writer, q->repo->odb);
+		rc = dits_pack_writer_new(&q->writer, dits_repo_odb(q->repo));
 	if (rc) {
 		*why = dits_error_last();
 		return status_for(rc);

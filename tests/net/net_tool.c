@@ -120,9 +120,9 @@ static int cmd_records(int argc, char **argv)
 	int rc = dits_id_from_hex(&want, from) == 0 ? 0 : dits_revparse(r, from, &want);
 	if (!rc && have_rev)
 		rc = dits_revparse(r, have_rev, &have);
-	rec_ctx c = { r->odb, DITS_BUF_INIT };
+	rec_ctx c = { dits_repo_odb(r), DITS_BUF_INIT };
 	if (!rc)
-		rc = dits_walk(r->odb, &want, 1, have_rev ? &have : NULL, have_rev ? 1 : 0, DITS_WALK_CHUNKS, emit, &c);
+		rc = dits_walk(dits_repo_odb(r), &want, 1, have_rev ? &have : NULL, have_rev ? 1 : 0, DITS_WALK_CHUNKS, emit, &c);
 	dits_buf_free(&c.buf);
 	dits_repo_free(r);
 	if (!rc && fflush(stdout))
@@ -281,7 +281,7 @@ static int cmd_store(int argc, char **argv)
 	if (dits_repo_open(&r, argv[2]))
 		return die(argv[2]);
 	dits_pack_writer *w;
-	int rc = dits_pack_writer_new(&w, r->odb);
+	int rc = dits_pack_writer_new(&w, dits_repo_odb(r));
 	if (!rc) {
 		rc = parse_stdin(store_one, w);
 		if (!rc && !(rc = dits_repo_lock(r)))
@@ -323,7 +323,7 @@ static int cmd_cat(int argc, char **argv)
 	if (!rc)
 		rc = dits_repo_enable_promisor(r);
 	if (!rc)
-		rc = dits_blob_open(&b, r->odb, &id);
+		rc = dits_blob_open(&b, dits_repo_odb(r), &id);
 	static uint8_t buf[1 << 20];
 	for (uint64_t off = 0; !rc && off < dits_blob_size(b);) {
 		ssize_t n = dits_blob_pread(b, buf, sizeof buf, off);

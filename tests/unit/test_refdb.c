@@ -122,7 +122,7 @@ static size_t reflog_lines(dits_repo *r, const char *ref)
 		snprintf(sql, sizeof sql, "SELECT count(*) FROM reflog WHERE repo = $1 AND name = '%s'", ref);
 		return (size_t)pg_count(sql);
 	}
-	char *p = dits_strfmt("%s/logs/%s", r->dir, ref);
+	char *p = dits_strfmt("%s/logs/%s", dits_repo_dir(r), ref);
 	size_t len = 0, n = 0;
 	uint8_t *b = p ? util_read_file(p, &len) : NULL;
 	for (size_t i = 0; i < len; i++)
@@ -263,10 +263,10 @@ static char *make_repo(const char *tag, const char *url)
 	REQUIRE(r);
 	if (url) {
 		snprintf(key, sizeof key, "refdb-test-%ld", (long)getpid());
-		dits_config_set(r->config, "refs.url", url);
-		dits_config_set(r->config, "metadb.repo", key);
+		dits_config_set(dits_repo_config(r), "refs.url", url);
+		dits_config_set(dits_repo_config(r), "metadb.repo", key);
 		char *cfg = dits_repo_path(r, "config");
-		CHECK_RC(dits_config_write(r->config, cfg), 0);
+		CHECK_RC(dits_config_write(dits_repo_config(r), cfg), 0);
 		free(cfg);
 	}
 	dits_repo_free(r);
@@ -294,7 +294,7 @@ int main(void)
 		/* A bad URL is an error naming the config, not a silent fallback to files. */
 		dits_repo *r = NULL;
 		CHECK_RC(dits_repo_open(&r, dir), 0);
-		dits_config_set(r->config, "refs.url", "mysql://nowhere/x");
+		dits_config_set(dits_repo_config(r), "refs.url", "mysql://nowhere/x");
 		dits_id got;
 		CHECK_RC(dits_ref_read(r, "HEAD", &got), DITS_EINVALID);
 		CHECK(strstr(dits_error_last(), "refs.url"));
