@@ -1,11 +1,18 @@
 /*
  * dits/refs.h - HEAD, branches (refs/heads/NAME) and tags (refs/tags/NAME).
  *
- * A ref is a file holding a commit id in hex. HEAD holds either
- * "ref: refs/heads/NAME" or a commit id (detached). Updates are
- * compare-and-swap under the repository lock: the caller states the value it
- * expects, the new value is written to a temporary file, fsynced and renamed,
- * and a line is appended to the ref's reflog (.dits/logs/<ref>).
+ * A ref holds a commit id. HEAD holds either the name of a branch
+ * ("refs/heads/NAME") or a commit id (detached). Updates are
+ * compare-and-swap: the caller states the value it expects, and the change
+ * and its reflog line are made together or not at all.
+ *
+ * Where refs live is the repository's choice: by default files under
+ * `.dits` (a ref is a file holding the id in hex, HEAD holds
+ * "ref: refs/heads/NAME" or an id, updates are written to a temporary file,
+ * fsynced and renamed under the repository lock, the reflog is
+ * `.dits/logs/<ref>`); with `refs.url = postgres://...` in the repository's
+ * config, rows of a PostgreSQL database (tables refs and reflog, keyed by
+ * `metadb.repo`), so that several servers share one repository's refs.
  */
 #ifndef DITS_PUBLIC_REFS_H
 #define DITS_PUBLIC_REFS_H
@@ -36,6 +43,15 @@ int dits_head_target(dits_repo *r, char **out);
  */
 int dits_ref_update(dits_repo *r, const char *ref, const dits_id *new_id,
                     const dits_id *expected, const char *log_msg);
+
+/*
+ * Removes ref if its current value equals *expected (NULL: any value).
+ * Removing a ref that does not exist is not an error.
+ */
+int dits_ref_delete(dits_repo *r, const char *ref, const dits_id *expected);
+
+/* "files" or "postgresql": the store the repository's refs live in. */
+const char *dits_refs_backend(dits_repo *r);
 
 int dits_head_set_branch(dits_repo *r, const char *ref);
 int dits_head_set_detached(dits_repo *r, const dits_id *id, const char *log_msg);

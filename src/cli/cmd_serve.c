@@ -176,6 +176,7 @@ int cmd_serve(int argc, char **argv)
 		{ "store", required_argument, NULL, 's' },
 		{ "store-cache", required_argument, NULL, 'C' },
 		{ "store-cache-dir", required_argument, NULL, 'D' },
+		{ "db", required_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -191,6 +192,7 @@ int cmd_serve(int argc, char **argv)
 		case 'p': pid_file = optarg; break;
 		case 's': o.store = optarg; break;
 		case 'D': o.store_cache_dir = optarg; break;
+		case 'B': o.db = optarg; break;
 		case 'C':
 			if (size_opt(optarg, &o.store_cache))
 				return cli_usage("serve: --store-cache takes a size such as 512M or 4G");

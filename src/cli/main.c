@@ -1112,7 +1112,7 @@ static const command commands[] = {
 	{ "serve", NET(cmd_serve),
 	  "serve [--listen ADDR:PORT] [--root DIR] [--workers N] [--auth FILE] [--tls-cert FILE --tls-key FILE] [--pid-file FILE]"
 	  " [--max-connections N] [--max-per-client N] [--header-timeout SECS] [--idle-timeout SECS]"
-	  " [--store s3://BUCKET/PREFIX [--store-cache SIZE] [--store-cache-dir DIR]]",
+	  " [--store s3://BUCKET/PREFIX [--store-cache SIZE] [--store-cache-dir DIR] [--db postgres://...]]",
 	  "serve repositories over HTTP" },
 	{ "worker", cmd_worker, "worker [--once|--drain] [--jobs N]", "run proxy jobs in the foreground" },
 	{ "remote", NET(cmd_remote), "remote [-v] | remote add NAME URL | remote remove NAME",

@@ -8,4 +8,8 @@
 #include "hash.h"
 #include "repo.h"
 
+/* Closes a repository's ref store (dits_repo_free() does). NULL is allowed. */
+struct dits_refdb;
+void dits_refdb_free(struct dits_refdb *db);
+
 #endif

@@ -19,6 +19,9 @@
 
 #define DITS_FORMAT_VERSION 1
 
+/* The config dits_repo_init() writes for params (NULL = defaults). */
+int dits_repo_new_config(const dits_chunker_params *params, dits_config **out);
+
 /* The chunker parameters the repository was created with. */
 const dits_chunker_params *dits_repo_chunker_params(const dits_repo *r);
 

@@ -15,6 +15,7 @@ struct dits_repo {
 	dits_chunker_params params;
 	dits_chunker chunker;
 	int lock_fd;
+	struct dits_refdb *refdb; /* the ref store (refs.h), opened on first use */
 };
 
 #endif

@@ -126,7 +126,16 @@ enum MHD_Result api_create(request *q)
 	/* dits_repo_init builds under a per-process temporary name: one at a time. */
 	pthread_mutex_lock(&s->create_mu);
 	rc = server_open_repo(s, q->name, &r);
-	if (rc == DITS_ENOTFOUND) {
+	if (rc == DITS_ENOTFOUND && s->catalog) {
+		/* A fleet: the catalog says who created it first, on whichever server. */
+		dits_error_clear();
+		bool created = false;
+		rc = server_create_repo(s, q->name, &p, &created);
+		if (!rc)
+			rc = server_open_repo(s, q->name, &r);
+		if (created)
+			status = MHD_HTTP_CREATED;
+	} else if (rc == DITS_ENOTFOUND) {
 		dits_error_clear();
 		char *dir = server_repo_dir(s, q->name);
 		rc = dir ? dits_repo_init(&r, dir, &p) : dits_error_set(DITS_ENOMEM, "out of memory");
@@ -321,6 +330,13 @@ enum MHD_Result api_walk(request *q)
 	dits_buf b = DITS_BUF_INIT;
 	if (!rc)
 		rc = dits_walk(dits_repo_odb(r), w.want, w.nwant, w.have, w.nhave, 0, walk_entry, &b);
+	/* Packs another server of a fleet (or another connection) finished since the
+	 * listing: the walk's lookups do not refresh it themselves. */
+	if (rc == DITS_ENOTFOUND && dits_odb_refresh(dits_repo_odb(r)) > 0) {
+		dits_error_clear();
+		dits_buf_reset(&b);
+		rc = dits_walk(dits_repo_odb(r), w.want, w.nwant, w.have, w.nhave, 0, walk_entry, &b);
+	}
 	dits_repo_free(r);
 	server_walk_req_free(&w);
 	if (rc) {
@@ -448,10 +464,8 @@ static void restore_ref(dits_repo *r, const ref_update *u)
 			fprintf(stderr, "dits: error: %s: not restored: %s\n", u->ref, dits_error_last());
 		return;
 	}
-	char *path = dits_repo_path(r, u->ref);
-	if (!path || unlink(path))
-		fprintf(stderr, "dits: error: %s: not removed again\n", u->ref);
-	free(path);
+	if (dits_ref_delete(r, u->ref, &u->new_))
+		fprintf(stderr, "dits: error: %s: not removed again: %s\n", u->ref, dits_error_last());
 }
 
 /*

@@ -310,10 +310,10 @@ enum MHD_Result web_repos(request *q)
 				dits_commit_free(&c);
 			}
 		}
-		char *dbpath = dits_strfmt("%s/dits.db", dits_repo_dir(r));
-		dits_metadb *db;
+		/* The repository's own database (PostgreSQL in a fleet); none is created here. */
+		dits_metadb *db = NULL;
 		struct dits_job_counts jc;
-		if (dbpath && file_exists(dbpath) && dits_metadb_open(&db, dbpath) == 0) {
+		if (dits_metadb_open_repo_if_exists(&db, r) == 0 && db) {
 			if (dits_job_counts(db, &jc) == 0) {
 				cJSON *jj = cJSON_AddObjectToObject(o, "jobs");
 				cJSON_AddNumberToObject(jj, "queued", (double)jc.queued);
@@ -322,7 +322,6 @@ enum MHD_Result web_repos(request *q)
 			}
 			dits_metadb_close(db);
 		}
-		free(dbpath);
 		dits_error_clear();
 		dits_repo_free(r);
 		cJSON_AddItemToArray(arr, o);
