@@ -84,7 +84,7 @@ void dits_refdb_free(struct dits_refdb *db)
 
 const char *dits_refs_backend(dits_repo *r)
 {
-	dits_refdb *db;
+	dits_refdb *db = NULL;
 	if (refdb_of(r, &db)) {
 		dits_error_clear();
 		return "unavailable";
@@ -97,7 +97,7 @@ const char *dits_refs_backend(dits_repo *r)
 int dits_head_target(dits_repo *r, char **out)
 {
 	*out = NULL;
-	dits_refdb *db;
+	dits_refdb *db = NULL;
 	dits_id id;
 	int rc = refdb_of(r, &db);
 	return rc ? rc : db->ops->head(db, out, &id);
@@ -105,7 +105,7 @@ int dits_head_target(dits_repo *r, char **out)
 
 int dits_ref_read(dits_repo *r, const char *ref, dits_id *out)
 {
-	dits_refdb *db;
+	dits_refdb *db = NULL;
 	int rc = refdb_of(r, &db);
 	if (rc)
 		return rc;
@@ -127,35 +127,35 @@ int dits_ref_read(dits_repo *r, const char *ref, dits_id *out)
 int dits_ref_update(dits_repo *r, const char *ref, const dits_id *new_id,
                     const dits_id *expected, const char *log_msg)
 {
-	dits_refdb *db;
+	dits_refdb *db = NULL;
 	int rc = refdb_of(r, &db);
 	return rc ? rc : db->ops->update(db, ref, new_id, expected, log_msg);
 }
 
 int dits_ref_delete(dits_repo *r, const char *ref, const dits_id *expected)
 {
-	dits_refdb *db;
+	dits_refdb *db = NULL;
 	int rc = refdb_of(r, &db);
 	return rc ? rc : db->ops->remove(db, ref, expected);
 }
 
 int dits_head_set_branch(dits_repo *r, const char *ref)
 {
-	dits_refdb *db;
+	dits_refdb *db = NULL;
 	int rc = refdb_of(r, &db);
 	return rc ? rc : db->ops->set_head(db, ref, NULL, NULL);
 }
 
 int dits_head_set_detached(dits_repo *r, const dits_id *id, const char *log_msg)
 {
-	dits_refdb *db;
+	dits_refdb *db = NULL;
 	int rc = refdb_of(r, &db);
 	return rc ? rc : db->ops->set_head(db, NULL, id, log_msg);
 }
 
 int dits_refs_foreach(dits_repo *r, const char *prefix, dits_ref_fn fn, void *ctx)
 {
-	dits_refdb *db;
+	dits_refdb *db = NULL;
 	int rc = refdb_of(r, &db);
 	return rc ? rc : db->ops->foreach(db, prefix, fn, ctx);
 }
@@ -267,7 +267,7 @@ static int collect_name(void *ctx, const char *ref, const dits_id *id)
 
 int dits_refs_remove_remote(dits_repo *r, const char *remote)
 {
-	dits_refdb *db;
+	dits_refdb *db = NULL;
 	int rc = refdb_of(r, &db);
 	if (rc)
 		return rc;
