@@ -53,7 +53,8 @@ int dits_s3_store_backend(dits_s3_store *st, const char *repo, dits_odb_backend 
 typedef struct dits_s3_store_stats {
 	uint64_t gets;          /* ranged GETs of pack blocks */
 	uint64_t get_bytes;
-	uint64_t hits;          /* blocks served from the cache */
+	uint64_t hits;          /* blocks served from memory or the disk cache */
+	uint64_t prefetched;    /* blocks fetched ahead of their reader */
 	uint64_t cached_bytes;  /* bytes in the cache now */
 	uint64_t cached_blocks;
 	uint64_t evictions;
