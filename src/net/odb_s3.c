@@ -76,6 +76,7 @@ struct dits_s3_store {
 	size_t nidle, idle_cap;
 	char *cache_dir, *block_dir, *stage_dir;
 	uint64_t cache_max, block;
+	uint64_t ahead; /* blocks to read ahead */
 	s3repo *repos;
 	cblock *blocks;
 	size_t nblocks, bcap;
@@ -416,7 +417,7 @@ static void *prefetch_main(void *arg)
 static void read_ahead(dits_s3_store *st, const s3repo *r, const s3pack *p, uint64_t no)
 {
 	uint64_t nblocks = (p->size + st->block - 1) / st->block;
-	for (uint64_t b = no + 1; b <= no + AHEAD_BLOCKS && b < nblocks && st->nqueue < PREFETCH_QUEUE; b++) {
+	for (uint64_t b = no + 1; b <= no + st->ahead && b < nblocks && st->nqueue < PREFETCH_QUEUE; b++) {
 		if (mem_find(st, p->name, b) || cache_find(st, p->name, b) || inflight_has(st, p, b))
 			continue;
 		bool queued = false;
@@ -1160,6 +1161,7 @@ int dits_s3_store_open(dits_s3_store **out, const dits_s3_store_opts *o)
 		st->cfg.prefix = st->prefix;
 		st->cache_max = o->cache_bytes ? o->cache_bytes : DITS_S3_STORE_DEFAULT_CACHE;
 		st->block = o->block_bytes ? o->block_bytes : DITS_S3_STORE_DEFAULT_BLOCK;
+		st->ahead = o->read_ahead < 0 ? 0 : o->read_ahead ? (uint64_t)o->read_ahead : AHEAD_BLOCKS;
 		st->cache_dir = strdup(o->cache_dir);
 		/* Block numbers mean something only for one block size. */
 		st->block_dir = dits_strfmt("%s/blocks/%llu", o->cache_dir, (unsigned long long)st->block);
