@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -35,6 +36,8 @@
 typedef struct s3pack {
 	char *name; /* pack-HEX */
 	uint64_t size;
+	int64_t mtime; /* when its index was written, seconds since 1970; 0 unknown */
+	bool gone;     /* its index was deleted (gc): no longer read, kept until the store is freed */
 	dits_pack_index *idx;
 } s3pack;
 
@@ -98,6 +101,8 @@ typedef struct s3_backend {
 	dits_odb_backend base; /* first */
 	dits_s3_store *st;
 	s3repo *repo;
+	int64_t gc_cutoff_ns; /* from gc_begin; INT64_MIN: nothing is old enough to delete */
+	int64_t gc_began_ns;  /* when gc_begin ran: the cutoff moves on with the clock */
 } s3_backend;
 
 /* ---- keys and names ---------------------------------------------------- */
@@ -537,7 +542,7 @@ static bool repo_has(const s3repo *r, const char *name)
 }
 
 /* Adds pack name (size bytes) with its index at local path idx. */
-static int repo_add(dits_s3_store *st, s3repo *r, const char *name, uint64_t size, const char *idx)
+static int repo_add(dits_s3_store *st, s3repo *r, const char *name, uint64_t size, int64_t mtime, const char *idx)
 {
 	if (r->npacks == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 8;
@@ -552,6 +557,7 @@ static int repo_add(dits_s3_store *st, s3repo *r, const char *name, uint64_t siz
 	if (p) {
 		p->name = strdup(name);
 		p->size = size;
+		p->mtime = mtime;
 	}
 	int rc = !url || !p || !p->name ? dits_error_set(DITS_ENOMEM, "out of memory")
 	                                : dits_pack_index_load(&p->idx, idx, url, size);
@@ -568,9 +574,14 @@ static int repo_add(dits_s3_store *st, s3repo *r, const char *name, uint64_t siz
 
 typedef struct listing {
 	char **names; /* pack-HEX of each .idx */
+	int64_t *imtimes;
 	size_t n, cap;
+	char **gone; /* pack-HEX of each .gone (gc's tombstones) */
+	int64_t *gmtimes;
+	size_t ng, gcap;
 	char **packs; /* pack-HEX of each .pack */
 	uint64_t *sizes;
+	int64_t *pmtimes;
 	size_t np, pcap;
 	int rc;
 } listing;
@@ -597,8 +608,26 @@ static int list_one(void *ctx, const dits_s3_object *o)
 	const char *base = strrchr(o->key, '/');
 	base = base ? base + 1 : o->key;
 	size_t len = strlen(base);
-	if (len > 10 && !strncmp(base, "pack-", 5) && !strcmp(base + len - 4, ".idx"))
-		return push_name(&l->names, &l->n, &l->cap, base, len - 4);
+	if (len > 10 && !strncmp(base, "pack-", 5) && !strcmp(base + len - 4, ".idx")) {
+		size_t before = l->n;
+		int rc = push_name(&l->names, &l->n, &l->cap, base, len - 4);
+		int64_t *m = rc ? NULL : realloc(l->imtimes, l->cap * sizeof *m);
+		if (rc || !m)
+			return rc ? rc : dits_error_set(DITS_ENOMEM, "out of memory");
+		l->imtimes = m;
+		l->imtimes[before] = o->mtime;
+		return 0;
+	}
+	if (len > 11 && !strncmp(base, "pack-", 5) && !strcmp(base + len - 5, ".gone")) {
+		size_t before = l->ng;
+		int rc = push_name(&l->gone, &l->ng, &l->gcap, base, len - 5);
+		int64_t *m = rc ? NULL : realloc(l->gmtimes, l->gcap * sizeof *m);
+		if (rc || !m)
+			return rc ? rc : dits_error_set(DITS_ENOMEM, "out of memory");
+		l->gmtimes = m;
+		l->gmtimes[before] = o->mtime;
+		return 0;
+	}
 	if (len > 11 && !strncmp(base, "pack-", 5) && !strcmp(base + len - 5, ".pack")) {
 		size_t before = l->np;
 		int rc = push_name(&l->packs, &l->np, &l->pcap, base, len - 5);
@@ -609,6 +638,11 @@ static int list_one(void *ctx, const dits_s3_object *o)
 			return dits_error_set(DITS_ENOMEM, "out of memory");
 		l->sizes = ns;
 		l->sizes[before] = o->size;
+		int64_t *m = realloc(l->pmtimes, l->pcap * sizeof *m);
+		if (!m)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		l->pmtimes = m;
+		l->pmtimes[before] = o->mtime;
 	}
 	return 0;
 }
@@ -620,35 +654,84 @@ static int list_one(void *ctx, const dits_s3_object *o)
  * out (that pack stays invisible). Returns the number added, or an error
  * when the listing fails. Under st->mu.
  */
+static void listing_free(listing *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->names[i]);
+	for (size_t i = 0; i < l->np; i++)
+		free(l->packs[i]);
+	for (size_t i = 0; i < l->ng; i++)
+		free(l->gone[i]);
+	free(l->names);
+	free(l->imtimes);
+	free(l->packs);
+	free(l->sizes);
+	free(l->pmtimes);
+	free(l->gone);
+	free(l->gmtimes);
+	memset(l, 0, sizeof *l);
+}
+
+static bool in_list(char **v, size_t n, const char *name, size_t *at)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], name)) {
+			if (at)
+				*at = i;
+			return true;
+		}
+	return false;
+}
+
+static int repo_list(dits_s3_store *st, dits_s3 *s3, const s3repo *r, listing *l)
+{
+	memset(l, 0, sizeof *l);
+	char *prefix = dits_strfmt("%s/packs/", r->name);
+	int rc = prefix ? dits_s3_list(s3, prefix, list_one, l) : dits_error_set(DITS_ENOMEM, "out of memory");
+	free(prefix);
+	(void)st;
+	if (rc)
+		listing_free(l);
+	return rc;
+}
+
+/*
+ * Lists REPO/packs/ and adds every pack whose index and pack are both
+ * there and not yet known, downloading its index unless a local copy
+ * checks out; a known pack whose index is no longer listed (gc removed
+ * it) is marked gone and no longer read. An index that cannot be read or
+ * fails its checks is left out (that pack stays invisible). Returns the
+ * number added, or an error when the listing fails. Under st->mu.
+ */
 static int repo_refresh(dits_s3_store *st, s3repo *r)
 {
 	listing l = { 0 };
-	char *prefix = dits_strfmt("%s/packs/", r->name);
 	char *dir = dits_strfmt("%s/idx/%s", st->cache_dir, r->name);
-	int rc = !prefix || !dir ? dits_error_set(DITS_ENOMEM, "out of memory") : dits_s3_list(st->s3, prefix, list_one, &l);
+	int rc = !dir ? dits_error_set(DITS_ENOMEM, "out of memory") : repo_list(st, st->s3, r, &l);
 	if (!rc)
 		rc = dits_mkdir_p(dir, 0755);
 	int added = 0;
+	for (size_t i = 0; i < r->npacks && !rc; i++)
+		if (!r->packs[i]->gone && !in_list(l.names, l.n, r->packs[i]->name, NULL))
+			r->packs[i]->gone = true;
 	for (size_t i = 0; i < l.n && !rc; i++) {
 		if (repo_has(r, l.names[i]))
 			continue;
-		size_t j = 0;
-		while (j < l.np && strcmp(l.packs[j], l.names[i]))
-			j++;
-		if (j == l.np)
+		size_t j;
+		if (!in_list(l.packs, l.np, l.names[i], &j))
 			continue; /* an index without its pack: not published by this backend */
 		char *path = dits_strfmt("%s/%s.idx", dir, l.names[i]);
 		char *key = pack_key(r, l.names[i], "idx");
 		if (!path || !key) {
 			rc = dits_error_set(DITS_ENOMEM, "out of memory");
-		} else if (repo_add(st, r, l.names[i], l.sizes[j], path) != 0) {
+		} else if (repo_add(st, r, l.names[i], l.sizes[j], l.imtimes[i], path) != 0) {
 			dits_buf b = DITS_BUF_INIT;
 			int g = dits_s3_get(st->s3, key, &b);
 			st->stats.index_gets++;
 			if (!g)
 				g = dits_atomic_write(path, b.data, b.len);
 			if (!g)
-				g = repo_add(st, r, l.names[i], l.sizes[j], path);
+				g = repo_add(st, r, l.names[i], l.sizes[j], l.imtimes[i], path);
 			if (!g)
 				added++;
 			else
@@ -660,15 +743,8 @@ static int repo_refresh(dits_s3_store *st, s3repo *r)
 		free(path);
 		free(key);
 	}
+	listing_free(&l);
 	dits_error_clear();
-	for (size_t i = 0; i < l.n; i++)
-		free(l.names[i]);
-	for (size_t i = 0; i < l.np; i++)
-		free(l.packs[i]);
-	free(l.names);
-	free(l.packs);
-	free(l.sizes);
-	free(prefix);
 	free(dir);
 	if (!rc && added && r->npacks > 1)
 		qsort(r->packs, r->npacks, sizeof *r->packs, cmp_pack);
@@ -680,7 +756,7 @@ static int repo_refresh(dits_s3_store *st, s3repo *r)
 static const s3pack *locate(const s3repo *r, const dits_id *id, dits_odb_loc *loc)
 {
 	for (size_t i = r->npacks; i-- > 0;)
-		if (dits_pack_index_find(r->packs[i]->idx, id, loc) == 0)
+		if (!r->packs[i]->gone && dits_pack_index_find(r->packs[i]->idx, id, loc) == 0)
 			return r->packs[i];
 	return NULL;
 }
@@ -741,6 +817,17 @@ static int sb_read(dits_odb_backend *b, const dits_id *id, void *buf, uint32_t l
 			rc = corrupt(st, sb->repo, p, &loc, id, "the record header does not match the pack index");
 		if (!rc)
 			rc = read_range(st, sb->repo, p, loc.offset, len, buf);
+		if (rc == DITS_ENOTFOUND && p && !attempt) {
+			/* The pack itself is gone (gc deleted it after removing its
+			 * index): list again, which retires it, and look elsewhere. */
+			((s3pack *)p)->gone = true;
+			int lr = repo_refresh(st, sb->repo);
+			pthread_mutex_unlock(&st->mu);
+			if (lr < 0)
+				return lr;
+			dits_error_clear();
+			continue;
+		}
 		pthread_mutex_unlock(&st->mu);
 		if (!rc) {
 			dits_id got;
@@ -766,12 +853,14 @@ static int sb_foreach(dits_odb_backend *b, dits_odb_each_fn fn, void *ctx)
 	size_t n = sb->repo->npacks;
 	dits_pack_index **v = malloc((n ? n : 1) * sizeof *v);
 	for (size_t i = 0; v && i < n; i++)
-		v[i] = sb->repo->packs[i]->idx;
+		v[i] = sb->repo->packs[i]->gone ? NULL : sb->repo->packs[i]->idx;
 	pthread_mutex_unlock(&sb->st->mu);
 	if (!v)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	int rc = 0;
 	for (size_t i = 0; i < n && !rc; i++) {
+		if (!v[i])
+			continue;
 		uint64_t c = dits_pack_index_count(v[i]);
 		for (uint64_t j = 0; j < c && !rc; j++) {
 			dits_id id;
@@ -971,7 +1060,7 @@ static int publish(void *ctx, const char *pack_path, const char *idx_path, const
 	if (!rc) {
 		pthread_mutex_lock(&st->mu);
 		if (!repo_has(sb->repo, name)) {
-			rc = repo_add(st, sb->repo, name, (uint64_t)sbuf.st_size, keep);
+			rc = repo_add(st, sb->repo, name, (uint64_t)sbuf.st_size, (int64_t)time(NULL), keep);
 			if (!rc && sb->repo->npacks > 1)
 				qsort(sb->repo->packs, sb->repo->npacks, sizeof *sb->repo->packs, cmp_pack);
 		}
@@ -1007,6 +1096,206 @@ static int sb_writer_new(dits_odb_backend *b, dits_pack_writer **out)
 	}
 	if (rc)
 		stream_done(s, false);
+	return rc;
+}
+
+/* ---- gc ------------------------------------------------------------------ */
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The packs read now (not gone), under mu: a copy of the pointers. */
+static s3pack **live_packs(s3repo *r, size_t *n)
+{
+	s3pack **v = malloc((r->npacks ? r->npacks : 1) * sizeof *v);
+	*n = 0;
+	for (size_t i = 0; v && i < r->npacks; i++)
+		if (!r->packs[i]->gone)
+			v[(*n)++] = r->packs[i];
+	return v;
+}
+
+/* Packs whose index was written after the cutoff, or at an unknown time, are recent. */
+static bool pack_recent(const s3pack *p, int64_t cutoff_ns)
+{
+	return p->mtime == 0 || cutoff_ns == INT64_MIN || p->mtime > cutoff_ns / 1000000000;
+}
+
+static int sb_gc_begin(dits_odb_backend *b, int64_t cutoff_ns, dits_odb_each_fn recent, void *ctx)
+{
+	s3_backend *sb = (s3_backend *)b;
+	pthread_mutex_lock(&sb->st->mu);
+	int rc = repo_refresh(sb->st, sb->repo);
+	size_t n = 0;
+	s3pack **v = rc < 0 ? NULL : live_packs(sb->repo, &n);
+	pthread_mutex_unlock(&sb->st->mu);
+	if (rc < 0)
+		return rc;
+	if (!v)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	sb->gc_cutoff_ns = cutoff_ns;
+	sb->gc_began_ns = now_ns();
+	rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (!pack_recent(v[i], cutoff_ns))
+			continue;
+		uint64_t c = dits_pack_index_count(v[i]->idx);
+		for (uint64_t j = 0; j < c && !rc; j++) {
+			dits_id id;
+			dits_odb_loc loc;
+			dits_pack_index_entry(v[i]->idx, j, &id, &loc);
+			rc = recent(ctx, &id, loc.type, loc.length);
+		}
+	}
+	free(v);
+	return rc;
+}
+
+static int sb_writer_new(dits_odb_backend *b, dits_pack_writer **out);
+
+/*
+ * Deletes what earlier gc runs and interrupted pushes left: a pack whose
+ * index is gone, once its tombstone (REPO/packs/NAME.gone, written when gc
+ * removed the index) or, without one, the pack itself is older than the
+ * cutoff; then the tombstone. Readers that listed the pack before its
+ * index went have had the grace period to finish with it.
+ */
+static int sweep_retired(s3_backend *sb, dits_s3 *s3, uint64_t *deleted)
+{
+	listing l;
+	int rc = repo_list(sb->st, s3, sb->repo, &l);
+	if (rc)
+		return rc;
+	/* The grace ends as long before now as before gc began: with
+	 * --prune=now, the packs retired a moment ago go too. */
+	int64_t cutoff_s = sb->gc_cutoff_ns == INT64_MIN ? 0
+	                                                 : (sb->gc_cutoff_ns + (now_ns() - sb->gc_began_ns)) / 1000000000;
+	for (size_t i = 0; i < l.np && !rc; i++) {
+		if (in_list(l.names, l.n, l.packs[i], NULL))
+			continue;
+		size_t g;
+		int64_t t = in_list(l.gone, l.ng, l.packs[i], &g) ? l.gmtimes[g] : l.pmtimes[i];
+		if (sb->gc_cutoff_ns == INT64_MIN || t == 0 || t > cutoff_s)
+			continue;
+		char *key = pack_key(sb->repo, l.packs[i], "pack");
+		rc = key ? dits_s3_delete(s3, key) : dits_error_set(DITS_ENOMEM, "out of memory");
+		free(key);
+		if (!rc)
+			(*deleted)++;
+	}
+	for (size_t i = 0; i < l.ng && !rc; i++) {
+		if (in_list(l.packs, l.np, l.gone[i], NULL) && !(sb->gc_cutoff_ns != INT64_MIN && l.gmtimes[i] &&
+		                                                   l.gmtimes[i] <= cutoff_s))
+			continue;
+		char *key = pack_key(sb->repo, l.gone[i], "gone");
+		rc = key ? dits_s3_delete(s3, key) : dits_error_set(DITS_ENOMEM, "out of memory");
+		free(key);
+	}
+	listing_free(&l);
+	return rc;
+}
+
+/*
+ * gc's sweep in the bucket: the live records of every pack holding garbage
+ * are copied into one new pack (uploaded, then its index), then each old
+ * pack is retired: a tombstone is written and its index deleted, so that
+ * readers listing from then on ignore it; the pack object itself stays for
+ * readers that listed it before, and a later gc deletes it once the
+ * tombstone is older than the grace period (sweep_retired). A kill at any
+ * point leaves every live record in some visible pack.
+ */
+static int sb_remove_unreachable(dits_odb_backend *b, dits_odb_live_fn live, void *ctx, dits_odb_prune_result *res)
+{
+	s3_backend *sb = (s3_backend *)b;
+	dits_s3_store *st = sb->st;
+	pthread_mutex_lock(&st->mu);
+	int rc = repo_refresh(st, sb->repo);
+	size_t n = 0;
+	s3pack **v = rc < 0 ? NULL : live_packs(sb->repo, &n);
+	pthread_mutex_unlock(&st->mu);
+	if (rc < 0)
+		return rc;
+	bool *rewrite = v ? calloc(n ? n : 1, sizeof *rewrite) : NULL;
+	if (!rewrite) {
+		free(v);
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	rc = 0;
+	res->units_before += n;
+	size_t nrewrite = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t c = dits_pack_index_count(v[i]->idx), dead = 0;
+		for (uint64_t j = 0; j < c; j++) {
+			dits_id id;
+			dits_odb_loc loc;
+			dits_pack_index_entry(v[i]->idx, j, &id, &loc);
+			if (live(ctx, &id)) {
+				res->kept_objects++;
+			} else {
+				dead++;
+				res->removed_bytes += loc.length;
+			}
+		}
+		if (dead) {
+			rewrite[i] = true;
+			nrewrite++;
+			res->removed_objects += dead;
+		}
+	}
+	dits_s3 *s3 = NULL;
+	rc = dits_s3_open(&st->cfg, &s3);
+	dits_pack_writer *w = NULL;
+	dits_buf buf = DITS_BUF_INIT;
+	if (!rc && nrewrite && !(rc = sb_writer_new(b, &w)))
+		dits_pack_writer_ignore_store(w); /* the store still lists what is copied */
+	for (size_t i = 0; i < n && !rc && nrewrite; i++) {
+		uint64_t c = dits_pack_index_count(v[i]->idx);
+		for (uint64_t j = 0; rewrite[i] && j < c && !rc; j++) {
+			dits_id id;
+			dits_odb_loc loc;
+			dits_pack_index_entry(v[i]->idx, j, &id, &loc);
+			if (!live(ctx, &id))
+				continue;
+			dits_buf_reset(&buf);
+			if (!(rc = dits_buf_grow(&buf, loc.length)) && !(rc = sb_read(b, &id, buf.data, loc.length)))
+				rc = dits_pack_writer_put(w, loc.type, &id, buf.data, loc.length, NULL);
+		}
+	}
+	if (!rc && w)
+		rc = dits_pack_writer_finish(w);
+	dits_pack_writer_free(w);
+	dits_buf_free(&buf);
+	/* The live copies are published: retire the old packs, index last gone. */
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (!rewrite[i])
+			continue;
+		char *gone = pack_key(sb->repo, v[i]->name, "gone");
+		char *idx = pack_key(sb->repo, v[i]->name, "idx");
+		char *local = dits_strfmt("%s/idx/%s/%s.idx", st->cache_dir, sb->repo->name, v[i]->name);
+		rc = !gone || !idx || !local ? dits_error_set(DITS_ENOMEM, "out of memory") : dits_s3_put(s3, gone, "", 0);
+		if (!rc)
+			rc = dits_s3_delete(s3, idx);
+		if (!rc) {
+			unlink(local);
+			pthread_mutex_lock(&st->mu);
+			v[i]->gone = true;
+			pthread_mutex_unlock(&st->mu);
+		}
+		free(gone);
+		free(idx);
+		free(local);
+	}
+	uint64_t deleted = 0;
+	if (!rc)
+		rc = sweep_retired(sb, s3, &deleted);
+	res->units_after += n - nrewrite + (nrewrite ? 1 : 0);
+	dits_s3_close(s3);
+	free(rewrite);
+	free(v);
 	return rc;
 }
 
@@ -1268,6 +1557,7 @@ int dits_s3_store_backend(dits_s3_store *st, const char *repo, dits_odb_backend 
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	sb->st = st;
 	sb->repo = r;
+	sb->gc_cutoff_ns = INT64_MIN;
 	dits_odb_backend *b = &sb->base;
 	b->version = DITS_ODB_BACKEND_VERSION;
 	b->read_header = sb_read_header;
@@ -1275,6 +1565,8 @@ int dits_s3_store_backend(dits_s3_store *st, const char *repo, dits_odb_backend 
 	b->foreach = sb_foreach;
 	b->writer_new = sb_writer_new;
 	b->refresh = sb_refresh;
+	b->gc_begin = sb_gc_begin;
+	b->remove_unreachable = sb_remove_unreachable;
 	b->free = sb_free;
 	*out = b;
 	return 0;
