@@ -28,7 +28,7 @@
 #include "s3.h"
 
 /* The read path's bounds (see "the cache of blocks"). */
-#define MEM_BLOCKS 8
+#define MEM_BLOCKS 16
 #define AHEAD_BLOCKS 6
 #define PREFETCH_THREADS 4
 #define PREFETCH_QUEUE 32
@@ -134,7 +134,7 @@ static char *block_path(const dits_s3_store *st, const char *pack, uint64_t no)
  * AHEAD_BLOCKS after the one read are fetched by PREFETCH_THREADS threads
  * with connections of their own. Memory: MEM_BLOCKS blocks, plus one per
  * GET in flight (PREFETCH_THREADS, and one per request thread waiting
- * for its own block): 8 + 4 + requests blocks of 4 MiB with the defaults.
+ * for its own block): 16 + 4 + requests blocks of 4 MiB with the defaults.
  */
 
 static void cache_unlink(dits_s3_store *st, const char *pack, uint64_t no)

@@ -40,7 +40,7 @@ extern char **environ;
 #define BUCKET "dits-test"
 #define KEY_ID "DITSTESTKEY"
 #define SECRET "dits-test-secret/KEY+1"
-#define BLOCK (64u << 10)
+#define BLOCK (32u << 10) /* the pack spans more blocks than the store keeps in memory */
 #define NREC 40
 #define RECLEN (16u << 10)
 
