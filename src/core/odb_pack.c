@@ -864,6 +864,8 @@ static int ps_writer_new(dits_odb_backend *b, dits_pack_writer **out)
  */
 static int writer_write_out(dits_pack_writer *w, const uint8_t *buf, size_t len, uint64_t off)
 {
+	if (w->stream)
+		return 0; /* the stream has the bytes: the staging file stays empty */
 	int rc = dits_write_all(w->fd, buf, len, w->tmp_path);
 	if (rc && w->direct && errno == EINVAL) {
 		/* The filesystem refused direct I/O after all: carry on buffered. */

@@ -126,8 +126,10 @@ int dits_pack_writer_new_staged(dits_pack_writer **out, dits_odb *odb, const cha
  * random "pack-HEX": names are unique, not derived from the records) and
  * is the one publish later gets. fn is called with every byte of the pack,
  * in order, in pieces of up to 8 MiB, before they go to the staging file;
- * the last piece is sent by finish before publish is called. A non-zero
- * return fails the put or finish that caused it. done is called once by
+ * the last piece is sent by finish before publish is called. The bytes go
+ * to the stream only: the staging file publish gets is then empty (it
+ * still names the pack; the index is complete). A non-zero return fails
+ * the put or finish that caused it. done is called once by
  * dits_pack_writer_free (published or not: an unpublished stream is
  * abandoned there). Set it before the first put.
  */

@@ -5,7 +5,7 @@
  * (pack-HEX.pack and pack-HEX.idx, the formats of docs/FORMATS.md). What
  * this backend guarantees:
  *  - a pack is uploaded while it is written (a multipart upload fed as
- *    the bytes arrive; a local staging copy is kept until it is published),
+ *    the bytes arrive, with no local copy of the pack),
  *    and only once the upload completes is its index uploaded: readers
  *    list the indexes, so a pack without its index (an interrupted push)
  *    is never seen;
