@@ -891,17 +891,33 @@ static int cmd_fsck(int argc, char **argv)
 
 static int cmd_gc(int argc, char **argv)
 {
-	const char *prune = NULL;
-	const cli_opt opts[] = { { "--prune", NULL, &prune, NULL }, { NULL, NULL, NULL, NULL } };
+	const char *prune = NULL, *store = NULL, *cache_dir = NULL;
+	const cli_opt opts[] = { { "--prune", NULL, &prune, NULL },
+		                 { "--store", NULL, &store, NULL },
+		                 { "--store-cache-dir", NULL, &cache_dir, NULL },
+		                 { NULL, NULL, NULL, NULL } };
 	int code = cli_no_args(argc, argv, opts, NULL);
 	if (code)
 		return code;
+	if (cache_dir && !store)
+		return cli_usage_error(NULL, "gc: --store-cache-dir needs --store");
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
 	dits_gc_result res;
-	int rc = dits_gc(r, prune, &res);
+	int rc = 0;
+#ifndef DITS_LEAN
+	/* The packs of a server repository kept in a bucket (dits serve --store). */
+	void *st = NULL;
+	if (store)
+		rc = cli_attach_store(r, store, cache_dir, &st);
+#endif
+	if (!rc)
+		rc = dits_gc(r, prune, &res);
 	dits_repo_free(r);
+#ifndef DITS_LEAN
+	cli_store_free(st);
+#endif
 	if (rc)
 		return fail(rc);
 	printf("removed %llu %s, %llu %s\n", (unsigned long long)res.removed_objects,
@@ -1094,7 +1110,7 @@ static const command commands[] = {
 	{ "ls-files", cmd_ls_files, "ls-files [--json]", "the index: mode, asset id, size, path" },
 	{ "stats", cmd_stats, "stats [--json]", "logical and stored bytes, chunks, dedup ratio" },
 	{ "fsck", cmd_fsck, "fsck [-v]", "verify every stored byte and reference (-v: list leftovers of killed commands)" },
-	{ "gc", cmd_gc, "gc [--prune=WHEN]", "remove unreachable chunks and objects older than WHEN (gc.pruneExpire, 2.weeks.ago; now)" },
+	{ "gc", cmd_gc, "gc [--prune=WHEN] [--store s3://BUCKET/PREFIX [--store-cache-dir DIR]]", "remove unreachable chunks and objects older than WHEN (gc.pruneExpire, 2.weeks.ago; now)" },
 	{ "hash", cmd_hash, "hash [--] FILE...", "BLAKE3 of files (b3sum's format)" },
 	{ "debug", cmd_debug, "debug chunks FILE [--min N] [--avg N] [--max N] [--level L] [--seed S]", "FastCDC cut points" },
 	{ "config", cmd_config, "config KEY [VALUE] | config --unset KEY | config --list",
@@ -1177,6 +1193,12 @@ int main(int argc, char **argv)
 #ifndef DITS_WITH_MEDIA
 	if (argc > 1 && needs_media(argc, argv))
 		return exec_sibling(argv, "dits-media");
+#endif
+#ifdef DITS_LEAN
+	/* gc of packs in a bucket needs the S3 client. */
+	for (int i = 2; argc > 2 && !strcmp(argv[1], "gc") && i < argc; i++)
+		if (!strncmp(argv[i], "--store", 7))
+			return exec_sibling(argv, "dits-net");
 #endif
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN); /* a file size limit becomes EFBIG, reported as an error */

@@ -124,6 +124,12 @@ typedef struct dits_odb_prune_result {
  * old packs). Counts are added to *res. Call it holding the repository lock.
  */
 int dits_odb_remove_unreachable(dits_odb *db, dits_odb_live_fn live, void *ctx, dits_odb_prune_result *res);
+/*
+ * Before the sweep: backends that keep their own times (an object store)
+ * visit the objects of the units written after cutoff_ns, which gc keeps
+ * with everything they reach (the grace period), and remember the cutoff.
+ */
+int dits_odb_gc_begin(dits_odb *db, int64_t cutoff_ns, dits_odb_each_fn recent, void *ctx);
 
 /*
  * Deletes what interrupted writers left behind, in every backend that

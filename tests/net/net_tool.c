@@ -33,6 +33,8 @@
  *       file "hostile-marker" or the empty file itself, inside DIR if given
  *   net_tool deep N               the record stream of a commit whose tree
  *                                 nests N trees ("d/d/.../f")
+ *   net_tool s3put BUCKET KEY FILE / s3get BUCKET KEY SIZE [BLOCK]
+ *                                 the S3 store's own throughput: "BYTES SECONDS"
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -46,6 +48,7 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "blob.h"
@@ -55,6 +58,7 @@
 #include "odb.h"
 #include "refs.h"
 #include "repo.h"
+#include "s3.h"
 #include "walk.h"
 #include "wire.h"
 
@@ -511,6 +515,53 @@ static int cmd_slowloris(int argc, char **argv)
 	return 0;
 }
 
+static double secs(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int count_sink(void *ctx, const void *data, size_t len)
+{
+	(void)data;
+	*(uint64_t *)ctx += len;
+	return 0;
+}
+
+/*
+ * s3put BUCKET KEY FILE: uploads FILE with the S3 client's defaults
+ * (multipart, 8 MiB parts, four in flight); s3get BUCKET KEY SIZE [BLOCK]:
+ * reads the object whole (BLOCK 0 or absent) or by ranged GETs of BLOCK
+ * bytes in order. Both print "BYTES SECONDS" (the S3 store's ceiling for
+ * bench/cluster.sh). Endpoint and keys from AWS_*.
+ */
+static int cmd_s3(int argc, char **argv, bool put)
+{
+	if (argc < 5)
+		return dits_error_set(DITS_EINVALID, "usage: net_tool s3put BUCKET KEY FILE | s3get BUCKET KEY SIZE [BLOCK]");
+	dits_s3_config cfg = { .bucket = argv[2] };
+	dits_s3 *s3 = NULL;
+	int rc = dits_s3_open(&cfg, &s3);
+	double t0 = secs();
+	uint64_t bytes = 0;
+	if (!rc && put) {
+		rc = dits_s3_put_file(s3, argv[3], argv[4]);
+		struct stat sb;
+		bytes = !rc && stat(argv[4], &sb) == 0 ? (uint64_t)sb.st_size : 0;
+	} else if (!rc) {
+		uint64_t size = strtoull(argv[4], NULL, 10), block = argc > 5 ? strtoull(argv[5], NULL, 10) : 0;
+		if (!block)
+			rc = dits_s3_get_to(s3, argv[3], 0, DITS_S3_TO_END, count_sink, &bytes);
+		for (uint64_t off = 0; block && off < size && !rc; off += block)
+			rc = dits_s3_get_to(s3, argv[3], off, size - off < block ? size - off : block, count_sink, &bytes);
+	}
+	if (!rc)
+		printf("%llu %.3f\n", (unsigned long long)bytes, secs() - t0);
+	dits_s3_close(s3);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -531,6 +582,8 @@ int main(int argc, char **argv)
 	       : !strcmp(c, "slowloris") ? cmd_slowloris(argc, argv)
 	       : !strcmp(c, "craft")   ? cmd_craft(argc, argv)
 	       : !strcmp(c, "deep")    ? cmd_deep(argc, argv)
+	       : !strcmp(c, "s3put")   ? cmd_s3(argc, argv, true)
+	       : !strcmp(c, "s3get")   ? cmd_s3(argc, argv, false)
 	                               : 2;
 	if (rc == 2)
 		fprintf(stderr, "net_tool: %s: bad usage\n", c);
