@@ -264,35 +264,3 @@ int cmd_serve(int argc, char **argv)
 		unlink(pid_file);
 	return 0;
 }
-
-int cli_attach_store(dits_repo *r, const char *url, const char *cache_dir, void **store)
-{
-	*store = NULL;
-	char *cache = cache_dir ? strdup(cache_dir) : dits_path_join(r->dir, "store-cache");
-	const char *name = strrchr(r->workdir, '/');
-	name = name ? name + 1 : r->workdir;
-	dits_s3_store_opts so = { .url = url, .cache_dir = cache };
-	dits_s3_store *st = NULL;
-	dits_odb *db = NULL;
-	dits_odb_backend *b = NULL;
-	int rc = cache ? dits_s3_store_open(&st, &so) : dits_error_set(DITS_ENOMEM, "out of memory");
-	if (!rc)
-		rc = dits_odb_new(&db);
-	if (!rc && !(rc = dits_s3_store_backend(st, name, &b)))
-		rc = dits_odb_add_backend(db, b);
-	free(cache);
-	if (rc) {
-		dits_odb_free(db);
-		dits_s3_store_free(st);
-		return rc;
-	}
-	dits_odb_free(r->odb);
-	r->odb = db;
-	*store = st;
-	return 0;
-}
-
-void cli_store_free(void *store)
-{
-	dits_s3_store_free(store);
-}

@@ -81,16 +81,6 @@ extern const char USE_HANDOFF[];
 int cmd_mode(int argc, char **argv);
 int cmd_fetch_proxy(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
-/*
- * dits gc --store (cmd_serve.c): makes r's odb the packs of r in the bucket
- * at url, as dits serve --store keeps them (the repository's name is its
- * directory's), with its own cache in cache_dir (NULL: .dits/store-cache).
- * *store is freed by cli_store_free after r.
- */
-#ifdef DITS_REPO_H
-int cli_attach_store(dits_repo *r, const char *url, const char *cache_dir, void **store);
-#endif
-void cli_store_free(void *store);
 int cmd_remote(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);

@@ -27,6 +27,9 @@
 #include "refs.h"
 #include "repo.h"
 #include "worktree.h"
+#ifndef DITS_LEAN
+#include "odb_s3.h"
+#endif
 
 #define EXIT_USAGE 2
 
@@ -908,15 +911,15 @@ static int cmd_gc(int argc, char **argv)
 	int rc = 0;
 #ifndef DITS_LEAN
 	/* The packs of a server repository kept in a bucket (dits serve --store). */
-	void *st = NULL;
+	dits_s3_store *st = NULL;
 	if (store)
-		rc = cli_attach_store(r, store, cache_dir, &st);
+		rc = dits_s3_store_attach(r, store, cache_dir, &st);
 #endif
 	if (!rc)
 		rc = dits_gc(r, prune, &res);
 	dits_repo_free(r);
 #ifndef DITS_LEAN
-	cli_store_free(st);
+	dits_s3_store_free(st);
 #endif
 	if (rc)
 		return fail(rc);

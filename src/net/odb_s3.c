@@ -25,6 +25,7 @@
 #include "fsutil.h"
 #include "odb_backend.h"
 #include "odb_pack.h"
+#include "repo.h"
 #include "s3.h"
 
 /* The read path's bounds (see "the cache of blocks"). */
@@ -1578,4 +1579,30 @@ void dits_s3_store_get_stats(dits_s3_store *st, dits_s3_store_stats *out)
 	pthread_mutex_lock(&st->mu);
 	*out = st->stats;
 	pthread_mutex_unlock(&st->mu);
+}
+
+int dits_s3_store_attach(dits_repo *r, const char *url, const char *cache_dir, dits_s3_store **store)
+{
+	*store = NULL;
+	char *cache = cache_dir ? strdup(cache_dir) : dits_path_join(dits_repo_dir(r), "store-cache");
+	const char *name = strrchr(dits_repo_workdir(r), '/');
+	name = name ? name + 1 : dits_repo_workdir(r);
+	dits_s3_store_opts so = { .url = url, .cache_dir = cache };
+	dits_s3_store *st = NULL;
+	dits_odb *db = NULL;
+	dits_odb_backend *b = NULL;
+	int rc = cache ? dits_s3_store_open(&st, &so) : dits_error_set(DITS_ENOMEM, "out of memory");
+	if (!rc)
+		rc = dits_odb_new(&db);
+	if (!rc && !(rc = dits_s3_store_backend(st, name, &b)))
+		rc = dits_odb_add_backend(db, b);
+	free(cache);
+	if (rc) {
+		dits_odb_free(db);
+		dits_s3_store_free(st);
+		return rc;
+	}
+	dits_repo_set_odb(r, db);
+	*store = st;
+	return 0;
 }

@@ -67,4 +67,15 @@ typedef struct dits_s3_store_stats {
 } dits_s3_store_stats;
 void dits_s3_store_get_stats(dits_s3_store *st, dits_s3_store_stats *out);
 
+/*
+ * Makes the packs of repository r (a server repository ROOT/NAME, NAME
+ * naming its prefix in the bucket) those of the store url (s3://BUCKET/
+ * PREFIX), for a command run by hand in ROOT/NAME such as `dits gc
+ * --store`; cache_dir NULL: .dits/store-cache. *store is freed with
+ * dits_s3_store_free after r.
+ */
+struct dits_repo;
+int dits_s3_store_attach(struct dits_repo *r, const char *url, const char *cache_dir,
+                         dits_s3_store **store);
+
 #endif
