@@ -98,6 +98,15 @@ struct dits_server {
 	char **wake;                   /* repository names to look at, FIFO */
 	size_t nwake, capwake;
 	double next_scan;
+	double last_scan;
+	int busy;                      /* workers running a job */
+	bool once, drained;            /* headless --once: stop when nothing is ready */
+	/* LISTEN/NOTIFY (server_workers.c): one thread per PostgreSQL URL the
+	 * repositories' metadata is in, and the repository keys it may name */
+	struct pg_listener *listeners;
+	size_t nlisteners;
+	struct key_name *keys;
+	size_t nkeys;
 
 	/* progress of running jobs as the workers report it (server_web.c) */
 	struct progress_entry *progress;
