@@ -99,6 +99,7 @@ struct dits_server {
 	size_t nwake, capwake;
 	double next_scan;
 	double last_scan;
+	double scan_seconds;           /* between looks through ROOT: 5, or DITS_WORKER_SCAN */
 	int busy;                      /* workers running a job */
 	bool once, drained;            /* headless --once: stop when nothing is ready */
 	/* LISTEN/NOTIFY (server_workers.c): one thread per PostgreSQL URL the

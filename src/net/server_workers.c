@@ -129,7 +129,7 @@ static void *listener_main(void *arg)
 			if (dits_metadb_open_url(&db, l->url, l->key)) {
 				if (!reported)
 					fprintf(stderr, "dits: workers: %s (looking every %g s instead)\n",
-					        dits_error_last(), SCAN_SECONDS);
+					        dits_error_last(), s->scan_seconds);
 				reported = true;
 				dits_error_clear();
 				db = NULL;
@@ -295,7 +295,7 @@ static char *next_repo_locked(dits_server *s)
 		bool final = s->once && s->busy == 0;
 		if (now >= s->next_scan || final) {
 			/* One thread scans; the others keep waiting. */
-			s->next_scan = now + SCAN_SECONDS;
+			s->next_scan = now + s->scan_seconds;
 			s->last_scan = now;
 			s->busy++;
 			pthread_mutex_unlock(&s->mu);
@@ -352,6 +352,11 @@ int workers_start(dits_server *s, int n)
 	if (!s->workers)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	s->next_scan = 0; /* scan at once: jobs from before a restart */
+	/* DITS_WORKER_SCAN: seconds between looks through ROOT (docs/SERVER.md) */
+	const char *env = getenv("DITS_WORKER_SCAN");
+	char *end;
+	double v = env && *env ? strtod(env, &end) : 0;
+	s->scan_seconds = v >= 0.1 && v <= 3600 && !*end ? v : SCAN_SECONDS;
 	for (int i = 0; i < n; i++) {
 		if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0)
 			return dits_error_set(DITS_ERROR, "cannot start worker thread %d", i + 1);
