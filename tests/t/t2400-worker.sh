@@ -89,7 +89,7 @@ test_expect_success 'two workers on one ROOT: the claimer is killed -9 mid-job, 
 	n=0 &&
 	while ! grep -q "\"state\": \"ready\"" "$survivor.out" && [ $n -lt 1200 ]; do
 		now=$(date +%s) &&
-		echo "$now $(sql "SELECT lease_owner || \" \" || attempts FROM jobs")" >>owners.log &&
+		echo "$now $(sql "SELECT lease_owner || '\'' '\'' || attempts FROM jobs")" >>owners.log &&
 		sleep 0.1 && n=$((n + 1))
 	done &&
 	done_ms=$(now_ms) &&
@@ -103,7 +103,7 @@ test_expect_success 'two workers on one ROOT: the claimer is killed -9 mid-job, 
 	test -n "$taken" &&
 	assert_ge "$taken" "$expires" &&
 	say "lease takeover: killed at $killed ms, lease expired at ${expires}000 ms, taken over at ~${taken}000 ms, proxy ready $((done_ms - killed)) ms after the kill" &&
-	assert_eq "done 2" "$(sql "SELECT state || \" \" || attempts FROM jobs")" &&
+	assert_eq "done 2" "$(sql "SELECT state || '\'' '\'' || attempts FROM jobs")" &&
 	assert_eq 1 "$(sql "SELECT count(*) FROM asset_variants WHERE variant_type = '\''proxy_1080p'\'' AND status = '\''ready'\''")" &&
 	kill -TERM $spid &&
 	wait $spid &&
@@ -142,7 +142,9 @@ test_expect_success 'SIGTERM while a job runs: the job finishes and is recorded,
 	cd ../.. &&
 	start_worker w3 &&
 	n=0 &&
-	while [ "$(sql "SELECT count(*) FROM jobs WHERE state = '\''running'\''")" != 1 ] && [ $n -lt 400 ]; do sleep 0.05; n=$((n + 1)); done &&
+	# its own claim: the signal comes while its job runs
+	while ! sql "SELECT lease_owner FROM jobs WHERE state = '\''running'\''" | grep -q ":$WPID:" &&
+		[ $n -lt 400 ]; do sleep 0.05; n=$((n + 1)); done &&
 	kill -TERM $WPID &&
 	wait $WPID &&
 	assert_file_has w3.out "\"path\": \"A001C002.mov\", \"state\": \"ready\"" &&
