@@ -322,6 +322,13 @@ enum MHD_Result api_walk(request *q)
 	dits_buf b = DITS_BUF_INIT;
 	if (!rc)
 		rc = dits_walk(r->odb, w.want, w.nwant, w.have, w.nhave, 0, walk_entry, &b);
+	if (rc == DITS_ENOTFOUND && dits_odb_refresh(r->odb) > 0) {
+		/* Packs another process published since this one listed them
+		 * (a worker's proxy, a push through another server): walk again. */
+		dits_error_clear();
+		dits_buf_reset(&b);
+		rc = dits_walk(r->odb, w.want, w.nwant, w.have, w.nhave, 0, walk_entry, &b);
+	}
 	dits_repo_free(r);
 	server_walk_req_free(&w);
 	if (rc) {
