@@ -29,6 +29,7 @@ typedef struct worker_out {
 	int lease;                 /* --lease, else DITS_WORKER_LEASE, else 0 (the default) */
 	pthread_mutex_t mu;
 	unsigned done, failed, retried;
+	unsigned errors;           /* repositories that could not be worked on (reported on stderr) */
 	double last_progress;
 } worker_out;
 
@@ -115,6 +116,11 @@ static int run_one_job(void *ctx, dits_server *s, const char *dir)
 	worker_out *wo = ctx;
 	dits_repo *r;
 	int rc = dits_server_open_repo_dir(s, dir, &r);
+	if (rc && wo) {
+		pthread_mutex_lock(&wo->mu);
+		wo->errors++;
+		pthread_mutex_unlock(&wo->mu);
+	}
 	if (rc)
 		return rc;
 	dits_worker_stats st;
@@ -123,6 +129,11 @@ static int run_one_job(void *ctx, dits_server *s, const char *dir)
 	                       .open_repo = open_job_repo, .lease_seconds = wo ? wo->lease : env_lease() };
 	rc = dits_worker_run(r, &o, &st);
 	dits_repo_free(r);
+	if (rc && wo) {
+		pthread_mutex_lock(&wo->mu);
+		wo->errors++;
+		pthread_mutex_unlock(&wo->mu);
+	}
 	if (rc)
 		return rc;
 	return st.done + st.failed + st.retried > 0 ? 1 : 0;
@@ -390,6 +401,8 @@ int cmd_worker_root(const worker_root_opts *wo)
 		fflush(stdout);
 	}
 	pthread_mutex_destroy(&out.mu);
-	return !signalled && out.failed ? 1 : 0;
+	/* --once: a job that failed for good or a repository that could not
+	 * be worked on is a failure of the run. */
+	return wo->once && !signalled && (out.failed || out.errors) ? 1 : 0;
 #endif
 }

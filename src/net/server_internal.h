@@ -102,6 +102,8 @@ struct dits_server {
 	double scan_seconds;           /* between looks through ROOT: 5, or DITS_WORKER_SCAN */
 	int busy;                      /* workers running a job */
 	bool once, drained;            /* headless --once: stop when nothing is ready */
+	char **skip;                   /* --once: repositories whose job function failed */
+	size_t nskip;
 	/* LISTEN/NOTIFY (server_workers.c): one thread per PostgreSQL URL the
 	 * repositories' metadata is in, and the repository keys it may name */
 	struct pg_listener *listeners;

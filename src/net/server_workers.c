@@ -211,6 +211,28 @@ static bool has_ready_job(dits_server *s, const char *name, double *later)
 	return ready;
 }
 
+/* --once: whether name failed in this run (its jobs would be tried forever). */
+static bool skipped(dits_server *s, const char *name)
+{
+	pthread_mutex_lock(&s->mu);
+	bool found = false;
+	for (size_t i = 0; i < s->nskip && !found; i++)
+		found = !strcmp(s->skip[i], name);
+	pthread_mutex_unlock(&s->mu);
+	return found;
+}
+
+/* Remembers that name failed. Holds s->mu. */
+static void skip_locked(dits_server *s, const char *name)
+{
+	char **v = realloc(s->skip, (s->nskip + 1) * sizeof *v);
+	if (!v)
+		return;
+	s->skip = v;
+	if ((v[s->nskip] = strdup(name)))
+		s->nskip++;
+}
+
 /*
  * Looks through ROOT: queues the repositories with ready jobs, learns the
  * keys that notifications name, starts listeners, and plans the next look
@@ -247,6 +269,8 @@ static void scan(dits_server *s)
 		free(url);
 		free(dir);
 		dits_error_clear();
+		if (s->once && skipped(s, names[i]))
+			continue;
 		double later;
 		bool ready = has_ready_job(s, names[i], &later);
 		if (later >= 0 && (soonest < 0 || later < soonest))
@@ -334,6 +358,8 @@ static void *worker_main(void *arg)
 		dits_error_clear();
 		pthread_mutex_lock(&s->mu);
 		s->busy--;
+		if (rc < 0 && s->once)
+			skip_locked(s, name); /* --once ends even when a repository keeps failing */
 		/* It ran one: there may be more, for this thread or an idle one. */
 		if (rc > 0) {
 			wake_locked(s, name);
@@ -388,6 +414,11 @@ void workers_stop(dits_server *s)
 	free_keys(s->keys, s->nkeys);
 	s->keys = NULL;
 	s->nkeys = 0;
+	for (size_t i = 0; i < s->nskip; i++)
+		free(s->skip[i]);
+	free(s->skip);
+	s->skip = NULL;
+	s->nskip = 0;
 	free(s->workers);
 	s->workers = NULL;
 	s->nworkers = 0;

@@ -151,6 +151,25 @@ test_expect_success 'SIGTERM while a job runs: the job finishes and is recorded,
 	assert_eq 0 "$(sql "SELECT count(*) FROM jobs WHERE state <> '\''done'\''")"
 '
 
+test_expect_success '--once ends, exit 1, when a repository with a ready job cannot be opened' '
+	dits init root/broken >/dev/null &&
+	cd root/broken &&
+	make_master B001.mov 320x180 1 04:00:00:00 2 &&
+	dits add B001.mov >/dev/null &&
+	dits commit -m "a take" >/dev/null &&
+	dits proxy generate --queue --no-extras B001.mov >/dev/null &&
+	mv .dits/objects .dits/objects.moved &&
+	: >.dits/objects &&
+	cd ../.. &&
+	test_expect_code 1 timeout 60 "$DITS" worker --root root --once >once.out 2>once.err &&
+	assert_file_has once.err "^dits: worker: broken: .*objects" &&
+	assert_eq "worker: 0 done, 0 failed, 0 retried" "$(cat once.out)" &&
+	rm root/broken/.dits/objects &&
+	mv root/broken/.dits/objects.moved root/broken/.dits/objects &&
+	"$DITS" worker --root root --once --json >once.json &&
+	assert_eq "{\"repo\": \"broken\", \"path\": \"B001.mov\", \"state\": \"ready\", \"message\": null}" "$(cat once.json)"
+'
+
 if [ -z "${DITS_METADB_URL:-}" ]; then
 	test_skip 'a NOTIFY wakes an idle worker' 'the metadata is in SQLite (run through tests/pg/pg.sh)'
 	test_done
