@@ -170,6 +170,52 @@ test_expect_success '--once ends, exit 1, when a repository with a ready job can
 	assert_eq "{\"repo\": \"broken\", \"path\": \"B001.mov\", \"state\": \"ready\", \"message\": null}" "$(cat once.json)"
 '
 
+# serve_s3 TAG: `dits serve` on ROOT s3root with its packs in the S3 test
+# server and no workers of its own; sets SURL.
+serve_s3 () {
+	DITS_PROXY_AUTO=1 "$DITS" serve --root s3root --listen 127.0.0.1:0 --workers 0 --store s3://media/fleet \
+		--store-cache-dir "$TRASH/cache-$1" >"$TRASH/$1.out" 2>"$TRASH/$1.err" &
+	test_at_end "kill -9 $!"
+	for _i in $(seq 100); do grep -q '^listening on ' "$TRASH/$1.out" && break; sleep 0.1; done
+	SURL=$(sed -n 's/^listening on //p' "$TRASH/$1.out")
+	test -n "$SURL"
+}
+
+if ! command -v node >/dev/null 2>&1 || [ ! -d "$SRCDIR/tests/s3/node_modules/s3rver" ]; then
+	test_skip 'workers beside two servers on S3' 'node or tests/s3/node_modules is missing'
+else
+	test_expect_success 'S3: pushed through one server, proxy made by a worker, proxy clone from the other' '
+		(node --openssl-legacy-provider "$SRCDIR/tests/s3/server.mjs" --dir "$TRASH/s3data" \
+			--port-file "$TRASH/s3port" --bucket media >s3.log 2>&1 & echo $! >s3.pid) &&
+		test_at_end "kill \$(cat \"$TRASH/s3.pid\")" &&
+		for i in $(seq 300); do [ -s s3port ] && break; sleep 0.1; done &&
+		export AWS_ENDPOINT_URL=http://127.0.0.1:$(cat s3port) &&
+		export AWS_ACCESS_KEY_ID=DITSTESTKEY AWS_SECRET_ACCESS_KEY="dits-test-secret/KEY+1" AWS_REGION=us-east-1 &&
+		mkdir s3root &&
+		serve_s3 s1 && url1=$SURL &&
+		serve_s3 s2 && url2=$SURL &&
+		dits init team >/dev/null &&
+		cd team &&
+		make_master C001.mov 640x360 1 05:00:00:00 2 &&
+		dits add C001.mov >/dev/null &&
+		dits commit -m "a take" >/dev/null &&
+		dits remote add origin "$url1/team" >/dev/null &&
+		dits push origin main >/dev/null 2>&1 &&
+		cd .. &&
+		# server 2 lists the packs now, before the worker publishes the proxy
+		curl -sf "$url2/team/variants" >/dev/null &&
+		"$DITS" worker --root s3root --once --json --store s3://media/fleet \
+			--store-cache-dir "$TRASH/cache-w" >s3w.json &&
+		assert_file_has s3w.json "\"path\": \"C001.mov\", \"state\": \"ready\"" &&
+		test ! -e s3root/team/.dits/objects/pack/*.pack &&
+		dits clone "$url2/team" editor --mode proxy >clone.out &&
+		assert_file_has clone.out "1 file, 1 as a proxy" &&
+		cd editor &&
+		dits mode >../mode.out &&
+		assert_eq "[P] C001.mov" "$(cat ../mode.out)"
+	'
+fi
+
 if [ -z "${DITS_METADB_URL:-}" ]; then
 	test_skip 'a NOTIFY wakes an idle worker' 'the metadata is in SQLite (run through tests/pg/pg.sh)'
 	test_done
