@@ -15,12 +15,19 @@
 # into an empty directory. Reported: MB/s of push and clone (median of
 # RUNS), and S3 / local for each.
 #
+# The ceiling: the same S3 server alone, without dits serve, through the
+# S3 client of dits (build/tests/net/net_tool s3put / s3get): the data as one
+# object uploaded with the client's multipart defaults (8 MiB parts, four
+# in flight), read back whole in one GET and by ranged GETs of 4 MiB in
+# order. Reported as MB/s, and the S3 figures as a fraction of it.
+#
 # Usage: bench/cluster.sh [--size-mb N] [--runs N]
-# Env:   DITS (default build/src/cli/dits).
+# Env:   DITS (default build/src/cli/dits), NET_TOOL (default build/tests/net/net_tool).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(cd "$here/.." && pwd)
 DITS=${DITS:-$here/../build/src/cli/dits}
+NET_TOOL=${NET_TOOL:-$here/../build/tests/net/net_tool}
 case $DITS in /*) ;; *) DITS=$PWD/$DITS ;; esac
 size_mb=256
 runs=3
@@ -103,6 +110,22 @@ one () {
   echo "$(echo "$t1 - $t0" | bc) $(echo "$t2 - $t1" | bc)"
 }
 
+# ceiling RUN: prints "put_seconds get_seconds ranged_get_seconds"
+ceiling () {
+  local d=$work/raw-$1
+  mkdir -p "$d"
+  start_s3 "$d"
+  cat "$data"/clip*.bin >"$d/all.bin"
+  local bytes put get ranged
+  bytes=$(stat -c %s "$d/all.bin")
+  put=$("$NET_TOOL" s3put bench raw/all.bin "$d/all.bin" | cut -d' ' -f2)
+  get=$("$NET_TOOL" s3get bench raw/all.bin "$bytes" | cut -d' ' -f2)
+  ranged=$("$NET_TOOL" s3get bench raw/all.bin "$bytes" 4194304 | cut -d' ' -f2)
+  kill "${pids[-1]}" 2>/dev/null || true
+  rm -rf "$d"
+  echo "$put $get $ranged"
+}
+
 median () { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 for kind in local s3; do
@@ -111,6 +134,12 @@ for kind in local s3; do
     one "$kind" "$r" >>"$work/$kind.times"
   done
 done
+: >"$work/raw.times"
+for r in $(seq "$runs"); do
+  ceiling "$r" >>"$work/raw.times"
+done
+rp=$(cut -d' ' -f1 "$work/raw.times" | median); rg=$(cut -d' ' -f2 "$work/raw.times" | median)
+rr=$(cut -d' ' -f3 "$work/raw.times" | median)
 lp=$(cut -d' ' -f1 "$work/local.times" | median); lc=$(cut -d' ' -f2 "$work/local.times" | median)
 sp=$(cut -d' ' -f1 "$work/s3.times" | median); sc=$(cut -d' ' -f2 "$work/s3.times" | median)
 mbs () { echo "scale=1; $size_mb / $1" | bc; }
@@ -118,3 +147,5 @@ printf '%-8s %10s %10s\n' "" "push MB/s" "clone MB/s"
 printf '%-8s %10s %10s\n' local "$(mbs "$lp")" "$(mbs "$lc")"
 printf '%-8s %10s %10s\n' s3 "$(mbs "$sp")" "$(mbs "$sc")"
 printf '%-8s %10s %10s\n' "s3/local" "$(echo "scale=2; $lp / $sp" | bc)x" "$(echo "scale=2; $lc / $sc" | bc)x"
+printf '%-8s %10s %10s   (S3 server alone: PUT multipart; GET whole, ranged 4 MiB %s)\n' ceiling "$(mbs "$rp")" "$(mbs "$rg")" "$(mbs "$rr")"
+printf '%-8s %10s %10s   (of the ceiling; clone against the whole GET)\n' "s3/ceil" "$(echo "scale=2; $rp / $sp" | bc)x" "$(echo "scale=2; $rg / $sc" | bc)x"

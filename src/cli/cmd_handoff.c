@@ -90,14 +90,10 @@ int proxy_handoff(int argc, char **argv)
 	dits_repo *r;
 	if (dits_repo_open(&r, "."))
 		return cli_fail();
-	dits_proxy_recipe rec;
-	if (dits_hologram_recipe_from_config(r, &rec))
-		dits_proxy_recipe_default(&rec);
-	dits_error_clear();
 	dits_handoff h;
 	char **files = NULL;
 	size_t nfiles = 0;
-	if (dits_handoff_collect(r, dits_hologram_proxy_type(&rec), argv[1], &h)) {
+	if (dits_handoff_collect(r, dits_hologram_configured_type(r), argv[1], &h)) {
 		dits_repo_free(r);
 		return cli_fail();
 	}

@@ -245,7 +245,7 @@ static int fetch_masters(const char *root, char **rels, size_t n)
 		names[k++] = path;
 	}
 	if (!rc && k)
-		rc = cli_fetch_masters_of(r, ids, names, k);
+		rc = dits_fetch_masters_of(r, ids, names, k, cli_fetch_report());
 	free(ids);
 	free(names);
 	dits_flat_free(&flat);

@@ -34,15 +34,6 @@ static char *self_exe(void)
 	return strdup(buf);
 }
 
-/* proxy.auto, overridden for one command by DITS_PROXY_AUTO (scripts, bulk ingest). */
-static bool proxy_auto(dits_repo *r)
-{
-	const char *v = getenv("DITS_PROXY_AUTO");
-	if (!v || !*v)
-		v = dits_config_get(r->config, "proxy.auto");
-	return !v || !(!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
-}
-
 /* ---- config --------------------------------------------------------- */
 
 static int print_kv(void *ctx, const char *key, const char *value)
@@ -73,18 +64,16 @@ int cmd_config(int argc, char **argv)
 	if (dits_repo_open(&r, "."))
 		return cli_fail();
 	int rc = 0;
-	char *path = dits_repo_path(r, "config");
 	if (list) {
-		dits_config_foreach(r->config, "", print_kv, NULL);
+		dits_config_foreach(dits_repo_config(r), "", print_kv, NULL);
 	} else if (unset) {
-		if (dits_config_unset(r->config, argv[1]))
+		if (dits_config_unset(dits_repo_config(r), argv[1]))
 			rc = dits_error_set(DITS_ENOTFOUND, "%s: not set", argv[1]);
 		else if (!(rc = dits_repo_lock(r)))
-			rc = dits_config_write(r->config, path);
+			rc = dits_repo_config_save(r);
 	} else if (n == 1) {
-		const char *v = dits_config_get(r->config, argv[1]);
+		const char *v = dits_config_get(dits_repo_config(r), argv[1]);
 		if (!v) {
-			free(path);
 			dits_repo_free(r);
 			return 1; /* unset: like git config, silent */
 		}
@@ -92,10 +81,9 @@ int cmd_config(int argc, char **argv)
 	} else {
 		if (!strncmp(argv[1], "core.", 5) || !strncmp(argv[1], "chunker.", 8))
 			rc = dits_error_set(DITS_EINVALID, "%s: fixed when the repository was created", argv[1]);
-		else if (!(rc = dits_config_set(r->config, argv[1], argv[2])) && !(rc = dits_repo_lock(r)))
-			rc = dits_config_write(r->config, path);
+		else if (!(rc = dits_config_set(dits_repo_config(r), argv[1], argv[2])) && !(rc = dits_repo_lock(r)))
+			rc = dits_repo_config_save(r);
 	}
-	free(path);
 	dits_repo_free(r);
 	return rc ? cli_fail() : 0;
 }
@@ -333,16 +321,6 @@ static int select_assets_at(dits_repo *r, const dits_id *commit, char **paths, i
 	return rc;
 }
 
-/* True when the repository has no index: a server's repository (no worktree). */
-static bool has_no_index(dits_repo *r)
-{
-	char *p = dits_repo_path(r, "index");
-	struct stat st;
-	bool none = p && stat(p, &st) < 0 && errno == ENOENT;
-	free(p);
-	return none;
-}
-
 /*
  * The tracked files under paths: those of REV's tree when rev is given, of
  * HEAD's tree in a repository without a worktree (a server's, which has no
@@ -351,7 +329,7 @@ static bool has_no_index(dits_repo *r)
 static int select_tracked(dits_repo *r, const char *rev, char **paths, int n, bool videos_only, asset_ref **out,
                           size_t *count)
 {
-	if (rev || has_no_index(r)) {
+	if (rev || !dits_index_exists(r)) {
 		dits_id c = { { 0 } };
 		int rc = dits_revparse(r, rev ? rev : "HEAD", &c);
 		if (rc == DITS_ENOTFOUND && !rev) {
@@ -424,14 +402,6 @@ static void proxy_state_of(dits_metadb *db, const dits_id *asset, const char *ty
 		dits_job_list_free(jobs, nj);
 	}
 	dits_error_clear();
-}
-
-static const char *configured_type(dits_repo *r)
-{
-	dits_proxy_recipe rec;
-	if (dits_hologram_recipe_from_config(r, &rec))
-		dits_proxy_recipe_default(&rec);
-	return dits_hologram_proxy_type(&rec);
 }
 
 /* ---- proxy status --------------------------------------------------- */
@@ -510,7 +480,7 @@ static int proxy_status(int argc, char **argv)
 	dits_metadb *db;
 	if (open_videos(rev, argv + 1, np, &r, &assets, &n, &db))
 		return 1;
-	const char *type = configured_type(r);
+	const char *type = dits_hologram_configured_type(r);
 	dits_buf b = DITS_BUF_INIT;
 	if (json)
 		dits_buf_puts(&b, "[");
@@ -591,14 +561,14 @@ static int side_facts(dits_repo *r, const dits_id *id, const char *path, const c
 	/* the bytes are here when the manifest and every chunk are (a proxy clone lacks the masters') */
 	dits_manifest m;
 	dits_manifest_init(&m);
-	int rc = dits_manifest_read(r->odb, id, &m);
+	int rc = dits_manifest_read(dits_repo_odb(r), id, &m);
 	for (uint64_t c = 0; rc == 0 && c < m.nchunks; c++)
-		if (!dits_odb_exists(r->odb, &m.chunks[c].id))
+		if (!dits_odb_exists(dits_repo_odb(r), &m.chunks[c].id))
 			rc = dits_error_set(DITS_ENOTFOUND, "%s: chunk not here", path);
 	dits_manifest_free(&m);
 	dits_media_source src;
 	if (rc == 0)
-		rc = dits_media_source_open_blob(&src, r->odb, id, path);
+		rc = dits_media_source_open_blob(&src, dits_repo_odb(r), id, path);
 	if (rc == 0) {
 		rc = dits_media_probe(&src, f);
 		dits_media_source_close_blob(&src);
@@ -643,7 +613,7 @@ static int proxy_verify(int argc, char **argv)
 	dits_metadb *db;
 	if (open_videos(rev, argv + 1, np, &r, &assets, &n, &db))
 		return 1;
-	const char *type = configured_type(r);
+	const char *type = dits_hologram_configured_type(r);
 	int max_height = height_of_type(type);
 	dits_buf b = DITS_BUF_INIT;
 	unsigned npass = 0, nfail = 0, nmissing = 0;
@@ -845,7 +815,7 @@ static int proxy_retry(int argc, char **argv)
 		dits_repo_free(r);
 		return cli_fail();
 	}
-	if (proxy_auto(r)) {
+	if (dits_repo_proxy_auto(r)) {
 		char *exe = self_exe();
 		dits_worker_spawn_background(r, exe);
 		free(exe);
@@ -1025,7 +995,7 @@ static int proxy_export(int argc, char **argv)
 	if (open_here(&r))
 		return 1;
 	if (!type)
-		type = configured_type(r);
+		type = dits_hologram_configured_type(r);
 	char *pv[1] = { (char *)path };
 	asset_ref *assets;
 	size_t n;
@@ -1054,9 +1024,9 @@ static int proxy_export(int argc, char **argv)
 	}
 	if (!rc) {
 		dits_manifest m;
-		rc = dits_manifest_read(r->odb, &v.manifest, &m);
+		rc = dits_manifest_read(dits_repo_odb(r), &v.manifest, &m);
 		if (!rc) {
-			rc = dits_materialize(r->odb, &m, out, NULL, 0644, NULL, NULL, NULL);
+			rc = dits_materialize(dits_repo_odb(r), &m, out, NULL, 0644, NULL, NULL, NULL);
 			dits_manifest_free(&m);
 		}
 	}
@@ -1097,11 +1067,8 @@ int cmd_proxy(int argc, char **argv)
 
 size_t cli_queue_proxies(dits_repo *r, const dits_id *commit)
 {
-	if (!proxy_auto(r))
-		return 0;
-	dits_proxy_recipe rec;
 	size_t n = 0;
-	if (dits_hologram_recipe_from_config(r, &rec) || dits_hologram_enqueue_commit(r, commit, &rec, &n)) {
+	if (dits_hologram_after_commit(r, commit, &n)) {
 		fprintf(stderr, "dits: warning: proxies not queued: %s\n", dits_error_last());
 		return 0;
 	}
@@ -1140,7 +1107,7 @@ void cli_status_proxies(dits_repo *r, const struct dits_index *idx, dits_buf *ou
 		dits_error_clear();
 		return;
 	}
-	const char *type = configured_type(r);
+	const char *type = dits_hologram_configured_type(r);
 	bool any = false;
 	for (size_t i = 0; i < n; i++) {
 		proxy_state s;
@@ -1187,7 +1154,7 @@ void cli_status_proxies(dits_repo *r, const struct dits_index *idx, dits_buf *ou
 void cli_log_proxies(dits_repo *r, const dits_id *commit, dits_buf *out, bool json)
 {
 	dits_commit c;
-	if (dits_commit_read(r->odb, commit, &c)) {
+	if (dits_commit_read(dits_repo_odb(r), commit, &c)) {
 		dits_error_clear();
 		return;
 	}
@@ -1200,7 +1167,7 @@ void cli_log_proxies(dits_repo *r, const dits_id *commit, dits_buf *out, bool js
 	if (!rc)
 		rc = dits_metadb_open_repo(&db, r);
 	unsigned ready = 0, pending = 0, failed = 0, none = 0;
-	const char *type = configured_type(r);
+	const char *type = dits_hologram_configured_type(r);
 	for (size_t i = 0; !rc && i < now.n; i++) {
 		if (!dits_hologram_is_video_path(now.e[i].path))
 			continue;
@@ -1249,7 +1216,7 @@ void cli_mode_markers(dits_repo *r, struct dits_index *idx, char *out)
 	dits_metadb *db = NULL;
 	if (dits_metadb_open_repo_if_exists(&db, r))
 		db = NULL;
-	const char *type = db ? configured_type(r) : NULL;
+	const char *type = db ? dits_hologram_configured_type(r) : NULL;
 	for (size_t i = 0; i < idx->n; i++) {
 		dits_index_entry *e = &idx->e[i];
 		out[i] = 'M';
@@ -1305,13 +1272,13 @@ static void on_mode(void *ctx, const char *path, int outcome, const char *why)
 int cli_checkout_mode(dits_repo *r, bool proxy, const char *variant, char **paths, int npaths)
 {
 	/* A partial clone fetches the masters it is about to write first. */
-	if (!proxy && cli_fetch_for_paths(r, NULL, paths, npaths, true))
+	if (!proxy && dits_fetch_for_paths(r, NULL, paths, npaths, true, cli_fetch_report()))
 		return cli_fail();
 	dits_progress p;
 	cli_progress_init(&p);
 	mode_ui ui = { proxy, 0, 0, 0 };
 	int rc = dits_worktree_set_mode(r, (const char *const *)paths, (size_t)npaths, proxy,
-	                                variant ? variant : configured_type(r), &p, on_mode, &ui);
+	                                variant ? variant : dits_hologram_configured_type(r), &p, on_mode, &ui);
 	fflush(stdout);
 	if (rc)
 		return cli_fail();

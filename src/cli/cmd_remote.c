@@ -1,9 +1,9 @@
 /*
  * dits remote, push, fetch, pull, clone: the sync commands (docs/SYNC.md),
- * and the lazy fetch that lets a partial clone check out masters.
+ * and how the batched master fetch of a partial clone (src/net/fetch.h)
+ * reports here.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,24 +23,6 @@
 #include "walk.h"
 #include "wire.h"
 #include "worktree.h"
-
-static int write_config(dits_repo *r)
-{
-	char *path = dits_repo_path(r, "config");
-	int rc = path ? dits_config_write(r->config, path) : dits_error_set(DITS_ENOMEM, "out of memory");
-	free(path);
-	return rc;
-}
-
-static const char *proxy_type_of(dits_repo *r)
-{
-	dits_proxy_recipe rec;
-	if (dits_hologram_recipe_from_config(r, &rec)) {
-		dits_error_clear();
-		dits_proxy_recipe_default(&rec);
-	}
-	return dits_hologram_proxy_type(&rec);
-}
 
 static void hex_of(char out[DITS_ID_HEXLEN + 1], const dits_id *id)
 {
@@ -145,7 +127,7 @@ static int list_remote(void *ctx, const char *key, const char *value)
 	if (l->verbose) {
 		char pk[300];
 		snprintf(pk, sizeof pk, "remote.%.*s.partial", len, key + 7);
-		const char *partial = dits_config_get(l->r->config, pk);
+		const char *partial = dits_config_get(dits_repo_config(l->r), pk);
 		printf("%.*s\t%s%s\n", len, key + 7, value, partial && !strcmp(partial, "true") ? " (partial)" : "");
 	} else {
 		printf("%.*s\n", len, key + 7);
@@ -174,23 +156,6 @@ static int collect_key(void *ctx, const char *key, const char *value)
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* Removes a directory tree; 0 when it is gone. */
-static int remove_tree(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return 0;
-	return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 int cmd_remote(int argc, char **argv)
 {
 	bool verbose = false;
@@ -212,7 +177,7 @@ int cmd_remote(int argc, char **argv)
 	int rc = 0;
 	if (n == 0) {
 		list_ctx l = { r, verbose };
-		dits_config_foreach(r->config, "remote.", list_remote, &l);
+		dits_config_foreach(dits_repo_config(r), "remote.", list_remote, &l);
 	} else if (!strcmp(argv[1], "add")) {
 		const char *name = argv[2], *url = argv[3], *why;
 		char key[300];
@@ -221,35 +186,28 @@ int cmd_remote(int argc, char **argv)
 			rc = dits_error_set(DITS_EINVALID, "'%s' is not a valid remote name", name);
 		else if (!dits_remote_url_valid(url, &why))
 			rc = dits_error_set(DITS_EINVALID, "%s: not a Dits remote URL (http(s)://HOST:PORT/NAME): %s", url, why);
-		else if (dits_config_get(r->config, key))
+		else if (dits_config_get(dits_repo_config(r), key))
 			rc = dits_error_set(DITS_EEXISTS, "remote '%s' already exists", name);
 		if (!rc)
-			rc = dits_config_set(r->config, key, url);
+			rc = dits_config_set(dits_repo_config(r), key, url);
 		if (!rc)
-			rc = write_config(r);
+			rc = dits_repo_config_save(r);
 		rc = rc ? cli_fail() : 0;
 	} else {
 		unset_ctx u = { "", NULL, 0 };
 		snprintf(u.prefix, sizeof u.prefix, "remote.%s.", argv[2]);
 		if (!remote_name_valid(argv[2]))
 			rc = dits_error_set(DITS_EINVALID, "'%s' is not a valid remote name", argv[2]);
-		else if (dits_config_foreach(r->config, u.prefix, collect_key, &u))
+		else if (dits_config_foreach(dits_repo_config(r), u.prefix, collect_key, &u))
 			rc = dits_error_set(DITS_ENOMEM, "out of memory");
 		else if (!u.n)
 			rc = dits_error_set(DITS_ENOTFOUND, "%s: no remote of that name", argv[2]);
 		for (size_t i = 0; i < u.n && !rc; i++)
-			rc = dits_config_unset(r->config, u.keys[i]);
+			rc = dits_config_unset(dits_repo_config(r), u.keys[i]);
 		if (!rc && !(rc = dits_repo_lock(r)))
-			rc = write_config(r);
-		if (!rc) {
-			/* Its remote-tracking refs go with it. */
-			char *rel = dits_strfmt("refs/remotes/%s", argv[2]);
-			char *dir = rel ? dits_repo_path(r, rel) : NULL;
-			if (dir && remove_tree(dir))
-				rc = dits_error_errno("%s: cannot remove", dir);
-			free(dir);
-			free(rel);
-		}
+			rc = dits_repo_config_save(r);
+		if (!rc) /* its remote-tracking refs go with it */
+			rc = dits_refs_remove_remote(r, argv[2]);
 		for (size_t i = 0; i < u.n; i++)
 			free(u.keys[i]);
 		free(u.keys);
@@ -404,14 +362,6 @@ static void print_pending(const fallback_list *f, const char *remote)
 		        remote, f->pend_why[i]);
 }
 
-static bool remote_is_partial(dits_repo *r, const char *remote)
-{
-	char key[300];
-	snprintf(key, sizeof key, "remote.%s.partial", remote);
-	const char *v = dits_config_get(r->config, key);
-	return v && !strcmp(v, "true");
-}
-
 static void json_fetch(dits_buf *b, const dits_fetch_result *res, const fallback_list *fb)
 {
 	dits_buf_printf(b, ",\"refs_updated\":%llu,\"objects_received\":%llu,\"chunks_received\":%llu,"
@@ -445,26 +395,15 @@ static void json_fetch(dits_buf *b, const dits_fetch_result *res, const fallback
 static int do_fetch(dits_repo *r, dits_remote *rm, const sync_args *a, dits_progress *p, fallback_list *fb,
                     bool leave_pending, dits_fetch_result *res)
 {
-	dits_fetch_opts o = { a->xfer, remote_is_partial(r, dits_remote_name(rm)), proxy_type_of(r), on_fallback, fb,
-	                      leave_pending ? on_pending : NULL };
+	dits_fetch_opts o;
+	dits_fetch_opts_configured(r, rm, &o);
+	o.xfer = a->xfer;
+	o.fallback = on_fallback;
+	o.ctx = fb;
+	o.pending = leave_pending ? on_pending : NULL;
 	if (!a->json)
 		o.xfer.progress = p;
 	return dits_fetch(r, rm, &o, res);
-}
-
-int cli_fetch_remote(dits_repo *r, dits_remote *rm, uint64_t *chunks)
-{
-	sync_args a;
-	memset(&a, 0, sizeof a);
-	a.json = true; /* no progress */
-	fallback_list fb = { 0 };
-	dits_fetch_result res = { 0 };
-	int rc = do_fetch(r, rm, &a, NULL, &fb, true, &res);
-	if (!rc && chunks)
-		*chunks = res.chunks;
-	dits_fetch_result_free(&res);
-	fallback_free(&fb);
-	return rc;
 }
 
 int cmd_fetch(int argc, char **argv)
@@ -518,180 +457,23 @@ int cmd_fetch(int argc, char **argv)
 	return code;
 }
 
-/* ---- lazy fetch of contents (partial clones) ------------------------- */
+/* ---- the batched fetch of a partial clone's masters ------------------ */
 
-/* True when every chunk of manifest is here. */
-static bool contents_local(dits_repo *r, const dits_id *manifest)
+static void on_fetched(void *ctx, size_t k, const char *remote, uint64_t got)
 {
-	dits_manifest m;
-	if (dits_manifest_read(r->odb, manifest, &m)) {
-		dits_error_clear();
-		return false;
-	}
-	bool ok = true;
-	for (uint64_t i = 0; i < m.nchunks && ok; i++)
-		ok = dits_odb_exists(r->odb, &m.chunks[i].id);
-	dits_manifest_free(&m);
-	return ok;
+	(void)ctx;
+	fprintf(stderr, "fetched %zu master%s from %s (%llu chunks)\n", k, k == 1 ? "" : "s", remote,
+	        (unsigned long long)got);
 }
 
-int cli_fetch_contents(dits_repo *r, const dits_id *ids, size_t n)
+const dits_fetch_report *cli_fetch_report(void)
 {
-	char *remote = NULL;
-	if (!dits_repo_partial_remote(r, &remote))
-		return 0;
-	dits_id *need = calloc(n + 1, sizeof *need);
-	size_t k = 0;
-	dits_idset seen = { 0 };
-	int rc = need ? 0 : dits_error_set(DITS_ENOMEM, "out of memory");
-	for (size_t i = 0; i < n && !rc; i++) {
-		int added = dits_idset_add(&seen, &ids[i]);
-		if (added < 0)
-			rc = added;
-		else if (added && !contents_local(r, &ids[i]))
-			need[k++] = ids[i];
-	}
-	if (!rc && k) {
-		dits_remote *rm = NULL;
-		dits_progress p;
-		cli_progress_init(&p);
-		dits_xfer_opts o = { 0, 0, &p };
-		uint64_t got = 0;
-		rc = dits_remote_open(&rm, r, remote);
-		if (!rc)
-			rc = dits_fetch_contents(r, rm, need, k, &o, &got);
-		if (!rc)
-			fprintf(stderr, "fetched %zu master%s from %s (%llu chunks)\n", k, k == 1 ? "" : "s", remote,
-			        (unsigned long long)got);
-		else
-			dits_error_wrap(rc, "fetching masters from %s (partial clone)", remote);
-		dits_remote_free(rm);
-	}
-	dits_idset_free(&seen);
-	free(need);
-	free(remote);
-	return rc;
-}
-
-int cli_fetch_masters_of(dits_repo *r, const dits_id *ids, char **names, size_t n)
-{
-	dits_id *need = calloc(n + 1, sizeof *need);
-	const char *first = NULL;
-	size_t k = 0;
-	if (!need)
-		return dits_error_set(DITS_ENOMEM, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		if (contents_local(r, &ids[i]))
-			continue;
-		if (!first)
-			first = names[i];
-		need[k++] = ids[i];
-	}
-	char more[48] = "";
-	if (k > 1)
-		snprintf(more, sizeof more, " (and %zu more)", k - 1);
-	char *remote = NULL;
-	int rc = 0;
-	if (k && !dits_repo_partial_remote(r, &remote)) {
-		rc = dits_error_set(DITS_ENOTFOUND, "%s%s: the master's chunks are not here and there is no remote "
-		                    "to fetch them from", first, more);
-	} else if (k && (rc = cli_fetch_contents(r, need, k))) {
-		char *why = strdup(dits_error_last());
-		rc = dits_error_set(rc, "%s%s: the master's chunks are not here and could not be fetched: %s", first,
-		                    more, why ? why : "out of memory");
-		free(why);
-	}
-	free(remote);
-	free(need);
-	return rc;
-}
-
-int cli_fetch_for_commit(dits_repo *r, const dits_id *commit, const char *skip_variant)
-{
-	if (!dits_repo_partial_remote(r, NULL))
-		return 0;
-	dits_flat head = { 0 }, target = { 0 };
-	bool has_head;
-	dits_id head_id;
-	dits_metadb *db = NULL;
-	int rc = dits_flat_from_head(r, &head, &has_head, &head_id);
-	if (!rc)
-		rc = dits_flat_from_commit(r, commit, &target);
-	if (!rc && skip_variant && dits_metadb_open_repo(&db, r))
-		db = NULL;
-	char ctype[DITS_VARIANT_NAME_MAX], profile[DITS_VARIANT_NAME_MAX];
-	dits_variant_configured(r, ctype, profile);
-	dits_id *ids = calloc(target.n + 1, sizeof *ids);
-	size_t n = 0;
-	if (!rc && !ids)
-		rc = dits_error_set(DITS_ENOMEM, "out of memory");
-	for (size_t i = 0; i < target.n && !rc; i++) {
-		const dits_flat_entry *h = dits_flat_find(&head, target.e[i].path);
-		if (h && dits_id_eq(&h->id, &target.e[i].id))
-			continue;
-		dits_variant v;
-		if (db && dits_variant_pick(db, &target.e[i].id, skip_variant, profile, &v) == 0) {
-			bool ready = v.has_manifest && contents_local(r, &v.manifest);
-			dits_variant_free(&v);
-			if (ready)
-				continue; /* its proxy will be written instead */
-		}
-		dits_error_clear();
-		ids[n++] = target.e[i].id;
-	}
-	if (!rc)
-		rc = cli_fetch_contents(r, ids, n);
-	if (db)
-		dits_metadb_close(db);
-	free(ids);
-	dits_flat_free(&head);
-	dits_flat_free(&target);
-	return rc;
-}
-
-int cli_fetch_for_paths(dits_repo *r, const dits_id *commit, char **paths, int npaths, bool proxies_only)
-{
-	if (!dits_repo_partial_remote(r, NULL))
-		return 0;
-	dits_flat src = { 0 };
-	dits_index idx;
-	bool idx_loaded = false;
-	int rc;
-	if (commit) {
-		rc = dits_flat_from_commit(r, commit, &src);
-	} else {
-		rc = dits_index_load(r, &idx);
-		idx_loaded = !rc;
-	}
-	size_t total = commit ? src.n : (idx_loaded ? idx.n : 0);
-	dits_id *ids = calloc(total + 1, sizeof *ids);
-	char **rels = calloc((size_t)npaths + 1, sizeof *rels);
-	size_t n = 0;
-	if (!rc && (!ids || !rels))
-		rc = dits_error_set(DITS_ENOMEM, "out of memory");
-	for (int i = 0; i < npaths && !rc; i++)
-		rc = dits_repo_relpath(r, paths[i], &rels[i]);
-	for (size_t k = 0; k < total && !rc; k++) {
-		const char *path = commit ? src.e[k].path : idx.e[k].path;
-		bool want = npaths == 0;
-		for (int i = 0; i < npaths && !want; i++)
-			want = dits_path_is_under(path, rels[i]);
-		/* A master already on disk needs nothing. */
-		if (want && !commit && proxies_only && !(idx.e[k].flags & DITS_INDEX_PROXY))
-			want = false;
-		if (want)
-			ids[n++] = commit ? src.e[k].id : idx.e[k].id;
-	}
-	if (!rc)
-		rc = cli_fetch_contents(r, ids, n);
-	for (int i = 0; rels && i < npaths; i++)
-		free(rels[i]);
-	free(rels);
-	free(ids);
-	if (idx_loaded)
-		dits_index_free(&idx);
-	dits_flat_free(&src);
-	return rc;
+	static dits_progress p;
+	static dits_fetch_report rep;
+	cli_progress_init(&p);
+	rep.progress = &p;
+	rep.fetched = on_fetched;
+	return &rep;
 }
 
 /* ---- dits pull ------------------------------------------------------- */
@@ -715,7 +497,7 @@ static int pending_in_the_way(dits_repo *r, const dits_id *commit, const fallbac
 	for (size_t i = 0; i < fb->npend && !rc; i++) {
 		const dits_flat_entry *t = dits_flat_find(&target, fb->pend_path[i]);
 		const dits_flat_entry *h = dits_flat_find(&head, fb->pend_path[i]);
-		if (!t || (h && dits_id_eq(&h->id, &t->id)) || contents_local(r, &t->id))
+		if (!t || (h && dits_id_eq(&h->id, &t->id)) || dits_contents_local(r, &t->id))
 			continue;
 		rc = dits_error_set(DITS_ENOTFOUND,
 		                    "%s: its proxy is not ready on the remote yet and its master is not here; "
@@ -771,8 +553,8 @@ int cmd_pull(int argc, char **argv)
 		dits_error_clear();
 		bool behind = false, ahead = false;
 		if (has_ours && !dits_id_eq(&ours, &theirs)) {
-			if (!(rc = dits_is_ancestor(r->odb, &ours, &theirs, &ff)) && !ff)
-				rc = dits_is_ancestor(r->odb, &theirs, &ours, &ahead);
+			if (!(rc = dits_is_ancestor(dits_repo_odb(r), &ours, &theirs, &ff)) && !ff)
+				rc = dits_is_ancestor(dits_repo_odb(r), &theirs, &ours, &ahead);
 			behind = ff;
 			if (!rc && !ff && !ahead)
 				rc = dits_error_set(DITS_ECONFLICT,
@@ -784,11 +566,11 @@ int cmd_pull(int argc, char **argv)
 		if (!rc && (!has_ours || behind)) {
 			/* A partial clone keeps proxies where it has them and fetches the other masters. */
 			bool partial = dits_repo_partial_remote(r, NULL);
-			const char *variant = partial ? proxy_type_of(r) : NULL;
+			const char *variant = partial ? dits_hologram_configured_type(r) : NULL;
 			dits_checkout_opts co = { variant, NULL, NULL };
 			rc = pending_in_the_way(r, &theirs, &fb);
 			if (!rc)
-				rc = cli_fetch_for_commit(r, &theirs, variant);
+				rc = dits_fetch_for_commit(r, &theirs, variant, cli_fetch_report());
 			if (!rc)
 				rc = dits_checkout_commit_opts(r, &theirs, target, a.json ? NULL : &p, &co);
 			dits_id zero = { { 0 } };
@@ -900,11 +682,11 @@ int cmd_clone(int argc, char **argv)
 	if (!rc)
 		rc = dits_repo_init(&r, dir, &refs.chunker);
 	if (!rc)
-		rc = dits_config_set(r->config, "remote.origin.url", url);
+		rc = dits_config_set(dits_repo_config(r), "remote.origin.url", url);
 	if (!rc && partial)
-		rc = dits_config_set(r->config, "remote.origin.partial", "true");
+		rc = dits_config_set(dits_repo_config(r), "remote.origin.partial", "true");
 	if (!rc)
-		rc = write_config(r);
+		rc = dits_repo_config_save(r);
 	dits_progress p;
 	cli_progress_init(&p);
 	fallback_list fb = { 0 };
@@ -915,7 +697,7 @@ int cmd_clone(int argc, char **argv)
 	const char *branch = rc ? NULL : clone_branch(&res.refs, &tip);
 	clone_ui ui = { 0, 0 };
 	if (!rc && branch) {
-		dits_checkout_opts co = { partial ? proxy_type_of(r) : NULL, on_written, &ui };
+		dits_checkout_opts co = { partial ? dits_hologram_configured_type(r) : NULL, on_written, &ui };
 		dits_id zero = { { 0 } };
 		rc = dits_checkout_commit_opts(r, &tip, branch, a.json ? NULL : &p, &co);
 		if (!rc)
@@ -927,9 +709,9 @@ int cmd_clone(int argc, char **argv)
 		 * existing directory, the .dits it made goes (nothing else was
 		 * written when the checkout refused before its first file). */
 		if (r && made_dir)
-			remove_tree(dir);
+			dits_remove_tree(dir);
 		else if (r)
-			remove_tree(r->dir);
+			dits_repo_remove(r);
 	} else {
 		dits_buf b = DITS_BUF_INIT;
 		char th[DITS_ID_HEXLEN + 1] = "";
@@ -939,7 +721,7 @@ int cmd_clone(int argc, char **argv)
 			dits_buf_puts(&b, "{\"url\":");
 			dits_buf_put_json_str(&b, url);
 			dits_buf_puts(&b, ",\"dir\":");
-			dits_buf_put_json_str(&b, r->workdir);
+			dits_buf_put_json_str(&b, dits_repo_workdir(r));
 			dits_buf_printf(&b, ",\"mode\":\"%s\",\"branch\":\"%s\",\"head\":\"%s\",\"files_proxy\":%llu,"
 			                "\"files_master\":%llu",
 			                partial ? "proxy" : "master", branch ? branch + 11 : "", th,
@@ -979,7 +761,7 @@ int cli_remote_proxies(dits_repo *r, const dits_id *assets, char **paths, size_t
 	*missing = 0;
 	char *remote = NULL;
 	if (!dits_repo_partial_remote(r, &remote)) {
-		if (!dits_config_get(r->config, "remote.origin.url"))
+		if (!dits_config_get(dits_repo_config(r), "remote.origin.url"))
 			return 0; /* no remote: proxies are made here */
 		remote = strdup("origin");
 	}

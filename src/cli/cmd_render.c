@@ -264,7 +264,7 @@ static char *current_branch(dits_repo *r)
  */
 static int fetch_result(dits_repo *r, dits_remote *rm, const char *hex, const char *path, uint64_t *chunks)
 {
-	int rc = cli_fetch_remote(r, rm, chunks);
+	int rc = dits_fetch_configured(r, rm, chunks);
 	if (rc || !dits_repo_partial_remote(r, NULL))
 		return rc;
 	dits_id commit;
@@ -580,13 +580,13 @@ int cmd_render(int argc, char **argv)
 			final = strdup(out);
 		} else {
 			rel = default_out(tlpath);
-			final = rel ? dits_strfmt("%s/%s", r->workdir, rel) : NULL;
+			final = rel ? dits_strfmt("%s/%s", dits_repo_workdir(r), rel) : NULL;
 		}
 		if (!final)
 			rc = dits_error_set(DITS_ENOMEM, "out of memory");
 	}
 	if (!rc && !out) {
-		char *dir = dits_strfmt("%s/renders", r->workdir);
+		char *dir = dits_strfmt("%s/renders", dits_repo_workdir(r));
 		if (!dir || (mkdir(dir, 0777) < 0 && errno != EEXIST))
 			rc = dits_error_set(DITS_EIO, "%s: %s", dir ? dir : "renders", strerror(errno));
 		free(dir);

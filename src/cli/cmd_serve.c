@@ -13,9 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "repo.h"
 #include "commands.h"
 #include "error.h"
 #include "fsutil.h"
+#include "odb_s3.h"
 #include "server.h"
 #ifdef DITS_WITH_MEDIA
 #include "hologram.h"
@@ -248,6 +250,7 @@ int cmd_serve(int argc, char **argv)
 		{ "store", required_argument, NULL, 's' },
 		{ "store-cache", required_argument, NULL, 'C' },
 		{ "store-cache-dir", required_argument, NULL, 'D' },
+		{ "db", required_argument, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -263,6 +266,7 @@ int cmd_serve(int argc, char **argv)
 		case 'p': pid_file = optarg; break;
 		case 's': o.store = optarg; break;
 		case 'D': o.store_cache_dir = optarg; break;
+		case 'B': o.db = optarg; break;
 		case 'C':
 			if (size_opt(optarg, &o.store_cache))
 				return cli_usage("serve: --store-cache takes a size such as 512M or 4G");
@@ -405,4 +409,35 @@ int cmd_worker_root(const worker_root_opts *wo)
 	 * be worked on is a failure of the run. */
 	return wo->once && !signalled && (out.failed || out.errors) ? 1 : 0;
 #endif
+}
+
+int cli_attach_store(dits_repo *r, const char *url, const char *cache_dir, void **store)
+{
+	*store = NULL;
+	char *cache = cache_dir ? strdup(cache_dir) : dits_path_join(dits_repo_dir(r), "store-cache");
+	const char *name = strrchr(dits_repo_workdir(r), '/');
+	name = name ? name + 1 : dits_repo_workdir(r);
+	dits_s3_store_opts so = { .url = url, .cache_dir = cache };
+	dits_s3_store *st = NULL;
+	dits_odb *db = NULL;
+	dits_odb_backend *b = NULL;
+	int rc = cache ? dits_s3_store_open(&st, &so) : dits_error_set(DITS_ENOMEM, "out of memory");
+	if (!rc)
+		rc = dits_odb_new(&db);
+	if (!rc && !(rc = dits_s3_store_backend(st, name, &b)))
+		rc = dits_odb_add_backend(db, b);
+	free(cache);
+	if (rc) {
+		dits_odb_free(db);
+		dits_s3_store_free(st);
+		return rc;
+	}
+	dits_repo_set_odb(r, db);
+	*store = st;
+	return 0;
+}
+
+void cli_store_free(void *store)
+{
+	dits_s3_store_free(store);
 }

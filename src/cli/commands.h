@@ -10,6 +10,9 @@
 #include "buf.h"
 #include "hash.h"
 #include "repo.h"
+#ifndef DITS_LEAN
+#include "fetch.h"
+#endif
 
 /* The word for a count: one when n is 1, else many ("1 proxy", "0 proxies"). */
 static inline const char *cli_plural(unsigned long long n, const char *one, const char *many)
@@ -85,31 +88,27 @@ extern const char USE_HANDOFF[];
 int cmd_mode(int argc, char **argv);
 int cmd_fetch_proxy(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+/*
+ * dits gc --store (cmd_serve.c): makes r's odb the packs of r in the bucket
+ * at url, as dits serve --store keeps them (the repository's name is its
+ * directory's), with its own cache in cache_dir (NULL: .dits/store-cache).
+ * *store is freed by cli_store_free after r.
+ */
+#ifdef DITS_REPO_H
+int cli_attach_store(dits_repo *r, const char *url, const char *cache_dir, void **store);
+#endif
+void cli_store_free(void *store);
 int cmd_remote(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
-#ifdef DITS_CLIENT_H
-/* dits fetch from rm without printing: masters whose proxy rm is making are left out (partial). */
-int cli_fetch_remote(dits_repo *r, dits_remote *rm, uint64_t *chunks);
-#endif
 int cmd_pull(int argc, char **argv);
 int cmd_clone(int argc, char **argv);
 
-/*
- * The lazy master fetch of a partial clone (no-ops in a full repository):
- * fetches from the partial remote what these manifests' contents lack.
- */
-int cli_fetch_contents(dits_repo *r, const dits_id *ids, size_t n);
-/* ... for the masters ids (files names, for errors) whose chunks are not
- * all here; an error, naming the first such file, when there is no partial
- * remote or the fetch fails. */
-int cli_fetch_masters_of(dits_repo *r, const dits_id *ids, char **names, size_t n);
-/* ... for the files commit changes against HEAD, except those with a local
- * ready skip_variant (may be NULL) that a checkout will write instead. */
-int cli_fetch_for_commit(dits_repo *r, const dits_id *commit, const char *skip_variant);
-/* ... for the files under paths (all when npaths is 0) of commit, or of the
- * index when commit is NULL (only those in proxy mode when proxies_only). */
-int cli_fetch_for_paths(dits_repo *r, const dits_id *commit, char **paths, int npaths, bool proxies_only);
+#ifndef DITS_LEAN
+/* How the batched fetches of a partial clone report here: the progress bar
+ * on a terminal, then "fetched N masters from REMOTE (N chunks)". */
+const dits_fetch_report *cli_fetch_report(void);
+#endif
 
 /*
  * fetch-proxy in a repository with a remote: fetches and imports the

@@ -101,7 +101,7 @@ static int cmd_init(int argc, char **argv)
 	int rc = dits_repo_init(&r, dir, &p);
 	if (rc)
 		return fail(rc);
-	printf("Initialized empty Dits repository in %s\n", r->dir);
+	printf("Initialized empty Dits repository in %s\n", dits_repo_dir(r));
 	dits_repo_free(r);
 	return 0;
 }
@@ -379,7 +379,7 @@ static int cmd_log(int argc, char **argv)
 	bool first = true;
 	for (;;) {
 		dits_commit c;
-		if ((rc = dits_commit_read(r->odb, &id, &c)))
+		if ((rc = dits_commit_read(dits_repo_odb(r), &id, &c)))
 			break;
 		char hex[DITS_ID_HEXLEN + 1], th[DITS_ID_HEXLEN + 1], when[64];
 		dits_id_hex(hex, &id);
@@ -481,7 +481,7 @@ static int cmd_show(int argc, char **argv)
 	dits_commit c;
 	int rc = dits_revparse(r, rev, &id);
 	if (!rc)
-		rc = dits_commit_read(r->odb, &id, &c);
+		rc = dits_commit_read(dits_repo_odb(r), &id, &c);
 	if (rc) {
 		dits_repo_free(r);
 		return fail(rc);
@@ -628,7 +628,7 @@ static int cmd_checkout(int argc, char **argv)
 		if (rev) {
 			rc = dits_revparse(r, rev, &id);
 			if (!rc && np) {
-				rc = cli_fetch_for_paths(r, &id, paths, np, false);
+				rc = dits_fetch_for_paths(r, &id, paths, np, false, cli_fetch_report());
 				if (!rc)
 					rc = dits_checkout_paths(r, &id, (const char *const *)paths, (size_t)np, &p);
 			} else if (!rc) {
@@ -636,7 +636,7 @@ static int cmd_checkout(int argc, char **argv)
 				bool same = dits_ref_read(r, "HEAD", &head) == 0 && dits_id_eq(&head, &id);
 				char *branch_ref = branch_ref_of(r, rev);
 				if (!same || branch_ref)
-					rc = cli_fetch_for_commit(r, &id, NULL);
+					rc = dits_fetch_for_commit(r, &id, NULL, cli_fetch_report());
 				if (!rc && (!same || branch_ref))
 					rc = dits_checkout_commit(r, &id, branch_ref, &p);
 				free(branch_ref);
@@ -654,7 +654,7 @@ static int cmd_checkout(int argc, char **argv)
 		if (rev)
 			rc = dits_revparse(r, rev, &id);
 		if (!rc)
-			rc = cli_fetch_for_paths(r, rev ? &id : NULL, paths, np, false);
+			rc = dits_fetch_for_paths(r, rev ? &id : NULL, paths, np, false, cli_fetch_report());
 		if (!rc)
 			rc = dits_checkout_paths(r, rev ? &id : NULL, (const char *const *)paths, (size_t)np, &p);
 		dits_repo_free(r);
@@ -670,7 +670,7 @@ static int cmd_checkout(int argc, char **argv)
 		char *ref = dits_strfmt("refs/heads/%s", newbranch);
 		dits_id zero = { { 0 } };
 		if (!rc && rev)
-			rc = cli_fetch_for_commit(r, &id, NULL);
+			rc = dits_fetch_for_commit(r, &id, NULL, cli_fetch_report());
 		if (!rc && rev)
 			rc = dits_checkout_commit(r, &id, NULL, &p);
 		if (!rc)
@@ -688,7 +688,7 @@ static int cmd_checkout(int argc, char **argv)
 	char *branch_ref = branch_ref_of(r, rev);
 	rc = dits_revparse(r, rev, &id);
 	if (!rc)
-		rc = cli_fetch_for_commit(r, &id, NULL);
+		rc = dits_fetch_for_commit(r, &id, NULL, cli_fetch_report());
 	if (!rc)
 		rc = dits_checkout_commit(r, &id, branch_ref, &p);
 	if (!rc) {
@@ -891,17 +891,33 @@ static int cmd_fsck(int argc, char **argv)
 
 static int cmd_gc(int argc, char **argv)
 {
-	const char *prune = NULL;
-	const cli_opt opts[] = { { "--prune", NULL, &prune, NULL }, { NULL, NULL, NULL, NULL } };
+	const char *prune = NULL, *store = NULL, *cache_dir = NULL;
+	const cli_opt opts[] = { { "--prune", NULL, &prune, NULL },
+		                 { "--store", NULL, &store, NULL },
+		                 { "--store-cache-dir", NULL, &cache_dir, NULL },
+		                 { NULL, NULL, NULL, NULL } };
 	int code = cli_no_args(argc, argv, opts, NULL);
 	if (code)
 		return code;
+	if (cache_dir && !store)
+		return cli_usage_error(NULL, "gc: --store-cache-dir needs --store");
 	dits_repo *r;
 	if (open_repo(&r))
 		return 1;
 	dits_gc_result res;
-	int rc = dits_gc(r, prune, &res);
+	int rc = 0;
+#ifndef DITS_LEAN
+	/* The packs of a server repository kept in a bucket (dits serve --store). */
+	void *st = NULL;
+	if (store)
+		rc = cli_attach_store(r, store, cache_dir, &st);
+#endif
+	if (!rc)
+		rc = dits_gc(r, prune, &res);
 	dits_repo_free(r);
+#ifndef DITS_LEAN
+	cli_store_free(st);
+#endif
 	if (rc)
 		return fail(rc);
 	printf("removed %llu %s, %llu %s\n", (unsigned long long)res.removed_objects,
@@ -977,7 +993,7 @@ static int cmd_debug(int argc, char **argv)
 	dits_chunker_params_default(&p);
 	dits_repo *r = NULL;
 	if (dits_repo_open(&r, ".") == 0) {
-		p = r->params;
+		p = *dits_repo_chunker_params(r);
 		dits_repo_free(r);
 	}
 	dits_error_clear();
@@ -1094,7 +1110,7 @@ static const command commands[] = {
 	{ "ls-files", cmd_ls_files, "ls-files [--json]", "the index: mode, asset id, size, path" },
 	{ "stats", cmd_stats, "stats [--json]", "logical and stored bytes, chunks, dedup ratio" },
 	{ "fsck", cmd_fsck, "fsck [-v]", "verify every stored byte and reference (-v: list leftovers of killed commands)" },
-	{ "gc", cmd_gc, "gc [--prune=WHEN]", "remove unreachable chunks and objects older than WHEN (gc.pruneExpire, 2.weeks.ago; now)" },
+	{ "gc", cmd_gc, "gc [--prune=WHEN] [--store s3://BUCKET/PREFIX [--store-cache-dir DIR]]", "remove unreachable chunks and objects older than WHEN (gc.pruneExpire, 2.weeks.ago; now)" },
 	{ "hash", cmd_hash, "hash [--] FILE...", "BLAKE3 of files (b3sum's format)" },
 	{ "debug", cmd_debug, "debug chunks FILE [--min N] [--avg N] [--max N] [--level L] [--seed S]", "FastCDC cut points" },
 	{ "config", cmd_config, "config KEY [VALUE] | config --unset KEY | config --list",
@@ -1112,7 +1128,7 @@ static const command commands[] = {
 	{ "serve", NET(cmd_serve),
 	  "serve [--listen ADDR:PORT] [--root DIR] [--workers N] [--auth FILE] [--tls-cert FILE --tls-key FILE] [--pid-file FILE]"
 	  " [--max-connections N] [--max-per-client N] [--header-timeout SECS] [--idle-timeout SECS]"
-	  " [--store s3://BUCKET/PREFIX [--store-cache SIZE] [--store-cache-dir DIR]]",
+	  " [--store s3://BUCKET/PREFIX [--store-cache SIZE] [--store-cache-dir DIR] [--db postgres://...]]",
 	  "serve repositories over HTTP" },
 	{ "worker", cmd_worker,
 	  "worker [--once|--drain] [--jobs N] | worker --root DIR [--workers N] [--once] [--lease SECS] [--json]"
@@ -1180,6 +1196,12 @@ int main(int argc, char **argv)
 #ifndef DITS_WITH_MEDIA
 	if (argc > 1 && needs_media(argc, argv))
 		return exec_sibling(argv, "dits-media");
+#endif
+#ifdef DITS_LEAN
+	/* gc of packs in a bucket needs the S3 client. */
+	for (int i = 2; argc > 2 && !strcmp(argv[1], "gc") && i < argc; i++)
+		if (!strncmp(argv[i], "--store", 7))
+			return exec_sibling(argv, "dits-net");
 #endif
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN); /* a file size limit becomes EFBIG, reported as an error */

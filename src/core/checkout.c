@@ -26,6 +26,7 @@
 #include "metadb.h"
 #include "object.h"
 #include "refs.h"
+#include "repo_internal.h"
 #include "worktree.h"
 
 static void co_advance(void *ctx, uint64_t delta)

@@ -10,6 +10,7 @@
 #include "index.h"
 #include "ingest.h"
 #include "object.h"
+#include "repo_internal.h"
 #include "worktree.h"
 
 void dits_diff_free(dits_diff *d)

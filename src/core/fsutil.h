@@ -28,6 +28,9 @@ int dits_fsync_dir(const char *dir);
 /* fsync of the directory that holds path. */
 int dits_fsync_parent(const char *path);
 int dits_mkdir_p(const char *path, mode_t mode);
+/* Removes path and everything under it (symlinks are not followed); 0 when
+ * it is gone or was never there, else an error naming what stayed. */
+int dits_remove_tree(const char *path);
 /* Joins a and b with one '/' into a malloc'd string (NULL on ENOMEM). */
 char *dits_path_join(const char *a, const char *b);
 /* Formats into a malloc'd string. */

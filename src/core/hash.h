@@ -13,13 +13,7 @@
 #include <stdint.h>
 
 #include "blake3.h"
-
-#define DITS_ID_LEN 32
-#define DITS_ID_HEXLEN 64
-
-typedef struct dits_id {
-	uint8_t b[DITS_ID_LEN];
-} dits_id;
+#include "dits/hash.h"
 
 /* Incremental hasher; the struct is exposed only so callers can allocate it. */
 typedef struct dits_hasher {
@@ -54,27 +48,5 @@ void dits_hash_subtree(const uint8_t *data, uint64_t off, uint8_t pair[64], void
 /* The hasher must have taken exactly a multiple of DITS_SUBTREE_LEN bytes,
  * all of them through dits_hasher_push_subtree. */
 void dits_hasher_push_subtree(dits_hasher *h, const uint8_t pair[64]);
-
-/* Writes 64 lowercase hex digits and a NUL into out. */
-void dits_id_hex(char out[DITS_ID_HEXLEN + 1], const dits_id *id);
-/* Parses exactly 64 hex digits. Returns 0 or DITS_EINVALID. */
-int dits_id_from_hex(dits_id *out, const char *hex);
-/* True when s is 1..64 hex digits (a possible id prefix). */
-bool dits_is_hex_prefix(const char *s);
-
-static inline int dits_id_cmp(const dits_id *a, const dits_id *b)
-{
-	for (int i = 0; i < DITS_ID_LEN; i++)
-		if (a->b[i] != b->b[i])
-			return a->b[i] < b->b[i] ? -1 : 1;
-	return 0;
-}
-
-static inline bool dits_id_eq(const dits_id *a, const dits_id *b)
-{
-	return dits_id_cmp(a, b) == 0;
-}
-
-bool dits_id_is_zero(const dits_id *id);
 
 #endif

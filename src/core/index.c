@@ -462,3 +462,12 @@ int dits_index_remove(dits_index *idx, const char *path)
 	idx->dirty = true;
 	return 0;
 }
+
+bool dits_index_exists(dits_repo *r)
+{
+	char *p = dits_repo_path(r, "index");
+	struct stat st;
+	bool none = p && stat(p, &st) < 0 && errno == ENOENT;
+	free(p);
+	return !none;
+}

@@ -63,6 +63,8 @@ typedef struct dits_index {
 
 /* Loads .dits/index (an empty index when there is none). */
 int dits_index_load(dits_repo *r, dits_index *idx);
+/* False when r has no index file: a server's repository (no worktree). */
+bool dits_index_exists(dits_repo *r);
 int dits_index_write(dits_repo *r, dits_index *idx);
 void dits_index_free(dits_index *idx);
 

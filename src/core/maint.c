@@ -20,6 +20,7 @@
 #include "object.h"
 #include "odb_pack.h"
 #include "refs.h"
+#include "repo_internal.h"
 #include "worktree.h"
 
 /* ---- reachability --------------------------------------------------- */
@@ -460,6 +461,15 @@ static int keep_recent(void *ctx, const dits_id *id, const dits_odb_loc *loc)
 	}
 }
 
+/* The same for an object of a recent unit of a backend with its own times (dits_odb_gc_begin). */
+static int keep_recent_object(void *ctx, const dits_id *id, uint8_t type, uint32_t len)
+{
+	(void)len;
+	gc_recent_ctx g = { ctx, 0 };
+	dits_odb_loc loc = { .pack = 0, .type = type };
+	return keep_recent(&g, id, &loc);
+}
+
 /* The repository's top-level temporary files (atomic writes) no one holds and older than cutoff. */
 static void remove_old_tmp(const char *dir, int64_t cutoff_ns, uint64_t *count)
 {
@@ -512,6 +522,11 @@ int dits_gc(dits_repo *r, const char *prune, dits_gc_result *res)
 		rc = dits_odb_pack_foreach(r->odb, keep_recent, &g);
 		w.problems = problems;
 		res->recent_packs++;
+	}
+	if (!rc) {
+		long problems = w.problems;
+		rc = dits_odb_gc_begin(r->odb, cutoff, keep_recent_object, &w);
+		w.problems = problems;
 	}
 	dits_odb_prune_result pr = { 0 };
 	if (!rc)

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "error.h"
 #include "fsutil.h"
+#include "repo_internal.h"
 
 /* ---- The common part of a handle --------------------------------------- */
 

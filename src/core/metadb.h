@@ -47,6 +47,9 @@
 
 /* The schema this code writes (PRAGMA user_version). */
 #define DITS_METADB_SCHEMA_VERSION 1
+/* The PostgreSQL schema this code writes (table dits_schema_version): version
+ * 2 adds the shared refs, reflog and repository catalog (refdb_pg.c). */
+#define DITS_METADB_PG_SCHEMA_VERSION 2
 /* How long a call waits for another process's write transaction. */
 #define DITS_METADB_BUSY_TIMEOUT_MS 10000
 /* Upper bound of the retry backoff of a failed job, in seconds. */

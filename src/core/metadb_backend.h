@@ -87,4 +87,14 @@ int metadb_sqlite_open(dits_metadb **out, const char *path);
 /* url: postgres://... or postgresql://...; repo_key scopes every row. */
 int metadb_pg_open(dits_metadb **out, const char *url, const char *repo_key);
 
+/*
+ * For the other users of a PostgreSQL handle's connection (refdb_pg.c):
+ * the connection, reconnected if it broke (an error when it cannot be), and the error of a failed statement as "<url>: what: <the
+ * server's message>" with the DITS_E* code its SQLSTATE maps to.
+ */
+struct pg_conn;
+struct pg_result;
+int metadb_pg_conn(dits_metadb *db, struct pg_conn **out);
+int metadb_pg_fail(dits_metadb *db, const struct pg_result *res, const char *what);
+
 #endif

@@ -54,7 +54,7 @@
  * ever append. They run under a transaction-scoped advisory lock, so
  * processes that open a fresh database at once migrate it once.
  */
-static const char *const migrations[DITS_METADB_SCHEMA_VERSION] = {
+static const char *const migrations[DITS_METADB_PG_SCHEMA_VERSION] = {
 	/* 0 -> 1: the seed's asset_variants (kept by name) and the queue. */
 	"CREATE TABLE asset_variants("
 	"  id UUID PRIMARY KEY,"
@@ -99,6 +99,34 @@ static const char *const migrations[DITS_METADB_SCHEMA_VERSION] = {
 	"  WHERE state IN ('queued','running');"
 	"CREATE INDEX jobs_by_state ON jobs(repo, state, id);"
 	"CREATE INDEX jobs_by_asset ON jobs(repo, asset_id);",
+	/*
+	 * 1 -> 2: refs shared by a fleet of servers (refdb_pg.c). A ref row
+	 * holds a commit id (target) or, for HEAD, a branch name (symbolic);
+	 * the reflog keeps every change; repos is the catalog of `dits serve
+	 * --db`, each repository's config text.
+	 */
+	"CREATE TABLE refs("
+	"  repo TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  target BYTEA CHECK(target IS NULL OR length(target) = 32),"
+	"  symbolic TEXT,"
+	"  updated_at BIGINT NOT NULL,"
+	"  PRIMARY KEY(repo, name),"
+	"  CHECK((target IS NULL) <> (symbolic IS NULL)));"
+	"CREATE TABLE reflog("
+	"  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+	"  repo TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  old BYTEA,"
+	"  new BYTEA NOT NULL,"
+	"  who TEXT NOT NULL,"
+	"  message TEXT NOT NULL,"
+	"  at BIGINT NOT NULL);"
+	"CREATE INDEX reflog_by_ref ON reflog(repo, name, id);"
+	"CREATE TABLE repos("
+	"  name TEXT PRIMARY KEY,"
+	"  config TEXT NOT NULL,"
+	"  created_at BIGINT NOT NULL);",
 };
 
 #define VARIANT_COLS                                                                         \
@@ -350,6 +378,17 @@ static int ensure_conn(dits_metadb *db)
 	return 0;
 }
 
+int metadb_pg_conn(dits_metadb *db, PGconn **out)
+{
+	*out = PG(db)->conn;
+	return ensure_conn(db);
+}
+
+int metadb_pg_fail(dits_metadb *db, const PGresult *res, const char *what)
+{
+	return pg_fail(db, res, what);
+}
+
 /* Runs SQL without parameters (BEGIN, COMMIT, DDL). */
 static int exec_simple(dits_metadb *db, const char *sql, const char *what)
 {
@@ -559,7 +598,7 @@ static int refuse_newer(dits_metadb *db, int version)
 	return dits_error_set(DITS_EVERSION,
 	                      "%s: metadata schema version %d is newer than this dits understands "
 	                      "(%d); upgrade dits to use this database",
-	                      db->where, version, DITS_METADB_SCHEMA_VERSION);
+	                      db->where, version, DITS_METADB_PG_SCHEMA_VERSION);
 }
 
 static int migrate(dits_metadb *db)
@@ -568,9 +607,9 @@ static int migrate(dits_metadb *db)
 	int rc = read_version(db, &version);
 	if (rc)
 		return rc;
-	if (version > DITS_METADB_SCHEMA_VERSION)
+	if (version > DITS_METADB_PG_SCHEMA_VERSION)
 		return refuse_newer(db, version);
-	if (version == DITS_METADB_SCHEMA_VERSION)
+	if (version == DITS_METADB_PG_SCHEMA_VERSION)
 		return 0;
 	if ((rc = tx_begin(db)))
 		return rc;
@@ -584,9 +623,9 @@ static int migrate(dits_metadb *db)
 		                 "cannot create the schema");
 	if (!rc)
 		rc = read_version(db, &version);
-	if (!rc && version > DITS_METADB_SCHEMA_VERSION)
+	if (!rc && version > DITS_METADB_PG_SCHEMA_VERSION)
 		rc = refuse_newer(db, version);
-	for (; !rc && version < DITS_METADB_SCHEMA_VERSION; version++) {
+	for (; !rc && version < DITS_METADB_PG_SCHEMA_VERSION; version++) {
 		rc = exec_simple(db, migrations[version], "cannot create the schema");
 		if (!rc) {
 			char sql[128];

@@ -28,6 +28,7 @@
 #include "fsutil.h"
 #include "metadb.h"
 #include "object.h"
+#include "repo_internal.h"
 #include "worktree.h"
 
 typedef struct swap {

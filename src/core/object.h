@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "dits/object.h"
 #include "hash.h"
 #include "odb.h"
 
@@ -62,21 +63,6 @@ void dits_manifest_head_free(dits_manifest_head *h);
 
 /* ---- trees -------------------------------------------------------- */
 
-enum { DITS_KIND_FILE = 1, DITS_KIND_TREE = 2 };
-
-typedef struct dits_tree_entry {
-	char *name;
-	uint8_t kind;
-	uint32_t mode;   /* 0100644, 0100755 or 040000 */
-	uint64_t size;   /* file size; 0 for trees */
-	dits_id id;      /* manifest id or tree id */
-} dits_tree_entry;
-
-typedef struct dits_tree {
-	dits_tree_entry *e;
-	size_t n, cap;
-} dits_tree;
-
 /*
  * How deep trees nest. A commit's root tree is at depth 0, a tree it holds
  * at depth 1, and so on. A tree at depth DITS_TREE_DEPTH_MAX is refused by
@@ -102,8 +88,6 @@ const char *dits_tree_name_refused(const char *name, size_t len);
 /* name as a message shows it: printable ASCII kept, other bytes as \xNN. */
 void dits_name_escape(char *out, size_t cap, const char *name, size_t len);
 
-void dits_tree_init(dits_tree *t);
-void dits_tree_free(dits_tree *t);
 /*
  * Adds an entry; a refused name (dits_tree_name_refused), an unknown kind,
  * or a mode other than 0100644/0100755 for a file and 040000 (size 0) for a
@@ -124,7 +108,6 @@ int dits_tree_serialize(dits_tree *t, dits_buf *out);
  * (the hash of data) and the bad entry.
  */
 int dits_tree_parse(dits_tree *t, const uint8_t *data, size_t len);
-int dits_tree_read(dits_odb *db, const dits_id *id, dits_tree *t);
 
 /*
  * Checks an object's payload before it is stored from elsewhere (an upload,
@@ -136,24 +119,8 @@ int dits_object_check(uint8_t type, const dits_id *id, const void *data, size_t 
 
 /* ---- commits ------------------------------------------------------ */
 
-typedef struct dits_signature {
-	char *name, *email;
-	int64_t time;
-	int tz_minutes;
-} dits_signature;
-
-typedef struct dits_commit {
-	dits_id tree;
-	dits_id *parents;
-	size_t nparents;
-	dits_signature author, committer;
-	char *message;
-} dits_commit;
-
-void dits_commit_free(dits_commit *c);
 int dits_commit_serialize(const dits_commit *c, dits_buf *out);
 int dits_commit_parse(dits_commit *c, const uint8_t *data, size_t len);
-int dits_commit_read(dits_odb *db, const dits_id *id, dits_commit *c);
 /* Fills sig from DITS_AUTHOR_NAME/EMAIL/DATE, or the user and host names. */
 int dits_signature_default(dits_signature *sig, const char *name, const char *email);
 void dits_signature_free(dits_signature *sig);

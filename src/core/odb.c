@@ -367,6 +367,17 @@ void dits_odb_remove_leftovers(dits_odb *db)
 			db->b[i]->remove_leftovers(db->b[i]);
 }
 
+int dits_odb_gc_begin(dits_odb *db, int64_t cutoff_ns, dits_odb_each_fn recent, void *ctx)
+{
+	for (size_t i = 0; i < db->n; i++) {
+		dits_odb_backend *b = db->b[i];
+		int rc = b->gc_begin && !is_promisor(b) ? b->gc_begin(b, cutoff_ns, recent, ctx) : 0;
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 int dits_odb_remove_unreachable(dits_odb *db, dits_odb_live_fn live, void *ctx, dits_odb_prune_result *res)
 {
 	for (size_t i = 0; i < db->n; i++) {

@@ -24,23 +24,13 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "dits/odb.h"
 #include "hash.h"
-
-typedef enum dits_otype {
-	DITS_OBJ_CHUNK = 1,
-	DITS_OBJ_CHUNKLIST = 2,
-	DITS_OBJ_MANIFEST = 3,
-	DITS_OBJ_TREE = 4,
-	DITS_OBJ_COMMIT = 5,
-} dits_otype;
-
-const char *dits_otype_name(int type);
 
 #define DITS_PACK_HEADER_LEN 16
 #define DITS_PACK_RECORD_HEADER_LEN 40
 #define DITS_OBJECT_MAX (64u << 20) /* largest record a pack accepts */
 
-typedef struct dits_odb dits_odb;
 typedef struct dits_odb_backend dits_odb_backend;
 typedef struct dits_pack_writer dits_pack_writer;
 
@@ -76,10 +66,6 @@ void dits_odb_free(dits_odb *db);
  * packs found.
  */
 int dits_odb_refresh(dits_odb *db);
-
-/* Type and payload length of id. Returns 0, or DITS_ENOTFOUND (no message set: cheap). */
-int dits_odb_read_header(dits_odb *db, const dits_id *id, uint8_t *type, uint32_t *len);
-bool dits_odb_exists(dits_odb *db, const dits_id *id);
 
 /*
  * Reads and verifies a record: out receives the payload, type (may be NULL)
@@ -138,6 +124,12 @@ typedef struct dits_odb_prune_result {
  * old packs). Counts are added to *res. Call it holding the repository lock.
  */
 int dits_odb_remove_unreachable(dits_odb *db, dits_odb_live_fn live, void *ctx, dits_odb_prune_result *res);
+/*
+ * Before the sweep: backends that keep their own times (an object store)
+ * visit the objects of the units written after cutoff_ns, which gc keeps
+ * with everything they reach (the grace period), and remember the cutoff.
+ */
+int dits_odb_gc_begin(dits_odb *db, int64_t cutoff_ns, dits_odb_each_fn recent, void *ctx);
 
 /*
  * Deletes what interrupted writers left behind, in every backend that

@@ -63,6 +63,14 @@ struct dits_odb_backend {
 	 * dits_odb_remove_unreachable); adds its counts to *res. */
 	int (*remove_unreachable)(dits_odb_backend *b, dits_odb_live_fn live, void *ctx,
 	                          dits_odb_prune_result *res);
+	/*
+	 * Optional, for backends whose units carry no local file time (an
+	 * object store): gc tells the grace cutoff (nanoseconds since 1970)
+	 * before its sweep. The backend visits every object of the units
+	 * written after it (gc keeps them and what they reach) and remembers
+	 * the cutoff for its remove_unreachable.
+	 */
+	int (*gc_begin)(dits_odb_backend *b, int64_t cutoff_ns, dits_odb_each_fn recent, void *ctx);
 	/* PROMISOR only: makes ids present in the odb's writable backend. */
 	int (*fetch)(dits_odb_backend *b, const dits_id *ids, size_t n);
 	/* Frees the backend. Required. */

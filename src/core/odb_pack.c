@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -818,6 +819,12 @@ struct dits_pack_writer {
 	pack_store *owned;
 	dits_pack_publish_fn publish;
 	void *publish_ctx;
+	/* dits_pack_writer_set_stream */
+	dits_pack_stream_fn stream;
+	dits_pack_stream_done_fn stream_done;
+	void *stream_ctx;
+	char stream_hex[DITS_ID_HEXLEN + 1];
+	bool published;
 };
 
 static int ps_writer_new(dits_odb_backend *b, dits_pack_writer **out)
@@ -857,6 +864,8 @@ static int ps_writer_new(dits_odb_backend *b, dits_pack_writer **out)
  */
 static int writer_write_out(dits_pack_writer *w, const uint8_t *buf, size_t len, uint64_t off)
 {
+	if (w->stream)
+		return 0; /* the stream has the bytes: the staging file stays empty */
 	int rc = dits_write_all(w->fd, buf, len, w->tmp_path);
 	if (rc && w->direct && errno == EINVAL) {
 		/* The filesystem refused direct I/O after all: carry on buffered. */
@@ -917,8 +926,21 @@ static void writer_io_stop(dits_pack_writer *w)
 	w->io_started = false;
 }
 
+/* Hands bytes leaving the write buffer to the stream, if any. */
+static int writer_stream(dits_pack_writer *w, const uint8_t *buf, size_t len)
+{
+	if (!w->stream || !len)
+		return 0;
+	char name[DITS_ID_HEXLEN + 8];
+	snprintf(name, sizeof name, "pack-%s", w->stream_hex);
+	return w->stream(w->stream_ctx, name, buf, len);
+}
+
 static int writer_flush_full(dits_pack_writer *w)
 {
+	int src = writer_stream(w, w->wbuf, w->wlen);
+	if (src)
+		return src;
 	if (!w->io_started && pthread_create(&w->io_th, NULL, writer_io_main, w) == 0)
 		w->io_started = true;
 	int rc = writer_io_wait(w);
@@ -949,6 +971,8 @@ static int writer_flush(dits_pack_writer *w)
 		return rc;
 	if (w->wlen == 0)
 		return 0;
+	if ((rc = writer_stream(w, w->wbuf, w->wlen)))
+		return rc;
 	if (w->direct && w->wlen % 4096 != 0) {
 		/* A tail: from here on the pack is written through the page cache. */
 		w->direct = false;
@@ -1161,6 +1185,8 @@ int dits_pack_writer_finish(dits_pack_writer *w)
 	dits_hasher_final(&names, &name_id);
 	char hex[DITS_ID_HEXLEN + 1];
 	dits_id_hex(hex, &name_id);
+	if (w->stream)
+		memcpy(hex, w->stream_hex, sizeof hex);
 	hex[40] = '\0';
 	char *pack_path = dits_strfmt("%s/pack-%s.pack", w->db->dir, hex);
 	char *idx_path = dits_strfmt("%s/pack-%s.idx", w->db->dir, hex);
@@ -1183,6 +1209,7 @@ int dits_pack_writer_finish(dits_pack_writer *w)
 		char *name = dits_strfmt("pack-%s", hex);
 		rc = name ? w->publish(w->publish_ctx, pack_path, idx_path, name)
 		          : dits_error_set(DITS_ENOMEM, "out of memory");
+		w->published = !rc;
 		free(name);
 		/* The publisher took what it keeps; the staging copies go. */
 		unlink(idx_path);
@@ -1213,6 +1240,8 @@ void dits_pack_writer_free(dits_pack_writer *w)
 	if (!w)
 		return;
 	writer_io_stop(w);
+	if (w->stream_done)
+		w->stream_done(w->stream_ctx, w->published);
 	pthread_mutex_destroy(&w->io_mu);
 	pthread_cond_destroy(&w->io_cv);
 	if (w->fd >= 0)
@@ -1248,6 +1277,26 @@ int dits_pack_writer_new_staged(dits_pack_writer **out, dits_odb *odb, const cha
 	(*out)->owned = st;
 	(*out)->publish = publish;
 	(*out)->publish_ctx = ctx;
+	return 0;
+}
+
+int dits_pack_writer_set_stream(dits_pack_writer *w, dits_pack_stream_fn fn, dits_pack_stream_done_fn done,
+                                void *ctx)
+{
+	if (!w->publish || w->fd >= 0 || w->stream)
+		return dits_error_set(DITS_EINVALID, "a pack stream needs a staged writer before its first record");
+	dits_id id;
+	struct { long pid; double t; const void *w; uint8_t r[32]; } salt = { (long)getpid(), dits_now(), (void *)w, { 0 } };
+	/* pid, time and address already make the name unique here; the random
+	 * bytes keep two servers sharing a bucket apart. */
+	if (getrandom(salt.r, sizeof salt.r, 0) < 0)
+		memset(salt.r, 0, sizeof salt.r);
+	dits_hash_buf(&id, &salt, sizeof salt);
+	dits_id_hex(w->stream_hex, &id);
+	w->stream_hex[40] = '\0';
+	w->stream = fn;
+	w->stream_done = done;
+	w->stream_ctx = ctx;
 	return 0;
 }
 

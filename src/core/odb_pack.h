@@ -120,4 +120,22 @@ typedef int (*dits_pack_publish_fn)(void *ctx, const char *pack_path, const char
 int dits_pack_writer_new_staged(dits_pack_writer **out, dits_odb *odb, const char *dir,
                                 dits_pack_publish_fn publish, void *ctx);
 
+/*
+ * Streaming a staged pack while it is written (an object store uploads it
+ * as it arrives). The pack's name is fixed when the stream is set (a
+ * random "pack-HEX": names are unique, not derived from the records) and
+ * is the one publish later gets. fn is called with every byte of the pack,
+ * in order, in pieces of up to 8 MiB, before they go to the staging file;
+ * the last piece is sent by finish before publish is called. The bytes go
+ * to the stream only: the staging file publish gets is then empty (it
+ * still names the pack; the index is complete). A non-zero return fails
+ * the put or finish that caused it. done is called once by
+ * dits_pack_writer_free (published or not: an unpublished stream is
+ * abandoned there). Set it before the first put.
+ */
+typedef int (*dits_pack_stream_fn)(void *ctx, const char *name, const void *data, size_t len);
+typedef void (*dits_pack_stream_done_fn)(void *ctx, bool published);
+int dits_pack_writer_set_stream(dits_pack_writer *w, dits_pack_stream_fn fn, dits_pack_stream_done_fn done,
+                                void *ctx);
+
 #endif

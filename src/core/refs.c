@@ -1,4 +1,5 @@
 #include "refs.h"
+#include "refdb_backend.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "object.h"
+#include "repo_internal.h"
 
 bool dits_ref_name_valid(const char *name)
 {
@@ -32,245 +34,130 @@ bool dits_ref_name_valid(const char *name)
 	return true;
 }
 
-static int read_ref_file(dits_repo *r, const char *ref, dits_buf *b)
+/* ---- the backend of a repository ------------------------------------- */
+
+static bool is_pg_url(const char *url)
 {
-	char *path = dits_repo_path(r, ref);
-	if (!path)
-		return dits_error_set(DITS_ENOMEM, "out of memory");
-	int rc = dits_read_file(path, b);
-	free(path);
-	return rc;
+	return !strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13);
 }
+
+/*
+ * The repository's ref store, opened on first use: PostgreSQL when its
+ * config says `refs.url = postgres://...` (rows keyed by `metadb.repo`,
+ * else the `.dits` path, as metadb.h does), else the files under `.dits`.
+ */
+static int refdb_of(dits_repo *r, dits_refdb **out)
+{
+	if (r->refdb) {
+		*out = r->refdb;
+		return 0;
+	}
+	const char *url = r->config ? dits_config_get(r->config, "refs.url") : NULL;
+	int rc;
+	if (url && *url) {
+		if (!is_pg_url(url))
+			return dits_error_set(DITS_EINVALID, "%s/config: refs.url: \"%s\" is not a postgres:// URL",
+			                      r->dir, url);
+		const char *key = dits_config_get(r->config, "metadb.repo");
+		char *abs = NULL;
+		if (!key || !*key) {
+			if (!(abs = realpath(r->dir, NULL)))
+				return dits_error_errno("%s", r->dir);
+			key = abs;
+		}
+		rc = refdb_pg_open(&r->refdb, r, url, key);
+		free(abs);
+		if (rc)
+			return dits_error_wrap(rc, "%s/config: refs.url", r->dir);
+	} else if ((rc = refdb_files_open(&r->refdb, r))) {
+		return rc;
+	}
+	*out = r->refdb;
+	return 0;
+}
+
+void dits_refdb_free(struct dits_refdb *db)
+{
+	if (db)
+		db->ops->free(db);
+}
+
+const char *dits_refs_backend(dits_repo *r)
+{
+	dits_refdb *db = NULL;
+	if (refdb_of(r, &db)) {
+		dits_error_clear();
+		return "unavailable";
+	}
+	return db->ops->name;
+}
+
+/* ---- the API of refs.h -------------------------------------------------- */
 
 int dits_head_target(dits_repo *r, char **out)
 {
 	*out = NULL;
-	dits_buf b = DITS_BUF_INIT;
-	int rc = read_ref_file(r, "HEAD", &b);
-	if (rc) {
-		dits_buf_free(&b);
-		return rc;
-	}
-	char *s = (char *)b.data;
-	if (!strncmp(s, "ref: ", 5)) {
-		char *nl = strchr(s, '\n');
-		if (nl)
-			*nl = '\0';
-		*out = strdup(s + 5);
-		rc = *out ? 0 : dits_error_set(DITS_ENOMEM, "out of memory");
-	}
-	dits_buf_free(&b);
-	return rc;
+	dits_refdb *db = NULL;
+	dits_id id;
+	int rc = refdb_of(r, &db);
+	return rc ? rc : db->ops->head(db, out, &id);
 }
 
 int dits_ref_read(dits_repo *r, const char *ref, dits_id *out)
 {
+	dits_refdb *db = NULL;
+	int rc = refdb_of(r, &db);
+	if (rc)
+		return rc;
 	char *target = NULL;
 	if (!strcmp(ref, "HEAD")) {
-		int rc = dits_head_target(r, &target);
-		if (rc)
+		if ((rc = db->ops->head(db, &target, out)))
 			return rc;
-		if (target)
-			ref = target;
+		if (!target)
+			return 0; /* detached */
+		ref = target;
 	}
-	dits_buf b = DITS_BUF_INIT;
-	int rc = read_ref_file(r, ref, &b);
+	rc = db->ops->read(db, ref, out);
 	if (rc == DITS_ENOTFOUND)
 		rc = dits_error_set(DITS_ENOTFOUND, "%s does not exist yet", ref);
-	else if (!rc && (b.len < DITS_ID_HEXLEN || dits_id_from_hex(out, (char *)b.data)))
-		rc = dits_error_set(DITS_ECORRUPT, "%s/%s: ref does not hold a commit id", r->dir, ref);
-	dits_buf_free(&b);
 	free(target);
-	return rc;
-}
-
-static int append_reflog(dits_repo *r, const char *ref, const dits_id *old, const dits_id *new_id,
-                         const char *msg)
-{
-	char *path = dits_strfmt("%s/logs/%s", r->dir, ref);
-	if (!path)
-		return dits_error_set(DITS_ENOMEM, "out of memory");
-	char *slash = strrchr(path, '/');
-	*slash = '\0';
-	int rc = dits_mkdir_p(path, 0755);
-	*slash = '/';
-	if (rc) {
-		free(path);
-		return rc;
-	}
-	dits_signature sig;
-	if ((rc = dits_signature_default(&sig, NULL, NULL))) {
-		free(path);
-		return rc;
-	}
-	char ho[DITS_ID_HEXLEN + 1], hn[DITS_ID_HEXLEN + 1];
-	dits_id zero = { { 0 } };
-	dits_id_hex(ho, old ? old : &zero);
-	dits_id_hex(hn, new_id);
-	dits_buf line = DITS_BUF_INIT;
-	dits_buf_printf(&line, "%s %s %s <%s> %lld +0000\t", ho, hn, sig.name, sig.email, (long long)time(NULL));
-	for (const char *p = msg ? msg : ""; *p && *p != '\n'; p++)
-		dits_buf_put_u8(&line, (uint8_t)*p);
-	dits_buf_put_u8(&line, '\n');
-	dits_signature_free(&sig);
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rc = dits_error_errno("%s", path);
-	} else {
-		rc = dits_write_all(fd, line.data, line.len, path);
-		if (!rc && fsync(fd) < 0)
-			rc = dits_error_errno("%s: fsync failed", path);
-		close(fd);
-	}
-	dits_buf_free(&line);
-	free(path);
 	return rc;
 }
 
 int dits_ref_update(dits_repo *r, const char *ref, const dits_id *new_id,
                     const dits_id *expected, const char *log_msg)
 {
-	int rc = dits_repo_lock(r);
-	if (rc)
-		return rc;
-	dits_id cur;
-	bool exists = false;
-	dits_buf b = DITS_BUF_INIT;
-	rc = read_ref_file(r, ref, &b);
-	if (rc == 0) {
-		if (b.len < DITS_ID_HEXLEN || dits_id_from_hex(&cur, (char *)b.data))
-			rc = dits_error_set(DITS_ECORRUPT, "%s/%s: ref does not hold a commit id", r->dir, ref);
-		else
-			exists = true;
-	} else if (rc == DITS_ENOTFOUND) {
-		rc = 0;
-	}
-	dits_buf_free(&b);
-	if (rc)
-		return rc;
-	if (expected) {
-		bool want_absent = dits_id_is_zero(expected);
-		if (want_absent ? exists : (!exists || !dits_id_eq(&cur, expected)))
-			return dits_error_set(DITS_ECONFLICT, "%s: changed by another process (compare-and-swap failed)", ref);
-	}
-	char *path = dits_repo_path(r, ref);
-	if (!path)
-		return dits_error_set(DITS_ENOMEM, "out of memory");
-	char *slash = strrchr(path, '/');
-	*slash = '\0';
-	rc = dits_mkdir_p(path, 0755);
-	*slash = '/';
-	char hex[DITS_ID_HEXLEN + 2];
-	dits_id_hex(hex, new_id);
-	hex[DITS_ID_HEXLEN] = '\n';
-	if (!rc)
-		rc = dits_atomic_write(path, hex, DITS_ID_HEXLEN + 1);
-	free(path);
-	if (!rc)
-		rc = append_reflog(r, ref, exists ? &cur : NULL, new_id, log_msg);
-	return rc;
+	dits_refdb *db = NULL;
+	int rc = refdb_of(r, &db);
+	return rc ? rc : db->ops->update(db, ref, new_id, expected, log_msg);
+}
+
+int dits_ref_delete(dits_repo *r, const char *ref, const dits_id *expected)
+{
+	dits_refdb *db = NULL;
+	int rc = refdb_of(r, &db);
+	return rc ? rc : db->ops->remove(db, ref, expected);
 }
 
 int dits_head_set_branch(dits_repo *r, const char *ref)
 {
-	int rc = dits_repo_lock(r);
-	if (rc)
-		return rc;
-	char *path = dits_repo_path(r, "HEAD");
-	char *content = dits_strfmt("ref: %s\n", ref);
-	rc = path && content ? dits_atomic_write(path, content, strlen(content))
-	                     : dits_error_set(DITS_ENOMEM, "out of memory");
-	free(path);
-	free(content);
-	return rc;
+	dits_refdb *db = NULL;
+	int rc = refdb_of(r, &db);
+	return rc ? rc : db->ops->set_head(db, ref, NULL, NULL);
 }
 
 int dits_head_set_detached(dits_repo *r, const dits_id *id, const char *log_msg)
 {
-	int rc = dits_repo_lock(r);
-	if (rc)
-		return rc;
-	dits_id old;
-	bool had = dits_ref_read(r, "HEAD", &old) == 0;
-	char *path = dits_repo_path(r, "HEAD");
-	char hex[DITS_ID_HEXLEN + 2];
-	dits_id_hex(hex, id);
-	hex[DITS_ID_HEXLEN] = '\n';
-	rc = path ? dits_atomic_write(path, hex, DITS_ID_HEXLEN + 1) : DITS_ENOMEM;
-	free(path);
-	if (!rc)
-		rc = append_reflog(r, "HEAD", had ? &old : NULL, id, log_msg);
-	return rc;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static int collect_refs(const char *dir, const char *prefix, char ***names, size_t *n, size_t *cap)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : dits_error_errno("%s", dir);
-	struct dirent *e;
-	int rc = 0;
-	while ((e = readdir(d)) && !rc) {
-		if (e->d_name[0] == '.' || strstr(e->d_name, ".tmp-"))
-			continue;
-		char *full = dits_path_join(dir, e->d_name);
-		char *name = dits_strfmt("%s%s", prefix, e->d_name);
-		struct stat st;
-		if (!full || !name) {
-			rc = dits_error_set(DITS_ENOMEM, "out of memory");
-		} else if (stat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-			char *sub = dits_strfmt("%s/", name);
-			rc = sub ? collect_refs(full, sub, names, n, cap) : DITS_ENOMEM;
-			free(sub);
-		} else {
-			if (*n == *cap) {
-				*cap = *cap ? *cap * 2 : 16;
-				char **nn = realloc(*names, *cap * sizeof *nn);
-				if (!nn) {
-					rc = dits_error_set(DITS_ENOMEM, "out of memory");
-					free(full);
-					free(name);
-					break;
-				}
-				*names = nn;
-			}
-			(*names)[(*n)++] = name;
-			name = NULL;
-		}
-		free(full);
-		free(name);
-	}
-	closedir(d);
-	return rc;
+	dits_refdb *db = NULL;
+	int rc = refdb_of(r, &db);
+	return rc ? rc : db->ops->set_head(db, NULL, id, log_msg);
 }
 
 int dits_refs_foreach(dits_repo *r, const char *prefix, dits_ref_fn fn, void *ctx)
 {
-	char *dir = dits_repo_path(r, prefix);
-	if (!dir)
-		return dits_error_set(DITS_ENOMEM, "out of memory");
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	int rc = collect_refs(dir, prefix, &names, &n, &cap);
-	free(dir);
-	if (!rc)
-		if (n > 1)
-			qsort(names, n, sizeof *names, cmp_str);
-	for (size_t i = 0; i < n && !rc; i++) {
-		dits_id id;
-		rc = dits_ref_read(r, names[i], &id);
-		if (!rc)
-			rc = fn(ctx, names[i], &id);
-	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	return rc;
+	dits_refdb *db = NULL;
+	int rc = refdb_of(r, &db);
+	return rc ? rc : db->ops->foreach(db, prefix, fn, ctx);
 }
 
 int dits_revparse(dits_repo *r, const char *spec, dits_id *out)
@@ -291,7 +178,6 @@ int dits_revparse(dits_repo *r, const char *spec, dits_id *out)
 			rc = dits_error_set(DITS_ENOTFOUND, "HEAD: no commits yet");
 	} else {
 		rc = DITS_ENOTFOUND;
-		struct stat st;
 		/* Branches, tags, remote-tracking branches ("origin/main"), full names. */
 		const char *prefixes[] = { "refs/heads/", "refs/tags/", "refs/remotes/", "" };
 		for (size_t i = 0; i < 4 && rc == DITS_ENOTFOUND; i++) {
@@ -302,10 +188,13 @@ int dits_revparse(dits_repo *r, const char *spec, dits_id *out)
 				continue;
 			free(ref);
 			ref = dits_strfmt("%s%s", prefixes[i], base);
-			char *p = ref ? dits_repo_path(r, ref) : NULL;
-			if (p && stat(p, &st) == 0 && S_ISREG(st.st_mode))
-				rc = dits_ref_read(r, ref, out);
-			free(p);
+			if (!ref) {
+				rc = dits_error_set(DITS_ENOMEM, "out of memory");
+				break;
+			}
+			rc = dits_ref_read(r, ref, out);
+			if (rc == DITS_ENOTFOUND)
+				dits_error_clear();
 		}
 		if (rc == DITS_ENOTFOUND && dits_is_hex_prefix(base) && strlen(base) >= 4)
 			rc = dits_odb_resolve_prefix(r->odb, base, DITS_OBJ_COMMIT, out);
@@ -350,5 +239,53 @@ int dits_revparse(dits_repo *r, const char *spec, dits_id *out)
 			                    dits_otype_name(type));
 	}
 	free(base);
+	return rc;
+}
+
+typedef struct name_list {
+	char **v;
+	size_t n, cap;
+} name_list;
+
+static int collect_name(void *ctx, const char *ref, const dits_id *id)
+{
+	(void)id;
+	name_list *l = ctx;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		char **v = realloc(l->v, cap * sizeof *v);
+		if (!v)
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+		l->v = v;
+		l->cap = cap;
+	}
+	if (!(l->v[l->n] = strdup(ref)))
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	l->n++;
+	return 0;
+}
+
+int dits_refs_remove_remote(dits_repo *r, const char *remote)
+{
+	dits_refdb *db = NULL;
+	int rc = refdb_of(r, &db);
+	if (rc)
+		return rc;
+	if (!strcmp(db->ops->name, "files")) {
+		/* The whole directory, empty subdirectories included. */
+		char *dir = dits_strfmt("%s/refs/remotes/%s", r->dir, remote);
+		rc = dir ? dits_remove_tree(dir) : dits_error_set(DITS_ENOMEM, "out of memory");
+		free(dir);
+		return rc;
+	}
+	char *prefix = dits_strfmt("refs/remotes/%s/", remote);
+	name_list l = { 0 };
+	rc = prefix ? db->ops->foreach(db, prefix, collect_name, &l) : dits_error_set(DITS_ENOMEM, "out of memory");
+	for (size_t i = 0; i < l.n && !rc; i++)
+		rc = db->ops->remove(db, l.v[i], NULL);
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i]);
+	free(l.v);
+	free(prefix);
 	return rc;
 }

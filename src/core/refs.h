@@ -1,53 +1,15 @@
 /*
- * refs.h - HEAD, branches (refs/heads/NAME) and tags (refs/tags/NAME).
- *
- * A ref is a file holding a commit id in hex. HEAD holds either
- * "ref: refs/heads/NAME" or a commit id (detached). Updates are
- * compare-and-swap under the repository lock: the caller states the value it
- * expects, the new value is written to a temporary file, fsynced and renamed,
- * and a line is appended to the ref's reflog (.dits/logs/<ref>).
+ * refs.h - HEAD, branches and tags: the whole API is public (dits/refs.h).
  */
 #ifndef DITS_REFS_H
 #define DITS_REFS_H
 
-#include <stdbool.h>
-
+#include "dits/refs.h"
 #include "hash.h"
 #include "repo.h"
 
-/* True when name is acceptable as a branch or tag name. */
-bool dits_ref_name_valid(const char *name);
-
-/*
- * Reads a ref ("HEAD", "refs/heads/main", ...), following HEAD's symbolic
- * link. DITS_ENOTFOUND when it does not exist yet (an unborn branch).
- */
-int dits_ref_read(dits_repo *r, const char *ref, dits_id *out);
-
-/*
- * The ref HEAD points at ("refs/heads/main"), malloc'd, or NULL in *out when
- * HEAD is detached.
- */
-int dits_head_target(dits_repo *r, char **out);
-
-/*
- * Sets ref to new_id if its current value equals *expected (NULL: any
- * value; a zero id: the ref must not exist). DITS_ECONFLICT otherwise.
- */
-int dits_ref_update(dits_repo *r, const char *ref, const dits_id *new_id,
-                    const dits_id *expected, const char *log_msg);
-
-int dits_head_set_branch(dits_repo *r, const char *ref);
-int dits_head_set_detached(dits_repo *r, const dits_id *id, const char *log_msg);
-
-/* Calls fn for every ref under prefix ("refs/heads/"), sorted by name. */
-typedef int (*dits_ref_fn)(void *ctx, const char *ref, const dits_id *id);
-int dits_refs_foreach(dits_repo *r, const char *prefix, dits_ref_fn fn, void *ctx);
-
-/*
- * Resolves a revision: a full id or unique prefix of a commit, a branch, a
- * tag or HEAD, each optionally followed by ~N (Nth first parent).
- */
-int dits_revparse(dits_repo *r, const char *spec, dits_id *out);
+/* Closes a repository's ref store (dits_repo_free() does). NULL is allowed. */
+struct dits_refdb;
+void dits_refdb_free(struct dits_refdb *db);
 
 #endif

@@ -1,4 +1,5 @@
 #include "repo.h"
+#include "repo_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 
 #include "error.h"
 #include "fsutil.h"
+#include "refs.h"
 
 char *dits_repo_path(const dits_repo *r, const char *rel)
 {
@@ -23,6 +25,7 @@ void dits_repo_free(dits_repo *r)
 {
 	if (!r)
 		return;
+	dits_refdb_free(r->refdb);
 	dits_odb_free(r->odb);
 	dits_config_free(r->config);
 	if (r->lock_fd >= 0)
@@ -131,6 +134,53 @@ int dits_repo_open(dits_repo **out, const char *start)
 	return dits_error_set(DITS_ENOTFOUND, "%s: not a dits repository (nor is any parent directory)", abs);
 }
 
+/* The settings of a new repository: its format and chunker parameters. */
+static int fill_config(dits_config *c, const dits_chunker_params *p)
+{
+	char num[32];
+	snprintf(num, sizeof num, "%d", DITS_FORMAT_VERSION);
+	int rc = dits_config_set(c, "core.format", num);
+	snprintf(num, sizeof num, "%u", p->min);
+	if (!rc)
+		rc = dits_config_set(c, "chunker.min", num);
+	snprintf(num, sizeof num, "%u", p->avg);
+	if (!rc)
+		rc = dits_config_set(c, "chunker.avg", num);
+	snprintf(num, sizeof num, "%u", p->max);
+	if (!rc)
+		rc = dits_config_set(c, "chunker.max", num);
+	snprintf(num, sizeof num, "%u", p->level);
+	if (!rc)
+		rc = dits_config_set(c, "chunker.level", num);
+	snprintf(num, sizeof num, "%llu", (unsigned long long)p->seed);
+	if (!rc)
+		rc = dits_config_set(c, "chunker.seed", num);
+	return rc;
+}
+
+int dits_repo_new_config(const dits_chunker_params *params, dits_config **out)
+{
+	*out = NULL;
+	dits_chunker_params p;
+	if (params)
+		p = *params;
+	else
+		dits_chunker_params_default(&p);
+	dits_chunker probe;
+	int rc = dits_chunker_init(&probe, &p);
+	if (rc)
+		return rc;
+	dits_config *c = dits_config_new();
+	if (!c)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	if ((rc = fill_config(c, &p))) {
+		dits_config_free(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
 int dits_repo_init(dits_repo **out, const char *dir, const dits_chunker_params *params)
 {
 	*out = NULL;
@@ -161,27 +211,14 @@ int dits_repo_init(dits_repo **out, const char *dir, const dits_chunker_params *
 	char *tmp = dits_strfmt("%s/.dits-init-%ld", abs, (long)getpid());
 	const char *subdirs[] = { "objects/pack", "refs/heads", "refs/tags", "logs/refs/heads", "tmp" };
 	dits_config *c = dits_config_new();
-	char num[32];
 	rc = tmp && c ? dits_mkdir_p(tmp, 0755) : dits_error_set(DITS_ENOMEM, "out of memory");
 	for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs && !rc; i++) {
 		char *d = dits_path_join(tmp, subdirs[i]);
 		rc = d ? dits_mkdir_p(d, 0755) : DITS_ENOMEM;
 		free(d);
 	}
-	if (!rc) {
-		snprintf(num, sizeof num, "%d", DITS_FORMAT_VERSION);
-		dits_config_set(c, "core.format", num);
-		snprintf(num, sizeof num, "%u", p.min);
-		dits_config_set(c, "chunker.min", num);
-		snprintf(num, sizeof num, "%u", p.avg);
-		dits_config_set(c, "chunker.avg", num);
-		snprintf(num, sizeof num, "%u", p.max);
-		dits_config_set(c, "chunker.max", num);
-		snprintf(num, sizeof num, "%u", p.level);
-		dits_config_set(c, "chunker.level", num);
-		snprintf(num, sizeof num, "%llu", (unsigned long long)p.seed);
-		rc = dits_config_set(c, "chunker.seed", num);
-	}
+	if (!rc)
+		rc = fill_config(c, &p);
 	char *cfg = tmp ? dits_path_join(tmp, "config") : NULL;
 	char *head = tmp ? dits_path_join(tmp, "HEAD") : NULL;
 	if (!rc)
@@ -394,4 +431,73 @@ int dits_repo_relpath(const dits_repo *r, const char *user_path, char **out)
 	if (!rc && !*out)
 		rc = dits_error_set(DITS_ENOMEM, "out of memory");
 	return rc;
+}
+
+bool dits_repo_proxy_auto(const dits_repo *r)
+{
+	const char *v = getenv("DITS_PROXY_AUTO");
+	if (!v || !*v)
+		v = dits_config_get(r->config, "proxy.auto");
+	return !v || !(!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
+}
+
+int dits_repo_config_save(dits_repo *r)
+{
+	char *path = dits_repo_path(r, "config");
+	int rc = path ? dits_config_write(r->config, path) : dits_error_set(DITS_ENOMEM, "out of memory");
+	free(path);
+	return rc;
+}
+
+int dits_repo_remove(dits_repo *r)
+{
+	return dits_remove_tree(r->dir);
+}
+
+const char *dits_repo_workdir(const dits_repo *r)
+{
+	return r->workdir;
+}
+
+const char *dits_repo_dir(const dits_repo *r)
+{
+	return r->dir;
+}
+
+dits_config *dits_repo_config(const dits_repo *r)
+{
+	return r->config;
+}
+
+dits_odb *dits_repo_odb(const dits_repo *r)
+{
+	return r->odb;
+}
+
+const dits_chunker_params *dits_repo_chunker_params(const dits_repo *r)
+{
+	return &r->params;
+}
+
+const dits_chunker *dits_repo_chunker(const dits_repo *r)
+{
+	return &r->chunker;
+}
+
+bool dits_repo_locked(const dits_repo *r)
+{
+	return r->lock_fd >= 0;
+}
+
+void dits_repo_set_odb(dits_repo *r, dits_odb *db)
+{
+	dits_odb_free(r->odb);
+	r->odb = db;
+}
+
+dits_odb *dits_repo_take_odb(dits_repo *r)
+{
+	dits_odb *db = r->odb;
+	r->odb = NULL;
+	return db;
 }

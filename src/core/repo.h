@@ -1,6 +1,7 @@
 /*
  * repo.h - a repository: its worktree, its `.dits/` directory, its object
- * store and its configuration.
+ * store and its configuration. The public API is dits/repo.h; this adds
+ * what only the library uses.
  *
  * Commands that change the repository hold its write lock (flock on
  * `.dits/lock`), so two writers never interleave; the lock dies with its
@@ -9,46 +10,37 @@
 #ifndef DITS_REPO_H
 #define DITS_REPO_H
 
+#include <stdbool.h>
+
 #include "chunker.h"
 #include "config.h"
+#include "dits/repo.h"
 #include "odb.h"
 
 #define DITS_FORMAT_VERSION 1
 
-typedef struct dits_repo {
-	char *workdir; /* absolute path of the worktree, no trailing slash */
-	char *dir;     /* workdir/.dits */
-	dits_odb *odb;
-	dits_config *config;
-	dits_chunker_params params;
-	dits_chunker chunker;
-	int lock_fd;
-} dits_repo;
+/* The config dits_repo_init() writes for params (NULL = defaults). */
+int dits_repo_new_config(const dits_chunker_params *params, dits_config **out);
 
-/*
- * Creates DIR/.dits with the given chunker parameters (NULL = defaults).
- * DITS_EEXISTS when DIR already holds a repository.
- */
-int dits_repo_init(dits_repo **out, const char *dir, const dits_chunker_params *params);
-/* Finds the repository containing start (walking up) and opens it. */
-int dits_repo_open(dits_repo **out, const char *start);
+/* The chunker parameters the repository was created with. */
+const dits_chunker_params *dits_repo_chunker_params(const dits_repo *r);
+
+/* Its content-defined chunker, for ingesting files into it. */
+const dits_chunker *dits_repo_chunker(const dits_repo *r);
+/* True while r holds its write lock (dits_repo_lock). */
+bool dits_repo_locked(const dits_repo *r);
+/* Replaces r's object store with db, which r then owns (a server whose
+ * packs live in S3); the old store is freed. */
+void dits_repo_set_odb(dits_repo *r, dits_odb *db);
+/* Hands r's object store to the caller, who frees it; r keeps none and
+ * may then only be freed. */
+dits_odb *dits_repo_take_odb(dits_repo *r);
+
 /* Opens another view of r's local object store (the pack backend on
  * .dits/objects/pack), e.g. to see packs finished since r was opened. */
 int dits_repo_odb_open(const dits_repo *r, dits_odb **out);
-void dits_repo_free(dits_repo *r);
-
-/* Takes the write lock; DITS_ELOCKED when another process holds it. */
-int dits_repo_lock(dits_repo *r);
-void dits_repo_unlock(dits_repo *r);
 
 /* A malloc'd path inside .dits/. */
 char *dits_repo_path(const dits_repo *r, const char *rel);
-
-/*
- * Converts a user path (relative to cwd or absolute) to a path relative to
- * the worktree ("" for the worktree itself). DITS_EINVALID when it lies
- * outside the worktree or inside .dits.
- */
-int dits_repo_relpath(const dits_repo *r, const char *user_path, char **out);
 
 #endif

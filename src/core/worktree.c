@@ -21,6 +21,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "refs.h"
+#include "repo_internal.h"
 
 /* ---- flattened trees ------------------------------------------------ */
 

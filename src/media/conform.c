@@ -64,9 +64,9 @@ static bool facts_of(ctx *x, candidate *c)
 	if (c->probed)
 		return c->ok;
 	c->probed = true;
-	if (chunks_here(x->r->odb, &c->asset)) {
+	if (chunks_here(dits_repo_odb(x->r), &c->asset)) {
 		dits_media_source src;
-		if (dits_media_source_open_blob(&src, x->r->odb, &c->asset, c->path) == 0) {
+		if (dits_media_source_open_blob(&src, dits_repo_odb(x->r), &c->asset, c->path) == 0) {
 			c->ok = dits_media_probe(&src, &c->facts) == 0;
 			dits_media_source_close_blob(&src);
 		}
@@ -434,7 +434,7 @@ int dits_conform_facts(const dits_timeline *tl, const dits_conform_master *m, di
 int dits_conform_open(void *store, int media, dits_media_source *src)
 {
 	const dits_conform_store *s = store;
-	return dits_media_source_open_blob(src, s->r->odb, &s->m[media].asset, s->m[media].path);
+	return dits_media_source_open_blob(src, dits_repo_odb(s->r), &s->m[media].asset, s->m[media].path);
 }
 
 void dits_conform_close(void *store, dits_media_source *src)

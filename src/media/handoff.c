@@ -212,7 +212,7 @@ static int collect_one(dits_repo *r, dits_metadb *db, const char *type, const di
 	dits_variant_free(&v);
 	if (!rc) {
 		c.path = strdup(e->path);
-		c.master = dits_strfmt("%s/%s", r->workdir, e->path);
+		c.master = dits_strfmt("%s/%s", dits_repo_workdir(r), e->path);
 		c.name = stem_of(e->path);
 		const char *slash = strrchr(e->path, '/');
 		c.proxy = slash ? dits_strfmt("%s/%.*s/Proxy/%s.mov", h->dir, (int)(slash - e->path), e->path, c.name)
@@ -278,8 +278,8 @@ int dits_handoff_collect(dits_repo *r, const char *type, const char *dir, dits_h
 	if (!abs)
 		return dits_error_set(DITS_EIO, "%s: %s", dir, strerror(errno));
 	h->dir = abs;
-	const char *base = strrchr(r->workdir, '/');
-	h->title = strdup(base && base[1] ? base + 1 : r->workdir);
+	const char *base = strrchr(dits_repo_workdir(r), '/');
+	h->title = strdup(base && base[1] ? base + 1 : dits_repo_workdir(r));
 	if (!h->title) {
 		dits_handoff_free(h);
 		return dits_error_set(DITS_ENOMEM, "out of memory");
@@ -332,8 +332,8 @@ int dits_handoff_write_proxies(dits_repo *r, const dits_handoff *h)
 		int rc = dits_mkdir_p(parent, 0755);
 		free(parent);
 		dits_manifest m;
-		if (!rc && !(rc = dits_manifest_read(r->odb, &c->proxy_manifest, &m))) {
-			rc = dits_materialize(r->odb, &m, c->proxy, NULL, 0644, NULL, NULL, NULL);
+		if (!rc && !(rc = dits_manifest_read(dits_repo_odb(r), &c->proxy_manifest, &m))) {
+			rc = dits_materialize(dits_repo_odb(r), &m, c->proxy, NULL, 0644, NULL, NULL, NULL);
 			dits_manifest_free(&m);
 		}
 		if (rc)

@@ -176,7 +176,7 @@ static int store_output(dits_repo *r, dits_pack_writer *w, const char *file, dit
 	if (fd < 0)
 		return dits_error_errno("%s", file);
 	dits_manifest m;
-	int rc = dits_ingest_fd(w, &r->chunker, fd, file, &m, NULL, NULL, NULL);
+	int rc = dits_ingest_fd(w, dits_repo_chunker(r), fd, file, &m, NULL, NULL, NULL);
 	close(fd);
 	if (rc)
 		return rc;
@@ -237,7 +237,7 @@ static int run_job(dits_repo *r, dits_metadb *db, const dits_job *job, const cha
 		out[i].wanted = wanted[i];
 	}
 	const char *names[NOUT] = { "proxy.mov", "poster.jpg", "sprite.jpg", "sprite.vtt", "preview.webm" };
-	char *tmpdir = dits_strfmt("%s/tmp/worker-%ld-%lld", r->dir, (long)getpid(), (long long)job->id);
+	char *tmpdir = dits_strfmt("%s/tmp/worker-%ld-%lld", dits_repo_dir(r), (long)getpid(), (long long)job->id);
 	dits_media_source src = { 0 };
 	bool src_open = false;
 	dits_media_facts facts;
@@ -271,7 +271,7 @@ static int run_job(dits_repo *r, dits_metadb *db, const dits_job *job, const cha
 		goto out;
 	for (int i = 0; i < NOUT; i++)
 		snprintf(out[i].path, sizeof out[i].path, "%s/%s", tmpdir, names[i]);
-	if ((rc = dits_media_source_open_blob(&src, r->odb, &job->asset, jc.path)))
+	if ((rc = dits_media_source_open_blob(&src, dits_repo_odb(r), &job->asset, jc.path)))
 		goto out;
 	src_open = true;
 	if ((rc = dits_media_probe(&src, &facts))) {
@@ -303,7 +303,7 @@ static int run_job(dits_repo *r, dits_metadb *db, const dits_job *job, const cha
 	/* Publish: chunks durable first, then the variants, under the lock. */
 	if ((rc = dits_repo_lock(r)))
 		goto out;
-	if ((rc = dits_pack_writer_new(&w, r->odb)))
+	if ((rc = dits_pack_writer_new(&w, dits_repo_odb(r))))
 		goto unlock;
 	dits_id manifests[NOUT];
 	char *chunks[NOUT] = { 0 };
@@ -419,7 +419,7 @@ static void *worker_main(void *arg)
 		memset(&hb, 0, sizeof hb);
 		pthread_mutex_init(&hb.mu, NULL);
 		pthread_cond_init(&hb.cv, NULL);
-		snprintf(hb.dir, sizeof hb.dir, "%s", r->dir);
+		snprintf(hb.dir, sizeof hb.dir, "%s", dits_repo_dir(r));
 		hb.job = job.id;
 		hb.owner = owner;
 		hb.lease = lease;
@@ -477,7 +477,7 @@ int dits_worker_run(dits_repo *r, const dits_worker_opts *o, dits_worker_stats *
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	pthread_mutex_t event_mu = PTHREAD_MUTEX_INITIALIZER;
 	for (int i = 0; i < n; i++) {
-		wt[i].workdir = r->workdir;
+		wt[i].workdir = dits_repo_workdir(r);
 		wt[i].o = o;
 		wt[i].event_mu = &event_mu;
 		wt[i].index = i;

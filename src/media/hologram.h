@@ -24,6 +24,10 @@ bool dits_hologram_is_video_path(const char *path);
 /* "proxy_1080p", "proxy_720p", "proxy_540p" for a recipe's height. */
 const char *dits_hologram_proxy_type(const dits_proxy_recipe *r);
 
+/* The type of the configured recipe's proxies (dits_hologram_recipe_from_config),
+ * the default recipe's when the settings are not valid. */
+const char *dits_hologram_configured_type(dits_repo *r);
+
 /* A job's recipe field back into a recipe. */
 int dits_hologram_recipe_from_spec(const char *spec, dits_proxy_recipe *r);
 
@@ -37,6 +41,16 @@ int dits_hologram_recipe_from_config(dits_repo *r, dits_proxy_recipe *out);
  */
 int dits_hologram_enqueue_commit(dits_repo *r, const dits_id *commit, const dits_proxy_recipe *recipe,
                                  size_t *count);
+
+/*
+ * What follows a commit, wherever it was made (dits commit, a push, an
+ * ingest, a render): with dits_repo_proxy_auto, the TRANSCODE jobs of the
+ * video files commit adds or changes, with the configured recipe. *count
+ * (may be NULL) receives how many were queued (0 with proxy.auto off).
+ * Running them is the caller's: the CLI starts a background worker, a
+ * server wakes its own.
+ */
+int dits_hologram_after_commit(dits_repo *r, const dits_id *commit, size_t *count);
 
 /* Enqueues TRANSCODE jobs for asset ids given with their paths (proxy generate). */
 int dits_hologram_enqueue_asset(dits_repo *r, const dits_id *asset, const char *path,

@@ -73,7 +73,7 @@ const char *dits_hologram_proxy_type(const dits_proxy_recipe *r)
 int dits_hologram_recipe_from_config(dits_repo *r, dits_proxy_recipe *out)
 {
 	dits_proxy_recipe_default(out);
-	const char *profile = dits_config_get(r->config, "proxy.profile");
+	const char *profile = dits_config_get(dits_repo_config(r), "proxy.profile");
 	if (profile) {
 		int c = dits_proxy_codec_from_name(profile);
 		if (c < 0)
@@ -82,7 +82,7 @@ int dits_hologram_recipe_from_config(dits_repo *r, dits_proxy_recipe *out)
 		out->codec = c;
 	}
 	uint64_t h;
-	int rc = dits_config_get_u64(r->config, "proxy.resolution", 1080, &h);
+	int rc = dits_config_get_u64(dits_repo_config(r), "proxy.resolution", 1080, &h);
 	if (rc)
 		return rc;
 	if (h != 1080 && h != 720 && h != 540)
@@ -181,8 +181,8 @@ static void apply_lut_rules(dits_repo *r, const char *path, dits_proxy_recipe *r
 {
 	if (rec->lut[0])
 		return; /* given explicitly */
-	lut_match m = { r->workdir, path, rec, false };
-	dits_config_foreach(r->config, "proxy.lut.", lut_rule, &m);
+	lut_match m = { dits_repo_workdir(r), path, rec, false };
+	dits_config_foreach(dits_repo_config(r), "proxy.lut.", lut_rule, &m);
 }
 
 int dits_hologram_enqueue_asset(dits_repo *r, const dits_id *asset, const char *path,
@@ -213,7 +213,7 @@ int dits_hologram_enqueue_commit(dits_repo *r, const dits_id *commit, const dits
 	if (count)
 		*count = 0;
 	dits_commit c;
-	int rc = dits_commit_read(r->odb, commit, &c);
+	int rc = dits_commit_read(dits_repo_odb(r), commit, &c);
 	if (rc)
 		return rc;
 	dits_flat now, before = { 0 };
@@ -237,6 +237,27 @@ int dits_hologram_enqueue_commit(dits_repo *r, const dits_id *commit, const dits
 	return rc;
 }
 
+const char *dits_hologram_configured_type(dits_repo *r)
+{
+	dits_proxy_recipe rec;
+	if (dits_hologram_recipe_from_config(r, &rec)) {
+		dits_error_clear();
+		dits_proxy_recipe_default(&rec);
+	}
+	return dits_hologram_proxy_type(&rec);
+}
+
+int dits_hologram_after_commit(dits_repo *r, const dits_id *commit, size_t *count)
+{
+	if (count)
+		*count = 0;
+	if (!dits_repo_proxy_auto(r))
+		return 0;
+	dits_proxy_recipe rec;
+	int rc = dits_hologram_recipe_from_config(r, &rec);
+	return rc ? rc : dits_hologram_enqueue_commit(r, commit, &rec, count);
+}
+
 int dits_worker_lock_background(dits_repo *r, int *fd_out)
 {
 	char *p = dits_repo_path(r, "worker.lock");
@@ -245,7 +266,7 @@ int dits_worker_lock_background(dits_repo *r, int *fd_out)
 	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	free(p);
 	if (fd < 0)
-		return dits_error_errno("%s/worker.lock", r->dir);
+		return dits_error_errno("%s/worker.lock", dits_repo_dir(r));
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		close(fd);
 		return dits_error_set(DITS_ELOCKED, "a background worker is already running");
@@ -284,7 +305,7 @@ int dits_worker_spawn_background(dits_repo *r, const char *exe)
 			dup2(lg, 1);
 			dup2(lg, 2);
 		}
-		if (chdir(r->workdir) < 0)
+		if (chdir(dits_repo_workdir(r)) < 0)
 			_exit(1);
 		execl(exe, exe, "worker", "--drain", "--background", (char *)NULL);
 		_exit(127);

@@ -60,26 +60,17 @@ static const char *member(const cJSON *j, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* proxy.auto, or DITS_PROXY_AUTO for the whole server, as for a pushed commit. */
-static bool proxy_auto(dits_repo *r)
-{
-	const char *v = getenv("DITS_PROXY_AUTO");
-	if (!v || !*v)
-		v = dits_config_get(r->config, "proxy.auto");
-	return !v || !(!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
-}
-
 /* The commit of head's tree plus out (manifest m), head as its parent. */
 static int write_commit(dits_repo *r, dits_pack_writer *w, const dits_id *head, const char *out,
                         const dits_manifest *m, const dits_id *manifest, const char *message, dits_id *made)
 {
 	dits_commit pc;
-	int rc = dits_commit_read(r->odb, head, &pc);
+	int rc = dits_commit_read(dits_repo_odb(r), head, &pc);
 	if (rc)
 		return rc;
 	dits_commit c = { 0 };
 	dits_buf b = DITS_BUF_INIT;
-	rc = dits_tree_put_file(r->odb, w, &pc.tree, out, 0100644, m->size, manifest, &c.tree);
+	rc = dits_tree_put_file(dits_repo_odb(r), w, &pc.tree, out, 0100644, m->size, manifest, &c.tree);
 	dits_commit_free(&pc);
 	c.parents = (dits_id *)head;
 	c.nparents = 1;
@@ -114,13 +105,13 @@ static int publish(dits_repo *r, const char *file, const char *branch, const cha
 	dits_manifest_init(&m);
 	dits_id manifest, head;
 	int fd = -1;
-	if ((rc = dits_pack_writer_new(&w, r->odb)))
+	if ((rc = dits_pack_writer_new(&w, dits_repo_odb(r))))
 		goto out;
 	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
 		rc = dits_error_errno("%s", file);
 		goto out;
 	}
-	if ((rc = dits_ingest_fd(w, &r->chunker, fd, file, &m, NULL, NULL, NULL)) ||
+	if ((rc = dits_ingest_fd(w, dits_repo_chunker(r), fd, file, &m, NULL, NULL, NULL)) ||
 	    (rc = dits_manifest_write(w, &m, &manifest)))
 		goto out;
 	bool raced = false;
@@ -141,7 +132,7 @@ static int publish(dits_repo *r, const char *file, const char *branch, const cha
 		dits_error_clear();
 		dits_pack_writer_free(w);
 		w = NULL;
-		if ((rc = dits_pack_writer_new(&w, r->odb))) {
+		if ((rc = dits_pack_writer_new(&w, dits_repo_odb(r)))) {
 			raced = false;
 			break;
 		}
@@ -173,9 +164,9 @@ int dits_render_job_run(dits_repo *r, const dits_job *job, bool *permanent)
 		target = "4k_master";
 	if (!codec)
 		codec = "prores_hq";
-	job_state js = { dits_strfmt("%s/renders/%lld.json", r->dir, (long long)job->id), 0 };
-	char *dir = dits_strfmt("%s/renders", r->dir);
-	char *tmpdir = dits_strfmt("%s/tmp/render-%ld-%lld", r->dir, (long)getpid(), (long long)job->id);
+	job_state js = { dits_strfmt("%s/renders/%lld.json", dits_repo_dir(r), (long long)job->id), 0 };
+	char *dir = dits_strfmt("%s/renders", dits_repo_dir(r));
+	char *tmpdir = dits_strfmt("%s/tmp/render-%ld-%lld", dits_repo_dir(r), (long)getpid(), (long long)job->id);
 	char *tmp = tmpdir ? dits_strfmt("%s/out.mov", tmpdir) : NULL;
 	dits_timeline tl;
 	memset(&tl, 0, sizeof tl);
@@ -257,10 +248,8 @@ int dits_render_job_run(dits_repo *r, const dits_job *job, bool *permanent)
 		dits_id_hex(hex, &made);
 		write_state(&js, 1, hex, out);
 		/* its proxies, like a pushed master's: the ref landed whatever happens here */
-		dits_proxy_recipe pr;
 		size_t n = 0;
-		if (proxy_auto(r) && (dits_hologram_recipe_from_config(r, &pr) ||
-		                      dits_hologram_enqueue_commit(r, &made, &pr, &n))) {
+		if (dits_hologram_after_commit(r, &made, &n)) {
 			fprintf(stderr, "dits: warning: %s: proxies not queued: %s\n", out, dits_error_last());
 			dits_error_clear();
 		}

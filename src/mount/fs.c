@@ -707,7 +707,7 @@ static int odb_with(dits_mount *m, const dits_id *id)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	}
 	m->old_odbs = o;
-	if (m->odb != m->repo->odb)
+	if (m->odb != dits_repo_odb(m->repo))
 		m->old_odbs[m->nold_odbs++] = m->odb;
 	m->odb = db;
 	if (!dits_odb_exists(m->odb, id))

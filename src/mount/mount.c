@@ -228,7 +228,7 @@ int dits_mount_new(dits_mount **out, dits_repo *r, const dits_mount_opts *o)
 	pthread_rwlockattr_destroy(&rwa);
 	pthread_cond_init(&m->drop_cond, NULL);
 	m->repo = r;
-	m->odb = r->odb;
+	m->odb = dits_repo_odb(r);
 	m->foreground = o->foreground;
 	/* The configured proxy (type and recipe profile) unless --variant names a type. */
 	char type[DITS_VARIANT_NAME_MAX];
@@ -255,7 +255,7 @@ int dits_mount_new(dits_mount **out, dits_repo *r, const dits_mount_opts *o)
 		m->rev_hex = strdup(hex);
 		dits_commit c;
 		memset(&c, 0, sizeof c);
-		rc = dits_commit_read(r->odb, &commit, &c);
+		rc = dits_commit_read(dits_repo_odb(r), &commit, &c);
 		if (rc)
 			rc = dits_error_set(rc, "%s: not a commit", rev);
 		else
@@ -265,8 +265,8 @@ int dits_mount_new(dits_mount **out, dits_repo *r, const dits_mount_opts *o)
 	if (!rc) {
 		/* Inside the worktree, `dits add .` and `status` would walk into
 		 * the mounted files. */
-		size_t wl = strlen(r->workdir);
-		if (!strncmp(m->mountpoint, r->workdir, wl) &&
+		size_t wl = strlen(dits_repo_workdir(r));
+		if (!strncmp(m->mountpoint, dits_repo_workdir(r), wl) &&
 		    (m->mountpoint[wl] == '/' || m->mountpoint[wl] == '\0'))
 			rc = dits_error_set(DITS_EINVALID,
 			                    "%s: inside the worktree (add and status would see the "
@@ -317,7 +317,7 @@ void dits_mount_free(dits_mount *m)
 	for (size_t i = 0; i < m->nold_odbs; i++)
 		dits_odb_free(m->old_odbs[i]);
 	free(m->old_odbs);
-	if (m->odb && m->odb != m->repo->odb)
+	if (m->odb && m->odb != dits_repo_odb(m->repo))
 		dits_odb_free(m->odb);
 	free(m->drop_queue);
 	pthread_mutex_destroy(&m->lock);
@@ -350,7 +350,7 @@ static char *record_path(const char *repo_dir, const char *mountpoint)
 static int record_write(dits_mount *m)
 {
 	char *dir = dits_repo_path(m->repo, "mounts");
-	char *path = record_path(m->repo->dir, m->mountpoint);
+	char *path = record_path(dits_repo_dir(m->repo), m->mountpoint);
 	int rc = 0;
 	dits_buf b = DITS_BUF_INIT;
 	if (!dir || !path)
@@ -371,7 +371,7 @@ static int record_write(dits_mount *m)
 /* Removes the record and the server's log (kept only if the server is killed). */
 static void record_remove(dits_mount *m)
 {
-	char *path = record_path(m->repo->dir, m->mountpoint);
+	char *path = record_path(dits_repo_dir(m->repo), m->mountpoint);
 	char *log = path ? malloc(strlen(path) + 5) : NULL;
 	if (path)
 		unlink(path);
@@ -517,7 +517,7 @@ static char *escape_opt(const char *s)
  */
 static int session_mount(dits_mount *m)
 {
-	char *fsname = escape_opt(m->repo->workdir);
+	char *fsname = escape_opt(dits_repo_workdir(m->repo));
 	char *opts = fsname ? malloc(strlen(fsname) + 128) : NULL;
 	if (!opts) {
 		free(fsname);
@@ -658,7 +658,7 @@ int dits_mount_serve(dits_mount *m, pid_t *server_pid)
 			_exit(1);
 		}
 		/* The server's errors go to .dits/mounts/KEY.log. */
-		char *path = record_path(m->repo->dir, m->mountpoint);
+		char *path = record_path(dits_repo_dir(m->repo), m->mountpoint);
 		int log = -1;
 		if (path) {
 			char *lp = malloc(strlen(path) + 5);

@@ -123,15 +123,15 @@ int dits_remote_open(dits_remote **out, dits_repo *r, const char *name)
 	*out = NULL;
 	char key[300];
 	snprintf(key, sizeof key, "remote.%s.url", name);
-	const char *url = dits_config_get(r->config, key);
+	const char *url = dits_config_get(dits_repo_config(r), key);
 	if (!url)
 		return dits_error_set(DITS_ENOTFOUND, "%s: no remote of that name (see 'dits remote -v')", name);
 	snprintf(key, sizeof key, "remote.%s.token", name);
 	const char *token = getenv("DITS_TOKEN");
 	if (!token || !*token)
-		token = dits_config_get(r->config, key);
+		token = dits_config_get(dits_repo_config(r), key);
 	snprintf(key, sizeof key, "remote.%s.cainfo", name);
-	const char *cainfo = dits_config_get(r->config, key);
+	const char *cainfo = dits_config_get(dits_repo_config(r), key);
 	if (!cainfo || !*cainfo)
 		cainfo = getenv("DITS_CAINFO");
 	return remote_new(out, name, url, token, cainfo);
@@ -160,7 +160,7 @@ int dits_client_jobs(dits_repo *r, const dits_xfer_opts *o)
 	if (o && o->jobs > 0)
 		return o->jobs > 64 ? 64 : o->jobs;
 	uint64_t v = DITS_DEFAULT_CONNECTIONS;
-	if (r && dits_config_get_u64(r->config, "transfer.connections", DITS_DEFAULT_CONNECTIONS, &v))
+	if (r && dits_config_get_u64(dits_repo_config(r), "transfer.connections", DITS_DEFAULT_CONNECTIONS, &v))
 		dits_error_clear();
 	return v < 1 ? 1 : v > 64 ? 64 : (int)v;
 }
@@ -460,7 +460,7 @@ static int find_partial(void *ctx, const char *key, const char *value)
 bool dits_repo_partial_remote(dits_repo *r, char **name)
 {
 	partial_scan ps = { NULL, 0 };
-	dits_config_foreach(r->config, "remote.", find_partial, &ps);
+	dits_config_foreach(dits_repo_config(r), "remote.", find_partial, &ps);
 	bool found = ps.name != NULL;
 	if (name)
 		*name = ps.name;
@@ -499,7 +499,7 @@ static void promisor_ctx_free(void *ctx)
 
 int dits_repo_enable_promisor(dits_repo *r)
 {
-	if (dits_odb_has_promisor(r->odb))
+	if (dits_odb_has_promisor(dits_repo_odb(r)))
 		return 0;
 	char *remote = NULL;
 	if (!dits_repo_partial_remote(r, &remote))
@@ -517,5 +517,5 @@ int dits_repo_enable_promisor(dits_repo *r)
 		promisor_ctx_free(p);
 		return rc;
 	}
-	return dits_odb_add_backend(r->odb, b);
+	return dits_odb_add_backend(dits_repo_odb(r), b);
 }

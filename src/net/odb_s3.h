@@ -4,14 +4,17 @@
  * Packs and their indexes are objects under s3://BUCKET/PREFIX/REPO/packs/
  * (pack-HEX.pack and pack-HEX.idx, the formats of docs/FORMATS.md). What
  * this backend guarantees:
- *  - a pack is written to a local staging file, uploaded whole (multipart
- *    when large), and only then its index is uploaded: readers list the
- *    indexes, so a pack without its index (an interrupted push) is never
- *    seen;
+ *  - a pack is uploaded while it is written (a multipart upload fed as
+ *    the bytes arrive, with no local copy of the pack),
+ *    and only once the upload completes is its index uploaded: readers
+ *    list the indexes, so a pack without its index (an interrupted push)
+ *    is never seen;
  *  - indexes are downloaded once, checked as a local pack's are (checksum,
  *    order, fan-out) and kept on local disk; records are read by ranged GETs
- *    of fixed-size blocks of the pack, kept in a local cache of bounded size
- *    with least-recently-used eviction, so repeated reads do not refetch;
+ *    of fixed-size blocks of the pack (the next ones fetched ahead when a
+ *    pack is read forward), kept in a local cache of bounded size with
+ *    least-recently-used eviction that outlives the process, so repeated
+ *    reads do not refetch;
  *  - every record read is checked against its index entry and its BLAKE3
  *    id; a mismatch is DITS_ECORRUPT naming the object and s3://BUCKET/KEY.
  *
@@ -34,6 +37,7 @@ typedef struct dits_s3_store_opts {
 	const char *cache_dir; /* local indexes, cached blocks, staging packs (created) */
 	uint64_t cache_bytes;  /* bound on the cached blocks; 0: DITS_S3_STORE_DEFAULT_CACHE */
 	uint64_t block_bytes;  /* the unit of ranged reads and of the cache; 0: DITS_S3_STORE_DEFAULT_BLOCK */
+	int read_ahead;        /* blocks fetched ahead of a forward reader; 0: 6, negative: none */
 } dits_s3_store_opts;
 
 typedef struct dits_s3_store dits_s3_store;
@@ -53,7 +57,8 @@ int dits_s3_store_backend(dits_s3_store *st, const char *repo, dits_odb_backend 
 typedef struct dits_s3_store_stats {
 	uint64_t gets;          /* ranged GETs of pack blocks */
 	uint64_t get_bytes;
-	uint64_t hits;          /* blocks served from the cache */
+	uint64_t hits;          /* blocks served from memory or the disk cache */
+	uint64_t prefetched;    /* blocks fetched ahead of their reader */
 	uint64_t cached_bytes;  /* bytes in the cache now */
 	uint64_t cached_blocks;
 	uint64_t evictions;

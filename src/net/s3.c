@@ -842,7 +842,7 @@ int dits_s3_list(dits_s3 *s3, const char *prefix, dits_s3_list_fn fn, void *ctx)
 			const s3_list_item *it = &page.items[i];
 			if (strncmp(it->key, s3->prefix, plen) || !it->key[plen])
 				continue;
-			dits_s3_object o = {.key = it->key + plen, .size = it->size, .etag = it->etag};
+			dits_s3_object o = {.key = it->key + plen, .size = it->size, .etag = it->etag, .mtime = it->mtime};
 			rc = fn(ctx, &o);
 		}
 		if (rc == 0 && page.truncated) {

@@ -118,6 +118,7 @@ typedef struct dits_s3_object {
 	const char *key;  /* without the client's prefix */
 	uint64_t size;
 	const char *etag;
+	int64_t mtime;    /* LastModified, seconds since 1970; 0 when the store gave none */
 } dits_s3_object;
 /* Called for each object in key order; a non-zero return stops and is returned. */
 typedef int (*dits_s3_list_fn)(void *ctx, const dits_s3_object *obj);

@@ -24,6 +24,7 @@ int s3_xml_error(const char *xml, size_t len, char **code, char **message);
 typedef struct s3_list_item {
 	char *key, *etag;
 	uint64_t size;
+	int64_t mtime; /* LastModified, seconds since 1970; 0 unknown */
 } s3_list_item;
 
 typedef struct s3_list_page {

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -145,6 +146,24 @@ static int parse_u64(const char *s, uint64_t *v)
 	return 0;
 }
 
+/* An ISO 8601 UTC time as S3 writes it ("2026-12-06T22:01:46.000Z"): seconds
+ * since 1970, or 0 when absent or not of that form. */
+static int64_t parse_time(const char *t)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	const char *end = strptime(t, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end)
+		return 0;
+	if (*end == '.')
+		for (end++; *end >= '0' && *end <= '9'; end++)
+			;
+	if (strcmp(end, "Z"))
+		return 0;
+	time_t v = timegm(&tm);
+	return v < 0 ? 0 : (int64_t)v;
+}
+
 int s3_xml_list(const char *xml, size_t len, s3_list_page *page)
 {
 	memset(page, 0, sizeof(*page));
@@ -207,6 +226,10 @@ int s3_xml_list(const char *xml, size_t len, s3_list_page *page)
 				                    it->key, t);
 				goto out;
 			}
+			free(t);
+			if (!(t = child_text(c, "LastModified")))
+				goto nomem;
+			it->mtime = parse_time(t);
 		}
 	}
 	if (page->truncated && (!page->next_token || !*page->next_token)) {

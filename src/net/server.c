@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catalog.h"
+#include "config.h"
 #include "error.h"
 #include "fsutil.h"
 #include "object.h"
@@ -133,12 +135,124 @@ static bool repo_exists(dits_server *s, const char *name)
 
 static int attach_store(dits_server *s, const char *name, dits_repo **out);
 
+/* ---- a fleet: repositories in the catalog (--db), materialized under ROOT ---- */
+
+/* Removes a directory tree that materialize() built and did not publish. */
+static void remove_tree(const char *dir)
+{
+	const char *rel[] = { "config", "objects/pack", "objects", "tmp" };
+	for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
+		char *p = dits_path_join(dir, rel[i]);
+		if (p && unlink(p) < 0)
+			rmdir(p);
+		free(p);
+	}
+	rmdir(dir);
+}
+
+/*
+ * Makes ROOT/NAME/.dits for repository name of the catalog, unless it is
+ * there: its config is the catalog's text plus where the shared state is
+ * (metadb.url, refs.url: the --db URL; metadb.repo: the name, which keys
+ * its rows). Built under a temporary name and renamed into place, so a
+ * concurrent request (or server on the same ROOT) sees all of it or
+ * nothing; the loser of a race removes its copy. DITS_ENOTFOUND when the
+ * catalog has no such repository.
+ */
+static int materialize(dits_server *s, const char *name)
+{
+	if (repo_exists(s, name))
+		return 0;
+	char *text = NULL;
+	pthread_mutex_lock(&s->catalog_mu);
+	int rc = dits_catalog_get(s->catalog, name, &text);
+	pthread_mutex_unlock(&s->catalog_mu);
+	if (rc)
+		return rc;
+	unsigned seq = atomic_fetch_add(&s->materialize_seq, 1);
+	char *dir = server_repo_dir(s, name);
+	char *dits = dir ? dits_path_join(dir, ".dits") : NULL;
+	char *tmp = dir ? dits_strfmt("%s/.dits-fleet-%ld-%u", dir, (long)getpid(), seq) : NULL;
+	char *cfgpath = tmp ? dits_path_join(tmp, "config") : NULL;
+	char *packs = tmp ? dits_path_join(tmp, "objects/pack") : NULL;
+	char *scratch = tmp ? dits_path_join(tmp, "tmp") : NULL;
+	dits_config *cfg = NULL;
+	if (!scratch)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	if (!rc)
+		rc = dits_mkdir_p(packs, 0755);
+	if (!rc)
+		rc = dits_mkdir_p(scratch, 0755);
+	if (!rc)
+		rc = dits_atomic_write(cfgpath, text, strlen(text));
+	if (!rc)
+		rc = dits_config_load(&cfg, cfgpath);
+	if (!rc && !(rc = dits_config_set(cfg, "metadb.url", s->db_url)) &&
+	    !(rc = dits_config_set(cfg, "metadb.repo", name)) && !(rc = dits_config_set(cfg, "refs.url", s->db_url)))
+		rc = dits_config_write(cfg, cfgpath);
+	if (!rc && rename(tmp, dits) < 0) {
+		if (repo_exists(s, name)) /* made meanwhile by another request */
+			remove_tree(tmp);
+		else
+			rc = dits_error_errno("%s: cannot create", dits);
+	}
+	if (rc && tmp)
+		remove_tree(tmp);
+	dits_config_free(cfg);
+	free(text);
+	free(dir);
+	free(dits);
+	free(tmp);
+	free(cfgpath);
+	free(packs);
+	free(scratch);
+	return rc ? dits_error_wrap(rc, "repository %s", name) : 0;
+}
+
+int server_create_repo(dits_server *s, const char *name, const dits_chunker_params *p, bool *created)
+{
+	*created = false;
+	/* The config text a new repository gets: dits_repo_init's. */
+	unsigned seq = atomic_fetch_add(&s->materialize_seq, 1);
+	char *path = dits_strfmt("%s/.dits-new-%ld-%u.config", s->root, (long)getpid(), seq);
+	if (!path)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	dits_config *cfg = NULL;
+	dits_buf text = DITS_BUF_INIT;
+	int rc = dits_repo_new_config(p, &cfg);
+	if (!rc)
+		rc = dits_config_write(cfg, path);
+	if (!rc)
+		rc = dits_read_file(path, &text);
+	if (!rc)
+		rc = dits_buf_cstr(&text);
+	unlink(path);
+	free(path);
+	dits_config_free(cfg);
+	if (!rc) {
+		pthread_mutex_lock(&s->catalog_mu);
+		rc = dits_catalog_create(s->catalog, name, (const char *)text.data, "refs/heads/main", created);
+		pthread_mutex_unlock(&s->catalog_mu);
+	}
+	dits_buf_free(&text);
+	return rc;
+}
+
 int server_open_repo(dits_server *s, const char *name, dits_repo **out)
 {
 	*out = NULL;
+	if (!dits_wire_repo_name_valid(name))
+		return dits_error_set(DITS_ENOTFOUND, "repository %s does not exist", name);
+	if (s->catalog) {
+		int rc = materialize(s, name);
+		if (rc == DITS_ENOTFOUND)
+			return dits_error_set(DITS_ENOTFOUND, "repository %s does not exist", name);
+		if (rc)
+			return rc == DITS_ENOMEM ? rc : dits_error_wrap(DITS_EIO, "repository %s cannot be opened", name);
+	}
 	/* Check first: dits_repo_open walks up, and ROOT itself may lie inside
 	 * some repository. */
-	if (!dits_wire_repo_name_valid(name) || !repo_exists(s, name))
+	if (!repo_exists(s, name))
 		return dits_error_set(DITS_ENOTFOUND, "repository %s does not exist", name);
 	char *dir = server_repo_dir(s, name);
 	if (!dir)
@@ -179,17 +293,41 @@ static int attach_store(dits_server *s, const char *name, dits_repo **out)
 			dits_repo_free(*out);
 			*out = NULL;
 		} else {
-			dits_odb_free((*out)->odb);
-			(*out)->odb = db;
+			dits_repo_set_odb(*out, db);
 		}
 	}
 	return rc;
+}
+
+/* The catalog's repositories (valid names), each materialized under ROOT. */
+static int list_catalog(dits_server *s, char ***names, size_t *n)
+{
+	pthread_mutex_lock(&s->catalog_mu);
+	int rc = dits_catalog_list(s->catalog, names, n);
+	pthread_mutex_unlock(&s->catalog_mu);
+	if (rc)
+		return rc;
+	size_t k = 0;
+	for (size_t i = 0; i < *n; i++) {
+		char *name = (*names)[i];
+		if (dits_wire_repo_name_valid(name) && materialize(s, name) == 0) {
+			(*names)[k++] = name;
+		} else {
+			fprintf(stderr, "dits: serve: %s: left out: %s\n", name, dits_error_last());
+			dits_error_clear();
+			free(name);
+		}
+	}
+	*n = k;
+	return 0;
 }
 
 int server_list_repos(dits_server *s, char ***names, size_t *n)
 {
 	*names = NULL;
 	*n = 0;
+	if (s->catalog)
+		return list_catalog(s, names, n);
 	DIR *d = opendir(s->root);
 	if (!d)
 		return dits_error_errno("%s", s->root);
@@ -413,7 +551,7 @@ static unsigned upload_begin(request *q, const char **why)
 {
 	int rc = server_open_repo(q->srv, q->name, &q->repo);
 	if (!rc)
-		rc = dits_pack_writer_new(&q->writer, q->repo->odb);
+		rc = dits_pack_writer_new(&q->writer, dits_repo_odb(q->repo));
 	if (rc) {
 		*why = dits_error_last();
 		return status_for(rc);
@@ -1036,6 +1174,9 @@ static void server_free(dits_server *s)
 	free(s->tls_key_pem);
 	free(s->root);
 	dits_s3_store_free(s->store);
+	dits_catalog_close(s->catalog);
+	free(s->db_url);
+	pthread_mutex_destroy(&s->catalog_mu);
 	pthread_mutex_destroy(&s->create_mu);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
@@ -1052,6 +1193,16 @@ static int prepare(dits_server *s, const dits_server_opts *o)
 	struct stat st;
 	if (stat(abs, &st) < 0 || !S_ISDIR(st.st_mode))
 		return dits_error_set(DITS_EINVALID, "--root %s: not a directory", o->root);
+	if (o->db && !o->store)
+		return dits_error_set(DITS_EINVALID,
+		                      "--db needs --store s3://BUCKET/PREFIX: the servers of a fleet share packs there");
+	if (o->db) {
+		int rc = dits_catalog_open(&s->catalog, o->db);
+		if (rc)
+			return dits_error_wrap(rc, "--db");
+		if (!(s->db_url = strdup(o->db)))
+			return dits_error_set(DITS_ENOMEM, "out of memory");
+	}
 	if (o->store) {
 		char *cache = o->store_cache_dir ? strdup(o->store_cache_dir) : dits_strfmt("%s/.store-cache", abs);
 		dits_s3_store_opts so = { .url = o->store, .cache_dir = cache, .cache_bytes = o->store_cache };
@@ -1088,6 +1239,7 @@ int dits_server_start(dits_server **out, const dits_server_opts *o)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	s->listen_fd = -1;
 	pthread_mutex_init(&s->create_mu, NULL);
+	pthread_mutex_init(&s->catalog_mu, NULL);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	pthread_mutex_init(&s->gmu, NULL);

@@ -51,7 +51,8 @@ typedef struct dits_server_opts {
 	unsigned header_timeout;  /* seconds for a complete request header [10] */
 	unsigned idle_timeout;    /* seconds without traffic before a connection is closed [60] */
 	/* Packs in an object store (docs/SERVER.md, "Packs in S3"): NULL keeps
-	 * them in each repository. Refs, config and metadata stay local. */
+	 * them in each repository. Refs, config and metadata stay local unless
+	 * db is set too. */
 	const char *store;           /* s3://BUCKET/PREFIX */
 	const char *store_cache_dir; /* NULL: ROOT/.store-cache */
 	uint64_t store_cache;        /* bytes of cached pack blocks; 0: 2 GiB */
@@ -61,6 +62,11 @@ typedef struct dits_server_opts {
 	/* With headless: the workers stop once no job is ready in any
 	 * repository (dits_server_drained() tells when). */
 	bool once;
+	/* A fleet (docs/SERVER.md, "A fleet"): the list of repositories, their
+	 * config, refs and metadata in this PostgreSQL database, so that every
+	 * server started on the same db and store serves the same repositories;
+	 * ROOT is then a cache. Needs store. NULL: all of it under ROOT. */
+	const char *db;              /* postgres://... or postgresql://... */
 	dits_server_job_fn run_job; /* NULL: no workers whatever workers says */
 	dits_server_checks_fn attach_checks; /* NULL: the web page shows no rule verdicts */
 	void *job_ctx;

@@ -72,7 +72,7 @@ static int put_ref(void *ctx, const char *ref, const dits_id *id)
 /* The body of GET /NAME/refs. */
 static int refs_json(dits_repo *r, dits_buf *b)
 {
-	const dits_chunker_params *p = &r->params;
+	const dits_chunker_params *p = dits_repo_chunker_params(r);
 	dits_buf_printf(b, "{\"format\": %d, \"chunker\": {\"min\": %u, \"avg\": %u, \"max\": %u, \"level\": %u, "
 	                   "\"seed\": %llu}, \"head\": ",
 	                DITS_FORMAT_VERSION, p->min, p->avg, p->max, p->level, (unsigned long long)p->seed);
@@ -126,7 +126,16 @@ enum MHD_Result api_create(request *q)
 	/* dits_repo_init builds under a per-process temporary name: one at a time. */
 	pthread_mutex_lock(&s->create_mu);
 	rc = server_open_repo(s, q->name, &r);
-	if (rc == DITS_ENOTFOUND) {
+	if (rc == DITS_ENOTFOUND && s->catalog) {
+		/* A fleet: the catalog says who created it first, on whichever server. */
+		dits_error_clear();
+		bool created = false;
+		rc = server_create_repo(s, q->name, &p, &created);
+		if (!rc)
+			rc = server_open_repo(s, q->name, &r);
+		if (created)
+			status = MHD_HTTP_CREATED;
+	} else if (rc == DITS_ENOTFOUND) {
 		dits_error_clear();
 		char *dir = server_repo_dir(s, q->name);
 		rc = dir ? dits_repo_init(&r, dir, &p) : dits_error_set(DITS_ENOMEM, "out of memory");
@@ -161,7 +170,7 @@ enum MHD_Result api_have(request *q)
 		return MHD_NO;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (dits_odb_exists(r->odb, &ids[i]))
+		if (dits_odb_exists(dits_repo_odb(r), &ids[i]))
 			dits_wire_set_bit(bits, i);
 	free(ids);
 	dits_repo_free(r);
@@ -271,8 +280,7 @@ enum MHD_Result api_get(request *q)
 		return reply_rc(q, dits_error_set(DITS_ENOMEM, "out of memory"));
 	}
 	/* The response keeps the store (see get_stream). */
-	g->odb = r->odb;
-	r->odb = NULL;
+	g->odb = dits_repo_take_odb(r);
 	dits_repo_free(r);
 	g->ids = ids;
 	g->n = n;
@@ -321,13 +329,13 @@ enum MHD_Result api_walk(request *q)
 		rc = server_open_repo(q->srv, q->name, &r);
 	dits_buf b = DITS_BUF_INIT;
 	if (!rc)
-		rc = dits_walk(r->odb, w.want, w.nwant, w.have, w.nhave, 0, walk_entry, &b);
-	if (rc == DITS_ENOTFOUND && dits_odb_refresh(r->odb) > 0) {
-		/* Packs another process published since this one listed them
-		 * (a worker's proxy, a push through another server): walk again. */
+		rc = dits_walk(dits_repo_odb(r), w.want, w.nwant, w.have, w.nhave, 0, walk_entry, &b);
+	/* Packs another server of a fleet (or another connection) finished since the
+	 * listing: the walk's lookups do not refresh it themselves. */
+	if (rc == DITS_ENOTFOUND && dits_odb_refresh(dits_repo_odb(r)) > 0) {
 		dits_error_clear();
 		dits_buf_reset(&b);
-		rc = dits_walk(r->odb, w.want, w.nwant, w.have, w.nhave, 0, walk_entry, &b);
+		rc = dits_walk(dits_repo_odb(r), w.want, w.nwant, w.have, w.nhave, 0, walk_entry, &b);
 	}
 	dits_repo_free(r);
 	server_walk_req_free(&w);
@@ -411,11 +419,11 @@ static unsigned check_update(dits_repo *r, const ref_update *u, const id_vec *ti
 	dits_id_hex(ohex, &u->old);
 	uint8_t type;
 	int rc;
-	if (dits_odb_read_header(r->odb, &u->new_, &type, NULL) || type != DITS_OBJ_COMMIT) {
+	if (dits_odb_read_header(dits_repo_odb(r), &u->new_, &type, NULL) || type != DITS_OBJ_COMMIT) {
 		snprintf(msg, msgcap, "%s: %s is not a commit in the store", u->ref, nhex);
 		return MHD_HTTP_BAD_REQUEST;
 	}
-	if ((rc = check_closure(r->odb, &u->new_, tips->v, tips->n))) {
+	if ((rc = check_closure(dits_repo_odb(r), &u->new_, tips->v, tips->n))) {
 		snprintf(msg, msgcap, "%s: %s", u->ref, dits_error_last());
 		return rc == DITS_ENOTFOUND ? MHD_HTTP_BAD_REQUEST : graph_status(rc);
 	}
@@ -436,7 +444,7 @@ static unsigned check_update(dits_repo *r, const ref_update *u, const id_vec *ti
 	}
 	bool ff = true;
 	if (!u->force && !absent) {
-		if ((rc = dits_is_ancestor(r->odb, &u->old, &u->new_, &ff))) {
+		if ((rc = dits_is_ancestor(dits_repo_odb(r), &u->old, &u->new_, &ff))) {
 			snprintf(msg, msgcap, "%s: %s", u->ref, dits_error_last());
 			return rc == DITS_ENOTFOUND ? MHD_HTTP_INTERNAL_SERVER_ERROR : status_for(rc);
 		}
@@ -456,10 +464,8 @@ static void restore_ref(dits_repo *r, const ref_update *u)
 			fprintf(stderr, "dits: error: %s: not restored: %s\n", u->ref, dits_error_last());
 		return;
 	}
-	char *path = dits_repo_path(r, u->ref);
-	if (!path || unlink(path))
-		fprintf(stderr, "dits: error: %s: not removed again\n", u->ref);
-	free(path);
+	if (dits_ref_delete(r, u->ref, &u->new_))
+		fprintf(stderr, "dits: error: %s: not removed again: %s\n", u->ref, dits_error_last());
 }
 
 /*
@@ -474,7 +480,7 @@ static unsigned apply_updates(dits_repo *r, const server_refs_req *req, char *ms
 		snprintf(msg, msgcap, "%s", dits_error_last());
 		return status_for(rc);
 	}
-	dits_odb_refresh(r->odb); /* packs other connections finished */
+	dits_odb_refresh(dits_repo_odb(r)); /* packs other connections finished */
 	id_vec tips = { 0 };
 	unsigned st = 0;
 	if ((rc = dits_refs_foreach(r, "refs/", collect_tip, &tips))) {
@@ -499,15 +505,6 @@ static unsigned apply_updates(dits_repo *r, const server_refs_req *req, char *ms
 	return st;
 }
 
-/* proxy.auto, overridden for the whole server by DITS_PROXY_AUTO (as for a local commit). */
-static bool proxy_auto(dits_repo *r)
-{
-	const char *v = getenv("DITS_PROXY_AUTO");
-	if (!v || !*v)
-		v = dits_config_get(r->config, "proxy.auto");
-	return !v || !(!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
-}
-
 static int collect_commit(void *ctx, uint8_t type, const dits_id *id, uint32_t len)
 {
 	(void)len;
@@ -517,7 +514,7 @@ static int collect_commit(void *ctx, uint8_t type, const dits_id *id, uint32_t l
 /* TRANSCODE jobs for the video files the commits between old and new add or change. */
 static size_t enqueue_new_commits(dits_repo *r, const ref_update *u)
 {
-	if (!proxy_auto(r))
+	if (!dits_repo_proxy_auto(r))
 		return 0;
 	id_vec commits = { 0 };
 	dits_proxy_recipe rec;
@@ -525,7 +522,7 @@ static size_t enqueue_new_commits(dits_repo *r, const ref_update *u)
 	bool has_old = !dits_id_is_zero(&u->old);
 	int rc = dits_hologram_recipe_from_config(r, &rec);
 	if (!rc)
-		rc = dits_walk(r->odb, &u->new_, 1, has_old ? &u->old : NULL, has_old ? 1 : 0, 0, collect_commit,
+		rc = dits_walk(dits_repo_odb(r), &u->new_, 1, has_old ? &u->old : NULL, has_old ? 1 : 0, 0, collect_commit,
 		               &commits);
 	for (size_t i = 0; !rc && i < commits.n; i++) {
 		size_t n = 0;
@@ -697,8 +694,8 @@ enum MHD_Result api_variants_post(request *q)
 	size_t registered = 0;
 	for (size_t i = 0; !rc && i < req.n; i++) {
 		bool imported = false;
-		if ((rc = variant_complete(r->odb, req.items[i])) ||
-		    (rc = dits_wire_variant_import(r->odb, db, req.items[i], &imported)))
+		if ((rc = variant_complete(dits_repo_odb(r), req.items[i])) ||
+		    (rc = dits_wire_variant_import(dits_repo_odb(r), db, req.items[i], &imported)))
 			break;
 		registered += imported;
 	}
@@ -743,7 +740,7 @@ static int s3_key(request *q, char *key, int *status)
 	int rc = dits_hologram_recipe_from_config(r, &rec);
 	if (!rc && !strncmp(path, "assets/", 7) && dits_id_from_hex(&asset, path + 7) == 0) {
 		uint8_t type;
-		found = dits_odb_read_header(r->odb, &asset, &type, NULL) == 0 && type == DITS_OBJ_MANIFEST;
+		found = dits_odb_read_header(dits_repo_odb(r), &asset, &type, NULL) == 0 && type == DITS_OBJ_MANIFEST;
 	} else if (!rc && dits_hologram_is_video_path(path)) {
 		dits_flat flat = { 0 };
 		bool has_head = false;
@@ -1034,7 +1031,7 @@ static void render_job_json(dits_repo *r, const dits_job *job, dits_buf *b)
 		state = "failed"; /* a retry waiting for its backoff stays queued */
 	double progress = !strcmp(state, "done") ? 1 : 0;
 	char *commit = NULL;
-	char *file = dits_strfmt("%s/renders/%lld.json", r->dir, (long long)job->id);
+	char *file = dits_strfmt("%s/renders/%lld.json", dits_repo_dir(r), (long long)job->id);
 	dits_buf f = DITS_BUF_INIT;
 	cJSON *j = NULL;
 	if (file && dits_read_file(file, &f) == 0)

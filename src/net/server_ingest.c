@@ -166,7 +166,7 @@ static int find_last(dits_repo *r, const dits_id *tip, const char *object, last_
 	dits_id cur = *tip;
 	for (int depth = 0; depth < DITS_INGEST_HISTORY; depth++) {
 		dits_commit c;
-		int rc = dits_commit_read(r->odb, &cur, &c);
+		int rc = dits_commit_read(dits_repo_odb(r), &cur, &c);
 		if (rc)
 			return rc;
 		char *obj = c.message ? trailer(c.message, "S3-Object") : NULL;
@@ -253,7 +253,7 @@ static int stream_object(dits_repo *r, dits_pack_writer *w, dits_s3 *s3, const c
 		errno = e;
 		return dits_error_errno("ingest: thread");
 	}
-	int rc = dits_ingest_fd(w, &r->chunker, sv[0], what, m, NULL, NULL, NULL);
+	int rc = dits_ingest_fd(w, dits_repo_chunker(r), sv[0], what, m, NULL, NULL, NULL);
 	close(sv[0]); /* a feeder still sending gets EPIPE and stops */
 	pthread_join(th, NULL);
 	if (rc) /* the chunker's own error (a feeder cut off by it only saw EPIPE) */
@@ -292,12 +292,12 @@ static int make_commit(dits_repo *r, dits_pack_writer *w, const dits_id *parent,
 {
 	dits_commit pc = { 0 };
 	bool has_parent = !dits_id_is_zero(parent);
-	int rc = has_parent ? dits_commit_read(r->odb, parent, &pc) : 0;
+	int rc = has_parent ? dits_commit_read(dits_repo_odb(r), parent, &pc) : 0;
 	if (rc)
 		return rc;
 	dits_commit c = { 0 };
 	dits_buf b = DITS_BUF_INIT;
-	rc = dits_tree_put_file(r->odb, w, has_parent ? &pc.tree : NULL, path, 0100644, m->size, manifest, &c.tree);
+	rc = dits_tree_put_file(dits_repo_odb(r), w, has_parent ? &pc.tree : NULL, path, 0100644, m->size, manifest, &c.tree);
 	*unchanged = !rc && has_parent && dits_id_eq(&c.tree, &pc.tree);
 	dits_commit_free(&pc);
 	if (rc || *unchanged) {
@@ -318,14 +318,6 @@ static int make_commit(dits_repo *r, dits_pack_writer *w, const dits_id *parent,
 	dits_commit_free(&c);
 	dits_buf_free(&b);
 	return rc;
-}
-
-static bool proxy_auto(dits_repo *r)
-{
-	const char *v = getenv("DITS_PROXY_AUTO");
-	if (!v || !*v)
-		v = dits_config_get(r->config, "proxy.auto");
-	return !v || !(!strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "no"));
 }
 
 static const char *etag_bare(const char *e, char *buf, size_t cap)
@@ -383,7 +375,7 @@ int ingest_object(dits_repo *r, const ingest_target *t, const server_s3_record *
 		res->commit = last.commit;
 		goto out;
 	}
-	if ((rc = dits_pack_writer_new(&w, r->odb)) || (rc = stream_object(r, w, s3, rec->key, object, st.size, &m)) ||
+	if ((rc = dits_pack_writer_new(&w, dits_repo_odb(r))) || (rc = stream_object(r, w, s3, rec->key, object, st.size, &m)) ||
 	    (rc = dits_manifest_write(w, &m, &manifest)))
 		goto out;
 	/* the event's sequencer belongs to the version it announced: keep it only for that one */
@@ -402,7 +394,7 @@ int ingest_object(dits_repo *r, const ingest_target *t, const server_s3_record *
 			break;
 		bool unchanged = false;
 		dits_id made;
-		dits_odb_refresh(r->odb);
+		dits_odb_refresh(dits_repo_odb(r));
 		if (!(rc = base_commit(r, t->branch, &tip, &exists)))
 			rc = make_commit(r, w, &tip, t->path, &m, &manifest, message, &made, &unchanged);
 		if (!rc && unchanged) {
@@ -436,18 +428,14 @@ int ingest_object(dits_repo *r, const ingest_target *t, const server_s3_record *
 		dits_error_clear();
 		dits_pack_writer_free(w);
 		w = NULL;
-		if ((rc = dits_pack_writer_new(&w, r->odb)))
+		if ((rc = dits_pack_writer_new(&w, dits_repo_odb(r))))
 			break;
 		if ((rc = dits_manifest_write(w, &m, &manifest)))
 			break;
 	}
-	if (!rc && !strcmp(res->state, "committed") && proxy_auto(r)) {
-		dits_proxy_recipe pr;
-		if (dits_hologram_recipe_from_config(r, &pr) ||
-		    dits_hologram_enqueue_commit(r, &res->commit, &pr, &res->jobs)) {
-			fprintf(stderr, "dits: warning: %s: proxies not queued: %s\n", object, dits_error_last());
-			dits_error_clear();
-		}
+	if (!rc && !strcmp(res->state, "committed") && dits_hologram_after_commit(r, &res->commit, &res->jobs)) {
+		fprintf(stderr, "dits: warning: %s: proxies not queued: %s\n", object, dits_error_last());
+		dits_error_clear();
 	}
 out:
 	free(message);

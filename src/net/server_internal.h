@@ -65,6 +65,10 @@ typedef struct metrics {
 struct dits_server {
 	char *root;          /* absolute, no trailing slash */
 	struct dits_s3_store *store; /* packs in S3 (odb_s3.h); NULL: local packs */
+	struct dits_catalog *catalog; /* --db: the fleet's repositories (catalog.h); NULL: ROOT's */
+	char *db_url;                  /* --db as given */
+	pthread_mutex_t catalog_mu;    /* one user of the catalog's connection at a time */
+	atomic_uint materialize_seq;   /* temporary names of repositories being materialized */
 	char url[320];
 	bool tls, loopback;
 	bool auth_on;
@@ -162,6 +166,12 @@ unsigned status_for(int rc);
 
 /* Opens ROOT/NAME's repository; DITS_ENOTFOUND with a message when there is none. */
 int server_open_repo(dits_server *s, const char *name, dits_repo **out);
+/*
+ * --db: adds repository name to the catalog with the config dits_repo_init
+ * writes for chunker parameters p, and its HEAD, unless it is there
+ * already (*created false).
+ */
+int server_create_repo(dits_server *s, const char *name, const dits_chunker_params *p, bool *created);
 /* ROOT/NAME, malloc'd. */
 char *server_repo_dir(dits_server *s, const char *name);
 

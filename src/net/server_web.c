@@ -304,16 +304,16 @@ enum MHD_Result web_repos(request *q)
 		if (dits_ref_read(r, "HEAD", &h) == 0) {
 			dits_commit c;
 			add_id(o, "commit", &h);
-			if (dits_commit_read(r->odb, &h, &c) == 0) {
+			if (dits_commit_read(dits_repo_odb(r), &h, &c) == 0) {
 				cJSON_AddNumberToObject(o, "time", (double)c.committer.time);
 				add_str(o, "message", c.message);
 				dits_commit_free(&c);
 			}
 		}
-		char *dbpath = dits_strfmt("%s/dits.db", r->dir);
-		dits_metadb *db;
+		/* The repository's own database (PostgreSQL in a fleet); none is created here. */
+		dits_metadb *db = NULL;
 		struct dits_job_counts jc;
-		if (dbpath && file_exists(dbpath) && dits_metadb_open(&db, dbpath) == 0) {
+		if (dits_metadb_open_repo_if_exists(&db, r) == 0 && db) {
 			if (dits_job_counts(db, &jc) == 0) {
 				cJSON *jj = cJSON_AddObjectToObject(o, "jobs");
 				cJSON_AddNumberToObject(jj, "queued", (double)jc.queued);
@@ -322,7 +322,6 @@ enum MHD_Result web_repos(request *q)
 			}
 			dits_metadb_close(db);
 		}
-		free(dbpath);
 		dits_error_clear();
 		dits_repo_free(r);
 		cJSON_AddItemToArray(arr, o);
@@ -360,7 +359,7 @@ static int view_open(request *q, repo_view *w, bool with_db)
 	if (rc || !with_db)
 		return rc;
 	dits_variant_configured(w->r, w->proxy_type, w->profile);
-	char *dbpath = dits_strfmt("%s/dits.db", w->r->dir);
+	char *dbpath = dits_strfmt("%s/dits.db", dits_repo_dir(w->r));
 	if (!dbpath)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	bool exists = file_exists(dbpath);
@@ -712,7 +711,7 @@ enum MHD_Result web_log(request *q)
 			break;
 		}
 		dits_commit c;
-		if ((rc = dits_commit_read(w.r->odb, &id, &c)))
+		if ((rc = dits_commit_read(dits_repo_odb(w.r), &id, &c)))
 			break;
 		cJSON *o = commit_json(&id, &c);
 		dits_flat flat;
@@ -765,7 +764,7 @@ enum MHD_Result web_commit(request *q)
 	bool empty;
 	dits_commit c;
 	if ((rc = resolve_rev(q, w.r, "id", &id, &empty)) || (empty && (rc = dits_error_set(DITS_ENOTFOUND, "no commit yet"))) ||
-	    (rc = dits_commit_read(w.r->odb, &id, &c))) {
+	    (rc = dits_commit_read(dits_repo_odb(w.r), &id, &c))) {
 		view_close(&w);
 		return reply_rc(q, rc);
 	}
@@ -852,7 +851,7 @@ enum MHD_Result web_queue(request *q)
 		cJSON_AddNumberToObject(o, "max_attempts", jb->max_attempts);
 		double progress = done ? 1 : 0;
 		if (!strcmp(state, "running"))
-			progress = server_progress_get(q->srv, w.r->dir, jb->path);
+			progress = server_progress_get(q->srv, dits_repo_dir(w.r), jb->path);
 		cJSON_AddNumberToObject(o, "progress", progress);
 		add_str(o, "error", jb->last_error);
 		cJSON_AddNumberToObject(o, "created", (double)jb->created_at);
@@ -913,10 +912,10 @@ enum MHD_Result web_content(request *q, const char *hex, const char *filename)
 		return MHD_NO;
 	int rc = server_open_repo(q->srv, q->name, &c->r);
 	uint8_t type = 0;
-	if (!rc && (dits_odb_read_header(c->r->odb, &id, &type, NULL) || type != DITS_OBJ_MANIFEST))
+	if (!rc && (dits_odb_read_header(dits_repo_odb(c->r), &id, &type, NULL) || type != DITS_OBJ_MANIFEST))
 		rc = dits_error_set(DITS_ENOTFOUND, "content %s is not in %s", hex, q->name);
 	if (!rc)
-		rc = dits_blob_open(&c->b, c->r->odb, &id);
+		rc = dits_blob_open(&c->b, dits_repo_odb(c->r), &id);
 	if (rc) {
 		dits_repo_free(c->r);
 		free(c);

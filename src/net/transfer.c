@@ -120,7 +120,7 @@ static int load_record(xreq *q, const objent *o)
 	uint8_t type;
 	uint32_t len;
 	char hex[DITS_ID_HEXLEN + 1];
-	if (dits_odb_read_header(q->x->r->odb, &o->id, &type, &len) || len != o->len) {
+	if (dits_odb_read_header(dits_repo_odb(q->x->r), &o->id, &type, &len) || len != o->len) {
 		dits_id_hex(hex, &o->id);
 		return dits_error_set(DITS_ENOTFOUND, "%s %s: missing from the local store while sending it",
 		                      dits_otype_name(o->type), hex);
@@ -130,7 +130,7 @@ static int load_record(xreq *q, const objent *o)
 	if (rc)
 		return rc;
 	dits_wire_record_header(q->rec.data, type, len, &o->id);
-	if ((rc = dits_odb_read_into(q->x->r->odb, &o->id, q->rec.data + DITS_PACK_RECORD_HEADER_LEN, len)))
+	if ((rc = dits_odb_read_into(dits_repo_odb(q->x->r), &o->id, q->rec.data + DITS_PACK_RECORD_HEADER_LEN, len)))
 		return rc;
 	q->rec.len = DITS_PACK_RECORD_HEADER_LEN + (size_t)len;
 	q->rec_off = 0;
@@ -175,7 +175,7 @@ static int on_record(void *ctx, uint8_t type, const dits_id *id, const uint8_t *
 	int rc = dits_object_check(type, id, payload, len);
 	if (rc)
 		return rc;
-	rc = x->w ? 0 : dits_pack_writer_new(&x->w, x->r->odb);
+	rc = x->w ? 0 : dits_pack_writer_new(&x->w, dits_repo_odb(x->r));
 	if (!rc)
 		rc = dits_pack_writer_put(x->w, type, id, payload, len, NULL);
 	if (rc)
@@ -541,7 +541,7 @@ static int fetch_missing(xengine *x, const objlist *l)
 		int a = dits_idset_add(&seen, &l->v[i].id);
 		if (a < 0)
 			rc = a;
-		else if (a && !dits_odb_exists(x->r->odb, &l->v[i].id))
+		else if (a && !dits_odb_exists(dits_repo_odb(x->r), &l->v[i].id))
 			rc = objlist_add(&need, l->v[i].type, &l->v[i].id, l->v[i].len);
 	}
 	/* Metadata lengths are unknown: count each record as ~4 KiB. */
@@ -561,14 +561,14 @@ static int fetch_missing(xengine *x, const objlist *l)
 static int want_chunks(dits_repo *r, const dits_id *manifest, dits_idset *seen, objlist *need, uint64_t *bytes)
 {
 	dits_manifest m;
-	int rc = dits_manifest_read(r->odb, manifest, &m);
+	int rc = dits_manifest_read(dits_repo_odb(r), manifest, &m);
 	if (rc)
 		return rc;
 	for (uint64_t i = 0; i < m.nchunks && !rc; i++) {
 		int a = dits_idset_add(seen, &m.chunks[i].id);
 		if (a < 0)
 			rc = a;
-		else if (a && !dits_odb_exists(r->odb, &m.chunks[i].id)) {
+		else if (a && !dits_odb_exists(dits_repo_odb(r), &m.chunks[i].id)) {
 			rc = objlist_add(need, DITS_OBJ_CHUNK, &m.chunks[i].id, m.chunks[i].len);
 			*bytes += m.chunks[i].len + DITS_PACK_RECORD_HEADER_LEN;
 		}
@@ -593,13 +593,13 @@ static int fetch_chunks(xengine *x, const objlist *need, uint64_t bytes, const c
 static bool manifest_incomplete(dits_repo *r, const dits_id *id)
 {
 	dits_manifest_head h;
-	if (dits_manifest_read_head(r->odb, id, &h)) {
+	if (dits_manifest_read_head(dits_repo_odb(r), id, &h)) {
 		dits_error_clear();
 		return true;
 	}
 	bool missing = false;
 	for (uint32_t s = 0; s < h.nsegs && !missing; s++)
-		missing = !dits_odb_exists(r->odb, &h.segs[s]);
+		missing = !dits_odb_exists(dits_repo_odb(r), &h.segs[s]);
 	dits_manifest_head_free(&h);
 	return missing;
 }
@@ -727,7 +727,7 @@ static int import_variants(dits_repo *r, const rvariants *rv, uint64_t *imported
 		if (!vready(v, &m) || manifest_incomplete(r, &m))
 			continue;
 		bool got;
-		if ((rc = dits_wire_variant_import(r->odb, db, v, &got)))
+		if ((rc = dits_wire_variant_import(dits_repo_odb(r), db, v, &got)))
 			break;
 		if (got)
 			(*imported)++;
@@ -754,7 +754,7 @@ static int create_remote(dits_repo *r, dits_remote *rm)
 	dits_buf body = DITS_BUF_INIT, resp = DITS_BUF_INIT;
 	int rc = dits_buf_puts(&body, "{\"chunker\":");
 	if (!rc)
-		rc = put_chunker_json(&body, &r->params);
+		rc = put_chunker_json(&body, dits_repo_chunker_params(r));
 	if (!rc)
 		rc = dits_buf_puts(&body, "}");
 	if (!rc)
@@ -801,7 +801,7 @@ static int upload_missing(xengine *x, const objlist *l, uint64_t *sent)
 	for (size_t i = 0; i < missing.n && !rc; i++) {
 		uint8_t type;
 		uint32_t len;
-		if (dits_odb_read_header(x->r->odb, &missing.v[i].id, &type, &len)) {
+		if (dits_odb_read_header(dits_repo_odb(x->r), &missing.v[i].id, &type, &len)) {
 			char hex[DITS_ID_HEXLEN + 1];
 			dits_id_hex(hex, &missing.v[i].id);
 			rc = dits_error_set(DITS_ENOTFOUND, "%s %s: missing here and on remote %s; it cannot be pushed",
@@ -851,10 +851,10 @@ static int push_variants(xengine *x, const objlist *pushed, uint64_t *count)
 				continue;
 			/* Only variants whose bytes are all here can be sent. */
 			objlist one = { 0 };
-			rc = dits_walk(r->odb, &vs[k].manifest, 1, NULL, 0, DITS_WALK_CHUNKS, collect_walk, &one);
+			rc = dits_walk(dits_repo_odb(r), &vs[k].manifest, 1, NULL, 0, DITS_WALK_CHUNKS, collect_walk, &one);
 			bool complete = !rc;
 			for (size_t j = 0; complete && j < one.n; j++)
-				complete = dits_odb_exists(r->odb, &one.v[j].id);
+				complete = dits_odb_exists(dits_repo_odb(r), &one.v[j].id);
 			dits_error_clear();
 			rc = 0;
 			for (size_t j = 0; complete && j < one.n && !rc; j++)
@@ -933,7 +933,7 @@ int dits_push(dits_repo *r, dits_remote *rm, const char *branch, bool force, con
 		res->old = *found;
 	const dits_id *cur = exists ? &res->old : NULL; /* refs is freed below */
 	/* The server's tip is ours already: not a fast-forward when we lack it. */
-	if (cur && !force && !dits_odb_exists(r->odb, cur)) {
+	if (cur && !force && !dits_odb_exists(dits_repo_odb(r), cur)) {
 		dits_remote_refs_free(&refs);
 		return dits_error_set(DITS_ECONFLICT,
 		                      "push to %s rejected: %s: the remote has commits you do not have; run 'dits pull %s' first (or push --force to overwrite)",
@@ -943,7 +943,7 @@ int dits_push(dits_repo *r, dits_remote *rm, const char *branch, bool force, con
 	dits_id *have = calloc(refs.n + 1, sizeof *have);
 	size_t nhave = 0;
 	for (size_t i = 0; have && i < refs.n; i++)
-		if (dits_odb_exists(r->odb, &refs.ids[i]))
+		if (dits_odb_exists(dits_repo_odb(r), &refs.ids[i]))
 			have[nhave++] = refs.ids[i];
 	dits_remote_refs_free(&refs);
 	if (!have)
@@ -955,7 +955,7 @@ int dits_push(dits_repo *r, dits_remote *rm, const char *branch, bool force, con
 	if (cur && dits_id_eq(cur, &tip)) {
 		res->up_to_date = true;
 	} else {
-		rc = dits_walk(r->odb, &tip, 1, have, nhave, DITS_WALK_CHUNKS, collect_walk, &l);
+		rc = dits_walk(dits_repo_odb(r), &tip, 1, have, nhave, DITS_WALK_CHUNKS, collect_walk, &l);
 		if (!rc)
 			rc = upload_missing(&x, &l, &res->objects);
 		if (!rc) {
@@ -1017,7 +1017,7 @@ static int add_have(void *ctx, const char *ref, const dits_id *id)
 {
 	(void)ref;
 	have_ctx *h = ctx;
-	if (h->n >= DITS_WIRE_MAX_WALK || !dits_odb_exists(h->r->odb, id))
+	if (h->n >= DITS_WIRE_MAX_WALK || !dits_odb_exists(dits_repo_odb(h->r), id))
 		return 0;
 	for (size_t i = 0; i < h->n; i++)
 		if (dits_id_eq(&h->v[i], id))
@@ -1093,7 +1093,7 @@ int dits_fetch(dits_repo *r, dits_remote *rm, const dits_fetch_opts *o, dits_fet
 	if ((rc = dits_repo_lock(r)))
 		return rc;
 	/* Leftovers of a fetch that was killed: its finished packs stay, the rest goes. */
-	dits_odb_remove_leftovers(r->odb);
+	dits_odb_remove_leftovers(dits_repo_odb(r));
 
 	xengine x;
 	xengine_init(&x, r, rm, &o->xfer);
@@ -1218,7 +1218,7 @@ int dits_fetch_contents(dits_repo *r, dits_remote *rm, const dits_id *manifests,
 int dits_fetch_objects(dits_repo *r, dits_remote *rm, const dits_id *ids, size_t n, const dits_xfer_opts *o)
 {
 	/* Packs are finished only under the lock; a caller that holds it keeps it. */
-	bool locked = r->lock_fd >= 0;
+	bool locked = dits_repo_locked(r);
 	int rc = dits_repo_lock(r);
 	if (rc)
 		return rc;
@@ -1282,7 +1282,7 @@ int dits_fetch_variants(dits_repo *r, dits_remote *rm, const dits_id *parents, s
 				dits_id m;
 				const cJSON *v = find_ready(&rv, &parents[i], type, profile, &m);
 				if (v)
-					rc = dits_wire_variant_import(r->odb, db, v, NULL);
+					rc = dits_wire_variant_import(dits_repo_odb(r), db, v, NULL);
 			}
 			dits_metadb_close(db);
 		}

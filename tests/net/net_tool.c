@@ -33,6 +33,8 @@
  *       file "hostile-marker" or the empty file itself, inside DIR if given
  *   net_tool deep N               the record stream of a commit whose tree
  *                                 nests N trees ("d/d/.../f")
+ *   net_tool s3put BUCKET KEY FILE / s3get BUCKET KEY SIZE [BLOCK]
+ *                                 the S3 store's own throughput: "BYTES SECONDS"
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -46,6 +48,7 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "blob.h"
@@ -55,6 +58,7 @@
 #include "odb.h"
 #include "refs.h"
 #include "repo.h"
+#include "s3.h"
 #include "walk.h"
 #include "wire.h"
 
@@ -120,9 +124,9 @@ static int cmd_records(int argc, char **argv)
 	int rc = dits_id_from_hex(&want, from) == 0 ? 0 : dits_revparse(r, from, &want);
 	if (!rc && have_rev)
 		rc = dits_revparse(r, have_rev, &have);
-	rec_ctx c = { r->odb, DITS_BUF_INIT };
+	rec_ctx c = { dits_repo_odb(r), DITS_BUF_INIT };
 	if (!rc)
-		rc = dits_walk(r->odb, &want, 1, have_rev ? &have : NULL, have_rev ? 1 : 0, DITS_WALK_CHUNKS, emit, &c);
+		rc = dits_walk(dits_repo_odb(r), &want, 1, have_rev ? &have : NULL, have_rev ? 1 : 0, DITS_WALK_CHUNKS, emit, &c);
 	dits_buf_free(&c.buf);
 	dits_repo_free(r);
 	if (!rc && fflush(stdout))
@@ -281,7 +285,7 @@ static int cmd_store(int argc, char **argv)
 	if (dits_repo_open(&r, argv[2]))
 		return die(argv[2]);
 	dits_pack_writer *w;
-	int rc = dits_pack_writer_new(&w, r->odb);
+	int rc = dits_pack_writer_new(&w, dits_repo_odb(r));
 	if (!rc) {
 		rc = parse_stdin(store_one, w);
 		if (!rc && !(rc = dits_repo_lock(r)))
@@ -323,7 +327,7 @@ static int cmd_cat(int argc, char **argv)
 	if (!rc)
 		rc = dits_repo_enable_promisor(r);
 	if (!rc)
-		rc = dits_blob_open(&b, r->odb, &id);
+		rc = dits_blob_open(&b, dits_repo_odb(r), &id);
 	static uint8_t buf[1 << 20];
 	for (uint64_t off = 0; !rc && off < dits_blob_size(b);) {
 		ssize_t n = dits_blob_pread(b, buf, sizeof buf, off);
@@ -511,6 +515,53 @@ static int cmd_slowloris(int argc, char **argv)
 	return 0;
 }
 
+static double secs(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int count_sink(void *ctx, const void *data, size_t len)
+{
+	(void)data;
+	*(uint64_t *)ctx += len;
+	return 0;
+}
+
+/*
+ * s3put BUCKET KEY FILE: uploads FILE with the S3 client's defaults
+ * (multipart, 8 MiB parts, four in flight); s3get BUCKET KEY SIZE [BLOCK]:
+ * reads the object whole (BLOCK 0 or absent) or by ranged GETs of BLOCK
+ * bytes in order. Both print "BYTES SECONDS" (the S3 store's ceiling for
+ * bench/cluster.sh). Endpoint and keys from AWS_*.
+ */
+static int cmd_s3(int argc, char **argv, bool put)
+{
+	if (argc < 5)
+		return dits_error_set(DITS_EINVALID, "usage: net_tool s3put BUCKET KEY FILE | s3get BUCKET KEY SIZE [BLOCK]");
+	dits_s3_config cfg = { .bucket = argv[2] };
+	dits_s3 *s3 = NULL;
+	int rc = dits_s3_open(&cfg, &s3);
+	double t0 = secs();
+	uint64_t bytes = 0;
+	if (!rc && put) {
+		rc = dits_s3_put_file(s3, argv[3], argv[4]);
+		struct stat sb;
+		bytes = !rc && stat(argv[4], &sb) == 0 ? (uint64_t)sb.st_size : 0;
+	} else if (!rc) {
+		uint64_t size = strtoull(argv[4], NULL, 10), block = argc > 5 ? strtoull(argv[5], NULL, 10) : 0;
+		if (!block)
+			rc = dits_s3_get_to(s3, argv[3], 0, DITS_S3_TO_END, count_sink, &bytes);
+		for (uint64_t off = 0; block && off < size && !rc; off += block)
+			rc = dits_s3_get_to(s3, argv[3], off, size - off < block ? size - off : block, count_sink, &bytes);
+	}
+	if (!rc)
+		printf("%llu %.3f\n", (unsigned long long)bytes, secs() - t0);
+	dits_s3_close(s3);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -531,6 +582,8 @@ int main(int argc, char **argv)
 	       : !strcmp(c, "slowloris") ? cmd_slowloris(argc, argv)
 	       : !strcmp(c, "craft")   ? cmd_craft(argc, argv)
 	       : !strcmp(c, "deep")    ? cmd_deep(argc, argv)
+	       : !strcmp(c, "s3put")   ? cmd_s3(argc, argv, true)
+	       : !strcmp(c, "s3get")   ? cmd_s3(argc, argv, false)
 	                               : 2;
 	if (rc == 2)
 		fprintf(stderr, "net_tool: %s: bad usage\n", c);

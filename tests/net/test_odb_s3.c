@@ -12,6 +12,7 @@
  *
  * SRCDIR is the source tree (tests/s3 with its node_modules).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -28,6 +29,7 @@
 
 #include "../unit/check.h"
 #include "error.h"
+#include "fsutil.h"
 #include "odb.h"
 #include "odb_backend.h"
 #include "odb_s3.h"
@@ -38,7 +40,7 @@ extern char **environ;
 #define BUCKET "dits-test"
 #define KEY_ID "DITSTESTKEY"
 #define SECRET "dits-test-secret/KEY+1"
-#define BLOCK (64u << 10)
+#define BLOCK (32u << 10) /* the pack spans more blocks than the store keeps in memory */
 #define NREC 40
 #define RECLEN (16u << 10)
 
@@ -189,10 +191,10 @@ static void *read_all(void *arg)
 	return NULL;
 }
 
-static int open_store(dits_s3_store **st, const char *cache, uint64_t cache_bytes, dits_odb **db)
+static int open_store_ahead(dits_s3_store **st, const char *cache, uint64_t cache_bytes, int ahead, dits_odb **db)
 {
 	dits_s3_store_opts o = { .url = "s3://" BUCKET "/t/", .cache_dir = cache, .cache_bytes = cache_bytes,
-	                         .block_bytes = BLOCK };
+	                         .block_bytes = BLOCK, .read_ahead = ahead };
 	int rc = dits_s3_store_open(st, &o);
 	dits_odb_backend *b = NULL;
 	if (!rc)
@@ -201,6 +203,65 @@ static int open_store(dits_s3_store **st, const char *cache, uint64_t cache_byte
 		rc = dits_odb_new(db);
 	if (!rc)
 		rc = dits_odb_add_backend(*db, b);
+	return rc;
+}
+
+/* Without read-ahead: every GET is one a reader waited for. */
+static int open_store(dits_s3_store **st, const char *cache, uint64_t cache_bytes, dits_odb **db)
+{
+	return open_store_ahead(st, cache, cache_bytes, -1, db);
+}
+
+static int count_files(const char *path)
+{
+	DIR *d = opendir(path);
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int read_every(dits_odb *db, const dits_id *ids, const uint8_t (*data)[RECLEN])
+{
+	static uint8_t got[RECLEN];
+	int same = 0;
+	for (int i = 0; i < NREC; i++)
+		if (dits_odb_read_into(db, &ids[i], got, RECLEN) == 0 && !memcmp(got, data[i], RECLEN))
+			same++;
+	return same;
+}
+
+/* Record i of the big packs: 16 KiB from a generator seeded by i. */
+static void big_record(int i, uint8_t *out, dits_id *id)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+	for (unsigned j = 0; j < RECLEN; j += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(out + j, &x, 8);
+	}
+	dits_hash_buf(id, out, RECLEN);
+}
+
+#define NBIG 1100 /* 18 MiB: a multipart upload of three 8 MiB parts */
+
+static int write_big(dits_odb *db, bool finish)
+{
+	static uint8_t rec[RECLEN];
+	dits_pack_writer *w = NULL;
+	int rc = dits_pack_writer_new(&w, db);
+	for (int i = 0; i < NBIG && !rc; i++) {
+		dits_id id;
+		big_record(i, rec, &id);
+		rc = dits_pack_writer_put(w, DITS_OBJ_CHUNK, &id, rec, RECLEN, NULL);
+	}
+	if (!rc && finish)
+		rc = dits_pack_writer_finish(w);
+	dits_pack_writer_free(w);
 	return rc;
 }
 
@@ -331,6 +392,117 @@ int main(void)
 		dits_s3_store_get_stats(mt, &s);
 		CHECK(s.cached_bytes <= 2 * BLOCK);
 		dits_s3_store_free(mt);
+	}
+
+	/* Read-ahead: a forward reader finds the blocks after the first fetched
+	 * for it, each block fetched once. */
+	char c5[300], bdir[400];
+	snprintf(c5, sizeof c5, "%s/cache5", dir);
+	snprintf(bdir, sizeof bdir, "%s/blocks/%u", c5, BLOCK);
+	CHECK_RC(open_store_ahead(&st, c5, 0, 0, &db), 0);
+	CHECK_EQ_U64(read_every(db, ids, (const uint8_t (*)[RECLEN])data), NREC);
+	dits_s3_store_get_stats(st, &s);
+	CHECK(s.prefetched > 0);
+	CHECK_EQ_U64(s.gets, pack_blocks);
+	fprintf(stderr, "read-ahead: %llu of %llu blocks fetched ahead\n", (unsigned long long)s.prefetched,
+	        (unsigned long long)pack_blocks);
+	dits_odb_free(db);
+	dits_s3_store_free(st);
+
+	/* The cache outlives the store: reopened, nothing is fetched again. A
+	 * stray file and the blocks of another block size go. */
+	char stray[500], other[500];
+	snprintf(stray, sizeof stray, "%s/pack-zz.1.tmp-1", bdir);
+	snprintf(other, sizeof other, "%s/blocks/123", c5);
+	CHECK(dits_atomic_write(stray, "x", 1) == 0);
+	CHECK(mkdir(other, 0755) == 0);
+	CHECK_EQ_U64(count_files(bdir), pack_blocks + 1);
+	CHECK_RC(open_store(&st, c5, 0, &db), 0);
+	dits_s3_store_get_stats(st, &s);
+	CHECK_EQ_U64(s.cached_blocks, pack_blocks);
+	CHECK_EQ_U64(count_files(bdir), pack_blocks);
+	CHECK(access(other, F_OK) != 0);
+	CHECK_EQ_U64(read_every(db, ids, (const uint8_t (*)[RECLEN])data), NREC);
+	dits_s3_store_get_stats(st, &s);
+	CHECK_EQ_U64(s.gets, 0);
+	dits_odb_free(db);
+	dits_s3_store_free(st);
+
+	/* A cached block damaged on disk: its records are read again from the
+	 * store, right, and the block replaced. */
+	{
+		char bad[600];
+		snprintf(bad, sizeof bad, "%s/%s.2", bdir, strrchr(k.pack, '/') + 1);
+		bad[strlen(bad) - strlen(".pack.2")] = '\0';
+		strcat(bad, ".2");
+		dits_buf blk = DITS_BUF_INIT;
+		CHECK(dits_read_file(bad, &blk) == 0);
+		CHECK(blk.len == BLOCK);
+		if (blk.len == BLOCK)
+			blk.data[BLOCK / 2] ^= 0x21;
+		CHECK(dits_atomic_write(bad, blk.data, blk.len) == 0);
+		dits_buf_free(&blk);
+	}
+	CHECK_RC(open_store(&st, c5, 0, &db), 0);
+	CHECK_EQ_U64(read_every(db, ids, (const uint8_t (*)[RECLEN])data), NREC);
+	dits_s3_store_get_stats(st, &s);
+	CHECK_EQ_U64(s.gets, 1);
+	dits_odb_free(db);
+	dits_s3_store_free(st);
+
+	/* Reopened with a smaller bound: the oldest blocks go at once. */
+	CHECK_RC(open_store(&st, c5, 3 * BLOCK, &db), 0);
+	dits_s3_store_get_stats(st, &s);
+	CHECK_EQ_U64(s.cached_blocks, 3);
+	CHECK(s.cached_bytes <= 3 * BLOCK);
+	CHECK_EQ_U64(count_files(bdir), 3);
+	dits_odb_free(db);
+	dits_s3_store_free(st);
+
+	/* A large pack is uploaded while it is written. Dropped before its
+	 * end (two parts already sent), nothing of it appears. */
+	{
+		char c6[300];
+		snprintf(c6, sizeof c6, "%s/cache6", dir);
+		dits_s3_store_opts o = { .url = "s3://" BUCKET "/t/", .cache_dir = c6, .block_bytes = BLOCK };
+		dits_s3_store *bs = NULL;
+		dits_odb *bdb = NULL;
+		dits_odb_backend *bb = NULL;
+		CHECK_RC(dits_s3_store_open(&bs, &o), 0);
+		CHECK_RC(dits_s3_store_backend(bs, "r2", &bb), 0);
+		CHECK_RC(dits_odb_new(&bdb), 0);
+		CHECK_RC(dits_odb_add_backend(bdb, bb), 0);
+		CHECK_RC(write_big(bdb, false), 0);
+		keys k2 = { 0 };
+		CHECK_RC(dits_s3_list(s3, "r2/", list_keys, &k2), 0);
+		CHECK_EQ_U64(k2.packs, 0);
+		CHECK_EQ_U64(k2.idx, 0);
+		/* Finished: one pack and its index, every record readable. */
+		CHECK_RC(write_big(bdb, true), 0);
+		memset(&k2, 0, sizeof k2);
+		CHECK_RC(dits_s3_list(s3, "r2/", list_keys, &k2), 0);
+		CHECK_EQ_U64(k2.packs, 1);
+		CHECK_EQ_U64(k2.idx, 1);
+		dits_s3_stat ps;
+		CHECK_RC(dits_s3_head(s3, k2.pack, &ps), 0);
+		CHECK_EQ_U64(ps.size, 16 + (uint64_t)NBIG * (40 + RECLEN));
+		dits_odb_free(bdb);
+		dits_s3_store_free(bs);
+		snprintf(c6, sizeof c6, "%s/cache7", dir);
+		CHECK_RC(dits_s3_store_open(&bs, &o), 0);
+		CHECK_RC(dits_s3_store_backend(bs, "r2", &bb), 0);
+		CHECK_RC(dits_odb_new(&bdb), 0);
+		CHECK_RC(dits_odb_add_backend(bdb, bb), 0);
+		static uint8_t want[RECLEN], have[RECLEN];
+		same = 0;
+		for (int i = 0; i < NBIG; i += 37) {
+			dits_id id;
+			big_record(i, want, &id);
+			same += dits_odb_read_into(bdb, &id, have, RECLEN) == 0 && !memcmp(want, have, RECLEN);
+		}
+		CHECK_EQ_U64(same, (NBIG + 36) / 37);
+		dits_odb_free(bdb);
+		dits_s3_store_free(bs);
 	}
 
 	/* A pack changed in the bucket: a byte of record 5's payload. */

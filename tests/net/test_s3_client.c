@@ -470,6 +470,7 @@ static void multipart(void)
 typedef struct listing {
 	char keys[32][64];
 	uint64_t sizes[32];
+	int64_t mtimes[32];
 	int n;
 } listing;
 
@@ -479,6 +480,7 @@ static int collect(void *ctx, const dits_s3_object *o)
 	if (l->n < 32) {
 		snprintf(l->keys[l->n], sizeof(l->keys[0]), "%s", o->key);
 		l->sizes[l->n] = o->size;
+		l->mtimes[l->n] = o->mtime;
 	}
 	l->n++;
 	return 0;
@@ -510,6 +512,8 @@ static void listing_pages(void)
 		snprintf(key, sizeof(key), "d/k%02d", i);
 		CHECK(!strcmp(l.keys[i], key));
 		CHECK_EQ_U64(l.sizes[i], (uint64_t)i + 1);
+		/* LastModified, in seconds: written within the last minute */
+		CHECK(l.mtimes[i] > (int64_t)time(NULL) - 60 && l.mtimes[i] <= (int64_t)time(NULL) + 1);
 	}
 	CHECK_EQ_U64(after.requests - before.requests, 4); /* 2+2+2+1 */
 	/* the whole prefix: 8 keys; and a callback that stops the listing */

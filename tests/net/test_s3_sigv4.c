@@ -570,10 +570,33 @@ static void parse_urls(void)
 	CHECK_RC(dits_s3_parse_url("s3://ok-bucket//x", &b, &p), DITS_EINVALID);
 }
 
+/* LastModified in listings: with or without fraction, else unknown (0). */
+static void list_times(void)
+{
+	const char *xml = "<ListBucketResult><IsTruncated>false</IsTruncated>"
+	                  "<Contents><Key>a</Key><LastModified>2026-12-06T22:01:46.123Z</LastModified><ETag>e</ETag><Size>1</Size></Contents>"
+	                  "<Contents><Key>b</Key><LastModified>1970-01-02T00:00:00Z</LastModified><ETag>e</ETag><Size>1</Size></Contents>"
+	                  "<Contents><Key>c</Key><LastModified>yesterday</LastModified><ETag>e</ETag><Size>1</Size></Contents>"
+	                  "<Contents><Key>d</Key><LastModified>2026-12-06T22:01:46+01:00</LastModified><ETag>e</ETag><Size>1</Size></Contents>"
+	                  "<Contents><Key>e</Key><ETag>e</ETag><Size>1</Size></Contents></ListBucketResult>";
+	s3_list_page page;
+	CHECK_RC(s3_xml_list(xml, strlen(xml), &page), 0);
+	CHECK_EQ_U64(page.n, 5);
+	if (page.n == 5) {
+		CHECK(page.items[0].mtime == 1796594506);
+		CHECK(page.items[1].mtime == 86400);
+		CHECK(page.items[2].mtime == 0);
+		CHECK(page.items[3].mtime == 0);
+		CHECK(page.items[4].mtime == 0);
+	}
+	s3_list_page_free(&page);
+}
+
 int main(void)
 {
 	published_vectors();
 	parse_urls();
+	list_times();
 
 	listen_fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};

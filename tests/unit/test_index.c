@@ -248,9 +248,9 @@ static void set_mtime(const char *path, time_t s, long ns)
 
 static void test_stat_clean(void)
 {
-	char *file = malloc(strlen(repo->workdir) + 16);
+	char *file = malloc(strlen(dits_repo_workdir(repo)) + 16);
 	REQUIRE(file != NULL);
-	sprintf(file, "%s/f.txt", repo->workdir);
+	sprintf(file, "%s/f.txt", dits_repo_workdir(repo));
 	REQUIRE(util_write_file(file, "hello\n", 6) == 0);
 	set_mtime(file, 1500000000, 123456789);
 	struct stat st;

@@ -146,7 +146,7 @@ static void test_history(void)
 	CHECK_RC(dits_ref_read(repo, "refs/heads/main", &got), 0);
 	CHECK(dits_id_eq(&got, &c2));
 	dits_commit c;
-	CHECK_RC(dits_commit_read(repo->odb, &c2, &c), 0);
+	CHECK_RC(dits_commit_read(dits_repo_odb(repo), &c2, &c), 0);
 	CHECK_EQ_U64(c.nparents, 1);
 	CHECK(c.nparents == 1 && dits_id_eq(&c.parents[0], &c1));
 	CHECK(c.author.name && !strcmp(c.author.name, "Unit Tester"));
@@ -195,7 +195,7 @@ static void test_history(void)
 	strcpy(pre + 8, "~2");
 	expect_rev(pre, &c1);
 	/* The tree of c1 is no commit: not found by prefix. */
-	CHECK_RC(dits_commit_read(repo->odb, &c1, &c), 0);
+	CHECK_RC(dits_commit_read(dits_repo_odb(repo), &c1, &c), 0);
 	char thex[DITS_ID_HEXLEN + 1];
 	dits_id_hex(thex, &c.tree);
 	dits_commit_free(&c);
@@ -349,7 +349,7 @@ int main(void)
 	REQUIRE(repo != NULL);
 	char oldcwd[4096];
 	REQUIRE(getcwd(oldcwd, sizeof oldcwd) != NULL);
-	REQUIRE(chdir(repo->workdir) == 0);
+	REQUIRE(chdir(dits_repo_workdir(repo)) == 0);
 	test_history();
 	REQUIRE(chdir(oldcwd) == 0);
 	dits_repo_free(repo);

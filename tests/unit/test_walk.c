@@ -217,7 +217,7 @@ int main(void)
 {
 	char *dir = util_mkdtemp("walk");
 	REQUIRE(dits_repo_init(&repo, dir, NULL) == 0);
-	db = repo->odb;
+	db = dits_repo_odb(repo);
 	dits_pack_writer *w;
 	REQUIRE(dits_pack_writer_new(&w, db) == 0);
 
