@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A small fleet on one machine: PostgreSQL for the job queue and variants
-# (tests/pg/pg.sh), the loopback S3 test server for the packs
-# (tests/s3/server.mjs), two `dits serve` and three `dits worker --root`.
+# (tests/pg/pg.sh) and, with --db, the repository list, configs and refs;
+# the loopback S3 test server for the packs (tests/s3/server.mjs); two
+# `dits serve` and three `dits worker`, each with a ROOT of its own.
 # The README demo's masters are pushed through server 1; the workers, woken
 # by PostgreSQL's NOTIFY, make the proxies into the same S3 store; an
 # editor clones from server 2 in proxy mode. Everything runs in a temporary
@@ -42,19 +43,19 @@ export AWS_ACCESS_KEY_ID=DITSTESTKEY AWS_SECRET_ACCESS_KEY='dits-test-secret/KEY
 STORE=s3://media/fleet
 echo "   $AWS_ENDPOINT_URL, $STORE"
 
-# Where each process finds the repositories. Today they share one ROOT
-# (configs and refs on this disk); with the repository list, configs and
-# refs in PostgreSQL, this one line becomes
-#   fleet () { echo --db "$DITS_METADB_URL" --root "$demo/cache-$1"; }
-fleet () { echo --root "$demo/root"; }
-mkdir -p "$demo/root"
+# Where each process finds the repositories: the list, configs, refs and
+# metadata in PostgreSQL (--db), each process's ROOT only a local cache.
+# Sharing one ROOT on one disk instead (no --db) is this one line:
+#   fleet () { echo --root "$demo/root"; }
+fleet () { echo --db "$DITS_METADB_URL" --root "$demo/cache-$1"; }
+mkdir -p "$demo/root" "$demo"/cache-s1 "$demo"/cache-s2 "$demo"/cache-w1 "$demo"/cache-w2 "$demo"/cache-w3
 
 echo "== two servers (no workers of their own) and three workers"
 urls=()
 for n in 1 2; do
 	# shellcheck disable=SC2046
 	"$DITS" serve $(fleet "s$n") --listen 127.0.0.1:0 --workers 0 --store "$STORE" \
-		--store-cache-dir "$demo/cache-s$n" >"$demo/serve$n.out" 2>"$demo/serve$n.log" &
+		--store-cache-dir "$demo/blocks-s$n" >"$demo/serve$n.out" 2>"$demo/serve$n.log" &
 	pids+=($!)
 	for _ in $(seq 100); do grep -q '^listening on' "$demo/serve$n.out" && break; sleep 0.1; done
 	url=$(sed -n 's/^listening on //p' "$demo/serve$n.out")
@@ -65,7 +66,7 @@ done
 for n in 1 2 3; do
 	# shellcheck disable=SC2046
 	"$DITS" worker $(fleet "w$n") --workers 1 --json --store "$STORE" \
-		--store-cache-dir "$demo/cache-w$n" >"$demo/worker$n.out" 2>"$demo/worker$n.log" &
+		--store-cache-dir "$demo/blocks-w$n" >"$demo/worker$n.out" 2>"$demo/worker$n.log" &
 	pids+=($!)
 	echo "   worker $n: pid $!"
 done

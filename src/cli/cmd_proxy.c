@@ -157,6 +157,7 @@ int cmd_worker(int argc, char **argv)
 		{ "--store", NULL, &ro.store, NULL },
 		{ "--store-cache", NULL, &ro.store_cache, NULL },
 		{ "--store-cache-dir", NULL, &ro.store_cache_dir, NULL },
+		{ "--db", NULL, &ro.db, NULL },
 		{ "--json", NULL, NULL, &ro.json },
 		{ NULL, NULL, NULL, NULL },
 	};
@@ -174,9 +175,9 @@ int cmd_worker(int argc, char **argv)
 		return cmd_worker_root(&ro);
 #endif
 	}
-	if (ro.workers || ro.lease || ro.store || ro.store_cache || ro.store_cache_dir || ro.json)
-		return cli_usage_error(NULL, "worker: --workers, --lease, --store, --store-cache, --store-cache-dir "
-		                             "and --json need --root");
+	if (ro.workers || ro.lease || ro.store || ro.store_cache || ro.store_cache_dir || ro.db || ro.json)
+		return cli_usage_error(NULL, "worker: --workers, --lease, --store, --store-cache, --store-cache-dir, "
+		                             "--db and --json need --root");
 	int jobs = 1;
 	if (jobs_arg) {
 		char *end;

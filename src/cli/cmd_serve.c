@@ -352,7 +352,7 @@ int cmd_worker_root(const worker_root_opts *wo)
 	return cli_usage("worker: runs in dits-media, which was not started");
 #else
 	dits_server_opts o = { .root = wo->root, .workers = 1, .headless = true, .once = wo->once,
-	                       .store = wo->store, .store_cache_dir = wo->store_cache_dir };
+	                       .store = wo->store, .store_cache_dir = wo->store_cache_dir, .db = wo->db };
 	if (wo->workers) {
 		unsigned n;
 		if (number_opt(wo->workers, 1, 64, &n))

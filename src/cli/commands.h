@@ -76,7 +76,7 @@ int cmd_worker(int argc, char **argv);
 
 /* dits worker --root: the server's workers without its HTTP listener (cmd_serve.c). */
 typedef struct worker_root_opts {
-	const char *root, *workers, *lease, *store, *store_cache, *store_cache_dir;
+	const char *root, *workers, *lease, *store, *store_cache, *store_cache_dir, *db;
 	bool once, json;
 } worker_root_opts;
 int cmd_worker_root(const worker_root_opts *o);

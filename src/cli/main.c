@@ -1132,7 +1132,7 @@ static const command commands[] = {
 	  "serve repositories over HTTP" },
 	{ "worker", cmd_worker,
 	  "worker [--once|--drain] [--jobs N] | worker --root DIR [--workers N] [--once] [--lease SECS] [--json]"
-	  " [--store s3://BUCKET/PREFIX [--store-cache SIZE] [--store-cache-dir DIR]]",
+	  " [--store s3://BUCKET/PREFIX [--store-cache SIZE] [--store-cache-dir DIR] [--db postgres://...]]",
 	  "run proxy jobs in the foreground (--root: a server's repositories, without HTTP)" },
 	{ "remote", NET(cmd_remote), "remote [-v] | remote add NAME URL | remote remove NAME",
 	  "the servers this repository syncs with" },
