@@ -170,14 +170,18 @@ test_expect_success '--once ends, exit 1, when a repository with a ready job can
 	assert_eq "{\"repo\": \"broken\", \"path\": \"B001.mov\", \"state\": \"ready\", \"message\": null}" "$(cat once.json)"
 '
 
-# serve_s3 TAG: `dits serve` on ROOT s3root with its packs in the S3 test
-# server and no workers of its own; sets SURL.
+# serve_s3 TAG [ROOT [PREFIX [ARGS...]]]: `dits serve` on ROOT (s3root)
+# with its packs in the S3 test server under PREFIX (fleet) and no workers
+# of its own; sets SURL.
 serve_s3 () {
-	DITS_PROXY_AUTO=1 "$DITS" serve --root s3root --listen 127.0.0.1:0 --workers 0 --store s3://media/fleet \
-		--store-cache-dir "$TRASH/cache-$1" >"$TRASH/$1.out" 2>"$TRASH/$1.err" &
+	_t=$1 _r=${2:-s3root} _p=${3:-fleet}
+	shift $(($# < 3 ? $# : 3))
+	mkdir -p "$_r"
+	DITS_PROXY_AUTO=1 "$DITS" serve --root "$_r" --listen 127.0.0.1:0 --workers 0 --store "s3://media/$_p" \
+		--store-cache-dir "$TRASH/cache-$_t" "$@" >"$TRASH/$_t.out" 2>"$TRASH/$_t.err" &
 	test_at_end "kill -9 $!"
-	for _i in $(seq 100); do grep -q '^listening on ' "$TRASH/$1.out" && break; sleep 0.1; done
-	SURL=$(sed -n 's/^listening on //p' "$TRASH/$1.out")
+	for _i in $(seq 100); do grep -q '^listening on ' "$TRASH/$_t.out" && break; sleep 0.1; done
+	SURL=$(sed -n 's/^listening on //p' "$TRASH/$_t.out")
 	test -n "$SURL"
 }
 
@@ -191,7 +195,6 @@ else
 		for i in $(seq 300); do [ -s s3port ] && break; sleep 0.1; done &&
 		export AWS_ENDPOINT_URL=http://127.0.0.1:$(cat s3port) &&
 		export AWS_ACCESS_KEY_ID=DITSTESTKEY AWS_SECRET_ACCESS_KEY="dits-test-secret/KEY+1" AWS_REGION=us-east-1 &&
-		mkdir s3root &&
 		serve_s3 s1 && url1=$SURL &&
 		serve_s3 s2 && url2=$SURL &&
 		dits init team >/dev/null &&
@@ -243,5 +246,28 @@ test_expect_success 'PostgreSQL: a job queued by another process wakes an idle w
 	kill -TERM $WPID &&
 	wait $WPID
 '
+
+if [ ! -s "$TRASH/s3port" ]; then
+	test_skip 'a worker of a fleet (--db)' 'no S3 test server (node or tests/s3/node_modules is missing)'
+else
+	test_expect_success 'PostgreSQL fleet: a worker with --db and a ROOT of its own makes the proxy of a push' '
+		serve_s3 f1 fleet-s1 dbfleet --db "$DITS_METADB_URL" && furl=$SURL &&
+		dits init fl >/dev/null &&
+		cd fl &&
+		make_master D001.mov 320x180 1 06:00:00:00 2 &&
+		dits add D001.mov >/dev/null &&
+		dits commit -m "a take" >/dev/null &&
+		dits remote add origin "$furl/fl" >/dev/null &&
+		dits push origin main >/dev/null 2>&1 &&
+		cd .. &&
+		test ! -e fleet-w &&
+		mkdir fleet-w &&
+		"$DITS" worker --root fleet-w --db "$DITS_METADB_URL" --store s3://media/dbfleet \
+			--store-cache-dir "$TRASH/cache-fw" --once --json >fw.json &&
+		assert_eq "{\"repo\": \"fl\", \"path\": \"D001.mov\", \"state\": \"ready\", \"message\": null}" "$(cat fw.json)" &&
+		dits clone "$furl/fl" fl-editor --mode proxy >fclone.out &&
+		assert_file_has fclone.out "1 file, 1 as a proxy"
+	'
+fi
 
 test_done
