@@ -144,16 +144,40 @@ int cmd_worker(int argc, char **argv)
 {
 	bool once = false, drain = false, background = false;
 	const char *jobs_arg = NULL;
+	worker_root_opts ro = { 0 };
 	const cli_opt opts[] = {
 		{ "--once", NULL, NULL, &once },
 		{ "--drain", NULL, NULL, &drain },
 		{ "--background", NULL, NULL, &background }, /* started by commit and proxy wait */
 		{ "--jobs", "-j", &jobs_arg, NULL },
+		/* --root: every repository under a server's ROOT (cmd_serve.c) */
+		{ "--root", NULL, &ro.root, NULL },
+		{ "--workers", NULL, &ro.workers, NULL },
+		{ "--lease", NULL, &ro.lease, NULL },
+		{ "--store", NULL, &ro.store, NULL },
+		{ "--store-cache", NULL, &ro.store_cache, NULL },
+		{ "--store-cache-dir", NULL, &ro.store_cache_dir, NULL },
+		{ "--db", NULL, &ro.db, NULL },
+		{ "--json", NULL, NULL, &ro.json },
 		{ NULL, NULL, NULL, NULL },
 	};
 	int code = cli_no_args(argc, argv, opts, NULL);
 	if (code)
 		return code;
+	if (ro.root) {
+		if (drain || background || jobs_arg)
+			return cli_usage_error(NULL, "worker: --root runs until stopped or, with --once, until no job "
+			                             "is ready; --drain, --background and --jobs are for one repository");
+		ro.once = once;
+#ifdef DITS_LEAN
+		return cli_usage("worker: --root runs in dits-media, which was not started");
+#else
+		return cmd_worker_root(&ro);
+#endif
+	}
+	if (ro.workers || ro.lease || ro.store || ro.store_cache || ro.store_cache_dir || ro.db || ro.json)
+		return cli_usage_error(NULL, "worker: --workers, --lease, --store, --store-cache, --store-cache-dir, "
+		                             "--db and --json need --root");
 	int jobs = 1;
 	if (jobs_arg) {
 		char *end;

@@ -5,8 +5,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +25,20 @@
 #endif
 
 #ifdef DITS_WITH_MEDIA
-/* The running server, for the workers' progress reports (set once it started). */
-static _Atomic(dits_server *) the_server;
+/* What `dits worker --root` prints about the jobs its workers run. */
+typedef struct worker_out {
+	bool json, tty;
+	int lease;                 /* --lease, else DITS_WORKER_LEASE, else 0 (the default) */
+	pthread_mutex_t mu;
+	unsigned done, failed, retried;
+	unsigned errors;           /* repositories that could not be worked on (reported on stderr) */
+	double last_progress;
+} worker_out;
 
 typedef struct job_dir {
 	const char *dir;
 	dits_server *s;
+	worker_out *out; /* NULL in dits serve */
 } job_dir;
 
 /* A job's repository, opened as the server opens it (its packs may be in S3). */
@@ -40,30 +48,94 @@ static int open_job_repo(void *ctx, const char *workdir, dits_repo **out)
 	return dits_server_open_repo_dir(jd->s, workdir, out);
 }
 
+/* One line per finished job, and a progress line on a terminal. */
+static void report_job(worker_out *wo, const char *dir, const dits_worker_event *ev)
+{
+	const char *name = strrchr(dir, '/');
+	name = name ? name + 1 : dir;
+	bool ready = !strcmp(ev->what, "ready"), failed = !strcmp(ev->what, "failed"),
+	     retry = !strcmp(ev->what, "retry");
+	pthread_mutex_lock(&wo->mu);
+	if (!strcmp(ev->what, "progress") && wo->tty && !wo->json && ev->total > 0) {
+		double now = dits_now();
+		if (now - wo->last_progress >= 0.2) {
+			wo->last_progress = now;
+			fprintf(stderr, "\r%s: %-40.40s %3.0f%%\033[K", name, ev->path, 100 * ev->done / ev->total);
+		}
+	} else if (ready || failed || retry) {
+		wo->done += ready;
+		wo->failed += failed;
+		wo->retried += retry;
+		if (wo->tty && !wo->json)
+			fprintf(stderr, "\r\033[K");
+		const char *why = cli_reason(ev->path, ev->message);
+		if (wo->json) {
+			dits_buf b = DITS_BUF_INIT;
+			dits_buf_puts(&b, "{\"repo\": ");
+			dits_buf_put_json_str(&b, name);
+			dits_buf_puts(&b, ", \"path\": ");
+			dits_buf_put_json_str(&b, ev->path);
+			dits_buf_printf(&b, ", \"state\": \"%s\", \"message\": ", ev->what);
+			if (why)
+				dits_buf_put_json_str(&b, why);
+			else
+				dits_buf_puts(&b, "null");
+			if (dits_buf_puts(&b, "}\n") == 0)
+				fwrite(b.data, 1, b.len, stdout);
+			dits_buf_free(&b);
+			fflush(stdout);
+		} else {
+			FILE *f = ready ? stdout : stderr;
+			fprintf(f, "%s: %s: %s%s%s\n", name, ev->path, ev->what, why ? ": " : "", why ? why : "");
+			fflush(f);
+		}
+	}
+	pthread_mutex_unlock(&wo->mu);
+}
+
 /* Hands a worker's progress to the server, whose web page shows it in the queue. */
 static void on_job_event(void *ctx, const dits_worker_event *ev)
 {
 	const job_dir *jd = ctx;
 	if (!strcmp(ev->what, "progress") && ev->total > 0)
-		dits_server_progress(atomic_load(&the_server), jd->dir, ev->path, ev->done / ev->total);
+		dits_server_progress(jd->s, jd->dir, ev->path, ev->done / ev->total);
 	else if (!strcmp(ev->what, "start"))
-		dits_server_progress(atomic_load(&the_server), jd->dir, ev->path, 0);
+		dits_server_progress(jd->s, jd->dir, ev->path, 0);
+	if (jd->out)
+		report_job(jd->out, jd->dir, ev);
+}
+
+/* The lease of the workers' jobs: DITS_WORKER_LEASE (seconds) when set, else the default. */
+static int env_lease(void)
+{
+	const char *v = getenv("DITS_WORKER_LEASE");
+	return v && *v ? atoi(v) : 0;
 }
 
 /* One job of the repository at dir, in the calling worker thread. */
 static int run_one_job(void *ctx, dits_server *s, const char *dir)
 {
-	(void)ctx;
+	worker_out *wo = ctx;
 	dits_repo *r;
 	int rc = dits_server_open_repo_dir(s, dir, &r);
+	if (rc && wo) {
+		pthread_mutex_lock(&wo->mu);
+		wo->errors++;
+		pthread_mutex_unlock(&wo->mu);
+	}
 	if (rc)
 		return rc;
 	dits_worker_stats st;
-	job_dir jd = { dir, s };
+	job_dir jd = { dir, s, wo };
 	dits_worker_opts o = { .jobs = 1, .once = true, .drain = true, .on_event = on_job_event, .ctx = &jd,
-	                       .open_repo = open_job_repo };
+	                       .open_repo = open_job_repo, .lease_seconds = wo ? wo->lease : env_lease() };
 	rc = dits_worker_run(r, &o, &st);
 	dits_repo_free(r);
+	if (rc && wo) {
+		pthread_mutex_lock(&wo->mu);
+		wo->errors++;
+		pthread_mutex_unlock(&wo->mu);
+	}
 	if (rc)
 		return rc;
 	return st.done + st.failed + st.retried > 0 ? 1 : 0;
@@ -249,18 +321,93 @@ int cmd_serve(int argc, char **argv)
 		dits_server_stop(s);
 		return cli_fail();
 	}
-#ifdef DITS_WITH_MEDIA
-	atomic_store(&the_server, s);
-#endif
 	printf("listening on %s\n", dits_server_url(s));
 	fflush(stdout);
 	int sig;
 	sigwait(&stop, &sig);
-#ifdef DITS_WITH_MEDIA
-	atomic_store(&the_server, NULL);
-#endif
 	dits_server_stop(s);
 	if (pid_file)
 		unlink(pid_file);
 	return 0;
 }
+
+#ifdef DITS_WITH_MEDIA
+/* A second SIGTERM or SIGINT while the current jobs finish: leave them. */
+static void *second_signal(void *arg)
+{
+	sigset_t *stop = arg;
+	int sig;
+	if (sigwait(stop, &sig) == 0) {
+		fprintf(stderr, "dits: worker: stopping now; the jobs in progress are taken over when their leases expire\n");
+		_exit(0);
+	}
+	return NULL;
+}
+#endif
+
+int cmd_worker_root(const worker_root_opts *wo)
+{
+#ifndef DITS_WITH_MEDIA
+	(void)wo;
+	return cli_usage("worker: runs in dits-media, which was not started");
+#else
+	dits_server_opts o = { .root = wo->root, .workers = 1, .headless = true, .once = wo->once,
+	                       .store = wo->store, .store_cache_dir = wo->store_cache_dir, .db = wo->db };
+	if (wo->workers) {
+		unsigned n;
+		if (number_opt(wo->workers, 1, 64, &n))
+			return cli_usage_error(NULL, "worker: --workers takes 1..64, not '%s'", wo->workers);
+		o.workers = (int)n;
+	}
+	if (wo->store_cache && size_opt(wo->store_cache, &o.store_cache))
+		return cli_usage_error(NULL, "worker: --store-cache takes a size such as 512M or 4G, not '%s'",
+		                       wo->store_cache);
+	if ((wo->store_cache || wo->store_cache_dir) && !wo->store)
+		return cli_usage_error(NULL, "worker: --store-cache and --store-cache-dir need --store");
+	worker_out out = { .json = wo->json, .tty = isatty(STDERR_FILENO) && !getenv("DITS_NO_PROGRESS") };
+	unsigned lease = 0;
+	if (wo->lease && number_opt(wo->lease, 1, 86400, &lease))
+		return cli_usage_error(NULL, "worker: --lease takes 1..86400 seconds, not '%s'", wo->lease);
+	out.lease = lease ? (int)lease : env_lease();
+	pthread_mutex_init(&out.mu, NULL);
+	o.run_job = run_one_job;
+	o.job_ctx = &out;
+	/* The stop signals are waited for in this thread only; the workers
+	 * inherit the mask. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	dits_server *s;
+	if (dits_server_start(&s, &o)) {
+		pthread_mutex_destroy(&out.mu);
+		return cli_fail();
+	}
+	bool signalled = false;
+	for (;;) {
+		struct timespec tick = { 0, 200 * 1000000L };
+		int sig = sigtimedwait(&stop, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT) {
+			signalled = true;
+			break;
+		}
+		if (wo->once && dits_server_drained(s))
+			break;
+	}
+	pthread_t second;
+	if (signalled && pthread_create(&second, NULL, second_signal, &stop) == 0)
+		pthread_detach(second);
+	/* The jobs in progress finish and are recorded; no new one is claimed. */
+	dits_server_stop(s);
+	if (!wo->json && (wo->once || out.done + out.failed + out.retried)) {
+		printf("worker: %u done, %u failed, %u retried\n", out.done, out.failed, out.retried);
+		fflush(stdout);
+	}
+	pthread_mutex_destroy(&out.mu);
+	/* --once: a job that failed for good or a repository that could not
+	 * be worked on is a failure of the run. */
+	return wo->once && !signalled && (out.failed || out.errors) ? 1 : 0;
+#endif
+}
+

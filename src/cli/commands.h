@@ -73,6 +73,13 @@ const char *cli_reason(const char *path, const char *error);
 
 int cmd_config(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
+
+/* dits worker --root: the server's workers without its HTTP listener (cmd_serve.c). */
+typedef struct worker_root_opts {
+	const char *root, *workers, *lease, *store, *store_cache, *store_cache_dir, *db;
+	bool once, json;
+} worker_root_opts;
+int cmd_worker_root(const worker_root_opts *o);
 int cmd_proxy(int argc, char **argv);
 int cmd_render(int argc, char **argv);
 /* dits proxy handoff (cmd_handoff.c); argv[0] is "handoff". */

@@ -1133,7 +1133,10 @@ static const command commands[] = {
 	  " [--max-connections N] [--max-per-client N] [--header-timeout SECS] [--idle-timeout SECS]"
 	  " [--store s3://BUCKET/PREFIX [--store-cache SIZE] [--store-cache-dir DIR] [--db postgres://...]]",
 	  "serve repositories over HTTP" },
-	{ "worker", cmd_worker, "worker [--once|--drain] [--jobs N]", "run proxy jobs in the foreground" },
+	{ "worker", cmd_worker,
+	  "worker [--once|--drain] [--jobs N] | worker --root DIR [--workers N] [--once] [--lease SECS] [--json]"
+	  " [--store s3://BUCKET/PREFIX [--store-cache SIZE] [--store-cache-dir DIR] [--db postgres://...]]",
+	  "run proxy jobs in the foreground (--root: a server's repositories, without HTTP)" },
 	{ "remote", NET(cmd_remote), "remote [-v] | remote add NAME URL | remote remove NAME",
 	  "the servers this repository syncs with" },
 	{ "push", NET(cmd_push), "push [REMOTE] [BRANCH] [--force] [--json] [--jobs N] [--limit-rate R]", "send a branch to a remote" },

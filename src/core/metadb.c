@@ -100,6 +100,32 @@ int dits_metadb_open_url(dits_metadb **out, const char *url, const char *repo_ke
 }
 
 /*
+ * The URL that holds the metadata of the repository whose `.dits` directory
+ * is dir with configuration cfg (metadb.url, else DITS_METADB_URL; NULL for
+ * the embedded database) and, for it, the repository key (*key malloc'd).
+ */
+static int resolve(const char *dir, const dits_config *cfg, const char **url, bool *from_env, char **key)
+{
+	*url = cfg ? dits_config_get(cfg, "metadb.url") : NULL;
+	*from_env = false;
+	*key = NULL;
+	if (!*url || !**url) {
+		*url = getenv("DITS_METADB_URL");
+		*from_env = true;
+	}
+	if (!*url || !**url) {
+		*url = NULL;
+		return 0;
+	}
+	const char *k = cfg ? dits_config_get(cfg, "metadb.repo") : NULL;
+	/* The default key: the repository's `.dits` directory. */
+	*key = k && *k ? strdup(k) : realpath(dir, NULL);
+	if (!*key)
+		return k && *k ? dits_error_set(DITS_ENOMEM, "out of memory") : dits_error_errno("%s", dir);
+	return 0;
+}
+
+/*
  * Opens the backend for the repository whose `.dits` directory is dir with
  * its configuration cfg. if_exists: an embedded database that was never
  * created is not created (0 with *out NULL).
@@ -108,24 +134,15 @@ static int open_with_config(dits_metadb **out, const char *dir, const dits_confi
                             bool if_exists)
 {
 	*out = NULL;
-	const char *url = cfg ? dits_config_get(cfg, "metadb.url") : NULL;
-	bool from_env = false;
-	if (!url || !*url) {
-		url = getenv("DITS_METADB_URL");
-		from_env = true;
-	}
-	if (url && *url) {
-		const char *key = dits_config_get(cfg, "metadb.repo");
-		char *abs = NULL;
-		if (!key || !*key) {
-			/* The default key: the repository's `.dits` directory. */
-			abs = realpath(dir, NULL);
-			if (!abs)
-				return dits_error_errno("%s", dir);
-			key = abs;
-		}
-		int rc = dits_metadb_open_url(out, url, key);
-		free(abs);
+	const char *url;
+	bool from_env;
+	char *key;
+	int rc = resolve(dir, cfg, &url, &from_env, &key);
+	if (rc)
+		return rc;
+	if (url) {
+		rc = dits_metadb_open_url(out, url, key);
+		free(key);
 		if (rc && from_env)
 			rc = dits_error_wrap(rc, "DITS_METADB_URL");
 		else if (rc)
@@ -136,7 +153,6 @@ static int open_with_config(dits_metadb **out, const char *dir, const dits_confi
 	if (!path)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	struct stat st;
-	int rc = 0;
 	if (!if_exists || stat(path, &st) == 0)
 		rc = metadb_sqlite_open(out, path);
 	free(path);
@@ -153,15 +169,47 @@ int dits_metadb_open_repo_if_exists(dits_metadb **out, const dits_repo *r)
 	return open_with_config(out, r->dir, r->config, true);
 }
 
-int dits_metadb_open_dir(dits_metadb **out, const char *dits_dir, bool if_exists)
+/* The repository's configuration, from dits_dir/config. */
+static int load_dir_config(const char *dits_dir, dits_config **cfg)
 {
-	*out = NULL;
+	*cfg = NULL;
 	char *cfgpath = dits_path_join(dits_dir, "config");
 	if (!cfgpath)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
-	dits_config *cfg = NULL;
-	int rc = dits_config_load(&cfg, cfgpath);
+	int rc = dits_config_load(cfg, cfgpath);
 	free(cfgpath);
+	return rc;
+}
+
+int dits_metadb_locate_dir(const char *dits_dir, char **url, char **key)
+{
+	*url = *key = NULL;
+	dits_config *cfg;
+	int rc = load_dir_config(dits_dir, &cfg);
+	const char *u = NULL;
+	bool from_env;
+	if (!rc)
+		rc = resolve(dits_dir, cfg, &u, &from_env, key);
+	if (!rc && u && !is_pg_url(u)) {
+		/* sqlite:PATH: one file, one repository, nobody notifies */
+		free(*key);
+		*key = NULL;
+		u = NULL;
+	}
+	if (!rc && u && !(*url = strdup(u))) {
+		free(*key);
+		*key = NULL;
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	}
+	dits_config_free(cfg);
+	return rc;
+}
+
+int dits_metadb_open_dir(dits_metadb **out, const char *dits_dir, bool if_exists)
+{
+	*out = NULL;
+	dits_config *cfg;
+	int rc = load_dir_config(dits_dir, &cfg);
 	if (!rc)
 		rc = open_with_config(out, dits_dir, cfg, if_exists);
 	dits_config_free(cfg);
@@ -458,4 +506,11 @@ int dits_job_retry_asset(dits_metadb *db, const dits_id *asset)
 int dits_job_wait(dits_metadb *db, int timeout_ms)
 {
 	return db->ops->job_wait(db, timeout_ms);
+}
+
+int dits_job_wait_any(dits_metadb *db, int timeout_ms, dits_job_wake_fn on_key, void *ctx)
+{
+	if (!on_key)
+		return dits_error_set(DITS_EINVALID, "dits_job_wait_any: no function to call");
+	return db->ops->job_wait_any(db, timeout_ms, on_key, ctx);
 }

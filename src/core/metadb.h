@@ -113,6 +113,16 @@ int dits_metadb_open_dir(dits_metadb **out, const char *dits_dir, bool if_exists
  */
 int dits_metadb_open_url(dits_metadb **out, const char *url, const char *repo_key);
 
+/*
+ * Where dits_metadb_open_dir() finds the metadata of the repository whose
+ * `.dits` directory is dits_dir: *url the PostgreSQL URL (metadb.url, else
+ * DITS_METADB_URL) and *key the repository key its rows carry, both
+ * malloc'd; both NULL when it is the embedded SQLite database. For a
+ * process that listens for the jobs of many repositories and must tell
+ * which one a notification names.
+ */
+int dits_metadb_locate_dir(const char *dits_dir, char **url, char **key);
+
 /* "sqlite" or "postgresql". */
 const char *dits_metadb_backend(const dits_metadb *db);
 
@@ -378,6 +388,22 @@ int dits_job_next_ready(dits_metadb *db, int64_t *when);
  * claims again after it misses no job). SQLite: sleeps timeout_ms.
  */
 int dits_job_wait(dits_metadb *db, int timeout_ms);
+
+/* Called by dits_job_wait_any() with the key of a repository that got a job. */
+typedef void (*dits_job_wake_fn)(void *ctx, const char *repo_key);
+
+/*
+ * Like dits_job_wait() for a process that works for many repositories (a
+ * server's or `dits worker --root`'s workers): waits up to timeout_ms and
+ * calls on_key once for each notification, whatever repository of db's
+ * database it names, with that repository's key (see
+ * dits_metadb_locate_dir()). PostgreSQL: LISTEN/NOTIFY, the first call only
+ * starts listening and returns at once; it returns as soon as at least one
+ * notification came. SQLite: sleeps timeout_ms and calls nothing (its
+ * database holds one repository and nobody notifies). 0 on a timeout too;
+ * an error when the connection broke (open a new handle to listen again).
+ */
+int dits_job_wait_any(dits_metadb *db, int timeout_ms, dits_job_wake_fn on_key, void *ctx);
 
 /*
  * Queues the dead (or failed) jobs of asset again with attempts reset to

@@ -18,7 +18,7 @@
 #include "metadb.h"
 
 /* Bump when struct dits_metadb_ops changes shape. */
-#define DITS_METADB_OPS_VERSION 1
+#define DITS_METADB_OPS_VERSION 2
 
 struct dits_metadb_ops {
 	int version;      /* DITS_METADB_OPS_VERSION */
@@ -58,6 +58,8 @@ struct dits_metadb_ops {
 	int (*job_retry_asset)(dits_metadb *db, const dits_id *asset);
 	/* Blocks up to timeout_ms or until a job may have become claimable. */
 	int (*job_wait)(dits_metadb *db, int timeout_ms);
+	/* Blocks up to timeout_ms; calls on_key with each notified repository key. */
+	int (*job_wait_any)(dits_metadb *db, int timeout_ms, dits_job_wake_fn on_key, void *ctx);
 };
 
 /* The part of every handle that metadb.c owns. */

@@ -1330,6 +1330,46 @@ static int pg_job_wait(dits_metadb *db, int timeout_ms)
 	}
 }
 
+/*
+ * Every repository's notifications, for a process that works for many:
+ * the same LISTEN as pg_job_wait(), each payload handed to on_key.
+ */
+static int pg_job_wait_any(dits_metadb *db, int timeout_ms, dits_job_wake_fn on_key, void *ctx)
+{
+	struct pg_db *pg = PG(db);
+	int rc = ensure_conn(db);
+	if (rc)
+		return rc;
+	if (!pg->listening) {
+		if ((rc = exec_simple(db, "LISTEN " CHANNEL, "cannot listen for jobs")))
+			return rc;
+		pg->listening = true;
+		return 0;
+	}
+	int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	for (;;) {
+		if (!PQconsumeInput(pg->conn))
+			return pg_fail(db, NULL, "lost the connection while waiting for jobs");
+		bool any = false;
+		PGnotify *n;
+		while ((n = PQnotifies(pg->conn))) {
+			if (n->extra && *n->extra)
+				on_key(ctx, n->extra);
+			any = true;
+			PQfreemem(n);
+		}
+		int64_t left = deadline - mono_ms();
+		if (any || left <= 0)
+			return 0;
+		struct pollfd pfd = { .fd = PQsocket(pg->conn), .events = POLLIN };
+		if (pfd.fd < 0)
+			return pg_fail(db, NULL, "lost the connection while waiting for jobs");
+		int k = poll(&pfd, 1, (int)left);
+		if (k < 0 && errno != EINTR)
+			return dits_error_errno("%s: poll", db->where);
+	}
+}
+
 static const struct dits_metadb_ops pg_ops = {
 	.version = DITS_METADB_OPS_VERSION,
 	.name = "postgresql",
@@ -1355,4 +1395,5 @@ static const struct dits_metadb_ops pg_ops = {
 	.job_next_ready = pg_job_next_ready,
 	.job_retry_asset = pg_job_retry_asset,
 	.job_wait = pg_job_wait,
+	.job_wait_any = pg_job_wait_any,
 };

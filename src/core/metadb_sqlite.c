@@ -522,6 +522,13 @@ static int sq_job_wait(dits_metadb *db, int timeout_ms)
 	return 0;
 }
 
+static int sq_job_wait_any(dits_metadb *db, int timeout_ms, dits_job_wake_fn on_key, void *ctx)
+{
+	(void)on_key;
+	(void)ctx;
+	return sq_job_wait(db, timeout_ms);
+}
+
 /* ---- Helpers shared by variants and jobs ------------------------------- */
 
 /*
@@ -1317,4 +1324,5 @@ static const struct dits_metadb_ops sqlite_ops = {
 	.job_next_ready = sq_job_next_ready,
 	.job_retry_asset = sq_job_retry_asset,
 	.job_wait = sq_job_wait,
+	.job_wait_any = sq_job_wait_any,
 };

@@ -1214,6 +1214,8 @@ static int prepare(dits_server *s, const dits_server_opts *o)
 	if (!(s->root = strdup(abs)))
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	int rc;
+	if (o->headless)
+		return 0; /* workers only: no address, no auth, no TLS */
 	if (o->auth_file) {
 		if ((rc = auth_load(&s->auth, o->auth_file)))
 			return rc;
@@ -1252,6 +1254,24 @@ int dits_server_start(dits_server **out, const dits_server_opts *o)
 		server_free(s);
 		return rc;
 	}
+	s->run_job = o->run_job;
+	s->job_ctx = o->job_ctx;
+	s->attach_checks = o->attach_checks;
+	if (o->headless) {
+		/* Workers only: the uploads (and their leftovers) are a server's. */
+		s->once = o->once;
+		if (o->run_job && o->workers > 0 && (rc = workers_start(s, o->workers))) {
+			dits_server_stop(s);
+			return rc;
+		}
+		if (!o->run_job || o->workers <= 0) {
+			pthread_mutex_lock(&s->mu);
+			s->drained = true;
+			pthread_mutex_unlock(&s->mu);
+		}
+		*out = s;
+		return 0;
+	}
 	clean_leftovers(s);
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC;
 	if (s->tls)
@@ -1284,15 +1304,20 @@ int dits_server_start(dits_server **out, const dits_server_opts *o)
 		return rc;
 	}
 	s->guard_on = true;
-	s->run_job = o->run_job;
-	s->job_ctx = o->job_ctx;
-	s->attach_checks = o->attach_checks;
 	if (o->run_job && o->workers > 0 && (rc = workers_start(s, o->workers))) {
 		dits_server_stop(s);
 		return rc;
 	}
 	*out = s;
 	return 0;
+}
+
+bool dits_server_drained(dits_server *s)
+{
+	pthread_mutex_lock(&s->mu);
+	bool d = s->drained;
+	pthread_mutex_unlock(&s->mu);
+	return d;
 }
 
 const char *dits_server_url(const dits_server *s)
@@ -1304,11 +1329,13 @@ void dits_server_stop(dits_server *s)
 {
 	if (!s)
 		return;
-	/* Stop accepting; let requests in progress end, a few seconds at most. */
-	MHD_quiesce_daemon(s->mhd);
-	for (int i = 0; i < 500 && atomic_load(&s->in_flight) > 0; i++)
-		usleep(10000);
-	MHD_stop_daemon(s->mhd);
+	if (s->mhd) {
+		/* Stop accepting; let requests in progress end, a few seconds at most. */
+		MHD_quiesce_daemon(s->mhd);
+		for (int i = 0; i < 500 && atomic_load(&s->in_flight) > 0; i++)
+			usleep(10000);
+		MHD_stop_daemon(s->mhd);
+	}
 	if (s->guard_on) {
 		pthread_mutex_lock(&s->gmu);
 		s->guard_stop = true;

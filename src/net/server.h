@@ -56,6 +56,12 @@ typedef struct dits_server_opts {
 	const char *store;           /* s3://BUCKET/PREFIX */
 	const char *store_cache_dir; /* NULL: ROOT/.store-cache */
 	uint64_t store_cache;        /* bytes of cached pack blocks; 0: 2 GiB */
+	/* Workers only (`dits worker --root`): no HTTP listener, so listen,
+	 * auth and TLS are ignored and dits_server_url() is "". */
+	bool headless;
+	/* With headless: the workers stop once no job is ready in any
+	 * repository (dits_server_drained() tells when). */
+	bool once;
 	/* A fleet (docs/SERVER.md, "A fleet"): the list of repositories, their
 	 * config, refs and metadata in this PostgreSQL database, so that every
 	 * server started on the same db and store serves the same repositories;
@@ -92,6 +98,12 @@ const char *dits_server_url(const dits_server *s);
  * any thread; s NULL is ignored.
  */
 void dits_server_progress(dits_server *s, const char *repo_dir, const char *path, double fraction);
+
+/*
+ * True once a server started with once has stopped its workers because no
+ * job was ready anywhere and none was running. Safe from any thread.
+ */
+bool dits_server_drained(dits_server *s);
 
 /*
  * Stops accepting connections, lets the requests in progress finish (for a

@@ -102,6 +102,18 @@ struct dits_server {
 	char **wake;                   /* repository names to look at, FIFO */
 	size_t nwake, capwake;
 	double next_scan;
+	double last_scan;
+	double scan_seconds;           /* between looks through ROOT: 5, or DITS_WORKER_SCAN */
+	int busy;                      /* workers running a job */
+	bool once, drained;            /* headless --once: stop when nothing is ready */
+	char **skip;                   /* --once: repositories whose job function failed */
+	size_t nskip;
+	/* LISTEN/NOTIFY (server_workers.c): one thread per PostgreSQL URL the
+	 * repositories' metadata is in, and the repository keys it may name */
+	struct pg_listener *listeners;
+	size_t nlisteners;
+	struct key_name *keys;
+	size_t nkeys;
 
 	/* progress of running jobs as the workers report it (server_web.c) */
 	struct progress_entry *progress;

@@ -46,6 +46,7 @@ mode
 fetch-proxy
 serve
 worker
+worker --root .
 remote
 remote add
 remote remove
@@ -83,7 +84,7 @@ test_expect_success 'every command of dits, dits-net and dits-media refuses --bo
 		$COMMANDS
 		LIST
 	done &&
-	assert_eq 126 "$n" "commands tried"
+	assert_eq 129 "$n" "commands tried"
 '
 
 test_expect_success '--bogus=VALUE, a bogus short option and a missing value are usage errors too' '

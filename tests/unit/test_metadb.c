@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -1065,6 +1066,116 @@ static void test_job_wait(void)
 	dits_metadb_close(db);
 }
 
+typedef struct keys_seen {
+	char keys[4][512];
+	int n;
+} keys_seen;
+
+static void on_key(void *ctx, const char *key)
+{
+	keys_seen *k = ctx;
+	if (k->n < 4)
+		snprintf(k->keys[k->n++], sizeof k->keys[0], "%s", key);
+}
+
+/*
+ * dits_job_wait_any(): on PostgreSQL an enqueue of any repository wakes
+ * the waiter at once and names that repository's key; on SQLite it sleeps
+ * the timeout and names nothing.
+ */
+static void test_job_wait_any(void)
+{
+	dits_metadb *db = open_fresh("any.db");
+	keys_seen seen = { 0 };
+	CHECK_RC(dits_job_wait_any(db, 0, NULL, NULL), DITS_EINVALID);
+	dits_error_clear();
+	CHECK_RC(dits_job_wait_any(db, 0, on_key, &seen), 0); /* PostgreSQL: starts listening */
+	if (!pg_url) {
+		double t0 = mono_s();
+		CHECK_RC(dits_job_wait_any(db, 200, on_key, &seen), 0);
+		CHECK(mono_s() - t0 >= 0.19);
+		CHECK(seen.n == 0);
+		dits_metadb_close(db);
+		return;
+	}
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		dits_metadb *other = NULL;
+		dits_id a = make_id(81);
+		usleep(300000);
+		if (open_named(&other, "any-other.db") ||
+		    dits_job_enqueue(other, "TRANSCODE", &a, NULL, "proxy_1080p", NULL, NULL, NULL))
+			_exit(2);
+		_exit(0);
+	}
+	double t0 = mono_s();
+	CHECK_RC(dits_job_wait_any(db, 10000, on_key, &seen), 0);
+	double waited = mono_s() - t0;
+	CHECK(waited >= 0.25); /* nothing before the other process queued */
+	CHECK(waited < 5.0);   /* its job woke us, long before the timeout */
+	int st = 0;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	char *other_key = db_path("any-other.db");
+	CHECK(seen.n == 1);
+	CHECK(seen.n >= 1 && strcmp(seen.keys[0], other_key) == 0);
+	free(other_key);
+	dits_metadb_close(db);
+}
+
+/* Writes text to dir/name. */
+static void write_text(const char *dir, const char *name, const char *text)
+{
+	char path[1024];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	REQUIRE(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/*
+ * dits_metadb_locate_dir(): the URL and key a repository's rows carry, as
+ * dits_metadb_open_dir() would use them; nothing for the embedded database.
+ */
+static void test_locate_dir(void)
+{
+	char *dir = db_path("loc.dits");
+	REQUIRE(mkdir(dir, 0755) == 0);
+	char *saved = getenv("DITS_METADB_URL") ? strdup(getenv("DITS_METADB_URL")) : NULL;
+	unsetenv("DITS_METADB_URL");
+	char *url = (char *)"x", *key = (char *)"x";
+	write_text(dir, "config", "[proxy]\n\tauto = false\n");
+	CHECK_RC(dits_metadb_locate_dir(dir, &url, &key), 0);
+	CHECK(url == NULL && key == NULL);
+	/* from the environment: the key is the .dits directory's real path */
+	setenv("DITS_METADB_URL", "postgres://db.example/dits", 1);
+	CHECK_RC(dits_metadb_locate_dir(dir, &url, &key), 0);
+	char *real = realpath(dir, NULL);
+	CHECK(url && !strcmp(url, "postgres://db.example/dits"));
+	CHECK(key && real && !strcmp(key, real));
+	free(url);
+	free(key);
+	free(real);
+	/* the repository's own settings win */
+	write_text(dir, "config", "[metadb]\n\turl = postgresql://other/q\n\trepo = team/shot\n");
+	CHECK_RC(dits_metadb_locate_dir(dir, &url, &key), 0);
+	CHECK(url && !strcmp(url, "postgresql://other/q"));
+	CHECK(key && !strcmp(key, "team/shot"));
+	free(url);
+	free(key);
+	/* sqlite:PATH is one file for one repository: nothing to listen to */
+	write_text(dir, "config", "[metadb]\n\turl = sqlite:/tmp/x.db\n");
+	CHECK_RC(dits_metadb_locate_dir(dir, &url, &key), 0);
+	CHECK(url == NULL && key == NULL);
+	if (saved)
+		setenv("DITS_METADB_URL", saved, 1);
+	else
+		unsetenv("DITS_METADB_URL");
+	free(saved);
+	free(dir);
+}
+
 int main(void)
 {
 	tmpdir = util_mkdtemp("metadb");
@@ -1089,6 +1200,8 @@ int main(void)
 	test_concurrent_claims();
 	test_register_race();
 	test_job_wait();
+	test_job_wait_any();
+	test_locate_dir();
 	util_rm_rf(tmpdir);
 	free(tmpdir);
 	return check_done();
