@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what Dits needs to build and test on Debian 12, from Debian's packages.
+# Installs what Dits needs to build and test on Debian 12, from Debian's packages
+# (with --bench, also what bench/run.sh compares dits with).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
@@ -26,6 +27,14 @@ pkgs=(
   curl rsync openssl      # the sync tests and benchmarks: peers, malformed requests, a test certificate
   chromium                # the web page's browser tests (t2000-web), headless
 )
+# --bench: also the peers and tools of bench/run.sh, which the tests do not
+# need (CI does not pass it)
+if [ "${1:-}" = --bench ]; then
+  pkgs+=(hyperfine borgbackup restic git-lfs time jq)
+elif [ $# -gt 0 ]; then
+  echo "usage: scripts/install-deps.sh [--bench]" >&2
+  exit 2
+fi
 # The S3 and browser tests run on Node (tests/s3, tests/web): Debian's
 # nodejs and npm unless they are already there.
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)

@@ -723,6 +723,32 @@ static bool uuid_shaped(const char *id)
 
 /* ---- Variants ----------------------------------------------------------- */
 
+/*
+ * Decodes every row of res with read_row into a new array of elem-sized
+ * structs (*out, NULL for none) and clears res; on failure frees the rows
+ * decoded with free_row, and the array.
+ */
+static int read_rows(PGresult *res, size_t elem, int (*read_row)(const PGresult *, int, void *),
+                     void (*free_row)(void *), void **out, size_t *count)
+{
+	int n = PQntuples(res), rc = 0, i = 0;
+	char *arr = n ? calloc((size_t)n, elem) : NULL;
+	if (n && !arr)
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	for (; !rc && i < n; i++)
+		rc = read_row(res, i, arr + (size_t)i * elem);
+	PQclear(res);
+	if (rc) {
+		for (int k = 0; k < i; k++)
+			free_row(arr + (size_t)k * elem);
+		free(arr);
+		return rc;
+	}
+	*out = arr;
+	*count = (size_t)n;
+	return 0;
+}
+
 static int read_variant(const PGresult *r, int row, dits_variant *v)
 {
 	memset(v, 0, sizeof *v);
@@ -749,6 +775,16 @@ static int read_variant(const PGresult *r, int row, dits_variant *v)
 fail:
 	dits_variant_free(v);
 	return rc;
+}
+
+static int read_variant_row(const PGresult *r, int row, void *v)
+{
+	return read_variant(r, row, v);
+}
+
+static void free_variant_row(void *v)
+{
+	dits_variant_free(v);
 }
 
 /* Runs a query of VARIANT_COLS giving at most one row; DITS_ENOTFOUND (no message) for none. */
@@ -936,20 +972,10 @@ static int pg_variant_list(dits_metadb *db, const dits_id *parent, dits_variant 
 	int rc = run(db, Q_VARIANT_LIST, &p, &res, NULL, "cannot list");
 	if (rc)
 		return rc;
-	int n = PQntuples(res);
-	dits_variant *arr = n ? calloc((size_t)n, sizeof *arr) : NULL;
-	if (n && !arr)
-		rc = dits_error_set(DITS_ENOMEM, "out of memory");
-	int i = 0;
-	for (; !rc && i < n; i++)
-		rc = read_variant(res, i, &arr[i]);
-	PQclear(res);
-	if (rc) {
-		dits_variant_list_free(arr, (size_t)i);
+	void *arr = NULL;
+	if ((rc = read_rows(res, sizeof(dits_variant), read_variant_row, free_variant_row, &arr, count)))
 		return rc;
-	}
 	*out = arr;
-	*count = (size_t)n;
 	return 0;
 }
 
@@ -981,6 +1007,16 @@ static int read_job(const PGresult *r, int row, dits_job *job)
 fail:
 	dits_job_free(job);
 	return rc;
+}
+
+static int read_job_row(const PGresult *r, int row, void *job)
+{
+	return read_job(r, row, job);
+}
+
+static void free_job_row(void *job)
+{
+	dits_job_free(job);
 }
 
 /* Reads job id (locked FOR UPDATE when lock); DITS_ENOTFOUND (no message) when there is none. */
@@ -1191,20 +1227,10 @@ static int pg_job_list(dits_metadb *db, const dits_id *asset, const char *state,
 	int rc = run(db, Q_JOB_LIST, &p, &res, NULL, "cannot list");
 	if (rc)
 		return rc;
-	int n = PQntuples(res);
-	dits_job *arr = n ? calloc((size_t)n, sizeof *arr) : NULL;
-	if (n && !arr)
-		rc = dits_error_set(DITS_ENOMEM, "out of memory");
-	int i = 0;
-	for (; !rc && i < n; i++)
-		rc = read_job(res, i, &arr[i]);
-	PQclear(res);
-	if (rc) {
-		dits_job_list_free(arr, (size_t)i);
+	void *arr = NULL;
+	if ((rc = read_rows(res, sizeof(dits_job), read_job_row, free_job_row, &arr, count)))
 		return rc;
-	}
 	*out = arr;
-	*count = (size_t)n;
 	return 0;
 }
 

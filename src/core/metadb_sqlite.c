@@ -638,22 +638,39 @@ fail:
 	return rc;
 }
 
+static int read_variant_row(sqlite3_stmt *s, void *v)
+{
+	return read_variant(s, v);
+}
+
+static void free_variant_row(void *v)
+{
+	dits_variant_free(v);
+}
+
 /*
- * Runs a bound SELECT of VARIANT_COLS expected to give at most one row.
- * DITS_ENOTFOUND (no message) when it gives none.
+ * Runs a bound SELECT expected to give at most one row and decodes it with
+ * read_row. DITS_ENOTFOUND (no message) when it gives none.
  */
-static int query_variant(dits_metadb *db, sqlite3_stmt *s, dits_variant *out)
+static int query_one(dits_metadb *db, sqlite3_stmt *s, int (*read_row)(sqlite3_stmt *, void *), void *out,
+                     const char *what)
 {
 	int src = sqlite3_step(s);
 	int rc;
 	if (src == SQLITE_ROW)
-		rc = read_variant(s, out);
+		rc = read_row(s, out);
 	else if (src == SQLITE_DONE)
 		rc = DITS_ENOTFOUND;
 	else
-		rc = db_fail(db, src, "cannot read variants");
+		rc = db_fail(db, src, what);
 	stmt_done(s);
 	return rc;
+}
+
+/* query_one for a SELECT of VARIANT_COLS. */
+static int query_variant(dits_metadb *db, sqlite3_stmt *s, dits_variant *out)
+{
+	return query_one(db, s, read_variant_row, out, "cannot read variants");
 }
 
 
@@ -893,16 +910,6 @@ static int collect_rows(dits_metadb *db, sqlite3_stmt *s, size_t elem,
 	return 0;
 }
 
-static int read_variant_row(sqlite3_stmt *s, void *v)
-{
-	return read_variant(s, v);
-}
-
-static void free_variant_row(void *v)
-{
-	dits_variant_free(v);
-}
-
 static int sq_variant_list(dits_metadb *db, const dits_id *parent, dits_variant **out, size_t *count)
 {
 	*out = NULL;
@@ -953,6 +960,16 @@ fail:
 	return rc;
 }
 
+static int read_job_row(sqlite3_stmt *s, void *job)
+{
+	return read_job(s, job);
+}
+
+static void free_job_row(void *job)
+{
+	dits_job_free(job);
+}
+
 /* Reads job id; DITS_ENOTFOUND (no message) when there is none. */
 static int load_job(dits_metadb *db, int64_t id, dits_job *out)
 {
@@ -962,15 +979,7 @@ static int load_job(dits_metadb *db, int64_t id, dits_job *out)
 	if (rc)
 		return rc;
 	sqlite3_bind_int64(s, 1, id);
-	int src = sqlite3_step(s);
-	if (src == SQLITE_ROW)
-		rc = read_job(s, out);
-	else if (src == SQLITE_DONE)
-		rc = DITS_ENOTFOUND;
-	else
-		rc = db_fail(db, src, "cannot read jobs");
-	stmt_done(s);
-	return rc;
+	return query_one(db, s, read_job_row, out, "cannot read jobs");
 }
 
 static int sq_job_get(dits_metadb *db, int64_t id, dits_job *out)
@@ -1192,16 +1201,6 @@ static int sq_job_fail(dits_metadb *db, int64_t id, const char *owner, const cha
 	}
 	rc = step_done(db, s, "cannot record a failed job", NULL);
 	return tx_end(db, rc);
-}
-
-static int read_job_row(sqlite3_stmt *s, void *job)
-{
-	return read_job(s, job);
-}
-
-static void free_job_row(void *job)
-{
-	dits_job_free(job);
 }
 
 static int sq_job_list(dits_metadb *db, const dits_id *asset, const char *state, dits_job **out,

@@ -1585,6 +1585,49 @@ int dits_tree_put_file(dits_odb *odb, dits_pack_writer *w, const dits_id *base, 
 	return put_file(odb, w, base, path, mode, size, manifest, 0, out);
 }
 
+int dits_commit_put_file(dits_repo *r, dits_pack_writer *w, const dits_file_commit *f, const dits_id *parent,
+                         const char *ref, const dits_id *old, const char *log_msg, dits_id *made,
+                         bool *unchanged)
+{
+	if (unchanged)
+		*unchanged = false;
+	dits_commit pc = { 0 };
+	bool has_parent = !dits_id_is_zero(parent);
+	int rc = has_parent ? dits_commit_read(r->odb, parent, &pc) : 0;
+	if (rc)
+		return rc;
+	dits_commit c = { 0 };
+	dits_buf b = DITS_BUF_INIT;
+	rc = dits_tree_put_file(r->odb, w, has_parent ? &pc.tree : NULL, f->path, 0100644, f->size, f->manifest,
+	                        &c.tree);
+	bool same = !rc && has_parent && unchanged && dits_id_eq(&c.tree, &pc.tree);
+	dits_commit_free(&pc);
+	if (rc || same) {
+		if (same)
+			*unchanged = true;
+		dits_commit_free(&c);
+		return rc;
+	}
+	c.parents = has_parent ? (dits_id *)parent : NULL;
+	c.nparents = has_parent ? 1 : 0;
+	if (!(rc = dits_signature_default(&c.author, NULL, NULL)))
+		rc = dits_signature_default(&c.committer, NULL, NULL);
+	c.message = (char *)f->message;
+	if (!rc)
+		rc = dits_commit_serialize(&c, &b);
+	if (!rc)
+		rc = dits_pack_writer_put_object(w, DITS_OBJ_COMMIT, b.data, b.len, made);
+	c.parents = NULL;
+	c.message = NULL;
+	dits_commit_free(&c);
+	dits_buf_free(&b);
+	if (!rc)
+		rc = dits_pack_writer_finish(w);
+	if (!rc)
+		rc = dits_ref_update(r, ref, made, old, log_msg);
+	return rc;
+}
+
 int dits_commit_create(dits_repo *r, const char *message, bool allow_empty, dits_id *out,
                        const dits_progress *p)
 {

@@ -112,6 +112,29 @@ int dits_commit_create(dits_repo *r, const char *message, bool allow_empty, dits
 int dits_tree_put_file(dits_odb *odb, dits_pack_writer *w, const dits_id *base, const char *path, uint32_t mode,
                        uint64_t size, const dits_id *manifest, dits_id *out);
 
+/* One file put on top of a commit by dits_commit_put_file. */
+typedef struct dits_file_commit {
+	const char *path;        /* where in the tree ("renders/cut.mov") */
+	uint64_t size;           /* the file's size in bytes */
+	const dits_id *manifest; /* its manifest, in w or already in the store */
+	const char *message;     /* the commit message, trailers included */
+} dits_file_commit;
+
+/*
+ * Commits f on top of parent (a zero id: a root commit holding only f) and
+ * moves ref to it if ref still holds *old (a zero id: ref must not exist),
+ * for a repository without an index (a server's). Writes, with w, the
+ * trees and the commit (parent as its only parent, the default signature),
+ * finishes w and compare-and-swaps ref with log_msg in its reflog; the
+ * caller holds the repository lock. *made receives the commit's id.
+ * DITS_ECONFLICT when ref moved: w is finished by then, so the caller takes
+ * a new writer for another try. When unchanged is not NULL and parent's
+ * tree already has f, *unchanged is set and nothing is written or moved.
+ */
+int dits_commit_put_file(dits_repo *r, dits_pack_writer *w, const dits_file_commit *f, const dits_id *parent,
+                         const char *ref, const dits_id *old, const char *log_msg, dits_id *made,
+                         bool *unchanged);
+
 /* ---- checkout ------------------------------------------------------ */
 
 /*

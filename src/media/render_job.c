@@ -60,34 +60,6 @@ static const char *member(const cJSON *j, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* The commit of head's tree plus out (manifest m), head as its parent. */
-static int write_commit(dits_repo *r, dits_pack_writer *w, const dits_id *head, const char *out,
-                        const dits_manifest *m, const dits_id *manifest, const char *message, dits_id *made)
-{
-	dits_commit pc;
-	int rc = dits_commit_read(dits_repo_odb(r), head, &pc);
-	if (rc)
-		return rc;
-	dits_commit c = { 0 };
-	dits_buf b = DITS_BUF_INIT;
-	rc = dits_tree_put_file(dits_repo_odb(r), w, &pc.tree, out, 0100644, m->size, manifest, &c.tree);
-	dits_commit_free(&pc);
-	c.parents = (dits_id *)head;
-	c.nparents = 1;
-	if (!rc && !(rc = dits_signature_default(&c.author, NULL, NULL)))
-		rc = dits_signature_default(&c.committer, NULL, NULL);
-	c.message = (char *)message;
-	if (!rc)
-		rc = dits_commit_serialize(&c, &b);
-	if (!rc)
-		rc = dits_pack_writer_put_object(w, DITS_OBJ_COMMIT, b.data, b.len, made);
-	c.parents = NULL;
-	c.message = NULL;
-	dits_commit_free(&c);
-	dits_buf_free(&b);
-	return rc;
-}
-
 /*
  * Stores file's bytes and commits them as out on branch (its head was
  * head when the render began), moving the branch only from the commit
@@ -120,12 +92,10 @@ static int publish(dits_repo *r, const char *file, const char *branch, const cha
 			rc = dits_error_wrap(rc, "%s", branch);
 			break;
 		}
-		if ((rc = write_commit(r, w, &head, out, &m, &manifest, message, made)) ||
-		    (rc = dits_pack_writer_finish(w)))
-			break;
 		char subject[200];
 		snprintf(subject, sizeof subject, "render: %s", out);
-		rc = dits_ref_update(r, branch, made, &head, subject);
+		dits_file_commit f = { .path = out, .size = m.size, .manifest = &manifest, .message = message };
+		rc = dits_commit_put_file(r, w, &f, &head, branch, &head, subject, made, NULL);
 		if (!(raced = rc == DITS_ECONFLICT))
 			break;
 		/* the branch moved since it was read: the same file on its new head */

@@ -286,40 +286,6 @@ static int base_commit(dits_repo *r, const char *branch, dits_id *tip, bool *bra
 	return rc;
 }
 
-static int make_commit(dits_repo *r, dits_pack_writer *w, const dits_id *parent, const char *path,
-                       const dits_manifest *m, const dits_id *manifest, const char *message, dits_id *made,
-                       bool *unchanged)
-{
-	dits_commit pc = { 0 };
-	bool has_parent = !dits_id_is_zero(parent);
-	int rc = has_parent ? dits_commit_read(dits_repo_odb(r), parent, &pc) : 0;
-	if (rc)
-		return rc;
-	dits_commit c = { 0 };
-	dits_buf b = DITS_BUF_INIT;
-	rc = dits_tree_put_file(dits_repo_odb(r), w, has_parent ? &pc.tree : NULL, path, 0100644, m->size, manifest, &c.tree);
-	*unchanged = !rc && has_parent && dits_id_eq(&c.tree, &pc.tree);
-	dits_commit_free(&pc);
-	if (rc || *unchanged) {
-		dits_commit_free(&c);
-		return rc;
-	}
-	c.parents = has_parent ? (dits_id *)parent : NULL;
-	c.nparents = has_parent ? 1 : 0;
-	if (!(rc = dits_signature_default(&c.author, NULL, NULL)))
-		rc = dits_signature_default(&c.committer, NULL, NULL);
-	c.message = (char *)message;
-	if (!rc)
-		rc = dits_commit_serialize(&c, &b);
-	if (!rc)
-		rc = dits_pack_writer_put_object(w, DITS_OBJ_COMMIT, b.data, b.len, made);
-	c.parents = NULL;
-	c.message = NULL;
-	dits_commit_free(&c);
-	dits_buf_free(&b);
-	return rc;
-}
-
 static const char *etag_bare(const char *e, char *buf, size_t cap)
 {
 	size_t n = strlen(e);
@@ -395,8 +361,11 @@ int ingest_object(dits_repo *r, const ingest_target *t, const server_s3_record *
 		bool unchanged = false;
 		dits_id made;
 		dits_odb_refresh(dits_repo_odb(r));
+		dits_id zero = { 0 };
+		dits_file_commit f = { .path = t->path, .size = m.size, .manifest = &manifest, .message = message };
 		if (!(rc = base_commit(r, t->branch, &tip, &exists)))
-			rc = make_commit(r, w, &tip, t->path, &m, &manifest, message, &made, &unchanged);
+			rc = dits_commit_put_file(r, w, &f, &tip, t->branch, exists ? &tip : &zero, "ingest", &made,
+			                          &unchanged);
 		if (!rc && unchanged) {
 			/* the branch already has these bytes there (another ETag, or a concurrent event) */
 			dits_repo_unlock(r);
@@ -411,11 +380,6 @@ int ingest_object(dits_repo *r, const ingest_target *t, const server_s3_record *
 			res->commit = tip;
 			break;
 		}
-		if (!rc)
-			rc = dits_pack_writer_finish(w);
-		dits_id zero = { 0 };
-		if (!rc)
-			rc = dits_ref_update(r, t->branch, &made, exists ? &tip : &zero, "ingest");
 		dits_repo_unlock(r);
 		if (!rc) {
 			res->state = "committed";

@@ -16,14 +16,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,115 +30,11 @@
 #include "odb_backend.h"
 #include "odb_s3.h"
 #include "s3.h"
+#include "s3_test_server.h"
 
-extern char **environ;
-
-#define BUCKET "dits-test"
-#define KEY_ID "DITSTESTKEY"
-#define SECRET "dits-test-secret/KEY+1"
 #define BLOCK (32u << 10) /* the pack spans more blocks than the store keeps in memory */
 #define NREC 40
 #define RECLEN (16u << 10)
-
-static char dir[256];
-static char endpoint[64];
-static pid_t server_pid;
-
-/* ---- the server ---- */
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void stop_server(void)
-{
-	if (server_pid > 0) {
-		kill(server_pid, SIGTERM);
-		waitpid(server_pid, NULL, 0);
-		server_pid = 0;
-	}
-	if (dir[0] && !getenv("KEEP_S3_DIR"))
-		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void show_log(void)
-{
-	char path[300], line[512];
-	snprintf(path, sizeof(path), "%s/server.log", dir);
-	FILE *f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		fprintf(stderr, "server: %s", line);
-	if (f)
-		fclose(f);
-}
-
-static int start_server(void)
-{
-	const char *src = getenv("SRCDIR");
-	if (!src)
-		src = ".";
-	char tmpl[] = "/tmp/dits-s3-XXXXXX";
-	if (!mkdtemp(tmpl)) {
-		perror("mkdtemp");
-		return -1;
-	}
-	snprintf(dir, sizeof(dir), "%s", tmpl);
-	char script[1024], data[300], portfile[300], logfile[300];
-	snprintf(script, sizeof(script), "%s/tests/s3/server.mjs", src);
-	snprintf(data, sizeof(data), "%s/data", dir);
-	snprintf(portfile, sizeof(portfile), "%s/port", dir);
-	snprintf(logfile, sizeof(logfile), "%s/server.log", dir);
-	char modules[1100];
-	snprintf(modules, sizeof(modules), "%s/tests/s3/node_modules/s3rver", src);
-	if (access(modules, R_OK)) {
-		fprintf(stderr, "%s is missing: run scripts/install-deps.sh (npm ci in tests/s3)\n", modules);
-		return -1;
-	}
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, logfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	/* s3rver makes continuation tokens with DES, which OpenSSL 3 keeps in its legacy provider */
-	char *argv[] = {"node", "--openssl-legacy-provider", script, "--dir", data, "--port-file", portfile, "--bucket", BUCKET,
-	                "--access-key", KEY_ID, "--secret", SECRET, "--region", "us-east-1", NULL};
-	int rc = posix_spawnp(&server_pid, "node", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc) {
-		fprintf(stderr, "cannot start node: %s\n", strerror(rc));
-		server_pid = 0;
-		return -1;
-	}
-	for (int i = 0; i < 600; i++) { /* 30 s */
-		FILE *f = fopen(portfile, "r");
-		int port = 0;
-		if (f) {
-			if (fscanf(f, "%d", &port) != 1)
-				port = 0;
-			fclose(f);
-		}
-		if (port > 0) {
-			snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", port);
-			return 0;
-		}
-		int st;
-		if (waitpid(server_pid, &st, WNOHANG) == server_pid) {
-			server_pid = 0;
-			fprintf(stderr, "the S3 server exited at start\n");
-			show_log();
-			return -1;
-		}
-		struct timespec ts = {0, 50 * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-	fprintf(stderr, "the S3 server did not start within 30 s\n");
-	show_log();
-	return -1;
-}
-
 
 static int count_each(void *ctx, const dits_id *id, uint8_t type, uint32_t len)
 {
@@ -193,7 +85,7 @@ static void *read_all(void *arg)
 
 static int open_store_ahead(dits_s3_store **st, const char *cache, uint64_t cache_bytes, int ahead, dits_odb **db)
 {
-	dits_s3_store_opts o = { .url = "s3://" BUCKET "/t/", .cache_dir = cache, .cache_bytes = cache_bytes,
+	dits_s3_store_opts o = { .url = "s3://" S3_TEST_BUCKET "/t/", .cache_dir = cache, .cache_bytes = cache_bytes,
 	                         .block_bytes = BLOCK, .read_ahead = ahead };
 	int rc = dits_s3_store_open(st, &o);
 	dits_odb_backend *b = NULL;
@@ -267,17 +159,17 @@ static int write_big(dits_odb *db, bool finish)
 
 int main(void)
 {
-	if (start_server())
+	if (s3_test_server_start())
 		return 1;
-	atexit(stop_server);
-	setenv("AWS_ENDPOINT_URL", endpoint, 1);
-	setenv("AWS_ACCESS_KEY_ID", KEY_ID, 1);
-	setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+	atexit(s3_test_server_stop);
+	setenv("AWS_ENDPOINT_URL", s3_test_endpoint, 1);
+	setenv("AWS_ACCESS_KEY_ID", S3_TEST_KEY_ID, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", S3_TEST_SECRET, 1);
 	setenv("AWS_REGION", "us-east-1", 1);
 	char c1[300], c2[300], c3[300];
-	snprintf(c1, sizeof c1, "%s/cache1", dir);
-	snprintf(c2, sizeof c2, "%s/cache2", dir);
-	snprintf(c3, sizeof c3, "%s/cache3", dir);
+	snprintf(c1, sizeof c1, "%s/cache1", s3_test_dir);
+	snprintf(c2, sizeof c2, "%s/cache2", s3_test_dir);
+	snprintf(c3, sizeof c3, "%s/cache3", s3_test_dir);
 
 	/* Records of random bytes, written through the backend. */
 	static uint8_t data[NREC][RECLEN];
@@ -312,7 +204,7 @@ int main(void)
 	dits_s3_store_free(st);
 
 	dits_s3 *s3 = NULL;
-	dits_s3_config cfg = { .bucket = BUCKET, .prefix = "t/" };
+	dits_s3_config cfg = { .bucket = S3_TEST_BUCKET, .prefix = "t/" };
 	CHECK_RC(dits_s3_open(&cfg, &s3), 0);
 	keys k = { 0 };
 	CHECK_RC(dits_s3_list(s3, "r1/packs/", list_keys, &k), 0);
@@ -374,8 +266,8 @@ int main(void)
 	/* Four threads at once (each GET made outside the store's lock). */
 	{
 		char c4[300];
-		snprintf(c4, sizeof c4, "%s/cache4", dir);
-		dits_s3_store_opts o = { .url = "s3://" BUCKET "/t/", .cache_dir = c4, .cache_bytes = 2 * BLOCK,
+		snprintf(c4, sizeof c4, "%s/cache4", s3_test_dir);
+		dits_s3_store_opts o = { .url = "s3://" S3_TEST_BUCKET "/t/", .cache_dir = c4, .cache_bytes = 2 * BLOCK,
 		                         .block_bytes = BLOCK };
 		dits_s3_store *mt = NULL;
 		CHECK_RC(dits_s3_store_open(&mt, &o), 0);
@@ -397,7 +289,7 @@ int main(void)
 	/* Read-ahead: a forward reader finds the blocks after the first fetched
 	 * for it, each block fetched once. */
 	char c5[300], bdir[400];
-	snprintf(c5, sizeof c5, "%s/cache5", dir);
+	snprintf(c5, sizeof c5, "%s/cache5", s3_test_dir);
 	snprintf(bdir, sizeof bdir, "%s/blocks/%u", c5, BLOCK);
 	CHECK_RC(open_store_ahead(&st, c5, 0, 0, &db), 0);
 	CHECK_EQ_U64(read_every(db, ids, (const uint8_t (*)[RECLEN])data), NREC);
@@ -463,8 +355,8 @@ int main(void)
 	 * end (two parts already sent), nothing of it appears. */
 	{
 		char c6[300];
-		snprintf(c6, sizeof c6, "%s/cache6", dir);
-		dits_s3_store_opts o = { .url = "s3://" BUCKET "/t/", .cache_dir = c6, .block_bytes = BLOCK };
+		snprintf(c6, sizeof c6, "%s/cache6", s3_test_dir);
+		dits_s3_store_opts o = { .url = "s3://" S3_TEST_BUCKET "/t/", .cache_dir = c6, .block_bytes = BLOCK };
 		dits_s3_store *bs = NULL;
 		dits_odb *bdb = NULL;
 		dits_odb_backend *bb = NULL;
@@ -488,7 +380,7 @@ int main(void)
 		CHECK_EQ_U64(ps.size, 16 + (uint64_t)NBIG * (40 + RECLEN));
 		dits_odb_free(bdb);
 		dits_s3_store_free(bs);
-		snprintf(c6, sizeof c6, "%s/cache7", dir);
+		snprintf(c6, sizeof c6, "%s/cache7", s3_test_dir);
 		CHECK_RC(dits_s3_store_open(&bs, &o), 0);
 		CHECK_RC(dits_s3_store_backend(bs, "r2", &bb), 0);
 		CHECK_RC(dits_odb_new(&bdb), 0);
@@ -519,7 +411,7 @@ int main(void)
 	CHECK(out.len == 0);
 	const char *msg = dits_error_last();
 	char want[512];
-	snprintf(want, sizeof want, "s3://" BUCKET "/t/%s: chunk", k.pack);
+	snprintf(want, sizeof want, "s3://" S3_TEST_BUCKET "/t/%s: chunk", k.pack);
 	CHECK(strstr(msg, want) != NULL);
 	CHECK(strstr(msg, "do not match their hash") != NULL);
 	fprintf(stderr, "corrupt record: %s\n", msg);

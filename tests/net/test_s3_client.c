@@ -21,7 +21,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -38,111 +37,9 @@
 #include "../unit/check.h"
 #include "error.h"
 #include "s3.h"
+#include "s3_test_server.h"
 
 extern char **environ;
-
-#define BUCKET "dits-test"
-#define KEY_ID "DITSTESTKEY"
-#define SECRET "dits-test-secret/KEY+1"
-
-static char dir[256];
-static char endpoint[64];
-static pid_t server_pid;
-
-/* ---- the server ---- */
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void stop_server(void)
-{
-	if (server_pid > 0) {
-		kill(server_pid, SIGTERM);
-		waitpid(server_pid, NULL, 0);
-		server_pid = 0;
-	}
-	if (dir[0] && !getenv("KEEP_S3_DIR"))
-		nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void show_log(void)
-{
-	char path[300], line[512];
-	snprintf(path, sizeof(path), "%s/server.log", dir);
-	FILE *f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		fprintf(stderr, "server: %s", line);
-	if (f)
-		fclose(f);
-}
-
-static int start_server(void)
-{
-	const char *src = getenv("SRCDIR");
-	if (!src)
-		src = ".";
-	char tmpl[] = "/tmp/dits-s3-XXXXXX";
-	if (!mkdtemp(tmpl)) {
-		perror("mkdtemp");
-		return -1;
-	}
-	snprintf(dir, sizeof(dir), "%s", tmpl);
-	char script[1024], data[300], portfile[300], logfile[300];
-	snprintf(script, sizeof(script), "%s/tests/s3/server.mjs", src);
-	snprintf(data, sizeof(data), "%s/data", dir);
-	snprintf(portfile, sizeof(portfile), "%s/port", dir);
-	snprintf(logfile, sizeof(logfile), "%s/server.log", dir);
-	char modules[1100];
-	snprintf(modules, sizeof(modules), "%s/tests/s3/node_modules/s3rver", src);
-	if (access(modules, R_OK)) {
-		fprintf(stderr, "%s is missing: run scripts/install-deps.sh (npm ci in tests/s3)\n", modules);
-		return -1;
-	}
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, logfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	/* s3rver makes continuation tokens with DES, which OpenSSL 3 keeps in its legacy provider */
-	char *argv[] = {"node", "--openssl-legacy-provider", script, "--dir", data, "--port-file", portfile, "--bucket", BUCKET,
-	                "--access-key", KEY_ID, "--secret", SECRET, "--region", "us-east-1", NULL};
-	int rc = posix_spawnp(&server_pid, "node", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc) {
-		fprintf(stderr, "cannot start node: %s\n", strerror(rc));
-		server_pid = 0;
-		return -1;
-	}
-	for (int i = 0; i < 600; i++) { /* 30 s */
-		FILE *f = fopen(portfile, "r");
-		int port = 0;
-		if (f) {
-			if (fscanf(f, "%d", &port) != 1)
-				port = 0;
-			fclose(f);
-		}
-		if (port > 0) {
-			snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", port);
-			return 0;
-		}
-		int st;
-		if (waitpid(server_pid, &st, WNOHANG) == server_pid) {
-			server_pid = 0;
-			fprintf(stderr, "the S3 server exited at start\n");
-			show_log();
-			return -1;
-		}
-		struct timespec ts = {0, 50 * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-	fprintf(stderr, "the S3 server did not start within 30 s\n");
-	show_log();
-	return -1;
-}
 
 static size_t into_buf(char *d, size_t s, size_t n, void *ud)
 {
@@ -155,7 +52,7 @@ static int control(const char *method, const char *path, const char *body, dits_
 {
 	CURL *c = curl_easy_init();
 	char url[256];
-	snprintf(url, sizeof(url), "%s%s", endpoint, path);
+	snprintf(url, sizeof(url), "%s%s", s3_test_endpoint, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (body)
@@ -212,12 +109,12 @@ static stats get_stats(void)
 static dits_s3 *client(const char *prefix, const char *secret, size_t part_size, unsigned list_page, int attempts)
 {
 	dits_s3_config cfg = {0};
-	cfg.endpoint = endpoint;
+	cfg.endpoint = s3_test_endpoint;
 	cfg.region = "us-east-1";
-	cfg.bucket = BUCKET;
+	cfg.bucket = S3_TEST_BUCKET;
 	cfg.prefix = prefix;
-	cfg.access_key = KEY_ID;
-	cfg.secret_key = secret ? secret : SECRET;
+	cfg.access_key = S3_TEST_KEY_ID;
+	cfg.secret_key = secret ? secret : S3_TEST_SECRET;
 	cfg.part_size = part_size;
 	cfg.list_page = list_page;
 	cfg.max_attempts = attempts;
@@ -299,7 +196,7 @@ static int check_sink(void *ctx, const void *data, size_t len)
 static int uploads_left(void)
 {
 	char path[400];
-	snprintf(path, sizeof(path), "%s/data/%s/._S3rver_uploads", dir, BUCKET);
+	snprintf(path, sizeof(path), "%s/data/%s/._S3rver_uploads", s3_test_dir, S3_TEST_BUCKET);
 	DIR *d = opendir(path);
 	if (!d)
 		return 0;
@@ -345,12 +242,12 @@ static void basics(void)
 	/* a missing key: not found, naming the object and the store's code */
 	dits_buf_reset(&b);
 	CHECK_RC(dits_s3_get(s3, "no/such/key", &b), DITS_ENOTFOUND);
-	CHECK(strstr(dits_error_last(), "s3://" BUCKET "/t/no/such/key") != NULL);
+	CHECK(strstr(dits_error_last(), "s3://" S3_TEST_BUCKET "/t/no/such/key") != NULL);
 	CHECK(strstr(dits_error_last(), "NoSuchKey") != NULL);
 	CHECK(strstr(dits_error_last(), "404") != NULL);
 	CHECK(strchr(dits_error_last(), '\n') == NULL);
 	CHECK_RC(dits_s3_head(s3, "no/such/key", &st), DITS_ENOTFOUND);
-	CHECK(strstr(dits_error_last(), "HEAD s3://" BUCKET "/t/no/such/key") != NULL);
+	CHECK(strstr(dits_error_last(), "HEAD s3://" S3_TEST_BUCKET "/t/no/such/key") != NULL);
 
 	/* delete */
 	CHECK_RC(dits_s3_delete(s3, odd), 0);
@@ -398,7 +295,7 @@ static void ranges(void)
 	dits_buf_reset(&b);
 	CHECK(dits_s3_get_range(s3, "ranged.bin", n, 1, &b) < 0);
 	CHECK(strstr(dits_error_last(), "416") != NULL);
-	CHECK(strstr(dits_error_last(), "s3://" BUCKET "/r/ranged.bin") != NULL);
+	CHECK(strstr(dits_error_last(), "s3://" S3_TEST_BUCKET "/r/ranged.bin") != NULL);
 	dits_buf_free(&b);
 	dits_s3_close(s3);
 }
@@ -429,7 +326,7 @@ static void multipart(void)
 
 	/* a file of 6 MiB: two parts */
 	char path[300];
-	snprintf(path, sizeof(path), "%s/six.bin", dir);
+	snprintf(path, sizeof(path), "%s/six.bin", s3_test_dir);
 	uint8_t *data = make_bytes(6, 6u << 20);
 	FILE *f = fopen(path, "wb");
 	CHECK(f && fwrite(data, 1, 6u << 20, f) == 6u << 20);
@@ -538,7 +435,7 @@ static void errors_and_retries(void)
 	stats after = get_stats();
 	CHECK(strstr(dits_error_last(), "SignatureDoesNotMatch") != NULL);
 	CHECK(strstr(dits_error_last(), "403") != NULL);
-	CHECK(strstr(dits_error_last(), "PUT s3://" BUCKET "/e/x") != NULL);
+	CHECK(strstr(dits_error_last(), "PUT s3://" S3_TEST_BUCKET "/e/x") != NULL);
 	CHECK_EQ_U64(after.requests - before.requests, 1);
 	CHECK_EQ_U64(after.rejected - before.rejected, 1);
 	dits_s3_close(bad);
@@ -634,7 +531,7 @@ static void errors_and_retries(void)
 	fault_q("retry/mp3", "POST", "uploadId=", "200", "InternalError", 10);
 	gen g4 = {.seed = 10, .size = (5u << 20) + 2};
 	CHECK_RC(dits_s3_put_stream(s3, "retry/mp3", gen_read, &g4), DITS_EIO);
-	CHECK(strstr(dits_error_last(), "CompleteMultipartUpload s3://" BUCKET "/e/retry/mp3: InternalError: injected fault (HTTP 200), after 4 attempts") != NULL);
+	CHECK(strstr(dits_error_last(), "CompleteMultipartUpload s3://" S3_TEST_BUCKET "/e/retry/mp3: InternalError: injected fault (HTTP 200), after 4 attempts") != NULL);
 	CHECK_RC(dits_s3_head(s3, "retry/mp3", &st), DITS_ENOTFOUND);
 	CHECK(uploads_left() == 0);
 
@@ -642,16 +539,16 @@ static void errors_and_retries(void)
 	fault("retry/mp2", "PUT", "503", "ServiceUnavailable", 100);
 	gen g2 = {.seed = 9, .size = (5u << 20) * 2};
 	CHECK_RC(dits_s3_put_stream(s3, "retry/mp2", gen_read, &g2), DITS_EIO);
-	CHECK(strstr(dits_error_last(), "UploadPart ") && strstr(dits_error_last(), " s3://" BUCKET "/e/retry/mp2: ServiceUnavailable") != NULL);
+	CHECK(strstr(dits_error_last(), "UploadPart ") && strstr(dits_error_last(), " s3://" S3_TEST_BUCKET "/e/retry/mp2: ServiceUnavailable") != NULL);
 	CHECK_RC(dits_s3_head(s3, "retry/mp2", &st), DITS_ENOTFOUND);
 	CHECK(uploads_left() == 0);
 
 	/* a store that is not there: a connection error, retried, then reported */
 	dits_s3_config cfg = {0};
 	cfg.endpoint = "http://127.0.0.1:1";
-	cfg.bucket = BUCKET;
-	cfg.access_key = KEY_ID;
-	cfg.secret_key = SECRET;
+	cfg.bucket = S3_TEST_BUCKET;
+	cfg.access_key = S3_TEST_KEY_ID;
+	cfg.secret_key = S3_TEST_SECRET;
 	cfg.max_attempts = 2;
 	cfg.retry_base_ms = 1;
 	dits_s3 *gone = NULL;
@@ -671,26 +568,26 @@ static void settings(void)
 	dits_s3 *s3 = NULL;
 	cfg.bucket = "Bad_Bucket";
 	CHECK_RC(dits_s3_open(&cfg, &s3), DITS_EINVALID);
-	cfg.bucket = BUCKET;
+	cfg.bucket = S3_TEST_BUCKET;
 	cfg.endpoint = "http://127.0.0.1:9/path";
 	cfg.access_key = "a";
 	cfg.secret_key = "b";
 	CHECK_RC(dits_s3_open(&cfg, &s3), DITS_EINVALID);
-	cfg.endpoint = endpoint;
+	cfg.endpoint = s3_test_endpoint;
 	cfg.part_size = 1 << 20;
 	CHECK_RC(dits_s3_open(&cfg, &s3), DITS_EINVALID);
 	CHECK(strstr(dits_error_last(), "5 MiB") != NULL);
 
 	/* everything from the environment */
-	setenv("AWS_ENDPOINT_URL", endpoint, 1);
-	setenv("AWS_ACCESS_KEY_ID", KEY_ID, 1);
-	setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+	setenv("AWS_ENDPOINT_URL", s3_test_endpoint, 1);
+	setenv("AWS_ACCESS_KEY_ID", S3_TEST_KEY_ID, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", S3_TEST_SECRET, 1);
 	setenv("AWS_DEFAULT_REGION", "us-east-1", 1);
 	unsetenv("AWS_REGION");
 	unsetenv("AWS_SESSION_TOKEN");
 	unsetenv("AWS_ENDPOINT_URL_S3");
 	char *bucket, *prefix;
-	CHECK_RC(dits_s3_parse_url("s3://" BUCKET "/from/env", &bucket, &prefix), 0);
+	CHECK_RC(dits_s3_parse_url("s3://" S3_TEST_BUCKET "/from/env", &bucket, &prefix), 0);
 	dits_s3_config env = {0};
 	env.bucket = bucket;
 	env.prefix = prefix;
@@ -725,10 +622,10 @@ static int sdk(const char *op, const char *key, const char *file)
 	const char *src = getenv("SRCDIR");
 	char script[1024];
 	snprintf(script, sizeof(script), "%s/tests/s3/sdk.mjs", src ? src : ".");
-	setenv("AWS_ACCESS_KEY_ID", KEY_ID, 1);
-	setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+	setenv("AWS_ACCESS_KEY_ID", S3_TEST_KEY_ID, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", S3_TEST_SECRET, 1);
 	setenv("AWS_REGION", "us-east-1", 1);
-	char *argv[] = {"node", script, endpoint, BUCKET, (char *)op, (char *)key, (char *)file, NULL};
+	char *argv[] = {"node", script, s3_test_endpoint, S3_TEST_BUCKET, (char *)op, (char *)key, (char *)file, NULL};
 	pid_t pid;
 	if (posix_spawnp(&pid, "node", NULL, NULL, argv, environ))
 		return -1;
@@ -759,7 +656,7 @@ static void interop(void)
 {
 	dits_s3 *s3 = client("interop/", NULL, DITS_S3_MIN_PART_SIZE, 0, 0);
 	char path[300];
-	snprintf(path, sizeof(path), "%s/from-dits", dir);
+	snprintf(path, sizeof(path), "%s/from-dits", s3_test_dir);
 
 	/* dits writes (one PUT, and a multipart upload); the SDK reads */
 	const size_t small = 100003, large = (12u << 20) + 5;
@@ -774,7 +671,7 @@ static void interop(void)
 	CHECK(file_is(path, 32, large));
 
 	/* the SDK writes; dits reads, whole and a range */
-	snprintf(path, sizeof(path), "%s/from-sdk", dir);
+	snprintf(path, sizeof(path), "%s/from-sdk", s3_test_dir);
 	const size_t n = (1u << 20) + 3;
 	data = make_bytes(33, n);
 	FILE *f = fopen(path, "wb");
@@ -802,8 +699,8 @@ int main(int argc, char **argv)
 {
 	int with_sdk = argc > 1 && !strcmp(argv[1], "interop");
 	signal(SIGPIPE, SIG_IGN);
-	if (start_server() < 0) {
-		stop_server();
+	if (s3_test_server_start() < 0) {
+		s3_test_server_stop();
 		fprintf(stderr, "0 passed, 1 failed\n");
 		return 1;
 	}
@@ -822,7 +719,7 @@ int main(int argc, char **argv)
 	CHECK(s.requests > 0);
 	CHECK_EQ_U64(s.rejected, with_sdk ? 0 : 2);
 	if (check_failed_)
-		show_log();
-	stop_server();
+		s3_test_server_show_log();
+	s3_test_server_stop();
 	return check_done();
 }

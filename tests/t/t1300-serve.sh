@@ -6,6 +6,7 @@
 # root, tokens, TLS, S3 events, proxies made by the server's own workers,
 # and a server killed in the middle of an upload.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-sync.sh"
 
 if ! command -v curl >/dev/null 2>&1; then
 	test_skip 'dits serve' 'curl is not installed'
@@ -15,25 +16,13 @@ fi
 cd "$TRASH" || exit 1
 mkdir root
 
-# start_server TAG ARGS...: starts `dits serve ARGS` in the background and
-# sets URL (from its one line on stdout) and PID. The server takes its
-# proxy settings from each repository's config, not from lib.sh's default.
-start_server () {
-	_tag=$1
-	shift
-	DITS_PROXY_AUTO= "$DITS" serve "$@" >"$TRASH/$_tag.out" 2>"$TRASH/$_tag.err" &
-	PID=$!
-	test_at_end "kill -9 $PID"
-	_i=0
-	while ! grep -q '^listening on ' "$TRASH/$_tag.out" 2>/dev/null; do
-		_i=$((_i + 1))
-		if [ $_i -gt 200 ] || ! kill -0 $PID 2>/dev/null; then
-			cat "$TRASH/$_tag.err"
-			return 1
-		fi
-		sleep 0.05
-	done
-	URL=$(sed -n 's/^listening on //p' "$TRASH/$_tag.out")
+# serve_root TAG ARGS...: start_server (lib-sync.sh) on ./root, setting URL
+# and PID. The server takes its proxy settings from each repository's
+# config, not from lib.sh's default.
+serve_root () {
+	DITS_PROXY_AUTO= start_server "$1" root "${@:2}" || return 1
+	URL=$SERVER_URL
+	PID=$SERVER_PID
 }
 
 # req METHOD PATH [CURL ARGS...]: the response body goes to ./resp, the
@@ -76,10 +65,10 @@ C1=$(cat c1 2>/dev/null)
 C2=$(cat c2 2>/dev/null)
 
 test_expect_success 'the server starts on a free port and says where' '
-	start_server a --listen 127.0.0.1:0 --root root --workers 0 --pid-file server.pid &&
+	serve_root a --listen 127.0.0.1:0 --workers 0 --pid-file server.pid &&
 	A_URL=$URL && A_PID=$PID &&
 	assert_match "^http://127\.0\.0\.1:[0-9]+$" "$URL" &&
-	assert_lines 1 a.out &&
+	assert_lines 1 server-a.out &&
 	assert_eq "$PID" "$(cat server.pid)"
 '
 
@@ -316,7 +305,7 @@ test_expect_success 'auth: tokens for read and write, anonymous read where confi
 	anonymous read pub*
 	EOF
 	assert_eq 201 "$(req POST /pub1/create -d "{}")" &&
-	start_server auth --listen 0.0.0.0:0 --root root --workers 0 --auth auth.conf &&
+	serve_root auth --listen 0.0.0.0:0 --workers 0 --auth auth.conf &&
 	URL=$(echo "$URL" | sed "s/0\.0\.0\.0/127.0.0.1/") &&
 	assert_eq 200 "$(req GET /healthz)" &&
 	assert_eq 401 "$(req GET /proj/refs)" &&
@@ -349,7 +338,7 @@ if command -v openssl >/dev/null 2>&1; then
 	test_expect_success 'TLS: https with a certificate curl trusts' '
 		openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
 			-days 2 -keyout key.pem -out cert.pem 2>/dev/null &&
-		start_server tls --listen 127.0.0.1:0 --root root --workers 0 --tls-cert cert.pem --tls-key key.pem &&
+		serve_root tls --listen 127.0.0.1:0 --workers 0 --tls-cert cert.pem --tls-key key.pem &&
 		assert_match "^https://127\.0\.0\.1:[0-9]+$" "$URL" &&
 		assert_eq ok "$(curl -s --cacert cert.pem "$URL/healthz")" &&
 		assert_eq "$C2" "$(curl -s --cacert cert.pem "$URL/proj/refs" | json_str refs/heads/main)" &&
@@ -414,7 +403,7 @@ test_expect_success 'kill -9 in the middle of a large upload: restart, fsck clea
 	test_expect_code any wait $cpid &&
 	ls root/proj/.dits/objects/pack >pack.ls &&
 	assert_eq "$before" "$(packs proj)" "the half upload is not a pack" &&
-	start_server b --listen 127.0.0.1:0 --root root --workers 1 &&
+	serve_root b --listen 127.0.0.1:0 --workers 1 &&
 	assert_eq 0 "$(ls root/proj/.dits/objects/pack | grep -c tmp)" "start-up removed the leftovers" &&
 	(cd root/proj && dits fsck) &&
 	assert_eq 200 "$(req POST /proj/objects -T big.rec)" &&

@@ -13,19 +13,6 @@ fi
 cd "$TRASH" || exit 1
 unset DITS_PROXY_AUTO # the render step below wants automatic proxies; setup turns them off
 
-# A master whose frame N has luma $2 + $3*N (flat grey) and chroma $4: a decoded frame names itself.
-gray_master () { # OUT LUMA0 STEP CB TC REEL FREQ
-	ffmpeg -nostdin -v error -y -f lavfi -i "nullsrc=s=320x180:r=25,format=yuv422p10le,geq=lum='($2+$3*N)*4':cb=$4*4:cr=512" \
-		-f lavfi -i "sine=f=$7:r=48000:d=3" -frames:v 60 -c:v prores_ks -profile:v 3 -ac 2 -c:a pcm_s24le \
-		-timecode "$5" -metadata:s:v:0 reel_name="$6" "$1"
-}
-
-# frame_lumas FILE: the mean luma of every frame, one per line, rounded
-frame_lumas () {
-	ffmpeg -nostdin -v error -i "$1" -vf "format=yuv422p,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-" \
-		-an -f null - | sed -n 's/.*YAVG=\([0-9.]*\).*/\1/p' | awk '{ printf "%d\n", $1 + 0.5 }'
-}
-
 test_expect_success 'setup: two camera masters committed, an EDL from the cutting room' '
 	dits init project >/dev/null &&
 	cd project &&

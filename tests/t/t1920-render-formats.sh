@@ -16,16 +16,10 @@ fi
 cd "$TRASH" || exit 1
 
 # A master whose frame N has luma $2 + 2*N (flat grey) and chroma $3: a decoded frame names itself.
-gray_master () { # OUT LUMA0 CB RATE FRAMES TC REEL
+gray_clip () { # OUT LUMA0 CB RATE FRAMES TC REEL
 	ffmpeg -nostdin -v error -y -f lavfi -i "nullsrc=s=320x180:r=$4,format=yuv422p10le,geq=lum='($2+2*N)*4':cb=$3*4:cr=512" \
 		-f lavfi -i "sine=f=440:r=48000:d=5" -frames:v "$5" -c:v prores_ks -profile:v 3 -ac 2 -c:a pcm_s24le \
 		-timecode "$6" -metadata:s:v:0 reel_name="$7" "$1"
-}
-
-# frame_lumas FILE: the mean luma of every frame, one per line, rounded
-frame_lumas () {
-	ffmpeg -nostdin -v error -i "$1" -vf "format=yuv422p,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-" \
-		-an -f null - | sed -n 's/.*YAVG=\([0-9.]*\).*/\1/p' | awk '{ printf "%d\n", $1 + 0.5 }'
 }
 
 # Expected lumas, one line per record frame: "lo hi" (equal for a frame of one source).
@@ -64,9 +58,9 @@ test_expect_success 'setup: masters at 23.976, 25 and 29.97 drop-frame, committe
 	cd project &&
 	dits config proxy.auto false &&
 	mkdir -p media &&
-	gray_master media/M24.mov 20 100 24000/1001 90 01:00:00:00 M24 &&
-	gray_master media/M25.mov 30 160 25 90 10:00:00:00 M25 &&
-	gray_master media/M30.mov 16 60 30000/1001 100 "01:00:00;00" M30 &&
+	gray_clip media/M24.mov 20 100 24000/1001 90 01:00:00:00 M24 &&
+	gray_clip media/M25.mov 30 160 25 90 10:00:00:00 M25 &&
+	gray_clip media/M30.mov 16 60 30000/1001 100 "01:00:00;00" M30 &&
 	dits add media >/dev/null && dits commit -m "masters" >/dev/null
 '
 

@@ -12,6 +12,7 @@
 # (about 57 MiB is measured: the chunker's four 8 MiB blocks and buffers;
 # a copy in memory adds at least the object's size).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-sync.sh"
 
 for tool in curl node ffmpeg; do
 	if ! command -v $tool >/dev/null 2>&1; then
@@ -57,23 +58,6 @@ event () {
 		"$_enc" "${_head%% *}" "${_head#* }" "${2:-0055AED6DCD90281E5}"
 }
 
-start_server () {
-	mkdir -p "$TRASH/srvtmp" || return 1
-	DITS_PROXY_AUTO= TMPDIR="$TRASH/srvtmp" "$DITS" serve "$@" >"$TRASH/serve.out" 2>"$TRASH/serve.err" &
-	PID=$!
-	test_at_end "kill -9 $PID"
-	_i=0
-	while ! grep -q '^listening on ' "$TRASH/serve.out" 2>/dev/null; do
-		_i=$((_i + 1))
-		if [ $_i -gt 200 ] || ! kill -0 $PID 2>/dev/null; then
-			cat "$TRASH/serve.err"
-			return 1
-		fi
-		sleep 0.05
-	done
-	URL=$(sed -n 's/^listening on //p' "$TRASH/serve.out")
-}
-
 # post BODY [TOKEN]: POST /_events/s3; the body answered goes to ./resp, the status to stdout
 post () {
 	curl -s -o resp -w '%{http_code}' -X POST -H 'Expect:' -H "Authorization: Bearer ${2:-wtok}" \
@@ -101,7 +85,9 @@ test_expect_success 'setup: a studio repository that ingests s3://cards/card01/ 
 	(cd root/studio && gen_data README 100 r && dits add README >/dev/null && dits commit -m start >/dev/null &&
 		dits config ingest.bucket cards && dits config ingest.prefix card01/ && dits config ingest.path footage) &&
 	printf "token wtok write *\ntoken rtok read *\n" >auth.conf &&
-	start_server --listen 127.0.0.1:0 --root root --workers 1 --auth auth.conf &&
+	mkdir srvtmp &&
+	DITS_PROXY_AUTO= TMPDIR="$TRASH/srvtmp" start_server serve root --workers 1 --auth auth.conf &&
+	URL=$SERVER_URL && PID=$SERVER_PID &&
 	make_master clip.mov 320x240 3 01:00:00:00 2 25 &&
 	sdk put "card01/A001 clip.mov" clip.mov
 '
@@ -278,7 +264,7 @@ test_expect_success 'a 160 MiB object is streamed: no whole copy on disk or in m
 test_expect_success 'the server stops cleanly after all that (under ASan: no leak)' '
 	kill -TERM $PID &&
 	wait $PID &&
-	assert_eq "" "$(grep -i "sanitizer\|runtime error" serve.err)"
+	assert_eq "" "$(grep -i "sanitizer\|runtime error" server-serve.log)"
 '
 
 test_done
