@@ -127,6 +127,12 @@ static const char *const migrations[DITS_METADB_PG_SCHEMA_VERSION] = {
 	"  name TEXT PRIMARY KEY,"
 	"  config TEXT NOT NULL,"
 	"  created_at BIGINT NOT NULL);",
+	/*
+	 * 2 -> 3: what a job's worker reports (a render's progress and output
+	 * commit), so that every server of a fleet answers the same.
+	 */
+	"ALTER TABLE jobs ADD COLUMN progress DOUBLE PRECISION NOT NULL DEFAULT 0,"
+	"  ADD COLUMN result TEXT;",
 };
 
 #define VARIANT_COLS                                                                         \
@@ -137,7 +143,7 @@ static const char *const migrations[DITS_METADB_PG_SCHEMA_VERSION] = {
 
 #define JOB_COLS                                                                              \
 	"id, kind, asset_id, path, target, recipe::text, recipe_hash, state, attempts, max_attempts," \
-	" lease_owner, lease_expires, not_before, last_error, created_at, updated_at"
+	" lease_owner, lease_expires, not_before, last_error, created_at, updated_at, progress, result"
 
 enum stmt_id {
 	Q_JSON_TYPE,
@@ -159,6 +165,7 @@ enum stmt_id {
 	Q_JOB_GET,
 	Q_JOB_GET_LOCKED,
 	Q_JOB_HEARTBEAT,
+	Q_JOB_REPORT,
 	Q_JOB_COMPLETE,
 	Q_JOB_REQUEUE,
 	Q_JOB_BURY,
@@ -243,6 +250,8 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_JOB_GET_LOCKED] = "SELECT " JOB_COLS " FROM jobs WHERE repo = $1 AND id = $2 FOR UPDATE",
 	[Q_JOB_HEARTBEAT] = "UPDATE jobs SET lease_expires = $4, updated_at = $5"
 	                    " WHERE repo = $1 AND id = $2 AND lease_owner = $3 AND state = 'running'",
+	[Q_JOB_REPORT] = "UPDATE jobs SET progress = $3::double precision, result = coalesce($4, result)"
+	                 " WHERE repo = $1 AND id = $2",
 	[Q_JOB_COMPLETE] = "UPDATE jobs SET state = 'done', lease_expires = NULL, updated_at = $4"
 	                   " WHERE repo = $1 AND id = $2 AND lease_owner = $3 AND state = 'running'",
 	[Q_JOB_REQUEUE] = "UPDATE jobs SET state = 'queued', not_before = $3, last_error = $4,"
@@ -1003,6 +1012,9 @@ static int read_job(const PGresult *r, int row, dits_job *job)
 	job->not_before = col_i64(r, row, 12);
 	job->created_at = col_i64(r, row, 14);
 	job->updated_at = col_i64(r, row, 15);
+	job->progress = col(r, row, 16) ? strtod(col(r, row, 16), NULL) : 0;
+	if ((rc = col_dup(r, row, 17, &job->result)))
+		goto fail;
 	return 0;
 fail:
 	dits_job_free(job);
@@ -1159,6 +1171,22 @@ static int pg_job_heartbeat(dits_metadb *db, int64_t id, const char *owner, int 
 	int rc = run(db, Q_JOB_HEARTBEAT, &p, NULL, &changes, "cannot extend a lease");
 	if (!rc && changes == 0)
 		rc = job_not_held(db, id, owner);
+	return rc;
+}
+
+static int pg_job_report(dits_metadb *db, int64_t id, double progress, const char *result)
+{
+	params p;
+	p_init(&p, db);
+	p_i64(&p, id);
+	snprintf(p.buf[p.n], sizeof p.buf[p.n], "%.6f", progress);
+	p.v[p.n] = p.buf[p.n];
+	p.n++;
+	p_text(&p, result);
+	int changes = 0;
+	int rc = run(db, Q_JOB_REPORT, &p, NULL, &changes, "cannot record a job's progress");
+	if (!rc && changes == 0)
+		rc = dits_error_set(DITS_ENOTFOUND, "no job %lld", (long long)id);
 	return rc;
 }
 
@@ -1412,6 +1440,7 @@ static const struct dits_metadb_ops pg_ops = {
 	.job_enqueue = pg_job_enqueue,
 	.job_claim = pg_job_claim,
 	.job_heartbeat = pg_job_heartbeat,
+	.job_report = pg_job_report,
 	.job_complete = pg_job_complete,
 	.job_fail = pg_job_fail,
 	.job_get = pg_job_get,

@@ -427,7 +427,7 @@ static void *worker_main(void *arg)
 		bool permanent, lost;
 		if (!strcmp(job.kind, "RENDER")) {
 			lost = false;
-			rc = dits_render_job_run(r, &job, &permanent);
+			rc = dits_render_job_run(r, db, &job, &permanent);
 		} else {
 			rc = run_job(r, db, &job, owner, o, wt->event_mu, &permanent, &lost);
 		}

@@ -1023,23 +1023,15 @@ fail:
 	return st ? reply_error(q, st, msg) : reply_rc(q, rc);
 }
 
-/* One render job as GET /NAME/render/ID answers it, from the job and the worker's .dits/renders/ID.json. */
-static void render_job_json(dits_repo *r, const dits_job *job, dits_buf *b)
+/* One render job as GET /NAME/render/ID answers it, from its row: the state, what the worker reported. */
+static void render_job_json(const dits_job *job, dits_buf *b)
 {
 	const char *state = job->state;
 	if (!strcmp(state, "dead"))
 		state = "failed"; /* a retry waiting for its backoff stays queued */
-	double progress = !strcmp(state, "done") ? 1 : 0;
-	char *commit = NULL;
-	char *file = dits_strfmt("%s/renders/%lld.json", dits_repo_dir(r), (long long)job->id);
-	dits_buf f = DITS_BUF_INIT;
-	cJSON *j = NULL;
-	if (file && dits_read_file(file, &f) == 0)
-		j = cJSON_ParseWithLength((const char *)f.data, f.len);
-	dits_error_clear();
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "progress");
-	if (cJSON_IsNumber(p) && strcmp(state, "done") && p->valuedouble >= 0 && p->valuedouble <= 1)
-		progress = !strcmp(state, "running") ? p->valuedouble : 0;
+	double progress = !strcmp(state, "done") ? 1 : !strcmp(state, "running") ? job->progress : 0;
+	const char *commit = NULL;
+	cJSON *j = job->result ? cJSON_Parse(job->result) : NULL;
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "commit");
 	if (!strcmp(state, "done") && cJSON_IsString(c))
 		commit = c->valuestring;
@@ -1062,8 +1054,6 @@ static void render_job_json(dits_repo *r, const dits_job *job, dits_buf *b)
 	dits_buf_printf(b, ", \"created\": %lld, \"updated\": %lld}", (long long)job->created_at,
 	                (long long)job->updated_at);
 	cJSON_Delete(j);
-	dits_buf_free(&f);
-	free(file);
 }
 
 #define RENDER_LIST_MAX 20
@@ -1087,7 +1077,7 @@ enum MHD_Result api_render_get(request *q)
 			rc = dits_error_set(DITS_ENOTFOUND, "no render job %lld", (long long)q->render_id);
 			goto out;
 		}
-		render_job_json(r, &job, &b);
+		render_job_json(&job, &b);
 		dits_buf_puts(&b, "\n");
 		dits_job_free(&job);
 	} else {
@@ -1106,7 +1096,7 @@ enum MHD_Result api_render_get(request *q)
 			if (strcmp(list[i].kind, "RENDER"))
 				continue;
 			dits_buf_puts(&b, any ? ", " : "");
-			render_job_json(r, &list[i], &b);
+			render_job_json(&list[i], &b);
 			any = true;
 		}
 		dits_buf_puts(&b, "]}\n");

@@ -597,6 +597,48 @@ static void test_lease_expiry(void)
 	dits_metadb_close(db);
 }
 
+/*
+ * A worker's report (progress, result) is seen by another handle on the
+ * same database, a NULL result keeps the last one, and the result stays
+ * through a failed attempt so the next claim sees it.
+ */
+static void test_job_report(void)
+{
+	dits_metadb *db = open_fresh("report.db"), *other = open_fresh("report.db");
+	dits_id a = make_id(45);
+	int64_t id;
+	CHECK_RC(dits_job_enqueue(db, "RENDER", &a, "renders/x.mov", "render", "{}", NULL, &id), 0);
+	dits_job j;
+	CHECK_RC(dits_job_get(other, id, &j), 0);
+	CHECK(j.progress == 0 && !j.result);
+	dits_job_free(&j);
+	CHECK_RC(dits_job_claim(db, "worker-A", 30, &j), 0);
+	CHECK(!j.result);
+	dits_job_free(&j);
+	CHECK_RC(dits_job_report(db, id, 0.25, NULL), 0);
+	CHECK_RC(dits_job_get(other, id, &j), 0);
+	CHECK(j.progress > 0.2499 && j.progress < 0.2501 && !j.result && !strcmp(j.state, "running"));
+	dits_job_free(&j);
+	CHECK_RC(dits_job_report(db, id, 1, "{\"commit\": \"abc\"}"), 0);
+	CHECK_RC(dits_job_report(db, id, 1, NULL), 0);
+	CHECK_RC(dits_job_get(other, id, &j), 0);
+	CHECK(j.progress == 1 && j.result && strstr(j.result, "\"abc\""));
+	dits_job_free(&j);
+	/* the attempt dies after its result: the next claim sees what it made */
+	CHECK_RC(dits_job_fail(db, id, "worker-A", "lost", false), 0);
+	fake_now += 3600;
+	CHECK_RC(dits_job_claim(other, "worker-B", 30, &j), 0);
+	CHECK_EQ_U64(j.id, id);
+	CHECK(j.result && strstr(j.result, "\"abc\""));
+	dits_job_free(&j);
+	CHECK_RC(dits_job_report(db, id, 1.5, NULL), DITS_EINVALID);
+	CHECK(strstr(dits_error_last(), "between 0 and 1"));
+	CHECK_RC(dits_job_report(db, id, -0.1, NULL), DITS_EINVALID);
+	CHECK_RC(dits_job_report(db, 99999, 0.5, NULL), DITS_ENOTFOUND);
+	dits_metadb_close(other);
+	dits_metadb_close(db);
+}
+
 static void test_fail_backoff_dead_retry(void)
 {
 	dits_metadb *db = open_fresh("fail.db");
@@ -1194,6 +1236,7 @@ int main(void)
 	test_enqueue_idempotent();
 	test_claim_order_and_empty();
 	test_lease_expiry();
+	test_job_report();
 	test_fail_backoff_dead_retry();
 	test_test_now_env();
 	test_killed_worker();
