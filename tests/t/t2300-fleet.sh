@@ -127,7 +127,10 @@ test_expect_success 'proxies made by either server reach the clients of both' '
 	assert_eq "$(ready_proxies "$URL1" film)" "$(ready_proxies "$URL2" film)" &&
 	dits clone "$URL2/film" editor --mode proxy >/dev/null &&
 	assert_le "$(ffprobe -v error -select_streams v:0 -show_entries stream=height -of csv=p=0 editor/A001/C001.mov)" 1080 &&
-	assert_ne "$(b3 film/A001/C001.mov)" "$(b3 editor/A001/C001.mov)" "C001.mov is a proxy"
+	assert_ne "$(b3 film/A001/C001.mov)" "$(b3 editor/A001/C001.mov)" "C001.mov is a proxy" &&
+	"${PGBIN:-/usr/lib/postgresql/15/bin}/psql" -qAt -d "$DB" \
+		-c "SELECT count(*) FROM jobs WHERE kind = '"'"'TRANSCODE'"'"' AND progress > 0" >reported &&
+	assert_le 1 "$(cat reported)" "transcode jobs whose progress every server can read"
 '
 
 test_expect_success 'a render sent to server 1 is answered by server 2 with its output commit' '
