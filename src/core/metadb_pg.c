@@ -36,15 +36,19 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "fsutil.h"
 
 #define CHANNEL "dits_jobs"
+/* Idle connections kept for the next handle of this process (see below). */
+#define POOL_MAX 16
 
 /* ---- Schema ------------------------------------------------------------- */
 
@@ -287,6 +291,8 @@ struct pg_db {
 	dits_metadb base; /* first: a dits_metadb * is a struct pg_db * */
 	PGconn *conn;
 	char *key;       /* the repository key */
+	char *url;       /* as given to metadb_pg_open, the pool's key */
+	pid_t pid;       /* the process that connected */
 	bool prepared[Q_COUNT];
 	bool listening;
 };
@@ -547,11 +553,75 @@ static int64_t col_i64(const PGresult *r, int row, int i)
 
 static const struct dits_metadb_ops pg_ops;
 
+/*
+ * A server opens the metadata database (a repository's refs, its queue)
+ * for nearly every request: a new connection each time, with its schema
+ * check, would cost more than the request. A closed handle's connection
+ * waits here, by URL, for the next open in this process, with the
+ * statements it prepared. Only an idle one is kept: not inside a
+ * transaction (the statements of this file never leave one open), not
+ * LISTENing (a waiting worker's), not broken. One that breaks while it
+ * waits is reset on its next use (ensure_conn). A connection never crosses
+ * fork(): a child (a mount's session) leaves its parent's alone and opens
+ * its own.
+ */
+static struct {
+	char *url;
+	PGconn *conn;
+	bool prepared[Q_COUNT];
+	pid_t pid;
+} pool[POOL_MAX];
+static size_t pool_n;
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Gives pg an idle connection to url of this process, if the pool has one. */
+static bool pool_take(struct pg_db *pg, const char *url)
+{
+	bool got = false;
+	pthread_mutex_lock(&pool_mu);
+	for (size_t i = pool_n; i-- > 0;) {
+		if (pool[i].pid != getpid() || strcmp(pool[i].url, url))
+			continue;
+		pg->conn = pool[i].conn;
+		memcpy(pg->prepared, pool[i].prepared, sizeof pg->prepared);
+		free(pool[i].url);
+		pool[i] = pool[--pool_n];
+		got = true;
+		break;
+	}
+	pthread_mutex_unlock(&pool_mu);
+	return got;
+}
+
+/* Keeps pg's connection for the next open when it is idle and the pool has room; true when kept. */
+static bool pool_give(struct pg_db *pg)
+{
+	if (!pg->url || !pg->conn || pg->listening || pg->pid != getpid() ||
+	    PQstatus(pg->conn) != CONNECTION_OK || PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+		return false;
+	bool kept = false;
+	pthread_mutex_lock(&pool_mu);
+	if (pool_n < POOL_MAX) {
+		pool[pool_n].url = pg->url;
+		pool[pool_n].conn = pg->conn;
+		memcpy(pool[pool_n].prepared, pg->prepared, sizeof pg->prepared);
+		pool[pool_n].pid = pg->pid;
+		pool_n++;
+		pg->url = NULL;
+		pg->conn = NULL;
+		kept = true;
+	}
+	pthread_mutex_unlock(&pool_mu);
+	return kept;
+}
+
 static void pg_close(dits_metadb *db)
 {
 	if (!db)
 		return;
-	PQfinish(PG(db)->conn);
+	if (!pool_give(PG(db)))
+		PQfinish(PG(db)->conn);
+	free(PG(db)->url);
 	free(PG(db)->key);
 	metadb_base_free(db);
 	free(PG(db));
@@ -652,10 +722,12 @@ int metadb_pg_open(dits_metadb **out, const char *url, const char *repo_key)
 	*out = NULL;
 	struct pg_db *pg = calloc(1, sizeof *pg);
 	char *where = redact(url);
-	if (!pg || !where || !(pg->key = strdup(repo_key))) {
+	if (!pg || !where || !(pg->key = strdup(repo_key)) || !(pg->url = strdup(url))) {
 		free(where);
-		if (pg)
+		if (pg) {
 			free(pg->key);
+			free(pg->url);
+		}
 		free(pg);
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	}
@@ -664,8 +736,32 @@ int metadb_pg_open(dits_metadb **out, const char *url, const char *repo_key)
 	free(where);
 	if (rc) {
 		free(pg->key);
+		free(pg->url);
 		free(pg);
 		return rc;
+	}
+	pg->pid = getpid();
+	/*
+	 * A pooled connection has its settings; the schema version is read
+	 * again (one query), as a newer dits may have migrated it meanwhile.
+	 */
+	if (pool_take(pg, url)) {
+		PGresult *res = PQexec(pg->conn, "SELECT coalesce(max(version), 0) FROM dits_schema_version");
+		int version = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : -1;
+		PQclear(res);
+		if (version == DITS_METADB_PG_SCHEMA_VERSION) {
+			*out = db;
+			return 0;
+		}
+		if (version > 0 && (rc = migrate(db)))
+			goto fail;
+		if (version > 0) {
+			*out = db;
+			return 0;
+		}
+		/* broken while it waited: a new one */
+		PQfinish(pg->conn);
+		memset(pg->prepared, 0, sizeof pg->prepared);
 	}
 	pg->conn = PQconnectdb(url);
 	if (!pg->conn) {
@@ -683,6 +779,9 @@ int metadb_pg_open(dits_metadb **out, const char *url, const char *repo_key)
 	*out = db;
 	return 0;
 fail:
+	/* not for the pool: its schema may be the one refused */
+	free(pg->url);
+	pg->url = NULL;
 	pg_close(db);
 	return rc;
 }

@@ -21,6 +21,7 @@
 #include "error.h"
 #include "hash.h"
 #include "metadb.h"
+#include "metadb_backend.h"
 
 #include "check.h"
 #include "util.h"
@@ -1180,6 +1181,82 @@ static void write_text(const char *dir, const char *name, const char *text)
  * dits_metadb_locate_dir(): the URL and key a repository's rows carry, as
  * dits_metadb_open_dir() would use them; nothing for the embedded database.
  */
+/* The server process id of handle db's PostgreSQL connection. */
+static int backend_pid(dits_metadb *db)
+{
+	PGconn *c = NULL;
+	if (metadb_pg_conn(db, &c) || !c)
+		return -1;
+	return PQbackendPID(c);
+}
+
+/*
+ * PostgreSQL: a closed handle's connection serves the next open of the
+ * process, but only when idle: not one left inside a transaction, not one
+ * that LISTENs, and never in a forked child.
+ */
+static void test_pg_pool(void)
+{
+	dits_metadb *a = NULL, *b = NULL;
+	CHECK_RC(open_named(&a, "pool.db"), 0);
+	int first = backend_pid(a);
+	CHECK(first > 0);
+	dits_metadb_close(a);
+	CHECK_RC(open_named(&b, "pool-other.db"), 0);
+	CHECK_EQ_U64(backend_pid(b), first); /* the same URL, another repository key: reused */
+	/* its key is b's own: rows written through it are b's */
+	dits_id x = make_id(90);
+	int64_t id;
+	CHECK_RC(dits_job_enqueue(b, "TRANSCODE", &x, NULL, "proxy_1080p", NULL, NULL, &id), 0);
+	CHECK_RC(open_named(&a, "pool.db"), 0); /* the pool is empty: a new connection */
+	CHECK(backend_pid(a) != first);
+	dits_job j;
+	CHECK_RC(dits_job_get(a, id, &j), DITS_ENOTFOUND);
+	dits_metadb_close(a);
+
+	/* left inside a transaction: dropped, not reused */
+	PGconn *c = NULL;
+	CHECK_RC(metadb_pg_conn(b, &c), 0);
+	PQclear(PQexec(c, "BEGIN"));
+	int in_tx = backend_pid(b);
+	dits_metadb_close(b);
+	for (int i = 0; i < 3; i++) {
+		dits_metadb *d = NULL;
+		CHECK_RC(open_named(&d, "pool.db"), 0);
+		CHECK(backend_pid(d) != in_tx);
+		CHECK_RC(dits_job_get(d, id, &j), DITS_ENOTFOUND); /* a working connection */
+		dits_metadb_close(d);
+	}
+
+	/* one that listens: dropped */
+	CHECK_RC(open_named(&a, "pool.db"), 0);
+	CHECK_RC(dits_job_wait(a, 0), 0);
+	int listening = backend_pid(a);
+	dits_metadb_close(a);
+	CHECK_RC(open_named(&a, "pool.db"), 0);
+	CHECK(backend_pid(a) != listening);
+	int pooled = backend_pid(a);
+	dits_metadb_close(a);
+
+	/* a forked child connects on its own and leaves the parent's pooled connection working */
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		dits_metadb *d = NULL;
+		int ok = open_named(&d, "pool.db") == 0 && backend_pid(d) > 0 && backend_pid(d) != pooled;
+		dits_metadb_close(d);
+		_exit(ok ? 0 : 1);
+	}
+	int status = 0;
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_RC(open_named(&a, "pool-other.db"), 0);
+	CHECK_EQ_U64(backend_pid(a), pooled);
+	CHECK_RC(dits_job_get(a, id, &j), 0);
+	CHECK_EQ_U64(j.id, id);
+	dits_job_free(&j);
+	dits_metadb_close(a);
+}
+
 static void test_locate_dir(void)
 {
 	char *dir = db_path("loc.dits");
@@ -1244,6 +1321,8 @@ int main(void)
 	test_register_race();
 	test_job_wait();
 	test_job_wait_any();
+	if (pg_url)
+		test_pg_pool();
 	test_locate_dir();
 	util_rm_rf(tmpdir);
 	free(tmpdir);
