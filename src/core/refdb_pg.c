@@ -187,6 +187,37 @@ static int pg_update(dits_refdb *db, const char *ref, const dits_id *new_id, con
 	return rc;
 }
 
+/* The compare-and-swaps of v in one transaction: all of them or none. */
+static int pg_update_all(dits_refdb *db, const dits_ref_change *v, size_t n, const char *log_msg)
+{
+	char *who;
+	int rc = refdb_who(&who);
+	if (rc)
+		return rc;
+	if ((rc = exec_params(PGR(db)->md, "BEGIN", 0, NULL, NULL, NULL, "cannot start a transaction"))) {
+		free(who);
+		return rc;
+	}
+	for (size_t i = 0; !rc && i < n; i++) {
+		bool won = false;
+		rc = cas(db, v[i].ref, &v[i].new_id, &v[i].expected, log_msg, who, &won);
+		if (!rc && !won)
+			rc = dits_error_set(DITS_ECONFLICT, "%s: changed by another process (compare-and-swap failed)",
+			                    v[i].ref);
+	}
+	free(who);
+	if (!rc)
+		return exec_params(PGR(db)->md, "COMMIT", 0, NULL, NULL, NULL, "cannot commit ref updates");
+	/* keep the first error: the rollback's own (if any) matters less */
+	char *err = strdup(dits_error_last());
+	PGconn *c;
+	if (!metadb_pg_conn(PGR(db)->md, &c))
+		PQclear(PQexec(c, "ROLLBACK"));
+	dits_error_set(rc, "%s", err ? err : "out of memory");
+	free(err);
+	return rc;
+}
+
 static int pg_remove(dits_refdb *db, const char *ref, const dits_id *expected)
 {
 	dits_id cur;
@@ -294,6 +325,7 @@ static const struct dits_refdb_ops pg_ops = {
 	.remove = pg_remove,
 	.set_head = pg_set_head,
 	.foreach = pg_foreach,
+	.update_all = pg_update_all,
 	.free = pg_free,
 };
 

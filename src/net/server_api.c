@@ -456,21 +456,10 @@ static unsigned check_update(dits_repo *r, const ref_update *u, const id_vec *ti
 	return 0;
 }
 
-/* Puts a ref moved by this request back where it was (absent: removes it). */
-static void restore_ref(dits_repo *r, const ref_update *u)
-{
-	if (!dits_id_is_zero(&u->old)) {
-		if (dits_ref_update(r, u->ref, &u->old, &u->new_, "push undone"))
-			fprintf(stderr, "dits: error: %s: not restored: %s\n", u->ref, dits_error_last());
-		return;
-	}
-	if (dits_ref_delete(r, u->ref, &u->new_))
-		fprintf(stderr, "dits: error: %s: not removed again: %s\n", u->ref, dits_error_last());
-}
-
 /*
  * All or nothing: every update is checked under the repository lock before
- * any ref moves; should a write fail, the refs already moved go back.
+ * any ref moves, then all move by dits_ref_update_all (one transaction with
+ * refs in PostgreSQL; with files, the ones moved go back should one fail).
  * Returns an HTTP status (0: all applied).
  */
 static unsigned apply_updates(dits_repo *r, const server_refs_req *req, char *msg, size_t msgcap)
@@ -489,17 +478,20 @@ static unsigned apply_updates(dits_repo *r, const server_refs_req *req, char *ms
 	}
 	for (size_t i = 0; !st && i < req->n; i++)
 		st = check_update(r, &req->v[i], &tips, msg, msgcap);
-	for (size_t i = 0; !st && i < req->n; i++) {
-		const ref_update *u = &req->v[i];
-		if ((rc = dits_ref_update(r, u->ref, &u->new_, &u->old, "push"))) {
-			snprintf(msg, msgcap, "%s: %s (no ref of this request was moved)", u->ref, dits_error_last());
-			st = rc == DITS_ECONFLICT ? MHD_HTTP_CONFLICT : status_for(rc);
-			if (st < 500 && st != MHD_HTTP_CONFLICT)
-				st = MHD_HTTP_INTERNAL_SERVER_ERROR;
-			while (i-- > 0)
-				restore_ref(r, &req->v[i]);
-		}
+	dits_ref_change *ch = st ? NULL : calloc(req->n, sizeof *ch);
+	if (!st && !ch) {
+		snprintf(msg, msgcap, "out of memory");
+		st = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	}
+	for (size_t i = 0; ch && i < req->n; i++)
+		ch[i] = (dits_ref_change){ req->v[i].ref, req->v[i].new_, req->v[i].old };
+	if (ch && (rc = dits_ref_update_all(r, ch, req->n, "push"))) {
+		snprintf(msg, msgcap, "%s (no ref of this request was moved)", dits_error_last());
+		st = rc == DITS_ECONFLICT ? MHD_HTTP_CONFLICT : status_for(rc);
+		if (st < 500 && st != MHD_HTTP_CONFLICT)
+			st = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	}
+	free(ch);
 	dits_repo_unlock(r);
 	free(tips.v);
 	return st;
