@@ -284,6 +284,30 @@ static void test_newer_version_refused(void)
 	free(path);
 }
 
+/* SQLite: a version 1 database (jobs without progress and result) is migrated, its jobs kept. */
+static void test_sqlite_upgrade_from_1(void)
+{
+	dits_metadb *db = open_fresh("v1.db");
+	dits_id a = make_id(95);
+	int64_t id;
+	CHECK_RC(dits_job_enqueue(db, "TRANSCODE", &a, "a.mov", "proxy_1080p", NULL, NULL, &id), 0);
+	dits_metadb_close(db);
+	/* back to version 1's shape */
+	CHECK(raw_exec("v1.db", "ALTER TABLE jobs DROP COLUMN progress; ALTER TABLE jobs DROP COLUMN result;"
+	                        "PRAGMA user_version = 1", NULL));
+	char *path = db_path("v1.db");
+	CHECK_EQ_U64(sql_int(path, "PRAGMA user_version"), 1);
+	db = open_fresh("v1.db");
+	CHECK_EQ_U64(sql_int(path, "PRAGMA user_version"), DITS_METADB_SCHEMA_VERSION);
+	dits_job j;
+	CHECK_RC(dits_job_get(db, id, &j), 0);
+	CHECK(j.progress == 0 && !j.result && !strcmp(j.path, "a.mov"));
+	dits_job_free(&j);
+	CHECK_RC(dits_job_report(db, id, 0.5, "{}"), 0);
+	dits_metadb_close(db);
+	free(path);
+}
+
 static bool is_uuid_v4(const char *s)
 {
 	if (strlen(s) != 36)
@@ -1309,6 +1333,8 @@ int main(void)
 		test_pg_newer_version_refused();
 	else
 		test_newer_version_refused();
+	if (!pg_url)
+		test_sqlite_upgrade_from_1();
 	test_variants();
 	test_enqueue_idempotent();
 	test_claim_order_and_empty();
