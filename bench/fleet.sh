@@ -3,7 +3,8 @@
 # with refs in files against `dits serve --store --db` (refs, catalog and
 # metadata in PostgreSQL), both on the S3 test server (tests/s3/server.mjs)
 # and a PostgreSQL that tests/pg/pg.sh starts on loopback. Measures
-# GET /NAME/refs (one curl each) and a small commit + push (the client's
+# GET /NAME/refs (one curl each), GET /NAME/render (the render queue: one
+# read of the metadata database) and a small commit + push (the client's
 # whole round: refs, have, objects, refs update).
 #
 # usage: bench/fleet.sh [--requests N] [--pushes P]
@@ -58,9 +59,13 @@ for kind in files fleet; do
 	e=$(date +%s.%N)
 	refs=$(ms "$s" "$e" "$REQUESTS")
 	s=$(date +%s.%N)
+	for _ in $(seq "$REQUESTS"); do curl -sf "$url/film/render" >/dev/null; done
+	e=$(date +%s.%N)
+	queue=$(ms "$s" "$e" "$REQUESTS")
+	s=$(date +%s.%N)
 	(cd "$d/w-$kind" && for i in $(seq "$PUSHES"); do
 		echo "$i" >>f && "$DITS" add f >/dev/null && "$DITS" commit -m "$i" >/dev/null &&
 		"$DITS" push >/dev/null; done)
 	e=$(date +%s.%N)
-	echo "$kind: GET /NAME/refs $refs ms, commit + push $(ms "$s" "$e" "$PUSHES") ms (mean of $REQUESTS and $PUSHES)"
+	echo "$kind: GET /NAME/refs $refs ms, GET /NAME/render $queue ms, commit + push $(ms "$s" "$e" "$PUSHES") ms (mean of $REQUESTS and $PUSHES)"
 done

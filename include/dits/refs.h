@@ -18,6 +18,7 @@
 #define DITS_PUBLIC_REFS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "dits/hash.h"
 #include "dits/repo.h"
@@ -43,6 +44,23 @@ int dits_head_target(dits_repo *r, char **out);
  */
 int dits_ref_update(dits_repo *r, const char *ref, const dits_id *new_id,
                     const dits_id *expected, const char *log_msg);
+
+/* One compare-and-swap of dits_ref_update_all(). */
+typedef struct dits_ref_change {
+	const char *ref;
+	dits_id new_id;
+	dits_id expected; /* zero: the ref must not exist */
+} dits_ref_change;
+
+/*
+ * Moves every ref of v (n of them) from its expected value to its new one,
+ * all or nothing: DITS_ECONFLICT, naming the first ref that is not where
+ * expected, and no ref moved. With refs in PostgreSQL the updates are one
+ * transaction, so no other process ever sees some moved and not the
+ * others; with refs in files they are made one by one and, should one fail,
+ * those already made are put back (a reader may see them meanwhile).
+ */
+int dits_ref_update_all(dits_repo *r, const dits_ref_change *v, size_t n, const char *log_msg);
 
 /*
  * Removes ref if its current value equals *expected (NULL: any value).

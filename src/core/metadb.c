@@ -294,6 +294,7 @@ void dits_job_free(dits_job *job)
 	free(job->path);
 	free(job->recipe);
 	free(job->last_error);
+	free(job->result);
 	memset(job, 0, sizeof *job);
 }
 
@@ -453,6 +454,14 @@ int dits_job_claim(dits_metadb *db, const char *owner, int lease_seconds, dits_j
 int dits_job_heartbeat(dits_metadb *db, int64_t id, const char *owner, int lease_seconds)
 {
 	return db->ops->job_heartbeat(db, id, owner, lease_seconds);
+}
+
+int dits_job_report(dits_metadb *db, int64_t id, double progress, const char *result)
+{
+	if (!(progress >= 0 && progress <= 1))
+		return dits_error_set(DITS_EINVALID, "job %lld: progress %g is not between 0 and 1", (long long)id,
+		                      progress);
+	return db->ops->job_report(db, id, progress, result);
 }
 
 int dits_job_complete(dits_metadb *db, int64_t id, const char *owner)

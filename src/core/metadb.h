@@ -46,10 +46,10 @@
 #include "repo.h"
 
 /* The schema this code writes (PRAGMA user_version). */
-#define DITS_METADB_SCHEMA_VERSION 1
+#define DITS_METADB_SCHEMA_VERSION 2
 /* The PostgreSQL schema this code writes (table dits_schema_version): version
  * 2 adds the shared refs, reflog and repository catalog (refdb_pg.c). */
-#define DITS_METADB_PG_SCHEMA_VERSION 2
+#define DITS_METADB_PG_SCHEMA_VERSION 3
 /* How long a call waits for another process's write transaction. */
 #define DITS_METADB_BUSY_TIMEOUT_MS 10000
 /* Upper bound of the retry backoff of a failed job, in seconds. */
@@ -282,6 +282,8 @@ typedef struct dits_job {
 	int64_t lease_expires, not_before;
 	char *last_error;     /* the error of the last failed attempt, or NULL */
 	int64_t created_at, updated_at;
+	double progress;      /* 0..1 as the worker last reported it (dits_job_report) */
+	char *result;         /* what the job made, JSON as its worker reported it, or NULL */
 } dits_job;
 
 /* Counts of jobs per state. */
@@ -335,6 +337,16 @@ int dits_job_claim(dits_metadb *db, const char *owner, int lease_seconds, dits_j
  * A lease that expired but was not yet claimed by anyone is still held.
  */
 int dits_job_heartbeat(dits_metadb *db, int64_t id, const char *owner, int lease_seconds);
+
+/*
+ * Records how far job id is (progress, 0..1) and, when result is not NULL,
+ * what it made (a JSON text, e.g. a render's output commit), so that every
+ * process on the same database sees them (dits_job_get). A NULL result keeps
+ * the one recorded before. Neither the state nor the lease changes; the
+ * result stays through retries, so a later attempt can tell that an earlier
+ * one finished its work. DITS_ENOTFOUND for an unknown id.
+ */
+int dits_job_report(dits_metadb *db, int64_t id, double progress, const char *result);
 
 /*
  * Marks job id `done`. DITS_ECONFLICT when owner no longer holds it (the

@@ -18,7 +18,7 @@
 #include "metadb.h"
 
 /* Bump when struct dits_metadb_ops changes shape. */
-#define DITS_METADB_OPS_VERSION 2
+#define DITS_METADB_OPS_VERSION 3
 
 struct dits_metadb_ops {
 	int version;      /* DITS_METADB_OPS_VERSION */
@@ -46,6 +46,7 @@ struct dits_metadb_ops {
 	                   const dits_id *recipe_hash, int64_t *job_id);
 	int (*job_claim)(dits_metadb *db, const char *owner, int lease_seconds, dits_job *out);
 	int (*job_heartbeat)(dits_metadb *db, int64_t id, const char *owner, int lease_seconds);
+	int (*job_report)(dits_metadb *db, int64_t id, double progress, const char *result);
 	int (*job_complete)(dits_metadb *db, int64_t id, const char *owner);
 	int (*job_fail)(dits_metadb *db, int64_t id, const char *owner, const char *error,
 	                bool permanent);

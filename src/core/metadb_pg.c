@@ -36,15 +36,19 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "error.h"
 #include "fsutil.h"
 
 #define CHANNEL "dits_jobs"
+/* Idle connections kept for the next handle of this process (see below). */
+#define POOL_MAX 16
 
 /* ---- Schema ------------------------------------------------------------- */
 
@@ -127,6 +131,12 @@ static const char *const migrations[DITS_METADB_PG_SCHEMA_VERSION] = {
 	"  name TEXT PRIMARY KEY,"
 	"  config TEXT NOT NULL,"
 	"  created_at BIGINT NOT NULL);",
+	/*
+	 * 2 -> 3: what a job's worker reports (a render's progress and output
+	 * commit), so that every server of a fleet answers the same.
+	 */
+	"ALTER TABLE jobs ADD COLUMN progress DOUBLE PRECISION NOT NULL DEFAULT 0,"
+	"  ADD COLUMN result TEXT;",
 };
 
 #define VARIANT_COLS                                                                         \
@@ -137,7 +147,7 @@ static const char *const migrations[DITS_METADB_PG_SCHEMA_VERSION] = {
 
 #define JOB_COLS                                                                              \
 	"id, kind, asset_id, path, target, recipe::text, recipe_hash, state, attempts, max_attempts," \
-	" lease_owner, lease_expires, not_before, last_error, created_at, updated_at"
+	" lease_owner, lease_expires, not_before, last_error, created_at, updated_at, progress, result"
 
 enum stmt_id {
 	Q_JSON_TYPE,
@@ -159,6 +169,7 @@ enum stmt_id {
 	Q_JOB_GET,
 	Q_JOB_GET_LOCKED,
 	Q_JOB_HEARTBEAT,
+	Q_JOB_REPORT,
 	Q_JOB_COMPLETE,
 	Q_JOB_REQUEUE,
 	Q_JOB_BURY,
@@ -243,6 +254,8 @@ static const char *const stmt_sql[Q_COUNT] = {
 	[Q_JOB_GET_LOCKED] = "SELECT " JOB_COLS " FROM jobs WHERE repo = $1 AND id = $2 FOR UPDATE",
 	[Q_JOB_HEARTBEAT] = "UPDATE jobs SET lease_expires = $4, updated_at = $5"
 	                    " WHERE repo = $1 AND id = $2 AND lease_owner = $3 AND state = 'running'",
+	[Q_JOB_REPORT] = "UPDATE jobs SET progress = $3::double precision, result = coalesce($4, result)"
+	                 " WHERE repo = $1 AND id = $2",
 	[Q_JOB_COMPLETE] = "UPDATE jobs SET state = 'done', lease_expires = NULL, updated_at = $4"
 	                   " WHERE repo = $1 AND id = $2 AND lease_owner = $3 AND state = 'running'",
 	[Q_JOB_REQUEUE] = "UPDATE jobs SET state = 'queued', not_before = $3, last_error = $4,"
@@ -278,6 +291,8 @@ struct pg_db {
 	dits_metadb base; /* first: a dits_metadb * is a struct pg_db * */
 	PGconn *conn;
 	char *key;       /* the repository key */
+	char *url;       /* as given to metadb_pg_open, the pool's key */
+	pid_t pid;       /* the process that connected */
 	bool prepared[Q_COUNT];
 	bool listening;
 };
@@ -538,11 +553,75 @@ static int64_t col_i64(const PGresult *r, int row, int i)
 
 static const struct dits_metadb_ops pg_ops;
 
+/*
+ * A server opens the metadata database (a repository's refs, its queue)
+ * for nearly every request: a new connection each time, with its schema
+ * check, would cost more than the request. A closed handle's connection
+ * waits here, by URL, for the next open in this process, with the
+ * statements it prepared. Only an idle one is kept: not inside a
+ * transaction (the statements of this file never leave one open), not
+ * LISTENing (a waiting worker's), not broken. One that breaks while it
+ * waits is reset on its next use (ensure_conn). A connection never crosses
+ * fork(): a child (a mount's session) leaves its parent's alone and opens
+ * its own.
+ */
+static struct {
+	char *url;
+	PGconn *conn;
+	bool prepared[Q_COUNT];
+	pid_t pid;
+} pool[POOL_MAX];
+static size_t pool_n;
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Gives pg an idle connection to url of this process, if the pool has one. */
+static bool pool_take(struct pg_db *pg, const char *url)
+{
+	bool got = false;
+	pthread_mutex_lock(&pool_mu);
+	for (size_t i = pool_n; i-- > 0;) {
+		if (pool[i].pid != getpid() || strcmp(pool[i].url, url))
+			continue;
+		pg->conn = pool[i].conn;
+		memcpy(pg->prepared, pool[i].prepared, sizeof pg->prepared);
+		free(pool[i].url);
+		pool[i] = pool[--pool_n];
+		got = true;
+		break;
+	}
+	pthread_mutex_unlock(&pool_mu);
+	return got;
+}
+
+/* Keeps pg's connection for the next open when it is idle and the pool has room; true when kept. */
+static bool pool_give(struct pg_db *pg)
+{
+	if (!pg->url || !pg->conn || pg->listening || pg->pid != getpid() ||
+	    PQstatus(pg->conn) != CONNECTION_OK || PQtransactionStatus(pg->conn) != PQTRANS_IDLE)
+		return false;
+	bool kept = false;
+	pthread_mutex_lock(&pool_mu);
+	if (pool_n < POOL_MAX) {
+		pool[pool_n].url = pg->url;
+		pool[pool_n].conn = pg->conn;
+		memcpy(pool[pool_n].prepared, pg->prepared, sizeof pg->prepared);
+		pool[pool_n].pid = pg->pid;
+		pool_n++;
+		pg->url = NULL;
+		pg->conn = NULL;
+		kept = true;
+	}
+	pthread_mutex_unlock(&pool_mu);
+	return kept;
+}
+
 static void pg_close(dits_metadb *db)
 {
 	if (!db)
 		return;
-	PQfinish(PG(db)->conn);
+	if (!pool_give(PG(db)))
+		PQfinish(PG(db)->conn);
+	free(PG(db)->url);
 	free(PG(db)->key);
 	metadb_base_free(db);
 	free(PG(db));
@@ -643,10 +722,12 @@ int metadb_pg_open(dits_metadb **out, const char *url, const char *repo_key)
 	*out = NULL;
 	struct pg_db *pg = calloc(1, sizeof *pg);
 	char *where = redact(url);
-	if (!pg || !where || !(pg->key = strdup(repo_key))) {
+	if (!pg || !where || !(pg->key = strdup(repo_key)) || !(pg->url = strdup(url))) {
 		free(where);
-		if (pg)
+		if (pg) {
 			free(pg->key);
+			free(pg->url);
+		}
 		free(pg);
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	}
@@ -655,8 +736,32 @@ int metadb_pg_open(dits_metadb **out, const char *url, const char *repo_key)
 	free(where);
 	if (rc) {
 		free(pg->key);
+		free(pg->url);
 		free(pg);
 		return rc;
+	}
+	pg->pid = getpid();
+	/*
+	 * A pooled connection has its settings; the schema version is read
+	 * again (one query), as a newer dits may have migrated it meanwhile.
+	 */
+	if (pool_take(pg, url)) {
+		PGresult *res = PQexec(pg->conn, "SELECT coalesce(max(version), 0) FROM dits_schema_version");
+		int version = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : -1;
+		PQclear(res);
+		if (version == DITS_METADB_PG_SCHEMA_VERSION) {
+			*out = db;
+			return 0;
+		}
+		if (version > 0 && (rc = migrate(db)))
+			goto fail;
+		if (version > 0) {
+			*out = db;
+			return 0;
+		}
+		/* broken while it waited: a new one */
+		PQfinish(pg->conn);
+		memset(pg->prepared, 0, sizeof pg->prepared);
 	}
 	pg->conn = PQconnectdb(url);
 	if (!pg->conn) {
@@ -674,6 +779,9 @@ int metadb_pg_open(dits_metadb **out, const char *url, const char *repo_key)
 	*out = db;
 	return 0;
 fail:
+	/* not for the pool: its schema may be the one refused */
+	free(pg->url);
+	pg->url = NULL;
 	pg_close(db);
 	return rc;
 }
@@ -1003,6 +1111,9 @@ static int read_job(const PGresult *r, int row, dits_job *job)
 	job->not_before = col_i64(r, row, 12);
 	job->created_at = col_i64(r, row, 14);
 	job->updated_at = col_i64(r, row, 15);
+	job->progress = col(r, row, 16) ? strtod(col(r, row, 16), NULL) : 0;
+	if ((rc = col_dup(r, row, 17, &job->result)))
+		goto fail;
 	return 0;
 fail:
 	dits_job_free(job);
@@ -1159,6 +1270,22 @@ static int pg_job_heartbeat(dits_metadb *db, int64_t id, const char *owner, int 
 	int rc = run(db, Q_JOB_HEARTBEAT, &p, NULL, &changes, "cannot extend a lease");
 	if (!rc && changes == 0)
 		rc = job_not_held(db, id, owner);
+	return rc;
+}
+
+static int pg_job_report(dits_metadb *db, int64_t id, double progress, const char *result)
+{
+	params p;
+	p_init(&p, db);
+	p_i64(&p, id);
+	snprintf(p.buf[p.n], sizeof p.buf[p.n], "%.6f", progress);
+	p.v[p.n] = p.buf[p.n];
+	p.n++;
+	p_text(&p, result);
+	int changes = 0;
+	int rc = run(db, Q_JOB_REPORT, &p, NULL, &changes, "cannot record a job's progress");
+	if (!rc && changes == 0)
+		rc = dits_error_set(DITS_ENOTFOUND, "no job %lld", (long long)id);
 	return rc;
 }
 
@@ -1412,6 +1539,7 @@ static const struct dits_metadb_ops pg_ops = {
 	.job_enqueue = pg_job_enqueue,
 	.job_claim = pg_job_claim,
 	.job_heartbeat = pg_job_heartbeat,
+	.job_report = pg_job_report,
 	.job_complete = pg_job_complete,
 	.job_fail = pg_job_fail,
 	.job_get = pg_job_get,

@@ -76,6 +76,9 @@ static const char *const migrations[DITS_METADB_SCHEMA_VERSION] = {
 	"  WHERE state IN ('queued','running');"
 	"CREATE INDEX jobs_by_state ON jobs(state, id);"
 	"CREATE INDEX jobs_by_asset ON jobs(asset_id);",
+	/* 1 -> 2: what a job's worker reports (a render's progress and output commit). */
+	"ALTER TABLE jobs ADD COLUMN progress REAL NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN result TEXT;",
 };
 
 #define VARIANT_COLS                                                                      \
@@ -87,7 +90,7 @@ static const char *const migrations[DITS_METADB_SCHEMA_VERSION] = {
 
 #define JOB_COLS                                                                           \
 	"id, kind, asset_id, path, target, recipe, recipe_hash, state, attempts, max_attempts, " \
-	"lease_owner, lease_expires, not_before, last_error, created_at, updated_at"
+	"lease_owner, lease_expires, not_before, last_error, created_at, updated_at, progress, result"
 
 enum stmt_id {
 	S_JSON_TYPE,
@@ -109,6 +112,7 @@ enum stmt_id {
 	S_JOB_TAKE,
 	S_JOB_GET,
 	S_JOB_HEARTBEAT,
+	S_JOB_REPORT,
 	S_JOB_COMPLETE,
 	S_JOB_REQUEUE,
 	S_JOB_BURY,
@@ -182,6 +186,7 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
 	[S_JOB_HEARTBEAT] = "UPDATE jobs SET lease_expires = ?3, updated_at = ?4"
 	                    " WHERE id = ?1 AND lease_owner = ?2 AND state = 'running'",
+	[S_JOB_REPORT] = "UPDATE jobs SET progress = ?2, result = coalesce(?3, result) WHERE id = ?1",
 	[S_JOB_COMPLETE] = "UPDATE jobs SET state = 'done', lease_expires = NULL, updated_at = ?3"
 	                   " WHERE id = ?1 AND lease_owner = ?2 AND state = 'running'",
 	[S_JOB_REQUEUE] = "UPDATE jobs SET state = 'queued', not_before = ?2, last_error = ?3,"
@@ -954,6 +959,9 @@ static int read_job(sqlite3_stmt *s, dits_job *job)
 	job->not_before = col_i64(s, 12);
 	job->created_at = col_i64(s, 14);
 	job->updated_at = col_i64(s, 15);
+	job->progress = sqlite3_column_double(s, 16);
+	if ((rc = col_dup(s, 17, &job->result)))
+		goto fail;
 	return 0;
 fail:
 	dits_job_free(job);
@@ -1147,6 +1155,21 @@ static int sq_job_heartbeat(dits_metadb *db, int64_t id, const char *owner, int 
 	return job_update(db, s, id, owner, "cannot extend a lease");
 }
 
+static int sq_job_report(dits_metadb *db, int64_t id, double progress, const char *result)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = stmt(db, S_JOB_REPORT, &s);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_double(s, 2, progress);
+	bind_text(s, 3, result);
+	int changes = 0;
+	if ((rc = step_done(db, s, "cannot record a job's progress", &changes)))
+		return rc;
+	return changes ? 0 : dits_error_set(DITS_ENOTFOUND, "no job %lld", (long long)id);
+}
+
 static int sq_job_complete(dits_metadb *db, int64_t id, const char *owner)
 {
 	int rc = tx_begin(db);
@@ -1314,6 +1337,7 @@ static const struct dits_metadb_ops sqlite_ops = {
 	.job_enqueue = sq_job_enqueue,
 	.job_claim = sq_job_claim,
 	.job_heartbeat = sq_job_heartbeat,
+	.job_report = sq_job_report,
 	.job_complete = sq_job_complete,
 	.job_fail = sq_job_fail,
 	.job_get = sq_job_get,

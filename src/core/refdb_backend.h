@@ -25,6 +25,9 @@
  * - set_head: HEAD becomes symbolic (target) or detached at *id (target
  *   NULL), with a reflog line for the detached case.
  * - foreach: every ref under prefix, sorted by name (byte order), with its id.
+ * - update_all (may be NULL): the compare-and-swaps of v in one transaction,
+ *   all or nothing (dits_ref_update_all); NULL makes refs.c apply them one
+ *   by one and put back the moved ones when one fails.
  */
 #ifndef DITS_REFDB_BACKEND_H
 #define DITS_REFDB_BACKEND_H
@@ -32,7 +35,7 @@
 #include "refs.h"
 
 /* Bump when struct dits_refdb_ops changes shape. */
-#define DITS_REFDB_OPS_VERSION 1
+#define DITS_REFDB_OPS_VERSION 2
 
 typedef struct dits_refdb dits_refdb;
 
@@ -46,6 +49,7 @@ struct dits_refdb_ops {
 	int (*remove)(dits_refdb *db, const char *ref, const dits_id *expected);
 	int (*set_head)(dits_refdb *db, const char *target, const dits_id *id, const char *log_msg);
 	int (*foreach)(dits_refdb *db, const char *prefix, dits_ref_fn fn, void *ctx);
+	int (*update_all)(dits_refdb *db, const dits_ref_change *v, size_t n, const char *log_msg);
 	void (*free)(dits_refdb *db);
 };
 

@@ -25,11 +25,9 @@
 #include "repo_internal.h"
 
 #include <libpq-fe.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "catalog.h"
 #include "error.h"
@@ -38,14 +36,11 @@
 
 /* How often an update without an expected value retries a lost race. */
 #define ANY_TRIES 16
-/* Idle connections kept for the next repository handle (see below). */
-#define POOL_MAX 16
 
 typedef struct pg_refdb {
 	dits_refdb base; /* first */
 	dits_metadb *md; /* the connection, migrations and error messages */
 	char *key;
-	char *url;       /* md's, to give it back to the pool */
 } pg_refdb;
 
 #define PGR(db) ((pg_refdb *)(db))
@@ -192,6 +187,37 @@ static int pg_update(dits_refdb *db, const char *ref, const dits_id *new_id, con
 	return rc;
 }
 
+/* The compare-and-swaps of v in one transaction: all of them or none. */
+static int pg_update_all(dits_refdb *db, const dits_ref_change *v, size_t n, const char *log_msg)
+{
+	char *who;
+	int rc = refdb_who(&who);
+	if (rc)
+		return rc;
+	if ((rc = exec_params(PGR(db)->md, "BEGIN", 0, NULL, NULL, NULL, "cannot start a transaction"))) {
+		free(who);
+		return rc;
+	}
+	for (size_t i = 0; !rc && i < n; i++) {
+		bool won = false;
+		rc = cas(db, v[i].ref, &v[i].new_id, &v[i].expected, log_msg, who, &won);
+		if (!rc && !won)
+			rc = dits_error_set(DITS_ECONFLICT, "%s: changed by another process (compare-and-swap failed)",
+			                    v[i].ref);
+	}
+	free(who);
+	if (!rc)
+		return exec_params(PGR(db)->md, "COMMIT", 0, NULL, NULL, NULL, "cannot commit ref updates");
+	/* keep the first error: the rollback's own (if any) matters less */
+	char *err = strdup(dits_error_last());
+	PGconn *c;
+	if (!metadb_pg_conn(PGR(db)->md, &c))
+		PQclear(PQexec(c, "ROLLBACK"));
+	dits_error_set(rc, "%s", err ? err : "out of memory");
+	free(err);
+	return rc;
+}
+
 static int pg_remove(dits_refdb *db, const char *ref, const dits_id *expected)
 {
 	dits_id cur;
@@ -280,62 +306,12 @@ static int pg_foreach(dits_refdb *db, const char *prefix, dits_ref_fn fn, void *
 	return rc;
 }
 
-/*
- * A server opens a repository, and so its ref store, for every request: a
- * new connection each time (and its schema check) would cost more than
- * the request. Closed handles' connections wait here, by URL, for the next
- * open in this process. No statement leaves a transaction open, so an idle
- * connection has no state but its session settings; one that broke
- * meanwhile is reset on its next use (metadb_pg_conn). A connection
- * never crosses fork(): a child (a mount's session) leaves its parent's
- * alone and opens its own.
- */
-static struct {
-	char *url;
-	dits_metadb *md;
-	pid_t pid;
-} pool[POOL_MAX];
-static size_t pool_n;
-static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static dits_metadb *pool_take(const char *url)
-{
-	dits_metadb *md = NULL;
-	pthread_mutex_lock(&pool_mu);
-	for (size_t i = pool_n; i-- > 0;) {
-		if (pool[i].pid != getpid() || strcmp(pool[i].url, url))
-			continue;
-		md = pool[i].md;
-		free(pool[i].url);
-		pool[i] = pool[--pool_n];
-		break;
-	}
-	pthread_mutex_unlock(&pool_mu);
-	return md;
-}
-
-/* Keeps md for the next open of url, or closes it when the pool is full. */
-static void pool_give(char *url, dits_metadb *md)
-{
-	pthread_mutex_lock(&pool_mu);
-	if (url && pool_n < POOL_MAX) {
-		pool[pool_n].url = url;
-		pool[pool_n].md = md;
-		pool[pool_n].pid = getpid();
-		pool_n++;
-		url = NULL;
-		md = NULL;
-	}
-	pthread_mutex_unlock(&pool_mu);
-	free(url);
-	dits_metadb_close(md);
-}
-
 static void pg_free(dits_refdb *db)
 {
 	if (!db)
 		return;
-	pool_give(PGR(db)->url, PGR(db)->md);
+	/* its connection waits in metadb_pg.c's pool for the next request */
+	dits_metadb_close(PGR(db)->md);
 	free(PGR(db)->key);
 	free(db);
 }
@@ -349,6 +325,7 @@ static const struct dits_refdb_ops pg_ops = {
 	.remove = pg_remove,
 	.set_head = pg_set_head,
 	.foreach = pg_foreach,
+	.update_all = pg_update_all,
 	.free = pg_free,
 };
 
@@ -356,17 +333,14 @@ int refdb_pg_open(dits_refdb **out, dits_repo *r, const char *url, const char *r
 {
 	*out = NULL;
 	pg_refdb *p = calloc(1, sizeof *p);
-	if (!p || !(p->key = strdup(repo_key)) || !(p->url = strdup(url))) {
-		if (p)
-			free(p->key);
+	if (!p || !(p->key = strdup(repo_key))) {
 		free(p);
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	}
 	/* The metadata handle's own key is never used here: its rows are not touched. */
-	int rc = (p->md = pool_take(url)) ? 0 : metadb_pg_open(&p->md, url, repo_key);
+	int rc = metadb_pg_open(&p->md, url, repo_key);
 	if (rc) {
 		free(p->key);
-		free(p->url);
 		free(p);
 		return rc;
 	}

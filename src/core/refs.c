@@ -132,6 +132,33 @@ int dits_ref_update(dits_repo *r, const char *ref, const dits_id *new_id,
 	return rc ? rc : db->ops->update(db, ref, new_id, expected, log_msg);
 }
 
+int dits_ref_update_all(dits_repo *r, const dits_ref_change *v, size_t n, const char *log_msg)
+{
+	dits_refdb *db = NULL;
+	int rc = refdb_of(r, &db);
+	if (rc || n == 0)
+		return rc;
+	if (db->ops->update_all)
+		return db->ops->update_all(db, v, n, log_msg);
+	for (size_t i = 0; i < n; i++) {
+		if (!(rc = db->ops->update(db, v[i].ref, &v[i].new_id, &v[i].expected, log_msg)))
+			continue;
+		/* put back the ones this call moved, keeping the first error */
+		char *err = strdup(dits_error_last());
+		while (i-- > 0) {
+			int undone = dits_id_is_zero(&v[i].expected)
+			                     ? db->ops->remove(db, v[i].ref, &v[i].new_id)
+			                     : db->ops->update(db, v[i].ref, &v[i].expected, &v[i].new_id, "undone");
+			if (undone)
+				fprintf(stderr, "dits: error: %s: not put back: %s\n", v[i].ref, dits_error_last());
+		}
+		dits_error_set(rc, "%s", err ? err : "out of memory");
+		free(err);
+		return rc;
+	}
+	return 0;
+}
+
 int dits_ref_delete(dits_repo *r, const char *ref, const dits_id *expected)
 {
 	dits_refdb *db = NULL;

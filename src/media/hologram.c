@@ -151,6 +151,9 @@ typedef struct job_ctx {
 	const dits_worker_opts *o;
 	const char *path;
 	pthread_mutex_t *event_mu;
+	dits_metadb *db; /* where progress is recorded for every server (NULL: nowhere) */
+	int64_t id;
+	double last; /* when progress was last recorded */
 } job_ctx;
 
 static void emit(job_ctx *j, const char *what, double done, double total, const char *msg)
@@ -165,7 +168,15 @@ static void emit(job_ctx *j, const char *what, double done, double total, const 
 
 static void on_media_progress(void *ctx, double done, double total)
 {
-	emit(ctx, "progress", done, total, NULL);
+	job_ctx *j = ctx;
+	emit(j, "progress", done, total, NULL);
+	double now = dits_now();
+	if (!j->db || total <= 0 || done < 0 || done > total || now - j->last < 0.5)
+		return;
+	j->last = now;
+	/* the web page's queue view on any server of a fleet reads it; only progress is lost on failure */
+	if (dits_job_report(j->db, j->id, done / total, NULL))
+		dits_error_clear();
 }
 
 /* Stores one output file's bytes; fills the variant's manifest and chunk list. */
@@ -215,7 +226,7 @@ static int run_job(dits_repo *r, dits_metadb *db, const dits_job *job, const cha
 {
 	*permanent = false;
 	*lost = false;
-	job_ctx jc = { o, job->path ? job->path : "?", event_mu };
+	job_ctx jc = { o, job->path ? job->path : "?", event_mu, db, job->id, 0 };
 	dits_proxy_recipe rec;
 	int rc = dits_hologram_recipe_from_spec(job->recipe ? job->recipe : "", &rec);
 	if (rc) {
@@ -427,7 +438,7 @@ static void *worker_main(void *arg)
 		bool permanent, lost;
 		if (!strcmp(job.kind, "RENDER")) {
 			lost = false;
-			rc = dits_render_job_run(r, &job, &permanent);
+			rc = dits_render_job_run(r, db, &job, &permanent);
 		} else {
 			rc = run_job(r, db, &job, owner, o, wt->event_mu, &permanent, &lost);
 		}
@@ -437,7 +448,7 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&hb.mu);
 		if (hb_running)
 			pthread_join(hb.th, NULL);
-		job_ctx jc = { o, job.path ? job.path : "?", wt->event_mu };
+		job_ctx jc = { o, job.path ? job.path : "?", wt->event_mu, NULL, 0, 0 };
 		if (hb.lost) {
 			/* Another worker owns it now; what we made (if anything) is harmless. */
 		} else if (rc == 0) {

@@ -93,9 +93,12 @@ int dits_render_parse_rate(const char *s, AVRational *out);
  * rev), render into r's tmp directory, verify when asked, store, commit
  * renders/NAME.mov on the branch with its head as the only expected value
  * (tried once more when it moved), queue the new file's proxies. Progress
- * and the result's commit go to .dits/renders/ID.json. On failure no ref
+ * and the result ({"commit": HEX, "path": OUT}) go to the job's row in db
+ * (dits_job_report), where every server on the same database reads them.
+ * A job whose row already has a result (an attempt that committed and
+ * died before the job was marked done) is done at once. On failure no ref
  * moved; *permanent says whether trying again could help.
  */
-int dits_render_job_run(dits_repo *r, const dits_job *job, bool *permanent);
+int dits_render_job_run(dits_repo *r, dits_metadb *db, const dits_job *job, bool *permanent);
 
 #endif

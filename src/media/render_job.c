@@ -3,8 +3,9 @@
  * the request's timeline parsed and resolved against the branch, rendered
  * from the stored masters into the repository's tmp directory, stored, and
  * committed on the branch as renders/NAME.mov with one ref update checked
- * against the parent. Progress goes to .dits/renders/ID.json, which
- * GET /NAME/render/ID reads.
+ * against the parent. Progress and the output commit go to the job's row
+ * of the metadata database (dits_job_report), which GET /NAME/render/ID
+ * reads on any server of a fleet.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,19 +29,27 @@
 #include "worktree.h"
 
 typedef struct job_state {
-	char *file;   /* .dits/renders/ID.json */
+	dits_metadb *db;
+	int64_t id;
 	double last;  /* when progress was last written */
 } job_state;
 
 static void write_state(job_state *s, double progress, const char *commit_hex, const char *path)
 {
-	char body[512];
-	int n = commit_hex ? snprintf(body, sizeof body, "{\"progress\": %.3f, \"commit\": \"%s\", \"path\": \"%s\"}\n",
-	                              progress, commit_hex, path)
-	                   : snprintf(body, sizeof body, "{\"progress\": %.3f}\n", progress);
-	/* only progress is lost when this fails */
-	if (s->file && n > 0 && (size_t)n < sizeof body && dits_atomic_write(s->file, body, (size_t)n))
+	char *result = NULL;
+	if (commit_hex) {
+		cJSON *o = cJSON_CreateObject();
+		if (o && cJSON_AddStringToObject(o, "commit", commit_hex) && cJSON_AddStringToObject(o, "path", path))
+			result = cJSON_PrintUnformatted(o);
+		cJSON_Delete(o);
+	}
+	/* only progress is lost when this fails (the commit is on the branch) */
+	if ((commit_hex && !result) || dits_job_report(s->db, s->id, progress, result)) {
+		fprintf(stderr, "dits: warning: render job %lld: progress not recorded: %s\n", (long long)s->id,
+		        dits_error_last());
 		dits_error_clear();
+	}
+	free(result);
 }
 
 static void on_progress(void *ctx, double done, double total)
@@ -118,7 +127,7 @@ out:
 	return rc;
 }
 
-int dits_render_job_run(dits_repo *r, const dits_job *job, bool *permanent)
+int dits_render_job_run(dits_repo *r, dits_metadb *db, const dits_job *job, bool *permanent)
 {
 	*permanent = true; /* the same request fails the same way, unless said otherwise below */
 	cJSON *j = job->recipe ? cJSON_Parse(job->recipe) : NULL;
@@ -134,8 +143,12 @@ int dits_render_job_run(dits_repo *r, const dits_job *job, bool *permanent)
 		target = "4k_master";
 	if (!codec)
 		codec = "prores_hq";
-	job_state js = { dits_strfmt("%s/renders/%lld.json", dits_repo_dir(r), (long long)job->id), 0 };
-	char *dir = dits_strfmt("%s/renders", dits_repo_dir(r));
+	/* a worker that committed and died before marking the job done: it is done */
+	if (job->result) {
+		cJSON_Delete(j);
+		return 0;
+	}
+	job_state js = { db, job->id, 0 };
 	char *tmpdir = dits_strfmt("%s/tmp/render-%ld-%lld", dits_repo_dir(r), (long)getpid(), (long long)job->id);
 	char *tmp = tmpdir ? dits_strfmt("%s/out.mov", tmpdir) : NULL;
 	dits_timeline tl;
@@ -147,26 +160,8 @@ int dits_render_job_run(dits_repo *r, const dits_job *job, bool *permanent)
 	AVRational edl_rate = { 0, 1 };
 	int vcodec = dits_render_codec_of(codec), w = 0, h = 0, rc = 0;
 	dits_id head, commit, made;
-	if (!js.file || !dir || !tmp)
+	if (!tmp)
 		rc = dits_error_set(DITS_ENOMEM, "out of memory");
-	else if (mkdir(dir, 0777) < 0 && errno != EEXIST)
-		rc = dits_error_errno("%s", dir);
-	/* a worker that committed and died before marking the job done: it is done */
-	dits_buf prev = DITS_BUF_INIT;
-	cJSON *pj = !rc && dits_read_file(js.file, &prev) == 0 ? cJSON_ParseWithLength((const char *)prev.data, prev.len)
-	                                                        : NULL;
-	dits_error_clear();
-	bool finished = member(pj, "commit") != NULL;
-	cJSON_Delete(pj);
-	dits_buf_free(&prev);
-	if (finished) {
-		free(js.file);
-		free(dir);
-		free(tmpdir);
-		free(tmp);
-		cJSON_Delete(j);
-		return 0;
-	}
 	if (!rc)
 		write_state(&js, 0, NULL, NULL);
 	if (!rc && vcodec < 0)
@@ -235,8 +230,6 @@ int dits_render_job_run(dits_repo *r, const dits_job *job, bool *permanent)
 		dits_timeline_free(&tl);
 	free(tmp);
 	free(tmpdir);
-	free(dir);
-	free(js.file);
 	cJSON_Delete(j);
 	return rc;
 }

@@ -456,21 +456,10 @@ static unsigned check_update(dits_repo *r, const ref_update *u, const id_vec *ti
 	return 0;
 }
 
-/* Puts a ref moved by this request back where it was (absent: removes it). */
-static void restore_ref(dits_repo *r, const ref_update *u)
-{
-	if (!dits_id_is_zero(&u->old)) {
-		if (dits_ref_update(r, u->ref, &u->old, &u->new_, "push undone"))
-			fprintf(stderr, "dits: error: %s: not restored: %s\n", u->ref, dits_error_last());
-		return;
-	}
-	if (dits_ref_delete(r, u->ref, &u->new_))
-		fprintf(stderr, "dits: error: %s: not removed again: %s\n", u->ref, dits_error_last());
-}
-
 /*
  * All or nothing: every update is checked under the repository lock before
- * any ref moves; should a write fail, the refs already moved go back.
+ * any ref moves, then all move by dits_ref_update_all (one transaction with
+ * refs in PostgreSQL; with files, the ones moved go back should one fail).
  * Returns an HTTP status (0: all applied).
  */
 static unsigned apply_updates(dits_repo *r, const server_refs_req *req, char *msg, size_t msgcap)
@@ -489,17 +478,20 @@ static unsigned apply_updates(dits_repo *r, const server_refs_req *req, char *ms
 	}
 	for (size_t i = 0; !st && i < req->n; i++)
 		st = check_update(r, &req->v[i], &tips, msg, msgcap);
-	for (size_t i = 0; !st && i < req->n; i++) {
-		const ref_update *u = &req->v[i];
-		if ((rc = dits_ref_update(r, u->ref, &u->new_, &u->old, "push"))) {
-			snprintf(msg, msgcap, "%s: %s (no ref of this request was moved)", u->ref, dits_error_last());
-			st = rc == DITS_ECONFLICT ? MHD_HTTP_CONFLICT : status_for(rc);
-			if (st < 500 && st != MHD_HTTP_CONFLICT)
-				st = MHD_HTTP_INTERNAL_SERVER_ERROR;
-			while (i-- > 0)
-				restore_ref(r, &req->v[i]);
-		}
+	dits_ref_change *ch = st ? NULL : calloc(req->n, sizeof *ch);
+	if (!st && !ch) {
+		snprintf(msg, msgcap, "out of memory");
+		st = MHD_HTTP_INTERNAL_SERVER_ERROR;
 	}
+	for (size_t i = 0; ch && i < req->n; i++)
+		ch[i] = (dits_ref_change){ req->v[i].ref, req->v[i].new_, req->v[i].old };
+	if (ch && (rc = dits_ref_update_all(r, ch, req->n, "push"))) {
+		snprintf(msg, msgcap, "%s (no ref of this request was moved)", dits_error_last());
+		st = rc == DITS_ECONFLICT ? MHD_HTTP_CONFLICT : status_for(rc);
+		if (st < 500 && st != MHD_HTTP_CONFLICT)
+			st = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	}
+	free(ch);
 	dits_repo_unlock(r);
 	free(tips.v);
 	return st;
@@ -1023,23 +1015,15 @@ fail:
 	return st ? reply_error(q, st, msg) : reply_rc(q, rc);
 }
 
-/* One render job as GET /NAME/render/ID answers it, from the job and the worker's .dits/renders/ID.json. */
-static void render_job_json(dits_repo *r, const dits_job *job, dits_buf *b)
+/* One render job as GET /NAME/render/ID answers it, from its row: the state, what the worker reported. */
+static void render_job_json(const dits_job *job, dits_buf *b)
 {
 	const char *state = job->state;
 	if (!strcmp(state, "dead"))
 		state = "failed"; /* a retry waiting for its backoff stays queued */
-	double progress = !strcmp(state, "done") ? 1 : 0;
-	char *commit = NULL;
-	char *file = dits_strfmt("%s/renders/%lld.json", dits_repo_dir(r), (long long)job->id);
-	dits_buf f = DITS_BUF_INIT;
-	cJSON *j = NULL;
-	if (file && dits_read_file(file, &f) == 0)
-		j = cJSON_ParseWithLength((const char *)f.data, f.len);
-	dits_error_clear();
-	const cJSON *p = cJSON_GetObjectItemCaseSensitive(j, "progress");
-	if (cJSON_IsNumber(p) && strcmp(state, "done") && p->valuedouble >= 0 && p->valuedouble <= 1)
-		progress = !strcmp(state, "running") ? p->valuedouble : 0;
+	double progress = !strcmp(state, "done") ? 1 : !strcmp(state, "running") ? job->progress : 0;
+	const char *commit = NULL;
+	cJSON *j = job->result ? cJSON_Parse(job->result) : NULL;
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "commit");
 	if (!strcmp(state, "done") && cJSON_IsString(c))
 		commit = c->valuestring;
@@ -1062,8 +1046,6 @@ static void render_job_json(dits_repo *r, const dits_job *job, dits_buf *b)
 	dits_buf_printf(b, ", \"created\": %lld, \"updated\": %lld}", (long long)job->created_at,
 	                (long long)job->updated_at);
 	cJSON_Delete(j);
-	dits_buf_free(&f);
-	free(file);
 }
 
 #define RENDER_LIST_MAX 20
@@ -1087,7 +1069,7 @@ enum MHD_Result api_render_get(request *q)
 			rc = dits_error_set(DITS_ENOTFOUND, "no render job %lld", (long long)q->render_id);
 			goto out;
 		}
-		render_job_json(r, &job, &b);
+		render_job_json(&job, &b);
 		dits_buf_puts(&b, "\n");
 		dits_job_free(&job);
 	} else {
@@ -1106,7 +1088,7 @@ enum MHD_Result api_render_get(request *q)
 			if (strcmp(list[i].kind, "RENDER"))
 				continue;
 			dits_buf_puts(&b, any ? ", " : "");
-			render_job_json(r, &list[i], &b);
+			render_job_json(&list[i], &b);
 			any = true;
 		}
 		dits_buf_puts(&b, "]}\n");

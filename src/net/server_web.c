@@ -850,8 +850,12 @@ enum MHD_Result web_queue(request *q)
 		cJSON_AddNumberToObject(o, "attempts", jb->attempts);
 		cJSON_AddNumberToObject(o, "max_attempts", jb->max_attempts);
 		double progress = done ? 1 : 0;
-		if (!strcmp(state, "running"))
+		if (!strcmp(state, "running")) {
+			/* this server's workers report at once, any server's through the job's row */
 			progress = server_progress_get(q->srv, dits_repo_dir(w.r), jb->path);
+			if (jb->progress > progress && jb->progress <= 1)
+				progress = jb->progress;
+		}
 		cJSON_AddNumberToObject(o, "progress", progress);
 		add_str(o, "error", jb->last_error);
 		cJSON_AddNumberToObject(o, "created", (double)jb->created_at);

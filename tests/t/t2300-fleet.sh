@@ -4,7 +4,9 @@
 # listed by and cloned from the other, byte for byte; a ref moved on one is
 # seen by the other at once; two pushes of diverging commits from the same
 # base, one to each server at the same moment, never both win; proxies made
-# by either server's workers reach the clients of both. Run through
+# by either server's workers reach the clients of both; a render job sent
+# to one server is answered by the other with its output commit, whichever
+# machine ran it. Run through
 # tests/pg/pg.sh (DITS_TEST_PG_STORIES=1: lib.sh gives the story a database
 # of its own) with the S3 test server started here.
 . "$(dirname "$0")/lib.sh"
@@ -125,7 +127,37 @@ test_expect_success 'proxies made by either server reach the clients of both' '
 	assert_eq "$(ready_proxies "$URL1" film)" "$(ready_proxies "$URL2" film)" &&
 	dits clone "$URL2/film" editor --mode proxy >/dev/null &&
 	assert_le "$(ffprobe -v error -select_streams v:0 -show_entries stream=height -of csv=p=0 editor/A001/C001.mov)" 1080 &&
-	assert_ne "$(b3 film/A001/C001.mov)" "$(b3 editor/A001/C001.mov)" "C001.mov is a proxy"
+	assert_ne "$(b3 film/A001/C001.mov)" "$(b3 editor/A001/C001.mov)" "C001.mov is a proxy" &&
+	"${PGBIN:-/usr/lib/postgresql/15/bin}/psql" -qAt -d "$DB" \
+		-c "SELECT count(*) FROM jobs WHERE kind = '"'"'TRANSCODE'"'"' AND progress > 0" >reported &&
+	assert_le 1 "$(cat reported)" "transcode jobs whose progress every server can read"
+'
+
+test_expect_success 'a render sent to server 1 is answered by server 2 with its output commit' '
+	cat >fleet.edl <<-\EOF &&
+	TITLE: FLEET
+	FCM: NON-DROP FRAME
+
+	001  C001 V     C        01:00:00:05 01:00:00:20 01:00:00:00 01:00:00:15
+	* FROM CLIP NAME: C001.mov
+	EOF
+	cd film &&
+	dits render ../fleet.edl --remote origin --rate 25 --target 320x180 --codec ffv1 --json >../render.json &&
+	cd .. &&
+	assert_eq done "$(json_str state <render.json)" &&
+	id=$(json_num job <render.json) && commit=$(json_str commit <render.json) &&
+	assert_match "^[0-9a-f]{64}$" "$commit" &&
+	assert_match "\"refs/heads/main\":\"$commit\"" "$(refs_of "$URL2" film)" &&
+	for url in "$URL1" "$URL2"; do
+		curl -sf "$url/film/render/$id" >job.json &&
+		assert_eq done "$(json_str state <job.json)" &&
+		assert_eq "$commit" "$(json_str commit <job.json)" &&
+		assert_eq renders/fleet.mov "$(json_str path <job.json)" &&
+		assert_file_has job.json "\"progress\": 1.000" || return 1
+	done &&
+	(cd c2 && dits render status "$id" --remote origin --json) >status2.json &&
+	assert_eq "$commit" "$(json_str commit <status2.json)" &&
+	assert_missing root1/film/.dits/renders && assert_missing root2/film/.dits/renders
 '
 
 test_done

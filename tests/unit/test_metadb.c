@@ -21,6 +21,7 @@
 #include "error.h"
 #include "hash.h"
 #include "metadb.h"
+#include "metadb_backend.h"
 
 #include "check.h"
 #include "util.h"
@@ -280,6 +281,30 @@ static void test_newer_version_refused(void)
 	path = db_path("no/such/dir/dits.db");
 	CHECK(dits_metadb_open(&db, path) < 0);
 	CHECK(db == NULL);
+	free(path);
+}
+
+/* SQLite: a version 1 database (jobs without progress and result) is migrated, its jobs kept. */
+static void test_sqlite_upgrade_from_1(void)
+{
+	dits_metadb *db = open_fresh("v1.db");
+	dits_id a = make_id(95);
+	int64_t id;
+	CHECK_RC(dits_job_enqueue(db, "TRANSCODE", &a, "a.mov", "proxy_1080p", NULL, NULL, &id), 0);
+	dits_metadb_close(db);
+	/* back to version 1's shape */
+	CHECK(raw_exec("v1.db", "ALTER TABLE jobs DROP COLUMN progress; ALTER TABLE jobs DROP COLUMN result;"
+	                        "PRAGMA user_version = 1", NULL));
+	char *path = db_path("v1.db");
+	CHECK_EQ_U64(sql_int(path, "PRAGMA user_version"), 1);
+	db = open_fresh("v1.db");
+	CHECK_EQ_U64(sql_int(path, "PRAGMA user_version"), DITS_METADB_SCHEMA_VERSION);
+	dits_job j;
+	CHECK_RC(dits_job_get(db, id, &j), 0);
+	CHECK(j.progress == 0 && !j.result && !strcmp(j.path, "a.mov"));
+	dits_job_free(&j);
+	CHECK_RC(dits_job_report(db, id, 0.5, "{}"), 0);
+	dits_metadb_close(db);
 	free(path);
 }
 
@@ -594,6 +619,48 @@ static void test_lease_expiry(void)
 	CHECK(!strcmp(j.state, "dead"));
 	CHECK(j.last_error && strstr(j.last_error, "lost its lease"));
 	dits_job_free(&j);
+	dits_metadb_close(db);
+}
+
+/*
+ * A worker's report (progress, result) is seen by another handle on the
+ * same database, a NULL result keeps the last one, and the result stays
+ * through a failed attempt so the next claim sees it.
+ */
+static void test_job_report(void)
+{
+	dits_metadb *db = open_fresh("report.db"), *other = open_fresh("report.db");
+	dits_id a = make_id(45);
+	int64_t id;
+	CHECK_RC(dits_job_enqueue(db, "RENDER", &a, "renders/x.mov", "render", "{}", NULL, &id), 0);
+	dits_job j;
+	CHECK_RC(dits_job_get(other, id, &j), 0);
+	CHECK(j.progress == 0 && !j.result);
+	dits_job_free(&j);
+	CHECK_RC(dits_job_claim(db, "worker-A", 30, &j), 0);
+	CHECK(!j.result);
+	dits_job_free(&j);
+	CHECK_RC(dits_job_report(db, id, 0.25, NULL), 0);
+	CHECK_RC(dits_job_get(other, id, &j), 0);
+	CHECK(j.progress > 0.2499 && j.progress < 0.2501 && !j.result && !strcmp(j.state, "running"));
+	dits_job_free(&j);
+	CHECK_RC(dits_job_report(db, id, 1, "{\"commit\": \"abc\"}"), 0);
+	CHECK_RC(dits_job_report(db, id, 1, NULL), 0);
+	CHECK_RC(dits_job_get(other, id, &j), 0);
+	CHECK(j.progress == 1 && j.result && strstr(j.result, "\"abc\""));
+	dits_job_free(&j);
+	/* the attempt dies after its result: the next claim sees what it made */
+	CHECK_RC(dits_job_fail(db, id, "worker-A", "lost", false), 0);
+	fake_now += 3600;
+	CHECK_RC(dits_job_claim(other, "worker-B", 30, &j), 0);
+	CHECK_EQ_U64(j.id, id);
+	CHECK(j.result && strstr(j.result, "\"abc\""));
+	dits_job_free(&j);
+	CHECK_RC(dits_job_report(db, id, 1.5, NULL), DITS_EINVALID);
+	CHECK(strstr(dits_error_last(), "between 0 and 1"));
+	CHECK_RC(dits_job_report(db, id, -0.1, NULL), DITS_EINVALID);
+	CHECK_RC(dits_job_report(db, 99999, 0.5, NULL), DITS_ENOTFOUND);
+	dits_metadb_close(other);
 	dits_metadb_close(db);
 }
 
@@ -1138,6 +1205,82 @@ static void write_text(const char *dir, const char *name, const char *text)
  * dits_metadb_locate_dir(): the URL and key a repository's rows carry, as
  * dits_metadb_open_dir() would use them; nothing for the embedded database.
  */
+/* The server process id of handle db's PostgreSQL connection. */
+static int backend_pid(dits_metadb *db)
+{
+	PGconn *c = NULL;
+	if (metadb_pg_conn(db, &c) || !c)
+		return -1;
+	return PQbackendPID(c);
+}
+
+/*
+ * PostgreSQL: a closed handle's connection serves the next open of the
+ * process, but only when idle: not one left inside a transaction, not one
+ * that LISTENs, and never in a forked child.
+ */
+static void test_pg_pool(void)
+{
+	dits_metadb *a = NULL, *b = NULL;
+	CHECK_RC(open_named(&a, "pool.db"), 0);
+	int first = backend_pid(a);
+	CHECK(first > 0);
+	dits_metadb_close(a);
+	CHECK_RC(open_named(&b, "pool-other.db"), 0);
+	CHECK_EQ_U64(backend_pid(b), first); /* the same URL, another repository key: reused */
+	/* its key is b's own: rows written through it are b's */
+	dits_id x = make_id(90);
+	int64_t id;
+	CHECK_RC(dits_job_enqueue(b, "TRANSCODE", &x, NULL, "proxy_1080p", NULL, NULL, &id), 0);
+	CHECK_RC(open_named(&a, "pool.db"), 0); /* the pool is empty: a new connection */
+	CHECK(backend_pid(a) != first);
+	dits_job j;
+	CHECK_RC(dits_job_get(a, id, &j), DITS_ENOTFOUND);
+	dits_metadb_close(a);
+
+	/* left inside a transaction: dropped, not reused */
+	PGconn *c = NULL;
+	CHECK_RC(metadb_pg_conn(b, &c), 0);
+	PQclear(PQexec(c, "BEGIN"));
+	int in_tx = backend_pid(b);
+	dits_metadb_close(b);
+	for (int i = 0; i < 3; i++) {
+		dits_metadb *d = NULL;
+		CHECK_RC(open_named(&d, "pool.db"), 0);
+		CHECK(backend_pid(d) != in_tx);
+		CHECK_RC(dits_job_get(d, id, &j), DITS_ENOTFOUND); /* a working connection */
+		dits_metadb_close(d);
+	}
+
+	/* one that listens: dropped */
+	CHECK_RC(open_named(&a, "pool.db"), 0);
+	CHECK_RC(dits_job_wait(a, 0), 0);
+	int listening = backend_pid(a);
+	dits_metadb_close(a);
+	CHECK_RC(open_named(&a, "pool.db"), 0);
+	CHECK(backend_pid(a) != listening);
+	int pooled = backend_pid(a);
+	dits_metadb_close(a);
+
+	/* a forked child connects on its own and leaves the parent's pooled connection working */
+	pid_t pid = fork();
+	REQUIRE(pid >= 0);
+	if (pid == 0) {
+		dits_metadb *d = NULL;
+		int ok = open_named(&d, "pool.db") == 0 && backend_pid(d) > 0 && backend_pid(d) != pooled;
+		dits_metadb_close(d);
+		_exit(ok ? 0 : 1);
+	}
+	int status = 0;
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_RC(open_named(&a, "pool-other.db"), 0);
+	CHECK_EQ_U64(backend_pid(a), pooled);
+	CHECK_RC(dits_job_get(a, id, &j), 0);
+	CHECK_EQ_U64(j.id, id);
+	dits_job_free(&j);
+	dits_metadb_close(a);
+}
+
 static void test_locate_dir(void)
 {
 	char *dir = db_path("loc.dits");
@@ -1190,10 +1333,13 @@ int main(void)
 		test_pg_newer_version_refused();
 	else
 		test_newer_version_refused();
+	if (!pg_url)
+		test_sqlite_upgrade_from_1();
 	test_variants();
 	test_enqueue_idempotent();
 	test_claim_order_and_empty();
 	test_lease_expiry();
+	test_job_report();
 	test_fail_backoff_dead_retry();
 	test_test_now_env();
 	test_killed_worker();
@@ -1201,6 +1347,8 @@ int main(void)
 	test_register_race();
 	test_job_wait();
 	test_job_wait_any();
+	if (pg_url)
+		test_pg_pool();
 	test_locate_dir();
 	util_rm_rf(tmpdir);
 	free(tmpdir);

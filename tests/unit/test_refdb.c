@@ -235,6 +235,30 @@ static void body(const char *dir, const char *backend)
 	CHECK(dits_id_eq(&got, &a));
 	dits_repo_free(r2);
 
+	/* several refs at once: one that is not where expected moves none */
+	dits_ref_change ch[2] = { { "refs/heads/multi", b, { { 0 } } }, { "refs/heads/main", b, c } };
+	CHECK_RC(dits_ref_update_all(r, ch, 2, "push"), DITS_ECONFLICT);
+	CHECK(strstr(dits_error_last(), "refs/heads/main"));
+	CHECK_RC(dits_ref_read(r, "refs/heads/multi", &got), DITS_ENOTFOUND);
+	CHECK_RC(dits_ref_read(r, "refs/heads/main", &got), 0);
+	CHECK(dits_id_eq(&got, &a));
+	if (!strcmp(backend, "postgresql")) /* one transaction rolled back: not even a reflog line */
+		CHECK_EQ_U64(reflog_lines(r, "refs/heads/multi"), 0);
+	ch[1].expected = a;
+	CHECK_RC(dits_ref_update_all(r, ch, 2, "push"), 0);
+	CHECK_RC(dits_ref_read(r, "refs/heads/multi", &got), 0);
+	CHECK(dits_id_eq(&got, &b));
+	CHECK_RC(dits_ref_read(r, "refs/heads/main", &got), 0);
+	CHECK(dits_id_eq(&got, &b));
+	/* the same again: both are at b now, neither at what is expected */
+	CHECK_RC(dits_ref_update_all(r, ch, 2, "push"), DITS_ECONFLICT);
+	CHECK(strstr(dits_error_last(), "refs/heads/multi"));
+	CHECK_RC(dits_ref_update_all(r, ch, 0, "push"), 0);
+	dits_ref_change back = { "refs/heads/main", a, b };
+	CHECK_RC(dits_ref_update_all(r, &back, 1, "back"), 0);
+	CHECK_RC(dits_ref_delete(r, "refs/heads/multi", &b), 0);
+	dits_repo_unlock(r);
+
 	/* two racers from the same value, ROUNDS times */
 	pthread_barrier_t bar;
 	pthread_barrier_init(&bar, NULL, 2);
