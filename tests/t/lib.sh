@@ -139,6 +139,11 @@ if [ -n "${DITS_TEST_METADB_URL:-}" ]; then
 	echo "# metadata in PostgreSQL: $DITS_METADB_URL" >&2
 	test_at_end "\"\$_test_psql\" -qAt -d \"\$DITS_TEST_METADB_URL\" -c 'DROP DATABASE IF EXISTS $_test_pg_db WITH (FORCE)'"
 fi
+# A fleet server: with DITS_TEST_FLEET=1 every `dits serve` of the script
+# keeps its data in PostgreSQL and S3 (tests/fleet/fleet.sh).
+if [ "${DITS_TEST_FLEET:-}" = 1 ]; then
+	. "$SRCDIR/tests/fleet/fleet.sh"
+fi
 cd "$TRASH" || exit 1
 
 test_count=0
@@ -261,6 +266,22 @@ test_skip () {
 	test_count=$((test_count + 1))
 	test_skipped=$((test_skipped + 1))
 	say "ok $test_count # skip $1 ($2)"
+}
+
+# not_in_fleet WHY CMD...: runs CMD (a test_expect_* call), except against a
+# fleet server (DITS_TEST_FLEET=1), where the step is skipped with WHY
+# printed: for steps that look into the server's own files, which a fleet
+# server keeps in PostgreSQL and S3 instead.
+not_in_fleet () {
+	_nf_why=$1
+	shift
+	if [ "${DITS_TEST_FLEET:-}" = 1 ]; then
+		test_count=$((test_count + 1))
+		test_skipped=$((test_skipped + 1))
+		say "ok $test_count # skipped in fleet mode: $2 ($_nf_why)"
+		return 0
+	fi
+	"$@"
 }
 
 test_done () {
