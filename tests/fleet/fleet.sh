@@ -49,6 +49,8 @@ export AWS_ACCESS_KEY_ID=DITSTESTKEY AWS_SECRET_ACCESS_KEY='dits-test-secret/KEY
 export DITS_FLEET_REAL=$DITS
 export DITS_FLEET_DB=${DITS_TEST_METADB_URL%/*}/$_fleet_db
 export DITS_FLEET_STORE=s3://fleet/$TEST_NAME
+# where the S3 test server keeps the objects under that prefix (server_packs)
+DITS_FLEET_S3_DATA=$_fleet_s3/data/fleet/$TEST_NAME
 DITS=$SRCDIR/tests/fleet/dits-fleet.sh
 export DITS
 echo "# fleet servers: --db $DITS_FLEET_DB --store $DITS_FLEET_STORE ($AWS_ENDPOINT_URL)" >&2
