@@ -37,12 +37,6 @@
 #define LOG_LIMIT_MAX 200u
 #define QUEUE_DONE_MAX 50u
 
-static bool file_exists(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0;
-}
-
 /* ---- responses -------------------------------------------------------------- */
 
 static void web_headers(struct MHD_Response *r)
@@ -359,14 +353,10 @@ static int view_open(request *q, repo_view *w, bool with_db)
 	if (rc || !with_db)
 		return rc;
 	dits_variant_configured(w->r, w->proxy_type, w->profile);
-	char *dbpath = dits_strfmt("%s/dits.db", dits_repo_dir(w->r));
-	if (!dbpath)
-		return dits_error_set(DITS_ENOMEM, "out of memory");
-	bool exists = file_exists(dbpath);
-	free(dbpath);
-	if (!exists)
-		return 0;
-	if ((rc = dits_metadb_open_repo(&w->db, w->r)) || (rc = dits_variant_list(w->db, NULL, &w->v, &w->nv)) ||
+	/* The embedded database only when it was made; PostgreSQL (metadb.url, a fleet's) always. */
+	if ((rc = dits_metadb_open_repo_if_exists(&w->db, w->r)) || !w->db)
+		return rc;
+	if ((rc = dits_variant_list(w->db, NULL, &w->v, &w->nv)) ||
 	    (rc = dits_job_list(w->db, NULL, NULL, &w->jobs, &w->nj)))
 		view_close(w);
 	return rc;

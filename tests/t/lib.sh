@@ -139,6 +139,11 @@ if [ -n "${DITS_TEST_METADB_URL:-}" ]; then
 	echo "# metadata in PostgreSQL: $DITS_METADB_URL" >&2
 	test_at_end "\"\$_test_psql\" -qAt -d \"\$DITS_TEST_METADB_URL\" -c 'DROP DATABASE IF EXISTS $_test_pg_db WITH (FORCE)'"
 fi
+# A fleet server: with DITS_TEST_FLEET=1 every `dits serve` of the script
+# keeps its data in PostgreSQL and S3 (tests/fleet/fleet.sh).
+if [ "${DITS_TEST_FLEET:-}" = 1 ]; then
+	. "$SRCDIR/tests/fleet/fleet.sh"
+fi
 cd "$TRASH" || exit 1
 
 test_count=0
@@ -263,8 +268,90 @@ test_skip () {
 	say "ok $test_count # skip $1 ($2)"
 }
 
+# not_in_fleet WHY CMD...: runs CMD (a test_expect_* call), except against a
+# fleet server (DITS_TEST_FLEET=1), where the step is skipped with WHY
+# printed: for steps that look into the server's own files, which a fleet
+# server keeps in PostgreSQL and S3 instead.
+not_in_fleet () {
+	_nf_why=$1
+	shift
+	if [ "${DITS_TEST_FLEET:-}" = 1 ]; then
+		test_count=$((test_count + 1))
+		test_skipped=$((test_skipped + 1))
+		say "ok $test_count # skipped in fleet mode: $2 ($_nf_why)"
+		return 0
+	fi
+	"$@"
+}
+
+# server_packs ROOT NAME: the number of packs of repository NAME of the
+# server whose root is ROOT; against a fleet server, the packs published
+# under its prefix in the S3 test server's files (a pack counts once its
+# index is there whole: the index is written last and its metadata file
+# after its bytes).
+server_packs () {
+	if [ "${DITS_TEST_FLEET:-}" = 1 ]; then
+		find "$DITS_FLEET_S3_DATA/$2/packs" -name 'pack-*.idx._S3rver_metadata.json' 2>/dev/null |
+			wc -l | tr -d ' '
+	else
+		ls "$1/$2/.dits/objects/pack" | grep -c '^pack-.*\.pack$'
+	fi
+}
+
+# server_fsck ROOT NAME URL: `dits fsck` in repository NAME of the server
+# whose root is ROOT; a fleet server's repository has no packs of its own
+# (they are in S3), so there a fresh clone of URL/NAME is checked instead:
+# every object its refs reach, read back from the bucket.
+server_fsck () {
+	if [ "${DITS_TEST_FLEET:-}" = 1 ]; then
+		rm -rf "$TRASH/.fleet-fsck" &&
+			"$DITS" clone "$3/$2" "$TRASH/.fleet-fsck" >/dev/null &&
+			(cd "$TRASH/.fleet-fsck" && "$DITS" fsck) &&
+			rm -rf "$TRASH/.fleet-fsck"
+	else
+		(cd "$1/$2" && "$DITS" fsck)
+	fi
+}
+
+# server_repo ROOT NAME URL: a directory holding repository NAME of the
+# server whose root is ROOT, for read-only commands (log, show, proxy
+# status): ROOT/NAME itself, or against a fleet server, whose objects are in
+# S3, a fresh proxy clone of URL/NAME (\$TRASH/.fleet-repo).
+server_repo () {
+	if [ "${DITS_TEST_FLEET:-}" = 1 ]; then
+		rm -rf "$TRASH/.fleet-repo" &&
+			"$DITS" clone --mode proxy "$3/$2" "$TRASH/.fleet-repo" >/dev/null &&
+			echo "$TRASH/.fleet-repo"
+	else
+		echo "$1/$2"
+	fi
+}
+
+# server_ref ROOT NAME REF URL: the id REF points to in repository NAME of
+# the server whose root is ROOT; a fleet server keeps its refs in
+# PostgreSQL, so there the refs document of URL/NAME is asked.
+server_ref () {
+	if [ "${DITS_TEST_FLEET:-}" = 1 ]; then
+		curl -sf "$4/$2/refs" | tr -d ' \n' | grep -o "\"$3\":\"[0-9a-f]*\"" | head -n 1 |
+			sed 's/.*:"//; s/"$//'
+	else
+		cat "$1/$2/.dits/$3"
+	fi
+}
+
+# fleet_skip_check WHAT WHY: in fleet mode, a check inside a step that cannot
+# apply there; test_done prints "# skipped in fleet mode: WHAT (WHY)" once.
+fleet_skip_check () {
+	if ! grep -qxF "$1 ($2)" "$TRASH/.fleet-skips" 2>/dev/null; then
+		printf '%s (%s)\n' "$1" "$2" >>"$TRASH/.fleet-skips"
+	fi
+}
+
 test_done () {
 	_test_done_called=yes
+	if [ -s "$TRASH/.fleet-skips" ]; then
+		sed 's/^/# skipped in fleet mode: /' "$TRASH/.fleet-skips"
+	fi
 	if [ "$test_skipped" -gt 0 ]; then
 		say "# $test_skipped skipped"
 	fi

@@ -40,7 +40,7 @@ update_body () {
 }
 
 packs () { # REPO: the number of visible packs
-	ls "$TRASH/root/$1/.dits/objects/pack" | grep -c '^pack-.*\.pack$'
+	server_packs "$TRASH/root" "$1"
 }
 
 metric () { # NAME: its value in /metrics
@@ -152,7 +152,7 @@ test_expect_success 'objects/get of a missing id is 404 and sends nothing' '
 '
 
 test_expect_success 'fsck on the server repository is clean' '
-	(cd root/proj && dits fsck)
+	server_fsck root proj "$URL"
 '
 
 test_expect_success 'a ref to a commit whose objects are missing is refused (400)' '
@@ -405,11 +405,11 @@ test_expect_success 'kill -9 in the middle of a large upload: restart, fsck clea
 	assert_eq "$before" "$(packs proj)" "the half upload is not a pack" &&
 	serve_root b --listen 127.0.0.1:0 --workers 1 &&
 	assert_eq 0 "$(ls root/proj/.dits/objects/pack | grep -c tmp)" "start-up removed the leftovers" &&
-	(cd root/proj && dits fsck) &&
+	server_fsck root proj "$URL" &&
 	assert_eq 200 "$(req POST /proj/objects -T big.rec)" &&
 	assert_eq 800 "$(json_num stored <resp)" &&
 	assert_eq $((before + 1)) "$(packs proj)" &&
-	(cd root/proj && dits fsck)
+	server_fsck root proj "$URL"
 '
 
 # wait_ready NAME: polls /NAME/variants until a proxy is ready (120 s)
@@ -434,9 +434,10 @@ if [ -n "$HAVE_FFMPEG" ]; then
 		"$NET_TOOL" ids "$m" >m.ids &&
 		assert_eq 200 "$(req POST /media/objects/have --data-binary @m.ids)" &&
 		assert_eq 1 "$(od -An -tu1 resp | tr -d " ")" &&
-		(cd root/film && dits fsck >/dev/null)
+		server_fsck root film "$URL" >/dev/null
 	'
 
+	not_in_fleet 'it reads the variants objects from the server repository packs, in S3 in a fleet' \
 	test_expect_success 'a client registers a ready variant once its manifest and chunks are there' '
 		assert_eq 201 "$(req POST /copy/create -d "{}")" &&
 		(cd root/copy && dits config proxy.auto false) &&

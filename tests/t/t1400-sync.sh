@@ -14,7 +14,7 @@ mkdir -p server
 
 test_expect_success 'setup: a server on a free loopback port' '
 	(DITS_PROXY_AUTO=1 "$SERVE" serve --root "$TRASH/server" --listen 127.0.0.1:0 --workers 2 >serve.log 2>&1 & echo $! >serve.pid) &&
-	for i in $(seq 100); do grep -q "listening on" serve.log && break; sleep 0.1; done &&
+	for i in $(seq 300); do grep -q "listening on" serve.log && break; sleep 0.1; done &&
 	URL=$(sed -n "s/.*listening on \(http:[^ ]*\).*/\1/p" serve.log | head -n 1) &&
 	assert_match "^http://127.0.0.1:[0-9]+$" "$URL"
 '

@@ -143,7 +143,7 @@ test_expect_success 'checkout --mode master PATH fetches that master only, byte-
 '
 
 test_expect_success 'the server'"'"'s repository is whole' '
-	cd "$TRASH/srv/film" && dits fsck
+	server_fsck "$TRASH/srv" film "$SERVER_URL"
 '
 
 test_done

@@ -22,7 +22,14 @@ E=media/day3/E004.mov
 # proxies_now: the server makes the proxies it has queued (it runs no
 # workers of its own here, so a proxy stays queued until this is called)
 proxies_now () {
-	(cd "$TRASH/srv/film" && dits worker --drain >/dev/null 2>&1)
+	if [ "${DITS_TEST_FLEET:-}" = 1 ]; then
+		# a worker of the fleet (docs/SERVER.md): the repository's packs
+		# are in S3, its queue in PostgreSQL
+		"$DITS" worker --root "$TRASH/srv" --once --db "$DITS_FLEET_DB" \
+			--store "$DITS_FLEET_STORE" >/dev/null 2>&1
+	else
+		(cd "$TRASH/srv/film" && dits worker --drain >/dev/null 2>&1)
+	fi
 }
 
 mode_in () { # mode_in DIR PATH: the marker of PATH in `dits mode` run in DIR

@@ -54,9 +54,10 @@ test_expect_success 'render --remote: the server renders and commits, the clone 
 	assert_eq renders/cut.mov "$(json_str output <../render.json)" &&
 	commit=$(json_str commit <../render.json) &&
 	assert_eq "$commit" "$(server_head)" &&
-	(cd "$TRASH/srv/film" && dits log --oneline) >../srvlog &&
+	srepo=$(server_repo "$TRASH/srv" film "$SERVER_URL") &&
+	(cd "$srepo" && dits log --oneline) >../srvlog &&
 	assert_file_has ../srvlog "Render cut.edl" &&
-	(cd "$TRASH/srv/film" && dits show "$commit") >../srvshow &&
+	(cd "$srepo" && dits show "$commit") >../srvshow &&
 	assert_file_has ../srvshow "renders/cut.mov" &&
 	dits log --oneline origin/main >../log.out &&
 	assert_file_has ../log.out "Render cut.edl"
@@ -64,7 +65,8 @@ test_expect_success 'render --remote: the server renders and commits, the clone 
 
 test_expect_success 'the clone received the commit and the render'"'"'s proxy, never a master'"'"'s chunks' '
 	got=$(json_num bytes_received <render.json) &&
-	proxy=$(cd srv/film && dits proxy status | awk "\$2 == \"renders/cut.mov\" { print \$6 }") &&
+	srepo=$(server_repo "$TRASH/srv" film "$SERVER_URL") &&
+	proxy=$(cd "$srepo" && dits proxy status | awk "\$2 == \"renders/cut.mov\" { print \$6 }") &&
 	a=$(file_size room/media/day1/A001C001.mov) &&
 	say "render --remote received $got bytes; the render'"'"'s proxy is $proxy, a master $a" &&
 	assert_ge "$got" "$proxy" &&
@@ -151,7 +153,7 @@ test_expect_success 'the render endpoints: 400 for a bad body, 422 for a missing
 '
 
 test_expect_success 'the server'"'"'s repository is whole' '
-	cd "$TRASH/srv/film" && dits fsck
+	server_fsck "$TRASH/srv" film "$SERVER_URL"
 '
 
 test_done
