@@ -135,8 +135,7 @@ static const char *const migrations[DITS_METADB_PG_SCHEMA_VERSION] = {
 	 * 2 -> 3: what a job's worker reports (a render's progress and output
 	 * commit), so that every server of a fleet answers the same.
 	 */
-	"ALTER TABLE jobs ADD COLUMN progress DOUBLE PRECISION NOT NULL DEFAULT 0,"
-	"  ADD COLUMN result TEXT;",
+	"ALTER TABLE jobs ADD COLUMN progress DOUBLE PRECISION NOT NULL DEFAULT 0, ADD COLUMN result TEXT;",
 };
 
 #define VARIANT_COLS                                                                         \
