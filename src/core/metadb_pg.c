@@ -1431,18 +1431,6 @@ static int pg_job_retry_asset(dits_metadb *db, const dits_id *asset)
 }
 
 /* Consumes pending notifications; true when one was for this repository. */
-static bool drain_notifies(dits_metadb *db)
-{
-	bool mine = false;
-	PGnotify *n;
-	while ((n = PQnotifies(PG(db)->conn))) {
-		if (n->extra && !strcmp(n->extra, PG(db)->key))
-			mine = true;
-		PQfreemem(n);
-	}
-	return mine;
-}
-
 static int64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -1450,43 +1438,15 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int pg_job_wait(dits_metadb *db, int timeout_ms)
-{
-	struct pg_db *pg = PG(db);
-	int rc = ensure_conn(db);
-	if (rc)
-		return rc;
-	if (!pg->listening) {
-		/* Listen first, then let the caller claim again: nothing queued
-		 * between its last claim and now can be missed. */
-		if ((rc = exec_simple(db, "LISTEN " CHANNEL, "cannot listen for jobs")))
-			return rc;
-		pg->listening = true;
-		return 0;
-	}
-	int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-	for (;;) {
-		if (!PQconsumeInput(pg->conn))
-			return pg_fail(db, NULL, "lost the connection while waiting for jobs");
-		if (drain_notifies(db))
-			return 0;
-		int64_t left = deadline - mono_ms();
-		if (left <= 0)
-			return 0;
-		struct pollfd pfd = { .fd = PQsocket(pg->conn), .events = POLLIN };
-		if (pfd.fd < 0)
-			return pg_fail(db, NULL, "lost the connection while waiting for jobs");
-		int n = poll(&pfd, 1, (int)left);
-		if (n < 0 && errno != EINTR)
-			return dits_error_errno("%s: poll", db->where);
-	}
-}
-
 /*
- * Every repository's notifications, for a process that works for many:
- * the same LISTEN as pg_job_wait(), each payload handed to on_key.
+ * The wait of both job_wait operations. The first call LISTENs and returns
+ * at once, so the caller claims again and nothing queued between its last
+ * claim and the LISTEN is missed. Later calls hand each notification's
+ * payload to wanted and return when it says one was wanted, or when
+ * timeout_ms has passed.
  */
-static int pg_job_wait_any(dits_metadb *db, int timeout_ms, dits_job_wake_fn on_key, void *ctx)
+static int wait_notifies(dits_metadb *db, int timeout_ms, bool (*wanted)(void *ctx, const char *payload),
+                         void *ctx)
 {
 	struct pg_db *pg = PG(db);
 	int rc = ensure_conn(db);
@@ -1502,16 +1462,15 @@ static int pg_job_wait_any(dits_metadb *db, int timeout_ms, dits_job_wake_fn on_
 	for (;;) {
 		if (!PQconsumeInput(pg->conn))
 			return pg_fail(db, NULL, "lost the connection while waiting for jobs");
-		bool any = false;
+		bool done = false;
 		PGnotify *n;
 		while ((n = PQnotifies(pg->conn))) {
-			if (n->extra && *n->extra)
-				on_key(ctx, n->extra);
-			any = true;
+			if (wanted(ctx, n->extra ? n->extra : ""))
+				done = true;
 			PQfreemem(n);
 		}
 		int64_t left = deadline - mono_ms();
-		if (any || left <= 0)
+		if (done || left <= 0)
 			return 0;
 		struct pollfd pfd = { .fd = PQsocket(pg->conn), .events = POLLIN };
 		if (pfd.fd < 0)
@@ -1520,6 +1479,41 @@ static int pg_job_wait_any(dits_metadb *db, int timeout_ms, dits_job_wake_fn on_
 		if (k < 0 && errno != EINTR)
 			return dits_error_errno("%s: poll", db->where);
 	}
+}
+
+/* A notification for this handle's repository ends the wait. */
+static bool is_mine(void *ctx, const char *payload)
+{
+	return !strcmp(payload, PG((dits_metadb *)ctx)->key);
+}
+
+static int pg_job_wait(dits_metadb *db, int timeout_ms)
+{
+	return wait_notifies(db, timeout_ms, is_mine, db);
+}
+
+struct wake_any {
+	dits_job_wake_fn on_key;
+	void *ctx;
+};
+
+/* Any notification ends the wait; each repository key goes to on_key. */
+static bool hand_on(void *ctx, const char *payload)
+{
+	struct wake_any *w = ctx;
+	if (*payload)
+		w->on_key(w->ctx, payload);
+	return true;
+}
+
+/*
+ * Every repository's notifications, for a process that works for many:
+ * the same LISTEN as pg_job_wait(), each payload handed to on_key.
+ */
+static int pg_job_wait_any(dits_metadb *db, int timeout_ms, dits_job_wake_fn on_key, void *ctx)
+{
+	struct wake_any w = { on_key, ctx };
+	return wait_notifies(db, timeout_ms, hand_on, &w);
 }
 
 static const struct dits_metadb_ops pg_ops = {
