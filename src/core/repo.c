@@ -184,41 +184,36 @@ int dits_repo_new_config(const dits_chunker_params *params, dits_config **out)
 int dits_repo_init(dits_repo **out, const char *dir, const dits_chunker_params *params)
 {
 	*out = NULL;
-	dits_chunker_params p;
-	if (params)
-		p = *params;
-	else
-		dits_chunker_params_default(&p);
-	dits_chunker probe;
-	int rc = dits_chunker_init(&probe, &p);
+	/* The configuration first: it checks the chunker parameters before
+	 * anything is created. */
+	dits_config *c = NULL;
+	int rc = dits_repo_new_config(params, &c);
 	if (rc)
 		return rc;
-	if ((rc = dits_mkdir_p(dir, 0755)))
-		return rc;
 	char abs[PATH_MAX];
-	if (!realpath(dir, abs))
-		return dits_error_errno("%s", dir);
-	dits_repo *r = repo_alloc(abs);
-	if (!r)
-		return dits_error_set(DITS_ENOMEM, "out of memory");
+	dits_repo *r = NULL;
+	rc = dits_mkdir_p(dir, 0755);
+	if (!rc && !realpath(dir, abs))
+		rc = dits_error_errno("%s", dir);
+	if (!rc && !(r = repo_alloc(abs)))
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
 	struct stat st;
-	if (stat(r->dir, &st) == 0) {
+	if (!rc && stat(r->dir, &st) == 0)
 		rc = dits_error_set(DITS_EEXISTS, "%s: a dits repository already exists here", r->dir);
+	if (rc) {
 		dits_repo_free(r);
+		dits_config_free(c);
 		return rc;
 	}
 	/* Build in a temporary directory and rename it into place. */
 	char *tmp = dits_strfmt("%s/.dits-init-%ld", abs, (long)getpid());
 	const char *subdirs[] = { "objects/pack", "refs/heads", "refs/tags", "logs/refs/heads", "tmp" };
-	dits_config *c = dits_config_new();
-	rc = tmp && c ? dits_mkdir_p(tmp, 0755) : dits_error_set(DITS_ENOMEM, "out of memory");
+	rc = tmp ? dits_mkdir_p(tmp, 0755) : dits_error_set(DITS_ENOMEM, "out of memory");
 	for (size_t i = 0; i < sizeof subdirs / sizeof *subdirs && !rc; i++) {
 		char *d = dits_path_join(tmp, subdirs[i]);
 		rc = d ? dits_mkdir_p(d, 0755) : DITS_ENOMEM;
 		free(d);
 	}
-	if (!rc)
-		rc = fill_config(c, &p);
 	char *cfg = tmp ? dits_path_join(tmp, "config") : NULL;
 	char *head = tmp ? dits_path_join(tmp, "HEAD") : NULL;
 	if (!rc)
