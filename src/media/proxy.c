@@ -836,8 +836,23 @@ static int push_video_frame(proxy_job *j, AVFrame *f)
  * Frames leave the decoder in presentation order, so frames_in counts the
  * good frames before it (frames are counted from 0, as ffprobe lists them).
  */
+/*
+ * A read of the source that failed (the store, not the bytes) leaves a short
+ * packet the decoder calls invalid: that is DITS_EIO, worth a retry, not a
+ * corrupt master. 0 when reading went well.
+ */
+static int read_failed(proxy_job *j)
+{
+	if (j->in.pb && media_read_error_code(j->in.pb, 0) == DITS_EIO)
+		return media_av_error(DITS_EIO, j->name, "reading", j->in.pb->error);
+	return 0;
+}
+
 static int corrupt_video(proxy_job *j, int err)
 {
+	int rc = read_failed(j);
+	if (rc < 0)
+		return rc;
 	char why[AV_ERROR_MAX_STRING_SIZE] = "";
 	if (err < 0)
 		av_strerror(err, why, sizeof(why));
@@ -986,6 +1001,9 @@ static int audio_frame(proxy_job *j, audio_path *a, AVFrame *f)
 
 static int corrupt_audio(proxy_job *j, const audio_path *a, int err)
 {
+	int rc = read_failed(j);
+	if (rc < 0)
+		return rc;
 	char why[AV_ERROR_MAX_STRING_SIZE];
 	av_strerror(err, why, sizeof(why));
 	return dits_error_set(DITS_EINVALID, "%s: audio of stream %d is corrupt at %.3f s (%s)", j->name,
