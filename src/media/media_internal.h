@@ -30,6 +30,12 @@ int media_input_open(media_input *in, const dits_media_source *src);
 int media_input_open_fast(media_input *in, const dits_media_source *src);
 void media_input_close(media_input *in);
 
+/*
+ * dits_media_probe counts a MOV's PCM audio from its sample table when this
+ * is true (the default); tests turn it off to compare with decoded counts.
+ */
+extern bool media_probe_use_index;
+
 /* The best video stream (attached pictures excluded), or -1. */
 int media_video_stream(AVFormatContext *fmt);
 /* True for the streams probe reports as audio, in stream order. */

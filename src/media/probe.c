@@ -245,20 +245,27 @@ typedef struct audio_counter {
  * must keep as silence to stay in sync. Small jitter and overlaps are not
  * holes: the position then runs on by the sample count.
  */
-static void audio_place(audio_counter *ac, const AVFrame *frame)
+static void audio_place_at(audio_counter *ac, bool known, int64_t pos, int64_t nb_samples)
 {
-	int64_t ts = frame->best_effort_timestamp;
-	int64_t pos = ts != AV_NOPTS_VALUE ? av_rescale_q(ts, ac->tb, (AVRational){1, ac->sample_rate}) : 0;
 	if (!ac->started) {
 		ac->started = true;
-		ac->first = ac->next = ts != AV_NOPTS_VALUE ? pos : 0;
-	} else if (ts != AV_NOPTS_VALUE && pos - ac->next > ac->sample_rate / 1000) {
+		ac->first = ac->next = known ? pos : 0;
+	} else if (known && pos - ac->next > ac->sample_rate / 1000) {
 		if (ac->gap == 0)
 			ac->gap_at = ac->next;
 		ac->gap += pos - ac->next;
 		ac->next = pos;
 	}
-	ac->next += frame->nb_samples;
+	ac->next += nb_samples;
+	ac->samples += nb_samples;
+}
+
+static void audio_place(audio_counter *ac, const AVFrame *frame)
+{
+	int64_t ts = frame->best_effort_timestamp;
+	bool known = ts != AV_NOPTS_VALUE;
+	audio_place_at(ac, known, known ? av_rescale_q(ts, ac->tb, (AVRational){1, ac->sample_rate}) : 0,
+	               frame->nb_samples);
 }
 
 static int audio_count(audio_counter *ac, const AVPacket *pkt, AVFrame *frame, const char *name)
@@ -272,7 +279,6 @@ static int audio_count(audio_counter *ac, const AVPacket *pkt, AVFrame *frame, c
 			return 0;
 		if (err < 0)
 			return media_av_error(DITS_EINVALID, name, "truncated or corrupt (audio)", err);
-		ac->samples += frame->nb_samples;
 		audio_place(ac, frame);
 		av_frame_unref(frame);
 	}
@@ -336,6 +342,49 @@ static bool count_from_index(media_input *in, AVStream *st, pts_list *pts, int64
 			return false;
 		}
 	}
+	return true;
+}
+
+/* Off only in tests, which compare the sample-table counts with decoded ones. */
+bool media_probe_use_index = true;
+
+static bool is_pcm(enum AVCodecID id)
+{
+	return id >= AV_CODEC_ID_PCM_S16LE && id < AV_CODEC_ID_ADPCM_IMA_QT && av_get_bits_per_sample(id) > 0;
+}
+
+/*
+ * Audio samples and timeline from a MOV sample table, for PCM: a packet
+ * holds its size over the block size in samples, so the count is exact
+ * without reading the file (a probe of an 8K master would otherwise touch
+ * every stretch of it where audio is interleaved). Refused, so the packets
+ * are decoded instead, for anything the table does not settle: an edit that
+ * drops samples, a size that is not whole samples, a time base finer than
+ * a sample. Entries past the end of the file mark it truncated.
+ */
+static bool audio_from_index(media_input *in, AVStream *st, audio_counter *ac, bool *truncated)
+{
+	if (!media_probe_use_index || strncmp(in->fmt->iformat->name, "mov", 3) != 0)
+		return false;
+	const AVCodecParameters *p = st->codecpar;
+	int block = p->ch_layout.nb_channels * (av_get_bits_per_sample(p->codec_id) / 8);
+	if (!is_pcm(p->codec_id) || block <= 0 || (p->block_align && p->block_align != block) || p->initial_padding ||
+	    st->time_base.num != 1 || st->time_base.den != p->sample_rate)
+		return false;
+	int n = avformat_index_get_entries_count(st);
+	if (n <= 0)
+		return false;
+	int64_t size = avio_size(in->pb);
+	audio_counter c = *ac;
+	for (int i = 0; i < n; i++) {
+		const AVIndexEntry *e = avformat_index_get_entry(st, i);
+		if ((e->flags & AVINDEX_DISCARD_FRAME) || e->size <= 0 || e->size % block)
+			return false;
+		if (size > 0 && e->pos + e->size > size)
+			*truncated = true;
+		audio_place_at(&c, true, e->timestamp, e->size / block);
+	}
+	*ac = c;
 	return true;
 }
 
@@ -403,7 +452,7 @@ int dits_media_probe(const dits_media_source *src, dits_media_facts *out)
 	copy_str(out->timecode, sizeof(out->timecode), tc);
 	copy_str(out->reel_name, sizeof(out->reel_name), find_tag(fmt, vidx, "reel_name"));
 
-	/* Which streams to read: audio always, video unless the index has it. */
+	/* Which streams to read: those the sample table does not settle (none, for a MOV with PCM). */
 	pts_list pts = {0};
 	int64_t vcount = 0;
 	bool truncated = false;
@@ -424,6 +473,11 @@ int dits_media_probe(const dits_media_source *src, dits_media_facts *out)
 		media_layout_name(&st->codecpar->ch_layout, a->layout, sizeof(a->layout));
 		copy_str(a->codec, sizeof(a->codec), avcodec_get_name(st->codecpar->codec_id));
 		ac[nac] = (audio_counter){.stream = (int)i, .tb = st->time_base, .sample_rate = a->sample_rate};
+		if (audio_from_index(&in, st, &ac[nac], &truncated)) {
+			st->discard = AVDISCARD_ALL;
+			nac++;
+			continue;
+		}
 		ac[nac].dec = media_open_audio_decoder(st);
 		if (!ac[nac].dec) {
 			for (int k = 0; k < nac; k++)
@@ -443,7 +497,10 @@ int dits_media_probe(const dits_media_source *src, dits_media_facts *out)
 	if (rc == 0 && truncated)
 		rc = dits_error_set(DITS_EINVALID, "%s: truncated or corrupt (video data past the end of the file)",
 		                    name);
-	while (rc == 0) {
+	bool need_read = !from_index;
+	for (int k = 0; k < nac; k++)
+		need_read |= ac[k].dec != NULL;
+	while (rc == 0 && need_read) {
 		int err = av_read_frame(fmt, pkt);
 		if (err == AVERROR_EOF)
 			break;
@@ -471,7 +528,7 @@ int dits_media_probe(const dits_media_source *src, dits_media_facts *out)
 		av_packet_unref(pkt);
 	}
 	for (int k = 0; k < nac; k++) {
-		if (rc == 0)
+		if (rc == 0 && ac[k].dec)
 			rc = audio_count(&ac[k], NULL, frame, name);
 		dits_media_audio *a = &out->audio[k];
 		a->samples = ac[k].samples;

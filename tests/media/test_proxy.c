@@ -18,6 +18,7 @@
 #include "check.h"
 #include "error.h"
 #include "media.h"
+#include "media_internal.h"
 #include "media_util.h"
 
 typedef struct progress_log {
@@ -564,10 +565,25 @@ static void test_custom_source(void)
 	m.reads = 0;
 	CHECK_RC(dits_proxy_make(&src, &f, &r, &o.o, &res, NULL, NULL), DITS_EIO);
 	CHECK(!mu_file_nonempty(o.proxy) && !mu_file_nonempty(o.poster));
+	/* a MOV with PCM is probed from its header and sample tables: a fraction of its bytes */
 	m.reads = 0;
 	m.pos = 0;
-	m.fail_after = 1500; /* past the header, inside the audio of the probe's pass */
+	m.fail_after = 0;
+	CHECK_RC(dits_media_probe(&src, &ff), 0);
+	int64_t header_reads = m.reads;
+	CHECK(header_reads > 0 && header_reads * 1000 < m.size / 2);
+	/* the store failing inside those reads: DITS_EIO */
+	m.reads = 0;
+	m.pos = 0;
+	m.fail_after = header_reads / 2;
 	CHECK_RC(dits_media_probe(&src, &ff), DITS_EIO);
+	/* and when the audio is decoded, inside the probe's pass through it */
+	media_probe_use_index = false;
+	m.reads = 0;
+	m.pos = 0;
+	m.fail_after = 1500;
+	CHECK_RC(dits_media_probe(&src, &ff), DITS_EIO);
+	media_probe_use_index = true;
 	free(m.data);
 }
 
