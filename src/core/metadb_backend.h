@@ -90,12 +90,18 @@ int metadb_pg_open(dits_metadb **out, const char *url, const char *repo_key);
 
 /*
  * For the other users of a PostgreSQL handle's connection (refdb_pg.c):
- * the connection, reconnected if it broke (an error when it cannot be), and the error of a failed statement as "<url>: what: <the
- * server's message>" with the DITS_E* code its SQLSTATE maps to.
+ * metadb_pg_conn gives the connection, reconnected if it broke (an error
+ * when it cannot be). metadb_pg_exec runs sql with n text parameters v on
+ * it, the statement runner the handle's own queries share: *out (may be
+ * NULL) receives a query's result, which the caller PQclear()s, and
+ * *changes (may be NULL) the number of rows changed; a failed statement's
+ * error is "<url>: what: <the server's message>" with the DITS_E* code its
+ * SQLSTATE maps to.
  */
 struct pg_conn;
 struct pg_result;
 int metadb_pg_conn(dits_metadb *db, struct pg_conn **out);
-int metadb_pg_fail(dits_metadb *db, const struct pg_result *res, const char *what);
+int metadb_pg_exec(dits_metadb *db, const char *sql, int n, const char *const *v, struct pg_result **out,
+                   int *changes, const char *what);
 
 #endif

@@ -398,21 +398,46 @@ int metadb_pg_conn(dits_metadb *db, PGconn **out)
 	return ensure_conn(db);
 }
 
-int metadb_pg_fail(dits_metadb *db, const PGresult *res, const char *what)
+/*
+ * Takes res, the result of a statement (NULL when libpq had no memory): a
+ * failed statement's error is set (what) and res freed. Otherwise *changes
+ * (may be NULL) receives the number of rows changed, and *out (may be
+ * NULL) the result, which the caller PQclear()s; without out res is freed.
+ */
+static int take_result(dits_metadb *db, PGresult *res, PGresult **out, int *changes, const char *what)
 {
-	return pg_fail(db, res, what);
+	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		int rc = pg_fail(db, res, what);
+		PQclear(res);
+		return rc;
+	}
+	if (changes) {
+		const char *t = PQcmdTuples(res);
+		*changes = t && *t ? atoi(t) : 0;
+	}
+	if (out)
+		*out = res;
+	else
+		PQclear(res);
+	return 0;
+}
+
+int metadb_pg_exec(dits_metadb *db, const char *sql, int n, const char *const *v, PGresult **out, int *changes,
+                   const char *what)
+{
+	if (out)
+		*out = NULL;
+	int rc = ensure_conn(db);
+	if (rc)
+		return rc;
+	return take_result(db, PQexecParams(PG(db)->conn, sql, n, NULL, v, NULL, NULL, 0), out, changes, what);
 }
 
 /* Runs SQL without parameters (BEGIN, COMMIT, DDL). */
 static int exec_simple(dits_metadb *db, const char *sql, const char *what)
 {
-	PGresult *res = PQexec(PG(db)->conn, sql);
-	ExecStatusType st = PQresultStatus(res);
-	int rc = 0;
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-		rc = pg_fail(db, res, what);
-	PQclear(res);
-	return rc;
+	return take_result(db, PQexec(PG(db)->conn, sql), NULL, NULL, what);
 }
 
 /*
@@ -441,22 +466,7 @@ static int run(dits_metadb *db, enum stmt_id id, const params *p, PGresult **out
 		PQclear(res);
 		pg->prepared[id] = true;
 	}
-	PGresult *res = PQexecPrepared(pg->conn, name, p->n, p->v, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(res);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		rc = pg_fail(db, res, what);
-		PQclear(res);
-		return rc;
-	}
-	if (changes) {
-		const char *t = PQcmdTuples(res);
-		*changes = t && *t ? atoi(t) : 0;
-	}
-	if (out)
-		*out = res;
-	else
-		PQclear(res);
-	return 0;
+	return take_result(db, PQexecPrepared(pg->conn, name, p->n, p->v, NULL, NULL, 0), out, changes, what);
 }
 
 static int tx_begin(dits_metadb *db)

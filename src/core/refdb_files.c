@@ -136,20 +136,6 @@ static int append_reflog(dits_repo *r, const char *ref, const dits_id *old, cons
 	return rc;
 }
 
-/* The ref's current value under the lock: *exists false when absent. */
-static int current(dits_refdb *db, const char *ref, dits_id *cur, bool *exists)
-{
-	*exists = false;
-	int rc = files_read(db, ref, cur);
-	if (rc == DITS_ENOTFOUND) {
-		dits_error_clear();
-		return 0;
-	}
-	if (!rc)
-		*exists = true;
-	return rc;
-}
-
 static int check_expected(const char *ref, const dits_id *expected, const dits_id *cur, bool exists)
 {
 	if (!expected)
@@ -160,16 +146,35 @@ static int check_expected(const char *ref, const dits_id *expected, const dits_i
 	return 0;
 }
 
+/*
+ * What an update and a removal do first: take the repository's lock, read
+ * the ref's current value under it (*exists false when absent) and check
+ * that value against expected (check_expected).
+ */
+static int lock_current(dits_refdb *db, const char *ref, const dits_id *expected, dits_id *cur, bool *exists)
+{
+	int rc = dits_repo_lock(db->repo);
+	if (rc)
+		return rc;
+	*exists = false;
+	rc = files_read(db, ref, cur);
+	if (rc == DITS_ENOTFOUND) {
+		dits_error_clear();
+		rc = 0;
+	} else if (!rc) {
+		*exists = true;
+	}
+	return rc ? rc : check_expected(ref, expected, cur, *exists);
+}
+
 static int files_update(dits_refdb *db, const char *ref, const dits_id *new_id, const dits_id *expected,
                         const char *log_msg)
 {
 	dits_repo *r = db->repo;
-	int rc = dits_repo_lock(r);
-	if (rc)
-		return rc;
 	dits_id cur;
 	bool exists;
-	if ((rc = current(db, ref, &cur, &exists)) || (rc = check_expected(ref, expected, &cur, exists)))
+	int rc = lock_current(db, ref, expected, &cur, &exists);
+	if (rc)
 		return rc;
 	char *path = dits_repo_path(r, ref);
 	if (!path)
@@ -191,17 +196,12 @@ static int files_update(dits_refdb *db, const char *ref, const dits_id *new_id, 
 
 static int files_remove(dits_refdb *db, const char *ref, const dits_id *expected)
 {
-	dits_repo *r = db->repo;
-	int rc = dits_repo_lock(r);
-	if (rc)
-		return rc;
 	dits_id cur;
 	bool exists;
-	if ((rc = current(db, ref, &cur, &exists)) || (rc = check_expected(ref, expected, &cur, exists)))
+	int rc = lock_current(db, ref, expected, &cur, &exists);
+	if (rc || !exists)
 		return rc;
-	if (!exists)
-		return 0;
-	char *path = dits_repo_path(r, ref);
+	char *path = dits_repo_path(db->repo, ref);
 	if (!path)
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	if (unlink(path) < 0 && errno != ENOENT)

@@ -6,9 +6,10 @@
  *
  * Invariants kept here:
  * - Every row carries the repository key (`metadb.repo`) and every
- *   statement filters by it, as in metadb_pg.c, whose connection handling
- *   and schema migrations (tables refs, reflog, repos: schema version 2)
- *   this backend shares: a refdb handle holds a metadata handle of its own.
+ *   statement filters by it, as in metadb_pg.c, whose connection handling,
+ *   statement runner (metadb_pg_exec) and schema migrations (tables refs,
+ *   reflog, repos: schema version 2) this backend shares: a refdb handle
+ *   holds a metadata handle of its own.
  * - A compare-and-swap is one statement: `UPDATE ... WHERE target =
  *   expected` or `INSERT ... ON CONFLICT DO NOTHING` (the ref must not
  *   exist), with the reflog row inserted by the same statement from the
@@ -45,34 +46,6 @@ typedef struct pg_refdb {
 
 #define PGR(db) ((pg_refdb *)(db))
 
-/* Runs sql with n text parameters; *out (may be NULL) gets a query's rows. */
-static int exec_params(dits_metadb *md, const char *sql, int n, const char *const *v, PGresult **out,
-                       int *changes, const char *what)
-{
-	if (out)
-		*out = NULL;
-	PGconn *c;
-	int rc = metadb_pg_conn(md, &c);
-	if (rc)
-		return rc;
-	PGresult *res = PQexecParams(c, sql, n, NULL, v, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(res);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		rc = metadb_pg_fail(md, (const struct pg_result *)res, what);
-		PQclear(res);
-		return rc;
-	}
-	if (changes) {
-		const char *t = PQcmdTuples(res);
-		*changes = t && *t ? atoi(t) : 0;
-	}
-	if (out)
-		*out = res;
-	else
-		PQclear(res);
-	return 0;
-}
-
 static void id_param(char buf[2 + DITS_ID_HEXLEN + 1], const dits_id *id)
 {
 	buf[0] = '\\';
@@ -94,9 +67,9 @@ static int pg_read(dits_refdb *db, const char *ref, dits_id *out)
 {
 	const char *v[] = { PGR(db)->key, ref };
 	PGresult *res;
-	int rc = exec_params(PGR(db)->md,
-	                     "SELECT target FROM refs WHERE repo = $1 AND name = $2 AND target IS NOT NULL", 2,
-	                     v, &res, NULL, "cannot read a ref");
+	int rc = metadb_pg_exec(PGR(db)->md,
+	                        "SELECT target FROM refs WHERE repo = $1 AND name = $2 AND target IS NOT NULL", 2,
+	                        v, &res, NULL, "cannot read a ref");
 	if (rc)
 		return rc;
 	rc = PQntuples(res) ? col_id(res, 0, 0, out, ref) : DITS_ENOTFOUND;
@@ -109,8 +82,8 @@ static int pg_head(dits_refdb *db, char **target, dits_id *id)
 	*target = NULL;
 	const char *v[] = { PGR(db)->key };
 	PGresult *res;
-	int rc = exec_params(PGR(db)->md, "SELECT target, symbolic FROM refs WHERE repo = $1 AND name = 'HEAD'",
-	                     1, v, &res, NULL, "cannot read HEAD");
+	int rc = metadb_pg_exec(PGR(db)->md, "SELECT target, symbolic FROM refs WHERE repo = $1 AND name = 'HEAD'",
+	                        1, v, &res, NULL, "cannot read HEAD");
 	if (rc)
 		return rc;
 	if (!PQntuples(res))
@@ -151,8 +124,8 @@ static int cas(dits_refdb *db, const char *ref, const dits_id *new_id, const dit
 		return dits_error_set(DITS_ENOMEM, "out of memory");
 	const char *v[] = { PGR(db)->key, ref, nhex, now, who, line, create ? NULL : ohex };
 	int changes = 0;
-	int rc = exec_params(PGR(db)->md, create ? SQL_CREATE : SQL_SWAP, create ? 6 : 7, v, NULL, &changes,
-	                     "cannot update a ref");
+	int rc = metadb_pg_exec(PGR(db)->md, create ? SQL_CREATE : SQL_SWAP, create ? 6 : 7, v, NULL, &changes,
+	                        "cannot update a ref");
 	free(line);
 	*won = !rc && changes == 1;
 	return rc;
@@ -194,7 +167,7 @@ static int pg_update_all(dits_refdb *db, const dits_ref_change *v, size_t n, con
 	int rc = refdb_who(&who);
 	if (rc)
 		return rc;
-	if ((rc = exec_params(PGR(db)->md, "BEGIN", 0, NULL, NULL, NULL, "cannot start a transaction"))) {
+	if ((rc = metadb_pg_exec(PGR(db)->md, "BEGIN", 0, NULL, NULL, NULL, "cannot start a transaction"))) {
 		free(who);
 		return rc;
 	}
@@ -207,7 +180,7 @@ static int pg_update_all(dits_refdb *db, const dits_ref_change *v, size_t n, con
 	}
 	free(who);
 	if (!rc)
-		return exec_params(PGR(db)->md, "COMMIT", 0, NULL, NULL, NULL, "cannot commit ref updates");
+		return metadb_pg_exec(PGR(db)->md, "COMMIT", 0, NULL, NULL, NULL, "cannot commit ref updates");
 	/* keep the first error: the rollback's own (if any) matters less */
 	char *err = strdup(dits_error_last());
 	PGconn *c;
@@ -235,8 +208,8 @@ static int pg_remove(dits_refdb *db, const char *ref, const dits_id *expected)
 	id_param(hex, &cur);
 	const char *v[] = { PGR(db)->key, ref, hex };
 	int changes = 0;
-	rc = exec_params(PGR(db)->md, "DELETE FROM refs WHERE repo = $1 AND name = $2 AND target = $3::bytea", 3, v,
-	                 NULL, &changes, "cannot remove a ref");
+	rc = metadb_pg_exec(PGR(db)->md, "DELETE FROM refs WHERE repo = $1 AND name = $2 AND target = $3::bytea", 3, v,
+	                    NULL, &changes, "cannot remove a ref");
 	if (!rc && changes != 1)
 		rc = dits_error_set(DITS_ECONFLICT, "%s: changed by another process (compare-and-swap failed)", ref);
 	return rc;
@@ -248,11 +221,11 @@ static int pg_set_head(dits_refdb *db, const char *target, const dits_id *id, co
 	snprintf(now, sizeof now, "%lld", (long long)dits_metadb_now(PGR(db)->md));
 	if (target) {
 		const char *v[] = { PGR(db)->key, target, now };
-		return exec_params(PGR(db)->md,
-		                   "INSERT INTO refs(repo, name, symbolic, updated_at) VALUES($1, 'HEAD', $2, $3)"
-		                   " ON CONFLICT (repo, name) DO UPDATE SET symbolic = EXCLUDED.symbolic,"
-		                   " target = NULL, updated_at = EXCLUDED.updated_at",
-		                   3, v, NULL, NULL, "cannot set HEAD");
+		return metadb_pg_exec(PGR(db)->md,
+		                      "INSERT INTO refs(repo, name, symbolic, updated_at) VALUES($1, 'HEAD', $2, $3)"
+		                      " ON CONFLICT (repo, name) DO UPDATE SET symbolic = EXCLUDED.symbolic,"
+		                      " target = NULL, updated_at = EXCLUDED.updated_at",
+		                      3, v, NULL, NULL, "cannot set HEAD");
 	}
 	dits_id old;
 	bool had = dits_ref_read(db->repo, "HEAD", &old) == 0;
@@ -270,14 +243,14 @@ static int pg_set_head(dits_refdb *db, const char *target, const dits_id *id, co
 		rc = dits_error_set(DITS_ENOMEM, "out of memory");
 	} else {
 		const char *v[] = { PGR(db)->key, nhex, now, who, line, had ? ohex : NULL };
-		rc = exec_params(PGR(db)->md,
-		                 "WITH up AS (INSERT INTO refs(repo, name, target, updated_at)"
-		                 " VALUES($1, 'HEAD', $2::bytea, $3) ON CONFLICT (repo, name) DO UPDATE"
-		                 " SET target = EXCLUDED.target, symbolic = NULL, updated_at = EXCLUDED.updated_at"
-		                 " RETURNING 1)"
-		                 " INSERT INTO reflog(repo, name, old, new, who, message, at)"
-		                 " SELECT $1, 'HEAD', $6::bytea, $2::bytea, $4, $5, $3 FROM up",
-		                 6, v, NULL, NULL, "cannot set HEAD");
+		rc = metadb_pg_exec(PGR(db)->md,
+		                    "WITH up AS (INSERT INTO refs(repo, name, target, updated_at)"
+		                    " VALUES($1, 'HEAD', $2::bytea, $3) ON CONFLICT (repo, name) DO UPDATE"
+		                    " SET target = EXCLUDED.target, symbolic = NULL, updated_at = EXCLUDED.updated_at"
+		                    " RETURNING 1)"
+		                    " INSERT INTO reflog(repo, name, old, new, who, message, at)"
+		                    " SELECT $1, 'HEAD', $6::bytea, $2::bytea, $4, $5, $3 FROM up",
+		                    6, v, NULL, NULL, "cannot set HEAD");
 	}
 	free(who);
 	free(line);
@@ -288,10 +261,10 @@ static int pg_foreach(dits_refdb *db, const char *prefix, dits_ref_fn fn, void *
 {
 	const char *v[] = { PGR(db)->key, prefix };
 	PGresult *res;
-	int rc = exec_params(PGR(db)->md,
-	                     "SELECT name, target FROM refs WHERE repo = $1 AND starts_with(name, $2)"
-	                     " AND name <> 'HEAD' AND target IS NOT NULL ORDER BY name COLLATE \"C\"",
-	                     2, v, &res, NULL, "cannot list refs");
+	int rc = metadb_pg_exec(PGR(db)->md,
+	                        "SELECT name, target FROM refs WHERE repo = $1 AND starts_with(name, $2)"
+	                        " AND name <> 'HEAD' AND target IS NOT NULL ORDER BY name COLLATE \"C\"",
+	                        2, v, &res, NULL, "cannot list refs");
 	if (rc)
 		return rc;
 	/* The rows are all here: fn may use the connection. */
@@ -397,13 +370,13 @@ int dits_catalog_create(dits_catalog *c, const char *name, const char *config, c
 	const char *v[] = { name, config, now, head_ref };
 	PGresult *res;
 	/* The row and its HEAD in one statement: nobody sees one without the other. */
-	int rc = exec_params(c->md,
-	                     "WITH r AS (INSERT INTO repos(name, config, created_at) VALUES($1, $2, $3)"
-	                     " ON CONFLICT (name) DO NOTHING RETURNING name),"
-	                     " h AS (INSERT INTO refs(repo, name, symbolic, updated_at)"
-	                     " SELECT name, 'HEAD', $4, $3 FROM r ON CONFLICT (repo, name) DO NOTHING)"
-	                     " SELECT count(*) FROM r",
-	                     4, v, &res, NULL, "cannot create a repository");
+	int rc = metadb_pg_exec(c->md,
+	                        "WITH r AS (INSERT INTO repos(name, config, created_at) VALUES($1, $2, $3)"
+	                        " ON CONFLICT (name) DO NOTHING RETURNING name),"
+	                        " h AS (INSERT INTO refs(repo, name, symbolic, updated_at)"
+	                        " SELECT name, 'HEAD', $4, $3 FROM r ON CONFLICT (repo, name) DO NOTHING)"
+	                        " SELECT count(*) FROM r",
+	                        4, v, &res, NULL, "cannot create a repository");
 	if (rc)
 		return rc;
 	*created = atoi(PQgetvalue(res, 0, 0)) == 1;
@@ -416,8 +389,8 @@ int dits_catalog_get(dits_catalog *c, const char *name, char **config)
 	*config = NULL;
 	const char *v[] = { name };
 	PGresult *res;
-	int rc = exec_params(c->md, "SELECT config FROM repos WHERE name = $1", 1, v, &res, NULL,
-	                     "cannot read the repository list");
+	int rc = metadb_pg_exec(c->md, "SELECT config FROM repos WHERE name = $1", 1, v, &res, NULL,
+	                        "cannot read the repository list");
 	if (rc)
 		return rc;
 	if (!PQntuples(res))
@@ -433,8 +406,8 @@ int dits_catalog_list(dits_catalog *c, char ***names, size_t *n)
 	*names = NULL;
 	*n = 0;
 	PGresult *res;
-	int rc = exec_params(c->md, "SELECT name FROM repos ORDER BY name COLLATE \"C\"", 0, NULL, &res, NULL,
-	                     "cannot read the repository list");
+	int rc = metadb_pg_exec(c->md, "SELECT name FROM repos ORDER BY name COLLATE \"C\"", 0, NULL, &res, NULL,
+	                        "cannot read the repository list");
 	if (rc)
 		return rc;
 	size_t rows = (size_t)PQntuples(res);

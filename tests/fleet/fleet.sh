@@ -34,18 +34,10 @@ fi
 test_at_end "\"\$_test_psql\" -qAt -d \"\$DITS_TEST_METADB_URL\" -c 'DROP DATABASE IF EXISTS $_fleet_db WITH (FORCE)'"
 # outside TRASH: a story may list or measure its trash directory
 _fleet_s3=$(mktemp -d /tmp/dits-fleet-s3.XXXXXX) || exit 1
-node --openssl-legacy-provider "$SRCDIR/tests/s3/server.mjs" --dir "$_fleet_s3/data" \
-	--port-file "$_fleet_s3/port" --bucket fleet >"$_fleet_s3/log" 2>&1 &
-_fleet_s3_pid=$!
-test_at_end "kill $_fleet_s3_pid; wait $_fleet_s3_pid; rm -rf \"$_fleet_s3\""
-for _ in $(seq 300); do [ -s "$_fleet_s3/port" ] && break; sleep 0.1; done
-if [ ! -s "$_fleet_s3/port" ]; then
-	echo "$TEST_NAME: the S3 test server did not start:" >&2
-	cat "$_fleet_s3/log" >&2
-	exit 1
-fi
-export AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$_fleet_s3/port")
-export AWS_ACCESS_KEY_ID=DITSTESTKEY AWS_SECRET_ACCESS_KEY='dits-test-secret/KEY+1' AWS_REGION=us-east-1
+test_at_end "rm -rf \"$_fleet_s3\""
+. "$SRCDIR/tests/t/lib-sync.sh"
+start_s3 "$_fleet_s3" fleet || exit 1
+test_at_end "stop_s3 $S3_PID"
 export DITS_FLEET_REAL=$DITS
 export DITS_FLEET_DB=${DITS_TEST_METADB_URL%/*}/$_fleet_db
 export DITS_FLEET_STORE=s3://fleet/$TEST_NAME

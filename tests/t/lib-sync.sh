@@ -1,4 +1,6 @@
 # lib-sync.sh: servers and clients for the sync stories (source after lib.sh).
+# start_s3 and stop_s3 need only SRCDIR: tests/s3/serve-s3.sh and
+# tests/fleet/fleet.sh, which run outside a story's steps, source this too.
 
 # start_server NAME ROOT [ARGS...]: runs `dits serve --root ROOT` on a free
 # loopback port (or the --listen given in ARGS), waits for its "listening on"
@@ -34,6 +36,41 @@ start_server () {
 # server_log NAME: the server's stderr (for a failing step's output)
 server_log () {
 	cat "$TRASH/server-$1.log" 2>/dev/null
+}
+
+# start_s3 DIR BUCKET: starts the S3 test server (tests/s3/server.mjs: s3rver
+# behind a proxy that checks every request's SigV4 signature) on a free
+# loopback port with the bucket BUCKET, its objects in DIR/data, its output
+# in DIR/log and its port in DIR/port; waits until it listens (30 s at most)
+# and exports AWS_ENDPOINT_URL and the credentials it accepts
+# (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION). Sets S3_PID. When
+# the server does not start: its log on stderr, the server stopped, return 1.
+# The caller stops it with stop_s3 (a story: test_at_end "stop_s3 $S3_PID").
+start_s3 () {
+	mkdir -p "$1" || return 1
+	node --openssl-legacy-provider "$SRCDIR/tests/s3/server.mjs" --dir "$1/data" --port-file "$1/port" \
+		--bucket "$2" >"$1/log" 2>&1 &
+	S3_PID=$!
+	_s3_i=0
+	while [ ! -s "$1/port" ]; do
+		if [ $_s3_i -ge 300 ] || ! kill -0 "$S3_PID" 2>/dev/null; then
+			echo "start_s3: the S3 test server did not start:" >&2
+			cat "$1/log" >&2
+			stop_s3 "$S3_PID"
+			return 1
+		fi
+		sleep 0.1
+		_s3_i=$((_s3_i + 1))
+	done
+	export AWS_ENDPOINT_URL="http://127.0.0.1:$(cat "$1/port")"
+	export AWS_ACCESS_KEY_ID=DITSTESTKEY AWS_SECRET_ACCESS_KEY='dits-test-secret/KEY+1' AWS_REGION=us-east-1
+}
+
+# stop_s3 PID: stops the S3 test server start_s3 started as PID
+stop_s3 () {
+	kill "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
 }
 
 # ready_proxies URL REPO: how many proxy_1080p variants the server has ready

@@ -26,24 +26,11 @@ if [ ! -d "$SRCDIR/tests/s3/node_modules/s3rver" ]; then
 fi
 
 cd "$TRASH" || exit 1
-export AWS_ACCESS_KEY_ID=DITSTESTKEY AWS_SECRET_ACCESS_KEY='dits-test-secret/KEY+1' AWS_REGION=us-east-1
 unset AWS_ENDPOINT_URL_S3 AWS_SESSION_TOKEN AWS_DEFAULT_REGION
 
 # the S3 server, on a free port
-node --openssl-legacy-provider "$SRCDIR/tests/s3/server.mjs" --dir "$TRASH/s3data" --port-file "$TRASH/s3.port" \
-	--bucket cards >"$TRASH/s3.log" 2>&1 &
-S3PID=$!
-test_at_end "kill $S3PID"
-_i=0
-while [ ! -s "$TRASH/s3.port" ]; do
-	_i=$((_i + 1))
-	if [ $_i -gt 300 ] || ! kill -0 $S3PID 2>/dev/null; then
-		cat "$TRASH/s3.log"
-		exit 1
-	fi
-	sleep 0.05
-done
-export AWS_ENDPOINT_URL="http://127.0.0.1:$(cat "$TRASH/s3.port")"
+start_s3 "$TRASH/s3" cards || exit 1
+test_at_end "stop_s3 $S3_PID"
 
 sdk () { # OP KEY [FILE]: the AWS SDK on bucket cards
 	node "$SRCDIR/tests/s3/sdk.mjs" "$AWS_ENDPOINT_URL" cards "$@"

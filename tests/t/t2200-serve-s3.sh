@@ -8,6 +8,7 @@
 # failed, is ignored; a pack changed in the bucket is
 # reported as corrupt, naming the object, and never served.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-sync.sh"
 
 if ! command -v node >/dev/null 2>&1 || [ ! -d "$SRCDIR/tests/s3/node_modules/s3rver" ]; then
 	test_skip 'serve --store s3' 'node or tests/s3/node_modules is missing (scripts/install-deps.sh)'
@@ -21,7 +22,6 @@ fi
 cd "$TRASH" || exit 1
 mkdir -p server
 
-export AWS_ACCESS_KEY_ID=DITSTESTKEY AWS_SECRET_ACCESS_KEY='dits-test-secret/KEY+1' AWS_REGION=us-east-1
 STORE=s3://media/team
 
 # sdk OP KEY [FILE]: the AWS SDK for JavaScript on the test bucket
@@ -47,13 +47,10 @@ ready_proxies () {
 }
 
 test_expect_success 'setup: an S3 server and dits serve --store on it' '
-	(node --openssl-legacy-provider "$SRCDIR/tests/s3/server.mjs" --dir "$TRASH/s3data" \
-		--port-file "$TRASH/s3port" --bucket media >s3.log 2>&1 & echo $! >s3.pid) &&
-	for i in $(seq 300); do [ -s s3port ] && break; sleep 0.1; done &&
-	AWS_ENDPOINT_URL=http://127.0.0.1:$(cat s3port) && export AWS_ENDPOINT_URL &&
+	start_s3 "$TRASH/s3" media && test_at_end "stop_s3 $S3_PID" &&
 	start_dits serve1 cache1
 '
-test_at_end 'kill $(cat "$TRASH/serve.pid") $(cat "$TRASH/s3.pid")'
+test_at_end 'kill $(cat "$TRASH/serve.pid")'
 
 test_expect_success 'a bad --store is one line and exit 1, leaving nothing' '
 	mkdir bad &&

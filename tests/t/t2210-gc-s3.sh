@@ -6,6 +6,7 @@
 # ones still read, and clones after gc - from the server that kept running
 # across it and from a restarted one - are byte-identical and fsck clean.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-sync.sh"
 
 if ! command -v node >/dev/null 2>&1 || [ ! -d "$SRCDIR/tests/s3/node_modules/s3rver" ]; then
 	test_skip 'gc --store s3' 'node or tests/s3/node_modules is missing (scripts/install-deps.sh)'
@@ -15,7 +16,6 @@ fi
 cd "$TRASH" || exit 1
 mkdir -p server
 
-export AWS_ACCESS_KEY_ID=DITSTESTKEY AWS_SECRET_ACCESS_KEY='dits-test-secret/KEY+1' AWS_REGION=us-east-1
 STORE=s3://media/team
 
 sdk () {
@@ -40,10 +40,7 @@ pack_bytes () {
 }
 
 test_expect_success 'setup: an S3 server, dits serve --store, two pushes' '
-	(node --openssl-legacy-provider "$SRCDIR/tests/s3/server.mjs" --dir "$TRASH/s3data" \
-		--port-file "$TRASH/s3port" --bucket media >s3.log 2>&1 & echo $! >s3.pid) &&
-	for i in $(seq 300); do [ -s s3port ] && break; sleep 0.1; done &&
-	AWS_ENDPOINT_URL=http://127.0.0.1:$(cat s3port) && export AWS_ENDPOINT_URL &&
+	start_s3 "$TRASH/s3" media && test_at_end "stop_s3 $S3_PID" &&
 	start_dits serve1 &&
 	dits init film >/dev/null && cd film &&
 	gen_data keep.bin 2000000 keep &&
@@ -54,7 +51,7 @@ test_expect_success 'setup: an S3 server, dits serve --store, two pushes' '
 	cd .. &&
 	assert_ge "$(pack_bytes)" 5000000 "bytes of packs before gc"
 '
-test_at_end 'kill $(cat "$TRASH/serve.pid") $(cat "$TRASH/s3.pid")'
+test_at_end 'kill $(cat "$TRASH/serve.pid")'
 
 test_expect_success 'a history without the junk replaces it (push --force)' '
 	dits init film2 >/dev/null && cd film2 &&

@@ -29,7 +29,6 @@ cd "$TRASH" || exit 1
 DB=$DITS_METADB_URL
 # The servers find the database in their repositories' config, the clients need none.
 unset DITS_METADB_URL
-export AWS_ACCESS_KEY_ID=DITSTESTKEY AWS_SECRET_ACCESS_KEY='dits-test-secret/KEY+1' AWS_REGION=us-east-1
 STORE=s3://fleet/team
 
 # refs_of URL REPO: the refs document's "refs" member, as one line
@@ -38,10 +37,7 @@ refs_of () {
 }
 
 test_expect_success 'setup: an S3 server and two servers on one database and bucket' '
-	(node --openssl-legacy-provider "$SRCDIR/tests/s3/server.mjs" --dir "$TRASH/s3data" \
-		--port-file "$TRASH/s3port" --bucket fleet >s3.log 2>&1 & echo $! >s3.pid) &&
-	for i in $(seq 300); do [ -s s3port ] && break; sleep 0.1; done &&
-	AWS_ENDPOINT_URL=http://127.0.0.1:$(cat s3port) && export AWS_ENDPOINT_URL &&
+	start_s3 "$TRASH/s3" fleet && test_at_end "stop_s3 $S3_PID" &&
 	DITS_PROXY_AUTO=1 start_server one "$TRASH/root1" --db "$DB" --store "$STORE" \
 		--store-cache-dir "$TRASH/cache1" --workers 1 &&
 	URL1=$SERVER_URL &&
@@ -50,7 +46,6 @@ test_expect_success 'setup: an S3 server and two servers on one database and buc
 	URL2=$SERVER_URL &&
 	assert_ne "$URL1" "$URL2"
 '
-test_at_end 'kill $(cat "$TRASH/s3.pid")'
 
 test_expect_success 'a bad --db is one line and exit 1, leaving nothing' '
 	mkdir bad &&

@@ -8,6 +8,7 @@
 # PostgreSQL, an idle worker is woken by the NOTIFY of a job queued by
 # another process, not by its look through ROOT.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-sync.sh"
 
 if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
 	test_skip 'a fleet of workers' 'ffmpeg is not installed'
@@ -189,12 +190,7 @@ if ! command -v node >/dev/null 2>&1 || [ ! -d "$SRCDIR/tests/s3/node_modules/s3
 	test_skip 'workers beside two servers on S3' 'node or tests/s3/node_modules is missing'
 else
 	test_expect_success 'S3: pushed through one server, proxy made by a worker, proxy clone from the other' '
-		(node --openssl-legacy-provider "$SRCDIR/tests/s3/server.mjs" --dir "$TRASH/s3data" \
-			--port-file "$TRASH/s3port" --bucket media >s3.log 2>&1 & echo $! >s3.pid) &&
-		test_at_end "kill \$(cat \"$TRASH/s3.pid\")" &&
-		for i in $(seq 300); do [ -s s3port ] && break; sleep 0.1; done &&
-		export AWS_ENDPOINT_URL=http://127.0.0.1:$(cat s3port) &&
-		export AWS_ACCESS_KEY_ID=DITSTESTKEY AWS_SECRET_ACCESS_KEY="dits-test-secret/KEY+1" AWS_REGION=us-east-1 &&
+		start_s3 "$TRASH/s3" media && test_at_end "stop_s3 $S3_PID" &&
 		serve_s3 s1 && url1=$SURL &&
 		serve_s3 s2 && url2=$SURL &&
 		dits init team >/dev/null &&
@@ -247,7 +243,7 @@ test_expect_success 'PostgreSQL: a job queued by another process wakes an idle w
 	wait $WPID
 '
 
-if [ ! -s "$TRASH/s3port" ]; then
+if [ ! -s "$TRASH/s3/port" ]; then
 	test_skip 'a worker of a fleet (--db)' 'no S3 test server (node or tests/s3/node_modules is missing)'
 else
 	test_expect_success 'PostgreSQL fleet: a worker with --db and a ROOT of its own makes the proxy of a push' '
