@@ -42,14 +42,6 @@
 /* Scaled frames a video reader may keep for reverse play; two readers (a dissolve) are alive per render. */
 #define READER_CACHE_BUDGET (512LL << 20)
 #define READER_CACHE_MAX 256
-/*
- * Readers of masters no clip needs at the moment, kept for the next event on
- * the same master: reopening costs the container's index, a new decoder and
- * the first touch of its frame memory (133 MB at 8K), and a cut list goes
- * back to the same few masters all the time. Kept without their scaled
- * frames, so each holds little more than its decoder's frame pool.
- */
-#define IDLE_READERS 2
 /* Decode forward up to this many frames to reach a later one; further, seek. */
 #define FORWARD_LIMIT 96
 /* Seconds of audio decoded before a clip's first sample and dropped. */
@@ -829,8 +821,6 @@ typedef struct render_job {
 	track_span *vt;
 	int nvt;
 	vreader **vr;          /* per clip, open while needed */
-	vreader *idle[IDLE_READERS]; /* readers parked for reuse, the oldest first */
-	int idle_media[IDLE_READERS];
 	areader **ar;
 	AVFormatContext *oc;
 	AVCodecContext *venc, *aenc;
@@ -1020,45 +1010,6 @@ static bool in_dissolve(const dits_tl_clip *c, int64_t r)
 	return c->dissolve > 0 && r < c->rec_in + c->dissolve;
 }
 
-/* Parks clip ci's reader for a later clip on the same master, dropping the oldest parked one if full. */
-static void park_reader(render_job *j, size_t ci)
-{
-	vreader *v = j->vr[ci];
-	j->vr[ci] = NULL;
-	for (int i = 0; i < v->nalloc; i++) {
-		av_frame_unref(v->slot[i]);
-		v->slot_idx[i] = -1;
-	}
-	av_frame_unref(v->cur);
-	v->cur_idx = -1; /* the next frame asked for seeks */
-	if (j->idle[0] && j->idle[IDLE_READERS - 1]) {
-		vr_free(j->idle[0]);
-		memmove(&j->idle[0], &j->idle[1], (IDLE_READERS - 1) * sizeof(j->idle[0]));
-		memmove(&j->idle_media[0], &j->idle_media[1], (IDLE_READERS - 1) * sizeof(j->idle_media[0]));
-		j->idle[IDLE_READERS - 1] = NULL;
-	}
-	for (int i = 0; i < IDLE_READERS; i++)
-		if (!j->idle[i]) {
-			j->idle[i] = v;
-			j->idle_media[i] = j->tl->clips[ci].media;
-			return;
-		}
-}
-
-/* A parked reader of master media, taken out of the park, or NULL. */
-static vreader *take_reader(render_job *j, int media)
-{
-	for (int i = 0; i < IDLE_READERS && j->idle[i]; i++)
-		if (j->idle_media[i] == media) {
-			vreader *v = j->idle[i];
-			memmove(&j->idle[i], &j->idle[i + 1], (IDLE_READERS - 1 - i) * sizeof(j->idle[0]));
-			memmove(&j->idle_media[i], &j->idle_media[i + 1], (IDLE_READERS - 1 - i) * sizeof(j->idle_media[0]));
-			j->idle[IDLE_READERS - 1] = NULL;
-			return v;
-		}
-	return NULL;
-}
-
 /* The scaled frame clip ci shows at r, opening its reader when needed. */
 static int clip_frame(render_job *j, size_t ci, int64_t r, const AVFrame **out)
 {
@@ -1068,8 +1019,6 @@ static int clip_frame(render_job *j, size_t ci, int64_t r, const AVFrame **out)
 	int64_t idx = master_index(f, clip_rate(c, j->tl), s);
 	if (idx < 0 || idx >= f->frame_count)
 		return outside(j->tl, j->facts, c, s, s);
-	if (!j->vr[ci])
-		j->vr[ci] = take_reader(j, c->media);
 	if (!j->vr[ci]) {
 		dits_media_source src;
 		memset(&src, 0, sizeof(src));
@@ -1104,8 +1053,10 @@ static int video_frame(render_job *j, int64_t r, const char *out)
 	ssize_t pi = ci >= 0 ? dissolve_from(j->tl, (size_t)ci, r) : -1;
 	/* readers not needed for this frame are closed */
 	for (size_t i = 0; i < j->tl->nclips; i++)
-		if (j->vr[i] && (ssize_t)i != ci && (ssize_t)i != pi)
-			park_reader(j, i);
+		if (j->vr[i] && (ssize_t)i != ci && (ssize_t)i != pi) {
+			vr_free(j->vr[i]);
+			j->vr[i] = NULL;
+		}
 	/* the encoder gets references: a cut's frame is the reader's scaled picture, not a copy */
 	AVFrame *fr = av_frame_alloc();
 	if (!fr)
@@ -1247,8 +1198,6 @@ static void job_free(render_job *j)
 	if (j->vr)
 		for (size_t i = 0; i < j->tl->nclips; i++)
 			vr_free(j->vr[i]);
-	for (int i = 0; i < IDLE_READERS; i++)
-		vr_free(j->idle[i]);
 	if (j->ar)
 		for (size_t i = 0; i < j->tl->nclips; i++)
 			ar_free(j->ar[i]);
