@@ -30,7 +30,12 @@
 # Peak memory (max RSS, /usr/bin/time -f %M) of each is reported; for (b) it
 # is that of the largest of its ten processes.
 #
-# Usage: bench/render.sh [--runs N] [--data DIR]
+# --repeat K makes the masters K times as long (the 72 frames K times over,
+# copied, not encoded again: 3 s x K), and each event's first source frame
+# K times further in, so the cut reaches as far into longer camera clips.
+# Only (a) depends on it: its trim decodes each master from the start.
+#
+# Usage: bench/render.sh [--runs N] [--data DIR] [--repeat K]
 # Env:   DITS (default build/src/cli/dits)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,13 +43,16 @@ DITS=${DITS:-$here/../build/src/cli/dits}
 case $DITS in /*) ;; *) DITS=$PWD/$DITS ;; esac
 runs=3
 data=/tmp/dits-bench/render
+repeat=1
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=$2; shift 2 ;;
     --data) data=$2; shift 2 ;;
-    *) echo "usage: $0 [--runs N] [--data DIR]" >&2; exit 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    *) echo "usage: $0 [--runs N] [--data DIR] [--repeat K]" >&2; exit 2 ;;
   esac
 done
+case $repeat in ''|*[!0-9]*|0) echo "--repeat: a whole number from 1 on" >&2; exit 2 ;; esac
 command -v ffmpeg >/dev/null || { echo "ffmpeg is required" >&2; exit 1; }
 command -v ffprobe >/dev/null || { echo "ffprobe is required" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time is required (Debian package time)" >&2; exit 1; }
@@ -68,6 +76,19 @@ while read -r name tc freq hue; do
     -c:v prores_ks -profile:v 3 -vendor apl0 -pix_fmt yuv422p10le -c:a pcm_s24le -timecode "$tc" "$src.tmp.mov"
   mv "$src.tmp.mov" "$src"
 done <<<"$masters"
+
+# master NAME: the file the run reads for master NAME
+master() { if [ "$repeat" = 1 ]; then echo "$data/$1.mov"; else echo "$data/${1}_x$repeat.mov"; fi; }
+if [ "$repeat" != 1 ]; then
+  while read -r name tc _; do
+    long=$(master "$name")
+    [ -s "$long" ] && continue
+    echo "making $name $repeat times as long (once, by copying) ..." >&2
+    ffmpeg -nostdin -v error -y -stream_loop $((repeat - 1)) -i "$data/$name.mov" -map 0:v -map 0:a -c copy \
+      -frames:v $((nframes * repeat)) -timecode "$tc" "$long.tmp.mov"
+    mv "$long.tmp.mov" "$long"
+  done <<<"$masters"
+fi
 
 # The events: master, first source frame (index in the master), frames.
 events="A001 4 8
@@ -95,6 +116,7 @@ edl=$data/cut.edl
 inputs=() graph="" cat="" rec=0 n=0 total=0
 : >"$data/decenc.sh"
 while read -r m s len; do
+  s=$((s * repeat))
   n=$((n + 1))
   h=$(hour "$m")
   printf '%03d  %-8s AA/V  C        %s %s %s %s\n' "$n" "$m" \
@@ -103,12 +125,12 @@ while read -r m s len; do
   echo "* FROM CLIP NAME: $m.mov" >>"$edl"
   echo >>"$edl"
   i=$((n - 1))
-  inputs+=(-i "$data/$m.mov")
+  inputs+=(-i "$(master "$m")")
   graph+="[$i:v]trim=start_frame=$s:end_frame=$((s + len)),setpts=PTS-STARTPTS[v$i];"
   graph+="[$i:a]atrim=start_sample=$((s * spf)):end_sample=$(((s + len) * spf)),asetpts=PTS-STARTPTS[a$i];"
   cat+="[v$i][a$i]"
   t=$(awk -v f="$s" 'BEGIN { printf "%.6f", f * 1001 / 24000 }')
-  echo "ffmpeg -nostdin -v error -ss $t -i '$data/$m.mov' -frames:v $len -an -vf scale=3840:2160:flags=bicubic,format=yuv422p10le -c:v prores_ks -profile:v hq -f null -" >>"$data/decenc.sh"
+  echo "ffmpeg -nostdin -v error -ss $t -i '$(master "$m")' -frames:v $len -an -vf scale=3840:2160:flags=bicubic,format=yuv422p10le -c:v prores_ks -profile:v hq -f null -" >>"$data/decenc.sh"
   rec=$((rec + len))
 done <<<"$events"
 total=$rec
@@ -117,12 +139,13 @@ graph+="${cat}concat=n=$n:v=1:a=1[cv][ca];[cv]scale=3840:2160:flags=bicubic,form
 # A repository holding the masters; the render writes outside it (--out), so
 # it is not changed by a run and every run starts from the same state.
 repo=$data/repo
+[ "$repeat" = 1 ] || repo=$data/repo_x$repeat
 if [ ! -d "$repo/.dits" ] || [ "$repo/.dits" -ot "$DITS" ]; then
   rm -rf "$repo"
   "$DITS" init "$repo" >/dev/null
   ( cd "$repo" && "$DITS" config proxy.auto false )
   while read -r name _; do
-    ln "$data/$name.mov" "$repo/$name.mov" 2>/dev/null || cp "$data/$name.mov" "$repo/$name.mov"
+    ln "$(master "$name")" "$repo/$name.mov" 2>/dev/null || cp "$(master "$name")" "$repo/$name.mov"
   done <<<"$masters"
   ( cd "$repo" && "$DITS" add A001.mov B001.mov C001.mov >/dev/null && "$DITS" commit -m masters >/dev/null )
 fi
@@ -130,20 +153,22 @@ cp "$edl" "$repo/cut.edl"
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-# measure NAME CMD...: runs CMD $runs times; records seconds and peak RSS (KiB)
-declare -A secs rss
+# measure NAME CMD...: runs CMD $runs times; records seconds, CPU seconds
+# (user + system, of the run whose wall time is the median) and peak RSS (KiB)
+declare -A secs cpu rss
 measure() {
   local name=$1; shift
-  local t=() m=()
+  local t=() m=() c=()
   for i in $(seq "$runs"); do
     rm -f "$data/dits_render.mov" "$data/ffmpeg_conform.mov"
     sync
-    /usr/bin/time -f "%e %M" -o "$data/time.out" "$@" >/dev/null 2>"$data/err.out" || {
+    /usr/bin/time -f "%e %M %U %S" -o "$data/time.out" "$@" >/dev/null 2>"$data/err.out" || {
       echo "$name failed:" >&2; cat "$data/err.out" >&2; exit 1; }
-    read -r s k <"$data/time.out"
-    t+=("$s"); m+=("$k")
+    read -r s k u y <"$data/time.out"
+    t+=("$s"); m+=("$k"); c+=("$s $(awk -v a="$u" -v b="$y" 'BEGIN { printf "%.2f", a + b }')")
   done
   secs[$name]=$(printf '%s\n' "${t[@]}" | median)
+  cpu[$name]=$(printf '%s\n' "${c[@]}" | sort -n | awk '{ v[NR] = $2 } END { print v[int((NR + 1) / 2)] }')
   rss[$name]=$(printf '%s\n' "${m[@]}" | sort -n | tail -n 1)
 }
 
@@ -168,14 +193,15 @@ ffprobe -v error -show_entries stream=codec_name,width,height,r_frame_rate,chann
 r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 {
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(free -g | awk '/Mem:/ {print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "masters: 3 x 8K ProRes 422 HQ, $nframes frames, 4 ch PCM ($(stat -c %s "$data/A001.mov") bytes each or so)"
+  echo "masters: 3 x 8K ProRes 422 HQ, $((nframes * repeat)) frames, 4 ch PCM ($(stat -c %s "$(master A001)") bytes each or so)"
   echo "timeline: $n events, $total frames to UHD ProRes 422 HQ; median of $runs runs"
-  printf '%-34s %8s %10s\n' "command" "seconds" "peak MiB"
+  printf '%-34s %8s %12s %10s\n' "command" "seconds" "CPU seconds" "peak MiB"
   for k in dits_render ffmpeg_conform decode_encode; do
-    printf '%-34s %8s %10d\n' "$k" "${secs[$k]}" $(( ${rss[$k]} / 1024 ))
+    printf '%-34s %8s %12s %10d\n' "$k" "${secs[$k]}" "${cpu[$k]}" $(( ${rss[$k]} / 1024 ))
   done
   echo
   echo "dits render vs (a) ffmpeg conform:   $(r "${secs[ffmpeg_conform]}" "${secs[dits_render]}")x faster (goal >= 1.5x)"
   echo "dits render vs (b) decode+encode:    $(r "${secs[dits_render]}" "${secs[decode_encode]}")x its time (goal <= 1.25x)"
   echo "dits render peak memory:             $(( ${rss[dits_render]} / 1024 )) MiB"
+  echo "CPU seconds, (a) over dits render:    $(r "${cpu[ffmpeg_conform]}" "${cpu[dits_render]}")x"
 } | tee "$data/results.txt"
