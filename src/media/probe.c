@@ -376,15 +376,18 @@ static bool audio_from_index(media_input *in, AVStream *st, audio_counter *ac, b
 		return false;
 	int64_t size = avio_size(in->pb);
 	audio_counter c = *ac;
+	bool past_end = false;
 	for (int i = 0; i < n; i++) {
 		const AVIndexEntry *e = avformat_index_get_entry(st, i);
-		if ((e->flags & AVINDEX_DISCARD_FRAME) || e->size <= 0 || e->size % block)
+		/* a timestamp far out (a hostile table) is left to the decoding path's own checks */
+		if ((e->flags & AVINDEX_DISCARD_FRAME) || e->size <= 0 || e->size % block ||
+		    e->timestamp < -(INT64_C(1) << 48) || e->timestamp > (INT64_C(1) << 48))
 			return false;
-		if (size > 0 && e->pos + e->size > size)
-			*truncated = true;
+		past_end |= size > 0 && e->pos + e->size > size;
 		audio_place_at(&c, true, e->timestamp, e->size / block);
 	}
 	*ac = c;
+	*truncated |= past_end;
 	return true;
 }
 
