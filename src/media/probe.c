@@ -525,7 +525,7 @@ int dits_media_probe(const dits_media_source *src, dits_media_facts *out)
 			}
 		} else {
 			for (int k = 0; k < nac; k++)
-				if (ac[k].stream == pkt->stream_index)
+				if (ac[k].stream == pkt->stream_index && ac[k].dec)
 					rc = audio_count(&ac[k], pkt, frame, name);
 		}
 		av_packet_unref(pkt);
