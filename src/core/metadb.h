@@ -48,7 +48,8 @@
 /* The schema this code writes (PRAGMA user_version). */
 #define DITS_METADB_SCHEMA_VERSION 2
 /* The PostgreSQL schema this code writes (table dits_schema_version): version
- * 2 adds the shared refs, reflog and repository catalog (refdb_pg.c). */
+ * 2 adds the shared refs, reflog and repository catalog (refdb_pg.c), version
+ * 3 the jobs' progress and result. */
 #define DITS_METADB_PG_SCHEMA_VERSION 3
 /* How long a call waits for another process's write transaction. */
 #define DITS_METADB_BUSY_TIMEOUT_MS 10000

@@ -89,6 +89,16 @@ int metadb_sqlite_open(dits_metadb **out, const char *path);
 int metadb_pg_open(dits_metadb **out, const char *url, const char *repo_key);
 
 /*
+ * For tests of upgrades: connects to url, applies the PostgreSQL migrations
+ * of metadb_pg.c in order up to version (1 to DITS_METADB_PG_SCHEMA_VERSION)
+ * exactly as opening would, and disconnects, so that a test can fill a
+ * database of an older version and open it with the current code. A
+ * database already at version or past it is left as it is (one newer than
+ * this code is refused with DITS_EVERSION, as by opening).
+ */
+int metadb_pg_migrate_to(const char *url, int version);
+
+/*
  * For the other users of a PostgreSQL handle's connection (refdb_pg.c):
  * metadb_pg_conn gives the connection, reconnected if it broke (an error
  * when it cannot be). metadb_pg_exec runs sql with n text parameters v on

@@ -689,7 +689,13 @@ static int refuse_newer(dits_metadb *db, int version)
 	                      db->where, version, DITS_METADB_PG_SCHEMA_VERSION);
 }
 
-static int migrate(dits_metadb *db)
+/*
+ * Takes the schema to version target (DITS_METADB_PG_SCHEMA_VERSION when
+ * opening; an older one only for metadb_pg_migrate_to()). A database newer
+ * than this code is refused before anything is written; one at target or
+ * past it is left as it is.
+ */
+static int migrate_to(dits_metadb *db, int target)
 {
 	int version;
 	int rc = read_version(db, &version);
@@ -697,7 +703,7 @@ static int migrate(dits_metadb *db)
 		return rc;
 	if (version > DITS_METADB_PG_SCHEMA_VERSION)
 		return refuse_newer(db, version);
-	if (version == DITS_METADB_PG_SCHEMA_VERSION)
+	if (version >= target)
 		return 0;
 	if ((rc = tx_begin(db)))
 		return rc;
@@ -713,7 +719,7 @@ static int migrate(dits_metadb *db)
 		rc = read_version(db, &version);
 	if (!rc && version > DITS_METADB_PG_SCHEMA_VERSION)
 		rc = refuse_newer(db, version);
-	for (; !rc && version < DITS_METADB_PG_SCHEMA_VERSION; version++) {
+	for (; !rc && version < target; version++) {
 		rc = exec_simple(db, migrations[version], "cannot create the schema");
 		if (!rc) {
 			char sql[128];
@@ -724,6 +730,40 @@ static int migrate(dits_metadb *db)
 		}
 	}
 	return tx_end(db, rc);
+}
+
+static int migrate(dits_metadb *db)
+{
+	return migrate_to(db, DITS_METADB_PG_SCHEMA_VERSION);
+}
+
+int metadb_pg_migrate_to(const char *url, int version)
+{
+	if (version < 1 || version > DITS_METADB_PG_SCHEMA_VERSION)
+		return dits_error_set(DITS_EINVALID, "no metadata schema version %d (this dits knows 1 to %d)",
+		                      version, DITS_METADB_PG_SCHEMA_VERSION);
+	/* A handle of its own, never pooled: pg.url stays NULL. */
+	struct pg_db pg;
+	memset(&pg, 0, sizeof pg);
+	char *where = redact(url);
+	if (!where)
+		return dits_error_set(DITS_ENOMEM, "out of memory");
+	int rc = metadb_base_init(&pg.base, &pg_ops, where);
+	free(where);
+	if (rc)
+		return rc;
+	pg.pid = getpid();
+	if (!(pg.conn = PQconnectdb(url)))
+		rc = dits_error_set(DITS_ENOMEM, "out of memory");
+	else if (PQstatus(pg.conn) != CONNECTION_OK)
+		rc = pg_fail(&pg.base, NULL, "cannot connect to the metadata database");
+	if (!rc) {
+		PQsetNoticeProcessor(pg.conn, quiet_notices, NULL);
+		rc = migrate_to(&pg.base, version);
+	}
+	PQfinish(pg.conn);
+	metadb_base_free(&pg.base);
+	return rc;
 }
 
 int metadb_pg_open(dits_metadb **out, const char *url, const char *repo_key)

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "error.h"
+#include "fsutil.h"
 #include "hash.h"
 #include "metadb.h"
 #include "metadb_backend.h"
@@ -238,6 +239,7 @@ static void test_pg_newer_version_refused(void)
 	CHECK(db == NULL);
 	CHECK(strstr(dits_error_last(), "newer"));
 	CHECK(strstr(dits_error_last(), "99"));
+	CHECK(!strchr(dits_error_last(), '\n')); /* one line */
 	CHECK_EQ_U64(pg_int(url, "SELECT max(version) FROM dits_schema_version"), 99);
 	free(url);
 
@@ -258,6 +260,12 @@ static void test_newer_version_refused(void)
 	dits_metadb_close(db);
 	CHECK_EQ_U64(sql_int(path, "PRAGMA user_version = 99"), (uint64_t)-1); /* no row */
 	CHECK_EQ_U64(sql_int(path, "PRAGMA user_version"), 99);
+	char *wal = dits_strfmt("%s-wal", path);
+	REQUIRE(wal);
+	size_t before_len = 0, after_len = 0, wal_before_len = 0, wal_after_len = 0;
+	uint8_t *before = util_read_file(path, &before_len);
+	REQUIRE(before && before_len > 0);
+	uint8_t *wal_before = util_read_file(wal, &wal_before_len); /* NULL: none */
 
 	db = (dits_metadb *)1;
 	CHECK_RC(dits_metadb_open(&db, path), DITS_EVERSION);
@@ -265,7 +273,19 @@ static void test_newer_version_refused(void)
 	CHECK(strstr(dits_error_last(), "newer"));
 	CHECK(strstr(dits_error_last(), "99"));
 	CHECK(strstr(dits_error_last(), path));
-	CHECK_EQ_U64(sql_int(path, "PRAGMA user_version"), 99); /* untouched */
+	CHECK(!strchr(dits_error_last(), '\n')); /* one line */
+	/* untouched, byte for byte: the file and its write-ahead log */
+	uint8_t *after = util_read_file(path, &after_len);
+	CHECK(after && after_len == before_len && !memcmp(before, after, before_len));
+	uint8_t *wal_after = util_read_file(wal, &wal_after_len);
+	CHECK(!wal_before == !wal_after && wal_after_len == wal_before_len &&
+	      (!wal_after || !memcmp(wal_before, wal_after, wal_before_len)));
+	free(before);
+	free(after);
+	free(wal_before);
+	free(wal_after);
+	free(wal);
+	CHECK_EQ_U64(sql_int(path, "PRAGMA user_version"), 99);
 	free(path);
 
 	/* Not a database at all. */
