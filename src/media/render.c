@@ -621,13 +621,32 @@ static int ar_open(const dits_timeline *tl, const dits_media_facts *facts, const
 	if (rc < 0)
 		goto fail;
 	a->in_open = true;
+	/*
+	 * Source channel k counts through the audio streams in order, so a
+	 * master with a mono stream per channel (MXF cameras, many recorders)
+	 * gives its k-th stream; the mix of all channels (-1) and a channel past
+	 * the last stream's read the first stream, as a single-stream master does.
+	 */
 	a->si = -1;
+	int first = -1, base = 0;
 	for (unsigned i = 0; i < a->in.fmt->nb_streams; i++) {
-		if (a->si < 0 && media_is_audio_stream(a->in.fmt->streams[i]))
+		const AVStream *st = a->in.fmt->streams[i];
+		if (!media_is_audio_stream(st))
+			continue;
+		if (first < 0)
+			first = (int)i;
+		int n = st->codecpar->ch_layout.nb_channels;
+		if (a->si < 0 && a->chan >= base && n > 0 && a->chan < base + n) {
 			a->si = (int)i;
-		else
-			a->in.fmt->streams[i]->discard = AVDISCARD_ALL;
+			a->chan -= base;
+		}
+		base += n > 0 ? n : 0;
 	}
+	if (a->si < 0)
+		a->si = first;
+	for (unsigned i = 0; i < a->in.fmt->nb_streams; i++)
+		if ((int)i != a->si)
+			a->in.fmt->streams[i]->discard = AVDISCARD_ALL;
 	if (a->si < 0) {
 		rc = dits_error_set(DITS_EINVALID, "event %d (%s): %s has no audio", c->event, clip_name(tl, c),
 		                    a->src.name);

@@ -350,6 +350,65 @@ static void test_audio_samples(void)
 	free(c1);
 }
 
+static int open_ctx_path(void *ctx, int media, dits_media_source *src)
+{
+	(void)media;
+	return dits_media_source_open_file(src, ctx);
+}
+
+/*
+ * A master whose channels are separate mono streams, as MXF cameras and
+ * many MOV recorders write them: source channel k is the k-th channel
+ * counting through the audio streams in order. Channel 1 (the second
+ * stream: a 1 kHz sine) goes to output channel 0, channel 0 (the first
+ * stream: silence) to output channel 1.
+ */
+static void test_audio_streams(void)
+{
+	const char *m = mu_path("streams.mov");
+	REQUIRE(mu_sh("ffmpeg -nostdin -y -v error -f lavfi -i testsrc2=s=320x180:r=25:d=2 "
+	              "-f lavfi -i anullsrc=r=48000:cl=mono -f lavfi -i sine=f=1000:r=48000:d=2 "
+	              "-map 0:v -map 1:a -map 2:a -t 2 -c:v prores_ks -profile:v 0 -c:a pcm_s16le '%s'",
+	              m) == 0);
+	dits_media_facts mf[1];
+	dits_media_source src;
+	REQUIRE(dits_media_source_open_file(&src, m) == 0);
+	REQUIRE(dits_media_probe(&src, &mf[0]) == 0);
+	dits_media_source_close_file(&src);
+	CHECK(mf[0].naudio == 2 && mf[0].audio[0].channels == 1 && mf[0].audio[1].channels == 1);
+
+	dits_timeline tl;
+	memset(&tl, 0, sizeof(tl));
+	tl.format = DITS_TL_EDL;
+	tl.rate = (AVRational){25, 1};
+	CHECK(media_tl_add_media(&tl, "streams.mov", m, "S", (AVRational){25, 1}, 0) == 0);
+	add(&tl, DITS_TL_VIDEO, 0, 1, 0, 0, 25, 10, 1, 0);
+	add(&tl, DITS_TL_AUDIO, 0, 1, 0, 0, 25, 10, 1, 0);
+	add(&tl, DITS_TL_AUDIO, 1, 1, 0, 0, 25, 10, 1, 0);
+	tl.clips[1].src_channel = 1;
+	tl.clips[2].src_channel = 0;
+	CHECK(media_tl_finish(&tl, "streams") == 0);
+	const char *out = mu_path("streams_out.mov");
+	dits_render_opts o = {W, H, DITS_RENDER_FFV1, 48000, 2, NULL, NULL};
+	CHECK_RC(dits_render_run(&tl, mf, open_ctx_path, close_master, (void *)m, &o, out), 0);
+	long n0 = 0, n1 = 0;
+	int32_t *c0 = read_channel(out, 0, 2, &n0), *c1 = read_channel(out, 1, 2, &n1);
+	CHECK(c0 && c1 && n0 == 48000 && n1 == n0);
+	if (c0 && c1 && n0 == 48000 && n1 == n0) {
+		double e = 0;
+		long loud = 0;
+		for (long i = 0; i < n0; i++) {
+			e += (double)c0[i] * c0[i];
+			loud += c1[i] != 0;
+		}
+		CHECK(sqrt(e / (double)n0) > 1e8); /* the sine of the second stream */
+		CHECK(loud == 0);                  /* the silence of the first */
+	}
+	free(c0);
+	free(c1);
+	dits_timeline_free(&tl);
+}
+
 /* 29.97 drop-frame record timecode, a smaller output (scaled down), DNxHR HQX and ProRes 4444. */
 static void test_ntsc_and_codecs(void)
 {
@@ -517,6 +576,7 @@ int main(void)
 	}
 	test_ffv1();
 	test_audio_samples();
+	test_audio_streams();
 	test_audio_dissolve();
 	test_long_reverse();
 	test_ntsc_and_codecs();
