@@ -19,6 +19,7 @@
  * frame and each open reader's cache are alive at a time.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -579,6 +580,7 @@ typedef struct areader {
 	AVFrame *fr;
 	int chan;            /* source channel, -1 all mixed */
 	int sr;
+	double speed;        /* source seconds per output second, > 0 (varispeed: pitch follows) */
 	double t0;           /* media time of the clip's first sample */
 	bool started, draining, done;
 	float *tmp[64];
@@ -613,6 +615,7 @@ static int ar_open(const dits_timeline *tl, const dits_media_facts *facts, const
 	a->ctx = ctx;
 	a->chan = c->src_channel;
 	a->sr = sr;
+	a->speed = av_q2d(c->speed);
 	int rc = open(ctx, c->media, &a->src);
 	if (rc < 0)
 		goto fail;
@@ -687,8 +690,15 @@ static int ar_push(areader *a, AVFrame *fr)
 	if (ch > 64)
 		ch = 64;
 	if (!a->swr) {
+		/*
+		 * Varispeed, as a tape or an NLE without pitch correction plays it:
+		 * the source's samples are taken as if recorded at speed times their
+		 * rate, so they last 1 / speed as long and the pitch follows.
+		 */
+		double in = a->dec->sample_rate * a->speed;
+		int in_rate = in < 1 ? 1 : in > INT_MAX ? INT_MAX : (int)lrint(in);
 		int err = swr_alloc_set_opts2(&a->swr, &a->dec->ch_layout, AV_SAMPLE_FMT_FLTP, a->sr, &a->dec->ch_layout,
-		                              a->dec->sample_fmt, a->dec->sample_rate, 0, NULL);
+		                              a->dec->sample_fmt, in_rate, 0, NULL);
 		if (err >= 0)
 			err = swr_init(a->swr);
 		if (err < 0)
@@ -727,8 +737,9 @@ static int ar_push(areader *a, AVFrame *fr)
 	if (!a->started && fr) {
 		/* place the first decoded sample against the clip's first */
 		int64_t pts = fr->best_effort_timestamp != AV_NOPTS_VALUE ? fr->best_effort_timestamp : fr->pts;
-		double t = pts == AV_NOPTS_VALUE ? a->t0 : pts * av_q2d(a->st->time_base) - (double)delay / a->sr;
-		int64_t skip = llround((a->t0 - t) * a->sr);
+		/* the resampler's delay is in output samples: source seconds are speed times theirs */
+		double t = pts == AV_NOPTS_VALUE ? a->t0 : pts * av_q2d(a->st->time_base) - (double)delay / a->sr * a->speed;
+		int64_t skip = llround((a->t0 - t) / a->speed * a->sr);
 		a->started = true;
 		if (skip < 0) {
 			float zero[1024] = {0};
@@ -1146,7 +1157,8 @@ static int audio_frame(render_job *j, int64_t r, const char *out)
 			in = NULL;
 		bool body = c->rec_in <= r && r < c->rec_out;
 		bool tail = in && r >= c->rec_out && r < in->rec_in + in->dissolve;
-		bool active = c->enabled && (body || tail) && c->track < nch && c->speed.num == c->speed.den;
+		/* forward speeds play varispeed; a freeze or reverse is silent */
+		bool active = c->enabled && (body || tail) && c->track < nch && av_q2d(c->speed) > 0;
 		ramp rp = {0, 0, false};
 		if (body && in_dissolve(c, r)) {
 			rp.start = frame_sample(c->rec_in, tl->rate, sr);

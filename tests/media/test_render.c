@@ -409,6 +409,68 @@ static void test_audio_streams(void)
 	dits_timeline_free(&tl);
 }
 
+/* Sign changes in x[from, to): twice the frequency of a sine, per length. */
+static long crossings(const int32_t *x, long from, long to)
+{
+	long n = 0;
+	for (long i = from + 1; i < to; i++)
+		n += (x[i - 1] < 0) != (x[i] < 0);
+	return n;
+}
+
+/*
+ * Audio under a speed change plays varispeed: the 1 kHz sine of the second
+ * stream at twice the speed is a 2 kHz sine, at half the speed 500 Hz, each
+ * filling its clip to the end; a freeze (speed 0) and reverse are silent.
+ */
+static void test_audio_varispeed(void)
+{
+	const char *m = mu_path("streams.mov"); /* made by test_audio_streams */
+	dits_media_facts mf[1];
+	dits_media_source src;
+	REQUIRE(dits_media_source_open_file(&src, m) == 0);
+	REQUIRE(dits_media_probe(&src, &mf[0]) == 0);
+	dits_media_source_close_file(&src);
+
+	dits_timeline tl;
+	memset(&tl, 0, sizeof(tl));
+	tl.format = DITS_TL_EDL;
+	tl.rate = (AVRational){25, 1};
+	CHECK(media_tl_add_media(&tl, "streams.mov", m, "S", (AVRational){25, 1}, 0) == 0);
+	add(&tl, DITS_TL_VIDEO, 0, 1, 0, 0, 50, 0, 1, 0);
+	add(&tl, DITS_TL_AUDIO, 0, 1, 0, 0, 25, 0, 2, 0);   /* 1 s of record from 2 s of source */
+	add(&tl, DITS_TL_AUDIO, 1, 2, 0, 0, 25, 10, 1, 0);  /* made half speed below */
+	add(&tl, DITS_TL_AUDIO, 0, 3, 0, 25, 50, 10, 0, 0); /* a freeze */
+	add(&tl, DITS_TL_AUDIO, 1, 4, 0, 25, 50, 40, -1, 0); /* reverse */
+	for (size_t i = 1; i < tl.nclips; i++)
+		tl.clips[i].src_channel = 1;
+	tl.clips[2].speed = (AVRational){1, 2};
+	CHECK(media_tl_finish(&tl, "varispeed") == 0);
+	const char *out = mu_path("varispeed.mov");
+	dits_render_opts o = {W, H, DITS_RENDER_FFV1, 48000, 2, NULL, NULL};
+	CHECK_RC(dits_render_run(&tl, mf, open_ctx_path, close_master, (void *)m, &o, out), 0);
+	long n0 = 0, n1 = 0;
+	int32_t *c0 = read_channel(out, 0, 2, &n0), *c1 = read_channel(out, 1, 2, &n1);
+	CHECK(c0 && c1 && n0 == 96000 && n1 == n0);
+	if (c0 && c1 && n0 == 96000 && n1 == n0) {
+		/* the first second, less the resampler's edges: 2 kHz and 500 Hz */
+		long x0 = crossings(c0, 480, 47520), x1 = crossings(c1, 480, 47520);
+		fprintf(stderr, "varispeed: %ld and %ld sign changes in 0.98 s\n", x0, x1);
+		CHECK(labs(x0 - 3920) <= 8);
+		CHECK(labs(x1 - 980) <= 4);
+		/* up to the end of each clip: the source ran long enough */
+		CHECK(crossings(c0, 47000, 47990) > 30);
+		CHECK(crossings(c1, 47000, 47990) > 6);
+		long loud = 0;
+		for (long i = 48000; i < n0; i++)
+			loud += c0[i] != 0 || c1[i] != 0;
+		CHECK(loud == 0);
+	}
+	free(c0);
+	free(c1);
+	dits_timeline_free(&tl);
+}
+
 /* 29.97 drop-frame record timecode, a smaller output (scaled down), DNxHR HQX and ProRes 4444. */
 static void test_ntsc_and_codecs(void)
 {
@@ -577,6 +639,7 @@ int main(void)
 	test_ffv1();
 	test_audio_samples();
 	test_audio_streams();
+	test_audio_varispeed();
 	test_audio_dissolve();
 	test_long_reverse();
 	test_ntsc_and_codecs();
