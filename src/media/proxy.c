@@ -831,12 +831,6 @@ static int push_video_frame(proxy_job *j, AVFrame *f)
 }
 
 /*
- * A stream that does not decode is a verdict on the source, not a reason to
- * try again: DITS_EINVALID naming the first frame that did not come out.
- * Frames leave the decoder in presentation order, so frames_in counts the
- * good frames before it (frames are counted from 0, as ffprobe lists them).
- */
-/*
  * A read of the source that failed (the store, not the bytes) leaves a short
  * packet the decoder calls invalid: that is DITS_EIO, worth a retry, not a
  * corrupt master. 0 when reading went well.
@@ -848,6 +842,12 @@ static int read_failed(proxy_job *j)
 	return 0;
 }
 
+/*
+ * A stream that does not decode is a verdict on the source, not a reason to
+ * try again: DITS_EINVALID naming the first frame that did not come out.
+ * Frames leave the decoder in presentation order, so frames_in counts the
+ * good frames before it (frames are counted from 0, as ffprobe lists them).
+ */
 static int corrupt_video(proxy_job *j, int err)
 {
 	int rc = read_failed(j);
