@@ -357,44 +357,78 @@ static int open_ctx_path(void *ctx, int media, dits_media_source *src)
 }
 
 /*
- * A master whose channels are separate mono streams, as MXF cameras and
- * many MOV recorders write them: source channel k is the k-th channel
- * counting through the audio streams in order. Channel 1 (the second
- * stream: a 1 kHz sine) goes to output channel 0, channel 0 (the first
- * stream: silence) to output channel 1.
+ * The master of the audio stream tests: 2 s of picture and two mono audio
+ * streams, silence then a 1 kHz sine, as MXF cameras and many MOV recorders
+ * write one stream per channel. Made and probed once.
+ */
+static const char *streams_path;
+static dits_media_facts streams_facts;
+
+static bool streams_master(void)
+{
+	if (streams_path)
+		return true;
+	const char *m = mu_path("streams.mov");
+	if (mu_sh("ffmpeg -nostdin -y -v error -f lavfi -i testsrc2=s=320x180:r=25:d=2 "
+	          "-f lavfi -i anullsrc=r=48000:cl=mono -f lavfi -i sine=f=1000:r=48000:d=2 "
+	          "-map 0:v -map 1:a -map 2:a -t 2 -c:v prores_ks -profile:v 0 -c:a pcm_s16le '%s'",
+	          m) != 0)
+		return false;
+	dits_media_source src;
+	if (dits_media_source_open_file(&src, m) < 0)
+		return false;
+	int rc = dits_media_probe(&src, &streams_facts);
+	dits_media_source_close_file(&src);
+	if (rc < 0)
+		return false;
+	streams_path = m;
+	return true;
+}
+
+/* An empty 25 fps timeline over the streams master (media 0). */
+static void streams_timeline(dits_timeline *tl)
+{
+	memset(tl, 0, sizeof(*tl));
+	tl->format = DITS_TL_EDL;
+	tl->rate = (AVRational){25, 1};
+	CHECK(media_tl_add_media(tl, "streams.mov", streams_path, "S", (AVRational){25, 1}, 0) == 0);
+}
+
+/* Renders tl (finished as name) to out in FFV1 with two channels; *c0 and *c1 are those channels, n samples long. */
+static void streams_render(dits_timeline *tl, const char *name, const char *out, int32_t **c0, int32_t **c1, long *n)
+{
+	CHECK(media_tl_finish(tl, name) == 0);
+	dits_render_opts o = {W, H, DITS_RENDER_FFV1, 48000, 2, NULL, NULL};
+	CHECK_RC(dits_render_run(tl, &streams_facts, open_ctx_path, close_master, (void *)streams_path, &o, out), 0);
+	long n1 = 0;
+	*c0 = read_channel(out, 0, 2, n);
+	*c1 = read_channel(out, 1, 2, &n1);
+	if (n1 != *n)
+		*n = -1;
+}
+
+/*
+ * Source channel k is the k-th channel counting through the master's audio
+ * streams in order. Channel 1 (the second stream: the sine) goes to output
+ * channel 0, channel 0 (the first stream: silence) to output channel 1.
  */
 static void test_audio_streams(void)
 {
-	const char *m = mu_path("streams.mov");
-	REQUIRE(mu_sh("ffmpeg -nostdin -y -v error -f lavfi -i testsrc2=s=320x180:r=25:d=2 "
-	              "-f lavfi -i anullsrc=r=48000:cl=mono -f lavfi -i sine=f=1000:r=48000:d=2 "
-	              "-map 0:v -map 1:a -map 2:a -t 2 -c:v prores_ks -profile:v 0 -c:a pcm_s16le '%s'",
-	              m) == 0);
-	dits_media_facts mf[1];
-	dits_media_source src;
-	REQUIRE(dits_media_source_open_file(&src, m) == 0);
-	REQUIRE(dits_media_probe(&src, &mf[0]) == 0);
-	dits_media_source_close_file(&src);
-	CHECK(mf[0].naudio == 2 && mf[0].audio[0].channels == 1 && mf[0].audio[1].channels == 1);
-
+	REQUIRE(streams_master());
+	const dits_media_facts *mf = &streams_facts;
+	CHECK(mf->naudio == 2 && mf->audio[0].channels == 1 && mf->audio[1].channels == 1);
 	dits_timeline tl;
-	memset(&tl, 0, sizeof(tl));
-	tl.format = DITS_TL_EDL;
-	tl.rate = (AVRational){25, 1};
-	CHECK(media_tl_add_media(&tl, "streams.mov", m, "S", (AVRational){25, 1}, 0) == 0);
+	streams_timeline(&tl);
 	add(&tl, DITS_TL_VIDEO, 0, 1, 0, 0, 25, 10, 1, 0);
 	add(&tl, DITS_TL_AUDIO, 0, 1, 0, 0, 25, 10, 1, 0);
 	add(&tl, DITS_TL_AUDIO, 1, 1, 0, 0, 25, 10, 1, 0);
 	tl.clips[1].src_channel = 1;
 	tl.clips[2].src_channel = 0;
-	CHECK(media_tl_finish(&tl, "streams") == 0);
-	const char *out = mu_path("streams_out.mov");
-	dits_render_opts o = {W, H, DITS_RENDER_FFV1, 48000, 2, NULL, NULL};
-	CHECK_RC(dits_render_run(&tl, mf, open_ctx_path, close_master, (void *)m, &o, out), 0);
-	long n0 = 0, n1 = 0;
-	int32_t *c0 = read_channel(out, 0, 2, &n0), *c1 = read_channel(out, 1, 2, &n1);
-	CHECK(c0 && c1 && n0 == 48000 && n1 == n0);
-	if (c0 && c1 && n0 == 48000 && n1 == n0) {
+	long n0 = 0;
+	int32_t *c0 = NULL, *c1 = NULL;
+	streams_render(&tl, "streams", mu_path("streams_out.mov"), &c0, &c1, &n0);
+	CHECK(c0 && c1 && n0 == 48000);
+	if (c0 && c1 && n0 == 48000) {
 		double e = 0;
 		long loud = 0;
 		for (long i = 0; i < n0; i++) {
@@ -425,18 +459,9 @@ static long crossings(const int32_t *x, long from, long to)
  */
 static void test_audio_varispeed(void)
 {
-	const char *m = mu_path("streams.mov"); /* made by test_audio_streams */
-	dits_media_facts mf[1];
-	dits_media_source src;
-	REQUIRE(dits_media_source_open_file(&src, m) == 0);
-	REQUIRE(dits_media_probe(&src, &mf[0]) == 0);
-	dits_media_source_close_file(&src);
-
+	REQUIRE(streams_master());
 	dits_timeline tl;
-	memset(&tl, 0, sizeof(tl));
-	tl.format = DITS_TL_EDL;
-	tl.rate = (AVRational){25, 1};
-	CHECK(media_tl_add_media(&tl, "streams.mov", m, "S", (AVRational){25, 1}, 0) == 0);
+	streams_timeline(&tl);
 	add(&tl, DITS_TL_VIDEO, 0, 1, 0, 0, 50, 0, 1, 0);
 	add(&tl, DITS_TL_AUDIO, 0, 1, 0, 0, 25, 0, 2, 0);   /* 1 s of record from 2 s of source */
 	add(&tl, DITS_TL_AUDIO, 1, 2, 0, 0, 25, 10, 1, 0);  /* made half speed below */
@@ -445,14 +470,11 @@ static void test_audio_varispeed(void)
 	for (size_t i = 1; i < tl.nclips; i++)
 		tl.clips[i].src_channel = 1;
 	tl.clips[2].speed = (AVRational){1, 2};
-	CHECK(media_tl_finish(&tl, "varispeed") == 0);
-	const char *out = mu_path("varispeed.mov");
-	dits_render_opts o = {W, H, DITS_RENDER_FFV1, 48000, 2, NULL, NULL};
-	CHECK_RC(dits_render_run(&tl, mf, open_ctx_path, close_master, (void *)m, &o, out), 0);
-	long n0 = 0, n1 = 0;
-	int32_t *c0 = read_channel(out, 0, 2, &n0), *c1 = read_channel(out, 1, 2, &n1);
-	CHECK(c0 && c1 && n0 == 96000 && n1 == n0);
-	if (c0 && c1 && n0 == 96000 && n1 == n0) {
+	long n0 = 0;
+	int32_t *c0 = NULL, *c1 = NULL;
+	streams_render(&tl, "varispeed", mu_path("varispeed.mov"), &c0, &c1, &n0);
+	CHECK(c0 && c1 && n0 == 96000);
+	if (c0 && c1 && n0 == 96000) {
 		/* the first second, less the resampler's edges: 2 kHz and 500 Hz */
 		long x0 = crossings(c0, 480, 47520), x1 = crossings(c1, 480, 47520);
 		fprintf(stderr, "varispeed: %ld and %ld sign changes in 0.98 s\n", x0, x1);
